@@ -1,0 +1,242 @@
+//! The set of providers: the embedded built-in files plus optional directories.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use include_dir::{include_dir, Dir};
+use serde::Serialize;
+
+use crate::diagnostic::Diagnostic;
+use crate::load::parse_provider;
+use crate::model::Provider;
+
+/// `catalog/providers`, embedded at build time so that a server needs no files.
+static BUILTIN_PROVIDERS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/providers");
+
+/// The directory shown in diagnostics for built-in files, relative to the
+/// repository root.
+const BUILTIN_DISPLAY_DIR: &str = "catalog/providers";
+
+/// Providers by name.
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    providers: BTreeMap<String, Provider>,
+}
+
+/// Every diagnostic of a catalog that failed to load.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", render_all(.diagnostics))]
+pub struct CatalogError {
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The outcome of [`validate_paths`].
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ValidationReport {
+    pub files_checked: usize,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl ValidationReport {
+    pub fn is_valid(&self) -> bool {
+        self.diagnostics.is_empty()
+    }
+}
+
+impl fmt::Display for ValidationReport {
+    /// Renders every diagnostic, then a summary line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let files = plural(self.files_checked, "provider file");
+        if self.diagnostics.is_empty() {
+            return write!(f, "{files} valid");
+        }
+        let errors = plural(self.diagnostics.len(), "error");
+        write!(f, "{}\n{errors} in {files}", render_all(&self.diagnostics))
+    }
+}
+
+impl Catalog {
+    /// Loads the built-in providers embedded from `catalog/providers`.
+    pub fn builtin() -> Result<Catalog, CatalogError> {
+        let report = load_builtin();
+        if !report.diagnostics.is_empty() {
+            return Err(CatalogError {
+                diagnostics: report.diagnostics,
+            });
+        }
+        Ok(Catalog {
+            providers: report.providers,
+        })
+    }
+
+    /// Loads the built-in providers, then the `*.yaml` files of each
+    /// directory in order; a later file replaces an earlier provider of the
+    /// same name. Fails with every diagnostic of every file.
+    pub fn with_dirs<P: AsRef<Path>>(dirs: &[P]) -> Result<Catalog, CatalogError> {
+        let mut loaded = load_builtin();
+        for dir in dirs {
+            let (files, error) = yaml_files(dir.as_ref());
+            loaded.diagnostics.extend(error);
+            for file in files {
+                loaded.load_file(&file);
+            }
+        }
+        if !loaded.diagnostics.is_empty() {
+            return Err(CatalogError {
+                diagnostics: loaded.diagnostics,
+            });
+        }
+        Ok(Catalog {
+            providers: loaded.providers,
+        })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Provider> {
+        self.providers.get(name)
+    }
+
+    /// Iterates over all providers, sorted by name.
+    pub fn providers(&self) -> impl Iterator<Item = &Provider> {
+        self.providers.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.providers.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.providers.is_empty()
+    }
+}
+
+/// Validates provider files: each path is a file or a directory whose
+/// `*.yaml` files are checked (not recursively). An empty list checks the
+/// built-in catalog.
+pub fn validate_paths<P: AsRef<Path>>(paths: &[P]) -> ValidationReport {
+    if paths.is_empty() {
+        let loaded = load_builtin();
+        return ValidationReport {
+            files_checked: loaded.files_checked,
+            diagnostics: loaded.diagnostics,
+        };
+    }
+    let mut loaded = Loaded::default();
+    for path in paths {
+        let path = path.as_ref();
+        if path.is_dir() {
+            let (files, error) = yaml_files(path);
+            loaded.diagnostics.extend(error);
+            for file in files {
+                loaded.load_file(&file);
+            }
+        } else {
+            loaded.load_file(path);
+        }
+    }
+    ValidationReport {
+        files_checked: loaded.files_checked,
+        diagnostics: loaded.diagnostics,
+    }
+}
+
+#[derive(Default)]
+struct Loaded {
+    providers: BTreeMap<String, Provider>,
+    diagnostics: Vec<Diagnostic>,
+    files_checked: usize,
+}
+
+impl Loaded {
+    fn add(&mut self, file_name: &str, source: &str) {
+        self.files_checked += 1;
+        match parse_provider(file_name, source) {
+            Ok(provider) => {
+                self.providers.insert(provider.name.clone(), provider);
+            }
+            Err(diagnostics) => self.diagnostics.extend(diagnostics),
+        }
+    }
+
+    fn load_file(&mut self, path: &Path) {
+        let file_name = path.display().to_string();
+        if path.extension().is_none_or(|ext| ext != "yaml") {
+            self.files_checked += 1;
+            let message = "provider files must have the extension `.yaml`".to_owned();
+            let help = "rename the file to `<provider name>.yaml`".to_owned();
+            let diagnostic = Diagnostic::for_file(&file_name, message).with_help(Some(help));
+            self.diagnostics.push(diagnostic);
+            return;
+        }
+        match fs::read_to_string(path) {
+            Ok(source) => self.add(&file_name, &source),
+            Err(error) => {
+                self.files_checked += 1;
+                let message = format!("failed to read provider file: {error}");
+                self.diagnostics
+                    .push(Diagnostic::for_file(&file_name, message));
+            }
+        }
+    }
+}
+
+fn load_builtin() -> Loaded {
+    let mut loaded = Loaded::default();
+    let mut files: Vec<_> = BUILTIN_PROVIDERS
+        .files()
+        .filter(|file| file.path().extension().is_some_and(|ext| ext == "yaml"))
+        .collect();
+    files.sort_by_key(|file| file.path());
+    for file in files {
+        let file_name = format!("{BUILTIN_DISPLAY_DIR}/{}", file.path().display());
+        match file.contents_utf8() {
+            Some(source) => loaded.add(&file_name, source),
+            None => {
+                loaded.files_checked += 1;
+                let message = "provider file is not valid UTF-8".to_owned();
+                loaded
+                    .diagnostics
+                    .push(Diagnostic::for_file(&file_name, message));
+            }
+        }
+    }
+    loaded
+}
+
+/// Lists the `*.yaml` files directly inside `dir`, sorted, or returns a
+/// diagnostic when the directory cannot be read.
+fn yaml_files(dir: &Path) -> (Vec<PathBuf>, Option<Diagnostic>) {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) => {
+            let message = format!("failed to read catalog directory: {error}");
+            return (
+                Vec::new(),
+                Some(Diagnostic::for_file(&dir.display().to_string(), message)),
+            );
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.is_file() && path.extension().is_some_and(|ext| ext == "yaml"))
+        .collect();
+    files.sort();
+    (files, None)
+}
+
+/// Renders diagnostics with a blank line between two of them. Each rendered
+/// diagnostic ends with a line break.
+fn render_all(diagnostics: &[Diagnostic]) -> String {
+    let rendered: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+    rendered.join("\n")
+}
+
+fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}

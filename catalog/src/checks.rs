@@ -1,0 +1,497 @@
+//! Checks that run after a provider file has passed the JSON Schema: rules
+//! that span fields (template variables, URL schemes, regular expressions,
+//! the file name) and so cannot be written in the schema.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use minijinja::Environment;
+use regex::Regex;
+
+use crate::model::{Auth, Inject, Provider};
+use crate::patterns::whole_value_regex;
+use crate::positions::escape_pointer;
+use crate::suggest::closest_match;
+
+/// One semantic problem, located by the JSON pointer of the offending field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Problem {
+    pub pointer: String,
+    /// Whether the key (for example of a header) is at fault rather than its value.
+    pub at_key: bool,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+impl Problem {
+    fn new(pointer: String, message: String, help: Option<String>) -> Problem {
+        Problem {
+            pointer,
+            at_key: false,
+            message,
+            help,
+        }
+    }
+}
+
+/// Host names for which plain `http://` is accepted, so that a local test
+/// server can stand in for a provider.
+const LOOPBACK_HOSTS: [&str; 3] = ["127.0.0.1", "localhost", "[::1]"];
+
+/// Runs every semantic check. `expected_name` is the file name without `.yaml`.
+pub(crate) fn check(provider: &Provider, expected_name: Option<&str>) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    if let Some(expected) = expected_name {
+        check_name(provider, expected, &mut problems);
+    }
+    check_config_fields(provider, &mut problems);
+    check_templates(provider, &mut problems);
+    check_urls(provider, &mut problems);
+    check_auth_details(provider, &mut problems);
+    let mut unique: Vec<Problem> = Vec::with_capacity(problems.len());
+    for problem in problems {
+        if !unique
+            .iter()
+            .any(|seen| seen.pointer == problem.pointer && seen.message == problem.message)
+        {
+            unique.push(problem);
+        }
+    }
+    unique
+}
+
+fn check_name(provider: &Provider, expected: &str, problems: &mut Vec<Problem>) {
+    if provider.name != expected {
+        problems.push(Problem::new(
+            "/name".to_owned(),
+            format!(
+                "provider name `{}` does not match the file name `{expected}.yaml`",
+                provider.name
+            ),
+            Some(format!(
+                "set `name: {expected}` or rename the file to `{}.yaml`",
+                provider.name
+            )),
+        ));
+    }
+}
+
+fn check_config_fields(provider: &Provider, problems: &mut Vec<Problem>) {
+    for (key, field) in &provider.connection_config {
+        let base = format!("/connection_config/{}", escape_pointer(key));
+        let Some(pattern) = &field.pattern else {
+            continue;
+        };
+        let regex = match whole_value_regex(pattern) {
+            Ok(regex) => regex,
+            Err(error) => {
+                problems.push(invalid_regex(format!("{base}/pattern"), pattern, &error));
+                continue;
+            }
+        };
+        let samples = [("example", &field.example), ("default", &field.default)];
+        for (name, sample) in samples {
+            let Some(sample) = sample else { continue };
+            if !regex.is_match(sample) {
+                problems.push(Problem::new(
+                    format!("{base}/{name}"),
+                    format!("{name} `{sample}` does not match the pattern `{pattern}`"),
+                    Some(format!(
+                        "change the {name} or the pattern so that the whole {name} matches"
+                    )),
+                ));
+            }
+        }
+    }
+}
+
+fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
+    if let Auth::ApiKey(api_key) = &provider.auth {
+        if let Some(pattern) = &api_key.key_pattern {
+            if let Err(error) = Regex::new(pattern) {
+                problems.push(invalid_regex(
+                    "/auth/key_pattern".to_owned(),
+                    pattern,
+                    &error,
+                ));
+            }
+        }
+    }
+    let captured = match &provider.auth {
+        Auth::Oauth2(oauth) => &oauth.token_response.connection_config,
+        Auth::Oauth2ClientCredentials(cc) => &cc.token_response.connection_config,
+        Auth::ApiKey(_) | Auth::Basic(_) => return,
+    };
+    let declared: Vec<&str> = provider
+        .connection_config
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for key in captured.keys() {
+        if !provider.connection_config.contains_key(key) {
+            let mut problem = Problem::new(
+                format!("/auth/token_response/connection_config/{}", escape_pointer(key)),
+                format!("`{key}` is captured from the token response but not declared in `connection_config`"),
+                Some(undeclared_help(key, &declared, "connection_config")),
+            );
+            problem.at_key = true;
+            problems.push(problem);
+        }
+    }
+}
+
+fn invalid_regex(pointer: String, pattern: &str, error: &regex::Error) -> Problem {
+    // The regex crate's message spans several lines with its own caret; the
+    // last line carries the reason.
+    let reason = error
+        .to_string()
+        .lines()
+        .rev()
+        .find(|line| !line.trim().is_empty())
+        .unwrap_or("invalid syntax")
+        .trim()
+        .trim_start_matches("error: ")
+        .to_owned();
+    Problem::new(
+        pointer,
+        format!("invalid regular expression `{pattern}`: {reason}"),
+        Some("write the pattern in Rust regex syntax (https://docs.rs/regex)".to_owned()),
+    )
+}
+
+/// A template field: its JSON pointer, its text, and whether credential
+/// variables are in scope.
+struct TemplateField<'a> {
+    pointer: String,
+    text: &'a str,
+    credentials: bool,
+}
+
+fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
+    let mut fields = Vec::new();
+    match &provider.auth {
+        Auth::Oauth2(oauth) => {
+            push_one(
+                &mut fields,
+                "/auth/authorization_url",
+                &oauth.authorization_url,
+            );
+            push_one(&mut fields, "/auth/token_url", &oauth.token_url);
+            if let Some(refresh_url) = &oauth.refresh_url {
+                push_one(&mut fields, "/auth/refresh_url", refresh_url);
+            }
+            push_map(
+                &mut fields,
+                "/auth/authorization_params",
+                &oauth.authorization_params,
+            );
+            push_map(&mut fields, "/auth/token_params", &oauth.token_params);
+            push_map(&mut fields, "/auth/refresh_params", &oauth.refresh_params);
+        }
+        Auth::Oauth2ClientCredentials(cc) => {
+            push_one(&mut fields, "/auth/token_url", &cc.token_url);
+            push_map(&mut fields, "/auth/token_params", &cc.token_params);
+        }
+        Auth::ApiKey(_) | Auth::Basic(_) => {}
+    }
+    if let Some(inject) = explicit_inject(&provider.auth) {
+        fields.push(TemplateField {
+            pointer: "/auth/inject/value".to_owned(),
+            text: &inject.value,
+            credentials: true,
+        });
+    }
+    push_one(&mut fields, "/proxy/base_url", &provider.proxy.base_url);
+    push_map(&mut fields, "/proxy/headers", &provider.proxy.headers);
+    push_map(&mut fields, "/proxy/query", &provider.proxy.query);
+    fields
+}
+
+fn push_one<'a>(fields: &mut Vec<TemplateField<'a>>, pointer: &str, text: &'a str) {
+    fields.push(TemplateField {
+        pointer: pointer.to_owned(),
+        text,
+        credentials: false,
+    });
+}
+
+fn push_map<'a>(
+    fields: &mut Vec<TemplateField<'a>>,
+    base: &str,
+    map: &'a BTreeMap<String, String>,
+) {
+    for (key, value) in map {
+        fields.push(TemplateField {
+            pointer: format!("{base}/{}", escape_pointer(key)),
+            text: value,
+            credentials: false,
+        });
+    }
+}
+
+fn explicit_inject(auth: &Auth) -> Option<&Inject> {
+    match auth {
+        Auth::Oauth2(oauth) => oauth.inject.as_ref(),
+        Auth::Oauth2ClientCredentials(cc) => cc.inject.as_ref(),
+        Auth::ApiKey(api_key) => Some(&api_key.inject),
+        Auth::Basic(basic) => basic.inject.as_ref(),
+    }
+}
+
+/// Returns the credential variables that the engine passes to `inject.value` in each mode.
+fn credential_variables(auth: &Auth) -> &'static [&'static str] {
+    match auth {
+        Auth::Oauth2(_) | Auth::Oauth2ClientCredentials(_) => &["access_token"],
+        Auth::ApiKey(_) => &["api_key"],
+        Auth::Basic(_) => &["username", "password"],
+    }
+}
+
+fn check_templates(provider: &Provider, problems: &mut Vec<Problem>) {
+    let environment = Environment::new();
+    let config_keys: Vec<&str> = provider
+        .connection_config
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let credentials = credential_variables(&provider.auth);
+
+    for field in template_fields(provider) {
+        let template = match environment.template_from_str(field.text) {
+            Ok(template) => template,
+            Err(error) => {
+                problems.push(Problem::new(
+                    field.pointer,
+                    format!(
+                        "invalid template: {}",
+                        error.detail().unwrap_or("syntax error")
+                    ),
+                    Some("write variables as `{{ name }}` (minijinja syntax)".to_owned()),
+                ));
+                continue;
+            }
+        };
+        let used: BTreeSet<String> = template.undeclared_variables(false).into_iter().collect();
+        for variable in used {
+            let is_config = provider.connection_config.contains_key(&variable);
+            let is_credential = field.credentials && credentials.contains(&variable.as_str());
+            if is_config || is_credential {
+                continue;
+            }
+            let mut known = config_keys.clone();
+            if field.credentials {
+                known.extend_from_slice(credentials);
+            }
+            let is_credential_name = credential_variables_all().contains(&variable.as_str());
+            let (message, help) = if is_credential_name && !field.credentials {
+                (
+                    format!("template variable `{variable}` is not available outside `auth.inject.value`"),
+                    "a credential reaches a request only through `auth.inject`; set the header or query parameter there".to_owned(),
+                )
+            } else if is_credential_name {
+                (
+                    format!(
+                        "template variable `{variable}` is not available in `{}` mode",
+                        provider.auth.mode_name()
+                    ),
+                    format!(
+                        "the credential variables of this mode: {}",
+                        quoted(credentials)
+                    ),
+                )
+            } else {
+                (
+                    format!(
+                        "template variable `{variable}` is not a declared connection-config key"
+                    ),
+                    undeclared_help(&variable, &known, "connection_config"),
+                )
+            };
+            problems.push(Problem::new(field.pointer.clone(), message, Some(help)));
+        }
+    }
+}
+
+fn credential_variables_all() -> [&'static str; 4] {
+    ["access_token", "api_key", "username", "password"]
+}
+
+fn quoted(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+    quoted.join(", ")
+}
+
+fn undeclared_help(name: &str, known: &[&str], section: &str) -> String {
+    match closest_match(name, known) {
+        Some(best) => {
+            format!("did you mean `{best}`? otherwise declare `{name}` under `{section}`")
+        }
+        None if known.is_empty() => format!("declare `{name}` under `{section}`"),
+        None => format!(
+            "declare `{name}` under `{section}`; variables available here: {}",
+            known
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+fn check_urls(provider: &Provider, problems: &mut Vec<Problem>) {
+    let mut urls: Vec<(&str, &str)> = vec![("/proxy/base_url", &provider.proxy.base_url)];
+    match &provider.auth {
+        Auth::Oauth2(oauth) => {
+            urls.push(("/auth/authorization_url", &oauth.authorization_url));
+            urls.push(("/auth/token_url", &oauth.token_url));
+            if let Some(refresh_url) = &oauth.refresh_url {
+                urls.push(("/auth/refresh_url", refresh_url));
+            }
+        }
+        Auth::Oauth2ClientCredentials(cc) => urls.push(("/auth/token_url", &cc.token_url)),
+        Auth::ApiKey(_) | Auth::Basic(_) => {}
+    }
+    if let Some(docs_url) = &provider.docs_url {
+        urls.push(("/docs_url", docs_url));
+    }
+    for (_, url) in &urls {
+        check_url_variables_constrained(provider, url, problems);
+    }
+    for (pointer, url) in urls {
+        if let Err(help) = check_url_scheme(provider, url) {
+            problems.push(Problem::new(
+                pointer.to_owned(),
+                format!("URL `{url}` does not use https"),
+                Some(help),
+            ));
+        }
+    }
+}
+
+/// Requires a `pattern` on every connection-config field that a URL uses, so
+/// that a connection's value cannot move requests (and the credential that
+/// goes with them) to another host.
+fn check_url_variables_constrained(provider: &Provider, url: &str, problems: &mut Vec<Problem>) {
+    let environment = Environment::new();
+    let Ok(template) = environment.template_from_str(url) else {
+        return;
+    };
+    let used: BTreeSet<String> = template.undeclared_variables(false).into_iter().collect();
+    for variable in used {
+        let Some(field) = provider.connection_config.get(&variable) else {
+            continue;
+        };
+        if field.pattern.is_none() {
+            // The message names no URL, so that a field used by several URLs
+            // is reported once (`check` drops repeated problems).
+            let mut problem = Problem::new(
+                format!("/connection_config/{}", escape_pointer(&variable)),
+                format!("connection-config field `{variable}` is used in a URL but has no `pattern`"),
+                Some(format!(
+                    "add a `pattern` that allows only valid values of `{variable}`, so that a connection cannot send requests to another host"
+                )),
+            );
+            problem.at_key = true;
+            problems.push(problem);
+        }
+    }
+}
+
+/// Accepts `https://...`, plain `http://` to a loopback host, and a URL that
+/// starts with a connection-config variable whose pattern forces `https://`
+/// (Salesforce's `{{ instance_url }}`). Returns the help text otherwise.
+fn check_url_scheme(provider: &Provider, url: &str) -> Result<(), String> {
+    if url.starts_with("https://") {
+        return Ok(());
+    }
+    if let Some(rest) = url.strip_prefix("http://") {
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = match authority.strip_prefix('[') {
+            Some(_) => authority.split_inclusive(']').next().unwrap_or_default(),
+            None => authority.split(':').next().unwrap_or_default(),
+        };
+        if LOOPBACK_HOSTS.contains(&host) {
+            return Ok(());
+        }
+        return Err(format!(
+            "use `https://`; plain http is allowed only for {}",
+            LOOPBACK_HOSTS.join(", ")
+        ));
+    }
+    if let Some(variable) = leading_variable(url) {
+        let forces_https = provider
+            .connection_config
+            .get(variable)
+            .and_then(|field| field.pattern.as_deref())
+            .is_some_and(pattern_forces_https);
+        if forces_https {
+            return Ok(());
+        }
+        return Err(format!(
+            "give the connection-config field `{variable}` a pattern that starts with `https://` and has no top-level `|`"
+        ));
+    }
+    Err("start the URL with `https://`".to_owned())
+}
+
+/// Checks that every value a whole-value pattern accepts starts with
+/// `https://`. The pattern must start with that literal and have no
+/// top-level alternation that could offer another start.
+fn pattern_forces_https(pattern: &str) -> bool {
+    let body = pattern.strip_prefix('^').unwrap_or(pattern);
+    body.starts_with("https://") && !has_top_level_alternation(body)
+}
+
+fn has_top_level_alternation(pattern: &str) -> bool {
+    let mut depth = 0usize;
+    let mut in_class = false;
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '[' if !in_class => in_class = true,
+            ']' if in_class => in_class = false,
+            '(' if !in_class => depth += 1,
+            ')' if !in_class => depth = depth.saturating_sub(1),
+            '|' if !in_class && depth == 0 => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Extracts the variable of a leading `{{ name }}` expression, if the URL starts with one.
+fn leading_variable(url: &str) -> Option<&str> {
+    let inner = url.strip_prefix("{{")?;
+    let end = inner.find("}}")?;
+    let name = inner[..end].trim();
+    let is_identifier =
+        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    is_identifier.then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leading_variable_reads_simple_names() {
+        assert_eq!(
+            leading_variable("{{ instance_url }}/services"),
+            Some("instance_url")
+        );
+        assert_eq!(leading_variable("{{instance_url}}"), Some("instance_url"));
+        assert_eq!(leading_variable("{{ a | upper }}"), None);
+        assert_eq!(leading_variable("https://x"), None);
+    }
+
+    #[test]
+    fn https_pattern_without_alternation() {
+        assert!(pattern_forces_https("https://[a-z.]+"));
+        assert!(pattern_forces_https("^https://(eu|us)\\.example\\.com"));
+        assert!(pattern_forces_https("https://[|a-z]+"));
+        assert!(!pattern_forces_https("https://a|http://b"));
+        assert!(!pattern_forces_https("http://a"));
+    }
+}

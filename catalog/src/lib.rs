@@ -1,0 +1,27 @@
+//! The provider catalog: typed provider definitions loaded from YAML files.
+//!
+//! A provider file goes through four steps: YAML parsing (serde_yaml, with
+//! yaml-rust2 recording source positions), validation against the JSON
+//! Schema in `schema/provider.schema.json`, deserialization into
+//! [`Provider`], and semantic checks that the schema cannot express. Every
+//! failure becomes a [`Diagnostic`] that names the file, line, column and
+//! field, rendered like a rustc error.
+//!
+//! The built-in catalog (`catalog/providers/*.yaml`) is embedded at build
+//! time; [`Catalog::with_dirs`] layers directories on top of it.
+
+mod catalog;
+mod checks;
+mod diagnostic;
+mod load;
+mod model;
+mod patterns;
+mod positions;
+mod schema;
+mod suggest;
+
+pub use catalog::{validate_paths, Catalog, CatalogError, ValidationReport};
+pub use diagnostic::Diagnostic;
+pub use load::parse_provider;
+pub use model::*;
+pub use schema::PROVIDER_SCHEMA;

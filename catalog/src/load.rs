@@ -1,0 +1,148 @@
+//! Parsing one provider file into a [`Provider`], with diagnostics.
+
+use std::path::Path;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde_json::Value;
+
+use crate::checks;
+use crate::diagnostic::{dotted_path, Diagnostic};
+use crate::model::Provider;
+use crate::positions::{span_at, PositionIndex};
+use crate::schema;
+
+/// Parses and validates one provider file.
+///
+/// `file_name` is used in diagnostics and for the rule that the provider's
+/// `name` equals the file name without `.yaml`. Returns every problem found
+/// in the first failing stage: YAML syntax, then the schema, then the
+/// semantic checks.
+pub fn parse_provider(file_name: &str, source: &str) -> Result<Provider, Vec<Diagnostic>> {
+    // serde_yaml (libyaml) gives the clearer syntax messages, so it goes
+    // first; yaml-rust2 then records positions and may still reject a file.
+    let document: Value = match serde_yaml::from_str(source) {
+        Ok(document) => document,
+        Err(error) => return Err(vec![yaml_error(file_name, source, &error)]),
+    };
+    let positions = match PositionIndex::build(source) {
+        Ok(positions) => positions,
+        Err(error) => {
+            let span = span_at(error.marker(), 1);
+            let message = format!("invalid YAML: {}", error.info());
+            return Err(vec![Diagnostic::at(file_name, source, span, message)]);
+        }
+    };
+
+    if document.is_null() {
+        let message = "provider file is empty".to_owned();
+        let help = "write a YAML mapping with at least `name`, `display_name`, `auth` and `proxy`";
+        return Err(vec![
+            Diagnostic::for_file(file_name, message).with_help(Some(help.to_owned()))
+        ]);
+    }
+    if !positions.duplicates().is_empty() {
+        return Err(duplicate_keys(file_name, source, &positions));
+    }
+
+    let schema_problems = schema::check(&document, &positions);
+    if !schema_problems.is_empty() {
+        let diagnostics = schema_problems
+            .into_iter()
+            .map(|problem| {
+                let diagnostic = match problem.span {
+                    Some(span) => Diagnostic::at(file_name, source, span, problem.message),
+                    None => Diagnostic::for_file(file_name, problem.message),
+                };
+                diagnostic
+                    .with_path(dotted_path(&problem.pointer))
+                    .with_help(problem.help)
+            })
+            .collect();
+        return Err(diagnostics);
+    }
+
+    let provider: Provider = match serde_json::from_value(document) {
+        Ok(provider) => provider,
+        Err(error) => {
+            // The schema mirrors the model, so this means the two disagree.
+            let message = format!("the file passed the schema but does not fit the model: {error}");
+            return Err(vec![Diagnostic::for_file(file_name, message)]);
+        }
+    };
+
+    let expected_name = file_stem(file_name);
+    let problems = checks::check(&provider, expected_name.as_deref());
+    if problems.is_empty() {
+        return Ok(provider);
+    }
+    let mut diagnostics: Vec<Diagnostic> = problems
+        .into_iter()
+        .map(|problem| {
+            let span = if problem.at_key {
+                positions.key_or_value(&problem.pointer)
+            } else {
+                positions.nearest_value(&problem.pointer)
+            };
+            let diagnostic = match span {
+                Some(span) => Diagnostic::at(file_name, source, span, problem.message),
+                None => Diagnostic::for_file(file_name, problem.message),
+            };
+            diagnostic
+                .with_path(dotted_path(&problem.pointer))
+                .with_help(problem.help)
+        })
+        .collect();
+    diagnostics.sort_by_key(|d| (d.line.unwrap_or(usize::MAX), d.column.unwrap_or(usize::MAX)));
+    Err(diagnostics)
+}
+
+fn duplicate_keys(file_name: &str, source: &str, positions: &PositionIndex) -> Vec<Diagnostic> {
+    positions
+        .duplicates()
+        .iter()
+        .map(|duplicate| {
+            let path = dotted_path(&duplicate.pointer);
+            let key = duplicate.pointer.rsplit('/').next().unwrap_or_default();
+            let key = key.replace("~1", "/").replace("~0", "~");
+            let message = format!("invalid YAML: duplicate key `{key}`");
+            let help = format!(
+                "the key is first set on line {}; keep one of the two",
+                duplicate.first.line
+            );
+            Diagnostic::at(file_name, source, duplicate.repeated, message)
+                .with_path(path)
+                .with_help(Some(help))
+        })
+        .collect()
+}
+
+/// Strips the directories and a `.yaml` extension from a file name.
+fn file_stem(file_name: &str) -> Option<String> {
+    let base = Path::new(file_name).file_name()?.to_str()?;
+    Some(base.strip_suffix(".yaml").unwrap_or(base).to_owned())
+}
+
+/// Turns a serde_yaml error into a diagnostic.
+fn yaml_error(file_name: &str, source: &str, error: &serde_yaml::Error) -> Diagnostic {
+    static POSITION_SUFFIX: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r" at line \d+ column \d+").expect("valid regex"));
+    // The first position is the error's own and moves to the location line;
+    // a later one (where the enclosing collection starts) stays in the text.
+    let text = error.to_string();
+    let reason = POSITION_SUFFIX
+        .replacen(&text, 1, "")
+        .replace(" at line ", " starting at line ");
+    let message = format!("invalid YAML: {reason}");
+    match error.location() {
+        Some(location) => {
+            let span = crate::positions::Span {
+                line: location.line(),
+                column: location.column(),
+                width: 1,
+            };
+            Diagnostic::at(file_name, source, span, message)
+        }
+        None => Diagnostic::for_file(file_name, message),
+    }
+}

@@ -1,0 +1,283 @@
+//! Source positions of YAML nodes, keyed by JSON pointer.
+//!
+//! serde_yaml does not keep where a value came from, so a schema error that names
+//! `/auth/token_url` needs a second pass over the source. yaml-rust2's event
+//! parser reports a marker for every scalar and collection start; this module
+//! replays those events into a map from JSON pointer to positions.
+
+use std::collections::HashMap;
+
+use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+use yaml_rust2::ScanError;
+
+/// A place in the source: 1-based line and column plus the width to underline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub line: usize,
+    pub column: usize,
+    pub width: usize,
+}
+
+/// Positions of one node: its value and, inside a mapping, its key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct NodePosition {
+    pub key: Option<Span>,
+    pub value: Span,
+}
+
+/// Map from JSON pointer (`""` for the root, `/auth/token_url`, `/a/0`) to positions.
+#[derive(Debug, Default)]
+pub(crate) struct PositionIndex {
+    nodes: HashMap<String, NodePosition>,
+    duplicates: Vec<DuplicateKey>,
+}
+
+/// A mapping key that appears twice; serde would silently keep the last value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DuplicateKey {
+    pub pointer: String,
+    pub first: Span,
+    pub repeated: Span,
+}
+
+impl PositionIndex {
+    /// Parses `source` with yaml-rust2 and records every node's position.
+    pub fn build(source: &str) -> Result<PositionIndex, ScanError> {
+        let mut recorder = Recorder::default();
+        Parser::new_from_str(source).load(&mut recorder, false)?;
+        Ok(PositionIndex {
+            nodes: recorder.nodes,
+            duplicates: recorder.duplicates,
+        })
+    }
+
+    pub fn duplicates(&self) -> &[DuplicateKey] {
+        &self.duplicates
+    }
+
+    pub fn get(&self, pointer: &str) -> Option<NodePosition> {
+        self.nodes.get(pointer).copied()
+    }
+
+    /// Returns the key's span when the node is a mapping entry, else the value's span.
+    pub fn key_or_value(&self, pointer: &str) -> Option<Span> {
+        self.get(pointer).map(|node| node.key.unwrap_or(node.value))
+    }
+
+    /// Returns the span of the node at `pointer`, or of its nearest recorded ancestor.
+    pub fn nearest_value(&self, pointer: &str) -> Option<Span> {
+        let mut current = pointer;
+        loop {
+            if let Some(node) = self.get(current) {
+                return Some(node.value);
+            }
+            let cut = current.rfind('/')?;
+            current = &current[..cut];
+        }
+    }
+}
+
+/// Converts a yaml-rust2 marker (1-based line, 0-based column) into a span.
+pub(crate) fn span_at(marker: &Marker, width: usize) -> Span {
+    Span {
+        line: marker.line(),
+        column: marker.col() + 1,
+        width: width.max(1),
+    }
+}
+
+enum Frame {
+    Mapping {
+        pointer: String,
+        pending_key: Option<(String, Span)>,
+    },
+    Sequence {
+        pointer: String,
+        next_index: usize,
+    },
+}
+
+#[derive(Default)]
+struct Recorder {
+    stack: Vec<Frame>,
+    nodes: HashMap<String, NodePosition>,
+    duplicates: Vec<DuplicateKey>,
+}
+
+impl Recorder {
+    fn record(&mut self, pointer: String, position: NodePosition) {
+        if let (Some(repeated), Some(earlier)) = (position.key, self.nodes.get(&pointer)) {
+            if let Some(first) = earlier.key {
+                self.duplicates.push(DuplicateKey {
+                    pointer: pointer.clone(),
+                    first,
+                    repeated,
+                });
+                // Keep the first position so that a third copy is reported
+                // against the first as well.
+                return;
+            }
+        }
+        self.nodes.insert(pointer, position);
+    }
+
+    /// Claims the next node slot in the current container. Returns `None` when
+    /// the node is a mapping key, which is stored until its value arrives.
+    fn place_node(&mut self, key_text: Option<&str>, span: Span) -> Option<(String, Option<Span>)> {
+        match self.stack.last_mut() {
+            None => Some((String::new(), None)),
+            Some(Frame::Sequence {
+                pointer,
+                next_index,
+            }) => {
+                let child = format!("{pointer}/{next_index}");
+                *next_index += 1;
+                Some((child, None))
+            }
+            Some(Frame::Mapping {
+                pointer,
+                pending_key,
+            }) => match pending_key.take() {
+                Some((key, key_span)) => Some((
+                    format!("{pointer}/{}", escape_pointer(&key)),
+                    Some(key_span),
+                )),
+                None => {
+                    // A complex (non-scalar) key has no text; record it under an
+                    // empty name so that its value still takes the next slot.
+                    *pending_key = Some((key_text.unwrap_or_default().to_owned(), span));
+                    None
+                }
+            },
+        }
+    }
+}
+
+impl MarkedEventReceiver for Recorder {
+    fn on_event(&mut self, event: Event, marker: Marker) {
+        match event {
+            Event::Scalar(text, style, _, _) => {
+                let width = scalar_width(&text, style);
+                let span = span_at(&marker, width);
+                if let Some((pointer, key)) = self.place_node(Some(&text), span) {
+                    self.record(pointer, NodePosition { key, value: span });
+                }
+            }
+            Event::Alias(_) => {
+                let span = span_at(&marker, 1);
+                if let Some((pointer, key)) = self.place_node(Some(""), span) {
+                    self.record(pointer, NodePosition { key, value: span });
+                }
+            }
+            Event::MappingStart(..) | Event::SequenceStart(..) => {
+                let span = span_at(&marker, 1);
+                let pointer = match self.place_node(None, span) {
+                    Some((pointer, key)) => {
+                        self.record(pointer.clone(), NodePosition { key, value: span });
+                        pointer
+                    }
+                    // A collection used as a mapping key: its children get
+                    // positions under a pointer no JSON value can have.
+                    None => "\u{0}complex-key".to_owned(),
+                };
+                let frame = if matches!(event, Event::MappingStart(..)) {
+                    Frame::Mapping {
+                        pointer,
+                        pending_key: None,
+                    }
+                } else {
+                    Frame::Sequence {
+                        pointer,
+                        next_index: 0,
+                    }
+                };
+                self.stack.push(frame);
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                self.stack.pop();
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Estimates the width of a scalar in the source from its event: quotes add
+/// two characters, and block scalars are underlined by their indicator only.
+fn scalar_width(text: &str, style: TScalarStyle) -> usize {
+    let chars = text.lines().next().unwrap_or_default().chars().count();
+    match style {
+        TScalarStyle::Plain => chars,
+        TScalarStyle::SingleQuoted | TScalarStyle::DoubleQuoted => chars + 2,
+        TScalarStyle::Literal | TScalarStyle::Folded => 1,
+    }
+}
+
+/// Escapes one JSON pointer segment (RFC 6901).
+pub(crate) fn escape_pointer(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_records_keys_values_and_items() {
+        let source =
+            "name: demo\nauth:\n  mode: oauth2\n  default_scopes:\n    - read\n    - 'write'\n";
+        let index = PositionIndex::build(source).unwrap();
+
+        let name = index.get("/name").unwrap();
+        assert_eq!(
+            name.key,
+            Some(Span {
+                line: 1,
+                column: 1,
+                width: 4
+            })
+        );
+        assert_eq!(
+            name.value,
+            Span {
+                line: 1,
+                column: 7,
+                width: 4
+            }
+        );
+
+        let mode = index.get("/auth/mode").unwrap();
+        assert_eq!(
+            mode.key,
+            Some(Span {
+                line: 3,
+                column: 3,
+                width: 4
+            })
+        );
+
+        let second_scope = index.get("/auth/default_scopes/1").unwrap();
+        assert_eq!(second_scope.key, None);
+        assert_eq!(
+            second_scope.value,
+            Span {
+                line: 6,
+                column: 7,
+                width: 7
+            }
+        );
+    }
+
+    #[test]
+    fn nearest_value_falls_back_to_ancestor() {
+        let index = PositionIndex::build("auth:\n  mode: basic\n").unwrap();
+        let span = index.nearest_value("/auth/inject/name").unwrap();
+        assert_eq!(span.line, 2);
+    }
+
+    #[test]
+    fn pointer_segments_are_escaped() {
+        let index = PositionIndex::build("headers:\n  a/b: x\n").unwrap();
+        assert!(index.get("/headers/a~1b").is_some());
+    }
+}

@@ -1,0 +1,382 @@
+//! Validation of a provider document against `schema/provider.schema.json`,
+//! with each schema error turned into a diagnostic that names the field and
+//! what would be valid there.
+
+use std::sync::LazyLock;
+
+use jsonschema::error::ValidationErrorKind;
+use jsonschema::{ValidationError, Validator};
+use serde_json::Value;
+
+use crate::diagnostic::dotted_path;
+use crate::positions::{escape_pointer, PositionIndex, Span};
+use crate::suggest::closest_match;
+
+/// The schema text, embedded so that validation needs no files at run time.
+pub const PROVIDER_SCHEMA: &str = include_str!("../schema/provider.schema.json");
+
+/// The auth modes in the order of the `oneOf` branches under `auth`.
+const AUTH_MODES: [&str; 4] = ["oauth2", "oauth2_client_credentials", "api_key", "basic"];
+
+static SCHEMA: LazyLock<Value> = LazyLock::new(|| {
+    serde_json::from_str(PROVIDER_SCHEMA).expect("the embedded provider schema is valid JSON")
+});
+
+static VALIDATOR: LazyLock<Validator> = LazyLock::new(|| {
+    jsonschema::draft202012::options()
+        .build(&SCHEMA)
+        .expect("the embedded provider schema compiles")
+});
+
+/// A schema violation with its place, before the file name and source are attached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SchemaProblem {
+    /// JSON pointer of the field the problem is about.
+    pub pointer: String,
+    /// Span to underline, found in the YAML source.
+    pub span: Option<Span>,
+    pub message: String,
+    pub help: Option<String>,
+    /// For an unknown field whose suggestion is a missing required field:
+    /// the pointer of that field, whose own "missing" problem is dropped
+    /// because the typo explains it.
+    pub suggests: Option<String>,
+    /// Whether this problem is a missing required field.
+    pub is_missing: bool,
+}
+
+/// Validates `document` and describes every violation, sorted by position.
+pub(crate) fn check(document: &Value, positions: &PositionIndex) -> Vec<SchemaProblem> {
+    let mut problems = Vec::new();
+    for error in VALIDATOR.iter_errors(document) {
+        describe(&error, document, positions, &mut problems);
+    }
+    let suggested: Vec<String> = problems.iter().filter_map(|p| p.suggests.clone()).collect();
+    problems.retain(|problem| !(problem.is_missing && suggested.contains(&problem.pointer)));
+    problems.sort_by_key(|problem| {
+        problem
+            .span
+            .map_or((usize::MAX, usize::MAX), |span| (span.line, span.column))
+    });
+    problems.dedup();
+    problems
+}
+
+fn describe(
+    error: &ValidationError<'_>,
+    document: &Value,
+    positions: &PositionIndex,
+    problems: &mut Vec<SchemaProblem>,
+) {
+    let pointer = error.instance_path().as_str().to_owned();
+    let field = display_field(&pointer);
+    let schema = schema_for(&pointer, document);
+    let value_span = positions.nearest_value(&pointer);
+
+    let (pointer, span, message, help) = match error.kind() {
+        ValidationErrorKind::OneOfNotValid { context } if pointer == "/auth" => {
+            // A known mode selects its branch; report that branch's errors only.
+            // An unknown or missing mode is already reported by the `enum` or
+            // `required` keyword of `auth` itself.
+            let mode = document.pointer("/auth/mode").and_then(Value::as_str);
+            if let Some(branch) = mode.and_then(|m| AUTH_MODES.iter().position(|known| *known == m))
+            {
+                if let Some(errors) = context.get(branch) {
+                    for inner in errors {
+                        describe(inner, document, positions, problems);
+                    }
+                }
+            }
+            return;
+        }
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            let allowed = property_names(schema);
+            for name in unexpected {
+                let child = format!("{pointer}/{}", escape_pointer(name));
+                let best = closest_match(name, &allowed);
+                let other_mode = (pointer == "/auth")
+                    .then(|| mode_with_field(name))
+                    .flatten();
+                let help = match (best, other_mode) {
+                    (Some(best), _) => format!("did you mean `{best}`?"),
+                    (None, Some(mode)) => format!(
+                        "`{name}` belongs to mode `{mode}`; fields of this mode: {}",
+                        quoted_list(&allowed)
+                    ),
+                    (None, None) => format!("allowed fields here: {}", quoted_list(&allowed)),
+                };
+                problems.push(SchemaProblem {
+                    span: positions.key_or_value(&child).or(value_span),
+                    pointer: child,
+                    message: format!("unknown field `{name}`"),
+                    help: Some(help),
+                    suggests: best.map(|best| format!("{pointer}/{}", escape_pointer(best))),
+                    is_missing: false,
+                });
+            }
+            return;
+        }
+        ValidationErrorKind::Required { property } => {
+            let name = property.as_str().unwrap_or_default().to_owned();
+            let child = format!("{pointer}/{}", escape_pointer(&name));
+            let expected = schema
+                .and_then(|s| s.get("properties"))
+                .and_then(|p| p.get(&name))
+                .map(describe_expected)
+                .unwrap_or_else(|| "a value".to_owned());
+            let within = if pointer.is_empty() {
+                "at the top level".to_owned()
+            } else {
+                format!("under {field}")
+            };
+            let message = format!("missing required field `{name}`");
+            let help = format!("add `{name}` {within}: {expected}");
+            let span = positions.key_or_value(&pointer).or(value_span);
+            (child, span, message, Some(help))
+        }
+        ValidationErrorKind::Type { .. } => {
+            let found = json_kind(error.instance());
+            let expected = schema
+                .map(describe_expected)
+                .unwrap_or_else(|| "another type".to_owned());
+            let message = format!("invalid type for {field}: found {found}");
+            (
+                pointer,
+                value_span,
+                message,
+                Some(format!("expected {expected}")),
+            )
+        }
+        ValidationErrorKind::Enum { options } => {
+            let names: Vec<String> = options
+                .as_array()
+                .map(|values| values.iter().map(compact_json).collect())
+                .unwrap_or_default();
+            let found = compact_json(error.instance());
+            let message = if pointer == "/auth/mode" {
+                format!("unknown auth mode {found}")
+            } else {
+                format!("invalid value {found} for {field}")
+            };
+            let plain: Vec<&str> = options
+                .as_array()
+                .map(|values| values.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let help = match error
+                .instance()
+                .as_str()
+                .and_then(|f| closest_match(f, &plain))
+            {
+                Some(best) => format!(
+                    "did you mean `{best}`? expected one of {}",
+                    names.join(", ")
+                ),
+                None => format!("expected one of {}", names.join(", ")),
+            };
+            (pointer, value_span, message, Some(help))
+        }
+        ValidationErrorKind::Pattern { pattern } => {
+            let found = compact_json(error.instance());
+            let meaning = schema
+                .and_then(|s| s.get("description"))
+                .and_then(Value::as_str)
+                .map(|d| format!(" ({})", d.trim_end_matches('.')))
+                .unwrap_or_default();
+            let message = format!("{found} does not match the pattern `{pattern}`");
+            let help = format!("write a value matching `{pattern}`{meaning}");
+            (pointer, value_span, message, Some(help))
+        }
+        ValidationErrorKind::PropertyNames { error: inner } => {
+            let name = inner.instance().as_str().unwrap_or_default().to_owned();
+            let child = format!("{pointer}/{}", escape_pointer(&name));
+            let rule = match inner.kind() {
+                ValidationErrorKind::Pattern { pattern } => format!("match `{pattern}`"),
+                ValidationErrorKind::Not { .. } => {
+                    "not be a credential variable name (`access_token`, `api_key`, `username`, `password`)".to_owned()
+                }
+                _ => inner.to_string(),
+            };
+            let message = format!("invalid key `{name}` in {field}");
+            let help = format!("keys here must {rule}");
+            let span = positions.key_or_value(&child).or(value_span);
+            (child, span, message, Some(help))
+        }
+        _ => {
+            // The remaining keywords (minLength, minimum, uniqueItems, const, ...)
+            // have clear messages of their own in the jsonschema crate.
+            let message = format!("invalid value for {field}: {}", error.masked());
+            let help = schema
+                .and_then(|s| s.get("description"))
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            (pointer, value_span, message, help)
+        }
+    };
+    let is_missing = matches!(error.kind(), ValidationErrorKind::Required { .. });
+    problems.push(SchemaProblem {
+        pointer,
+        span,
+        message,
+        help,
+        suggests: None,
+        is_missing,
+    });
+}
+
+/// Finds the subschema that governs the instance at `pointer`, following
+/// `$ref`, `properties`, `additionalProperties`, `items` and, under `auth`,
+/// the `oneOf` branch chosen by the document's `auth.mode`.
+fn schema_for<'s>(pointer: &str, document: &Value) -> Option<&'s Value> {
+    let root: &'s Value = &SCHEMA;
+    let mut current = resolve(root)?;
+    let mut instance_pointer = String::new();
+    for raw in pointer.split('/').skip(1) {
+        let segment = raw.replace("~1", "/").replace("~0", "~");
+        current = select_branch(current, &instance_pointer, document);
+        instance_pointer.push('/');
+        instance_pointer.push_str(raw);
+        let next = current
+            .get("properties")
+            .and_then(|p| p.get(&segment))
+            .or_else(|| {
+                current
+                    .get("additionalProperties")
+                    .filter(|a| a.is_object())
+            })
+            .or_else(|| current.get("items"))?;
+        current = resolve(next)?;
+    }
+    Some(select_branch(current, &instance_pointer, document))
+}
+
+/// Picks the `oneOf` branch whose `mode` constant equals the document's
+/// value at `instance_pointer/mode`; returns `schema` itself otherwise.
+fn select_branch<'s>(schema: &'s Value, instance_pointer: &str, document: &Value) -> &'s Value {
+    let Some(branches) = schema.get("oneOf").and_then(Value::as_array) else {
+        return schema;
+    };
+    let mode = document.pointer(&format!("{instance_pointer}/mode"));
+    branches
+        .iter()
+        .filter_map(resolve)
+        .find(|branch| {
+            let constant = branch.pointer("/properties/mode/const");
+            constant.is_some() && constant == mode
+        })
+        .unwrap_or(schema)
+}
+
+/// Finds the first auth mode whose shape has a field called `name`.
+fn mode_with_field(name: &str) -> Option<&'static str> {
+    AUTH_MODES.into_iter().find(|mode| {
+        let root: &Value = &SCHEMA;
+        root.pointer(&format!("/$defs/{mode}/properties/{name}"))
+            .is_some()
+    })
+}
+
+/// Follows a local `$ref` (`#/$defs/...`) to its target. A sibling
+/// `description` is ignored here; [`describe_expected`] reads it first.
+fn resolve<'s>(schema: &'s Value) -> Option<&'s Value> {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(reference) => {
+            let root: &'s Value = &SCHEMA;
+            root.pointer(reference.strip_prefix('#')?).and_then(resolve)
+        }
+        None => Some(schema),
+    }
+}
+
+/// Formats a pointer for messages: the dotted path in backticks, or "the document".
+fn display_field(pointer: &str) -> String {
+    dotted_path(pointer).map_or_else(|| "the document".to_owned(), |path| format!("`{path}`"))
+}
+
+fn property_names(schema: Option<&Value>) -> Vec<&str> {
+    schema
+        .and_then(|s| s.get("properties"))
+        .and_then(Value::as_object)
+        .map(|properties| properties.keys().map(String::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// Describes what a subschema accepts, for example "a string (Template of ...)".
+fn describe_expected(schema: &Value) -> String {
+    let target = resolve(schema).unwrap_or(schema);
+    let kind = if let Some(values) = target.get("enum").and_then(Value::as_array) {
+        let names: Vec<String> = values.iter().map(compact_json).collect();
+        format!("one of {}", names.join(", "))
+    } else if let Some(constant) = target.get("const") {
+        compact_json(constant)
+    } else {
+        match target.get("type").and_then(Value::as_str) {
+            Some("object") => "a mapping".to_owned(),
+            Some("array") => "a sequence".to_owned(),
+            Some("string") => "a string".to_owned(),
+            Some("integer") => "an integer".to_owned(),
+            Some("boolean") => "`true` or `false`".to_owned(),
+            Some(other) => format!("a value of type {other}"),
+            None => "a value".to_owned(),
+        }
+    };
+    let description = schema
+        .get("description")
+        .or_else(|| target.get("description"))
+        .and_then(Value::as_str);
+    match description {
+        Some(text) => format!("{kind} ({})", text.trim_end_matches('.')),
+        None => kind,
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a sequence",
+        Value::Object(_) => "a mapping",
+    }
+}
+
+/// Renders a JSON value for a message: strings in backticks, others as JSON.
+fn compact_json(value: &Value) -> String {
+    match value {
+        Value::String(text) => format!("`{text}`"),
+        other => format!("`{other}`"),
+    }
+}
+
+fn quoted_list(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    quoted.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_schema_compiles() {
+        assert!(VALIDATOR.is_valid(&serde_json::json!({
+            "name": "demo",
+            "display_name": "Demo",
+            "auth": {"mode": "basic"},
+            "proxy": {"base_url": "https://api.example.com"}
+        })));
+    }
+
+    #[test]
+    fn schema_for_follows_auth_mode() {
+        let document = serde_json::json!({"auth": {"mode": "api_key"}});
+        let schema = schema_for("/auth", &document).unwrap();
+        assert_eq!(
+            schema.pointer("/properties/mode/const"),
+            Some(&serde_json::json!("api_key"))
+        );
+        let inject = schema_for("/auth/inject", &document).unwrap();
+        assert!(inject.pointer("/properties/location").is_some());
+    }
+}

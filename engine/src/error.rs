@@ -1,0 +1,137 @@
+//! The one error type of the engine.
+//!
+//! Every message names the provider and the value concerned and never
+//! contains a secret: token replies are described by their keys, not quoted,
+//! unless the body is not JSON at all.
+
+/// An error from interpreting a provider definition or from a provider's
+/// token endpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A template of the definition failed to render, or rendered to an
+    /// invalid value (a URL, a header).
+    #[error("provider `{provider}`, field `{field}`: {message}")]
+    Template {
+        provider: String,
+        field: String,
+        message: String,
+    },
+
+    /// The provider replied to a token request with an OAuth error
+    /// (RFC 6749 section 5.2).
+    ///
+    /// NOTE: the variant has no provider field, so its message cannot name
+    /// the provider; callers add the integration or provider as context.
+    #[error(
+        "the provider rejected the token request with HTTP {status} and error `{code}`{}",
+        describe(description)
+    )]
+    Provider {
+        kind: ProviderErrorKind,
+        status: u16,
+        code: String,
+        description: Option<String>,
+    },
+
+    /// The token request failed before a reply arrived (connection refused,
+    /// timed out, TLS failure).
+    #[error("{0}")]
+    Transport(String),
+
+    /// The provider replied with something that is not a usable token
+    /// response: not JSON, no access token, a malformed `expires_in`.
+    #[error("{message}{}", quote(body_start))]
+    InvalidResponse {
+        status: u16,
+        /// A sentence naming the provider, the HTTP status and the problem.
+        message: String,
+        /// The first 200 characters of a body that is not JSON. Empty for
+        /// JSON bodies, because a JSON token reply may carry secrets.
+        body_start: String,
+    },
+
+    /// A value the operation needs is absent, for example a refresh token.
+    #[error("{0}")]
+    MissingCredential(String),
+
+    /// The provider's auth mode has no such operation, or the credentials do
+    /// not belong to that mode.
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// The action a caller should take on a provider's error reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderErrorKind {
+    /// The grant or the client is no longer valid (`invalid_grant`,
+    /// `invalid_client`, `unauthorized_client`): the end user must connect
+    /// again or the integration's credentials must be fixed.
+    Reconnect,
+    /// The provider is failing for now (HTTP 5xx, `temporarily_unavailable`,
+    /// `server_error`): retrying later may succeed.
+    Temporary,
+    /// Any other OAuth error.
+    Other,
+}
+
+impl ProviderErrorKind {
+    /// Classifies an OAuth error code and the HTTP status it came with.
+    pub(crate) fn classify(code: &str, status: u16) -> ProviderErrorKind {
+        match code {
+            "invalid_grant" | "invalid_client" | "unauthorized_client" => {
+                ProviderErrorKind::Reconnect
+            }
+            "temporarily_unavailable" | "server_error" => ProviderErrorKind::Temporary,
+            _ if status >= 500 => ProviderErrorKind::Temporary,
+            _ => ProviderErrorKind::Other,
+        }
+    }
+}
+
+impl EngineError {
+    /// Returns whether retrying the same request later may succeed: a temporary
+    /// provider error, a transport failure, or an invalid reply with HTTP 5xx
+    /// (for example an HTML maintenance page).
+    pub fn is_temporary(&self) -> bool {
+        match self {
+            EngineError::Provider { kind, .. } => *kind == ProviderErrorKind::Temporary,
+            EngineError::Transport(_) => true,
+            EngineError::InvalidResponse { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+
+    /// Returns whether the stored grant is dead and the end user must connect again.
+    pub fn needs_reconnect(&self) -> bool {
+        matches!(
+            self,
+            EngineError::Provider {
+                kind: ProviderErrorKind::Reconnect,
+                ..
+            }
+        )
+    }
+
+    pub(crate) fn template(provider: &str, field: &str, message: impl Into<String>) -> EngineError {
+        EngineError::Template {
+            provider: provider.to_owned(),
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+fn describe(description: &Option<String>) -> String {
+    match description {
+        Some(text) => format!(": {text}"),
+        None => String::new(),
+    }
+}
+
+fn quote(body_start: &str) -> String {
+    if body_start.is_empty() {
+        String::new()
+    } else {
+        format!(" (body starts with {body_start:?})")
+    }
+}

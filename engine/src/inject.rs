@@ -1,0 +1,397 @@
+//! The headers and query parameters a proxied request carries.
+
+use http::{HeaderName, HeaderValue};
+use latchkey_catalog::{Auth, InjectLocation, Provider};
+use serde_json::Value;
+
+use crate::template::{config_variables, render};
+use crate::{ConnectionConfig, Credentials, EngineError};
+
+/// The headers and query parameters to add to one outgoing request: the
+/// provider's static `proxy.headers` and `proxy.query`, then the credential.
+#[derive(Debug, Clone, Default)]
+pub struct Injection {
+    /// In order: static headers, then the credential header if the
+    /// credential goes in a header. Credential values are marked sensitive.
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// In order: static query parameters, then the credential parameter if
+    /// the credential goes in the query.
+    pub query: Vec<(String, String)>,
+}
+
+impl Injection {
+    /// Renders the provider's proxy headers, proxy query parameters and the
+    /// auth mode's `inject` with the connection config and the credential
+    /// values (`access_token`, `api_key`, `username`, `password`) as
+    /// variables. Credential values win over config keys of the same name.
+    pub fn for_request(
+        provider: &Provider,
+        credentials: &Credentials,
+        config: &ConnectionConfig,
+    ) -> Result<Injection, EngineError> {
+        check_mode(provider, credentials)?;
+        let mut vars = config_variables(provider, config);
+        if let Value::Object(object) = &mut vars {
+            object.extend(credential_variables(credentials));
+        }
+
+        let mut injection = Injection::default();
+        for (name, template) in &provider.proxy.headers {
+            let field = format!("proxy.headers.{name}");
+            let value = render(&provider.name, &field, template, &vars)?;
+            injection
+                .headers
+                .push(header(&provider.name, &field, name, &value)?);
+        }
+        for (name, template) in &provider.proxy.query {
+            let field = format!("proxy.query.{name}");
+            let value = render(&provider.name, &field, template, &vars)?;
+            injection.query.push((name.clone(), value));
+        }
+
+        let inject = provider.auth.inject();
+        let field = "auth.inject.value";
+        let value = render(&provider.name, field, &inject.value, &vars)?;
+        match inject.location {
+            InjectLocation::Header => {
+                let (name, mut value) = header(&provider.name, field, &inject.name, &value)?;
+                value.set_sensitive(true);
+                injection.headers.push((name, value));
+            }
+            InjectLocation::Query => injection.query.push((inject.name, value)),
+        }
+        Ok(injection)
+    }
+}
+
+/// Rejects credentials of another auth mode than the provider's, which the
+/// inject template could not render anyway.
+fn check_mode(provider: &Provider, credentials: &Credentials) -> Result<(), EngineError> {
+    let matches = matches!(
+        (&provider.auth, credentials),
+        (Auth::Oauth2(_), Credentials::OAuth2(_))
+            | (
+                Auth::Oauth2ClientCredentials(_),
+                Credentials::ClientCredentials { .. }
+            )
+            | (Auth::ApiKey(_), Credentials::ApiKey { .. })
+            | (Auth::Basic(_), Credentials::Basic { .. })
+    );
+    if matches {
+        return Ok(());
+    }
+    Err(EngineError::Unsupported(format!(
+        "provider `{}` uses auth mode `{}`, but the connection holds {} credentials",
+        provider.name,
+        provider.auth.mode_name(),
+        credentials.type_name()
+    )))
+}
+
+fn credential_variables(credentials: &Credentials) -> Vec<(String, Value)> {
+    let text = |name: &str, value: &str| (name.to_owned(), Value::String(value.to_owned()));
+    match credentials {
+        Credentials::OAuth2(token) => vec![text("access_token", token.access_token.expose())],
+        Credentials::ClientCredentials {
+            token, client_id, ..
+        } => vec![
+            text("access_token", token.access_token.expose()),
+            text("client_id", client_id),
+        ],
+        Credentials::ApiKey { api_key } => vec![text("api_key", api_key.expose())],
+        Credentials::Basic { username, password } => vec![
+            text("username", username),
+            text("password", password.expose()),
+        ],
+    }
+}
+
+/// Validates a header name and a rendered value. The error names the field
+/// but never quotes the value, which may contain the credential.
+fn header(
+    provider: &str,
+    field: &str,
+    name: &str,
+    value: &str,
+) -> Result<(HeaderName, HeaderValue), EngineError> {
+    let header_name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+        EngineError::template(
+            provider,
+            field,
+            format!("`{name}` is not a valid header name"),
+        )
+    })?;
+    let header_value = HeaderValue::from_str(value).map_err(|_| {
+        EngineError::template(
+            provider,
+            field,
+            format!(
+                "the rendered value of header `{name}` is not a valid header value \
+                 (it contains a control character or non-ASCII text)"
+            ),
+        )
+    })?;
+    Ok((header_name, header_value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::provider_from_yaml;
+    use crate::{OAuth2Token, Secret};
+    use serde_json::json;
+
+    fn oauth2_credentials(access_token: &str) -> Credentials {
+        Credentials::OAuth2(OAuth2Token {
+            access_token: Secret::new(access_token),
+            refresh_token: None,
+            expires_at: None,
+            obtained_at: chrono::Utc::now(),
+            raw: Value::Null,
+        })
+    }
+
+    fn config(pairs: &[(&str, &str)]) -> ConnectionConfig {
+        pairs
+            .iter()
+            .map(|(key, value)| (key.to_string(), json!(value)))
+            .collect()
+    }
+
+    fn header_pairs(injection: &Injection) -> Vec<(String, String)> {
+        injection
+            .headers
+            .iter()
+            .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_owned()))
+            .collect()
+    }
+
+    fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect()
+    }
+
+    const BEARER: &str = r#"
+name: github
+display_name: GitHub
+auth:
+  mode: oauth2
+  authorization_url: https://github.com/login/oauth/authorize
+  token_url: https://github.com/login/oauth/access_token
+proxy:
+  base_url: https://api.github.com
+  headers:
+    Accept: application/vnd.github+json
+    X-GitHub-Api-Version: "2022-11-28"
+"#;
+
+    const SHOPIFY: &str = r#"
+name: shopify
+display_name: Shopify
+auth:
+  mode: api_key
+  inject: {name: X-Shopify-Access-Token, value: "{{ api_key }}"}
+connection_config:
+  shop: {title: Shop}
+proxy:
+  base_url: https://{{ shop }}.myshopify.com
+"#;
+
+    const QUERY_KEY: &str = r#"
+name: weather
+display_name: Weather
+auth:
+  mode: api_key
+  inject: {location: query, name: appid, value: "{{ api_key }}"}
+proxy:
+  base_url: https://api.weather.example
+  query:
+    units: "{{ units }}"
+"#;
+
+    const TWILIO: &str = r#"
+name: twilio
+display_name: Twilio
+auth:
+  mode: basic
+proxy:
+  base_url: https://api.twilio.com
+"#;
+
+    const CLIENT_CREDENTIALS: &str = r#"
+name: machine
+display_name: Machine
+auth:
+  mode: oauth2_client_credentials
+  token_url: https://machine.example/token
+  inject: {name: Authorization, value: "Token {{ access_token }}"}
+proxy:
+  base_url: https://machine.example
+"#;
+
+    #[test]
+    fn injection_table() {
+        let client_credentials = Credentials::ClientCredentials {
+            token: match oauth2_credentials("cc-token") {
+                Credentials::OAuth2(token) => token,
+                _ => unreachable!(),
+            },
+            client_id: "cid".to_owned(),
+            client_secret: Secret::new("cs"),
+        };
+
+        // (case, provider yaml, credentials, config, expected headers, expected query)
+        #[rustfmt::skip]
+        let cases = vec![
+            (
+                "bearer header after static headers",
+                BEARER,
+                oauth2_credentials("gho_abc"),
+                config(&[]),
+                pairs(&[
+                    ("accept", "application/vnd.github+json"),
+                    ("x-github-api-version", "2022-11-28"),
+                    ("authorization", "Bearer gho_abc"),
+                ]),
+                vec![],
+            ),
+            (
+                "custom header and no authorization",
+                SHOPIFY,
+                Credentials::ApiKey { api_key: Secret::new("shpat_1") },
+                config(&[("shop", "acme")]),
+                pairs(&[("x-shopify-access-token", "shpat_1")]),
+                vec![],
+            ),
+            (
+                "query parameter after static query",
+                QUERY_KEY,
+                Credentials::ApiKey { api_key: Secret::new("k123") },
+                config(&[("units", "metric")]),
+                vec![],
+                pairs(&[("units", "metric"), ("appid", "k123")]),
+            ),
+            (
+                "basic via base64",
+                TWILIO,
+                Credentials::Basic { username: "AC123".to_owned(), password: Secret::new("tok") },
+                config(&[]),
+                pairs(&[("authorization", "Basic QUMxMjM6dG9r")]),
+                vec![],
+            ),
+            (
+                "client credentials token",
+                CLIENT_CREDENTIALS,
+                client_credentials,
+                config(&[]),
+                pairs(&[("authorization", "Token cc-token")]),
+                vec![],
+            ),
+            (
+                "credential wins over config key",
+                SHOPIFY,
+                Credentials::ApiKey { api_key: Secret::new("real") },
+                config(&[("shop", "acme"), ("api_key", "from-config")]),
+                pairs(&[("x-shopify-access-token", "real")]),
+                vec![],
+            ),
+        ];
+
+        for (case, yaml, credentials, config, headers, query) in cases {
+            let provider = provider_from_yaml(yaml);
+
+            let injection = Injection::for_request(&provider, &credentials, &config)
+                .unwrap_or_else(|err| panic!("{case}: {err}"));
+
+            assert_eq!(header_pairs(&injection), headers, "{case}");
+            assert_eq!(injection.query, query, "{case}");
+        }
+    }
+
+    #[test]
+    fn credential_header_is_sensitive() {
+        let provider = provider_from_yaml(BEARER);
+
+        let injection =
+            Injection::for_request(&provider, &oauth2_credentials("t"), &config(&[])).unwrap();
+
+        let (_, credential) = injection.headers.last().unwrap();
+        assert!(credential.is_sensitive());
+        assert!(!injection.headers[0].1.is_sensitive());
+    }
+
+    #[test]
+    fn invalid_header_value_names_field() {
+        let provider = provider_from_yaml(SHOPIFY);
+        let credentials = Credentials::ApiKey {
+            api_key: Secret::new("bad\nsecret-value"),
+        };
+
+        let err = Injection::for_request(&provider, &credentials, &config(&[])).unwrap_err();
+        let text = err.to_string();
+
+        assert!(
+            text.starts_with("provider `shopify`, field `auth.inject.value`: "),
+            "{text}"
+        );
+        assert!(text.contains("X-Shopify-Access-Token"), "{text}");
+        assert!(!text.contains("secret-value"), "{text}");
+    }
+
+    #[test]
+    fn invalid_header_name_names_field() {
+        let provider = provider_from_yaml(
+            r#"
+name: broken
+display_name: Broken
+auth: {mode: api_key, inject: {name: "Bad Header", value: "{{ api_key }}"}}
+proxy: {base_url: "https://broken.example"}
+"#,
+        );
+        let credentials = Credentials::ApiKey {
+            api_key: Secret::new("k"),
+        };
+
+        let err = Injection::for_request(&provider, &credentials, &config(&[])).unwrap_err();
+
+        assert_eq!(
+            err.to_string(),
+            "provider `broken`, field `auth.inject.value`: `Bad Header` is not a valid header name"
+        );
+    }
+
+    #[test]
+    fn missing_proxy_variable_names_field() {
+        let provider = provider_from_yaml(QUERY_KEY);
+        let credentials = Credentials::ApiKey {
+            api_key: Secret::new("k"),
+        };
+
+        let err = Injection::for_request(&provider, &credentials, &config(&[])).unwrap_err();
+        let text = err.to_string();
+
+        assert!(
+            text.starts_with(
+                "provider `weather`, field `proxy.query.units`: undefined variable `units`"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn mismatched_credentials_rejected() {
+        let provider = provider_from_yaml(BEARER);
+        let credentials = Credentials::ApiKey {
+            api_key: Secret::new("k"),
+        };
+
+        let err = Injection::for_request(&provider, &credentials, &config(&[])).unwrap_err();
+
+        assert_eq!(
+            err.to_string(),
+            "provider `github` uses auth mode `oauth2`, but the connection holds API_KEY credentials"
+        );
+    }
+}

@@ -1,0 +1,39 @@
+//! The generic auth engine: interprets a provider definition.
+//!
+//! Nothing here knows a provider by name. Every behaviour comes from the
+//! typed [`latchkey_catalog::Provider`] handed in.
+
+mod credentials;
+mod error;
+mod inject;
+mod lifecycle;
+mod oauth2_flow;
+mod secret;
+mod template;
+mod token_response;
+mod transport;
+
+#[cfg(test)]
+mod test_support;
+
+pub use credentials::{ClientApp, ConnectionConfig, Credentials, OAuth2Token, TokenGrant};
+pub use error::{EngineError, ProviderErrorKind};
+pub use inject::Injection;
+pub use lifecycle::{refresh_due, DEFAULT_REFRESH_MARGIN};
+pub use oauth2_flow::AuthorizationRequest;
+pub use secret::Secret;
+pub use template::{base_url, render};
+
+/// Runs token requests for every provider over one shared HTTP client.
+#[derive(Clone)]
+pub struct Engine {
+    http: reqwest::Client,
+}
+
+impl Engine {
+    /// Creates an engine that sends token requests with `http`, whose
+    /// timeouts and proxy settings apply to them.
+    pub fn new(http: reqwest::Client) -> Engine {
+        Engine { http }
+    }
+}

@@ -1,0 +1,1114 @@
+//! The OAuth 2.0 flows: the authorization URL, the code exchange, the
+//! refresh and the client-credentials grant.
+//!
+//! The oauth2 crate builds every request (PKCE, client authentication per
+//! RFC 6749 section 2.3.1). The requests go out through [`TokenTransport`]
+//! over the engine's reqwest client, which keeps the raw reply for
+//! [`parse_token_reply`].
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use latchkey_catalog::{Auth, ClientAuth, OAuth2, Provider};
+use oauth2::basic::BasicClient;
+use oauth2::{
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, TokenUrl,
+};
+use serde_json::Value;
+use url::Url;
+
+use crate::template::{config_variables, render_params, render_url};
+use crate::token_response::parse_token_reply;
+use crate::transport::TokenTransport;
+use crate::{ClientApp, ConnectionConfig, Engine, EngineError, OAuth2Token, Secret, TokenGrant};
+
+/// Random bytes in the `state` parameter: 256 bits, base64url-encoded.
+const STATE_BYTES: u32 = 32;
+
+/// Authorization URL parameters that Latchkey sets itself, so a definition's
+/// `authorization_params` may not.
+const RESERVED_AUTHORIZATION_PARAMS: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "state",
+    "scope",
+    "code_challenge",
+    "code_challenge_method",
+];
+
+/// Token request parameters that Latchkey sets itself, so a definition's
+/// `token_params` or `refresh_params` may not.
+const RESERVED_TOKEN_PARAMS: &[&str] = &[
+    "grant_type",
+    "code",
+    "code_verifier",
+    "redirect_uri",
+    "refresh_token",
+    "client_secret",
+    "scope",
+];
+
+type TokenClient =
+    BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+/// The URL that sends the end user to the provider, and the values to keep
+/// until the callback.
+#[derive(Debug)]
+pub struct AuthorizationRequest {
+    pub url: Url,
+    /// The `state` parameter, which the callback must carry back unchanged.
+    pub state: Secret,
+    /// The PKCE code verifier for the code exchange, when PKCE is on.
+    pub pkce_verifier: Option<Secret>,
+}
+
+impl Engine {
+    /// Builds the authorization URL: `response_type=code`, `client_id`, a
+    /// random `state`, the PKCE S256 challenge unless the definition sets
+    /// `pkce: false`, `redirect_uri`, the default then the integration
+    /// scopes (de-duplicated, joined with `scope_separator`) and the rendered
+    /// `authorization_params`.
+    pub fn authorization_url(
+        &self,
+        provider: &Provider,
+        app: &ClientApp,
+        redirect_uri: &str,
+        config: &ConnectionConfig,
+    ) -> Result<AuthorizationRequest, EngineError> {
+        let oauth2 = oauth2_settings(provider, "build an authorization URL")?;
+        let vars = config_variables(provider, config);
+        let auth_url = render_url(
+            &provider.name,
+            "auth.authorization_url",
+            &oauth2.authorization_url,
+            &vars,
+        )?;
+        let extra_params = rendered_params(
+            provider,
+            "auth.authorization_params",
+            &oauth2.authorization_params,
+            &vars,
+            RESERVED_AUTHORIZATION_PARAMS,
+        )?;
+
+        let client = BasicClient::new(ClientId::new(app.client_id.clone()))
+            .set_auth_uri(AuthUrl::from_url(auth_url))
+            .set_redirect_uri(redirect_url(provider, redirect_uri)?);
+        let mut request = client.authorize_url(|| CsrfToken::new_random_len(STATE_BYTES));
+
+        let mut pkce_verifier = None;
+        if oauth2.pkce {
+            let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+            request = request.set_pkce_challenge(challenge);
+            pkce_verifier = Some(Secret::new(verifier.into_secret()));
+        }
+
+        // The oauth2 crate joins its own scopes with a space, so the scope
+        // goes in as a plain parameter joined with the provider's separator.
+        let scope = join_scopes(&oauth2.default_scopes, &app.scopes, &oauth2.scope_separator);
+        if !scope.is_empty() {
+            request = request.add_extra_param("scope", scope);
+        }
+        for (name, value) in extra_params {
+            request = request.add_extra_param(name, value);
+        }
+
+        let (url, state) = request.url();
+        Ok(AuthorizationRequest {
+            url,
+            state: Secret::new(state.into_secret()),
+            pkce_verifier,
+        })
+    }
+
+    /// Exchanges an authorization code for a token (grant type
+    /// `authorization_code`) with the rendered `token_params`.
+    pub async fn exchange_code(
+        &self,
+        provider: &Provider,
+        app: &ClientApp,
+        code: &str,
+        pkce_verifier: Option<&Secret>,
+        redirect_uri: &str,
+        config: &ConnectionConfig,
+    ) -> Result<TokenGrant, EngineError> {
+        let oauth2 = oauth2_settings(provider, "exchange an authorization code")?;
+        if oauth2.pkce && pkce_verifier.is_none() {
+            return Err(EngineError::MissingCredential(format!(
+                "provider `{}` uses PKCE, but no code verifier was given for the code exchange",
+                provider.name
+            )));
+        }
+        let vars = config_variables(provider, config);
+        let token_url = render_url(&provider.name, "auth.token_url", &oauth2.token_url, &vars)?;
+        let extra_params = rendered_params(
+            provider,
+            "auth.token_params",
+            &oauth2.token_params,
+            &vars,
+            RESERVED_TOKEN_PARAMS,
+        )?;
+
+        let client = token_client(
+            &app.client_id,
+            &app.client_secret,
+            oauth2.client_auth,
+            &token_url,
+        )
+        .set_redirect_uri(redirect_url(provider, redirect_uri)?);
+        let mut request = client.exchange_code(AuthorizationCode::new(code.to_owned()));
+        if let Some(verifier) = pkce_verifier {
+            request =
+                request.set_pkce_verifier(PkceCodeVerifier::new(verifier.expose().to_owned()));
+        }
+        for (name, value) in extra_params {
+            request = request.add_extra_param(name, value);
+        }
+
+        let obtained_at = Utc::now();
+        let transport =
+            TokenTransport::new(&self.http, &provider.name, "authorization_code", &token_url);
+        let outcome = request
+            .request_async(&|request| transport.clone().send(request))
+            .await;
+        let reply = transport.into_reply(outcome)?;
+        parse_token_reply(
+            &provider.name,
+            &oauth2.token_response,
+            &reply,
+            obtained_at,
+            None,
+        )
+    }
+
+    /// Refreshes an OAuth2 token (grant type `refresh_token`) at
+    /// `refresh_url`, or `token_url` when the definition has none. The
+    /// request carries the rendered `refresh_params` and none of the
+    /// code-exchange parameters. A reply without a refresh token keeps the
+    /// old one.
+    pub async fn refresh(
+        &self,
+        provider: &Provider,
+        app: &ClientApp,
+        token: &OAuth2Token,
+        config: &ConnectionConfig,
+    ) -> Result<TokenGrant, EngineError> {
+        let oauth2 = refreshable_settings(provider)?;
+        let refresh_token = token.refresh_token.as_ref().ok_or_else(|| {
+            EngineError::MissingCredential(format!(
+                "the connection to provider `{}` has no refresh token, so the end user must connect again",
+                provider.name
+            ))
+        })?;
+        let vars = config_variables(provider, config);
+        let token_url = match &oauth2.refresh_url {
+            Some(template) => render_url(&provider.name, "auth.refresh_url", template, &vars)?,
+            None => render_url(&provider.name, "auth.token_url", &oauth2.token_url, &vars)?,
+        };
+        let extra_params = rendered_params(
+            provider,
+            "auth.refresh_params",
+            &oauth2.refresh_params,
+            &vars,
+            RESERVED_TOKEN_PARAMS,
+        )?;
+
+        let client = token_client(
+            &app.client_id,
+            &app.client_secret,
+            oauth2.client_auth,
+            &token_url,
+        );
+        let refresh_token_value = RefreshToken::new(refresh_token.expose().to_owned());
+        let mut request = client.exchange_refresh_token(&refresh_token_value);
+        for (name, value) in extra_params {
+            request = request.add_extra_param(name, value);
+        }
+
+        let obtained_at = Utc::now();
+        let transport =
+            TokenTransport::new(&self.http, &provider.name, "refresh_token", &token_url);
+        let outcome = request
+            .request_async(&|request| transport.clone().send(request))
+            .await;
+        let reply = transport.into_reply(outcome)?;
+        parse_token_reply(
+            &provider.name,
+            &oauth2.token_response,
+            &reply,
+            obtained_at,
+            Some(refresh_token),
+        )
+    }
+
+    /// Obtains a token with the client-credentials grant, requesting the
+    /// provider's default scopes then `scopes`, with the rendered
+    /// `token_params`.
+    pub async fn client_credentials(
+        &self,
+        provider: &Provider,
+        client_id: &str,
+        client_secret: &Secret,
+        scopes: &[String],
+        config: &ConnectionConfig,
+    ) -> Result<TokenGrant, EngineError> {
+        let Auth::Oauth2ClientCredentials(settings) = &provider.auth else {
+            return Err(unsupported(provider, "run the client-credentials grant"));
+        };
+        let vars = config_variables(provider, config);
+        let token_url = render_url(&provider.name, "auth.token_url", &settings.token_url, &vars)?;
+        let extra_params = rendered_params(
+            provider,
+            "auth.token_params",
+            &settings.token_params,
+            &vars,
+            RESERVED_TOKEN_PARAMS,
+        )?;
+
+        let client = token_client(client_id, client_secret, settings.client_auth, &token_url);
+        let mut request = client.exchange_client_credentials();
+        let scope = join_scopes(&settings.default_scopes, scopes, &settings.scope_separator);
+        if !scope.is_empty() {
+            request = request.add_extra_param("scope", scope);
+        }
+        for (name, value) in extra_params {
+            request = request.add_extra_param(name, value);
+        }
+
+        let obtained_at = Utc::now();
+        let transport =
+            TokenTransport::new(&self.http, &provider.name, "client_credentials", &token_url);
+        let outcome = request
+            .request_async(&|request| transport.clone().send(request))
+            .await;
+        let reply = transport.into_reply(outcome)?;
+        parse_token_reply(
+            &provider.name,
+            &settings.token_response,
+            &reply,
+            obtained_at,
+            None,
+        )
+    }
+}
+
+fn oauth2_settings<'a>(provider: &'a Provider, operation: &str) -> Result<&'a OAuth2, EngineError> {
+    match &provider.auth {
+        Auth::Oauth2(oauth2) => Ok(oauth2),
+        _ => Err(unsupported(provider, operation)),
+    }
+}
+
+fn refreshable_settings(provider: &Provider) -> Result<&OAuth2, EngineError> {
+    match &provider.auth {
+        Auth::Oauth2(oauth2) if oauth2.refreshable => Ok(oauth2),
+        Auth::Oauth2(_) => Err(EngineError::Unsupported(format!(
+            "provider `{}` issues no refresh tokens (`refreshable: false`), so the end user must connect again",
+            provider.name
+        ))),
+        Auth::Oauth2ClientCredentials(_) => Err(EngineError::Unsupported(format!(
+            "provider `{}` uses the client-credentials grant, which renews a token by requesting a new one, not by a refresh",
+            provider.name
+        ))),
+        _ => Err(unsupported(provider, "refresh a token")),
+    }
+}
+
+fn unsupported(provider: &Provider, operation: &str) -> EngineError {
+    EngineError::Unsupported(format!(
+        "provider `{}` uses auth mode `{}`, which cannot {operation}",
+        provider.name,
+        provider.auth.mode_name()
+    ))
+}
+
+fn token_client(
+    client_id: &str,
+    client_secret: &Secret,
+    client_auth: ClientAuth,
+    token_url: &Url,
+) -> TokenClient {
+    let auth_type = match client_auth {
+        ClientAuth::Body => AuthType::RequestBody,
+        ClientAuth::Basic => AuthType::BasicAuth,
+    };
+    let mut client = BasicClient::new(ClientId::new(client_id.to_owned()))
+        .set_auth_type(auth_type)
+        .set_token_uri(TokenUrl::from_url(token_url.clone()));
+    // A public client has no secret and sends its client_id in the body,
+    // which is also what the oauth2 crate does for Basic without a secret.
+    if !client_secret.expose().is_empty() {
+        client = client.set_client_secret(ClientSecret::new(client_secret.expose().to_owned()));
+    }
+    client
+}
+
+fn redirect_url(provider: &Provider, redirect_uri: &str) -> Result<RedirectUrl, EngineError> {
+    RedirectUrl::new(redirect_uri.to_owned()).map_err(|err| {
+        EngineError::template(
+            &provider.name,
+            "redirect_uri",
+            format!("`{redirect_uri}` is not a valid URL: {err}"),
+        )
+    })
+}
+
+/// Renders a parameter map and rejects names that Latchkey sets itself.
+fn rendered_params(
+    provider: &Provider,
+    field_prefix: &str,
+    params: &BTreeMap<String, String>,
+    vars: &Value,
+    reserved: &[&str],
+) -> Result<Vec<(String, String)>, EngineError> {
+    if let Some(name) = params.keys().find(|name| reserved.contains(&name.as_str())) {
+        return Err(EngineError::template(
+            &provider.name,
+            &format!("{field_prefix}.{name}"),
+            format!("`{name}` is set by Latchkey and cannot be overridden"),
+        ));
+    }
+    render_params(&provider.name, field_prefix, params, vars)
+}
+
+/// Joins the default then the extra scopes with `separator`, keeping the
+/// first occurrence of each and skipping empty ones.
+fn join_scopes(defaults: &[String], extra: &[String], separator: &str) -> String {
+    let mut scopes: Vec<&str> = Vec::new();
+    for scope in defaults.iter().chain(extra) {
+        let scope = scope.as_str();
+        if !scope.is_empty() && !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    scopes.join(separator)
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::Engine as _;
+    use serde_json::json;
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+    use crate::test_support::{provider_from_yaml, CannedReply, RecordedRequest, TestServer};
+    use crate::ProviderErrorKind;
+
+    const REDIRECT_URI: &str = "https://latchkey.example/oauth/callback";
+    const ENCODED_REDIRECT_URI: &str = "https%3A%2F%2Flatchkey.example%2Foauth%2Fcallback";
+
+    fn app(scopes: &[&str]) -> ClientApp {
+        ClientApp {
+            client_id: "cid".to_owned(),
+            client_secret: Secret::new("c$ecret"),
+            scopes: scopes.iter().map(|scope| scope.to_string()).collect(),
+        }
+    }
+
+    fn config(pairs: &[(&str, &str)]) -> ConnectionConfig {
+        pairs
+            .iter()
+            .map(|(key, value)| (key.to_string(), json!(value)))
+            .collect()
+    }
+
+    fn engine() -> Engine {
+        Engine::new(reqwest::Client::new())
+    }
+
+    const GOOGLE: &str = r#"
+name: google
+display_name: Google
+auth:
+  mode: oauth2
+  authorization_url: https://accounts.google.com/o/oauth2/v2/auth
+  token_url: https://oauth2.googleapis.com/token
+  default_scopes: [openid, email]
+  authorization_params: {access_type: offline, prompt: consent}
+proxy: {base_url: "https://www.googleapis.com"}
+"#;
+
+    const SLACK: &str = r#"
+name: slack
+display_name: Slack
+auth:
+  mode: oauth2
+  authorization_url: https://slack.com/oauth/v2/authorize
+  token_url: https://slack.com/api/oauth.v2.access
+  scope_separator: ","
+  pkce: false
+proxy: {base_url: "https://slack.com/api"}
+"#;
+
+    const CONFLUENCE: &str = r#"
+name: confluence
+display_name: Confluence
+auth:
+  mode: oauth2
+  authorization_url: https://auth.atlassian.com/authorize
+  token_url: https://auth.atlassian.com/oauth/token
+  default_scopes: [offline_access]
+  authorization_params: {audience: api.atlassian.com, prompt: consent}
+proxy: {base_url: "https://api.atlassian.com"}
+"#;
+
+    const ZENDESK: &str = r#"
+name: zendesk
+display_name: Zendesk
+auth:
+  mode: oauth2
+  authorization_url: https://{{ subdomain }}.zendesk.com/oauth/authorizations/new?locale=en
+  token_url: https://{{ subdomain }}.zendesk.com/oauth/tokens
+  pkce: false
+connection_config:
+  subdomain: {title: Subdomain}
+proxy: {base_url: "https://{{ subdomain }}.zendesk.com"}
+"#;
+
+    #[test]
+    fn authorization_url_bytes() {
+        // (case, provider, integration scopes, config, expected URL with
+        // {state} and {challenge} standing for the random values)
+        #[rustfmt::skip]
+        let cases = [
+            (
+                "space separator, default scopes first, de-duplicated, extra params",
+                GOOGLE,
+                vec!["email", "profile"],
+                config(&[]),
+                format!("https://accounts.google.com/o/oauth2/v2/auth?response_type=code&client_id=cid&state={{state}}&code_challenge={{challenge}}&code_challenge_method=S256&redirect_uri={ENCODED_REDIRECT_URI}&scope=openid+email+profile&access_type=offline&prompt=consent"),
+            ),
+            (
+                "comma separator, PKCE off",
+                SLACK,
+                vec!["chat:write", "channels:read"],
+                config(&[]),
+                format!("https://slack.com/oauth/v2/authorize?response_type=code&client_id=cid&state={{state}}&redirect_uri={ENCODED_REDIRECT_URI}&scope=chat%3Awrite%2Cchannels%3Aread"),
+            ),
+            (
+                "Atlassian audience and offline_access",
+                CONFLUENCE,
+                vec!["read:confluence-content.all", "write:confluence-content"],
+                config(&[]),
+                format!("https://auth.atlassian.com/authorize?response_type=code&client_id=cid&state={{state}}&code_challenge={{challenge}}&code_challenge_method=S256&redirect_uri={ENCODED_REDIRECT_URI}&scope=offline_access+read%3Aconfluence-content.all+write%3Aconfluence-content&audience=api.atlassian.com&prompt=consent"),
+            ),
+            (
+                "templated host, existing query, no scopes",
+                ZENDESK,
+                vec![],
+                config(&[("subdomain", "acme")]),
+                format!("https://acme.zendesk.com/oauth/authorizations/new?locale=en&response_type=code&client_id=cid&state={{state}}&redirect_uri={ENCODED_REDIRECT_URI}"),
+            ),
+        ];
+
+        for (case, yaml, scopes, config, expected) in cases {
+            let provider = provider_from_yaml(yaml);
+
+            let request = engine()
+                .authorization_url(&provider, &app(&scopes), REDIRECT_URI, &config)
+                .unwrap_or_else(|err| panic!("{case}: {err}"));
+
+            let challenge = request
+                .pkce_verifier
+                .as_ref()
+                .map(|verifier| URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.expose())))
+                .unwrap_or_default();
+            let expected = expected
+                .replace("{state}", request.state.expose())
+                .replace("{challenge}", &challenge);
+            assert_eq!(request.url.as_str(), expected, "{case}");
+            assert_eq!(
+                request.pkce_verifier.is_some(),
+                expected.contains("code_challenge"),
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn state_is_random_and_url_safe() {
+        let provider = provider_from_yaml(GOOGLE);
+
+        let first = engine()
+            .authorization_url(&provider, &app(&[]), REDIRECT_URI, &config(&[]))
+            .unwrap();
+        let second = engine()
+            .authorization_url(&provider, &app(&[]), REDIRECT_URI, &config(&[]))
+            .unwrap();
+
+        let state = first.state.expose();
+        // 32 random bytes in unpadded base64url are 43 characters.
+        assert_eq!(state.len(), 43);
+        assert!(state
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_'));
+        assert_ne!(first.state, second.state);
+        assert_ne!(first.pkce_verifier, second.pkce_verifier);
+    }
+
+    #[test]
+    fn authorization_url_errors() {
+        let reserved = provider_from_yaml(
+            r#"
+name: odd
+display_name: Odd
+auth:
+  mode: oauth2
+  authorization_url: https://odd.example/authorize
+  token_url: https://odd.example/token
+  authorization_params: {state: fixed}
+proxy: {base_url: "https://odd.example"}
+"#,
+        );
+        let api_key = provider_from_yaml(
+            r#"
+name: stripe
+display_name: Stripe
+auth: {mode: api_key, inject: {name: Authorization, value: "Bearer {{ api_key }}"}}
+proxy: {base_url: "https://api.stripe.com"}
+"#,
+        );
+
+        // (case, provider, redirect URI, expected message)
+        #[rustfmt::skip]
+        let cases = [
+            ("missing config variable", provider_from_yaml(ZENDESK), REDIRECT_URI, "provider `zendesk`, field `auth.authorization_url`: undefined variable `subdomain` (no variables are defined)"),
+            ("reserved parameter", reserved, REDIRECT_URI, "provider `odd`, field `auth.authorization_params.state`: `state` is set by Latchkey and cannot be overridden"),
+            ("invalid redirect URI", provider_from_yaml(GOOGLE), "not a url", "provider `google`, field `redirect_uri`: `not a url` is not a valid URL: relative URL without a base"),
+            ("wrong auth mode", api_key, REDIRECT_URI, "provider `stripe` uses auth mode `api_key`, which cannot build an authorization URL"),
+        ];
+
+        for (case, provider, redirect_uri, expected) in cases {
+            let err = engine()
+                .authorization_url(&provider, &app(&[]), redirect_uri, &config(&[]))
+                .unwrap_err();
+
+            assert_eq!(err.to_string(), expected, "{case}");
+        }
+    }
+
+    fn token_provider(server: &TestServer, client_auth: &str) -> Provider {
+        provider_from_yaml(&format!(
+            r#"
+name: local
+display_name: Local
+auth:
+  mode: oauth2
+  authorization_url: {base}/authorize
+  token_url: {base}/oauth/token
+  refresh_url: {base}/oauth/refresh
+  client_auth: {client_auth}
+  token_params: {{audience: "{{{{ tenant }}}}.example"}}
+  refresh_params: {{refresh_hint: "again"}}
+  token_response:
+    connection_config: {{instance_url: instance_url}}
+proxy: {{base_url: "{base}"}}
+"#,
+            base = server.base_url
+        ))
+    }
+
+    fn basic_header() -> String {
+        // RFC 6749 section 2.3.1: id and secret are form-encoded before the
+        // Basic encoding, so `$` becomes `%24`.
+        format!("Basic {}", STANDARD.encode("cid:c%24ecret"))
+    }
+
+    fn assert_token_request_head(request: &RecordedRequest, path: &str) {
+        assert_eq!(request.method, "POST");
+        assert_eq!(request.path, path);
+        assert_eq!(request.header("accept"), Some("application/json"));
+        assert_eq!(
+            request.header("content-type"),
+            Some("application/x-www-form-urlencoded")
+        );
+        assert!(
+            request
+                .raw
+                .starts_with(format!("POST {path} HTTP/1.1\r\n").as_bytes()),
+            "{}",
+            String::from_utf8_lossy(&request.raw)
+        );
+    }
+
+    #[tokio::test]
+    async fn exchange_code_wire_format() {
+        let reply = json!({
+            "access_token": "at-1",
+            "refresh_token": "rt-1",
+            "expires_in": 3600,
+            "instance_url": "https://acme.example",
+        });
+
+        // (client_auth, expected Authorization header, expected body)
+        #[rustfmt::skip]
+        let cases = [
+            ("body", None, vec![
+                ("grant_type", "authorization_code"), ("code", "the-code"), ("code_verifier", "the-verifier"),
+                ("client_id", "cid"), ("client_secret", "c$ecret"), ("redirect_uri", REDIRECT_URI),
+                ("audience", "acme.example"),
+            ]),
+            ("basic", Some(basic_header()), vec![
+                ("grant_type", "authorization_code"), ("code", "the-code"), ("code_verifier", "the-verifier"),
+                ("redirect_uri", REDIRECT_URI), ("audience", "acme.example"),
+            ]),
+        ];
+
+        for (client_auth, authorization, body) in cases {
+            let server = TestServer::start(vec![CannedReply::json(200, reply.clone())]).await;
+            let provider = token_provider(&server, client_auth);
+            let verifier = Secret::new("the-verifier");
+
+            let grant = engine()
+                .exchange_code(
+                    &provider,
+                    &app(&["ignored-on-exchange"]),
+                    "the-code",
+                    Some(&verifier),
+                    REDIRECT_URI,
+                    &config(&[("tenant", "acme")]),
+                )
+                .await
+                .unwrap_or_else(|err| panic!("{client_auth}: {err}"));
+
+            let request = server.single_request();
+            assert_token_request_head(&request, "/oauth/token");
+            assert_eq!(
+                request.header("authorization"),
+                authorization.as_deref(),
+                "{client_auth}"
+            );
+            let expected: Vec<(String, String)> = body
+                .iter()
+                .map(|(key, value)| (key.to_string(), value.to_string()))
+                .collect();
+            assert_eq!(request.form(), expected, "{client_auth}");
+
+            assert_eq!(grant.token.access_token.expose(), "at-1");
+            assert_eq!(
+                grant.token.refresh_token.as_ref().map(Secret::expose),
+                Some("rt-1")
+            );
+            let lifetime = grant.token.expires_at.unwrap() - grant.token.obtained_at;
+            assert_eq!(lifetime.num_seconds(), 3600);
+            assert_eq!(
+                grant.connection_config.get("instance_url"),
+                Some(&json!("https://acme.example"))
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn refresh_wire_format() {
+        // (client_auth, expected Authorization header, expected body)
+        #[rustfmt::skip]
+        let cases = [
+            ("body", None, vec![
+                ("grant_type", "refresh_token"), ("refresh_token", "rt-old"),
+                ("client_id", "cid"), ("client_secret", "c$ecret"), ("refresh_hint", "again"),
+            ]),
+            ("basic", Some(basic_header()), vec![
+                ("grant_type", "refresh_token"), ("refresh_token", "rt-old"), ("refresh_hint", "again"),
+            ]),
+        ];
+
+        for (client_auth, authorization, body) in cases {
+            let reply = json!({"access_token": "at-new", "expires_in": "1800"});
+            let server = TestServer::start(vec![CannedReply::json(200, reply)]).await;
+            let provider = token_provider(&server, client_auth);
+            let old = OAuth2Token {
+                access_token: Secret::new("at-old"),
+                refresh_token: Some(Secret::new("rt-old")),
+                expires_at: None,
+                obtained_at: Utc::now(),
+                raw: json!({}),
+            };
+
+            let grant = engine()
+                .refresh(
+                    &provider,
+                    &app(&["scope-a"]),
+                    &old,
+                    &config(&[("tenant", "acme")]),
+                )
+                .await
+                .unwrap_or_else(|err| panic!("{client_auth}: {err}"));
+
+            let request = server.single_request();
+            assert_token_request_head(&request, "/oauth/refresh");
+            assert_eq!(
+                request.header("authorization"),
+                authorization.as_deref(),
+                "{client_auth}"
+            );
+            let expected: Vec<(String, String)> = body
+                .iter()
+                .map(|(key, value)| (key.to_string(), value.to_string()))
+                .collect();
+            assert_eq!(request.form(), expected, "{client_auth}");
+            for absent in ["code", "code_verifier", "redirect_uri", "audience", "scope"] {
+                assert_eq!(request.form_value(absent), None, "{client_auth}: {absent}");
+            }
+            assert!(
+                !request.body.contains("authorization_code"),
+                "{client_auth}"
+            );
+
+            assert_eq!(grant.token.access_token.expose(), "at-new");
+            assert_eq!(
+                grant.token.refresh_token.as_ref().map(Secret::expose),
+                Some("rt-old"),
+                "{client_auth}: the old refresh token must be kept"
+            );
+            let lifetime = grant.token.expires_at.unwrap() - grant.token.obtained_at;
+            assert_eq!(lifetime.num_seconds(), 1800);
+        }
+    }
+
+    #[tokio::test]
+    async fn refresh_uses_token_url_without_refresh_url() {
+        let reply = json!({"access_token": "at-new", "refresh_token": "rt-new"});
+        let server = TestServer::start(vec![CannedReply::json(200, reply)]).await;
+        let provider = provider_from_yaml(&format!(
+            r#"
+name: rotating
+display_name: Rotating
+auth:
+  mode: oauth2
+  authorization_url: {base}/authorize
+  token_url: {base}/token
+proxy: {{base_url: "{base}"}}
+"#,
+            base = server.base_url
+        ));
+        let old = OAuth2Token {
+            access_token: Secret::new("at-old"),
+            refresh_token: Some(Secret::new("rt-old")),
+            expires_at: None,
+            obtained_at: Utc::now(),
+            raw: json!({}),
+        };
+
+        let grant = engine()
+            .refresh(&provider, &app(&[]), &old, &config(&[]))
+            .await
+            .unwrap();
+
+        let request = server.single_request();
+        assert_token_request_head(&request, "/token");
+        assert_eq!(
+            request.form_value("grant_type").as_deref(),
+            Some("refresh_token")
+        );
+        assert_eq!(
+            grant.token.refresh_token.as_ref().map(Secret::expose),
+            Some("rt-new")
+        );
+    }
+
+    #[tokio::test]
+    async fn client_credentials_wire_format() {
+        let provider_yaml = |base: &str, client_auth: &str| {
+            format!(
+                r#"
+name: machine
+display_name: Machine
+auth:
+  mode: oauth2_client_credentials
+  token_url: {base}/oauth2/token
+  scope_separator: ","
+  default_scopes: [read]
+  client_auth: {client_auth}
+  token_params: {{resource: "https://{{{{ region }}}}.api.example"}}
+proxy: {{base_url: "{base}"}}
+"#
+            )
+        };
+
+        // (client_auth, expected Authorization header, expected body)
+        #[rustfmt::skip]
+        let cases = [
+            ("body", None, vec![
+                ("grant_type", "client_credentials"), ("client_id", "cid"), ("client_secret", "c$ecret"),
+                ("scope", "read,write"), ("resource", "https://eu.api.example"),
+            ]),
+            ("basic", Some(basic_header()), vec![
+                ("grant_type", "client_credentials"), ("scope", "read,write"),
+                ("resource", "https://eu.api.example"),
+            ]),
+        ];
+
+        for (client_auth, authorization, body) in cases {
+            let reply =
+                json!({"access_token": "cc-token", "token_type": "Bearer", "expires_in": 300});
+            let server = TestServer::start(vec![CannedReply::json(200, reply)]).await;
+            let provider = provider_from_yaml(&provider_yaml(&server.base_url, client_auth));
+            let scopes = vec!["read".to_owned(), "write".to_owned()];
+
+            let grant = engine()
+                .client_credentials(
+                    &provider,
+                    "cid",
+                    &Secret::new("c$ecret"),
+                    &scopes,
+                    &config(&[("region", "eu")]),
+                )
+                .await
+                .unwrap_or_else(|err| panic!("{client_auth}: {err}"));
+
+            let request = server.single_request();
+            assert_token_request_head(&request, "/oauth2/token");
+            assert_eq!(
+                request.header("authorization"),
+                authorization.as_deref(),
+                "{client_auth}"
+            );
+            let expected: Vec<(String, String)> = body
+                .iter()
+                .map(|(key, value)| (key.to_string(), value.to_string()))
+                .collect();
+            assert_eq!(request.form(), expected, "{client_auth}");
+
+            assert_eq!(grant.token.access_token.expose(), "cc-token");
+            assert!(grant.token.refresh_token.is_none());
+            let lifetime = grant.token.expires_at.unwrap() - grant.token.obtained_at;
+            assert_eq!(lifetime.num_seconds(), 300);
+        }
+    }
+
+    #[tokio::test]
+    async fn error_replies_over_http() {
+        let html = CannedReply {
+            status: 503,
+            content_type: "text/html",
+            body: "<html><body>Down for maintenance</body></html>".to_owned(),
+        };
+        let invalid_grant = CannedReply::json(
+            400,
+            json!({"error": "invalid_grant", "error_description": "Code expired"}),
+        );
+
+        for reply in [invalid_grant, html] {
+            let server = TestServer::start(vec![reply.clone()]).await;
+            let provider = token_provider(&server, "body");
+            let verifier = Secret::new("v");
+
+            let err = engine()
+                .exchange_code(
+                    &provider,
+                    &app(&[]),
+                    "code",
+                    Some(&verifier),
+                    REDIRECT_URI,
+                    &config(&[("tenant", "t")]),
+                )
+                .await
+                .unwrap_err();
+
+            match (reply.status, &err) {
+                (
+                    400,
+                    EngineError::Provider {
+                        kind, code, status, ..
+                    },
+                ) => {
+                    assert_eq!(*kind, ProviderErrorKind::Reconnect);
+                    assert_eq!(code, "invalid_grant");
+                    assert_eq!(*status, 400);
+                }
+                (
+                    503,
+                    EngineError::InvalidResponse {
+                        status, body_start, ..
+                    },
+                ) => {
+                    assert_eq!(*status, 503);
+                    assert_eq!(body_start, "<html><body>Down for maintenance</body></html>");
+                }
+                (_, other) => panic!("unexpected error for HTTP {}: {other:?}", reply.status),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn unreachable_endpoint_is_transport_error() {
+        // Bind then drop a listener so that the port is closed.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        drop(listener);
+        let provider = provider_from_yaml(&format!(
+            r#"
+name: gone
+display_name: Gone
+auth:
+  mode: oauth2_client_credentials
+  token_url: http://{address}/token
+proxy: {{base_url: "http://{address}"}}
+"#
+        ));
+
+        let err = engine()
+            .client_credentials(&provider, "cid", &Secret::new("cs"), &[], &config(&[]))
+            .await
+            .unwrap_err();
+
+        let text = err.to_string();
+        assert!(matches!(err, EngineError::Transport(_)), "{err:?}");
+        assert!(!text.contains("for url"), "{text}");
+        assert!(
+            text.starts_with(&format!(
+                "token request to provider `gone` at http://{address}/token failed: "
+            )),
+            "{text}"
+        );
+        assert!(err.is_temporary());
+    }
+
+    #[tokio::test]
+    async fn oversized_reply_is_transport_error() {
+        let padding = "x".repeat(1024 * 1024);
+        let reply = CannedReply::json(200, json!({"access_token": "at", "padding": padding}));
+        let server = TestServer::start(vec![reply]).await;
+        let provider = token_provider(&server, "body");
+        let verifier = Secret::new("v");
+
+        let err = engine()
+            .exchange_code(
+                &provider,
+                &app(&[]),
+                "code",
+                Some(&verifier),
+                REDIRECT_URI,
+                &config(&[("tenant", "t")]),
+            )
+            .await
+            .unwrap_err();
+
+        assert!(matches!(err, EngineError::Transport(_)), "{err:?}");
+        assert!(
+            err.to_string()
+                .ends_with("the reply is larger than 1048576 bytes"),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn refresh_preconditions() {
+        let not_refreshable = provider_from_yaml(
+            r#"
+name: once
+display_name: Once
+auth:
+  mode: oauth2
+  authorization_url: https://once.example/authorize
+  token_url: https://once.example/token
+  refreshable: false
+proxy: {base_url: "https://once.example"}
+"#,
+        );
+        let with_refresh = OAuth2Token {
+            access_token: Secret::new("at"),
+            refresh_token: Some(Secret::new("rt")),
+            expires_at: None,
+            obtained_at: Utc::now(),
+            raw: json!({}),
+        };
+        let without_refresh = OAuth2Token {
+            refresh_token: None,
+            ..with_refresh.clone()
+        };
+
+        let err = engine()
+            .refresh(&not_refreshable, &app(&[]), &with_refresh, &config(&[]))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, EngineError::Unsupported(_)), "{err:?}");
+        assert!(err.to_string().contains("`refreshable: false`"), "{err}");
+
+        let err = engine()
+            .refresh(
+                &provider_from_yaml(GOOGLE),
+                &app(&[]),
+                &without_refresh,
+                &config(&[]),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the connection to provider `google` has no refresh token, so the end user must connect again"
+        );
+    }
+
+    #[tokio::test]
+    async fn exchange_without_verifier_rejected() {
+        let err = engine()
+            .exchange_code(
+                &provider_from_yaml(GOOGLE),
+                &app(&[]),
+                "code",
+                None,
+                REDIRECT_URI,
+                &config(&[]),
+            )
+            .await
+            .unwrap_err();
+
+        assert!(matches!(err, EngineError::MissingCredential(_)), "{err:?}");
+    }
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// The server boxes these futures as `dyn Future + Send`.
+    #[test]
+    fn token_futures_are_send() {
+        let engine = engine();
+        let provider = provider_from_yaml(GOOGLE);
+        let app = app(&[]);
+        let config = config(&[]);
+        let token = OAuth2Token {
+            access_token: Secret::new("at"),
+            refresh_token: Some(Secret::new("rt")),
+            expires_at: None,
+            obtained_at: Utc::now(),
+            raw: json!({}),
+        };
+
+        let exchange = engine.exchange_code(&provider, &app, "c", None, REDIRECT_URI, &config);
+        let refresh = engine.refresh(&provider, &app, &token, &config);
+        let client_credentials =
+            engine.client_credentials(&provider, "cid", &app.client_secret, &[], &config);
+
+        assert_send(&exchange);
+        assert_send(&refresh);
+        assert_send(&client_credentials);
+    }
+
+    #[test]
+    fn join_scopes_table() {
+        let strings = |items: &[&str]| {
+            items
+                .iter()
+                .map(|item| item.to_string())
+                .collect::<Vec<_>>()
+        };
+
+        #[rustfmt::skip]
+        let cases = [
+            (vec![], vec![], " ", ""),
+            (vec!["a"], vec![], " ", "a"),
+            (vec!["a", "b"], vec!["b", "c", "a"], " ", "a b c"),
+            (vec![], vec!["x", "", "y"], ",", "x,y"),
+        ];
+
+        for (defaults, extra, separator, expected) in cases {
+            assert_eq!(
+                join_scopes(&strings(&defaults), &strings(&extra), separator),
+                expected
+            );
+        }
+    }
+}

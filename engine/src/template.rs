@@ -1,0 +1,296 @@
+//! Rendering of the template fields of a provider definition.
+//!
+//! One shared minijinja environment contains the settings and the `base64`
+//! filter, and nothing else: every template is compiled from its string on
+//! each call, so no state passes from one provider to another.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::OnceLock;
+
+use base64::Engine as _;
+use latchkey_catalog::Provider;
+use minijinja::{Environment, ErrorKind, UndefinedBehavior};
+use serde_json::Value;
+use url::Url;
+
+use crate::{ConnectionConfig, EngineError};
+
+fn environment() -> &'static Environment<'static> {
+    static ENVIRONMENT: OnceLock<Environment<'static>> = OnceLock::new();
+    ENVIRONMENT.get_or_init(|| {
+        let mut environment = Environment::new();
+        environment.set_undefined_behavior(UndefinedBehavior::Strict);
+        environment.add_filter("base64", base64_filter);
+        environment
+    })
+}
+
+/// Encodes a string with the standard base64 alphabet, with padding.
+fn base64_filter(value: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(value)
+}
+
+/// Renders one template field of `provider` with `vars`.
+///
+/// Undefined variables are errors (minijinja's strict mode). The error names
+/// the provider, the field (for example `proxy.base_url`) and each variable
+/// the template uses that `vars` lacks.
+pub fn render(
+    provider: &str,
+    field: &str,
+    template: &str,
+    vars: &Value,
+) -> Result<String, EngineError> {
+    let environment = environment();
+    environment.render_str(template, vars).map_err(|err| {
+        let message = match err.kind() {
+            ErrorKind::UndefinedError => {
+                describe_undefined(environment, template, vars).unwrap_or_else(|| err.to_string())
+            }
+            _ => err.to_string(),
+        };
+        EngineError::template(provider, field, message)
+    })
+}
+
+/// Names the variables (or nested attributes such as `user.id`) that
+/// `template` reads and `vars` lacks, with the variables that are defined.
+fn describe_undefined(environment: &Environment, template: &str, vars: &Value) -> Option<String> {
+    let compiled = environment.template_from_str(template).ok()?;
+    let globals: HashSet<&str> = environment.globals().map(|(name, _)| name).collect();
+
+    let mut missing: Vec<String> = compiled
+        .undeclared_variables(true)
+        .into_iter()
+        .filter(|path| {
+            let root = path.split('.').next().unwrap_or(path);
+            !globals.contains(root) && !path_defined(vars, path)
+        })
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    missing.sort();
+
+    let missing = quote_list(missing.iter().map(String::as_str));
+    let defined = match vars.as_object() {
+        Some(object) if !object.is_empty() => {
+            format!(
+                "the defined variables are {}",
+                quote_list(object.keys().map(String::as_str))
+            )
+        }
+        _ => "no variables are defined".to_owned(),
+    };
+    Some(format!("undefined variable {missing} ({defined})"))
+}
+
+/// Checks whether the dotted `path` resolves to a value inside `vars`.
+fn path_defined(vars: &Value, path: &str) -> bool {
+    let mut current = vars;
+    for segment in path.split('.') {
+        match current.as_object().and_then(|object| object.get(segment)) {
+            Some(next) => current = next,
+            None => return false,
+        }
+    }
+    true
+}
+
+fn quote_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    names
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Renders `proxy.base_url` with the connection config (and the defaults of
+/// the provider's config fields) and parses it as an http or https URL.
+pub fn base_url(provider: &Provider, config: &ConnectionConfig) -> Result<Url, EngineError> {
+    let vars = config_variables(provider, config);
+    render_url(
+        &provider.name,
+        "proxy.base_url",
+        &provider.proxy.base_url,
+        &vars,
+    )
+}
+
+/// Template variables from a connection config: the `default` of every
+/// connection-config field the config lacks, then the config itself.
+pub(crate) fn config_variables(provider: &Provider, config: &ConnectionConfig) -> Value {
+    let mut variables = serde_json::Map::new();
+    for (key, field) in &provider.connection_config {
+        if let Some(default) = &field.default {
+            variables.insert(key.clone(), Value::String(default.clone()));
+        }
+    }
+    for (key, value) in config {
+        variables.insert(key.clone(), value.clone());
+    }
+    Value::Object(variables)
+}
+
+/// Renders a URL field and checks that it is an absolute http(s) URL.
+pub(crate) fn render_url(
+    provider: &str,
+    field: &str,
+    template: &str,
+    vars: &Value,
+) -> Result<Url, EngineError> {
+    let text = render(provider, field, template, vars)?;
+    let url = Url::parse(&text).map_err(|err| {
+        EngineError::template(
+            provider,
+            field,
+            format!("rendered value `{text}` is not a valid URL: {err}"),
+        )
+    })?;
+    match url.scheme() {
+        "http" | "https" => Ok(url),
+        scheme => Err(EngineError::template(
+            provider,
+            field,
+            format!(
+                "rendered URL `{text}` has scheme `{scheme}`, but only http and https are allowed"
+            ),
+        )),
+    }
+}
+
+/// Renders every value of a parameter map; the field of `key` is
+/// `{field_prefix}.{key}`.
+pub(crate) fn render_params(
+    provider: &str,
+    field_prefix: &str,
+    params: &BTreeMap<String, String>,
+    vars: &Value,
+) -> Result<Vec<(String, String)>, EngineError> {
+    params
+        .iter()
+        .map(|(key, template)| {
+            let field = format!("{field_prefix}.{key}");
+            let value = render(provider, &field, template, vars)?;
+            Ok((key.clone(), value))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::provider_from_yaml;
+    use serde_json::json;
+
+    #[test]
+    fn render_substitutes_and_encodes() {
+        let vars = json!({"subdomain": "acme", "username": "AC1", "password": "p:w"});
+
+        #[rustfmt::skip]
+        let cases = [
+            ("https://{{ subdomain }}.zendesk.com", "https://acme.zendesk.com"),
+            ("{{ (username ~ ':' ~ password) | base64 }}", "QUMxOnA6dw=="),
+            ("{{ 'a' | base64 }}", "YQ=="),
+            ("static", "static"),
+        ];
+
+        for (template, expected) in cases {
+            assert_eq!(
+                render("p", "f", template, &vars).unwrap(),
+                expected,
+                "{template}"
+            );
+        }
+    }
+
+    #[test]
+    fn template_errors_name_provider_field_variable() {
+        let vars = json!({"shop": "acme", "user": {"id": 1}});
+
+        // (template, substrings the message must contain)
+        #[rustfmt::skip]
+        let cases: [(&str, &[&str]); 4] = [
+            ("https://{{ subdomain }}.zendesk.com", &["undefined variable `subdomain`", "`shop`, `user`"]),
+            ("{{ region }}/{{ subdomain }}", &["undefined variable `region`, `subdomain`"]),
+            ("{{ user.name }}", &["undefined variable `user.name`"]),
+            ("{{ shop", &["syntax error"]),
+        ];
+
+        for (template, expected) in cases {
+            let err = render("zendesk", "proxy.base_url", template, &vars).unwrap_err();
+            let text = err.to_string();
+
+            assert!(
+                text.starts_with("provider `zendesk`, field `proxy.base_url`: "),
+                "{text}"
+            );
+            for part in expected {
+                assert!(text.contains(part), "{template}: {text}");
+            }
+        }
+    }
+
+    #[test]
+    fn undefined_with_no_variables() {
+        let err = render("p", "f", "{{ x }}", &json!({})).unwrap_err();
+
+        assert_eq!(
+            err.to_string(),
+            "provider `p`, field `f`: undefined variable `x` (no variables are defined)"
+        );
+    }
+
+    #[test]
+    fn base_url_renders_config() {
+        let provider = provider_from_yaml(
+            r#"
+name: shopify
+display_name: Shopify
+auth:
+  mode: api_key
+  inject: {name: X-Shopify-Access-Token, value: "{{ api_key }}"}
+connection_config:
+  shop: {title: Shop}
+  version: {title: API version, default: "2024-10"}
+proxy:
+  base_url: https://{{ shop }}.myshopify.com/admin/api/{{ version }}
+"#,
+        );
+        let mut config = ConnectionConfig::new();
+        config.insert("shop".to_owned(), json!("acme"));
+
+        let url = base_url(&provider, &config).unwrap();
+        assert_eq!(url.as_str(), "https://acme.myshopify.com/admin/api/2024-10");
+
+        config.insert("version".to_owned(), json!("2025-01"));
+        let url = base_url(&provider, &config).unwrap();
+        assert_eq!(url.as_str(), "https://acme.myshopify.com/admin/api/2025-01");
+    }
+
+    #[test]
+    fn base_url_rejects_bad_urls() {
+        // (base_url template, expected message part)
+        let cases = [
+            (
+                "https://{{ shop }}.myshopify.com",
+                "undefined variable `shop`",
+            ),
+            ("ftp://files.example", "scheme `ftp`"),
+            ("not a url", "is not a valid URL"),
+        ];
+
+        for (template, expected) in cases {
+            let provider = provider_from_yaml(&format!(
+                "name: x\ndisplay_name: X\nauth: {{mode: basic}}\nproxy: {{base_url: '{template}'}}\n"
+            ));
+
+            let err = base_url(&provider, &ConnectionConfig::new()).unwrap_err();
+            let text = err.to_string();
+            assert!(
+                text.contains("provider `x`, field `proxy.base_url`"),
+                "{text}"
+            );
+            assert!(text.contains(expected), "{template}: {text}");
+        }
+    }
+}

@@ -1,0 +1,617 @@
+//! Parsing of a token endpoint's raw reply with the definition's
+//! `token_response` paths.
+//!
+//! The oauth2 crate builds the requests, but its typed response cannot follow
+//! a nested access token path, an `expires_in` sent as a string or the
+//! connection-config values some providers return, so replies are read here.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use latchkey_catalog::TokenResponse;
+use serde_json::Value;
+
+use crate::{ConnectionConfig, EngineError, OAuth2Token, ProviderErrorKind, Secret, TokenGrant};
+
+/// How many characters of a non-JSON body an error quotes.
+const BODY_START_CHARS: usize = 200;
+
+/// A token endpoint's reply as it came off the wire.
+#[derive(Clone)]
+pub(crate) struct RawReply {
+    pub status: u16,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// Turns a raw reply into a token grant.
+///
+/// `previous_refresh_token` is kept when the reply carries none, as on a
+/// refresh by a provider that does not rotate refresh tokens.
+pub(crate) fn parse_token_reply(
+    provider: &str,
+    spec: &TokenResponse,
+    reply: &RawReply,
+    obtained_at: DateTime<Utc>,
+    previous_refresh_token: Option<&Secret>,
+) -> Result<TokenGrant, EngineError> {
+    let object = parse_body(provider, reply)?;
+    let invalid = |reason: String| invalid_response(provider, reply.status, &reason, String::new());
+
+    let access_token = lookup(&object, &spec.access_token).and_then(Value::as_str);
+    let is_success = (200..300).contains(&reply.status);
+    if let Some(error) = object.get("error") {
+        if !is_success || access_token.is_none() {
+            return Err(oauth_error(provider, reply.status, error, &object));
+        }
+    }
+    if !is_success {
+        return Err(invalid(describe_unexpected_status(&object)));
+    }
+
+    let access_token = match access_token {
+        Some(token) if !token.is_empty() => token,
+        _ => {
+            return Err(invalid(format!(
+                "no access token at `{}` (the reply has the keys {})",
+                spec.access_token,
+                list_keys(&object)
+            )))
+        }
+    };
+
+    let refresh_token = match lookup(&object, &spec.refresh_token).and_then(Value::as_str) {
+        Some(token) if !token.is_empty() => Some(Secret::new(token)),
+        _ => previous_refresh_token.cloned(),
+    };
+
+    let expires_in = match lookup(&object, &spec.expires_in) {
+        None | Some(Value::Null) => spec.default_expires_in,
+        Some(value) => Some(parse_expires_in(value).ok_or_else(|| {
+            invalid(format!(
+                "`{}` is {value}, but a number of seconds was expected",
+                spec.expires_in
+            ))
+        })?),
+    };
+    let expires_at = match expires_in {
+        Some(seconds) => Some(add_seconds(obtained_at, seconds).ok_or_else(|| {
+            invalid(format!(
+                "`{}` of {seconds} seconds is out of range",
+                spec.expires_in
+            ))
+        })?),
+        None => None,
+    };
+
+    let connection_config = capture_connection_config(spec, &object);
+    Ok(TokenGrant {
+        token: OAuth2Token {
+            access_token: Secret::new(access_token),
+            refresh_token,
+            expires_at,
+            obtained_at,
+            raw: object,
+        },
+        connection_config,
+    })
+}
+
+/// Decodes the body as a JSON object, or as a form-encoded one when the
+/// content type is `application/x-www-form-urlencoded` (some providers reply
+/// `access_token=...&...`).
+fn parse_body(provider: &str, reply: &RawReply) -> Result<Value, EngineError> {
+    let invalid = |reason: &str, body_start: String| {
+        invalid_response(provider, reply.status, reason, body_start)
+    };
+
+    if reply.body.iter().all(u8::is_ascii_whitespace) {
+        return Err(invalid("the body is empty", String::new()));
+    }
+
+    let value = match serde_json::from_slice::<Value>(&reply.body) {
+        Ok(value) => value,
+        Err(_) if is_form_encoded(reply.content_type.as_deref()) => {
+            let object = url::form_urlencoded::parse(&reply.body)
+                .map(|(key, value)| (key.into_owned(), Value::String(value.into_owned())))
+                .collect();
+            Value::Object(object)
+        }
+        Err(_) => {
+            let text = String::from_utf8_lossy(&reply.body);
+            let body_start: String = text.chars().take(BODY_START_CHARS).collect();
+            return Err(invalid("the body is not JSON", body_start));
+        }
+    };
+
+    match value {
+        Value::Object(_) => Ok(value),
+        other => Err(invalid(
+            &format!("expected a JSON object, got {}", json_kind(&other)),
+            String::new(),
+        )),
+    }
+}
+
+fn invalid_response(provider: &str, status: u16, reason: &str, body_start: String) -> EngineError {
+    EngineError::InvalidResponse {
+        status,
+        message: format!(
+            "provider `{provider}` sent an invalid token response with HTTP {status}: {reason}"
+        ),
+        body_start,
+    }
+}
+
+fn is_form_encoded(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|value| {
+        value
+            .to_ascii_lowercase()
+            .starts_with("application/x-www-form-urlencoded")
+    })
+}
+
+/// Builds the error for a reply with an `error` field (RFC 6749 section
+/// 5.2). Some providers send an object (`{"code": ..., "message": ...}`)
+/// instead of a string.
+fn oauth_error(provider: &str, status: u16, error: &Value, object: &Value) -> EngineError {
+    let (code, nested_description) = match error {
+        Value::String(code) => (code.clone(), None),
+        Value::Object(fields) => {
+            let code = ["code", "type"]
+                .iter()
+                .find_map(|key| fields.get(*key).map(json_to_text))
+                .unwrap_or_else(|| "unknown_error".to_owned());
+            let description = fields.get("message").map(json_to_text);
+            (code, description)
+        }
+        other => (json_to_text(other), None),
+    };
+    let description = object
+        .get("error_description")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .or(nested_description);
+
+    tracing::debug!(provider, status, code = %code, "token endpoint replied with an OAuth error");
+    EngineError::Provider {
+        kind: ProviderErrorKind::classify(&code, status),
+        status,
+        code,
+        description,
+    }
+}
+
+fn describe_unexpected_status(object: &Value) -> String {
+    let mut message = "the reply has no OAuth `error` field".to_owned();
+    if let Some(text) = object.get("message").and_then(Value::as_str) {
+        message.push_str(&format!(" and the message {text:?}"));
+    }
+    message
+}
+
+/// Accepts a non-negative number of seconds as a JSON number or a numeric
+/// string; fractions are dropped.
+fn parse_expires_in(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(number) => number
+            .as_u64()
+            .or_else(|| number.as_f64().and_then(seconds_from_float)),
+        Value::String(text) => {
+            let text = text.trim();
+            text.parse::<u64>()
+                .ok()
+                .or_else(|| text.parse::<f64>().ok().and_then(seconds_from_float))
+        }
+        _ => None,
+    }
+}
+
+fn seconds_from_float(value: f64) -> Option<u64> {
+    if value.is_finite() && value >= 0.0 && value < u64::MAX as f64 {
+        Some(value as u64)
+    } else {
+        None
+    }
+}
+
+fn add_seconds(start: DateTime<Utc>, seconds: u64) -> Option<DateTime<Utc>> {
+    let delta = TimeDelta::try_seconds(i64::try_from(seconds).ok()?)?;
+    start.checked_add_signed(delta)
+}
+
+fn capture_connection_config(spec: &TokenResponse, object: &Value) -> ConnectionConfig {
+    let mut captured = ConnectionConfig::new();
+    for (key, path) in &spec.connection_config {
+        match lookup(object, path) {
+            Some(Value::Null) | None => {
+                tracing::debug!(key = %key, path = %path, "token response has no value for connection-config key");
+            }
+            Some(value) => {
+                captured.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    captured
+}
+
+/// Follows a dot-separated path of object keys (or array indexes).
+pub(crate) fn lookup<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('.')
+        .try_fold(value, |current, segment| match current {
+            Value::Object(object) => object.get(segment),
+            Value::Array(items) => segment.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        })
+}
+
+fn list_keys(object: &Value) -> String {
+    match object.as_object() {
+        Some(fields) if !fields.is_empty() => fields
+            .keys()
+            .map(|key| format!("`{key}`"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ => "(none)".to_owned(),
+    }
+}
+
+fn json_to_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obtained_at() -> DateTime<Utc> {
+        "2026-01-01T00:00:00Z".parse().unwrap()
+    }
+
+    fn json_reply(status: u16, body: Value) -> RawReply {
+        RawReply {
+            status,
+            content_type: Some("application/json".to_owned()),
+            body: body.to_string().into_bytes(),
+        }
+    }
+
+    fn slack_spec() -> TokenResponse {
+        TokenResponse {
+            access_token: "authed_user.access_token".to_owned(),
+            ..TokenResponse::default()
+        }
+    }
+
+    fn salesforce_spec() -> TokenResponse {
+        let mut spec = TokenResponse::default();
+        spec.connection_config
+            .insert("instance_url".to_owned(), "instance_url".to_owned());
+        spec
+    }
+
+    fn with_default_expiry(seconds: u64) -> TokenResponse {
+        TokenResponse {
+            default_expires_in: Some(seconds),
+            ..TokenResponse::default()
+        }
+    }
+
+    /// The values a successful parse must produce.
+    struct Expected {
+        access_token: &'static str,
+        refresh_token: Option<&'static str>,
+        expires_at: Option<&'static str>,
+    }
+
+    #[test]
+    fn token_reply_parsing_table() {
+        let previous = Secret::new("rt-old");
+
+        // (case, spec, reply body, previous refresh token, expected)
+        #[rustfmt::skip]
+        let cases: Vec<(&str, TokenResponse, Value, Option<&Secret>, Expected)> = vec![
+            (
+                "flat reply with number expiry",
+                TokenResponse::default(),
+                json!({"access_token": "at", "refresh_token": "rt", "expires_in": 3600}),
+                None,
+                Expected { access_token: "at", refresh_token: Some("rt"), expires_at: Some("2026-01-01T01:00:00Z") },
+            ),
+            (
+                "nested access token path",
+                slack_spec(),
+                json!({"ok": true, "access_token": "xoxb-bot", "authed_user": {"access_token": "xoxp-user"}}),
+                None,
+                Expected { access_token: "xoxp-user", refresh_token: None, expires_at: None },
+            ),
+            (
+                "expires_in as a string",
+                TokenResponse::default(),
+                json!({"access_token": "at", "expires_in": "7200"}),
+                None,
+                Expected { access_token: "at", refresh_token: None, expires_at: Some("2026-01-01T02:00:00Z") },
+            ),
+            (
+                "expires_in as a float",
+                TokenResponse::default(),
+                json!({"access_token": "at", "expires_in": 59.9}),
+                None,
+                Expected { access_token: "at", refresh_token: None, expires_at: Some("2026-01-01T00:00:59Z") },
+            ),
+            (
+                "missing expiry uses the default",
+                with_default_expiry(600),
+                json!({"access_token": "at"}),
+                None,
+                Expected { access_token: "at", refresh_token: None, expires_at: Some("2026-01-01T00:10:00Z") },
+            ),
+            (
+                "missing expiry without default is unknown",
+                TokenResponse::default(),
+                json!({"access_token": "at", "expires_in": null}),
+                None,
+                Expected { access_token: "at", refresh_token: None, expires_at: None },
+            ),
+            (
+                "refresh without refresh_token keeps the old one",
+                TokenResponse::default(),
+                json!({"access_token": "at-new", "expires_in": 60}),
+                Some(&previous),
+                Expected { access_token: "at-new", refresh_token: Some("rt-old"), expires_at: Some("2026-01-01T00:01:00Z") },
+            ),
+            (
+                "refresh with rotated refresh_token takes the new one",
+                TokenResponse::default(),
+                json!({"access_token": "at-new", "refresh_token": "rt-new"}),
+                Some(&previous),
+                Expected { access_token: "at-new", refresh_token: Some("rt-new"), expires_at: None },
+            ),
+        ];
+
+        for (case, spec, body, previous, expected) in cases {
+            let reply = json_reply(200, body.clone());
+
+            let grant = parse_token_reply("p", &spec, &reply, obtained_at(), previous)
+                .unwrap_or_else(|err| panic!("{case}: {err}"));
+
+            let token = &grant.token;
+            assert_eq!(token.access_token.expose(), expected.access_token, "{case}");
+            assert_eq!(
+                token.refresh_token.as_ref().map(Secret::expose),
+                expected.refresh_token,
+                "{case}"
+            );
+            assert_eq!(
+                token.expires_at,
+                expected.expires_at.map(|text| text.parse().unwrap()),
+                "{case}"
+            );
+            assert_eq!(token.obtained_at, obtained_at(), "{case}");
+            assert_eq!(token.raw, body, "{case}");
+        }
+    }
+
+    #[test]
+    fn captures_connection_config() {
+        let reply = json_reply(
+            200,
+            json!({"access_token": "at", "instance_url": "https://acme.my.salesforce.com"}),
+        );
+
+        let grant = parse_token_reply(
+            "salesforce",
+            &salesforce_spec(),
+            &reply,
+            obtained_at(),
+            None,
+        )
+        .unwrap();
+
+        assert_eq!(
+            grant.connection_config.get("instance_url"),
+            Some(&json!("https://acme.my.salesforce.com"))
+        );
+    }
+
+    #[test]
+    fn missing_capture_is_skipped() {
+        let reply = json_reply(200, json!({"access_token": "at"}));
+
+        let grant = parse_token_reply(
+            "salesforce",
+            &salesforce_spec(),
+            &reply,
+            obtained_at(),
+            None,
+        )
+        .unwrap();
+
+        assert!(grant.connection_config.is_empty());
+    }
+
+    #[test]
+    fn form_encoded_reply_parses() {
+        let reply = RawReply {
+            status: 200,
+            content_type: Some("application/x-www-form-urlencoded; charset=utf-8".to_owned()),
+            body: b"access_token=at%2F1&expires_in=60&scope=repo".to_vec(),
+        };
+
+        let grant =
+            parse_token_reply("p", &TokenResponse::default(), &reply, obtained_at(), None).unwrap();
+
+        assert_eq!(grant.token.access_token.expose(), "at/1");
+        assert_eq!(
+            grant.token.expires_at,
+            Some("2026-01-01T00:01:00Z".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn error_reply_kinds() {
+        // (case, status, body, expected kind, expected code, expected description)
+        #[rustfmt::skip]
+        let cases = [
+            ("invalid_grant", 400, json!({"error": "invalid_grant", "error_description": "expired"}), ProviderErrorKind::Reconnect, "invalid_grant", Some("expired")),
+            ("invalid_client", 401, json!({"error": "invalid_client"}), ProviderErrorKind::Reconnect, "invalid_client", None),
+            ("unauthorized_client", 400, json!({"error": "unauthorized_client"}), ProviderErrorKind::Reconnect, "unauthorized_client", None),
+            ("temporarily_unavailable", 400, json!({"error": "temporarily_unavailable"}), ProviderErrorKind::Temporary, "temporarily_unavailable", None),
+            ("server_error", 400, json!({"error": "server_error"}), ProviderErrorKind::Temporary, "server_error", None),
+            ("5xx with other code", 503, json!({"error": "busy"}), ProviderErrorKind::Temporary, "busy", None),
+            ("invalid_scope", 400, json!({"error": "invalid_scope"}), ProviderErrorKind::Other, "invalid_scope", None),
+            ("error with HTTP 200", 200, json!({"ok": false, "error": "invalid_code"}), ProviderErrorKind::Other, "invalid_code", None),
+            ("error object", 400, json!({"error": {"code": "bad_code", "message": "Code reused"}}), ProviderErrorKind::Other, "bad_code", Some("Code reused")),
+        ];
+
+        for (case, status, body, kind, code, description) in cases {
+            let reply = json_reply(status, body);
+
+            let err =
+                parse_token_reply("p", &TokenResponse::default(), &reply, obtained_at(), None)
+                    .unwrap_err();
+
+            match &err {
+                EngineError::Provider {
+                    kind: actual_kind,
+                    status: actual_status,
+                    code: actual_code,
+                    description: actual_description,
+                } => {
+                    assert_eq!(*actual_kind, kind, "{case}");
+                    assert_eq!(*actual_status, status, "{case}");
+                    assert_eq!(actual_code, code, "{case}");
+                    assert_eq!(actual_description.as_deref(), description, "{case}");
+                }
+                other => panic!("{case}: expected a provider error, got {other:?}"),
+            }
+            assert!(err.to_string().contains(code), "{case}: {err}");
+        }
+    }
+
+    #[test]
+    fn error_message_is_a_sentence() {
+        let reply = json_reply(
+            400,
+            json!({"error": "invalid_grant", "error_description": "Token expired"}),
+        );
+
+        let err = parse_token_reply(
+            "github",
+            &TokenResponse::default(),
+            &reply,
+            obtained_at(),
+            None,
+        )
+        .unwrap_err();
+
+        assert_eq!(
+            err.to_string(),
+            "the provider rejected the token request with HTTP 400 and error `invalid_grant`: Token expired"
+        );
+        assert!(err.needs_reconnect());
+        assert!(!err.is_temporary());
+    }
+
+    #[test]
+    fn html_body_quotes_first_200_chars() {
+        let html = format!("<html><body>{}</body></html>", "x".repeat(300));
+        let reply = RawReply {
+            status: 502,
+            content_type: Some("text/html".to_owned()),
+            body: html.clone().into_bytes(),
+        };
+
+        let err = parse_token_reply("p", &TokenResponse::default(), &reply, obtained_at(), None)
+            .unwrap_err();
+
+        match &err {
+            EngineError::InvalidResponse {
+                status,
+                message,
+                body_start,
+                ..
+            } => {
+                assert_eq!(*status, 502);
+                assert_eq!(
+                    message,
+                    "provider `p` sent an invalid token response with HTTP 502: the body is not JSON"
+                );
+                assert_eq!(body_start.chars().count(), 200);
+                assert_eq!(body_start.as_str(), &html[..200]);
+            }
+            other => panic!("expected an invalid response, got {other:?}"),
+        }
+        assert!(err.is_temporary());
+        assert!(err.to_string().contains("<html><body>xxx"), "{err}");
+    }
+
+    #[test]
+    fn invalid_replies_hide_secrets() {
+        // (case, status, body, expected message part)
+        #[rustfmt::skip]
+        let cases = [
+            ("no access token", 200, json!({"refresh_token": "rt-secret", "token_type": "bearer"}), "no access token at `access_token` (the reply has the keys `refresh_token`, `token_type`)"),
+            ("bad expires_in", 200, json!({"access_token": "at-secret", "expires_in": "soon"}), "`expires_in` is \"soon\", but a number of seconds was expected"),
+            ("negative expires_in", 200, json!({"access_token": "at-secret", "expires_in": -5}), "`expires_in` is -5"),
+            ("error status without error field", 401, json!({"message": "Bad credentials", "access_token": "at-secret"}), "no OAuth `error` field and the message \"Bad credentials\""),
+            ("not an object", 200, json!(["at-secret"]), "expected a JSON object, got an array"),
+        ];
+
+        for (case, status, body, expected) in cases {
+            let reply = json_reply(status, body);
+
+            let err =
+                parse_token_reply("p", &TokenResponse::default(), &reply, obtained_at(), None)
+                    .unwrap_err();
+            let text = err.to_string();
+
+            assert!(
+                matches!(err, EngineError::InvalidResponse { .. }),
+                "{case}: {err:?}"
+            );
+            assert!(text.contains(expected), "{case}: {text}");
+            assert!(!text.contains("secret"), "{case}: {text}");
+        }
+    }
+
+    #[test]
+    fn empty_body_is_invalid() {
+        let reply = RawReply {
+            status: 200,
+            content_type: None,
+            body: Vec::new(),
+        };
+
+        let err = parse_token_reply("p", &TokenResponse::default(), &reply, obtained_at(), None)
+            .unwrap_err();
+
+        assert_eq!(
+            err.to_string(),
+            "provider `p` sent an invalid token response with HTTP 200: the body is empty"
+        );
+    }
+
+    #[test]
+    fn lookup_follows_paths() {
+        let value = json!({"a": {"b": [10, {"c": "deep"}]}});
+
+        assert_eq!(lookup(&value, "a.b.1.c"), Some(&json!("deep")));
+        assert_eq!(lookup(&value, "a.b.0"), Some(&json!(10)));
+        assert_eq!(lookup(&value, "a.x"), None);
+        assert_eq!(lookup(&value, "a.b.9"), None);
+    }
+}

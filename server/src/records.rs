@@ -1,0 +1,129 @@
+//! Records kept in the store. Each is serialized as JSON and then encrypted,
+//! so fields holding secrets use [`Secret`], which serializes its real value.
+
+use chrono::{DateTime, Utc};
+use latchkey_engine::{ConnectionConfig, Credentials, Secret};
+use serde::{Deserialize, Serialize};
+
+/// The person who owns a connection, as the caller identified them when
+/// creating the connect session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EndUser {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+}
+
+/// Grant type an integration's client credentials are registered for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AppCredentialsType {
+    #[serde(rename = "OAUTH2")]
+    OAuth2,
+    #[serde(rename = "OAUTH2_CC")]
+    OAuth2ClientCredentials,
+}
+
+impl AppCredentialsType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppCredentialsType::OAuth2 => "OAUTH2",
+            AppCredentialsType::OAuth2ClientCredentials => "OAUTH2_CC",
+        }
+    }
+}
+
+/// The client id, secret and scopes of the app registered with a provider.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AppCredentials {
+    #[serde(rename = "type")]
+    pub kind: AppCredentialsType,
+    pub client_id: String,
+    pub client_secret: Secret,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+/// A provider plus the app credentials used with it, under a unique key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IntegrationRecord {
+    pub unique_key: String,
+    pub provider: String,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub credentials: Option<AppCredentials>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A failure recorded on a connection, shown in its `errors` list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionErrorRecord {
+    /// What failed; `refresh` for a failed token refresh.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The API error code the failure was reported with.
+    pub code: String,
+    pub message: String,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// One end user's account at a provider, reached through an integration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConnectionRecord {
+    /// Numeric id, unique in this store (Nango's `id`).
+    pub id: u64,
+    pub connection_id: String,
+    pub provider_config_key: String,
+    pub provider: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default)]
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub connection_config: ConnectionConfig,
+    pub credentials: Credentials,
+    #[serde(default)]
+    pub end_user: Option<EndUser>,
+    #[serde(default)]
+    pub errors: Vec<ConnectionErrorRecord>,
+}
+
+/// A connect session: what the end user's browser may do, and for whom.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ConnectSessionRecord {
+    pub end_user: EndUser,
+    /// Integration keys the session may connect; `None` allows all.
+    #[serde(default)]
+    pub allowed_integrations: Option<Vec<String>>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl ConnectSessionRecord {
+    pub fn allows(&self, integration: &str) -> bool {
+        match &self.allowed_integrations {
+            Some(keys) => keys.iter().any(|key| key == integration),
+            None => true,
+        }
+    }
+}
+
+/// A pending OAuth authorization, keyed by the hash of its `state` value.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OAuthStateRecord {
+    pub integration: String,
+    pub provider: String,
+    pub end_user: EndUser,
+    pub connection_config: ConnectionConfig,
+    pub pkce_verifier: Option<Secret>,
+    pub redirect_uri: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Set by the first callback that uses the state, so a replay finds it
+    /// taken even while the first one is still exchanging the code.
+    #[serde(default)]
+    pub claimed: bool,
+}

@@ -1,0 +1,295 @@
+//! Token refresh before use, shared by `GET /connections/{id}` and the proxy.
+//!
+//! Refreshes of one connection are single-flight: callers queue on a
+//! per-connection mutex, and each one re-reads the connection after getting
+//! the lock, so a caller that waited behind a refresh uses its result
+//! instead of refreshing again. The refreshed credentials are stored (and
+//! flushed) before they are returned, so a rotated refresh token is never
+//! lost once a caller has seen the new access token.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use latchkey_catalog::Provider;
+use latchkey_engine::{ClientApp, Credentials, EngineError, OAuth2Token, TokenGrant};
+
+use crate::error::ApiError;
+use crate::records::{ConnectionErrorRecord, ConnectionRecord, IntegrationRecord};
+use crate::store::connection_key;
+use crate::AppState;
+
+/// The `type` of connection errors written by a failed refresh.
+const REFRESH_ERROR: &str = "refresh";
+
+/// One async mutex per connection that is being refreshed or waited on.
+#[derive(Default)]
+pub struct RefreshLocks {
+    locks: Mutex<HashMap<Vec<u8>, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl RefreshLocks {
+    fn lock_for(&self, key: &[u8]) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        locks.entry(key.to_vec()).or_default().clone()
+    }
+
+    /// Drops the map entry once no other caller has or waits on it. A caller
+    /// that arrives later creates a new mutex, which is safe because it
+    /// re-reads the connection before refreshing.
+    fn release(&self, key: &[u8], lock: Arc<tokio::sync::Mutex<()>>) {
+        let mut locks = self
+            .locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // One reference is the map's, one is `lock`.
+        if Arc::strong_count(&lock) <= 2 {
+            locks.remove(key);
+        }
+    }
+}
+
+/// Returns the OAuth token of a connection, if its credentials have one.
+pub fn token_of(credentials: &Credentials) -> Option<&OAuth2Token> {
+    match credentials {
+        Credentials::OAuth2(token) => Some(token),
+        Credentials::ClientCredentials { token, .. } => Some(token),
+        Credentials::ApiKey { .. } | Credentials::Basic { .. } => None,
+    }
+}
+
+/// Loads a connection, refreshing its token first when it is due or when
+/// `force` is set.
+pub async fn fresh_connection(
+    state: &AppState,
+    provider_config_key: &str,
+    connection_id: &str,
+    force: bool,
+) -> Result<ConnectionRecord, ApiError> {
+    let connection = load(state, provider_config_key, connection_id)?;
+    let Some(token) = token_of(&connection.credentials) else {
+        return Ok(connection);
+    };
+    let provider = state.provider(&connection.provider)?;
+    if !force && !latchkey_engine::refresh_due(provider, token, Utc::now()) {
+        return Ok(connection);
+    }
+    let seen_obtained_at = token.obtained_at;
+    let waiting_since = Utc::now();
+
+    let key = connection_key(provider_config_key, connection_id);
+    let lock = state.refresh_locks.lock_for(&key);
+    let result = {
+        let _guard = lock.lock().await;
+        let seen = Seen {
+            obtained_at: seen_obtained_at,
+            waiting_since,
+        };
+        refresh_locked(
+            state,
+            provider,
+            provider_config_key,
+            connection_id,
+            force,
+            seen,
+        )
+        .await
+    };
+    state.refresh_locks.release(&key, lock);
+    result
+}
+
+/// Refreshes while holding the connection's lock, unless another caller already did.
+async fn refresh_locked(
+    state: &AppState,
+    provider: &Provider,
+    provider_config_key: &str,
+    connection_id: &str,
+    force: bool,
+    seen: Seen,
+) -> Result<ConnectionRecord, ApiError> {
+    let connection = load(state, provider_config_key, connection_id)?;
+    let Some(token) = token_of(&connection.credentials) else {
+        return Ok(connection);
+    };
+    // Another caller refreshed, or failed to, while this one waited for the
+    // lock: share that outcome instead of asking the provider again.
+    if let Some(failure) = failure_since(&connection, seen.waiting_since) {
+        return Err(failure);
+    }
+    let refreshed_meanwhile = token.obtained_at != seen.obtained_at;
+    if refreshed_meanwhile || (!force && !latchkey_engine::refresh_due(provider, token, Utc::now()))
+    {
+        return Ok(connection);
+    }
+
+    let integration = state.store.get_integration(provider_config_key)?;
+    match request_new_token(state, provider, integration, &connection).await {
+        Ok(grant) => store_refreshed(state, connection, grant).await,
+        Err(error) => Err(record_failure(state, connection, &error).await),
+    }
+}
+
+/// The token state a caller read before it queued for the connection's lock.
+struct Seen {
+    obtained_at: DateTime<Utc>,
+    waiting_since: DateTime<Utc>,
+}
+
+/// Returns the refresh failure recorded on the connection at or after `since`.
+fn failure_since(connection: &ConnectionRecord, since: DateTime<Utc>) -> Option<ApiError> {
+    let failure = connection
+        .errors
+        .iter()
+        .find(|e| e.kind == REFRESH_ERROR && e.occurred_at >= since)?;
+    let status = match failure.code.as_str() {
+        "refresh_temporarily_failed" => StatusCode::BAD_GATEWAY,
+        "template_error" => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::FAILED_DEPENDENCY,
+    };
+    let code = match failure.code.as_str() {
+        "refresh_temporarily_failed" => "refresh_temporarily_failed",
+        "template_error" => "template_error",
+        _ => "refresh_failed",
+    };
+    Some(ApiError::new(status, code, failure.message.clone()))
+}
+
+fn load(
+    state: &AppState,
+    provider_config_key: &str,
+    connection_id: &str,
+) -> Result<ConnectionRecord, ApiError> {
+    match state
+        .store
+        .get_connection(provider_config_key, connection_id)?
+    {
+        Some(connection) => Ok(connection),
+        None => Err(missing_connection(
+            state,
+            provider_config_key,
+            connection_id,
+        )?),
+    }
+}
+
+/// Builds the 404 for a connection that is not stored: `unknown_integration` when
+/// the integration itself is unknown, else `unknown_connection`.
+pub fn missing_connection(
+    state: &AppState,
+    provider_config_key: &str,
+    connection_id: &str,
+) -> Result<ApiError, ApiError> {
+    if state.store.get_integration(provider_config_key)?.is_none() {
+        return Ok(ApiError::unknown_integration(provider_config_key));
+    }
+    Ok(ApiError::unknown_connection(
+        provider_config_key,
+        connection_id,
+    ))
+}
+
+/// Runs the refresh grant, or the client-credentials grant again.
+/// `integration` is `None` when the integration was deleted meanwhile.
+async fn request_new_token(
+    state: &AppState,
+    provider: &Provider,
+    integration: Option<IntegrationRecord>,
+    connection: &ConnectionRecord,
+) -> Result<TokenGrant, EngineError> {
+    let app = integration.and_then(|i| i.credentials);
+    let config = &connection.connection_config;
+    match &connection.credentials {
+        Credentials::OAuth2(token) => {
+            let app = app
+                .map(|c| ClientApp {
+                    client_id: c.client_id,
+                    client_secret: c.client_secret,
+                    scopes: c.scopes,
+                })
+                .ok_or_else(|| {
+                    EngineError::MissingCredential(format!(
+                        "integration `{}` has no client credentials to refresh with",
+                        connection.provider_config_key
+                    ))
+                })?;
+            state.engine.refresh(provider, &app, token, config).await
+        }
+        Credentials::ClientCredentials {
+            client_id,
+            client_secret,
+            ..
+        } => {
+            let scopes = app.map(|c| c.scopes).unwrap_or_default();
+            state
+                .engine
+                .client_credentials(provider, client_id, client_secret, &scopes, config)
+                .await
+        }
+        Credentials::ApiKey { .. } | Credentials::Basic { .. } => Err(EngineError::Unsupported(
+            "only OAuth tokens can be refreshed".to_owned(),
+        )),
+    }
+}
+
+async fn store_refreshed(
+    state: &AppState,
+    mut connection: ConnectionRecord,
+    grant: TokenGrant,
+) -> Result<ConnectionRecord, ApiError> {
+    connection.credentials = match connection.credentials {
+        Credentials::ClientCredentials {
+            client_id,
+            client_secret,
+            ..
+        } => Credentials::ClientCredentials {
+            token: grant.token,
+            client_id,
+            client_secret,
+        },
+        _ => Credentials::OAuth2(grant.token),
+    };
+    connection.connection_config.extend(grant.connection_config);
+    connection.errors.retain(|e| e.kind != REFRESH_ERROR);
+    connection.updated_at = Utc::now();
+
+    if !state.store.update_connection(&connection).await? {
+        return Err(ApiError::unknown_connection(
+            &connection.provider_config_key,
+            &connection.connection_id,
+        ));
+    }
+    tracing::info!("refreshed the access token");
+    Ok(connection)
+}
+
+/// Logs a failed refresh, records it on the connection and returns the API error.
+async fn record_failure(
+    state: &AppState,
+    mut connection: ConnectionRecord,
+    error: &EngineError,
+) -> ApiError {
+    let api_error = ApiError::refresh(
+        error,
+        &connection.provider_config_key,
+        &connection.connection_id,
+    );
+    tracing::warn!(code = api_error.code, error = %error, "token refresh failed");
+
+    connection.errors.retain(|e| e.kind != REFRESH_ERROR);
+    connection.errors.push(ConnectionErrorRecord {
+        kind: REFRESH_ERROR.to_owned(),
+        code: api_error.code.to_owned(),
+        message: api_error.message.clone(),
+        occurred_at: Utc::now(),
+    });
+    connection.updated_at = Utc::now();
+    if let Err(store_error) = state.store.update_connection(&connection).await {
+        tracing::error!(error = %store_error, "recording the failed refresh on the connection failed");
+    }
+    api_error
+}

@@ -1,0 +1,431 @@
+//! `/connections`: import, list, read (refreshed when due) and delete.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use latchkey_catalog::{Auth, Provider};
+use latchkey_engine::{ConnectionConfig, Credentials, OAuth2Token, Secret};
+use regex::Regex;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::parse_flag;
+use crate::connection_config;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, ApiQuery};
+use crate::logging::record_connection;
+use crate::records::{ConnectionRecord, EndUser, IntegrationRecord};
+use crate::refresh::{fresh_connection, missing_connection};
+use crate::store::CreateConnection;
+use crate::AppState;
+
+const MAX_CONNECTION_ID_LEN: usize = 255;
+
+#[derive(Debug, Deserialize)]
+pub struct ImportConnection {
+    provider_config_key: String,
+    #[serde(default)]
+    connection_id: Option<String>,
+    #[serde(default)]
+    end_user: Option<EndUser>,
+    #[serde(default)]
+    connection_config: Option<ConnectionConfig>,
+    #[serde(default)]
+    metadata: Option<serde_json::Map<String, Value>>,
+    credentials: ImportCredentials,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type")]
+enum ImportCredentials {
+    #[serde(rename = "OAUTH2")]
+    OAuth2 {
+        access_token: String,
+        #[serde(default)]
+        refresh_token: Option<String>,
+        #[serde(default)]
+        expires_at: Option<DateTime<Utc>>,
+        #[serde(default)]
+        expires_in: Option<i64>,
+        #[serde(default)]
+        raw: Option<Value>,
+    },
+    #[serde(rename = "OAUTH2_CC")]
+    ClientCredentials {
+        #[serde(default)]
+        client_id: Option<String>,
+        #[serde(default)]
+        client_secret: Option<String>,
+    },
+    #[serde(rename = "API_KEY")]
+    ApiKey { api_key: String },
+    #[serde(rename = "BASIC")]
+    Basic { username: String, password: String },
+}
+
+impl ImportCredentials {
+    fn type_name(&self) -> &'static str {
+        match self {
+            ImportCredentials::OAuth2 { .. } => "OAUTH2",
+            ImportCredentials::ClientCredentials { .. } => "OAUTH2_CC",
+            ImportCredentials::ApiKey { .. } => "API_KEY",
+            ImportCredentials::Basic { .. } => "BASIC",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    #[serde(default, rename = "endUserId")]
+    end_user_id: Option<String>,
+    #[serde(default, rename = "connectionId")]
+    connection_id: Option<String>,
+    #[serde(default, rename = "integrationId")]
+    integration_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ConnectionQuery {
+    #[serde(default)]
+    provider_config_key: Option<String>,
+    #[serde(default)]
+    force_refresh: Option<String>,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<ImportConnection>,
+) -> Result<Response, ApiError> {
+    let connection_id = match body.connection_id {
+        Some(id) => check_connection_id(id)?,
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    record_connection(&body.provider_config_key, &connection_id);
+    let integration = state
+        .store
+        .get_integration(&body.provider_config_key)?
+        .ok_or_else(|| ApiError::unknown_integration(&body.provider_config_key))?;
+    let provider = state.provider(&integration.provider)?;
+    let input_config = body.connection_config.unwrap_or_default();
+    let mut config = connection_config::validate(provider, &input_config)?;
+
+    let credentials = import_credentials(
+        &state,
+        provider,
+        &integration,
+        body.credentials,
+        &mut config,
+    )
+    .await?;
+    let now = Utc::now();
+    let record = ConnectionRecord {
+        id: state.store.next_id()?,
+        connection_id,
+        provider_config_key: integration.unique_key,
+        provider: integration.provider,
+        created_at: now,
+        updated_at: now,
+        metadata: body.metadata.unwrap_or_default(),
+        connection_config: config,
+        credentials,
+        end_user: body.end_user,
+        errors: Vec::new(),
+    };
+
+    match state.store.create_connection(&record).await? {
+        CreateConnection::Created => {}
+        CreateConnection::Duplicate => {
+            return Err(ApiError::duplicate_connection(
+                &record.provider_config_key,
+                &record.connection_id,
+            ))
+        }
+        CreateConnection::UnknownIntegration | CreateConnection::StateGone => {
+            return Err(ApiError::unknown_integration(&record.provider_config_key))
+        }
+    }
+    tracing::info!(
+        kind = credential_type(&record.credentials),
+        "imported connection"
+    );
+    Ok((StatusCode::CREATED, Json(connection_json(&record))).into_response())
+}
+
+fn check_connection_id(id: String) -> Result<String, ApiError> {
+    if id.is_empty() || id.len() > MAX_CONNECTION_ID_LEN || id.chars().any(char::is_control) {
+        return Err(ApiError::invalid_body(format!(
+            "invalid field `connection_id`: must be 1 to {MAX_CONNECTION_ID_LEN} bytes without control characters"
+        )));
+    }
+    Ok(id)
+}
+
+/// Turns imported credentials into stored ones, checking that their type
+/// fits the provider. `OAUTH2_CC` runs the client-credentials grant now.
+async fn import_credentials(
+    state: &AppState,
+    provider: &Provider,
+    integration: &IntegrationRecord,
+    input: ImportCredentials,
+    config: &mut ConnectionConfig,
+) -> Result<Credentials, ApiError> {
+    let mismatch = |input: &ImportCredentials, expected: &str| {
+        ApiError::invalid_credentials(format!(
+            "provider `{}` uses {} auth, so `credentials.type` must be `{expected}`, not `{}`",
+            provider.name,
+            provider.auth.mode_name(),
+            input.type_name()
+        ))
+    };
+    match (&provider.auth, input) {
+        (
+            Auth::Oauth2(_),
+            ImportCredentials::OAuth2 {
+                access_token,
+                refresh_token,
+                expires_at,
+                expires_in,
+                raw,
+            },
+        ) => {
+            let now = Utc::now();
+            let expires_at = expires_at
+                .or_else(|| expires_in.map(|seconds| now + chrono::Duration::seconds(seconds)));
+            Ok(Credentials::OAuth2(OAuth2Token {
+                access_token: Secret::new(access_token),
+                refresh_token: refresh_token.map(Secret::new),
+                expires_at,
+                obtained_at: now,
+                raw: raw.unwrap_or_else(|| json!({})),
+            }))
+        }
+        (
+            Auth::Oauth2ClientCredentials(_),
+            ImportCredentials::ClientCredentials {
+                client_id,
+                client_secret,
+            },
+        ) => {
+            let app = integration.credentials.as_ref();
+            let client_id = client_id.or_else(|| app.map(|c| c.client_id.clone()));
+            let client_secret = client_secret
+                .map(Secret::new)
+                .or_else(|| app.map(|c| c.client_secret.clone()));
+            let (Some(client_id), Some(client_secret)) = (client_id, client_secret) else {
+                return Err(ApiError::invalid_credentials(format!(
+                    "no client credentials for the grant: pass `credentials.client_id` and `credentials.client_secret`, \
+                     or give integration `{}` credentials",
+                    integration.unique_key
+                )));
+            };
+            let scopes = app.map(|c| c.scopes.clone()).unwrap_or_default();
+            let grant = state
+                .engine
+                .client_credentials(provider, &client_id, &client_secret, &scopes, config)
+                .await
+                .map_err(|error| {
+                    tracing::warn!(error = %error, "client-credentials grant failed");
+                    ApiError::oauth_exchange(&error)
+                })?;
+            config.extend(grant.connection_config);
+            Ok(Credentials::ClientCredentials {
+                token: grant.token,
+                client_id,
+                client_secret,
+            })
+        }
+        (Auth::ApiKey(settings), ImportCredentials::ApiKey { api_key }) => {
+            check_api_key(provider, settings.key_pattern.as_deref(), &api_key)?;
+            Ok(Credentials::ApiKey {
+                api_key: Secret::new(api_key),
+            })
+        }
+        (Auth::Basic(_), ImportCredentials::Basic { username, password }) => {
+            Ok(Credentials::Basic {
+                username,
+                password: Secret::new(password),
+            })
+        }
+        (Auth::Oauth2(_), input) => Err(mismatch(&input, "OAUTH2")),
+        (Auth::Oauth2ClientCredentials(_), input) => Err(mismatch(&input, "OAUTH2_CC")),
+        (Auth::ApiKey(_), input) => Err(mismatch(&input, "API_KEY")),
+        (Auth::Basic(_), input) => Err(mismatch(&input, "BASIC")),
+    }
+}
+
+fn check_api_key(
+    provider: &Provider,
+    pattern: Option<&str>,
+    api_key: &str,
+) -> Result<(), ApiError> {
+    if api_key.is_empty() {
+        return Err(ApiError::invalid_credentials(
+            "`credentials.api_key` must not be empty",
+        ));
+    }
+    let Some(pattern) = pattern else {
+        return Ok(());
+    };
+    let regex = Regex::new(pattern).map_err(|error| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "template_error",
+            format!(
+                "provider `{}`, field `auth.key_pattern`: invalid regular expression: {error}",
+                provider.name
+            ),
+        )
+    })?;
+    if regex.is_match(api_key) {
+        return Ok(());
+    }
+    // The key itself is not echoed: it is a secret even when malformed.
+    Err(ApiError::invalid_credentials(format!(
+        "`credentials.api_key` does not match the pattern `{pattern}` of provider `{}`",
+        provider.name
+    )))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let connections: Vec<Value> = state
+        .store
+        .list_connections()?
+        .iter()
+        .filter(|c| matches_filter(c, &query))
+        .map(connection_summary_json)
+        .collect();
+    Ok(Json(json!({ "connections": connections })))
+}
+
+fn matches_filter(connection: &ConnectionRecord, query: &ListQuery) -> bool {
+    let end_user_matches = match &query.end_user_id {
+        Some(id) => connection
+            .end_user
+            .as_ref()
+            .is_some_and(|user| &user.id == id),
+        None => true,
+    };
+    let connection_matches = query
+        .connection_id
+        .as_ref()
+        .is_none_or(|id| &connection.connection_id == id);
+    let integration_matches = query
+        .integration_id
+        .as_ref()
+        .is_none_or(|key| &connection.provider_config_key == key);
+    end_user_matches && connection_matches && integration_matches
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Path(connection_id): Path<String>,
+    ApiQuery(query): ApiQuery<ConnectionQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let provider_config_key = required_key(query.provider_config_key)?;
+    record_connection(&provider_config_key, &connection_id);
+    let force = parse_flag("force_refresh", query.force_refresh.as_deref())?;
+    let connection = fresh_connection(&state, &provider_config_key, &connection_id, force).await?;
+    Ok(Json(connection_json(&connection)))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(connection_id): Path<String>,
+    ApiQuery(query): ApiQuery<ConnectionQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let provider_config_key = required_key(query.provider_config_key)?;
+    record_connection(&provider_config_key, &connection_id);
+    if !state
+        .store
+        .delete_connection(&provider_config_key, &connection_id)
+        .await?
+    {
+        return Err(missing_connection(
+            &state,
+            &provider_config_key,
+            &connection_id,
+        )?);
+    }
+    tracing::info!("deleted connection");
+    Ok(Json(json!({ "success": true })))
+}
+
+fn required_key(provider_config_key: Option<String>) -> Result<String, ApiError> {
+    provider_config_key
+        .filter(|key| !key.is_empty())
+        .ok_or_else(|| {
+            ApiError::invalid_query_params(
+                "missing query parameter `provider_config_key`: pass the integration's unique_key",
+            )
+        })
+}
+
+fn credential_type(credentials: &Credentials) -> &'static str {
+    match credentials {
+        Credentials::OAuth2(_) => "OAUTH2",
+        Credentials::ClientCredentials { .. } => "OAUTH2_CC",
+        Credentials::ApiKey { .. } => "API_KEY",
+        Credentials::Basic { .. } => "BASIC",
+    }
+}
+
+fn errors_json(connection: &ConnectionRecord) -> Value {
+    serde_json::to_value(&connection.errors).unwrap_or_else(|_| json!([]))
+}
+
+/// Renders the full connection object, credentials included (no `data` wrapper).
+pub fn connection_json(connection: &ConnectionRecord) -> Value {
+    json!({
+        "id": connection.id,
+        "connection_id": connection.connection_id,
+        "provider_config_key": connection.provider_config_key,
+        "provider": connection.provider,
+        "created_at": connection.created_at,
+        "updated_at": connection.updated_at,
+        "metadata": connection.metadata,
+        "connection_config": connection.connection_config,
+        "errors": errors_json(connection),
+        "end_user": connection.end_user,
+        "credentials": credentials_json(&connection.credentials),
+    })
+}
+
+/// Credentials in Nango's wire shape. `OAUTH2_CC` carries the access token
+/// as the string `token`, beside `expires_at` and `raw`; the other types
+/// are the stored form.
+fn credentials_json(credentials: &Credentials) -> Value {
+    match credentials {
+        Credentials::ClientCredentials {
+            token,
+            client_id,
+            client_secret,
+        } => json!({
+            "type": "OAUTH2_CC",
+            "token": token.access_token.expose(),
+            "expires_at": token.expires_at,
+            "raw": token.raw,
+            "client_id": client_id,
+            "client_secret": client_secret.expose(),
+        }),
+        other => serde_json::to_value(other).unwrap_or(Value::Null),
+    }
+}
+
+/// Renders the list entry of a connection, without credentials.
+fn connection_summary_json(connection: &ConnectionRecord) -> Value {
+    json!({
+        "id": connection.id,
+        "connection_id": connection.connection_id,
+        "provider": connection.provider,
+        "provider_config_key": connection.provider_config_key,
+        "created": connection.created_at,
+        "metadata": connection.metadata,
+        "errors": errors_json(connection),
+        "end_user": connection.end_user,
+    })
+}

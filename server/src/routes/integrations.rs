@@ -1,0 +1,290 @@
+//! `/integrations`: a provider plus the client credentials of the app
+//! registered with it.
+
+use std::sync::LazyLock;
+
+use axum::extract::{Path, State};
+use axum::http::Uri;
+use axum::Json;
+use chrono::Utc;
+use latchkey_catalog::{Auth, Provider};
+use latchkey_engine::Secret;
+use regex::Regex;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::data;
+use crate::error::ApiError;
+use crate::extract::ApiJson;
+use crate::logging::record_integration;
+use crate::records::{AppCredentials, AppCredentialsType, IntegrationRecord};
+use crate::store::UpdateIntegration;
+use crate::AppState;
+
+static UNIQUE_KEY: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new("^[A-Za-z0-9_.-]{1,64}$").expect("valid regex"));
+
+#[derive(Debug, Deserialize)]
+pub struct CreateIntegration {
+    unique_key: String,
+    provider: String,
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    credentials: Option<AppCredentialsInput>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UpdateIntegrationBody {
+    #[serde(default)]
+    unique_key: Option<String>,
+    #[serde(default)]
+    display_name: Option<String>,
+    #[serde(default)]
+    credentials: Option<AppCredentialsInput>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AppCredentialsInput {
+    #[serde(rename = "type")]
+    kind: AppCredentialsType,
+    client_id: String,
+    client_secret: String,
+    #[serde(default)]
+    scopes: Option<Scopes>,
+}
+
+/// Scopes as Nango sends them (one comma-separated string) or as an array.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Scopes {
+    Joined(String),
+    List(Vec<String>),
+}
+
+impl Scopes {
+    fn into_vec(self) -> Vec<String> {
+        let scopes = match self {
+            Scopes::Joined(text) => text.split(',').map(str::to_owned).collect(),
+            Scopes::List(list) => list,
+        };
+        scopes
+            .into_iter()
+            .map(|scope| scope.trim().to_owned())
+            .filter(|scope| !scope.is_empty())
+            .collect()
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateIntegration>,
+) -> Result<Json<Value>, ApiError> {
+    record_integration(&body.unique_key);
+    check_unique_key(&body.unique_key)?;
+    let provider = state.provider(&body.provider)?;
+    let credentials = body
+        .credentials
+        .map(|input| app_credentials(provider, input))
+        .transpose()?;
+
+    let now = Utc::now();
+    let record = IntegrationRecord {
+        unique_key: body.unique_key,
+        provider: body.provider,
+        display_name: body.display_name,
+        credentials,
+        created_at: now,
+        updated_at: now,
+    };
+    if !state.store.create_integration(&record).await? {
+        return Err(ApiError::duplicate_integration(&record.unique_key));
+    }
+    tracing::info!(provider = %record.provider, "created integration");
+    Ok(data(integration_json(&state, &record, false)))
+}
+
+pub async fn list(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let integrations = state.store.list_integrations()?;
+    let items = integrations
+        .iter()
+        .map(|record| integration_json(&state, record, false))
+        .collect();
+    Ok(data(Value::Array(items)))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Path(unique_key): Path<String>,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
+    record_integration(&unique_key);
+    let record = load(&state, &unique_key)?;
+    let include_credentials = includes_credentials(uri.query().unwrap_or(""));
+    Ok(data(integration_json(&state, &record, include_credentials)))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Path(unique_key): Path<String>,
+    ApiJson(body): ApiJson<UpdateIntegrationBody>,
+) -> Result<Json<Value>, ApiError> {
+    record_integration(&unique_key);
+    let mut record = load(&state, &unique_key)?;
+    let provider = state.provider(&record.provider)?;
+
+    if let Some(new_key) = body.unique_key {
+        check_unique_key(&new_key)?;
+        record.unique_key = new_key;
+    }
+    if let Some(display_name) = body.display_name {
+        record.display_name = Some(display_name);
+    }
+    if let Some(input) = body.credentials {
+        record.credentials = Some(app_credentials(provider, input)?);
+    }
+    record.updated_at = Utc::now();
+
+    match state.store.update_integration(&unique_key, &record).await? {
+        UpdateIntegration::Updated => Ok(data(integration_json(&state, &record, false))),
+        UpdateIntegration::NotFound => Err(ApiError::unknown_integration(&unique_key)),
+        UpdateIntegration::Duplicate => Err(ApiError::duplicate_integration(&record.unique_key)),
+    }
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(unique_key): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    record_integration(&unique_key);
+    if !state.store.delete_integration(&unique_key).await? {
+        return Err(ApiError::unknown_integration(&unique_key));
+    }
+    tracing::info!("deleted integration and its connections");
+    Ok(Json(json!({ "success": true })))
+}
+
+fn load(state: &AppState, unique_key: &str) -> Result<IntegrationRecord, ApiError> {
+    state
+        .store
+        .get_integration(unique_key)?
+        .ok_or_else(|| ApiError::unknown_integration(unique_key))
+}
+
+fn check_unique_key(unique_key: &str) -> Result<(), ApiError> {
+    if UNIQUE_KEY.is_match(unique_key) {
+        return Ok(());
+    }
+    Err(ApiError::invalid_body(format!(
+        "invalid field `unique_key`: `{unique_key}` must be 1 to 64 characters of A-Z, a-z, 0-9, `_`, `.` and `-`"
+    )))
+}
+
+/// Checks that the credential type fits the provider's auth mode.
+fn app_credentials(
+    provider: &Provider,
+    input: AppCredentialsInput,
+) -> Result<AppCredentials, ApiError> {
+    let expected = match provider.auth {
+        Auth::Oauth2(_) => AppCredentialsType::OAuth2,
+        Auth::Oauth2ClientCredentials(_) => AppCredentialsType::OAuth2ClientCredentials,
+        Auth::ApiKey(_) | Auth::Basic(_) => {
+            return Err(ApiError::invalid_credentials(format!(
+                "provider `{}` uses {} auth, so its integrations take no client credentials: omit `credentials`",
+                provider.name,
+                provider.auth.mode_name()
+            )))
+        }
+    };
+    if input.kind != expected {
+        return Err(ApiError::invalid_credentials(format!(
+            "provider `{}` uses {} auth, so `credentials.type` must be `{}`, not `{}`",
+            provider.name,
+            provider.auth.mode_name(),
+            expected.as_str(),
+            input.kind.as_str()
+        )));
+    }
+    if input.client_id.trim().is_empty() {
+        return Err(ApiError::invalid_credentials(
+            "`credentials.client_id` must not be empty",
+        ));
+    }
+    Ok(AppCredentials {
+        kind: input.kind,
+        client_id: input.client_id,
+        client_secret: Secret::new(input.client_secret),
+        scopes: input.scopes.map(Scopes::into_vec).unwrap_or_default(),
+    })
+}
+
+/// Checks whether `include=credentials` is among the query parameters. `include`
+/// may repeat or hold a comma-separated list.
+fn includes_credentials(query: &str) -> bool {
+    url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(name, _)| name == "include")
+        .any(|(_, value)| value.split(',').any(|item| item.trim() == "credentials"))
+}
+
+fn integration_json(
+    state: &AppState,
+    record: &IntegrationRecord,
+    include_credentials: bool,
+) -> Value {
+    let display_name = record.display_name.clone().or_else(|| {
+        state
+            .catalog
+            .get(&record.provider)
+            .map(|provider| provider.display_name.clone())
+    });
+    let mut value = json!({
+        "unique_key": record.unique_key,
+        "provider": record.provider,
+        "display_name": display_name,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+    });
+    if include_credentials {
+        value["credentials"] = match &record.credentials {
+            Some(credentials) => json!({
+                "type": credentials.kind.as_str(),
+                "client_id": credentials.client_id,
+                "client_secret": credentials.client_secret.expose(),
+                "scopes": credentials.scopes.join(","),
+            }),
+            None => Value::Null,
+        };
+    }
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_accept_both_forms() {
+        let joined: Scopes = serde_json::from_value(json!("read, write,,admin")).unwrap();
+        assert_eq!(joined.into_vec(), ["read", "write", "admin"]);
+        let list: Scopes = serde_json::from_value(json!(["a", "b"])).unwrap();
+        assert_eq!(list.into_vec(), ["a", "b"]);
+    }
+
+    #[test]
+    fn include_parameter_forms() {
+        assert!(includes_credentials("include=credentials"));
+        assert!(includes_credentials("include=webhook,credentials"));
+        assert!(includes_credentials("include=webhook&include=credentials"));
+        assert!(!includes_credentials("include=webhook"));
+        assert!(!includes_credentials(""));
+    }
+
+    #[test]
+    fn unique_key_rules() {
+        assert!(check_unique_key("github-main_2.v1").is_ok());
+        assert!(check_unique_key("").is_err());
+        assert!(check_unique_key("has space").is_err());
+        assert!(check_unique_key(&"a".repeat(65)).is_err());
+        assert!(check_unique_key(&"a".repeat(64)).is_ok());
+    }
+}

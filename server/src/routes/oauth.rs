@@ -1,0 +1,289 @@
+//! The end user's browser flow: `GET /oauth/connect/{unique_key}` sends the
+//! browser to the provider, `GET /oauth/callback` brings it back.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use axum::http::header::LOCATION;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use latchkey_catalog::Auth;
+use latchkey_engine::{ClientApp, ConnectionConfig, Credentials, EngineError};
+use serde::Deserialize;
+
+use super::connect::{hash_token, session_for};
+use crate::connection_config;
+use crate::error::ApiError;
+use crate::extract::ApiQuery;
+use crate::logging::{record_connection, record_integration};
+use crate::pages;
+use crate::records::{ConnectionRecord, IntegrationRecord, OAuthStateRecord};
+use crate::store::{ClaimState, CreateConnection, StoreError};
+use crate::AppState;
+
+#[derive(Debug, Deserialize)]
+pub struct ConnectQuery {
+    #[serde(default)]
+    connect_session_token: Option<String>,
+    /// Connection config as a JSON object, for example `{"subdomain":"acme"}`.
+    #[serde(default)]
+    params: Option<String>,
+}
+
+pub async fn connect(
+    State(state): State<AppState>,
+    Path(unique_key): Path<String>,
+    ApiQuery(query): ApiQuery<ConnectQuery>,
+) -> Result<Response, ApiError> {
+    record_integration(&unique_key);
+    let session = session_for(&state, query.connect_session_token.as_deref())?;
+    if !session.allows(&unique_key) {
+        return Err(ApiError::integration_not_allowed(&unique_key));
+    }
+    let integration = state
+        .store
+        .get_integration(&unique_key)?
+        .ok_or_else(|| ApiError::unknown_integration(&unique_key))?;
+    let provider = state.provider(&integration.provider)?;
+    if !matches!(provider.auth, Auth::Oauth2(_)) {
+        return Err(ApiError::invalid_credentials(format!(
+            "integration `{unique_key}` uses {} auth, which has no browser flow: create its connection with POST /connections",
+            provider.auth.mode_name()
+        )));
+    }
+    let app = client_app(&integration)?;
+    let input_config = parse_params(query.params.as_deref())?;
+    let config = connection_config::validate(provider, &input_config)?;
+
+    let redirect_uri = state.settings.redirect_uri();
+    let request = state
+        .engine
+        .authorization_url(provider, &app, &redirect_uri, &config)
+        .map_err(|error| ApiError::engine(&error))?;
+
+    let now = Utc::now();
+    let record = OAuthStateRecord {
+        integration: unique_key,
+        provider: integration.provider,
+        end_user: session.end_user,
+        connection_config: config,
+        pkce_verifier: request.pkce_verifier,
+        redirect_uri,
+        created_at: now,
+        expires_at: now + state.settings.oauth_state_ttl,
+        claimed: false,
+    };
+    state
+        .store
+        .create_state(&hash_token(request.state.expose()), &record)
+        .await?;
+
+    Ok((StatusCode::FOUND, [(LOCATION, request.url.to_string())]).into_response())
+}
+
+fn client_app(integration: &IntegrationRecord) -> Result<ClientApp, ApiError> {
+    let credentials = integration.credentials.clone().ok_or_else(|| {
+        ApiError::invalid_credentials(format!(
+            "integration `{}` has no client credentials: PATCH it with `credentials` (type, client_id, client_secret)",
+            integration.unique_key
+        ))
+    })?;
+    Ok(ClientApp {
+        client_id: credentials.client_id,
+        client_secret: credentials.client_secret,
+        scopes: credentials.scopes,
+    })
+}
+
+fn parse_params(params: Option<&str>) -> Result<ConnectionConfig, ApiError> {
+    let Some(text) = params.filter(|t| !t.is_empty()) else {
+        return Ok(ConnectionConfig::new());
+    };
+    serde_json::from_str(text).map_err(|error| {
+        ApiError::invalid_query_params(format!(
+            "query parameter `params` must be a JSON object: {error}"
+        ))
+    })
+}
+
+/// Ends the browser flow with an HTML page in every case, because the
+/// browser, not an API client, reads the response.
+pub async fn callback(State(state): State<AppState>, uri: Uri) -> Response {
+    let query: HashMap<String, String> =
+        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
+    match finish_authorization(&state, &query).await {
+        Ok(page) => page,
+        Err(failure) => failure.into_page(),
+    }
+}
+
+/// A failed callback: the page's status, error type and description.
+struct CallbackFailure {
+    status: StatusCode,
+    error_type: String,
+    description: String,
+}
+
+impl CallbackFailure {
+    fn from_api(error: ApiError) -> CallbackFailure {
+        CallbackFailure {
+            status: error.status,
+            error_type: error.code.to_owned(),
+            description: error.message,
+        }
+    }
+
+    fn into_page(self) -> Response {
+        pages::authorization_failed(self.status, &self.error_type, &self.description)
+    }
+}
+
+impl From<ApiError> for CallbackFailure {
+    fn from(error: ApiError) -> CallbackFailure {
+        CallbackFailure::from_api(error)
+    }
+}
+
+impl From<StoreError> for CallbackFailure {
+    fn from(error: StoreError) -> CallbackFailure {
+        CallbackFailure::from_api(ApiError::store(&error))
+    }
+}
+
+async fn finish_authorization(
+    state: &AppState,
+    query: &HashMap<String, String>,
+) -> Result<Response, CallbackFailure> {
+    let invalid_state = || {
+        CallbackFailure::from_api(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_state",
+            "unknown, already used or expired OAuth state: start the connection again",
+        ))
+    };
+    let state_value = query
+        .get("state")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(invalid_state)?;
+    let state_hash = hash_token(state_value);
+    let pending = match state.store.claim_state(&state_hash, Utc::now())? {
+        ClaimState::Claimed(record) => *record,
+        ClaimState::Invalid => {
+            tracing::warn!("OAuth callback with an unknown, used or expired state");
+            return Err(invalid_state());
+        }
+    };
+    record_integration(&pending.integration);
+
+    if let Some(code) = query.get("error") {
+        let description = query.get("error_description").cloned().unwrap_or_default();
+        tracing::warn!(error = %code, description = %description, "provider returned an authorization error");
+        discard(state, &state_hash).await;
+        return Err(CallbackFailure {
+            status: StatusCode::BAD_REQUEST,
+            error_type: code.clone(),
+            description,
+        });
+    }
+    let Some(code) = query.get("code").filter(|c| !c.is_empty()) else {
+        discard(state, &state_hash).await;
+        return Err(CallbackFailure::from_api(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "missing_code",
+            "the provider redirected back without `code` or `error`",
+        )));
+    };
+
+    let connection = match exchange(state, &pending, code).await {
+        Ok(connection) => connection,
+        Err(failure) => {
+            discard(state, &state_hash).await;
+            return Err(failure);
+        }
+    };
+    record_connection(&connection.provider_config_key, &connection.connection_id);
+
+    match state
+        .store
+        .complete_authorization(&state_hash, &connection)
+        .await?
+    {
+        CreateConnection::Created => {}
+        CreateConnection::StateGone => return Err(invalid_state()),
+        CreateConnection::UnknownIntegration => {
+            return Err(ApiError::unknown_integration(&pending.integration).into())
+        }
+        CreateConnection::Duplicate => {
+            return Err(ApiError::duplicate_connection(
+                &pending.integration,
+                &connection.connection_id,
+            )
+            .into())
+        }
+    }
+    tracing::info!(end_user = %pending.end_user.id, "stored the connection from the OAuth callback");
+    Ok(pages::authorization_succeeded(
+        &connection.provider_config_key,
+        &connection.connection_id,
+    ))
+}
+
+/// Exchanges the code and builds the new connection (not stored yet).
+async fn exchange(
+    state: &AppState,
+    pending: &OAuthStateRecord,
+    code: &str,
+) -> Result<ConnectionRecord, CallbackFailure> {
+    let integration = state
+        .store
+        .get_integration(&pending.integration)?
+        .ok_or_else(|| ApiError::unknown_integration(&pending.integration))?;
+    let provider = state.provider(&integration.provider)?;
+    let app = client_app(&integration)?;
+
+    let grant = state
+        .engine
+        .exchange_code(
+            provider,
+            &app,
+            code,
+            pending.pkce_verifier.as_ref(),
+            &pending.redirect_uri,
+            &pending.connection_config,
+        )
+        .await
+        .map_err(|error| exchange_failure(&error))?;
+
+    let mut connection_config = pending.connection_config.clone();
+    connection_config.extend(grant.connection_config);
+    let now = Utc::now();
+    Ok(ConnectionRecord {
+        id: state.store.next_id()?,
+        connection_id: uuid::Uuid::new_v4().to_string(),
+        provider_config_key: integration.unique_key,
+        provider: integration.provider,
+        created_at: now,
+        updated_at: now,
+        metadata: serde_json::Map::new(),
+        connection_config,
+        credentials: Credentials::OAuth2(grant.token),
+        end_user: Some(pending.end_user.clone()),
+        errors: Vec::new(),
+    })
+}
+
+/// Builds the failure page for `oauth_exchange_failed`, whose description
+/// carries the provider's error code and description.
+fn exchange_failure(error: &EngineError) -> CallbackFailure {
+    tracing::warn!(error = %error, "OAuth code exchange failed");
+    CallbackFailure::from_api(ApiError::oauth_exchange(error))
+}
+
+async fn discard(state: &AppState, state_hash: &str) {
+    if let Err(error) = state.store.discard_state(state_hash).await {
+        tracing::warn!(error = %error, "deleting a used OAuth state failed");
+    }
+}

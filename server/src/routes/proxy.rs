@@ -1,0 +1,372 @@
+//! `ANY /proxy/{*path}`: forwards a request to the provider's API with the
+//! connection's credential injected.
+//!
+//! Only the method, the raw query string, the body, `Content-Type` and the
+//! `Nango-Proxy-<Name>` headers (as `<Name>`) go upstream, so the caller's
+//! `Authorization`, `Provider-Config-Key` and `Connection-Id` never do.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::response::Response;
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use latchkey_catalog::Provider;
+use latchkey_engine::Injection;
+use url::Url;
+
+use crate::error::ApiError;
+use crate::logging::record_connection;
+use crate::records::ConnectionRecord;
+use crate::refresh::fresh_connection;
+use crate::AppState;
+
+/// Largest request body forwarded, because the body is buffered whole so
+/// that upstreams get a `Content-Length` instead of a chunked body.
+const MAX_REQUEST_BODY: usize = 32 * 1024 * 1024;
+const FORWARDED_PREFIX: &str = "nango-proxy-";
+
+// NOTE: `Retries`, `Retry-On`, `Decompress` and `Nango-Activity-Log-Id` are
+// accepted and ignored: each request goes upstream once, and the body comes
+// back as the upstream encoded it.
+pub async fn forward(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let provider_config_key = required_header(&parts.headers, "Provider-Config-Key")?;
+    let connection_id = required_header(&parts.headers, "Connection-Id")?;
+    record_connection(&provider_config_key, &connection_id);
+
+    let connection = fresh_connection(&state, &provider_config_key, &connection_id, false).await?;
+    let provider = state.provider(&connection.provider)?;
+    let base = base_url(
+        provider,
+        &connection,
+        parts.headers.get("base-url-override"),
+    )?;
+    let injection = Injection::for_request(
+        provider,
+        &connection.credentials,
+        &connection.connection_config,
+    )
+    .map_err(|error| ApiError::engine(&error))?;
+
+    let path = parts.uri.path().strip_prefix("/proxy").unwrap_or("/");
+    let url = target_url(&base, path, parts.uri.query(), &injection.query)?;
+    let headers = upstream_headers(&parts.headers, &injection);
+    let body = read_body(body).await?;
+
+    let upstream = state
+        .proxy_client
+        .request(parts.method, url.clone())
+        .headers(headers)
+        .body(body)
+        .send()
+        .await
+        .map_err(|error| unreachable_error(&url, error))?;
+    tracing::debug!(status = upstream.status().as_u16(), "upstream responded");
+    Ok(downstream_response(upstream))
+}
+
+/// Buffers the request body, up to [`MAX_REQUEST_BODY`] bytes.
+async fn read_body(body: Body) -> Result<Bytes, ApiError> {
+    match Limited::new(body, MAX_REQUEST_BODY).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(error) if error.is::<LengthLimitError>() => {
+            Err(ApiError::payload_too_large(MAX_REQUEST_BODY))
+        }
+        Err(error) => Err(ApiError::invalid_body(format!(
+            "cannot read the request body: {error}"
+        ))),
+    }
+}
+
+fn required_header(headers: &HeaderMap, name: &str) -> Result<String, ApiError> {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::missing_header(name))
+}
+
+/// Returns the provider's base URL, or `Base-Url-Override` when it is set (an empty
+/// value counts as unset) and points at the same scheme, host and port.
+fn base_url(
+    provider: &Provider,
+    connection: &ConnectionRecord,
+    override_value: Option<&HeaderValue>,
+) -> Result<Url, ApiError> {
+    let base = latchkey_engine::base_url(provider, &connection.connection_config)
+        .map_err(|error| ApiError::engine(&error))?;
+    let Some(value) = override_value.filter(|v| !v.is_empty()) else {
+        return Ok(base);
+    };
+    let text = value.to_str().map_err(|_| {
+        ApiError::forbidden_base_url_override("header `Base-Url-Override` is not valid text")
+    })?;
+    let requested = Url::parse(text).map_err(|error| {
+        ApiError::forbidden_base_url_override(format!(
+            "header `Base-Url-Override` is not a valid URL: {error}"
+        ))
+    })?;
+    let same_origin = requested.scheme() == base.scheme()
+        && requested.host_str() == base.host_str()
+        && requested.port_or_known_default() == base.port_or_known_default();
+    if !same_origin {
+        return Err(ApiError::forbidden_base_url_override(format!(
+            "header `Base-Url-Override` must point at the provider's own origin `{}`, not `{}`",
+            base.origin().ascii_serialization(),
+            requested.origin().ascii_serialization()
+        )));
+    }
+    Ok(requested)
+}
+
+/// `<base>/<path>?<query>`, with the caller's query string copied as is and
+/// injected query parameters appended after it.
+fn target_url(
+    base: &Url,
+    path: &str,
+    query: Option<&str>,
+    injected: &[(String, String)],
+) -> Result<Url, ApiError> {
+    let mut base_text = base.as_str().to_owned();
+    if let Some(position) = base_text.find(['?', '#']) {
+        base_text.truncate(position);
+    }
+    let mut url = format!(
+        "{}/{}",
+        base_text.trim_end_matches('/'),
+        path.trim_start_matches('/')
+    );
+
+    let mut query_text = query.unwrap_or("").to_owned();
+    if !injected.is_empty() {
+        let extra = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(injected)
+            .finish();
+        if !query_text.is_empty() {
+            query_text.push('&');
+        }
+        query_text.push_str(&extra);
+    }
+    if !query_text.is_empty() {
+        url.push('?');
+        url.push_str(&query_text);
+    }
+    // NOTE: the url crate percent-encodes the few query bytes that WHATWG URL
+    // parsing escapes, for example `'` in http and https URLs. Every other
+    // byte goes upstream unchanged.
+    Url::parse(&url).map_err(|error| {
+        ApiError::invalid_query_params(format!("cannot build the upstream URL: {error}"))
+    })
+}
+
+/// Headers for the upstream request: `Content-Type`, every
+/// `Nango-Proxy-<Name>` as `<Name>`, then the injected credential headers,
+/// which replace any caller header of the same name.
+fn upstream_headers(incoming: &HeaderMap, injection: &Injection) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if let Some(content_type) = incoming.get(CONTENT_TYPE) {
+        headers.insert(CONTENT_TYPE, content_type.clone());
+    }
+    for (name, value) in incoming {
+        let Some(forwarded) = name.as_str().strip_prefix(FORWARDED_PREFIX) else {
+            continue;
+        };
+        let Ok(forwarded) = HeaderName::from_bytes(forwarded.as_bytes()) else {
+            continue;
+        };
+        if is_hop_by_hop(&forwarded) || forwarded == HOST || forwarded == CONTENT_LENGTH {
+            continue;
+        }
+        headers.append(forwarded, value.clone());
+    }
+    for (name, value) in &injection.headers {
+        headers.insert(name.clone(), value.clone());
+    }
+    headers
+}
+
+/// Hop-by-hop headers (RFC 9110 section 7.6.1, plus the `Proxy-*` family and
+/// the obsolete `Keep-Alive`), which apply to one connection only.
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "te"
+            | "trailer"
+            | "trailers"
+            | "transfer-encoding"
+            | "upgrade"
+    ) || name.as_str().starts_with("proxy-")
+}
+
+/// Upstream headers minus hop-by-hop ones, including those the upstream
+/// named in its own `Connection` header.
+fn filter_response_headers(upstream: &HeaderMap) -> HeaderMap {
+    let named_in_connection: Vec<String> = upstream
+        .get_all("connection")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .map(|token| token.trim().to_ascii_lowercase())
+        .collect();
+    let mut headers = HeaderMap::new();
+    for (name, value) in upstream {
+        if is_hop_by_hop(name)
+            || named_in_connection
+                .iter()
+                .any(|token| token == name.as_str())
+        {
+            continue;
+        }
+        headers.append(name.clone(), value.clone());
+    }
+    headers
+}
+
+fn downstream_response(upstream: reqwest::Response) -> Response {
+    let status = upstream.status();
+    let headers = filter_response_headers(upstream.headers());
+    let mut response = Response::new(Body::from_stream(upstream.bytes_stream()));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}
+
+/// Describes a transport error without the URL, because its query string
+/// can carry an injected API key.
+fn unreachable_error(url: &Url, error: reqwest::Error) -> ApiError {
+    let error = error.without_url();
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    tracing::warn!(error = %message, "proxied request failed");
+    ApiError::upstream_unreachable(format!(
+        "the request to {} failed: {message}",
+        url.origin().ascii_serialization()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header_map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        headers
+    }
+
+    #[test]
+    fn response_drops_hop_by_hop_headers() {
+        let upstream = header_map(&[
+            ("connection", "close, x-private"),
+            ("keep-alive", "timeout=5"),
+            ("proxy-authenticate", "Basic"),
+            ("te", "trailers"),
+            ("trailer", "expires"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "h2c"),
+            ("x-private", "dropped because Connection names it"),
+            ("content-type", "application/json"),
+            ("set-cookie", "a=1"),
+            ("set-cookie", "b=2"),
+            ("x-ratelimit-remaining", "9"),
+        ]);
+        let filtered = filter_response_headers(&upstream);
+        let names: Vec<&str> = filtered.keys().map(HeaderName::as_str).collect();
+        assert_eq!(
+            names,
+            ["content-type", "set-cookie", "x-ratelimit-remaining"]
+        );
+        assert_eq!(filtered.get_all("set-cookie").iter().count(), 2);
+    }
+
+    #[test]
+    fn request_forwards_only_allowed_headers() {
+        let incoming = header_map(&[
+            ("authorization", "Bearer latchkey-secret"),
+            ("provider-config-key", "github"),
+            ("connection-id", "c1"),
+            ("content-type", "application/json"),
+            ("accept", "text/plain"),
+            ("nango-proxy-accept", "application/vnd.github+json"),
+            ("nango-proxy-x-custom", "1"),
+            ("nango-proxy-transfer-encoding", "chunked"),
+            ("nango-proxy-host", "evil.example"),
+            ("nango-proxy-authorization", "Bearer caller-value"),
+        ]);
+        let injection = Injection {
+            headers: vec![(
+                HeaderName::from_static("authorization"),
+                HeaderValue::from_static("Bearer stored-token"),
+            )],
+            query: Vec::new(),
+        };
+        let headers = upstream_headers(&incoming, &injection);
+
+        assert_eq!(headers["authorization"], "Bearer stored-token");
+        assert_eq!(headers.get_all("authorization").iter().count(), 1);
+        assert_eq!(headers["content-type"], "application/json");
+        assert_eq!(headers["accept"], "application/vnd.github+json");
+        assert_eq!(headers["x-custom"], "1");
+        assert!(headers.get("provider-config-key").is_none());
+        assert!(headers.get("connection-id").is_none());
+        assert!(headers.get("transfer-encoding").is_none());
+        assert!(headers.get("host").is_none());
+        assert_eq!(headers.len(), 4);
+    }
+
+    /// Path, raw query, injected query parameters, expected URL.
+    type TargetCase = (
+        &'static str,
+        Option<&'static str>,
+        Vec<(String, String)>,
+        &'static str,
+    );
+
+    #[test]
+    fn target_url_keeps_query_bytes() {
+        let base = Url::parse("https://api.example.com/v2/").unwrap();
+        let cases: [TargetCase; 4] = [
+            ("/users", None, vec![], "https://api.example.com/v2/users"),
+            (
+                "/search",
+                Some("q=a%20b&q=c+d&empty=&flag"),
+                vec![],
+                "https://api.example.com/v2/search?q=a%20b&q=c+d&empty=&flag",
+            ),
+            (
+                "/items",
+                Some("b=2&a=1"),
+                vec![("api_key".to_owned(), "k y".to_owned())],
+                "https://api.example.com/v2/items?b=2&a=1&api_key=k+y",
+            ),
+            (
+                "/items",
+                None,
+                vec![("key".to_owned(), "v".to_owned())],
+                "https://api.example.com/v2/items?key=v",
+            ),
+        ];
+        for (path, query, injected, expected) in cases {
+            let url = target_url(&base, path, query, &injected).unwrap();
+            assert_eq!(url.as_str(), expected);
+        }
+    }
+}

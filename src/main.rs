@@ -1,0 +1,179 @@
+//! The `latchkey` command: `serve` runs the HTTP API, `catalog validate`
+//! checks provider files.
+
+use std::io::IsTerminal as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand};
+use latchkey_catalog::{validate_paths, Catalog};
+use latchkey_server::keys::{self, KeyOverrides};
+use latchkey_server::{Server, ServerConfig};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "latchkey",
+    version,
+    about = "A credential broker for AI agents"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the HTTP API.
+    Serve(ServeArgs),
+    /// Work with provider definitions.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CatalogCommand {
+    /// Check provider files against the schema; exits 1 on any error.
+    Validate {
+        /// Provider files or directories of `*.yaml` files; the built-in
+        /// catalog when none is given.
+        paths: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address and port to listen on; port 0 picks a free port.
+    #[arg(long, env = "LATCHKEY_LISTEN", default_value = "127.0.0.1:3003")]
+    listen: SocketAddr,
+
+    /// Directory for the store and the generated key files.
+    #[arg(long, env = "LATCHKEY_DATA_DIR", default_value = "./latchkey-data")]
+    data_dir: PathBuf,
+
+    /// Extra directory of provider files; overrides built-in providers of the
+    /// same name. Repeatable; comma-separated in the environment variable.
+    #[arg(long, env = "LATCHKEY_CATALOG_DIR", value_delimiter = ',')]
+    catalog_dir: Vec<PathBuf>,
+
+    /// Base URL that browsers reach this server at; the OAuth redirect URI
+    /// is `<public-url>/oauth/callback`. Default: `http://<listen address>`.
+    #[arg(long, env = "LATCHKEY_PUBLIC_URL")]
+    public_url: Option<String>,
+
+    /// Lifetime of a connect session token, in seconds.
+    #[arg(
+        long,
+        env = "LATCHKEY_CONNECT_SESSION_TTL_SECONDS",
+        default_value_t = 1800
+    )]
+    connect_session_ttl_seconds: u64,
+
+    /// Lifetime of an OAuth state between the redirect and the callback, in
+    /// seconds.
+    #[arg(long, env = "LATCHKEY_OAUTH_STATE_TTL_SECONDS", default_value_t = 600)]
+    oauth_state_ttl_seconds: u64,
+}
+
+fn main() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            init_tracing();
+            let runtime =
+                tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            runtime.block_on(serve(args))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Catalog {
+            command: CatalogCommand::Validate { paths },
+        } => Ok(validate(&paths)),
+    }
+}
+
+fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+fn validate(paths: &[PathBuf]) -> ExitCode {
+    let report = validate_paths(paths);
+    if report.is_valid() {
+        println!("{report}");
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{report}");
+        ExitCode::FAILURE
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let catalog =
+        Catalog::with_dirs(&args.catalog_dir).context("cannot load the provider catalog")?;
+    tracing::info!(
+        providers = catalog.len(),
+        extra_dirs = args.catalog_dir.len(),
+        "loaded the provider catalog"
+    );
+
+    let keys = keys::load_or_generate(&args.data_dir, &KeyOverrides::from_env())
+        .context("cannot load the secret key and the encryption key")?;
+    tracing::info!(source = %keys.secret_key_source, "secret key ready");
+    tracing::info!(source = %keys.encryption_key_source, "encryption key ready");
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener
+        .local_addr()
+        .context("cannot read the listening address")?;
+    let public_url = args
+        .public_url
+        .unwrap_or_else(|| format!("http://{address}"));
+
+    let config = ServerConfig {
+        providers: catalog.providers().cloned().collect(),
+        public_url,
+        connect_session_ttl: Duration::from_secs(args.connect_session_ttl_seconds),
+        oauth_state_ttl: Duration::from_secs(args.oauth_state_ttl_seconds),
+    };
+    let server = Server::open(&args.data_dir, &keys, config)?;
+    tracing::info!(data_dir = %args.data_dir.display(), "store opened");
+
+    // Tests read this line from stdout to learn the port.
+    println!("latchkey listening on http://{address}");
+    server
+        .serve(listener, shutdown_signal())
+        .await
+        .context("the server failed")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate = match tokio::signal::unix::signal(
+        tokio::signal::unix::SignalKind::terminate(),
+    ) {
+        Ok(signal) => signal,
+        Err(error) => {
+            tracing::warn!(error = %error, "cannot listen for SIGTERM; only SIGINT stops the server");
+            let _ = interrupt.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = interrupt => tracing::info!("received SIGINT, shutting down"),
+        _ = terminate.recv() => tracing::info!("received SIGTERM, shutting down"),
+    }
+}

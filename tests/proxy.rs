@@ -1,0 +1,602 @@
+//! `/proxy/{path}` against httpbin: method, query, body, headers, credential
+//! injection, status passthrough, hop-by-hop headers, Base-Url-Override,
+//! and a plain curl call in the style of Nango's documentation.
+//!
+//! One httpbin and one Latchkey server serve every test of this file.
+
+mod support;
+
+use std::process::Command;
+use std::sync::OnceLock;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use support::latchkey::{Api, CatalogDir, Latchkey, Reply, ServerConfig};
+use support::peers::Httpbin;
+use support::{free_port, httpbin_provider, random_hex, unused_oauth2_auth};
+
+struct Env {
+    httpbin: Httpbin,
+    server: Latchkey,
+    _catalog: CatalogDir,
+    _data: TempDir,
+}
+
+fn env() -> &'static Env {
+    static ENV: OnceLock<Env> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let httpbin = Httpbin::start();
+        let base = &httpbin.base_url;
+        let catalog = CatalogDir::new();
+        let providers = [
+            ("test-httpbin-bearer", unused_oauth2_auth(base)),
+            (
+                "test-httpbin-header-key",
+                "  mode: api_key\n  inject:\n    location: header\n    name: X-Api-Key\n    value: \"{{ api_key }}\"".to_owned(),
+            ),
+            (
+                "test-httpbin-query-key",
+                "  mode: api_key\n  inject:\n    location: query\n    name: api_key\n    value: \"{{ api_key }}\"".to_owned(),
+            ),
+            ("test-httpbin-basic", "  mode: basic".to_owned()),
+        ];
+        for (name, auth) in &providers {
+            catalog.write(name, &httpbin_provider(name, base, auth));
+        }
+        let data = TempDir::new().unwrap();
+        let server = Latchkey::start(ServerConfig::new(free_port(), data.path(), &[catalog.path()]));
+        Env {
+            httpbin,
+            server,
+            _catalog: catalog,
+            _data: data,
+        }
+    })
+}
+
+/// A new integration of `provider` with one imported connection.
+struct Connection {
+    key: String,
+    id: String,
+}
+
+async fn connect(api: &Api, provider: &str, credentials: Value) -> Connection {
+    let key = format!("{provider}-{}", random_hex(4));
+    api.create_integration(&json!({ "unique_key": key, "provider": provider }))
+        .await;
+    let id = format!("conn-{}", random_hex(6));
+    api.create_connection(&json!({
+        "provider_config_key": key,
+        "connection_id": id,
+        "credentials": credentials,
+    }))
+    .await;
+    Connection { key, id }
+}
+
+async fn bearer_connection(api: &Api) -> (Connection, String) {
+    let token = format!("upstream-token-{}", random_hex(8));
+    let connection = connect(
+        api,
+        "test-httpbin-bearer",
+        json!({ "type": "OAUTH2", "access_token": token }),
+    )
+    .await;
+    (connection, token)
+}
+
+async fn send(request: reqwest::RequestBuilder) -> Reply {
+    Reply::read(request.send().await.expect("send the proxy request")).await
+}
+
+#[tokio::test]
+async fn proxy_forwards_method_and_json_body() {
+    let env = env();
+    let api = env.server.api();
+    let (connection, _) = bearer_connection(&api).await;
+    let body = json!({ "name": "Ada", "tags": ["a", "b"], "n": 1.5 });
+
+    for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+        let method = Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = api.proxy(
+            method.clone(),
+            "/anything/items/7",
+            &connection.key,
+            &connection.id,
+        );
+        if method != Method::GET {
+            request = request.json(&body);
+        }
+        let reply = send(request).await;
+
+        assert_eq!(reply.status, StatusCode::OK, "{method}: {}", reply.text);
+        let echo = reply.json();
+        assert_eq!(echo["method"], method.as_str(), "{method}");
+        assert!(
+            echo["url"]
+                .as_str()
+                .unwrap_or_default()
+                .ends_with("/anything/items/7"),
+            "{method}: {}",
+            echo["url"]
+        );
+        if method != Method::GET {
+            assert_eq!(echo["json"], body, "{method}");
+            assert_eq!(
+                echo["headers"]["Content-Type"], "application/json",
+                "{method}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn proxy_forwards_other_content_types() {
+    let env = env();
+    let api = env.server.api();
+    let (connection, _) = bearer_connection(&api).await;
+    let cases = [
+        ("text/plain; charset=utf-8", "plain text, not JSON"),
+        ("application/x-www-form-urlencoded", "a=1&b=two+words"),
+    ];
+    for (content_type, body) in cases {
+        let reply = send(
+            api.proxy(Method::POST, "/anything", &connection.key, &connection.id)
+                .header("Content-Type", content_type)
+                .body(body),
+        )
+        .await;
+
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "{content_type}: {}",
+            reply.text
+        );
+        let echo = reply.json();
+        assert_eq!(echo["headers"]["Content-Type"], content_type);
+        if content_type.starts_with("text/plain") {
+            assert_eq!(echo["data"], body);
+        } else {
+            assert_eq!(echo["form"], json!({ "a": "1", "b": "two words" }));
+        }
+    }
+}
+
+#[tokio::test]
+async fn proxy_keeps_query_string_bytes() {
+    let env = env();
+    let api = env.server.api();
+    let (connection, _) = bearer_connection(&api).await;
+    // httpbin rebuilds `url` from the parsed request and decodes some
+    // escapes, so each case is compared with the same request sent to
+    // httpbin directly, and the first two also with the raw text.
+    let cases = [
+        ("a=1&a=2&b=%20x&c", true),
+        ("z=last&a=first&plus=a+b&empty=", true),
+        ("x=%2F%3F%26%3D&check=%E2%9C%93", false),
+        ("list%5B%5D=1&list%5B%5D=2", false),
+    ];
+    let direct_client = reqwest::Client::builder().no_proxy().build().unwrap();
+    for (query, verbatim) in cases {
+        let path = format!("/anything/q?{query}");
+        let reply = send(api.proxy(Method::GET, &path, &connection.key, &connection.id)).await;
+        let direct = direct_client
+            .get(format!("{}{path}", env.httpbin.base_url))
+            .send()
+            .await
+            .unwrap();
+        let direct: Value = direct.json().await.unwrap();
+
+        assert_eq!(reply.status, StatusCode::OK, "{query}: {}", reply.text);
+        let echo = reply.json();
+        assert_eq!(echo["url"], direct["url"], "{query}");
+        assert_eq!(echo["args"], direct["args"], "{query}");
+        if verbatim {
+            let expected = format!("{}{path}", env.httpbin.base_url);
+            assert_eq!(echo["url"], expected.as_str(), "{query}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn proxy_injects_provider_credential() {
+    let env = env();
+    let api = env.server.api();
+    let (connection, token) = bearer_connection(&api).await;
+
+    let reply = send(
+        api.proxy(Method::GET, "/anything", &connection.key, &connection.id)
+            .header("Nango-Proxy-X-Custom", "custom value")
+            .header("Nango-Proxy-Accept-Language", "fr"),
+    )
+    .await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let headers = &reply.json()["headers"];
+    assert_eq!(headers["Authorization"], format!("Bearer {token}").as_str());
+    assert_eq!(headers["X-Custom"], "custom value");
+    assert_eq!(headers["Accept-Language"], "fr");
+    assert!(headers.get("Nango-Proxy-X-Custom").is_none(), "{headers}");
+    assert!(headers.get("Provider-Config-Key").is_none(), "{headers}");
+    assert!(headers.get("Connection-Id").is_none(), "{headers}");
+    assert!(
+        !reply.text.contains(&api.secret_key),
+        "Latchkey's secret key reached the upstream: {}",
+        reply.text
+    );
+}
+
+#[tokio::test]
+async fn proxy_injects_api_key_by_location() {
+    let env = env();
+    let api = env.server.api();
+    let api_key = format!("key-{}", random_hex(8));
+
+    let header = connect(
+        &api,
+        "test-httpbin-header-key",
+        json!({ "type": "API_KEY", "api_key": api_key }),
+    )
+    .await;
+    let reply = send(api.proxy(Method::GET, "/anything", &header.key, &header.id)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let echo = reply.json();
+    assert_eq!(echo["headers"]["X-Api-Key"], api_key.as_str());
+    assert!(
+        echo["headers"].get("Authorization").is_none(),
+        "{}",
+        echo["headers"]
+    );
+
+    let query = connect(
+        &api,
+        "test-httpbin-query-key",
+        json!({ "type": "API_KEY", "api_key": api_key }),
+    )
+    .await;
+    let reply = send(api.proxy(Method::GET, "/anything?own=1", &query.key, &query.id)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let echo = reply.json();
+    assert_eq!(
+        echo["args"]["api_key"],
+        api_key.as_str(),
+        "{}",
+        echo["args"]
+    );
+    assert_eq!(echo["args"]["own"], "1", "{}", echo["args"]);
+    assert!(
+        echo["headers"].get("Authorization").is_none(),
+        "{}",
+        echo["headers"]
+    );
+}
+
+#[tokio::test]
+async fn proxy_basic_auth_reaches_httpbin_check() {
+    let env = env();
+    let api = env.server.api();
+    let cases = [
+        ("pass", StatusCode::OK),
+        ("wrong", StatusCode::UNAUTHORIZED),
+    ];
+    for (password, expected) in cases {
+        let connection = connect(
+            &api,
+            "test-httpbin-basic",
+            json!({ "type": "BASIC", "username": "user", "password": password }),
+        )
+        .await;
+
+        let reply = send(api.proxy(
+            Method::GET,
+            "/basic-auth/user/pass",
+            &connection.key,
+            &connection.id,
+        ))
+        .await;
+
+        assert_eq!(
+            reply.status, expected,
+            "password {password}: {}",
+            reply.text
+        );
+        if expected == StatusCode::OK {
+            assert_eq!(
+                reply.json(),
+                json!({ "authenticated": true, "user": "user" })
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn proxy_passes_upstream_status_through() {
+    let env = env();
+    let api = env.server.api();
+    let (connection, _) = bearer_connection(&api).await;
+    for status in [201u16, 204, 404, 418, 500, 503] {
+        let reply = send(api.proxy(
+            Method::GET,
+            &format!("/status/{status}"),
+            &connection.key,
+            &connection.id,
+        ))
+        .await;
+
+        assert_eq!(reply.status.as_u16(), status, "{}", reply.text);
+        if status == 418 {
+            assert!(reply.text.contains("teapot"), "{}", reply.text);
+            assert_eq!(
+                reply.header("x-more-info").as_deref(),
+                Some("http://tools.ietf.org/html/rfc2324")
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn proxy_drops_hop_by_hop_headers() {
+    let env = env();
+    let api = env.server.api();
+    let (connection, _) = bearer_connection(&api).await;
+
+    // httpbin's /response-headers sets every query parameter as a header.
+    let path = "/response-headers?Keep-Alive=timeout%3D99&Proxy-Authenticate=Basic&Trailer=X-Sum&Upgrade=h2c&X-Kept=yes";
+    let reply = send(
+        api.proxy(Method::GET, path, &connection.key, &connection.id)
+            .header("Keep-Alive", "timeout=7")
+            .header("Proxy-Authorization", "Basic Zm9vOmJhcg==")
+            .header("TE", "trailers"),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.header("x-kept").as_deref(), Some("yes"));
+    for name in ["keep-alive", "proxy-authenticate", "trailer", "upgrade"] {
+        assert_eq!(
+            reply.header(name),
+            None,
+            "response header {name} was forwarded"
+        );
+    }
+
+    let reply = send(
+        api.proxy(Method::GET, "/anything", &connection.key, &connection.id)
+            .header("Keep-Alive", "timeout=7")
+            .header("Proxy-Authorization", "Basic Zm9vOmJhcg==")
+            .header("TE", "trailers"),
+    )
+    .await;
+    let headers = &reply.json()["headers"];
+    for name in ["Keep-Alive", "Proxy-Authorization", "Te"] {
+        assert!(
+            headers.get(name).is_none(),
+            "request header {name} was forwarded: {headers}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn proxy_base_url_override_rules() {
+    let env = env();
+    let api = env.server.api();
+    let (connection, _) = bearer_connection(&api).await;
+    let other_host = format!("http://localhost:{}", env.httpbin.port);
+    let cases = [
+        ("", StatusCode::OK),
+        (env.httpbin.base_url.as_str(), StatusCode::OK),
+        (other_host.as_str(), StatusCode::BAD_REQUEST),
+    ];
+    for (value, expected) in cases {
+        let reply = send(
+            api.proxy(Method::GET, "/anything", &connection.key, &connection.id)
+                .header("Base-Url-Override", value),
+        )
+        .await;
+
+        assert_eq!(
+            reply.status, expected,
+            "Base-Url-Override {value:?}: {}",
+            reply.text
+        );
+        if expected == StatusCode::BAD_REQUEST {
+            assert_eq!(
+                reply.error_code(),
+                "forbidden_base_url_override",
+                "{value:?}"
+            );
+        }
+    }
+}
+
+/// A proxy request with some routing headers and the error it must get.
+struct RoutingCase<'a> {
+    case: &'a str,
+    key: Option<&'a str>,
+    id: Option<&'a str>,
+    status: StatusCode,
+    code: &'a str,
+    /// A value the error message must name.
+    named: &'a str,
+}
+
+impl<'a> RoutingCase<'a> {
+    fn new(case: &'a str, key: Option<&'a str>, id: Option<&'a str>, status: StatusCode) -> Self {
+        RoutingCase {
+            case,
+            key,
+            id,
+            status,
+            code: "",
+            named: "",
+        }
+    }
+
+    fn error(mut self, code: &'a str, named: &'a str) -> Self {
+        self.code = code;
+        self.named = named;
+        self
+    }
+}
+
+#[tokio::test]
+async fn proxy_rejects_missing_or_unknown_routing() {
+    let env = env();
+    let api = env.server.api();
+    let (connection, _) = bearer_connection(&api).await;
+    let url = env.server.url("/proxy/anything");
+    let http = reqwest::Client::new();
+    let key = Some(connection.key.as_str());
+    let id = Some(connection.id.as_str());
+    let cases = [
+        RoutingCase::new("no Provider-Config-Key", None, id, StatusCode::BAD_REQUEST)
+            .error("missing_header", "Provider-Config-Key"),
+        RoutingCase::new("no Connection-Id", key, None, StatusCode::BAD_REQUEST)
+            .error("missing_header", "Connection-Id"),
+        RoutingCase::new(
+            "unknown integration",
+            Some("no-such-integration"),
+            id,
+            StatusCode::NOT_FOUND,
+        )
+        .error("unknown_integration", "no-such-integration"),
+        RoutingCase::new(
+            "unknown connection",
+            key,
+            Some("no-such-connection"),
+            StatusCode::NOT_FOUND,
+        )
+        .error("unknown_connection", "no-such-connection"),
+    ];
+    for RoutingCase {
+        case,
+        key,
+        id,
+        status,
+        code,
+        named,
+    } in cases
+    {
+        let mut request = http.get(&url).bearer_auth(&api.secret_key);
+        if let Some(key) = key {
+            request = request.header("Provider-Config-Key", key);
+        }
+        if let Some(id) = id {
+            request = request.header("Connection-Id", id);
+        }
+        let reply = send(request).await;
+
+        assert_eq!(reply.status, status, "{case}: {}", reply.text);
+        assert_eq!(reply.error_code(), code, "{case}");
+        assert!(
+            reply.error_message().contains(named),
+            "{case}: {}",
+            reply.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn curl_post_reaches_upstream_with_stored_token() {
+    let env = env();
+    let api = env.server.api();
+    let (connection, token) = bearer_connection(&api).await;
+
+    let output = Command::new("curl")
+        .args(["--silent", "--show-error", "--noproxy", "*", "-X", "POST"])
+        .args(["-H", &format!("Authorization: Bearer {}", api.secret_key)])
+        .args(["-H", &format!("Provider-Config-Key: {}", connection.key)])
+        .args(["-H", &format!("Connection-Id: {}", connection.id)])
+        .args(["-H", "Content-Type: application/json"])
+        .args([
+            "-d",
+            r#"{"title":"From curl","body":{"storage":{"value":"<p>hi</p>"}}}"#,
+        ])
+        .arg(env.server.url("/proxy/anything/pages?draft=true"))
+        .output()
+        .expect("run curl");
+
+    assert!(
+        output.status.success(),
+        "curl failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let echo: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    });
+    assert_eq!(echo["method"], "POST");
+    assert_eq!(
+        echo["headers"]["Authorization"],
+        format!("Bearer {token}").as_str()
+    );
+    assert_eq!(echo["headers"]["Content-Type"], "application/json");
+    assert_eq!(echo["args"]["draft"], "true");
+    assert_eq!(
+        echo["json"],
+        json!({ "title": "From curl", "body": { "storage": { "value": "<p>hi</p>" } } })
+    );
+}
+
+#[tokio::test]
+async fn proxy_accepts_nango_control_headers() {
+    let env = env();
+    let api = env.server.api();
+    let (connection, _) = bearer_connection(&api).await;
+
+    let reply = send(
+        api.proxy(Method::GET, "/anything", &connection.key, &connection.id)
+            .header("Retries", "0")
+            .header("Decompress", "true")
+            .header("Nango-Activity-Log-Id", "")
+            .header("Base-Url-Override", ""),
+    )
+    .await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let headers = &reply.json()["headers"];
+    for name in [
+        "Retries",
+        "Decompress",
+        "Nango-Activity-Log-Id",
+        "Base-Url-Override",
+    ] {
+        assert!(
+            headers.get(name).is_none(),
+            "control header {name} went upstream: {headers}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn proxy_request_logged_without_token() {
+    let env = env();
+    let api = env.server.api();
+    let (connection, token) = bearer_connection(&api).await;
+
+    let reply = send(api.proxy(Method::GET, "/status/202", &connection.key, &connection.id)).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+
+    // The server may write the line just after it sends the reply.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let logs = env.server.logs();
+    let line = logs
+        .lines()
+        .find(|line| line.contains(&connection.id) && line.contains("/proxy"))
+        .unwrap_or_else(|| panic!("no request line for {} in the log:\n{logs}", connection.id));
+    for part in ["GET", "202", "latency_ms", connection.key.as_str()] {
+        assert!(
+            line.contains(part),
+            "the request line lacks {part:?}: {line}"
+        );
+    }
+    assert!(!logs.contains(&token), "the log carries the access token");
+    assert!(
+        !logs.contains(&api.secret_key),
+        "the log carries the secret key"
+    );
+}

@@ -1,0 +1,289 @@
+//! The pinned test peers: httpbin (PyPI) and oidc-provider (npm), started on
+//! 127.0.0.1 on free ports. `scripts/test.sh` installs them.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use super::process::{free_port, ChildGuard};
+
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub fn peers_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
+}
+
+fn require_installed(path: PathBuf, component: &str) -> PathBuf {
+    if !path.exists() {
+        panic!(
+            "{component} is not installed: {} is missing. Run scripts/test.sh, which installs the test peers.",
+            path.display()
+        );
+    }
+    path
+}
+
+/// httpbin 0.10.4 from `tests/peers/.venv`.
+pub struct Httpbin {
+    pub port: u16,
+    pub base_url: String,
+    process: ChildGuard,
+    _logs: TempDir,
+}
+
+impl Httpbin {
+    pub fn start() -> Httpbin {
+        let python = require_installed(peers_dir().join(".venv/bin/python"), "httpbin");
+        let logs = TempDir::new().unwrap();
+        let port = free_port();
+        let mut command = Command::new(python);
+        command
+            .args(["-m", "httpbin.core", "--host", "127.0.0.1", "--port"])
+            .arg(port.to_string())
+            .stdout(Stdio::null());
+        let mut process = ChildGuard::spawn("httpbin", command, &logs.path().join("stderr"));
+        process.wait_for_port(port, START_TIMEOUT);
+        Httpbin {
+            port,
+            base_url: format!("http://127.0.0.1:{port}"),
+            process,
+            _logs: logs,
+        }
+    }
+
+    pub fn stderr_text(&self) -> String {
+        self.process.stderr_text()
+    }
+}
+
+/// How a client registered at oidc-provider authenticates at its token
+/// endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientAuthMethod {
+    Post,
+    Basic,
+}
+
+impl ClientAuthMethod {
+    pub fn oidc_name(self) -> &'static str {
+        match self {
+            ClientAuthMethod::Post => "client_secret_post",
+            ClientAuthMethod::Basic => "client_secret_basic",
+        }
+    }
+
+    /// The provider file's `client_auth` value for this method.
+    pub fn catalog_name(self) -> &'static str {
+        match self {
+            ClientAuthMethod::Post => "body",
+            ClientAuthMethod::Basic => "basic",
+        }
+    }
+}
+
+/// One static client of oidc-provider.
+#[derive(Clone, Debug)]
+pub struct OidcClient {
+    pub client_id: String,
+    pub client_secret: String,
+    pub auth_method: ClientAuthMethod,
+    /// Empty for a client-credentials-only client.
+    pub redirect_uris: Vec<String>,
+    pub client_credentials_only: bool,
+    /// Access token lifetime in seconds; 3600 when `None`.
+    pub access_token_ttl: Option<u64>,
+}
+
+impl OidcClient {
+    pub fn authorization_code(
+        client_id: &str,
+        auth_method: ClientAuthMethod,
+        redirect_uris: &[String],
+    ) -> OidcClient {
+        OidcClient {
+            client_id: client_id.to_owned(),
+            client_secret: format!("{client_id}-secret-{}", super::random_hex(12)),
+            auth_method,
+            redirect_uris: redirect_uris.to_vec(),
+            client_credentials_only: false,
+            access_token_ttl: None,
+        }
+    }
+
+    pub fn client_credentials(client_id: &str, auth_method: ClientAuthMethod) -> OidcClient {
+        OidcClient {
+            client_id: client_id.to_owned(),
+            client_secret: format!("{client_id}-secret-{}", super::random_hex(12)),
+            auth_method,
+            redirect_uris: Vec::new(),
+            client_credentials_only: true,
+            access_token_ttl: None,
+        }
+    }
+
+    pub fn with_ttl(mut self, seconds: u64) -> OidcClient {
+        self.access_token_ttl = Some(seconds);
+        self
+    }
+
+    fn to_config(&self) -> Value {
+        let grant_types = if self.client_credentials_only {
+            json!(["client_credentials"])
+        } else {
+            json!(["authorization_code", "refresh_token"])
+        };
+        let mut config = json!({
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "token_endpoint_auth_method": self.auth_method.oidc_name(),
+            "redirect_uris": self.redirect_uris,
+            "grant_types": grant_types,
+        });
+        if let Some(ttl) = self.access_token_ttl {
+            config["access_token_ttl"] = json!(ttl);
+        }
+        config
+    }
+}
+
+/// oidc-provider 9.13.3 run by `tests/peers/oidc.mjs`.
+pub struct Oidc {
+    pub port: u16,
+    pub issuer: String,
+    pub clients: Vec<OidcClient>,
+    process: ChildGuard,
+    _logs: TempDir,
+}
+
+impl Oidc {
+    pub fn start(clients: &[OidcClient]) -> Oidc {
+        let script = require_installed(peers_dir().join("oidc.mjs"), "oidc.mjs");
+        require_installed(
+            peers_dir().join("node_modules/oidc-provider/package.json"),
+            "oidc-provider",
+        );
+        let logs = TempDir::new().unwrap();
+        let config =
+            json!({ "clients": clients.iter().map(OidcClient::to_config).collect::<Vec<_>>() });
+        let mut command = Command::new("node");
+        command
+            .arg(script)
+            .arg(config.to_string())
+            .current_dir(peers_dir())
+            .stdout(Stdio::piped());
+        let mut process = ChildGuard::spawn("oidc-provider", command, &logs.path().join("stderr"));
+        let stdout = process.child_mut().stdout.take().unwrap();
+
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = sender.send(line);
+            }
+            // Keep draining so that later writes never block the peer.
+            for _ in lines {}
+        });
+        let line = match receiver.recv_timeout(START_TIMEOUT) {
+            Ok(line) => line,
+            Err(_) => panic!(
+                "oidc-provider printed no start line within {START_TIMEOUT:?}; stderr:\n{}",
+                process.stderr_text()
+            ),
+        };
+        let started: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+            panic!(
+                "oidc-provider start line {line:?} is not JSON ({e}); stderr:\n{}",
+                process.stderr_text()
+            )
+        });
+        let port = started["port"].as_u64().expect("port in the start line") as u16;
+        let issuer = started["issuer"].as_str().expect("issuer").to_owned();
+        process.wait_for_port(port, START_TIMEOUT);
+        Oidc {
+            port,
+            issuer,
+            clients: clients.to_vec(),
+            process,
+            _logs: logs,
+        }
+    }
+
+    pub fn client(&self, client_id: &str) -> &OidcClient {
+        self.clients
+            .iter()
+            .find(|c| c.client_id == client_id)
+            .unwrap_or_else(|| panic!("no oidc client {client_id}"))
+    }
+
+    pub fn stderr_text(&self) -> String {
+        self.process.stderr_text()
+    }
+
+    /// Returns the token requests counted for `client_id` and `grant_type`.
+    pub async fn token_requests(&self, client_id: &str, grant_type: &str) -> u64 {
+        let stats = self.stats().await;
+        stats["token_requests"][client_id][grant_type]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    /// Returns the requests rejected for `client_id` because they used the
+    /// wrong client authentication method.
+    pub async fn rejected_client_auth(&self, client_id: &str) -> u64 {
+        let stats = self.stats().await;
+        stats["rejected_client_auth"][client_id]
+            .as_object()
+            .map(|by_method| by_method.values().filter_map(Value::as_u64).sum())
+            .unwrap_or(0)
+    }
+
+    pub async fn stats(&self) -> Value {
+        reqwest::get(format!("{}/__stats", self.issuer))
+            .await
+            .expect("GET /__stats")
+            .json()
+            .await
+            .expect("/__stats JSON")
+    }
+
+    /// Returns oidc-provider's view of an access token:
+    /// `{active, kind, client_id, scope}`.
+    pub async fn describe_token(&self, token: &str) -> Value {
+        reqwest::Client::new()
+            .get(format!("{}/__token", self.issuer))
+            .query(&[("value", token)])
+            .send()
+            .await
+            .expect("GET /__token")
+            .json()
+            .await
+            .expect("/__token JSON")
+    }
+
+    /// Sends a token request straight to oidc-provider with the client's
+    /// registered authentication method, bypassing Latchkey.
+    pub async fn token_request(&self, client_id: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        let client = self.client(client_id);
+        let http = reqwest::Client::new();
+        let mut fields: Vec<(&str, &str)> = form.to_vec();
+        let mut request = http.post(format!("{}/token", self.issuer));
+        match client.auth_method {
+            ClientAuthMethod::Post => {
+                fields.push(("client_id", &client.client_id));
+                fields.push(("client_secret", &client.client_secret));
+            }
+            ClientAuthMethod::Basic => {
+                request = request.basic_auth(&client.client_id, Some(&client.client_secret));
+            }
+        }
+        let response = request.form(&fields).send().await.expect("POST /token");
+        let status = response.status().as_u16();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+}
