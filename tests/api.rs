@@ -1,8 +1,8 @@
 //! The CLI and the HTTP API without test peers: `catalog validate`, the
-//! provider routes, the integration lifecycle, and bad input (broken
-//! provider files, unknown ids, missing or wrong secret keys, invalid bodies
-//! and query parameters). The OAuth flow's bad input is in `oauth.rs`, the
-//! proxy's in `proxy.rs`.
+//! provider routes, the integration lifecycle, the authorization URLs of
+//! built-in providers, and bad input (broken provider files, unknown ids,
+//! missing or wrong secret keys, invalid bodies and query parameters). The
+//! OAuth flow's bad input is in `oauth.rs`, the proxy's in `proxy.rs`.
 
 mod support;
 
@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 
 use support::latchkey::{run_cli, Api, CatalogDir, Latchkey, Reply, ServerConfig};
+use support::oauth_flow::{authorization_url, query_param};
 use support::{free_port, httpbin_provider, random_hex, unused_oauth2_auth};
 
 const UNUSED_BASE: &str = "http://127.0.0.1:9";
@@ -665,4 +666,160 @@ async fn providers_route_serves_catalog() {
         "{}",
         overridden.text
     );
+}
+
+/// Returns a server with the built-in catalog alone, started once. The shared
+/// server's catalog directory overrides `github`.
+fn builtin_server() -> &'static (Latchkey, TempDir) {
+    static SERVER: OnceLock<(Latchkey, TempDir)> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        let data = TempDir::new().unwrap();
+        let server = Latchkey::start(ServerConfig::new(free_port(), data.path(), &[]));
+        (server, data)
+    })
+}
+
+const ATLASSIAN_SITE: &str = "1324a887-45db-1bf4-1e99-ef0ff456d421";
+
+/// Query parameters as (name, value) pairs.
+type Pairs = &'static [(&'static str, &'static str)];
+
+/// The authorization URL a built-in provider's integration must produce.
+struct UrlCase {
+    provider: &'static str,
+    /// The integration's scopes, comma-separated as Nango's clients send them.
+    scopes: &'static str,
+    /// The `params` JSON object of `/oauth/connect`.
+    config: Option<Value>,
+    host: &'static str,
+    path: &'static str,
+    /// The expected `scope` parameter.
+    scope: &'static str,
+    /// Further parameters the URL must carry once each.
+    extra: Pairs,
+}
+
+#[tokio::test]
+async fn builtin_authorization_urls() {
+    let (server, _) = builtin_server();
+    let api = server.api();
+    let atlassian: Pairs = &[("audience", "api.atlassian.com"), ("prompt", "consent")];
+    let google: Pairs = &[("access_type", "offline"), ("prompt", "consent")];
+    let site = json!({ "cloud_id": ATLASSIAN_SITE });
+
+    let case = |provider, scopes, config, host, path, scope, extra| UrlCase {
+        provider,
+        scopes,
+        config,
+        host,
+        path,
+        scope,
+        extra,
+    };
+    // (provider, integration scopes, connection config, host, path,
+    // expected `scope`, extra parameters)
+    #[rustfmt::skip]
+    let cases = [
+        case("confluence", "read:confluence-content.all,write:confluence-content", Some(site.clone()),
+            "auth.atlassian.com", "/authorize",
+            "offline_access read:confluence-content.all write:confluence-content", atlassian),
+        case("jira", "read:jira-work,write:jira-work", Some(site.clone()),
+            "auth.atlassian.com", "/authorize",
+            "offline_access read:jira-work write:jira-work", atlassian),
+        case("google", "openid,https://www.googleapis.com/auth/drive.readonly", None,
+            "accounts.google.com", "/o/oauth2/v2/auth",
+            "openid https://www.googleapis.com/auth/drive.readonly", google),
+        case("github", "repo,read:user", None,
+            "github.com", "/login/oauth/authorize", "repo read:user", &[]),
+        case("slack", "chat:write,channels:read", None,
+            "slack.com", "/oauth/v2/authorize", "chat:write,channels:read", &[]),
+        case("microsoft", "User.Read,Mail.Read", None,
+            "login.microsoftonline.com", "/common/oauth2/v2.0/authorize",
+            "offline_access User.Read Mail.Read", &[]),
+        case("zendesk", "write", Some(json!({ "subdomain": "acme" })),
+            "acme.zendesk.com", "/oauth/authorizations/new", "read write", &[]),
+        case("shopify", "read_products,write_orders", Some(json!({ "shop": "acme-store" })),
+            "acme-store.myshopify.com", "/admin/oauth/authorize",
+            "read_products,write_orders", &[]),
+    ];
+
+    let redirect_uri = server.url("/oauth/callback");
+    for UrlCase {
+        provider,
+        scopes,
+        config,
+        host,
+        path,
+        scope,
+        extra,
+    } in cases
+    {
+        let key = format!("{provider}-{}", random_hex(4));
+        let client_id = format!("dummy-{provider}-client");
+        api.create_integration(&json!({
+            "unique_key": key,
+            "provider": provider,
+            "credentials": {
+                "type": "OAUTH2",
+                "client_id": client_id,
+                "client_secret": "dummy-secret",
+                "scopes": scopes,
+            },
+        }))
+        .await;
+        let token = api
+            .connect_session(&format!("user-{}", random_hex(4)), None)
+            .await;
+        let mut connect = url::Url::parse(&server.url(&format!("/oauth/connect/{key}"))).unwrap();
+        connect
+            .query_pairs_mut()
+            .append_pair("connect_session_token", &token);
+        if let Some(config) = &config {
+            connect
+                .query_pairs_mut()
+                .append_pair("params", &config.to_string());
+        }
+
+        // The redirect is never followed: no request goes to the provider.
+        let reply = Reply::read(
+            support::latchkey::no_redirect_client()
+                .get(connect)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+
+        let url = authorization_url(&reply);
+        assert_eq!(url.scheme(), "https", "{provider}: {url}");
+        assert_eq!(url.host_str(), Some(host), "{provider}: {url}");
+        assert_eq!(url.path(), path, "{provider}: {url}");
+        let mut expected: Vec<(&str, &str)> = vec![
+            ("response_type", "code"),
+            ("client_id", &client_id),
+            ("redirect_uri", &redirect_uri),
+            ("scope", scope),
+            ("code_challenge_method", "S256"),
+        ];
+        expected.extend_from_slice(extra);
+        for (name, value) in expected {
+            let values: Vec<String> = url
+                .query_pairs()
+                .filter(|(k, _)| k == name)
+                .map(|(_, v)| v.into_owned())
+                .collect();
+            assert_eq!(values, [value], "{provider}: parameter {name} in {url}");
+        }
+        let challenge = query_param(&url, "code_challenge").unwrap_or_default();
+        assert_eq!(challenge.len(), 43, "{provider}: code_challenge in {url}");
+        let state = query_param(&url, "state").unwrap_or_default();
+        assert!(state.len() >= 16, "{provider}: state in {url}");
+        if provider == "confluence" || provider == "jira" {
+            let scope = query_param(&url, "scope").unwrap_or_default();
+            assert!(
+                scope.split(' ').any(|s| s == "offline_access"),
+                "{provider}: no offline_access in {scope:?}"
+            );
+        }
+    }
 }

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use tempfile::TempDir;
 use url::Url;
 
+use support::html_form::form_for;
 use support::latchkey::{Api, CatalogDir, Latchkey, Reply, ServerConfig};
 use support::oauth_flow::{
     abort, authorization_url, authorize, callback, connect_account, connection_id_from_page,
@@ -797,8 +798,25 @@ async fn connect_link_lists_allowed_integrations() {
         "{:?}",
         page.headers
     );
-    let href = format!("/oauth/connect/{allowed}?connect_session_token={token}");
-    assert!(page.text.contains(&href), "no link {href} in {}", page.text);
+    // The page's OAuth form is a GET to /oauth/connect with the session
+    // token as a hidden input, so a browser sends the same request as a link.
+    let form = form_for(&page.text, &allowed)
+        .unwrap_or_else(|| panic!("no form for {allowed} in {}", page.text));
+    assert_eq!(form.method(), "get", "{}", form.inner_html);
+    assert_eq!(
+        form.action(),
+        Some(
+            env.server
+                .url(&format!("/oauth/connect/{allowed}"))
+                .as_str()
+        )
+    );
+    assert_eq!(
+        form.data(&[]),
+        [("connect_session_token".to_owned(), token.clone())],
+        "{}",
+        form.inner_html
+    );
     assert!(
         !page.text.contains(&other),
         "{other} is not allowed: {}",

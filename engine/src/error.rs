@@ -19,14 +19,13 @@ pub enum EngineError {
 
     /// The provider replied to a token request with an OAuth error
     /// (RFC 6749 section 5.2).
-    ///
-    /// NOTE: the variant has no provider field, so its message cannot name
-    /// the provider; callers add the integration or provider as context.
     #[error(
-        "the provider rejected the token request with HTTP {status} and error `{code}`{}",
+        "provider `{provider}` rejected the token request with HTTP {status} and error `{code}`{}",
         describe(description)
     )]
     Provider {
+        /// Name of the provider definition, for example `jira`.
+        provider: String,
         kind: ProviderErrorKind,
         status: u16,
         code: String,

@@ -912,9 +912,18 @@ proxy: {{base_url: "{base}"}}
                 (
                     400,
                     EngineError::Provider {
-                        kind, code, status, ..
+                        provider: provider_name,
+                        kind,
+                        code,
+                        status,
+                        ..
                     },
                 ) => {
+                    assert_eq!(provider_name, "local");
+                    assert!(
+                        err.to_string().starts_with("provider `local` rejected"),
+                        "{err}"
+                    );
                     assert_eq!(*kind, ProviderErrorKind::Reconnect);
                     assert_eq!(code, "invalid_grant");
                     assert_eq!(*status, 400);

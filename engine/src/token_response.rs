@@ -173,6 +173,7 @@ fn oauth_error(provider: &str, status: u16, error: &Value, object: &Value) -> En
 
     tracing::debug!(provider, status, code = %code, "token endpoint replied with an OAuth error");
     EngineError::Provider {
+        provider: provider.to_owned(),
         kind: ProviderErrorKind::classify(&code, status),
         status,
         code,
@@ -486,11 +487,13 @@ mod tests {
 
             match &err {
                 EngineError::Provider {
+                    provider,
                     kind: actual_kind,
                     status: actual_status,
                     code: actual_code,
                     description: actual_description,
                 } => {
+                    assert_eq!(provider, "p", "{case}");
                     assert_eq!(*actual_kind, kind, "{case}");
                     assert_eq!(*actual_status, status, "{case}");
                     assert_eq!(actual_code, code, "{case}");
@@ -520,7 +523,7 @@ mod tests {
 
         assert_eq!(
             err.to_string(),
-            "the provider rejected the token request with HTTP 400 and error `invalid_grant`: Token expired"
+            "provider `github` rejected the token request with HTTP 400 and error `invalid_grant`: Token expired"
         );
         assert!(err.needs_reconnect());
         assert!(!err.is_temporary());

@@ -49,6 +49,28 @@ pub fn validate(
     Ok(config)
 }
 
+/// Adds the connection-config values of an HTML form, sent as
+/// `params[KEY]=VALUE` pairs, to `config`. They override values already
+/// there, and an empty value counts as absent, so an optional field left
+/// blank takes its default. Other pairs are ignored.
+pub fn merge_form_values<'a>(
+    config: &mut ConnectionConfig,
+    pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) {
+    for (name, value) in pairs {
+        let Some(key) = name
+            .strip_prefix("params[")
+            .and_then(|rest| rest.strip_suffix(']'))
+        else {
+            continue;
+        };
+        if key.is_empty() || value.is_empty() {
+            continue;
+        }
+        config.insert(key.to_owned(), Value::String(value.to_owned()));
+    }
+}
+
 fn check_pattern(
     provider: &Provider,
     name: &str,
@@ -157,6 +179,35 @@ mod tests {
         // Unanchored `[a-z0-9-]+` would find a match inside "a.b".
         let error = validate(&provider(), &config(json!({"subdomain": "a.b"}))).unwrap_err();
         assert_eq!(error.code, "invalid_connection_config");
+    }
+
+    #[test]
+    fn form_values_override_and_skip_blanks() {
+        let mut merged = config(json!({"subdomain": "from-json", "region": "eu"}));
+        let pairs = [
+            ("params[subdomain]", "from-form"),
+            ("params[region]", ""),
+            ("params[team]", "core"),
+            ("params[]", "nameless"),
+            ("connect_session_token", "lk_cs_x"),
+            ("params", "{}"),
+        ];
+        merge_form_values(&mut merged, pairs);
+        assert_eq!(merged["subdomain"], "from-form");
+        assert_eq!(merged["region"], "eu", "a blank value keeps the JSON one");
+        assert_eq!(merged["team"], "core");
+        assert_eq!(merged.len(), 3, "{merged:?}");
+    }
+
+    #[test]
+    fn blank_optional_form_value_takes_default() {
+        let mut merged = ConnectionConfig::new();
+        merge_form_values(
+            &mut merged,
+            [("params[subdomain]", "acme"), ("params[region]", "")],
+        );
+        let result = validate(&provider(), &merged).unwrap();
+        assert_eq!(result["region"], "us");
     }
 
     #[test]

@@ -223,17 +223,24 @@ impl ApiError {
         }
     }
 
-    /// Maps a failed code exchange or client-credentials grant.
-    pub fn oauth_exchange(error: &EngineError) -> ApiError {
+    /// Maps a failed code exchange or client-credentials grant of
+    /// `integration`.
+    pub fn oauth_exchange(error: &EngineError, integration: &str) -> ApiError {
         let message = match error {
             EngineError::Provider {
-                code, description, ..
-            } => match description {
-                Some(description) => {
-                    format!("the provider rejected the token request: {code}: {description}")
+                provider,
+                code,
+                description,
+                ..
+            } => {
+                let subject = format!(
+                    "provider `{provider}` rejected the token request of integration `{integration}`"
+                );
+                match description {
+                    Some(description) => format!("{subject}: {code}: {description}"),
+                    None => format!("{subject}: {code}"),
                 }
-                None => format!("the provider rejected the token request: {code}"),
-            },
+            }
             EngineError::Template { .. } => {
                 return ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -241,7 +248,7 @@ impl ApiError {
                     error.to_string(),
                 )
             }
-            other => format!("the token request failed: {other}"),
+            other => format!("the token request of integration `{integration}` failed: {other}"),
         };
         ApiError::new(StatusCode::BAD_GATEWAY, "oauth_exchange_failed", message)
     }
@@ -309,6 +316,7 @@ mod tests {
     #[test]
     fn refresh_errors_map_to_statuses() {
         let provider = |kind| EngineError::Provider {
+            provider: "local-oauth".to_owned(),
             kind,
             status: 400,
             code: "invalid_grant".to_owned(),
@@ -348,14 +356,25 @@ mod tests {
     #[test]
     fn exchange_error_carries_provider_code() {
         let error = EngineError::Provider {
+            provider: "local-oauth".to_owned(),
             kind: ProviderErrorKind::Reconnect,
             status: 400,
             code: "invalid_client".to_owned(),
             description: Some("client authentication failed".to_owned()),
         };
-        let api = ApiError::oauth_exchange(&error);
+        let api = ApiError::oauth_exchange(&error, "local");
         assert_eq!(api.status, StatusCode::BAD_GATEWAY);
         assert_eq!(api.code, "oauth_exchange_failed");
+        assert!(
+            api.message.contains("provider `local-oauth`"),
+            "{}",
+            api.message
+        );
+        assert!(
+            api.message.contains("integration `local`"),
+            "{}",
+            api.message
+        );
         assert!(api.message.contains("invalid_client"));
         assert!(api.message.contains("client authentication failed"));
     }

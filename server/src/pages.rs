@@ -2,6 +2,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
+use latchkey_catalog::{Auth, ConfigField, Provider};
 use serde_json::json;
 
 /// Escapes text for HTML element content and quoted attribute values.
@@ -95,32 +96,161 @@ pub fn authorization_failed(
     (status, Html(html)).into_response()
 }
 
-/// One entry of the connect page: an integration and its authorization link.
-pub struct ConnectLink {
-    pub unique_key: String,
-    pub display_name: String,
-    pub href: String,
+/// The inputs of one form of the connect page, by auth mode.
+pub enum FormKind<'a> {
+    /// Only connection-config values, then the browser goes to the provider.
+    OAuth2,
+    ApiKey {
+        key_title: &'a str,
+    },
+    Basic {
+        username_title: &'a str,
+        password_title: &'a str,
+    },
 }
 
-/// Renders the page behind a connect session's `connect_link`.
-pub fn connect_page(links: &[ConnectLink]) -> Response {
+/// One integration of the connect page and the form that connects it.
+pub struct ConnectForm<'a> {
+    pub unique_key: &'a str,
+    pub display_name: &'a str,
+    pub kind: FormKind<'a>,
+    /// Connection-config fields the end user fills in, by name.
+    pub fields: Vec<(&'a str, &'a ConfigField)>,
+}
+
+impl<'a> ConnectForm<'a> {
+    /// Builds the form for an integration of `provider`, or `None` for the
+    /// client-credentials grant, whose connections the application creates.
+    /// Fields marked `automated` are left out because Latchkey fills them.
+    pub fn new(
+        unique_key: &'a str,
+        display_name: &'a str,
+        provider: &'a Provider,
+    ) -> Option<ConnectForm<'a>> {
+        let kind = match &provider.auth {
+            Auth::Oauth2(_) => FormKind::OAuth2,
+            Auth::ApiKey(settings) => FormKind::ApiKey {
+                key_title: settings.key_title.as_deref().unwrap_or("API key"),
+            },
+            Auth::Basic(settings) => FormKind::Basic {
+                username_title: settings.username_title.as_deref().unwrap_or("Username"),
+                password_title: settings.password_title.as_deref().unwrap_or("Password"),
+            },
+            Auth::Oauth2ClientCredentials(_) => return None,
+        };
+        let fields = provider
+            .connection_config
+            .iter()
+            .filter(|(_, field)| !field.automated)
+            .map(|(name, field)| (name.as_str(), field))
+            .collect();
+        Some(ConnectForm {
+            unique_key,
+            display_name,
+            kind,
+            fields,
+        })
+    }
+}
+
+/// Renders the page behind a connect session's `connect_link`: one form per
+/// integration, each sending the session token along.
+pub fn connect_page(public_url: &str, session_token: &str, forms: &[ConnectForm]) -> Response {
     let mut content = String::from("<h1>Connect an account</h1>\n");
-    if links.is_empty() {
-        content.push_str("<p>This session allows no integration that uses OAuth.</p>\n");
-    } else {
-        content.push_str("<ul>\n");
-        for link in links {
-            content.push_str(&format!(
-                "<li><a href=\"{}\" data-integration=\"{}\">{}</a></li>\n",
-                escape_html(&link.href),
-                escape_html(&link.unique_key),
-                escape_html(&link.display_name)
-            ));
-        }
-        content.push_str("</ul>\n");
+    if forms.is_empty() {
+        content
+            .push_str("<p>This session allows no integration that an end user can connect.</p>\n");
+    }
+    for form in forms {
+        content.push_str(&render_form(public_url, session_token, form));
     }
     let html = page("Connect an account", "", &content, None);
     (StatusCode::OK, Html(html)).into_response()
+}
+
+fn render_form(public_url: &str, session_token: &str, form: &ConnectForm) -> String {
+    let key = form.unique_key;
+    let token: String = url::form_urlencoded::byte_serialize(session_token.as_bytes()).collect();
+    let (method, action, mut inputs) = match form.kind {
+        FormKind::OAuth2 => (
+            "get",
+            format!("{public_url}/oauth/connect/{key}"),
+            format!(
+                "<input type=\"hidden\" name=\"connect_session_token\" value=\"{}\">\n",
+                escape_html(session_token)
+            ),
+        ),
+        FormKind::ApiKey { key_title } => (
+            "post",
+            format!("{public_url}/connect/{key}/api-key?connect_session_token={token}"),
+            credential_input(key, "api_key", "password", key_title),
+        ),
+        FormKind::Basic {
+            username_title,
+            password_title,
+        } => (
+            "post",
+            format!("{public_url}/connect/{key}/basic?connect_session_token={token}"),
+            credential_input(key, "username", "text", username_title)
+                + &credential_input(key, "password", "password", password_title),
+        ),
+    };
+    for (name, field) in &form.fields {
+        inputs.push_str(&config_input(key, name, field));
+    }
+    format!(
+        "<section>\n<h2>{}</h2>\n<form method=\"{method}\" action=\"{}\" data-integration=\"{}\">\n\
+         {inputs}<button type=\"submit\">Connect</button>\n</form>\n</section>\n",
+        escape_html(form.display_name),
+        escape_html(&action),
+        escape_html(key)
+    )
+}
+
+/// Renders a required input for a credential (`api_key`, `username`, `password`).
+fn credential_input(unique_key: &str, name: &str, input_type: &str, label: &str) -> String {
+    let id = escape_html(&format!("{unique_key}-{name}"));
+    format!(
+        "<p>\n<label for=\"{id}\">{}</label>\n\
+         <input type=\"{input_type}\" id=\"{id}\" name=\"{name}\" required autocomplete=\"off\">\n</p>\n",
+        escape_html(label)
+    )
+}
+
+/// Renders the input of one connection-config field, sent as `params[NAME]`.
+fn config_input(unique_key: &str, name: &str, field: &ConfigField) -> String {
+    let id = escape_html(&format!("{unique_key}-params-{name}"));
+    let mut attributes = format!(
+        " type=\"text\" id=\"{id}\" name=\"params[{}]\"",
+        escape_html(name)
+    );
+    if !field.optional {
+        attributes.push_str(" required");
+    }
+    let optional_attributes = [
+        ("pattern", &field.pattern),
+        ("placeholder", &field.example),
+        ("value", &field.default),
+    ];
+    for (attribute, value) in optional_attributes {
+        if let Some(value) = value {
+            attributes.push_str(&format!(" {attribute}=\"{}\"", escape_html(value)));
+        }
+    }
+    let help = match &field.description {
+        Some(description) => {
+            attributes.push_str(&format!(" aria-describedby=\"{id}-help\""));
+            format!(
+                "<small id=\"{id}-help\">{}</small>\n",
+                escape_html(description)
+            )
+        }
+        None => String::new(),
+    };
+    format!(
+        "<p>\n<label for=\"{id}\">{}</label>\n<input{attributes}>\n{help}</p>\n",
+        escape_html(&field.title)
+    )
 }
 
 #[cfg(test)]

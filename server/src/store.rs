@@ -397,7 +397,9 @@ impl Store {
         let outcome = {
             let _guard = self.lock_structure();
             (&self.integrations, &self.connections).transaction(|(integrations, connections)| {
-                self.tx_create_connection(integrations, connections, record)
+                let outcome = self.tx_create_connection(integrations, connections, record)?;
+                self.check_fault()?;
+                Ok(outcome)
             })?
         };
         self.flush().await?;

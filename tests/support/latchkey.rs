@@ -464,6 +464,32 @@ impl Api {
             .to_owned()
     }
 
+    /// Lists the connections of `end_user_id` and fails the test unless
+    /// Latchkey returns them.
+    pub async fn connections_of(&self, end_user_id: &str) -> Vec<Value> {
+        let mut url = url::Url::parse(&format!("{}/connections", self.base_url)).unwrap();
+        url.query_pairs_mut().append_pair("endUserId", end_user_id);
+        let reply = Reply::read(
+            self.http
+                .get(url)
+                .bearer_auth(&self.secret_key)
+                .send()
+                .await
+                .expect("send GET /connections"),
+        )
+        .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "GET /connections?endUserId={end_user_id}: {}",
+            reply.text
+        );
+        reply.json()["connections"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no connections array in {}", reply.text))
+            .clone()
+    }
+
     /// Builds a `/proxy{path}` request with the routing headers.
     pub fn proxy(
         &self,

@@ -9,6 +9,7 @@
 // Each test file uses a different part of the harness.
 #![allow(dead_code)]
 
+pub mod html_form;
 pub mod latchkey;
 pub mod oauth_flow;
 pub mod peers;

@@ -1,5 +1,6 @@
-//! The pinned test peers: httpbin (PyPI) and oidc-provider (npm), started on
-//! 127.0.0.1 on free ports. `scripts/test.sh` installs them.
+//! The pinned test peers: httpbin (PyPI), oidc-provider and
+//! oauth2-mock-server (npm), started on 127.0.0.1 on free ports.
+//! `scripts/test.sh` installs them.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -151,32 +152,26 @@ impl OidcClient {
     }
 }
 
-/// oidc-provider 9.13.3 run by `tests/peers/oidc.mjs`.
-pub struct Oidc {
-    pub port: u16,
-    pub issuer: String,
-    pub clients: Vec<OidcClient>,
+/// A Node script under `tests/peers` that prints `{"issuer", "port"}` as its
+/// first stdout line once it listens.
+struct NodePeer {
+    port: u16,
+    issuer: String,
     process: ChildGuard,
-    _logs: TempDir,
+    logs: TempDir,
 }
 
-impl Oidc {
-    pub fn start(clients: &[OidcClient]) -> Oidc {
-        let script = require_installed(peers_dir().join("oidc.mjs"), "oidc.mjs");
-        require_installed(
-            peers_dir().join("node_modules/oidc-provider/package.json"),
-            "oidc-provider",
-        );
+impl NodePeer {
+    fn start(name: &str, script: &str, args: &[String]) -> NodePeer {
+        let script = require_installed(peers_dir().join(script), script);
         let logs = TempDir::new().unwrap();
-        let config =
-            json!({ "clients": clients.iter().map(OidcClient::to_config).collect::<Vec<_>>() });
         let mut command = Command::new("node");
         command
             .arg(script)
-            .arg(config.to_string())
+            .args(args)
             .current_dir(peers_dir())
             .stdout(Stdio::piped());
-        let mut process = ChildGuard::spawn("oidc-provider", command, &logs.path().join("stderr"));
+        let mut process = ChildGuard::spawn(name, command, &logs.path().join("stderr"));
         let stdout = process.child_mut().stdout.take().unwrap();
 
         let (sender, receiver) = mpsc::channel();
@@ -191,25 +186,52 @@ impl Oidc {
         let line = match receiver.recv_timeout(START_TIMEOUT) {
             Ok(line) => line,
             Err(_) => panic!(
-                "oidc-provider printed no start line within {START_TIMEOUT:?}; stderr:\n{}",
+                "{name} printed no start line within {START_TIMEOUT:?}; stderr:\n{}",
                 process.stderr_text()
             ),
         };
         let started: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
             panic!(
-                "oidc-provider start line {line:?} is not JSON ({e}); stderr:\n{}",
+                "{name} start line {line:?} is not JSON ({e}); stderr:\n{}",
                 process.stderr_text()
             )
         });
         let port = started["port"].as_u64().expect("port in the start line") as u16;
         let issuer = started["issuer"].as_str().expect("issuer").to_owned();
         process.wait_for_port(port, START_TIMEOUT);
-        Oidc {
+        NodePeer {
             port,
             issuer,
-            clients: clients.to_vec(),
             process,
-            _logs: logs,
+            logs,
+        }
+    }
+}
+
+/// oidc-provider 9.13.3 run by `tests/peers/oidc.mjs`.
+pub struct Oidc {
+    pub port: u16,
+    pub issuer: String,
+    pub clients: Vec<OidcClient>,
+    process: ChildGuard,
+    _logs: TempDir,
+}
+
+impl Oidc {
+    pub fn start(clients: &[OidcClient]) -> Oidc {
+        require_installed(
+            peers_dir().join("node_modules/oidc-provider/package.json"),
+            "oidc-provider",
+        );
+        let config =
+            json!({ "clients": clients.iter().map(OidcClient::to_config).collect::<Vec<_>>() });
+        let started = NodePeer::start("oidc-provider", "oidc.mjs", &[config.to_string()]);
+        Oidc {
+            port: started.port,
+            issuer: started.issuer,
+            clients: clients.to_vec(),
+            process: started.process,
+            _logs: started.logs,
         }
     }
 
@@ -285,5 +307,87 @@ impl Oidc {
         let status = response.status().as_u16();
         let body = response.json().await.unwrap_or(Value::Null);
         (status, body)
+    }
+}
+
+/// oauth2-mock-server 8.2.3 run by `tests/peers/mock_oauth.mjs`: a token
+/// endpoint that accepts any code, refresh token and client, and whose
+/// replies each test rewrites for its own client id.
+pub struct MockOAuth {
+    pub port: u16,
+    pub issuer: String,
+    process: ChildGuard,
+    _logs: TempDir,
+}
+
+impl MockOAuth {
+    pub fn start() -> MockOAuth {
+        require_installed(
+            peers_dir().join("node_modules/oauth2-mock-server/package.json"),
+            "oauth2-mock-server",
+        );
+        let started = NodePeer::start("oauth2-mock-server", "mock_oauth.mjs", &[]);
+        // The mock's own default issuer names `localhost`; tests use
+        // 127.0.0.1 only.
+        assert_eq!(
+            started.issuer,
+            format!("http://127.0.0.1:{}", started.port),
+            "unexpected issuer of oauth2-mock-server"
+        );
+        MockOAuth {
+            port: started.port,
+            issuer: started.issuer,
+            process: started.process,
+            _logs: started.logs,
+        }
+    }
+
+    pub fn stderr_text(&self) -> String {
+        self.process.stderr_text()
+    }
+
+    /// Rewrites every later token reply to `client_id` for `grant_type` with
+    /// `rule`, whose fields `omit`, `merge`, `status`, `body` and `raw`
+    /// `mock_oauth.mjs` describes. A rule without those fields restores the
+    /// mock's own reply.
+    pub async fn set_reply(&self, client_id: &str, grant_type: &str, rule: Value) {
+        let mut rule = rule;
+        rule["client_id"] = json!(client_id);
+        rule["grant_type"] = json!(grant_type);
+        let response = reqwest::Client::new()
+            .post(format!("{}/__reply", self.issuer))
+            .json(&rule)
+            .send()
+            .await
+            .expect("POST /__reply");
+        assert!(
+            response.status().is_success(),
+            "the mock rejected the rule {rule}: {}",
+            response.text().await.unwrap_or_default()
+        );
+    }
+
+    /// Returns the token requests that `client_id` made, in arrival order:
+    /// `{grant_type, form, reply_status, reply}` each.
+    pub async fn token_requests(&self, client_id: &str) -> Vec<Value> {
+        let requests: Value = reqwest::Client::new()
+            .get(format!("{}/__requests", self.issuer))
+            .query(&[("client_id", client_id)])
+            .send()
+            .await
+            .expect("GET /__requests")
+            .json()
+            .await
+            .expect("/__requests JSON");
+        requests.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Returns the token requests of `client_id` with `grant_type`.
+    pub async fn token_requests_of(&self, client_id: &str, grant_type: &str) -> Vec<Value> {
+        self.token_requests(client_id)
+            .await
+            .into_iter()
+            .filter(|request| request["grant_type"] == grant_type)
+            .collect()
     }
 }

@@ -3,8 +3,9 @@
 //! for peers kept in a `static`, when the test process exits.
 //!
 //! NOTE: the exit hook does not run when the test process itself is killed
-//! by a signal (Ctrl-C, SIGKILL). Only `oidc.mjs` then still exits, because
-//! it watches its stdin; httpbin and Latchkey keep running until killed.
+//! by a signal (Ctrl-C, SIGKILL). Only the Node peers (`oidc.mjs`,
+//! `mock_oauth.mjs`) then still exit, because they watch their stdin.
+//! httpbin and Latchkey keep running until killed.
 
 use std::fs::File;
 use std::io::Read;

@@ -8,7 +8,6 @@ use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use chrono::Utc;
-use latchkey_catalog::Auth;
 use rand::rngs::OsRng;
 use rand::RngCore;
 use serde::Deserialize;
@@ -17,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery};
-use crate::pages::{self, ConnectLink};
+use crate::pages::{self, ConnectForm};
 use crate::records::{ConnectSessionRecord, EndUser};
 use crate::AppState;
 
@@ -104,7 +103,8 @@ pub fn session_for(
         .ok_or_else(ApiError::invalid_connect_session_token)
 }
 
-/// Lists the session's OAuth integrations, each linked to `/oauth/connect`.
+/// Renders one form per integration the session allows and an end user
+/// can connect (OAuth2, API key, basic).
 pub async fn page(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<PageQuery>,
@@ -113,30 +113,30 @@ pub async fn page(
     let session = session_for(&state, token)?;
     let token = token.unwrap_or_default();
 
-    let mut links = Vec::new();
-    for integration in state.store.list_integrations()? {
-        if !session.allows(&integration.unique_key) {
-            continue;
-        }
+    let integrations: Vec<_> = state
+        .store
+        .list_integrations()?
+        .into_iter()
+        .filter(|integration| session.allows(&integration.unique_key))
+        .collect();
+    let mut forms = Vec::new();
+    for integration in &integrations {
         let Some(provider) = state.catalog.get(&integration.provider) else {
             continue;
         };
-        if !matches!(provider.auth, Auth::Oauth2(_)) {
-            continue;
-        }
-        let href = format!(
-            "{}/oauth/connect/{}?connect_session_token={}",
-            state.settings.public_url,
-            integration.unique_key,
-            url::form_urlencoded::byte_serialize(token.as_bytes()).collect::<String>()
-        );
-        links.push(ConnectLink {
-            display_name: integration
-                .display_name
-                .unwrap_or_else(|| provider.display_name.clone()),
-            unique_key: integration.unique_key,
-            href,
-        });
+        let display_name = integration
+            .display_name
+            .as_deref()
+            .unwrap_or(&provider.display_name);
+        forms.extend(ConnectForm::new(
+            &integration.unique_key,
+            display_name,
+            provider,
+        ));
     }
-    Ok(pages::connect_page(&links))
+    Ok(pages::connect_page(
+        &state.settings.public_url,
+        token,
+        &forms,
+    ))
 }

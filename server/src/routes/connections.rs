@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use latchkey_catalog::{Auth, Provider};
+use latchkey_catalog::{ApiKey as ApiKeySettings, Auth, Provider};
 use latchkey_engine::{ConnectionConfig, Credentials, OAuth2Token, Secret};
 use regex::Regex;
 use serde::Deserialize;
@@ -119,38 +119,59 @@ pub async fn create(
         &mut config,
     )
     .await?;
+    let mut record = new_connection(&state, integration, connection_id, config, credentials)?;
+    record.metadata = body.metadata.unwrap_or_default();
+    record.end_user = body.end_user;
+
+    insert_connection(&state, &record).await?;
+    tracing::info!(
+        kind = credential_type(&record.credentials),
+        "imported connection"
+    );
+    Ok((StatusCode::CREATED, Json(connection_json(&record))).into_response())
+}
+
+/// Builds a connection record, not stored yet, with a fresh numeric id, no
+/// metadata, no end user and no errors.
+pub(super) fn new_connection(
+    state: &AppState,
+    integration: IntegrationRecord,
+    connection_id: String,
+    connection_config: ConnectionConfig,
+    credentials: Credentials,
+) -> Result<ConnectionRecord, ApiError> {
     let now = Utc::now();
-    let record = ConnectionRecord {
+    Ok(ConnectionRecord {
         id: state.store.next_id()?,
         connection_id,
         provider_config_key: integration.unique_key,
         provider: integration.provider,
         created_at: now,
         updated_at: now,
-        metadata: body.metadata.unwrap_or_default(),
-        connection_config: config,
+        metadata: serde_json::Map::new(),
+        connection_config,
         credentials,
-        end_user: body.end_user,
+        end_user: None,
         errors: Vec::new(),
-    };
+    })
+}
 
-    match state.store.create_connection(&record).await? {
-        CreateConnection::Created => {}
-        CreateConnection::Duplicate => {
-            return Err(ApiError::duplicate_connection(
-                &record.provider_config_key,
-                &record.connection_id,
-            ))
-        }
+/// Stores a new connection in one store transaction, which also checks
+/// that its integration still exists and that the id is not taken.
+pub(super) async fn insert_connection(
+    state: &AppState,
+    record: &ConnectionRecord,
+) -> Result<(), ApiError> {
+    match state.store.create_connection(record).await? {
+        CreateConnection::Created => Ok(()),
+        CreateConnection::Duplicate => Err(ApiError::duplicate_connection(
+            &record.provider_config_key,
+            &record.connection_id,
+        )),
         CreateConnection::UnknownIntegration | CreateConnection::StateGone => {
-            return Err(ApiError::unknown_integration(&record.provider_config_key))
+            Err(ApiError::unknown_integration(&record.provider_config_key))
         }
     }
-    tracing::info!(
-        kind = credential_type(&record.credentials),
-        "imported connection"
-    );
-    Ok((StatusCode::CREATED, Json(connection_json(&record))).into_response())
 }
 
 fn check_connection_id(id: String) -> Result<String, ApiError> {
@@ -227,7 +248,7 @@ async fn import_credentials(
                 .await
                 .map_err(|error| {
                     tracing::warn!(error = %error, "client-credentials grant failed");
-                    ApiError::oauth_exchange(&error)
+                    ApiError::oauth_exchange(&error, &integration.unique_key)
                 })?;
             config.extend(grant.connection_config);
             Ok(Credentials::ClientCredentials {
@@ -237,16 +258,10 @@ async fn import_credentials(
             })
         }
         (Auth::ApiKey(settings), ImportCredentials::ApiKey { api_key }) => {
-            check_api_key(provider, settings.key_pattern.as_deref(), &api_key)?;
-            Ok(Credentials::ApiKey {
-                api_key: Secret::new(api_key),
-            })
+            api_key_credentials(provider, settings, "credentials.api_key", api_key)
         }
         (Auth::Basic(_), ImportCredentials::Basic { username, password }) => {
-            Ok(Credentials::Basic {
-                username,
-                password: Secret::new(password),
-            })
+            Ok(basic_credentials(username, password))
         }
         (Auth::Oauth2(_), input) => Err(mismatch(&input, "OAUTH2")),
         (Auth::Oauth2ClientCredentials(_), input) => Err(mismatch(&input, "OAUTH2_CC")),
@@ -255,15 +270,37 @@ async fn import_credentials(
     }
 }
 
+/// Checks an API key against the provider's `key_pattern` and wraps it as
+/// stored credentials; `field` names where the caller sent the key.
+pub(super) fn api_key_credentials(
+    provider: &Provider,
+    settings: &ApiKeySettings,
+    field: &str,
+    api_key: String,
+) -> Result<Credentials, ApiError> {
+    check_api_key(provider, settings.key_pattern.as_deref(), field, &api_key)?;
+    Ok(Credentials::ApiKey {
+        api_key: Secret::new(api_key),
+    })
+}
+
+pub(super) fn basic_credentials(username: String, password: String) -> Credentials {
+    Credentials::Basic {
+        username,
+        password: Secret::new(password),
+    }
+}
+
 fn check_api_key(
     provider: &Provider,
     pattern: Option<&str>,
+    field: &str,
     api_key: &str,
 ) -> Result<(), ApiError> {
     if api_key.is_empty() {
-        return Err(ApiError::invalid_credentials(
-            "`credentials.api_key` must not be empty",
-        ));
+        return Err(ApiError::invalid_credentials(format!(
+            "`{field}` must not be empty"
+        )));
     }
     let Some(pattern) = pattern else {
         return Ok(());
@@ -283,7 +320,7 @@ fn check_api_key(
     }
     // The key itself is not echoed: it is a secret even when malformed.
     Err(ApiError::invalid_credentials(format!(
-        "`credentials.api_key` does not match the pattern `{pattern}` of provider `{}`",
+        "the API key in `{field}` does not match the format `{pattern}` of provider `{}`",
         provider.name
     )))
 }

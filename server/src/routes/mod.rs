@@ -3,6 +3,7 @@
 
 mod connect;
 mod connections;
+mod credential_entry;
 mod integrations;
 mod oauth;
 mod providers;
@@ -51,6 +52,10 @@ pub fn router(state: AppState) -> Router {
     let browser_flow = Router::new()
         .route("/health", get(health))
         .route("/connect", get(connect::page))
+        .route(
+            "/connect/{unique_key}/{mode}",
+            post(credential_entry::enter),
+        )
         .route("/oauth/connect/{unique_key}", get(oauth::connect))
         .route("/oauth/callback", get(oauth::callback));
 

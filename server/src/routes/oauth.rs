@@ -13,6 +13,7 @@ use latchkey_engine::{ClientApp, ConnectionConfig, Credentials, EngineError};
 use serde::Deserialize;
 
 use super::connect::{hash_token, session_for};
+use super::connections::new_connection;
 use crate::connection_config;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
@@ -31,10 +32,15 @@ pub struct ConnectQuery {
     params: Option<String>,
 }
 
+/// Starts the authorization. Connection-config values come as `params`
+/// (a JSON object, Nango's form), as `params[KEY]=VALUE` pairs (what the
+/// connect page's form sends), or both; a pair overrides the JSON value of
+/// the same key.
 pub async fn connect(
     State(state): State<AppState>,
     Path(unique_key): Path<String>,
     ApiQuery(query): ApiQuery<ConnectQuery>,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
     record_integration(&unique_key);
     let session = session_for(&state, query.connect_session_token.as_deref())?;
@@ -53,7 +59,14 @@ pub async fn connect(
         )));
     }
     let app = client_app(&integration)?;
-    let input_config = parse_params(query.params.as_deref())?;
+    let mut input_config = parse_params(query.params.as_deref())?;
+    let pairs = query_pairs(&uri);
+    connection_config::merge_form_values(
+        &mut input_config,
+        pairs
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    );
     let config = connection_config::validate(provider, &input_config)?;
 
     let redirect_uri = state.settings.redirect_uri();
@@ -107,13 +120,17 @@ fn parse_params(params: Option<&str>) -> Result<ConnectionConfig, ApiError> {
     })
 }
 
+/// Decodes the query string into its name-value pairs, in order.
+fn query_pairs(uri: &Uri) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
+}
+
 /// Ends the browser flow with an HTML page in every case, because the
 /// browser, not an API client, reads the response.
 pub async fn callback(State(state): State<AppState>, uri: Uri) -> Response {
-    let query: HashMap<String, String> =
-        url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect();
+    let query: HashMap<String, String> = query_pairs(&uri).into_iter().collect();
     match finish_authorization(&state, &query).await {
         Ok(page) => page,
         Err(failure) => failure.into_page(),
@@ -255,31 +272,26 @@ async fn exchange(
             &pending.connection_config,
         )
         .await
-        .map_err(|error| exchange_failure(&error))?;
+        .map_err(|error| exchange_failure(&error, &pending.integration))?;
 
     let mut connection_config = pending.connection_config.clone();
     connection_config.extend(grant.connection_config);
-    let now = Utc::now();
-    Ok(ConnectionRecord {
-        id: state.store.next_id()?,
-        connection_id: uuid::Uuid::new_v4().to_string(),
-        provider_config_key: integration.unique_key,
-        provider: integration.provider,
-        created_at: now,
-        updated_at: now,
-        metadata: serde_json::Map::new(),
+    let mut connection = new_connection(
+        state,
+        integration,
+        uuid::Uuid::new_v4().to_string(),
         connection_config,
-        credentials: Credentials::OAuth2(grant.token),
-        end_user: Some(pending.end_user.clone()),
-        errors: Vec::new(),
-    })
+        Credentials::OAuth2(grant.token),
+    )?;
+    connection.end_user = Some(pending.end_user.clone());
+    Ok(connection)
 }
 
 /// Builds the failure page for `oauth_exchange_failed`, whose description
 /// carries the provider's error code and description.
-fn exchange_failure(error: &EngineError) -> CallbackFailure {
+fn exchange_failure(error: &EngineError, integration: &str) -> CallbackFailure {
     tracing::warn!(error = %error, "OAuth code exchange failed");
-    CallbackFailure::from_api(ApiError::oauth_exchange(error))
+    CallbackFailure::from_api(ApiError::oauth_exchange(error, integration))
 }
 
 async fn discard(state: &AppState, state_hash: &str) {

@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::Form;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::post;
+use axum::routing::{any, post};
 use axum::Router;
 use serde_json::{json, Value};
 use tower::ServiceExt;
@@ -56,11 +56,11 @@ async fn send(
         }
         None => Body::empty(),
     };
-    let response = router
-        .clone()
-        .oneshot(request.body(body).unwrap())
-        .await
-        .unwrap();
+    reply_of(router, request.body(body).unwrap()).await
+}
+
+async fn reply_of(router: &Router, request: Request<Body>) -> Reply {
+    let response = router.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
@@ -130,10 +130,23 @@ async fn token_endpoint(
     }
 }
 
+/// An upstream API for proxy tests: returns the request headers as JSON.
+async fn echo_headers(headers: HeaderMap) -> axum::Json<Value> {
+    let headers: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(name, value)| {
+            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+            (name.as_str().to_owned(), Value::String(value))
+        })
+        .collect();
+    axum::Json(json!({ "headers": headers }))
+}
+
 async fn start_token_server() -> (Arc<TokenServer>, String) {
     let server = Arc::new(TokenServer::default());
     let app = Router::new()
         .route("/token", post(token_endpoint))
+        .route("/api/{*path}", any(echo_headers))
         .with_state(server.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -158,10 +171,61 @@ fn providers(token_base: &str) -> Vec<latchkey_catalog::Provider> {
         "auth": {"mode": "api_key", "inject": {"name": "X-Key", "value": "{{ api_key }}"}},
         "proxy": {"base_url": "http://127.0.0.1:9"},
     });
-    [oauth, api_key]
-        .into_iter()
-        .map(|value| serde_json::from_value(value).unwrap())
-        .collect()
+    let oauth_with_config = json!({
+        "name": "local-sub-oauth",
+        "display_name": "Local OAuth with subdomain",
+        "auth": {
+            "mode": "oauth2",
+            "authorization_url": "http://127.0.0.1:9/{{ subdomain }}/authorize",
+            "token_url": format!("{token_base}/token"),
+        },
+        "connection_config": {
+            "subdomain": {
+                "title": "Subdomain",
+                "description": "The <b>team</b> part of team.example.com",
+                "pattern": "[a-z0-9-]+",
+                "example": "acme",
+            },
+            "region": {"title": "Region", "default": "us", "optional": true},
+            "instance_url": {"title": "Instance URL", "automated": true},
+        },
+        "proxy": {"base_url": format!("{token_base}/api")},
+    });
+    let strict_key = json!({
+        "name": "local-strict-key",
+        "display_name": "Local strict key",
+        "auth": {
+            "mode": "api_key",
+            "key_title": "Secret key",
+            "key_pattern": "^sk_",
+            "inject": {"name": "X-Key", "value": "{{ api_key }}"},
+        },
+        "connection_config": {"workspace": {"title": "Workspace", "pattern": "[a-z]+"}},
+        "proxy": {"base_url": format!("{token_base}/api")},
+    });
+    let basic = json!({
+        "name": "local-basic",
+        "display_name": "Local basic",
+        "auth": {"mode": "basic", "username_title": "Account SID", "password_title": "Auth token"},
+        "proxy": {"base_url": format!("{token_base}/api")},
+    });
+    let client_credentials = json!({
+        "name": "local-cc",
+        "display_name": "Local client credentials",
+        "auth": {"mode": "oauth2_client_credentials", "token_url": format!("{token_base}/token")},
+        "proxy": {"base_url": format!("{token_base}/api")},
+    });
+    [
+        oauth,
+        api_key,
+        oauth_with_config,
+        strict_key,
+        basic,
+        client_credentials,
+    ]
+    .into_iter()
+    .map(|value| serde_json::from_value(value).unwrap())
+    .collect()
 }
 
 struct Harness {
@@ -185,12 +249,7 @@ async fn harness() -> Harness {
 }
 
 impl Harness {
-    async fn create_oauth_integration(&self) {
-        let body = json!({
-            "unique_key": "local",
-            "provider": "local-oauth",
-            "credentials": {"type": "OAUTH2", "client_id": "cid", "client_secret": "csecret", "scopes": "a,b"},
-        });
+    async fn create_integration(&self, body: Value) {
         let reply = send(
             &self.router,
             "POST",
@@ -200,6 +259,15 @@ impl Harness {
         )
         .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    }
+
+    async fn create_oauth_integration(&self) {
+        self.create_integration(json!({
+            "unique_key": "local",
+            "provider": "local-oauth",
+            "credentials": {"type": "OAUTH2", "client_id": "cid", "client_secret": "csecret", "scopes": "a,b"},
+        }))
+        .await;
     }
 
     /// Imports an OAuth2 connection whose access token has expired.
@@ -446,17 +514,7 @@ async fn rejected_refresh_is_recorded() {
 
 /// Starts the browser flow and returns the `state` of the redirect.
 async fn start_authorization(h: &Harness) -> String {
-    let body = json!({"end_user": {"id": "user-1"}, "allowed_integrations": ["local"]});
-    let session = send(
-        &h.router,
-        "POST",
-        "/connect/sessions",
-        Some(SECRET),
-        Some(body),
-    )
-    .await;
-    assert_eq!(session.status, StatusCode::CREATED, "{}", session.body);
-    let token = session.json()["data"]["token"].as_str().unwrap().to_owned();
+    let token = h.session(Some(vec!["local"])).await;
 
     let uri = format!("/oauth/connect/local?connect_session_token={token}");
     let redirect = send(&h.router, "GET", &uri, None, None).await;
@@ -481,27 +539,14 @@ async fn oauth_flow_stores_connection_once() {
     let callback = format!("/oauth/callback?state={state}&code=good-code");
     let page = send(&h.router, "GET", &callback, None, None).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
-    assert!(page.headers["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/html"));
+    assert!(is_html(&page));
     assert!(page.body.contains("AUTHORIZATION_SUCEEDED"));
     assert!(
         h.tokens.last_code_verifier.lock().unwrap().is_some(),
         "PKCE verifier sent"
     );
 
-    let list = send(
-        &h.router,
-        "GET",
-        "/connections?endUserId=user-1",
-        Some(SECRET),
-        None,
-    )
-    .await;
-    let connections = list.json()["connections"].as_array().unwrap().clone();
-    assert_eq!(connections.len(), 1);
-    let connection_id = connections[0]["connection_id"].as_str().unwrap().to_owned();
+    let connection_id = h.only_connection_of_user().await;
     assert!(page
         .body
         .contains(&format!("data-connection-id=\"{connection_id}\"")));
@@ -570,4 +615,428 @@ async fn connect_requires_valid_session() {
     let forbidden = send(&h.router, "GET", &uri, None, None).await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
     assert_eq!(forbidden.error_code(), "integration_not_allowed");
+}
+
+/// Sends `body` as is, with `content_type` when given.
+async fn send_raw(router: &Router, uri: &str, content_type: Option<&str>, body: &str) -> Reply {
+    let mut request = Request::builder().method("POST").uri(uri);
+    if let Some(content_type) = content_type {
+        request = request.header("content-type", content_type);
+    }
+    reply_of(router, request.body(Body::from(body.to_owned())).unwrap()).await
+}
+
+fn is_html(reply: &Reply) -> bool {
+    reply.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html")
+}
+
+const FORM: &str = "application/x-www-form-urlencoded";
+const JSON: &str = "application/json";
+
+impl Harness {
+    /// Creates one integration of each auth mode: `local` (OAuth2 without
+    /// connection config), `sub` (OAuth2 with config, hostile display
+    /// name), `key` (API key), `basic` and `cc` (client credentials).
+    async fn create_every_mode(&self) {
+        self.create_oauth_integration().await;
+        let app = json!({"type": "OAUTH2", "client_id": "cid", "client_secret": "csecret"});
+        self.create_integration(json!({
+            "unique_key": "sub",
+            "provider": "local-sub-oauth",
+            "display_name": "<script>alert(1)</script>",
+            "credentials": app,
+        }))
+        .await;
+        self.create_integration(json!({"unique_key": "key", "provider": "local-strict-key"}))
+            .await;
+        self.create_integration(json!({"unique_key": "basic", "provider": "local-basic"}))
+            .await;
+        let cc_app = json!({"type": "OAUTH2_CC", "client_id": "cid", "client_secret": "csecret"});
+        self.create_integration(
+            json!({"unique_key": "cc", "provider": "local-cc", "credentials": cc_app}),
+        )
+        .await;
+    }
+
+    /// Creates a connect session for `user-1` and returns its token.
+    async fn session(&self, allowed: Option<Vec<&str>>) -> String {
+        let mut body = json!({"end_user": {"id": "user-1"}});
+        if let Some(allowed) = allowed {
+            body["allowed_integrations"] = json!(allowed);
+        }
+        let reply = send(
+            &self.router,
+            "POST",
+            "/connect/sessions",
+            Some(SECRET),
+            Some(body),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.json()["data"]["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a session and returns its token and the page of its
+    /// `connect_link`.
+    async fn connect_page(&self, allowed: Option<Vec<&str>>) -> (String, Reply) {
+        let token = self.session(allowed).await;
+        let uri = format!("/connect?session_token={token}");
+        let page = send(&self.router, "GET", &uri, None, None).await;
+        (token, page)
+    }
+
+    async fn connection(&self, key: &str, connection_id: &str) -> Value {
+        let uri = format!("/connections/{connection_id}?provider_config_key={key}");
+        let reply = send(&self.router, "GET", &uri, Some(SECRET), None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.json()
+    }
+
+    /// Proxies `GET /echo` through a connection and returns the headers the
+    /// upstream received.
+    async fn upstream_headers(&self, key: &str, connection_id: &str) -> Value {
+        let request = Request::builder()
+            .uri("/proxy/echo")
+            .header("authorization", SECRET)
+            .header("provider-config-key", key)
+            .header("connection-id", connection_id)
+            .body(Body::empty())
+            .unwrap();
+        let reply = reply_of(&self.router, request).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.json()["headers"].clone()
+    }
+
+    /// Returns the id of the one connection of end user `user-1`.
+    async fn only_connection_of_user(&self) -> String {
+        let list = send(
+            &self.router,
+            "GET",
+            "/connections?endUserId=user-1",
+            Some(SECRET),
+            None,
+        )
+        .await;
+        let connections = list.json()["connections"].as_array().unwrap().clone();
+        assert_eq!(connections.len(), 1, "{}", list.body);
+        connections[0]["connection_id"].as_str().unwrap().to_owned()
+    }
+}
+
+/// Finds the `<input ...>` tag whose `name` attribute is `name`.
+fn input_tag<'a>(html: &'a str, name: &str) -> &'a str {
+    let attribute = format!("name=\"{name}\"");
+    let at = html
+        .find(&attribute)
+        .unwrap_or_else(|| panic!("no input {name}: {html}"));
+    let start = html[..at].rfind("<input").unwrap();
+    let end = at + html[at..].find('>').unwrap();
+    &html[start..=end]
+}
+
+/// Finds the `<form ...>...</form>` element of integration `key`.
+fn form_of<'a>(html: &'a str, key: &str) -> &'a str {
+    let attribute = format!("data-integration=\"{key}\"");
+    let at = html
+        .find(&attribute)
+        .unwrap_or_else(|| panic!("no form for {key}: {html}"));
+    let start = html[..at].rfind("<form").unwrap();
+    let end = at + html[at..].find("</form>").unwrap();
+    &html[start..end + "</form>".len()]
+}
+
+#[tokio::test]
+async fn connect_page_renders_forms() {
+    let h = harness().await;
+    h.create_every_mode().await;
+    let (token, page) = h.connect_page(None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let html = page.body.as_str();
+    assert!(is_html(&page));
+
+    let oauth = form_of(html, "sub");
+    assert!(oauth.starts_with(
+        "<form method=\"get\" action=\"http://127.0.0.1:3003/oauth/connect/sub\" data-integration=\"sub\">"
+    ), "{oauth}");
+    assert!(oauth.contains(&format!(
+        "<input type=\"hidden\" name=\"connect_session_token\" value=\"{token}\">"
+    )));
+    let subdomain = input_tag(oauth, "params[subdomain]");
+    assert!(subdomain.contains(" required"), "{subdomain}");
+    assert!(subdomain.contains("pattern=\"[a-z0-9-]+\""), "{subdomain}");
+    assert!(subdomain.contains("placeholder=\"acme\""), "{subdomain}");
+    assert!(oauth.contains(">Subdomain</label>"), "{oauth}");
+    assert!(oauth.contains("The &lt;b&gt;team&lt;/b&gt; part of team.example.com"));
+    let region = input_tag(oauth, "params[region]");
+    assert!(!region.contains("required"), "{region}");
+    assert!(region.contains("value=\"us\""), "{region}");
+    assert!(
+        !oauth.contains("params[instance_url]"),
+        "automated fields are hidden"
+    );
+    assert!(oauth.contains("<button type=\"submit\">"));
+
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(!html.contains("<script>alert"), "{html}");
+
+    let plain_oauth = form_of(html, "local");
+    assert!(!plain_oauth.contains("params["), "{plain_oauth}");
+    assert!(plain_oauth.contains("<button type=\"submit\">"));
+
+    let key = form_of(html, "key");
+    assert!(key.starts_with(&format!(
+        "<form method=\"post\" action=\"http://127.0.0.1:3003/connect/key/api-key?connect_session_token={token}\" data-integration=\"key\">"
+    )), "{key}");
+    let api_key = input_tag(key, "api_key");
+    assert!(api_key.contains("type=\"password\""), "{api_key}");
+    assert!(api_key.contains(" required"), "{api_key}");
+    assert!(key.contains(">Secret key</label>"), "{key}");
+    assert!(input_tag(key, "params[workspace]").contains("pattern=\"[a-z]+\""));
+
+    let basic = form_of(html, "basic");
+    assert!(basic.starts_with(&format!(
+        "<form method=\"post\" action=\"http://127.0.0.1:3003/connect/basic/basic?connect_session_token={token}\""
+    )), "{basic}");
+    assert!(input_tag(basic, "username").contains("type=\"text\""));
+    assert!(input_tag(basic, "password").contains("type=\"password\""));
+    assert!(basic.contains(">Account SID</label>"), "{basic}");
+    assert!(basic.contains(">Auth token</label>"), "{basic}");
+
+    assert!(
+        !html.contains("data-integration=\"cc\""),
+        "client-credentials integrations are not listed"
+    );
+}
+
+#[tokio::test]
+async fn connect_page_lists_only_allowed() {
+    let h = harness().await;
+    h.create_every_mode().await;
+    let (_, page) = h.connect_page(Some(vec!["key"])).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.body.matches("<form").count(), 1, "{}", page.body);
+    assert!(page.body.contains("data-integration=\"key\""));
+}
+
+#[tokio::test]
+async fn oauth_connect_merges_form_params() {
+    let h = harness().await;
+    h.create_every_mode().await;
+    let token = h.session(None).await;
+    let start = format!("/oauth/connect/sub?connect_session_token={token}");
+    let location = |reply: &Reply| {
+        reply.headers["location"]
+            .to_str()
+            .unwrap()
+            .split('?')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+
+    let json_only = format!("{start}&params=%7B%22subdomain%22%3A%22json-sub%22%7D");
+    let reply = send(&h.router, "GET", &json_only, None, None).await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{}", reply.body);
+    assert_eq!(location(&reply), "http://127.0.0.1:9/json-sub/authorize");
+
+    let both = format!("{json_only}&params%5Bsubdomain%5D=form-sub&params%5Bregion%5D=");
+    let reply = send(&h.router, "GET", &both, None, None).await;
+    assert_eq!(reply.status, StatusCode::FOUND, "{}", reply.body);
+    assert_eq!(location(&reply), "http://127.0.0.1:9/form-sub/authorize");
+
+    let blank_keeps_json = format!("{json_only}&params[subdomain]=");
+    let reply = send(&h.router, "GET", &blank_keeps_json, None, None).await;
+    assert_eq!(location(&reply), "http://127.0.0.1:9/json-sub/authorize");
+
+    let cases = [
+        (
+            format!("{start}&params[subdomain]="),
+            "missing connection config field `subdomain`",
+        ),
+        (
+            format!("{start}&params[subdomain]=Not.Valid"),
+            "`[a-z0-9-]+`",
+        ),
+    ];
+    for (uri, expected) in cases {
+        let reply = send(&h.router, "GET", &uri, None, None).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{uri}");
+        assert_eq!(reply.error_code(), "invalid_connection_config", "{uri}");
+        assert!(reply.body.contains(expected), "{uri}: {}", reply.body);
+        assert!(reply.headers.get("location").is_none(), "{uri}");
+    }
+}
+
+#[tokio::test]
+async fn credential_entry_errors_in_order() {
+    let h = harness().await;
+    h.create_every_mode().await;
+    let token = h.session(None).await;
+    h.create_integration(json!({"unique_key": "gone", "provider": "local-strict-key"}))
+        .await;
+    let only_local = h.session(Some(vec!["local", "gone"])).await;
+    let deleted = send(
+        &h.router,
+        "DELETE",
+        "/integrations/gone",
+        Some(SECRET),
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.body);
+    let api_key =
+        |key: &str, token: &str| format!("/connect/{key}/api-key?connect_session_token={token}");
+    let basic = |key: &str| format!("/connect/{key}/basic?connect_session_token={token}");
+    let valid_json = r#"{"api_key":"sk_live_1","connection_config":{"workspace":"acme"}}"#;
+
+    // (case, uri, content type, body, status, code, message fragment)
+    #[rustfmt::skip]
+    let cases = [
+        ("no token", "/connect/key/api-key".to_owned(), Some(JSON), valid_json, 401, "invalid_connect_session_token", ""),
+        ("unknown token", api_key("key", "lk_cs_unknown"), Some(JSON), valid_json, 401, "invalid_connect_session_token", ""),
+        ("not allowed", api_key("key", &only_local), Some(JSON), valid_json, 403, "integration_not_allowed", "`key`"),
+        ("deleted integration", api_key("gone", &only_local), Some(JSON), valid_json, 404, "unknown_integration", "`gone`"),
+        ("basic integration", api_key("basic", &token), Some(JSON), valid_json, 400, "invalid_credentials", "POST /connect/basic/basic"),
+        ("oauth integration", api_key("local", &token), Some(JSON), valid_json, 400, "invalid_credentials", "GET /oauth/connect/local"),
+        ("api-key integration on basic route", basic("key"), Some(JSON), valid_json, 400, "invalid_credentials", "POST /connect/key/api-key"),
+        ("client credentials", basic("cc"), Some(JSON), valid_json, 400, "invalid_credentials", "POST /connections"),
+        ("unknown mode", format!("/connect/key/token?connect_session_token={token}"), Some(JSON), valid_json, 404, "not_found", "/connect/key/token"),
+        ("no content type", api_key("key", &token), None, valid_json, 400, "invalid_body", "application/json"),
+        ("text body", api_key("key", &token), Some("text/plain"), valid_json, 400, "invalid_body", "form-encoded"),
+        ("malformed JSON", api_key("key", &token), Some(JSON), "{\"api_key\":", 400, "invalid_body", "not valid JSON"),
+        ("api_key not a string", api_key("key", &token), Some(JSON), r#"{"api_key":5}"#, 400, "invalid_body", "`api_key`"),
+        ("missing api_key", api_key("key", &token), Some(JSON), r#"{"connection_config":{"workspace":"acme"}}"#, 400, "invalid_credentials", "`api_key`"),
+        ("empty api_key", api_key("key", &token), Some(JSON), r#"{"api_key":""}"#, 400, "invalid_credentials", "`api_key`"),
+        ("missing password", basic("basic"), Some(JSON), r#"{"username":"AC1"}"#, 400, "invalid_credentials", "`password`"),
+        ("empty username", basic("basic"), Some(FORM), "username=&password=p", 400, "invalid_credentials", "`username`"),
+        ("key_pattern", api_key("key", &token), Some(JSON), r#"{"api_key":"pk_hidden_value","connection_config":{"workspace":"acme"}}"#, 400, "invalid_credentials", "does not match the format `^sk_` of provider `local-strict-key`"),
+        ("missing config", api_key("key", &token), Some(JSON), r#"{"api_key":"sk_1"}"#, 400, "invalid_connection_config", "`workspace`"),
+        ("config pattern", api_key("key", &token), Some(FORM), "api_key=sk_1&params%5Bworkspace%5D=ACME", 400, "invalid_connection_config", "`workspace`"),
+    ];
+    for (case, uri, content_type, body, status, code, fragment) in cases {
+        let reply = send_raw(&h.router, &uri, content_type, body).await;
+        assert_eq!(reply.status.as_u16(), status, "{case}: {}", reply.body);
+        if content_type == Some(FORM) {
+            assert!(is_html(&reply), "{case}");
+            assert!(
+                reply.body.contains(&format!("error: {code}")),
+                "{case}: {}",
+                reply.body
+            );
+            assert!(reply.body.contains("AUTHORIZATION_FAILED"), "{case}");
+        } else {
+            assert_eq!(reply.error_code(), code, "{case}: {}", reply.body);
+        }
+        assert!(reply.body.contains(fragment), "{case}: {}", reply.body);
+        assert!(
+            !reply.body.contains("pk_hidden_value"),
+            "{case}: the key is echoed"
+        );
+    }
+
+    let list = send(&h.router, "GET", "/connections", Some(SECRET), None).await;
+    assert_eq!(list.json()["connections"], json!([]));
+}
+
+#[tokio::test]
+async fn api_key_entry_matches_import() {
+    let h = harness().await;
+    h.create_every_mode().await;
+    let token = h.session(Some(vec!["key"])).await;
+    let uri = format!("/connect/key/api-key?connect_session_token={token}");
+    let body = r#"{"api_key":"sk_live_entered","connection_config":{"workspace":"acme"}}"#;
+    let reply = send_raw(&h.router, &uri, Some(JSON), body).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    let created = reply.json();
+    assert_eq!(created["providerConfigKey"], "key");
+    let connection_id = created["connectionId"].as_str().unwrap().to_owned();
+    assert!(
+        uuid::Uuid::parse_str(&connection_id).is_ok(),
+        "{connection_id}"
+    );
+    assert_eq!(created.as_object().unwrap().len(), 2, "{created}");
+
+    let import = json!({
+        "provider_config_key": "key",
+        "connection_id": "imported",
+        "end_user": {"id": "user-1"},
+        "connection_config": {"workspace": "acme"},
+        "credentials": {"type": "API_KEY", "api_key": "sk_live_entered"},
+    });
+    let reply = send(
+        &h.router,
+        "POST",
+        "/connections",
+        Some(SECRET),
+        Some(import),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+
+    let mut entered = h.connection("key", &connection_id).await;
+    let mut imported = h.connection("key", "imported").await;
+    assert_eq!(entered["end_user"], json!({"id": "user-1"}));
+    for connection in [&mut entered, &mut imported] {
+        let object = connection.as_object_mut().unwrap();
+        for varying in ["id", "connection_id", "created_at", "updated_at"] {
+            assert!(object.remove(varying).is_some(), "{varying}");
+        }
+    }
+    assert_eq!(entered, imported);
+
+    let headers = h.upstream_headers("key", &connection_id).await;
+    assert_eq!(headers["x-key"], "sk_live_entered");
+}
+
+#[tokio::test]
+async fn basic_form_entry_returns_page() {
+    let h = harness().await;
+    h.create_every_mode().await;
+    let token = h.session(None).await;
+    let uri = format!("/connect/basic/basic?connect_session_token={token}");
+    let reply = send_raw(&h.router, &uri, Some(FORM), "username=AC1&password=p%26ss").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert!(is_html(&reply));
+    assert!(reply.body.contains("AUTHORIZATION_SUCEEDED"));
+
+    let connection_id = h.only_connection_of_user().await;
+    assert!(reply
+        .body
+        .contains(&format!("data-connection-id=\"{connection_id}\"")));
+
+    let connection = h.connection("basic", &connection_id).await;
+    assert_eq!(connection["credentials"]["type"], "BASIC");
+    assert_eq!(connection["credentials"]["username"], "AC1");
+    assert_eq!(connection["credentials"]["password"], "p&ss");
+
+    let headers = h.upstream_headers("basic", &connection_id).await;
+    let expected = format!(
+        "Basic {}",
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "AC1:p&ss")
+    );
+    assert_eq!(headers["authorization"], expected.as_str());
+}
+
+#[tokio::test]
+async fn credential_entry_store_failure() {
+    let h = harness().await;
+    h.create_every_mode().await;
+    let token = h.session(None).await;
+    let uri = format!("/connect/key/api-key?connect_session_token={token}");
+    let body = r#"{"api_key":"sk_1","connection_config":{"workspace":"acme"}}"#;
+    h.state.store.fail_writes(true);
+    let reply = send_raw(&h.router, &uri, Some(JSON), body).await;
+    h.state.store.fail_writes(false);
+    assert_eq!(
+        reply.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.error_code(), "store_error");
+    let list = send(&h.router, "GET", "/connections", Some(SECRET), None).await;
+    assert_eq!(list.json()["connections"], json!([]));
 }

@@ -1,0 +1,305 @@
+//! The end user's credential entry for API-key and basic integrations:
+//! `POST /connect/{unique_key}/api-key` and `POST /connect/{unique_key}/basic`.
+//! Like the OAuth browser flow, they are authorized by the connect session
+//! token, not the secret key.
+//!
+//! The body is either form-encoded (what the connect page's forms send:
+//! `api_key=...&params[KEY]=...`) or JSON (`{"api_key": "...",
+//! "connection_config": {...}}`). Any other Content-Type, or none, is a
+//! 400 `invalid_body`, because the route cannot tell how to read the body.
+//! A form request gets HTML pages back and a JSON request JSON.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use latchkey_catalog::{ApiKey as ApiKeySettings, Auth, Provider};
+use latchkey_engine::{ConnectionConfig, Credentials};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::connect::session_for;
+use super::connections::{
+    api_key_credentials, basic_credentials, insert_connection, new_connection,
+};
+use crate::connection_config;
+use crate::error::{ApiError, ErrorCode};
+use crate::extract::{parse_json, ApiQuery};
+use crate::logging::{record_connection, record_integration};
+use crate::pages;
+use crate::records::ConnectionRecord;
+use crate::AppState;
+
+#[derive(Debug, Deserialize)]
+pub struct EntryQuery {
+    #[serde(default)]
+    connect_session_token: Option<String>,
+}
+
+/// The auth mode a route accepts credentials for.
+#[derive(Debug, Clone, Copy)]
+enum EntryMode {
+    ApiKey,
+    Basic,
+}
+
+impl EntryMode {
+    /// The credential fields of the body, all required and non-empty.
+    fn fields(self) -> &'static [&'static str] {
+        match self {
+            EntryMode::ApiKey => &["api_key"],
+            EntryMode::Basic => &["username", "password"],
+        }
+    }
+}
+
+/// Encoding of the request body, which is also the format of the reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyFormat {
+    Form,
+    Json,
+    /// Missing or another Content-Type; errors are returned as JSON.
+    Unsupported,
+}
+
+impl BodyFormat {
+    fn of(headers: &HeaderMap) -> BodyFormat {
+        let Some(value) = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+            return BodyFormat::Unsupported;
+        };
+        let essence = value.split(';').next().unwrap_or("").trim();
+        if essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+            BodyFormat::Form
+        } else if essence.eq_ignore_ascii_case("application/json") {
+            BodyFormat::Json
+        } else {
+            BodyFormat::Unsupported
+        }
+    }
+
+    fn success(self, connection: &ConnectionRecord) -> Response {
+        match self {
+            BodyFormat::Form => pages::authorization_succeeded(
+                &connection.provider_config_key,
+                &connection.connection_id,
+            ),
+            BodyFormat::Json | BodyFormat::Unsupported => {
+                let body = json!({
+                    "connectionId": connection.connection_id,
+                    "providerConfigKey": connection.provider_config_key,
+                });
+                (StatusCode::CREATED, Json(body)).into_response()
+            }
+        }
+    }
+
+    fn failure(self, error: ApiError) -> Response {
+        match self {
+            BodyFormat::Form => {
+                let mut page =
+                    pages::authorization_failed(error.status, error.code, &error.message);
+                // The request log line reads the code from here.
+                page.extensions_mut().insert(ErrorCode(error.code));
+                page
+            }
+            BodyFormat::Json | BodyFormat::Unsupported => error.into_response(),
+        }
+    }
+}
+
+/// The values the end user entered: the credential fields by name, and
+/// the connection config.
+struct Entry {
+    credentials: HashMap<String, String>,
+    connection_config: ConnectionConfig,
+}
+
+#[derive(Deserialize)]
+struct JsonEntry {
+    #[serde(default)]
+    api_key: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    connection_config: Option<ConnectionConfig>,
+}
+
+/// Handles `POST /connect/{unique_key}/{mode}`, where `mode` is `api-key` or
+/// `basic`; any other mode is the JSON 404 of an unknown route. A body that
+/// is neither form-encoded nor JSON is a 400 `invalid_body`, not a 415.
+pub async fn enter(
+    State(state): State<AppState>,
+    Path((unique_key, mode)): Path<(String, String)>,
+    ApiQuery(query): ApiQuery<EntryQuery>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let mode = match mode.as_str() {
+        "api-key" => EntryMode::ApiKey,
+        "basic" => EntryMode::Basic,
+        _ => return ApiError::not_found(uri.path()).into_response(),
+    };
+    record_integration(&unique_key);
+    let format = BodyFormat::of(&headers);
+    match store_entry(&state, mode, &unique_key, &query, format, body).await {
+        Ok(connection) => {
+            record_connection(&connection.provider_config_key, &connection.connection_id);
+            tracing::info!(
+                end_user = connection.end_user.as_ref().map(|user| user.id.as_str()),
+                "stored the connection entered by the end user"
+            );
+            format.success(&connection)
+        }
+        Err(error) => format.failure(error),
+    }
+}
+
+/// Runs the checks in order (session, allowed, integration, mode, body,
+/// credentials, connection config), then stores the new connection.
+async fn store_entry(
+    state: &AppState,
+    mode: EntryMode,
+    unique_key: &str,
+    query: &EntryQuery,
+    format: BodyFormat,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<ConnectionRecord, ApiError> {
+    let session = session_for(state, query.connect_session_token.as_deref())?;
+    if !session.allows(unique_key) {
+        return Err(ApiError::integration_not_allowed(unique_key));
+    }
+    let integration = state
+        .store
+        .get_integration(unique_key)?
+        .ok_or_else(|| ApiError::unknown_integration(unique_key))?;
+    let provider = state.provider(&integration.provider)?;
+    let settings = check_mode(provider, mode, unique_key)?;
+
+    let entry = parse_entry(format, mode, body)?;
+    let credentials = entry_credentials(provider, mode, settings, entry.credentials)?;
+    let config = connection_config::validate(provider, &entry.connection_config)?;
+
+    let connection_id = uuid::Uuid::new_v4().to_string();
+    let mut record = new_connection(state, integration, connection_id, config, credentials)?;
+    record.end_user = Some(session.end_user);
+    insert_connection(state, &record).await?;
+    Ok(record)
+}
+
+/// The provider's settings for the mode of the route.
+enum ModeSettings<'a> {
+    ApiKey(&'a ApiKeySettings),
+    Basic,
+}
+
+/// Returns the provider's settings for the route's mode, or rejects a route
+/// that does not fit the provider's auth mode, naming the route that does.
+fn check_mode<'a>(
+    provider: &'a Provider,
+    mode: EntryMode,
+    unique_key: &str,
+) -> Result<ModeSettings<'a>, ApiError> {
+    let right_route = match (&provider.auth, mode) {
+        (Auth::ApiKey(settings), EntryMode::ApiKey) => return Ok(ModeSettings::ApiKey(settings)),
+        (Auth::Basic(_), EntryMode::Basic) => return Ok(ModeSettings::Basic),
+        (Auth::ApiKey(_), _) => format!("POST /connect/{unique_key}/api-key"),
+        (Auth::Basic(_), _) => format!("POST /connect/{unique_key}/basic"),
+        (Auth::Oauth2(_), _) => format!("GET /oauth/connect/{unique_key}"),
+        (Auth::Oauth2ClientCredentials(_), _) => {
+            "POST /connections, called by the application with the secret key".to_owned()
+        }
+    };
+    Err(ApiError::invalid_credentials(format!(
+        "integration `{unique_key}` uses {} auth, so its connection is created with {right_route}",
+        provider.auth.mode_name()
+    )))
+}
+
+fn parse_entry(
+    format: BodyFormat,
+    mode: EntryMode,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Entry, ApiError> {
+    let body = body.map_err(|rejection| {
+        ApiError::invalid_body(format!("cannot read the request body: {rejection}"))
+    })?;
+    match format {
+        BodyFormat::Form => Ok(parse_form(mode, &body)),
+        BodyFormat::Json => {
+            let parsed: JsonEntry = parse_json(&body)?;
+            let credentials = [
+                ("api_key", parsed.api_key),
+                ("username", parsed.username),
+                ("password", parsed.password),
+            ]
+            .into_iter()
+            .filter_map(|(name, value)| Some((name.to_owned(), value?)))
+            .collect();
+            Ok(Entry {
+                credentials,
+                connection_config: parsed.connection_config.unwrap_or_default(),
+            })
+        }
+        BodyFormat::Unsupported => Err(ApiError::invalid_body(
+            "the request body must be form-encoded (Content-Type: application/x-www-form-urlencoded) \
+             or JSON (Content-Type: application/json)",
+        )),
+    }
+}
+
+fn parse_form(mode: EntryMode, body: &[u8]) -> Entry {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
+    let credentials = pairs
+        .iter()
+        .filter(|(name, _)| mode.fields().contains(&name.as_str()))
+        .cloned()
+        .collect();
+    let mut connection_config = ConnectionConfig::new();
+    connection_config::merge_form_values(
+        &mut connection_config,
+        pairs
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+    );
+    Entry {
+        credentials,
+        connection_config,
+    }
+}
+
+/// Checks that every credential field of `mode` is present and non-empty,
+/// then builds the stored credentials (an API key is checked against the
+/// provider's `key_pattern`).
+fn entry_credentials(
+    provider: &Provider,
+    mode: EntryMode,
+    settings: ModeSettings,
+    mut fields: HashMap<String, String>,
+) -> Result<Credentials, ApiError> {
+    for name in mode.fields() {
+        if fields.get(*name).is_none_or(String::is_empty) {
+            return Err(ApiError::invalid_credentials(format!(
+                "missing or empty field `{name}`: provider `{}` requires a value",
+                provider.name
+            )));
+        }
+    }
+    let mut take = |name: &str| fields.remove(name).unwrap_or_default();
+    match settings {
+        ModeSettings::ApiKey(settings) => {
+            api_key_credentials(provider, settings, "api_key", take("api_key"))
+        }
+        ModeSettings::Basic => {
+            let username = take("username");
+            Ok(basic_credentials(username, take("password")))
+        }
+    }
+}
