@@ -11,7 +11,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use latchkey_catalog::{validate_paths, Catalog};
 use latchkey_server::keys::{self, KeyOverrides};
-use latchkey_server::{Server, ServerConfig};
+use latchkey_server::{parse_public_url, Server, ServerConfig, TTL_RANGE_SECONDS};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
@@ -63,21 +63,34 @@ struct ServeArgs {
 
     /// Base URL that browsers reach this server at; the OAuth redirect URI
     /// is `<public-url>/oauth/callback`. Default: `http://<listen address>`.
-    #[arg(long, env = "LATCHKEY_PUBLIC_URL")]
+    #[arg(long, env = "LATCHKEY_PUBLIC_URL", value_parser = parse_public_url)]
     public_url: Option<String>,
 
-    /// Lifetime of a connect session token, in seconds.
+    /// Lifetime of a connect session token, in seconds (1 to 2592000, which
+    /// is 30 days).
     #[arg(
         long,
         env = "LATCHKEY_CONNECT_SESSION_TTL_SECONDS",
-        default_value_t = 1800
+        default_value_t = 1800,
+        value_parser = ttl_seconds(),
+        allow_negative_numbers = true
     )]
     connect_session_ttl_seconds: u64,
 
     /// Lifetime of an OAuth state between the redirect and the callback, in
-    /// seconds.
-    #[arg(long, env = "LATCHKEY_OAUTH_STATE_TTL_SECONDS", default_value_t = 600)]
+    /// seconds (1 to 2592000, which is 30 days).
+    #[arg(
+        long,
+        env = "LATCHKEY_OAUTH_STATE_TTL_SECONDS",
+        default_value_t = 600,
+        value_parser = ttl_seconds(),
+        allow_negative_numbers = true
+    )]
     oauth_state_ttl_seconds: u64,
+}
+
+fn ttl_seconds() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(TTL_RANGE_SECONDS)
 }
 
 fn main() -> anyhow::Result<ExitCode> {
@@ -125,11 +138,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "loaded the provider catalog"
     );
 
-    let keys = keys::load_or_generate(&args.data_dir, &KeyOverrides::from_env())
-        .context("cannot load the secret key and the encryption key")?;
-    tracing::info!(source = %keys.secret_key_source, "secret key ready");
-    tracing::info!(source = %keys.encryption_key_source, "encryption key ready");
-
+    // Bind first, so that a failed bind leaves no new key files behind.
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -139,6 +148,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let public_url = args
         .public_url
         .unwrap_or_else(|| format!("http://{address}"));
+
+    let keys = keys::load_or_generate(&args.data_dir, &KeyOverrides::from_env())
+        .context("cannot load the secret key and the encryption key")?;
+    tracing::info!(source = %keys.secret_key_source, "secret key ready");
+    tracing::info!(source = %keys.encryption_key_source, "encryption key ready");
 
     let config = ServerConfig {
         providers: catalog.providers().cloned().collect(),
@@ -175,5 +189,43 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = interrupt => tracing::info!("received SIGINT, shutting down"),
         _ = terminate.recv() => tracing::info!("received SIGTERM, shutting down"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve_args(extra: &[&str]) -> Result<ServeArgs, clap::Error> {
+        let argv = ["latchkey", "serve"].iter().chain(extra);
+        match Cli::try_parse_from(argv)?.command {
+            Command::Serve(args) => Ok(args),
+            Command::Catalog { .. } => unreachable!("the arguments name `serve`"),
+        }
+    }
+
+    #[test]
+    fn ttl_flags_are_bounded() {
+        for flag in ["--connect-session-ttl-seconds", "--oauth-state-ttl-seconds"] {
+            assert!(serve_args(&[flag, "1"]).is_ok(), "{flag}");
+            assert!(serve_args(&[flag, "2592000"]).is_ok(), "{flag}");
+            for value in ["0", "2592001", "18446744073709551615"] {
+                let error = serve_args(&[flag, value]).unwrap_err().to_string();
+                assert!(error.contains(flag), "{flag} {value}: {error}");
+            }
+        }
+    }
+
+    #[test]
+    fn public_url_flag_is_checked() {
+        let args = serve_args(&["--public-url", "https://latchkey.example.com/"]).unwrap();
+        assert_eq!(
+            args.public_url.as_deref(),
+            Some("https://latchkey.example.com")
+        );
+        let error = serve_args(&["--public-url", "example.com/x?y"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--public-url"), "{error}");
     }
 }

@@ -12,7 +12,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use support::latchkey::{run_cli, Api, CatalogDir, Latchkey, Reply, ServerConfig};
+use support::latchkey::{assert_error, run_cli, CatalogDir, Latchkey, Reply, ServerConfig};
 use support::oauth_flow::{authorization_url, query_param};
 use support::{free_port, httpbin_provider, random_hex, unused_oauth2_auth};
 
@@ -154,7 +154,6 @@ fn serve_refuses_broken_catalog_dir() {
 struct Env {
     server: Latchkey,
     _catalog: CatalogDir,
-    _data: TempDir,
 }
 
 fn env() -> &'static Env {
@@ -195,27 +194,12 @@ proxy:
   base_url: \"http://127.0.0.1:9/{{ subdomain }}\"
 ",
         );
-        let data = TempDir::new().unwrap();
-        let server = Latchkey::start(ServerConfig::new(free_port(), data.path(), &[catalog.path()]));
+        let server = Latchkey::start_fresh(free_port(), &[catalog.path()], &[]);
         Env {
             server,
             _catalog: catalog,
-            _data: data,
         }
     })
-}
-
-async fn integration(api: &Api, provider: &str) -> String {
-    let key = format!("{provider}-{}", random_hex(4));
-    api.create_integration(&json!({ "unique_key": key, "provider": provider }))
-        .await;
-    key
-}
-
-fn assert_error(reply: &Reply, status: StatusCode, code: &str, case: &str) {
-    assert_eq!(reply.status, status, "{case}: {}", reply.text);
-    assert_eq!(reply.error_code(), code, "{case}");
-    assert!(!reply.error_message().is_empty(), "{case}: empty message");
 }
 
 #[tokio::test]
@@ -230,7 +214,7 @@ async fn health_needs_no_secret_key() {
 async fn every_route_family_needs_secret_key() {
     let env = env();
     let api = env.server.api();
-    let key = integration(&api, "test-basic").await;
+    let key = api.integration_of("test-basic").await;
     let routes = [
         (Method::GET, "/providers".to_owned()),
         (Method::GET, "/providers/test-basic".to_owned()),
@@ -302,7 +286,7 @@ async fn every_route_family_needs_secret_key() {
 async fn unknown_ids_return_404_with_code() {
     let env = env();
     let api = env.server.api();
-    let key = integration(&api, "test-basic").await;
+    let key = api.integration_of("test-basic").await;
     let cases = [
         (
             Method::GET,
@@ -379,7 +363,7 @@ async fn unknown_ids_return_404_with_code() {
 async fn invalid_bodies_return_400_naming_field() {
     let env = env();
     let api = env.server.api();
-    let key = integration(&api, "test-basic").await;
+    let key = api.integration_of("test-basic").await;
     let cases: [(&str, &str, &str); 7] = [
         (
             "/integrations",
@@ -459,8 +443,8 @@ async fn invalid_bodies_return_400_naming_field() {
 async fn invalid_values_return_400() {
     let env = env();
     let api = env.server.api();
-    let keyed = integration(&api, "test-keyed").await;
-    let subdomain = integration(&api, "test-subdomain").await;
+    let keyed = api.integration_of("test-keyed").await;
+    let subdomain = api.integration_of("test-subdomain").await;
     let cases: [(&str, Value, &str, &str); 5] = [
         (
             "/integrations",
@@ -529,7 +513,7 @@ async fn invalid_values_return_400() {
 async fn duplicates_return_409() {
     let env = env();
     let api = env.server.api();
-    let key = integration(&api, "test-basic").await;
+    let key = api.integration_of("test-basic").await;
     let reply = api
         .post(
             "/integrations",
@@ -670,13 +654,9 @@ async fn providers_route_serves_catalog() {
 
 /// Returns a server with the built-in catalog alone, started once. The shared
 /// server's catalog directory overrides `github`.
-fn builtin_server() -> &'static (Latchkey, TempDir) {
-    static SERVER: OnceLock<(Latchkey, TempDir)> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        let data = TempDir::new().unwrap();
-        let server = Latchkey::start(ServerConfig::new(free_port(), data.path(), &[]));
-        (server, data)
-    })
+fn builtin_server() -> &'static Latchkey {
+    static SERVER: OnceLock<Latchkey> = OnceLock::new();
+    SERVER.get_or_init(|| Latchkey::start_fresh(free_port(), &[], &[]))
 }
 
 const ATLASSIAN_SITE: &str = "1324a887-45db-1bf4-1e99-ef0ff456d421";
@@ -701,7 +681,7 @@ struct UrlCase {
 
 #[tokio::test]
 async fn builtin_authorization_urls() {
-    let (server, _) = builtin_server();
+    let server = builtin_server();
     let api = server.api();
     let atlassian: Pairs = &[("audience", "api.atlassian.com"), ("prompt", "consent")];
     let google: Pairs = &[("access_type", "offline"), ("prompt", "consent")];

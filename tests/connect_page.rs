@@ -15,16 +15,17 @@ use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Map, Value};
-use tempfile::TempDir;
 use url::Url;
 
 use support::html_form::{decode_entities, form_for, forms, Form};
-use support::latchkey::{no_redirect_client, Api, CatalogDir, Latchkey, Reply, ServerConfig};
+use support::latchkey::{
+    no_redirect_client, post_form, post_json, Api, CatalogDir, Latchkey, Reply,
+};
 use support::oauth_flow::{
     authorization_url, authorize, callback, connection_id_from_page, query_param,
 };
 use support::peers::{ClientAuthMethod, Httpbin, Oidc, OidcClient};
-use support::{free_port, random_hex};
+use support::{free_port, provider_file, random_hex};
 
 /// Connect session lifetime of the second server, in seconds.
 const SHORT_SESSION_TTL: u64 = 2;
@@ -40,7 +41,6 @@ struct Env {
     /// Connect sessions expire after `SHORT_SESSION_TTL`.
     short_server: Latchkey,
     _catalog: CatalogDir,
-    _data: Vec<TempDir>,
 }
 
 fn env() -> &'static Env {
@@ -112,50 +112,34 @@ proxy:
 }
 
 fn plain_key_provider(httpbin: &str) -> String {
-    format!(
-        r#"name: test-page-plain-key
-display_name: Test page plain key
-auth:
-  mode: api_key
+    let auth = r#"  mode: api_key
   inject:
     name: X-Plain-Key
-    value: "{{{{ api_key }}}}"
-proxy:
-  base_url: "{httpbin}"
-"#
+    value: "{{ api_key }}""#;
+    provider_file(
+        "test-page-plain-key",
+        "Test page plain key",
+        auth,
+        httpbin,
+        "",
     )
 }
 
 fn basic_provider(httpbin: &str) -> String {
-    format!(
-        r#"name: test-page-basic
-display_name: Test page basic
-auth:
-  mode: basic
-  username_title: Account ID
-  password_title: Auth token
-connection_config:
+    let auth = "  mode: basic\n  username_title: Account ID\n  password_title: Auth token";
+    let config = r#"connection_config:
   team:
     title: Team
     pattern: "[a-z]+"
     optional: true
-proxy:
-  base_url: "{httpbin}"
-"#
-    )
+"#;
+    provider_file("test-page-basic", "Test page basic", auth, httpbin, config)
 }
 
 fn client_credentials_provider(issuer: &str) -> String {
-    format!(
-        r#"name: test-page-cc
-display_name: Test page client credentials
-auth:
-  mode: oauth2_client_credentials
-  token_url: "{issuer}/token"
-proxy:
-  base_url: "{issuer}"
-"#
-    )
+    let auth = format!("  mode: oauth2_client_credentials\n  token_url: \"{issuer}/token\"");
+    let display_name = "Test page client credentials";
+    provider_file("test-page-cc", display_name, &auth, issuer, "")
 }
 
 fn start_env() -> Env {
@@ -179,13 +163,14 @@ fn start_env() -> Env {
     catalog.write("test-page-basic", &basic_provider(&httpbin.base_url));
     catalog.write("test-page-cc", &client_credentials_provider(&oidc.issuer));
 
-    let data = TempDir::new().unwrap();
-    let short_data = TempDir::new().unwrap();
-    let server = Latchkey::start(ServerConfig::new(port, data.path(), &[catalog.path()]));
-    let short_server = Latchkey::start(
-        ServerConfig::new(short_port, short_data.path(), &[catalog.path()])
-            .arg("--connect-session-ttl-seconds")
-            .arg(&SHORT_SESSION_TTL.to_string()),
+    let server = Latchkey::start_fresh(port, &[catalog.path()], &[]);
+    let short_server = Latchkey::start_fresh(
+        short_port,
+        &[catalog.path()],
+        &[
+            "--connect-session-ttl-seconds",
+            &SHORT_SESSION_TTL.to_string(),
+        ],
     );
     Env {
         oidc,
@@ -193,7 +178,6 @@ fn start_env() -> Env {
         server,
         short_server,
         _catalog: catalog,
-        _data: vec![data, short_data],
     }
 }
 
@@ -309,19 +293,6 @@ fn has_submit_control(form: &Form) -> bool {
             .is_none_or(|t| t.eq_ignore_ascii_case("submit"))
     });
     submit_input || submit_button
-}
-
-async fn get_connection(api: &Api, key: &str, id: &str) -> Value {
-    let reply = api
-        .get(&format!("/connections/{id}?provider_config_key={key}"))
-        .await;
-    assert_eq!(
-        reply.status,
-        StatusCode::OK,
-        "GET /connections/{id}: {}",
-        reply.text
-    );
-    reply.json()
 }
 
 async fn proxy(api: &Api, path: &str, key: &str, connection_id: &str) -> Reply {
@@ -504,7 +475,9 @@ async fn oauth_form_connects_through_oidc() {
     assert_eq!(done.status, StatusCode::OK, "{}", done.text);
     let connection_id = connection_id_from_page(&done.text).expect("data-connection-id");
 
-    let connection = get_connection(&api, &integrations.oauth, &connection_id).await;
+    let connection = api
+        .connection(&integrations.oauth, &connection_id, None)
+        .await;
     assert_eq!(connection["end_user"]["id"], user.as_str(), "{connection}");
     assert_eq!(
         connection["connection_config"]["tenant"], "page-tenant",
@@ -541,7 +514,9 @@ async fn api_key_form_connects() {
     let listed = api.connections_of(&user).await;
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert_eq!(listed[0]["connection_id"], connection_id.as_str());
-    let connection = get_connection(&api, &integrations.key, &connection_id).await;
+    let connection = api
+        .connection(&integrations.key, &connection_id, None)
+        .await;
     assert_eq!(connection["credentials"]["type"], "API_KEY", "{connection}");
     assert_eq!(
         connection["connection_config"]["workspace"], "team-7",
@@ -582,7 +557,9 @@ async fn basic_form_connects() {
     let connection_id = success_page_connection(&reply, &integrations.basic);
     let listed = api.connections_of(&user).await;
     assert_eq!(listed.len(), 1, "{listed:?}");
-    let connection = get_connection(&api, &integrations.basic, &connection_id).await;
+    let connection = api
+        .connection(&integrations.basic, &connection_id, None)
+        .await;
     assert_eq!(connection["credentials"]["type"], "BASIC", "{connection}");
     assert!(
         connection["connection_config"].get("team").is_none(),
@@ -612,42 +589,6 @@ async fn basic_form_connects() {
     )
     .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{}", wrong.text);
-}
-
-/// Posts a JSON body to a credential route.
-async fn post_json(base_url: &str, path: &str, token: Option<&str>, body: &Value) -> Reply {
-    let response = no_redirect_client()
-        .post(route_url(base_url, path, token))
-        .json(body)
-        .send()
-        .await
-        .expect("POST JSON");
-    Reply::read(response).await
-}
-
-/// Posts a form-encoded body to a credential route, as the page's form does.
-async fn post_form(
-    base_url: &str,
-    path: &str,
-    token: Option<&str>,
-    pairs: &[(&str, &str)],
-) -> Reply {
-    let response = no_redirect_client()
-        .post(route_url(base_url, path, token))
-        .form(pairs)
-        .send()
-        .await
-        .expect("POST form");
-    Reply::read(response).await
-}
-
-fn route_url(base_url: &str, path: &str, token: Option<&str>) -> Url {
-    let mut url = Url::parse(&format!("{base_url}{path}")).unwrap();
-    if let Some(token) = token {
-        url.query_pairs_mut()
-            .append_pair("connect_session_token", token);
-    }
-    url
 }
 
 /// Turns form pairs into the JSON body of the same request: credential
@@ -714,7 +655,7 @@ async fn json_credential_routes_connect() {
             .unwrap_or_else(|| panic!("no connectionId in {body}"))
             .to_owned();
         assert_uuid(&id, key);
-        let connection = get_connection(&api, key, &id).await;
+        let connection = api.connection(key, &id, None).await;
         assert_eq!(connection["end_user"]["id"], user.as_str(), "{connection}");
         ids.push(id);
     }
@@ -1069,7 +1010,7 @@ async fn params_override_json_params() {
         let done = callback(&callback_url).await;
         assert_eq!(done.status, StatusCode::OK, "{case}: {}", done.text);
         let id = connection_id_from_page(&done.text).expect("data-connection-id");
-        let connection = get_connection(&api, key, &id).await;
+        let connection = api.connection(key, &id, None).await;
         assert_eq!(
             connection["connection_config"]["tenant"], tenant,
             "{case}: {connection}"

@@ -7,9 +7,8 @@ mod support;
 use std::process::Command;
 
 use serde_json::{json, Value};
-use tempfile::TempDir;
 
-use support::latchkey::{CatalogDir, Latchkey, ServerConfig};
+use support::latchkey::{CatalogDir, Latchkey};
 use support::peers::{peers_dir, Httpbin};
 use support::{free_port, httpbin_provider, random_hex};
 
@@ -65,12 +64,7 @@ fn nango_node_client_works_unchanged() {
         "test-httpbin-nango",
         &httpbin_provider("test-httpbin-nango", &httpbin.base_url, auth),
     );
-    let data = TempDir::new().unwrap();
-    let server = Latchkey::start(ServerConfig::new(
-        free_port(),
-        data.path(),
-        &[catalog.path()],
-    ));
+    let server = Latchkey::start_fresh(free_port(), &[catalog.path()], &[]);
     let api_key = format!("nango-key-{}", random_hex(8));
     let key = format!("nango-{}", random_hex(4));
     let connection_id = format!("conn-{}", random_hex(4));

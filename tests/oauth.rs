@@ -13,18 +13,19 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
-use tempfile::TempDir;
+use serde_json::json;
 use url::Url;
 
 use support::html_form::form_for;
-use support::latchkey::{Api, CatalogDir, Latchkey, Reply, ServerConfig};
+use support::latchkey::{Api, CatalogDir, Latchkey, Reply};
 use support::oauth_flow::{
     abort, authorization_url, authorize, callback, connect_account, connection_id_from_page,
     query_param, start_connect,
 };
 use support::peers::{ClientAuthMethod, Httpbin, Oidc, OidcClient};
-use support::{free_port, oidc_client_credentials_provider, oidc_oauth2_provider, random_hex};
+use support::{
+    credential, free_port, oidc_client_credentials_provider, oidc_oauth2_provider, random_hex,
+};
 
 /// Access token lifetime of the single-flight client, in seconds. With the
 /// refresh margin capped at half the lifetime, its token is due after 4 s.
@@ -40,7 +41,6 @@ struct Env {
     /// Connect sessions and OAuth states expire after `SHORT_SERVER_TTL`.
     short_server: Latchkey,
     _catalog: CatalogDir,
-    _data: Vec<TempDir>,
 }
 
 fn env() -> &'static Env {
@@ -91,16 +91,17 @@ fn start_env() -> Env {
         ),
     );
 
-    let data = TempDir::new().unwrap();
-    let short_data = TempDir::new().unwrap();
-    let server = Latchkey::start(ServerConfig::new(port, data.path(), &[catalog.path()]));
+    let server = Latchkey::start_fresh(port, &[catalog.path()], &[]);
     let ttl = SHORT_SERVER_TTL.to_string();
-    let short_server = Latchkey::start(
-        ServerConfig::new(short_port, short_data.path(), &[catalog.path()])
-            .arg("--connect-session-ttl-seconds")
-            .arg(&ttl)
-            .arg("--oauth-state-ttl-seconds")
-            .arg(&ttl),
+    let short_server = Latchkey::start_fresh(
+        short_port,
+        &[catalog.path()],
+        &[
+            "--connect-session-ttl-seconds",
+            &ttl,
+            "--oauth-state-ttl-seconds",
+            &ttl,
+        ],
     );
     Env {
         oidc,
@@ -108,7 +109,6 @@ fn start_env() -> Env {
         server,
         short_server,
         _catalog: catalog,
-        _data: vec![data, short_data],
     }
 }
 
@@ -138,44 +138,6 @@ async fn create_integration(
 
 fn end_user() -> String {
     format!("user-{}", random_hex(6))
-}
-
-async fn connections_of(api: &Api, end_user_id: &str) -> Vec<Value> {
-    let reply = api
-        .get(&format!("/connections?endUserId={end_user_id}"))
-        .await;
-    assert_eq!(
-        reply.status,
-        StatusCode::OK,
-        "GET /connections: {}",
-        reply.text
-    );
-    reply.json()["connections"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no connections array in {}", reply.text))
-        .clone()
-}
-
-async fn get_connection(api: &Api, key: &str, id: &str, force_refresh: bool) -> Value {
-    let reply = api
-        .get(&format!(
-            "/connections/{id}?provider_config_key={key}&force_refresh={force_refresh}"
-        ))
-        .await;
-    assert_eq!(
-        reply.status,
-        StatusCode::OK,
-        "GET /connections/{id}: {}",
-        reply.text
-    );
-    reply.json()
-}
-
-fn credential(connection: &Value, field: &str) -> String {
-    connection["credentials"][field]
-        .as_str()
-        .unwrap_or_else(|| panic!("no credentials.{field} in {connection}"))
-        .to_owned()
 }
 
 /// Runs the flow up to oidc-provider's redirect back to Latchkey, without
@@ -294,7 +256,7 @@ async fn exchange_fails_when_challenge_is_not_latchkeys() {
 
     assert_eq!(page.status, StatusCode::BAD_GATEWAY, "{}", page.text);
     assert!(page.text.contains("invalid_grant"), "{}", page.text);
-    assert!(connections_of(&api, &user).await.is_empty());
+    assert!(api.connections_of(&user).await.is_empty());
 }
 
 #[tokio::test]
@@ -311,7 +273,7 @@ async fn code_exchange_per_client_auth_method() {
 
         let connection_id = connect_account(&api, &key, &user, &user).await;
 
-        let connection = get_connection(&api, &key, &connection_id, false).await;
+        let connection = api.connection(&key, &connection_id, Some(false)).await;
         assert_eq!(
             connection["provider_config_key"],
             key.as_str(),
@@ -346,7 +308,7 @@ async fn code_exchange_per_client_auth_method() {
         assert_eq!(me.status, StatusCode::OK, "{provider}: {}", me.text);
         assert_eq!(me.json()["sub"], user.as_str(), "{provider}: {}", me.text);
 
-        let listed = connections_of(&api, &user).await;
+        let listed = api.connections_of(&user).await;
         assert_eq!(listed.len(), 1, "{listed:?}");
         assert_eq!(listed[0]["connection_id"], connection_id.as_str());
     }
@@ -405,7 +367,7 @@ async fn wrong_client_auth_method_stores_nothing() {
             1,
             "{client_id}"
         );
-        assert!(connections_of(&api, &user).await.is_empty(), "{client_id}");
+        assert!(api.connections_of(&user).await.is_empty(), "{client_id}");
         assert!(
             env.server.logs().contains(&description),
             "{client_id}: no provider error in the log"
@@ -455,7 +417,7 @@ async fn wrong_client_secret_stores_nothing() {
         page.text
     );
     assert!(connection_id_from_page(&page.text).is_none());
-    assert!(connections_of(&api, &user).await.is_empty());
+    assert!(api.connections_of(&user).await.is_empty());
 }
 
 #[tokio::test]
@@ -482,7 +444,7 @@ async fn access_denied_stores_nothing() {
         page.text
     );
     assert!(page.text.contains("AUTHORIZATION_FAILED"), "{}", page.text);
-    assert!(connections_of(&api, &user).await.is_empty());
+    assert!(api.connections_of(&user).await.is_empty());
     assert!(
         env.server.logs().contains("access_denied"),
         "no provider error in the log"
@@ -534,7 +496,7 @@ async fn unknown_or_replayed_state_is_rejected() {
             "{case}: {:?}",
             page.headers
         );
-        assert!(connections_of(&api, &user).await.is_empty(), "{case}");
+        assert!(api.connections_of(&user).await.is_empty(), "{case}");
     }
 
     let first = callback(&callback_url).await;
@@ -560,7 +522,7 @@ async fn unknown_or_replayed_state_is_rejected() {
         replayed.text
     );
     assert!(replayed.text.contains("invalid_state"), "{}", replayed.text);
-    assert_eq!(connections_of(&api, &user).await.len(), 1);
+    assert_eq!(api.connections_of(&user).await.len(), 1);
 }
 
 #[tokio::test]
@@ -577,7 +539,7 @@ async fn expired_state_is_rejected() {
 
     assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.text);
     assert!(page.text.contains("invalid_state"), "{}", page.text);
-    assert!(connections_of(&api, &user).await.is_empty());
+    assert!(api.connections_of(&user).await.is_empty());
 }
 
 #[tokio::test]
@@ -637,9 +599,9 @@ async fn force_refresh_rotates_refresh_token() {
     let key = create_integration(&api, "test-oidc-post", "rotate-client", None).await;
     let user = end_user();
     let connection_id = connect_account(&api, &key, &user, &user).await;
-    let before = get_connection(&api, &key, &connection_id, false).await;
+    let before = api.connection(&key, &connection_id, Some(false)).await;
 
-    let after = get_connection(&api, &key, &connection_id, true).await;
+    let after = api.connection(&key, &connection_id, Some(true)).await;
 
     let old_refresh = credential(&before, "refresh_token");
     assert_ne!(
@@ -660,7 +622,7 @@ async fn force_refresh_rotates_refresh_token() {
     assert_eq!(described["active"], true, "{described}");
     let me = proxy_me(&api, &key, &connection_id).await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.text);
-    let stored = get_connection(&api, &key, &connection_id, false).await;
+    let stored = api.connection(&key, &connection_id, Some(false)).await;
     assert_eq!(
         credential(&stored, "refresh_token"),
         credential(&after, "refresh_token")
@@ -706,7 +668,7 @@ async fn force_refresh_rotates_refresh_token() {
         "{}",
         failed.text
     );
-    let listed = connections_of(&api, &user).await;
+    let listed = api.connections_of(&user).await;
     assert_eq!(
         listed.len(),
         1,
@@ -740,14 +702,14 @@ async fn due_token_refreshed_by_get_connection() {
 
     // The default margin (15 minutes) exceeds the whole 8 s lifetime, so
     // only the cap at half the lifetime keeps this token from being due.
-    let fresh = get_connection(&api, &key, &connection_id, false).await;
+    let fresh = api.connection(&key, &connection_id, Some(false)).await;
     assert_eq!(
         env.oidc.token_requests("due-client", "refresh_token").await,
         0
     );
 
     tokio::time::sleep(Duration::from_secs(SHORT_TTL / 2 + 1)).await;
-    let due = get_connection(&api, &key, &connection_id, false).await;
+    let due = api.connection(&key, &connection_id, Some(false)).await;
 
     assert_eq!(
         env.oidc.token_requests("due-client", "refresh_token").await,
@@ -831,7 +793,7 @@ async fn concurrent_proxy_calls_share_one_refresh() {
     let key = create_integration(&api, "test-oidc-basic", "flight-client", None).await;
     let user = end_user();
     let connection_id = connect_account(&api, &key, &user, &user).await;
-    let connection = get_connection(&api, &key, &connection_id, false).await;
+    let connection = api.connection(&key, &connection_id, Some(false)).await;
     let old_token = credential(&connection, "access_token");
     assert_eq!(
         env.oidc
@@ -921,7 +883,7 @@ async fn client_credentials_grant_injects_token() {
             .token_requests("cc-client", "client_credentials")
             .await;
         assert_eq!(requests_after, requests_before + 1, "{case}");
-        let connection = get_connection(&api, &key, &connection_id, false).await;
+        let connection = api.connection(&key, &connection_id, Some(false)).await;
         assert_eq!(
             connection["credentials"]["type"], "OAUTH2_CC",
             "{case}: {connection}"

@@ -11,17 +11,14 @@ use std::sync::OnceLock;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use tempfile::TempDir;
 
-use support::latchkey::{Api, CatalogDir, Latchkey, Reply, ServerConfig};
+use support::latchkey::{send, Api, CatalogDir, CatalogServer};
 use support::peers::Httpbin;
-use support::{free_port, httpbin_provider, random_hex, unused_oauth2_auth};
+use support::{httpbin_provider, random_hex, unused_oauth2_auth};
 
 struct Env {
     httpbin: Httpbin,
-    server: Latchkey,
-    _catalog: CatalogDir,
-    _data: TempDir,
+    latchkey: CatalogServer,
 }
 
 fn env() -> &'static Env {
@@ -45,14 +42,8 @@ fn env() -> &'static Env {
         for (name, auth) in &providers {
             catalog.write(name, &httpbin_provider(name, base, auth));
         }
-        let data = TempDir::new().unwrap();
-        let server = Latchkey::start(ServerConfig::new(free_port(), data.path(), &[catalog.path()]));
-        Env {
-            httpbin,
-            server,
-            _catalog: catalog,
-            _data: data,
-        }
+        let latchkey = CatalogServer::start(catalog, &[]);
+        Env { httpbin, latchkey }
     })
 }
 
@@ -87,14 +78,10 @@ async fn bearer_connection(api: &Api) -> (Connection, String) {
     (connection, token)
 }
 
-async fn send(request: reqwest::RequestBuilder) -> Reply {
-    Reply::read(request.send().await.expect("send the proxy request")).await
-}
-
 #[tokio::test]
 async fn proxy_forwards_method_and_json_body() {
     let env = env();
-    let api = env.server.api();
+    let api = env.latchkey.server.api();
     let (connection, _) = bearer_connection(&api).await;
     let body = json!({ "name": "Ada", "tags": ["a", "b"], "n": 1.5 });
 
@@ -135,7 +122,7 @@ async fn proxy_forwards_method_and_json_body() {
 #[tokio::test]
 async fn proxy_forwards_other_content_types() {
     let env = env();
-    let api = env.server.api();
+    let api = env.latchkey.server.api();
     let (connection, _) = bearer_connection(&api).await;
     let cases = [
         ("text/plain; charset=utf-8", "plain text, not JSON"),
@@ -168,7 +155,7 @@ async fn proxy_forwards_other_content_types() {
 #[tokio::test]
 async fn proxy_keeps_query_string_bytes() {
     let env = env();
-    let api = env.server.api();
+    let api = env.latchkey.server.api();
     let (connection, _) = bearer_connection(&api).await;
     // httpbin rebuilds `url` from the parsed request and decodes some
     // escapes, so each case is compared with the same request sent to
@@ -204,7 +191,7 @@ async fn proxy_keeps_query_string_bytes() {
 #[tokio::test]
 async fn proxy_injects_provider_credential() {
     let env = env();
-    let api = env.server.api();
+    let api = env.latchkey.server.api();
     let (connection, token) = bearer_connection(&api).await;
 
     let reply = send(
@@ -232,7 +219,7 @@ async fn proxy_injects_provider_credential() {
 #[tokio::test]
 async fn proxy_injects_api_key_by_location() {
     let env = env();
-    let api = env.server.api();
+    let api = env.latchkey.server.api();
     let api_key = format!("key-{}", random_hex(8));
 
     let header = connect(
@@ -277,7 +264,7 @@ async fn proxy_injects_api_key_by_location() {
 #[tokio::test]
 async fn proxy_basic_auth_reaches_httpbin_check() {
     let env = env();
-    let api = env.server.api();
+    let api = env.latchkey.server.api();
     let cases = [
         ("pass", StatusCode::OK),
         ("wrong", StatusCode::UNAUTHORIZED),
@@ -315,7 +302,7 @@ async fn proxy_basic_auth_reaches_httpbin_check() {
 #[tokio::test]
 async fn proxy_passes_upstream_status_through() {
     let env = env();
-    let api = env.server.api();
+    let api = env.latchkey.server.api();
     let (connection, _) = bearer_connection(&api).await;
     for status in [201u16, 204, 404, 418, 500, 503] {
         let reply = send(api.proxy(
@@ -340,7 +327,7 @@ async fn proxy_passes_upstream_status_through() {
 #[tokio::test]
 async fn proxy_drops_hop_by_hop_headers() {
     let env = env();
-    let api = env.server.api();
+    let api = env.latchkey.server.api();
     let (connection, _) = bearer_connection(&api).await;
 
     // httpbin's /response-headers sets every query parameter as a header.
@@ -381,7 +368,7 @@ async fn proxy_drops_hop_by_hop_headers() {
 #[tokio::test]
 async fn proxy_base_url_override_rules() {
     let env = env();
-    let api = env.server.api();
+    let api = env.latchkey.server.api();
     let (connection, _) = bearer_connection(&api).await;
     let other_host = format!("http://localhost:{}", env.httpbin.port);
     let cases = [
@@ -444,9 +431,9 @@ impl<'a> RoutingCase<'a> {
 #[tokio::test]
 async fn proxy_rejects_missing_or_unknown_routing() {
     let env = env();
-    let api = env.server.api();
+    let api = env.latchkey.server.api();
     let (connection, _) = bearer_connection(&api).await;
-    let url = env.server.url("/proxy/anything");
+    let url = env.latchkey.server.url("/proxy/anything");
     let http = reqwest::Client::new();
     let key = Some(connection.key.as_str());
     let id = Some(connection.id.as_str());
@@ -501,7 +488,7 @@ async fn proxy_rejects_missing_or_unknown_routing() {
 #[tokio::test]
 async fn curl_post_reaches_upstream_with_stored_token() {
     let env = env();
-    let api = env.server.api();
+    let api = env.latchkey.server.api();
     let (connection, token) = bearer_connection(&api).await;
 
     let output = Command::new("curl")
@@ -514,7 +501,7 @@ async fn curl_post_reaches_upstream_with_stored_token() {
             "-d",
             r#"{"title":"From curl","body":{"storage":{"value":"<p>hi</p>"}}}"#,
         ])
-        .arg(env.server.url("/proxy/anything/pages?draft=true"))
+        .arg(env.latchkey.server.url("/proxy/anything/pages?draft=true"))
         .output()
         .expect("run curl");
 
@@ -545,7 +532,7 @@ async fn curl_post_reaches_upstream_with_stored_token() {
 #[tokio::test]
 async fn proxy_accepts_nango_control_headers() {
     let env = env();
-    let api = env.server.api();
+    let api = env.latchkey.server.api();
     let (connection, _) = bearer_connection(&api).await;
 
     let reply = send(
@@ -575,7 +562,7 @@ async fn proxy_accepts_nango_control_headers() {
 #[tokio::test]
 async fn proxy_request_logged_without_token() {
     let env = env();
-    let api = env.server.api();
+    let api = env.latchkey.server.api();
     let (connection, token) = bearer_connection(&api).await;
 
     let reply = send(api.proxy(Method::GET, "/status/202", &connection.key, &connection.id)).await;
@@ -583,7 +570,7 @@ async fn proxy_request_logged_without_token() {
 
     // The server may write the line just after it sends the reply.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    let logs = env.server.logs();
+    let logs = env.latchkey.server.logs();
     let line = logs
         .lines()
         .find(|line| line.contains(&connection.id) && line.contains("/proxy"))

@@ -11,21 +11,18 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
-use tempfile::TempDir;
+use serde_json::json;
 
-use support::latchkey::{no_redirect_client, Api, CatalogDir, Latchkey, Reply, ServerConfig};
+use support::latchkey::{no_redirect_client, send, Api, CatalogDir, CatalogServer, Reply};
 use support::oauth_flow::{authorization_url, callback, connection_id_from_page, start_connect};
 use support::peers::MockOAuth;
-use support::{free_port, random_hex};
+use support::{credential, provider_file, random_hex, text_at};
 
 const PROVIDER: &str = "test-mock-oauth";
 
 struct Env {
     mock: MockOAuth,
-    server: Latchkey,
-    _catalog: CatalogDir,
-    _data: TempDir,
+    latchkey: CatalogServer,
 }
 
 fn env() -> &'static Env {
@@ -33,34 +30,19 @@ fn env() -> &'static Env {
     ENV.get_or_init(|| {
         let mock = MockOAuth::start();
         let catalog = CatalogDir::new();
-        catalog.write(
-            PROVIDER,
-            &format!(
-                r#"name: {PROVIDER}
-display_name: Test mock OAuth
-auth:
-  mode: oauth2
+        let auth = format!(
+            r#"  mode: oauth2
   authorization_url: "{issuer}/authorize"
   token_url: "{issuer}/token"
-  client_auth: body
-proxy:
-  base_url: "{issuer}"
-"#,
-                issuer = mock.issuer
-            ),
+  client_auth: body"#,
+            issuer = mock.issuer
         );
-        let data = TempDir::new().unwrap();
-        let server = Latchkey::start(ServerConfig::new(
-            free_port(),
-            data.path(),
-            &[catalog.path()],
-        ));
-        Env {
-            mock,
-            server,
-            _catalog: catalog,
-            _data: data,
-        }
+        catalog.write(
+            PROVIDER,
+            &provider_file(PROVIDER, "Test mock OAuth", &auth, &mock.issuer, ""),
+        );
+        let latchkey = CatalogServer::start(catalog, &[]);
+        Env { mock, latchkey }
     })
 }
 
@@ -113,47 +95,13 @@ async fn connect(api: &Api, client: &Client) -> (String, String) {
     (user, connection_id)
 }
 
-async fn get_connection(api: &Api, client: &Client, id: &str, force_refresh: bool) -> Reply {
-    api.get(&format!(
-        "/connections/{id}?provider_config_key={}&force_refresh={force_refresh}",
-        client.key
-    ))
-    .await
-}
-
-async fn connection(api: &Api, client: &Client, id: &str, force_refresh: bool) -> Value {
-    let reply = get_connection(api, client, id, force_refresh).await;
-    assert_eq!(
-        reply.status,
-        StatusCode::OK,
-        "GET /connections/{id} (force_refresh={force_refresh}): {}",
-        reply.text
-    );
-    reply.json()
-}
-
-fn credential(connection: &Value, field: &str) -> String {
-    connection["credentials"][field]
-        .as_str()
-        .unwrap_or_else(|| panic!("no credentials.{field} in {connection}"))
-        .to_owned()
-}
-
-fn text_at(value: &Value, pointer: &str) -> String {
-    value
-        .pointer(pointer)
-        .and_then(Value::as_str)
-        .unwrap_or_else(|| panic!("no string at {pointer} in {value}"))
-        .to_owned()
-}
-
 #[tokio::test]
 async fn refresh_without_refresh_token_keeps_stored() {
     let env = env();
-    let api = env.server.api();
+    let api = env.latchkey.server.api();
     let client = create_integration(&api, "keep").await;
     let (_, id) = connect(&api, &client).await;
-    let initial = connection(&api, &client, &id, false).await;
+    let initial = api.connection(&client.key, &id, Some(false)).await;
     let exchanges = env
         .mock
         .token_requests_of(&client.client_id, "authorization_code")
@@ -169,9 +117,9 @@ async fn refresh_without_refresh_token_keeps_stored() {
             json!({ "omit": ["refresh_token"] }),
         )
         .await;
-    let first = connection(&api, &client, &id, true).await;
-    let stored = connection(&api, &client, &id, false).await;
-    let second = connection(&api, &client, &id, true).await;
+    let first = api.connection(&client.key, &id, Some(true)).await;
+    let stored = api.connection(&client.key, &id, Some(false)).await;
+    let second = api.connection(&client.key, &id, Some(true)).await;
 
     let refreshes = env
         .mock
@@ -210,8 +158,8 @@ async fn refresh_without_refresh_token_keeps_stored() {
     env.mock
         .set_reply(&client.client_id, "refresh_token", json!({}))
         .await;
-    let rotated = connection(&api, &client, &id, true).await;
-    connection(&api, &client, &id, true).await;
+    let rotated = api.connection(&client.key, &id, Some(true)).await;
+    api.connection(&client.key, &id, Some(true)).await;
     let refreshes = env
         .mock
         .token_requests_of(&client.client_id, "refresh_token")
@@ -230,7 +178,7 @@ const STRING_LIFETIME: u64 = 10;
 #[tokio::test]
 async fn string_expires_in_schedules_refresh() {
     let env = env();
-    let api = env.server.api();
+    let api = env.latchkey.server.api();
     let client = create_integration(&api, "string-expiry").await;
     env.mock
         .set_reply(
@@ -242,7 +190,7 @@ async fn string_expires_in_schedules_refresh() {
     let (_, id) = connect(&api, &client).await;
     let connected_at = Instant::now();
 
-    let fresh = connection(&api, &client, &id, false).await;
+    let fresh = api.connection(&client.key, &id, Some(false)).await;
     let exchange = env
         .mock
         .token_requests_of(&client.client_id, "authorization_code")
@@ -288,7 +236,7 @@ async fn string_expires_in_schedules_refresh() {
         1,
         "the proxy did not refresh the due token"
     );
-    let after = connection(&api, &client, &id, false).await;
+    let after = api.connection(&client.key, &id, Some(false)).await;
     assert_eq!(
         credential(&after, "access_token"),
         text_at(&refreshes[0], "/reply/access_token")
@@ -302,7 +250,7 @@ async fn string_expires_in_schedules_refresh() {
 #[tokio::test]
 async fn refresh_errors_keep_connection() {
     let env = env();
-    let api = env.server.api();
+    let api = env.latchkey.server.api();
     let description = "the refresh token was revoked by the test";
     let html = "<!DOCTYPE html><html><head><title>503 Service Unavailable</title></head>\
                 <body><h1>Service Unavailable</h1></body></html>";
@@ -321,12 +269,12 @@ async fn refresh_errors_keep_connection() {
     for (case, rule, status, code, message_parts) in cases {
         let client = create_integration(&api, "errors").await;
         let (user, id) = connect(&api, &client).await;
-        let before = connection(&api, &client, &id, false).await;
+        let before = api.connection(&client.key, &id, Some(false)).await;
         env.mock
             .set_reply(&client.client_id, "refresh_token", rule)
             .await;
 
-        let failed = get_connection(&api, &client, &id, true).await;
+        let failed = api.connection_reply(&client.key, &id, Some(true)).await;
 
         assert_eq!(failed.status, status, "{case}: {}", failed.text);
         assert_eq!(failed.error_code(), code, "{case}");
@@ -349,7 +297,7 @@ async fn refresh_errors_keep_connection() {
             1,
             "{case}: the failure deleted the connection"
         );
-        let kept = connection(&api, &client, &id, false).await;
+        let kept = api.connection(&client.key, &id, Some(false)).await;
         let errors = kept["errors"].as_array().cloned().unwrap_or_default();
         assert!(
             errors.iter().any(|e| e["type"] == "refresh"),
@@ -368,7 +316,7 @@ async fn refresh_errors_keep_connection() {
         env.mock
             .set_reply(&client.client_id, "refresh_token", json!({}))
             .await;
-        let recovered = connection(&api, &client, &id, true).await;
+        let recovered = api.connection(&client.key, &id, Some(true)).await;
         let refreshes = env
             .mock
             .token_requests_of(&client.client_id, "refresh_token")
@@ -390,4 +338,96 @@ async fn refresh_errors_keep_connection() {
             "{case}: {recovered}"
         );
     }
+}
+
+#[tokio::test]
+async fn rejected_refresh_not_retried_until_forced() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let client = create_integration(&api, "revoked").await;
+    // A one-second token is due at once, so every later use needs a refresh.
+    env.mock
+        .set_reply(
+            &client.client_id,
+            "authorization_code",
+            json!({ "merge": { "expires_in": 1 } }),
+        )
+        .await;
+    let (user, id) = connect(&api, &client).await;
+    env.mock
+        .set_reply(
+            &client.client_id,
+            "refresh_token",
+            json!({ "status": 400, "body": { "error": "invalid_grant", "error_description": "revoked by the test" } }),
+        )
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let refresh_count = || async {
+        env.mock
+            .token_requests_of(&client.client_id, "refresh_token")
+            .await
+            .len()
+    };
+
+    let first = api.connection_reply(&client.key, &id, None).await;
+    assert_eq!(
+        first.status,
+        StatusCode::FAILED_DEPENDENCY,
+        "{}",
+        first.text
+    );
+    assert_eq!(first.error_code(), "refresh_failed");
+    assert_eq!(refresh_count().await, 1);
+
+    let second = api.connection_reply(&client.key, &id, None).await;
+    let third = api.connection_reply(&client.key, &id, Some(false)).await;
+    let proxied = send(api.proxy(Method::GET, "/userinfo", &client.key, &id)).await;
+    for (call, reply) in [
+        ("second GET", &second),
+        ("third GET", &third),
+        ("proxy", &proxied),
+    ] {
+        assert_eq!(
+            reply.status,
+            StatusCode::FAILED_DEPENDENCY,
+            "{call}: {}",
+            reply.text
+        );
+        assert_eq!(reply.error_code(), "refresh_failed", "{call}");
+        assert!(
+            reply.error_message().contains("invalid_grant"),
+            "{call}: the recorded error is not returned: {}",
+            reply.text
+        );
+    }
+    assert_eq!(
+        refresh_count().await,
+        1,
+        "a call after invalid_grant sent another refresh request"
+    );
+    assert_eq!(api.connections_of(&user).await.len(), 1);
+
+    let forced = api.connection_reply(&client.key, &id, Some(true)).await;
+    assert_eq!(
+        forced.status,
+        StatusCode::FAILED_DEPENDENCY,
+        "{}",
+        forced.text
+    );
+    assert_eq!(
+        refresh_count().await,
+        2,
+        "force_refresh=true did not try again"
+    );
+
+    env.mock
+        .set_reply(&client.client_id, "refresh_token", json!({}))
+        .await;
+    let recovered = api.connection(&client.key, &id, Some(true)).await;
+    assert_eq!(refresh_count().await, 3);
+    assert_eq!(
+        recovered["errors"].as_array().map(Vec::len),
+        Some(0),
+        "{recovered}"
+    );
 }

@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 use tempfile::TempDir;
 
 use support::latchkey::{Api, CatalogDir, Keys, Latchkey, ServerConfig};
@@ -128,19 +128,6 @@ async fn store_everything(api: &Api, secrets: &Secrets) {
     }
 }
 
-async fn get_connection(api: &Api, key: &str, id: &str) -> Value {
-    let reply = api
-        .get(&format!("/connections/{id}?provider_config_key={key}"))
-        .await;
-    assert_eq!(
-        reply.status,
-        StatusCode::OK,
-        "GET /connections/{id}: {}",
-        reply.text
-    );
-    reply.json()
-}
-
 #[tokio::test]
 async fn data_survives_restart_encrypted() {
     let catalog = CatalogDir::new();
@@ -223,7 +210,7 @@ async fn data_survives_restart_encrypted() {
         "{}",
         listed.text
     );
-    let oauth = get_connection(&api, "restart-oauth", "oauth-conn").await;
+    let oauth = api.connection("restart-oauth", "oauth-conn", None).await;
     assert_eq!(
         oauth["credentials"]["access_token"],
         secrets.access_token.as_str()
@@ -232,9 +219,9 @@ async fn data_survives_restart_encrypted() {
         oauth["credentials"]["refresh_token"],
         secrets.refresh_token.as_str()
     );
-    let key = get_connection(&api, "restart-key", "key-conn").await;
+    let key = api.connection("restart-key", "key-conn", None).await;
     assert_eq!(key["credentials"]["api_key"], secrets.api_key.as_str());
-    let basic = get_connection(&api, "restart-basic", "basic-conn").await;
+    let basic = api.connection("restart-basic", "basic-conn", None).await;
     assert_eq!(basic["credentials"]["username"], "restart-user");
     assert_eq!(basic["credentials"]["password"], secrets.password.as_str());
     let second_logs = second.logs();

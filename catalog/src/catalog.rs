@@ -73,15 +73,13 @@ impl Catalog {
 
     /// Loads the built-in providers, then the `*.yaml` files of each
     /// directory in order; a later file replaces an earlier provider of the
-    /// same name. Fails with every diagnostic of every file.
+    /// same name. Fails with every diagnostic of every file, and also when a
+    /// directory does not exist, contains a `*.yml` file or contains no `*.yaml`
+    /// file.
     pub fn with_dirs<P: AsRef<Path>>(dirs: &[P]) -> Result<Catalog, CatalogError> {
         let mut loaded = load_builtin();
         for dir in dirs {
-            let (files, error) = yaml_files(dir.as_ref());
-            loaded.diagnostics.extend(error);
-            for file in files {
-                loaded.load_file(&file);
-            }
+            loaded.load_dir(dir.as_ref());
         }
         if !loaded.diagnostics.is_empty() {
             return Err(CatalogError {
@@ -112,8 +110,8 @@ impl Catalog {
 }
 
 /// Validates provider files: each path is a file or a directory whose
-/// `*.yaml` files are checked (not recursively). An empty list checks the
-/// built-in catalog.
+/// `*.yaml` files are checked (not recursively), with the directory rules of
+/// [`Catalog::with_dirs`]. An empty list checks the built-in catalog.
 pub fn validate_paths<P: AsRef<Path>>(paths: &[P]) -> ValidationReport {
     if paths.is_empty() {
         let loaded = load_builtin();
@@ -125,12 +123,11 @@ pub fn validate_paths<P: AsRef<Path>>(paths: &[P]) -> ValidationReport {
     let mut loaded = Loaded::default();
     for path in paths {
         let path = path.as_ref();
+        if !path_exists(path, &mut loaded.diagnostics) {
+            continue;
+        }
         if path.is_dir() {
-            let (files, error) = yaml_files(path);
-            loaded.diagnostics.extend(error);
-            for file in files {
-                loaded.load_file(&file);
-            }
+            loaded.load_dir(path);
         } else {
             loaded.load_file(path);
         }
@@ -164,7 +161,16 @@ impl Loaded {
         if path.extension().is_none_or(|ext| ext != "yaml") {
             self.files_checked += 1;
             let message = "provider files must have the extension `.yaml`".to_owned();
-            let help = "rename the file to `<provider name>.yaml`".to_owned();
+            let help = match (path.file_name(), path.file_stem()) {
+                (Some(name), Some(stem)) if path.extension().is_some_and(|ext| ext == "yml") => {
+                    format!(
+                        "rename `{}` to `{}.yaml`",
+                        name.to_string_lossy(),
+                        stem.to_string_lossy()
+                    )
+                }
+                _ => "rename the file to `<provider name>.yaml`".to_owned(),
+            };
             let diagnostic = Diagnostic::for_file(&file_name, message).with_help(Some(help));
             self.diagnostics.push(diagnostic);
             return;
@@ -204,26 +210,61 @@ fn load_builtin() -> Loaded {
     loaded
 }
 
-/// Lists the `*.yaml` files directly inside `dir`, sorted, or returns a
-/// diagnostic when the directory cannot be read.
-fn yaml_files(dir: &Path) -> (Vec<PathBuf>, Option<Diagnostic>) {
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(error) => {
-            let message = format!("failed to read catalog directory: {error}");
-            return (
-                Vec::new(),
-                Some(Diagnostic::for_file(&dir.display().to_string(), message)),
-            );
+impl Loaded {
+    /// Loads the `*.yaml` files directly inside `dir`, in name order. A
+    /// `*.yml` file is reported as misnamed and other files are ignored, but
+    /// a directory with neither is an error.
+    fn load_dir(&mut self, dir: &Path) {
+        if !path_exists(dir, &mut self.diagnostics) {
+            return;
         }
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|path| path.is_file() && path.extension().is_some_and(|ext| ext == "yaml"))
-        .collect();
-    files.sort();
-    (files, None)
+        let entries = match fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(error) => {
+                let message = format!("failed to read catalog directory: {error}");
+                self.diagnostics
+                    .push(Diagnostic::for_file(&dir.display().to_string(), message));
+                return;
+            }
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|entry| entry.path())
+            .filter(|path| path.is_file() && has_extension(path, &["yaml", "yml"]))
+            .collect();
+        files.sort();
+        // A directory of only `*.yml` files gets the rename hints instead.
+        if files.is_empty() {
+            let message = format!("no provider files (*.yaml) in `{}`", dir.display());
+            let help = "add `<provider name>.yaml` files to the directory or pass another one";
+            self.diagnostics.push(
+                Diagnostic::for_file(&dir.display().to_string(), message)
+                    .with_help(Some(help.to_owned())),
+            );
+            return;
+        }
+        for file in files {
+            self.load_file(&file);
+        }
+    }
+}
+
+fn has_extension(path: &Path, extensions: &[&str]) -> bool {
+    path.extension()
+        .is_some_and(|ext| extensions.iter().any(|wanted| ext == *wanted))
+}
+
+/// Checks that `path` exists, else records "path `X` does not exist".
+fn path_exists(path: &Path, diagnostics: &mut Vec<Diagnostic>) -> bool {
+    // An error other than "not found" (for example a permission problem)
+    // is left to the read that follows, which reports it.
+    if path.try_exists().unwrap_or(true) {
+        return true;
+    }
+    let name = path.display().to_string();
+    let message = format!("path `{name}` does not exist");
+    diagnostics.push(Diagnostic::for_file(&name, message));
+    false
 }
 
 /// Renders diagnostics with a blank line between two of them. Each rendered

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use minijinja::Environment;
 use regex::Regex;
 
-use crate::model::{Auth, Inject, Provider};
+use crate::model::{Auth, ConfigField, Inject, Provider};
 use crate::patterns::whole_value_regex;
 use crate::positions::escape_pointer;
 use crate::suggest::closest_match;
@@ -392,8 +392,51 @@ fn check_url_variables_constrained(provider: &Provider, url: &str, problems: &mu
             );
             problem.at_key = true;
             problems.push(problem);
+            continue;
+        }
+        let leading = leading_variable(url) == Some(variable.as_str());
+        if let Some(problem) = probe_pattern(&variable, field, leading) {
+            problems.push(problem);
         }
     }
+}
+
+/// Values that a pattern of a field inside a URL must reject, because each
+/// one would move the URL to another host, port or path.
+const HOSTILE_PART_PROBES: [&str; 9] =
+    ["a/b", "a\\b", "a@b", "a?b", "a#b", "a:1", "a b", "..", "."];
+
+/// Values that a pattern of a field that starts a URL must reject: user
+/// info (which hides the real host after `@`) and schemes other than https.
+const HOSTILE_LEADING_PROBES: [&str; 3] = ["https://a@b.c", "https://a:b@c.d", "http://a.b"];
+
+/// Tries the hostile probes against a field's pattern, anchored exactly as
+/// [`ConfigField::accepts`] anchors it, and reports the first one it accepts.
+fn probe_pattern(variable: &str, field: &ConfigField, leading: bool) -> Option<Problem> {
+    let pattern = field.pattern.as_deref()?;
+    let probes: &[&str] = if leading {
+        &HOSTILE_LEADING_PROBES
+    } else {
+        &HOSTILE_PART_PROBES
+    };
+    let accepted = probes.iter().find(|probe| field.accepts(probe))?;
+    let pointer = format!("/connection_config/{}/pattern", escape_pointer(variable));
+    let (message, help) = if leading {
+        (
+            format!(
+                "pattern `{pattern}` of field `{variable}` accepts `{accepted}`, which could send requests to another host or without TLS"
+            ),
+            "restrict it to `https://` and the provider's own hosts, for example `https://[a-z0-9-]+\\.example\\.com`".to_owned(),
+        )
+    } else {
+        (
+            format!(
+                "pattern `{pattern}` of field `{variable}` accepts `{accepted}`, which could change the URL's host or path"
+            ),
+            "restrict it, for example to `[a-z0-9-]+`".to_owned(),
+        )
+    };
+    Some(Problem::new(pointer, message, Some(help)))
 }
 
 /// Accepts `https://...`, plain `http://` to a loopback host, and a URL that
@@ -484,6 +527,56 @@ mod tests {
         assert_eq!(leading_variable("{{instance_url}}"), Some("instance_url"));
         assert_eq!(leading_variable("{{ a | upper }}"), None);
         assert_eq!(leading_variable("https://x"), None);
+    }
+
+    #[test]
+    fn probes_use_whole_value_anchoring() {
+        let field = |pattern: &str| ConfigField {
+            title: "Field".to_owned(),
+            description: None,
+            pattern: Some(pattern.to_owned()),
+            example: None,
+            default: None,
+            optional: false,
+            automated: false,
+        };
+        let accepted = |pattern: &str, leading: bool| {
+            probe_pattern("sub", &field(pattern), leading).map(|problem| problem.message)
+        };
+
+        // (pattern, leading, probe the lint must report)
+        #[rustfmt::skip]
+        let cases = [
+            (".+", false, Some("a/b")),
+            ("[a-z]+(/[a-z]+)?", false, Some("a/b")),
+            ("[a-z\\\\]+", false, Some("a\\b")),
+            ("[a-z@]+", false, Some("a@b")),
+            ("[a-z:0-9]+", false, Some("a:1")),
+            ("[a-z ]+", false, Some("a b")),
+            ("[a-z.]+", false, Some("..")),
+            // Unanchored, `^[a-z]+|x$` would accept `a/b`, but anchored as a
+            // group it does not.
+            ("[a-z]+|x", false, None),
+            ("[a-z0-9-]+", false, None),
+            ("https://.+", true, Some("https://a@b.c")),
+            ("https://[a-z]:[a-z]@[a-z.]+", true, Some("https://a:b@c.d")),
+            ("(https|http)://[a-z.]+", true, Some("http://a.b")),
+            ("https://[a-z0-9-]+\\.example\\.com", true, None),
+        ];
+
+        for (pattern, leading, probe) in cases {
+            let message = accepted(pattern, leading);
+            match probe {
+                Some(probe) => {
+                    let message = message.unwrap_or_else(|| panic!("{pattern}: no problem"));
+                    assert!(
+                        message.contains(&format!("accepts `{probe}`")),
+                        "{pattern}: {message}"
+                    );
+                }
+                None => assert_eq!(message, None, "{pattern}"),
+            }
+        }
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub fn parse_provider(file_name: &str, source: &str) -> Result<Provider, Vec<Dia
     let positions = match PositionIndex::build(source) {
         Ok(positions) => positions,
         Err(error) => {
-            let span = span_at(error.marker(), 1);
+            let span = clamp_to_source(source, span_at(error.marker(), 1));
             let message = format!("invalid YAML: {}", error.info());
             return Err(vec![Diagnostic::at(file_name, source, span, message)]);
         }
@@ -124,25 +124,79 @@ fn file_stem(file_name: &str) -> Option<String> {
 }
 
 /// Turns a serde_yaml error into a diagnostic.
+///
+/// libyaml reports the problem's position and often the position where the
+/// enclosing construct starts (`while scanning a quoted scalar at line 2
+/// column 15`). When the problem is the end of the file, for example an
+/// unclosed quote or bracket, the diagnostic points at that start, which is
+/// a place in the file that the reader can fix.
 fn yaml_error(file_name: &str, source: &str, error: &serde_yaml::Error) -> Diagnostic {
     static POSITION_SUFFIX: LazyLock<Regex> =
         LazyLock::new(|| Regex::new(r" at line \d+ column \d+").expect("valid regex"));
+    static CONTEXT: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r", while (?:scanning|parsing) (?:an? )?(.+?) at line (\d+) column (\d+)$")
+            .expect("valid regex")
+    });
+    let text = error.to_string();
+    let Some(location) = error.location() else {
+        return Diagnostic::for_file(file_name, format!("invalid YAML: {text}"));
+    };
+    let problem = crate::positions::Span {
+        line: location.line(),
+        column: location.column(),
+        width: 1,
+    };
+
+    if is_past_last_character(source, problem) {
+        if let Some(context) = CONTEXT.captures(&text) {
+            let construct = &context[1];
+            let start = crate::positions::Span {
+                line: context[2].parse().unwrap_or(problem.line),
+                column: context[3].parse().unwrap_or(problem.column),
+                width: 1,
+            };
+            let reason = POSITION_SUFFIX.replace_all(&text, "");
+            let message = format!("invalid YAML: {reason}");
+            let help = format!("the file ends before the {construct} that starts here is closed");
+            return Diagnostic::at(file_name, source, start, message).with_help(Some(help));
+        }
+    }
+
     // The first position is the error's own and moves to the location line;
     // a later one (where the enclosing collection starts) stays in the text.
-    let text = error.to_string();
     let reason = POSITION_SUFFIX
         .replacen(&text, 1, "")
         .replace(" at line ", " starting at line ");
     let message = format!("invalid YAML: {reason}");
-    match error.location() {
-        Some(location) => {
-            let span = crate::positions::Span {
-                line: location.line(),
-                column: location.column(),
-                width: 1,
-            };
-            Diagnostic::at(file_name, source, span, message)
+    Diagnostic::at(file_name, source, clamp_to_source(source, problem), message)
+}
+
+/// Checks whether `span` lies after the last character of the file.
+fn is_past_last_character(source: &str, span: crate::positions::Span) -> bool {
+    let lines: Vec<&str> = source.lines().collect();
+    match lines.last() {
+        None => true,
+        Some(last) => {
+            span.line > lines.len()
+                || (span.line == lines.len() && span.column > last.chars().count())
         }
-        None => Diagnostic::for_file(file_name, message),
+    }
+}
+
+/// Moves a span that lies beyond the last line (libyaml's end-of-file mark)
+/// to the end of the last non-empty line, so that the diagnostic can show a
+/// source line.
+fn clamp_to_source(source: &str, span: crate::positions::Span) -> crate::positions::Span {
+    let lines: Vec<&str> = source.lines().collect();
+    if span.line <= lines.len() {
+        return span;
+    }
+    match lines.iter().rposition(|line| !line.trim().is_empty()) {
+        Some(index) => crate::positions::Span {
+            line: index + 1,
+            column: lines[index].chars().count() + 1,
+            width: 1,
+        },
+        None => span,
     }
 }

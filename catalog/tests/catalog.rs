@@ -280,9 +280,67 @@ fn with_dirs_reports_missing_directory() {
     let missing = dir.path().join("absent");
     let error = Catalog::with_dirs(&[&missing]).unwrap_err();
     assert_eq!(error.diagnostics.len(), 1);
-    assert!(error.diagnostics[0]
-        .message
-        .starts_with("failed to read catalog directory"));
+    assert_eq!(
+        error.diagnostics[0].message,
+        format!("path `{}` does not exist", missing.display())
+    );
+}
+
+#[test]
+fn directory_rules_for_catalog_dirs() {
+    let with_yml = tempfile::tempdir().unwrap();
+    fs::write(with_yml.path().join("github.yml"), LOCAL_GITHUB).unwrap();
+    fs::write(with_yml.path().join("local-echo.yaml"), LOCAL_EXTRA).unwrap();
+    let only_other = tempfile::tempdir().unwrap();
+    fs::write(only_other.path().join("README.md"), "# notes").unwrap();
+    let empty = tempfile::tempdir().unwrap();
+
+    let error = Catalog::with_dirs(&[with_yml.path()]).unwrap_err();
+    assert_eq!(error.diagnostics.len(), 1, "{error}");
+    assert!(error.diagnostics[0].file.ends_with("github.yml"));
+    assert_eq!(
+        error.diagnostics[0].help.as_deref(),
+        Some("rename `github.yml` to `github.yaml`")
+    );
+
+    for dir in [only_other.path(), empty.path()] {
+        let error = Catalog::with_dirs(&[dir]).unwrap_err();
+        assert_eq!(error.diagnostics.len(), 1, "{error}");
+        assert_eq!(
+            error.diagnostics[0].message,
+            format!("no provider files (*.yaml) in `{}`", dir.display())
+        );
+
+        let report = validate_paths(&[dir]);
+        assert_eq!(report.diagnostics, error.diagnostics);
+    }
+
+    let report = validate_paths(&[with_yml.path()]);
+    assert_eq!(report.files_checked, 2);
+    assert_eq!(report.diagnostics.len(), 1, "{report}");
+}
+
+#[test]
+fn validate_paths_reports_missing_paths() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing_file = dir.path().join("absent.yaml");
+    let missing_dir = dir.path().join("absent");
+
+    let report = validate_paths(&[&missing_file, &missing_dir]);
+
+    let messages: Vec<&str> = report
+        .diagnostics
+        .iter()
+        .map(|diagnostic| diagnostic.message.as_str())
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            format!("path `{}` does not exist", missing_file.display()),
+            format!("path `{}` does not exist", missing_dir.display()),
+        ]
+    );
+    assert!(!report.is_valid());
 }
 
 #[test]
@@ -320,6 +378,10 @@ fn validate_paths_rejects_other_extensions() {
     assert_eq!(report.files_checked, 1);
     assert_eq!(report.diagnostics.len(), 1);
     assert!(report.diagnostics[0].message.contains("`.yaml`"));
+    assert_eq!(
+        report.diagnostics[0].help.as_deref(),
+        Some("rename `github.yml` to `github.yaml`")
+    );
 }
 
 #[test]
@@ -339,4 +401,56 @@ fn serde_rejects_unknown_auth_field() {
     });
     let error = serde_json::from_value::<latchkey_catalog::Provider>(json).unwrap_err();
     assert!(error.to_string().contains("username_titel"), "{error}");
+}
+
+#[test]
+fn leading_url_fields_accept_only_provider_hosts() {
+    let catalog = Catalog::builtin().unwrap();
+
+    // (provider, field, accepted values, rejected values)
+    #[rustfmt::skip]
+    let cases: [(&str, &str, &[&str], &[&str]); 2] = [
+        (
+            "salesforce",
+            "instance_url",
+            &[
+                "https://acme.my.salesforce.com",
+                "https://acme--dev.sandbox.my.salesforce.com",
+                "https://na123.salesforce.com",
+                "https://acme.lightning.force.com",
+                "https://acme.my.site.com",
+            ],
+            &[
+                "https://evil.example",
+                "https://127.0.0.1",
+                "https://acme.my.salesforce.com.evil.example",
+                "https://evil.example/.salesforce.com",
+                "https://a@acme.my.salesforce.com",
+                "http://acme.my.salesforce.com",
+                "https://salesforce.com",
+            ],
+        ),
+        (
+            "pipedrive",
+            "api_domain",
+            &["https://acme.pipedrive.com"],
+            &["https://evil.example", "https://acme.pipedrive.com.evil.example", "http://acme.pipedrive.com"],
+        ),
+    ];
+
+    for (provider, field, accepted, rejected) in cases {
+        let config_field = &catalog.get(provider).unwrap().connection_config[field];
+        for value in accepted {
+            assert!(
+                config_field.accepts(value),
+                "{provider}.{field} rejects {value}"
+            );
+        }
+        for value in rejected {
+            assert!(
+                !config_field.accepts(value),
+                "{provider}.{field} accepts {value}"
+            );
+        }
+    }
 }

@@ -36,6 +36,14 @@ const CASES: &[Case] = &[
         edits: &[("default_scopes: [read]", "default_scopes: [read")],
     },
     Case {
+        name: "malformed_yaml_unclosed_quote",
+        file_name: "demo.yaml",
+        edits: &[(
+            "base_url: https://{{ subdomain }}.example.com/api",
+            "base_url: \"https://{{ subdomain }}.example.com/api",
+        )],
+    },
+    Case {
         name: "malformed_yaml_duplicate_key",
         file_name: "demo.yaml",
         edits: &[(
@@ -148,6 +156,25 @@ const CASES: &[Case] = &[
             "  base_url: https://{{ subdomain }}.example.com/api",
             "  base_url: \"{{ subdomain }}/api\"",
         )],
+    },
+    Case {
+        name: "url_pattern_accepts_hostile_value",
+        file_name: "demo.yaml",
+        edits: &[("pattern: \"[a-z0-9-]+\"", "pattern: \".+\"")],
+    },
+    Case {
+        name: "leading_url_pattern_accepts_user_info",
+        file_name: "demo.yaml",
+        edits: &[
+            (
+                "connection_config:\n",
+                "connection_config:\n  instance_url:\n    title: Instance URL\n    pattern: \"https://.+\"\n",
+            ),
+            (
+                "  base_url: https://{{ subdomain }}.example.com/api",
+                "  base_url: \"{{ instance_url }}/api\"",
+            ),
+        ],
     },
     Case {
         name: "non_https_url",

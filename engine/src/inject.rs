@@ -121,17 +121,36 @@ fn header(
             format!("`{name}` is not a valid header name"),
         )
     })?;
+    if let Some(problem) = header_value_problem(value) {
+        return Err(EngineError::template(
+            provider,
+            field,
+            format!(
+                "the rendered value of header `{name}` contains {problem}, but a header value \
+                 may contain only visible ASCII characters, spaces and tabs"
+            ),
+        ));
+    }
     let header_value = HeaderValue::from_str(value).map_err(|_| {
         EngineError::template(
             provider,
             field,
-            format!(
-                "the rendered value of header `{name}` is not a valid header value \
-                 (it contains a control character or non-ASCII text)"
-            ),
+            format!("the rendered value of header `{name}` is not a valid header value"),
         )
     })?;
     Ok((header_name, header_value))
+}
+
+/// Names the first kind of character that a header value may not contain
+/// (RFC 9110 section 5.5 allows visible ASCII, space and tab; Latchkey also
+/// rejects the obsolete non-ASCII bytes), without quoting the value.
+fn header_value_problem(value: &str) -> Option<&'static str> {
+    value.chars().find_map(|c| match c {
+        '\r' | '\n' => Some("a line break (CR or LF)"),
+        ' ' | '\t' | '!'..='~' => None,
+        c if c.is_ascii() => Some("an ASCII control character"),
+        _ => Some("a non-ASCII character"),
+    })
 }
 
 #[cfg(test)]
@@ -338,6 +357,38 @@ proxy:
         );
         assert!(text.contains("X-Shopify-Access-Token"), "{text}");
         assert!(!text.contains("secret-value"), "{text}");
+    }
+
+    #[test]
+    fn header_value_problems_name_cause() {
+        let provider = provider_from_yaml(SHOPIFY);
+
+        // (credential value, expected cause)
+        let cases = [
+            ("caf\u{e9}-secret", "contains a non-ASCII character"),
+            ("line\r\nX-Evil: 1", "contains a line break (CR or LF)"),
+            ("bell\u{7}-secret", "contains an ASCII control character"),
+            ("del\u{7f}-secret", "contains an ASCII control character"),
+        ];
+
+        for (value, cause) in cases {
+            let credentials = Credentials::ApiKey {
+                api_key: Secret::new(value),
+            };
+
+            let err = Injection::for_request(&provider, &credentials, &config(&[]))
+                .expect_err(&format!("{value:?} was accepted"));
+            let text = err.to_string();
+
+            assert!(text.contains(cause), "{value:?}: {text}");
+            assert!(!text.contains("secret"), "{value:?}: {text}");
+        }
+
+        let spaced = Credentials::ApiKey {
+            api_key: Secret::new("a b\tc"),
+        };
+        let injection = Injection::for_request(&provider, &spaced, &config(&[])).unwrap();
+        assert_eq!(injection.headers[0].1.as_bytes(), b"a b\tc");
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod secret;
 mod template;
 mod token_response;
 mod transport;
+mod url_template;
 
 #[cfg(test)]
 mod test_support;

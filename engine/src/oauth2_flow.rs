@@ -18,9 +18,10 @@ use oauth2::{
 use serde_json::Value;
 use url::Url;
 
-use crate::template::{config_variables, render_params, render_url};
+use crate::template::{config_variables, render_params};
 use crate::token_response::parse_token_reply;
 use crate::transport::TokenTransport;
+use crate::url_template::render_url;
 use crate::{ClientApp, ConnectionConfig, Engine, EngineError, OAuth2Token, Secret, TokenGrant};
 
 /// Random bytes in the `state` parameter: 256 bits, base64url-encoded.
@@ -80,7 +81,7 @@ impl Engine {
         let oauth2 = oauth2_settings(provider, "build an authorization URL")?;
         let vars = config_variables(provider, config);
         let auth_url = render_url(
-            &provider.name,
+            provider,
             "auth.authorization_url",
             &oauth2.authorization_url,
             &vars,
@@ -142,7 +143,7 @@ impl Engine {
             )));
         }
         let vars = config_variables(provider, config);
-        let token_url = render_url(&provider.name, "auth.token_url", &oauth2.token_url, &vars)?;
+        let token_url = render_url(provider, "auth.token_url", &oauth2.token_url, &vars)?;
         let extra_params = rendered_params(
             provider,
             "auth.token_params",
@@ -204,8 +205,8 @@ impl Engine {
         })?;
         let vars = config_variables(provider, config);
         let token_url = match &oauth2.refresh_url {
-            Some(template) => render_url(&provider.name, "auth.refresh_url", template, &vars)?,
-            None => render_url(&provider.name, "auth.token_url", &oauth2.token_url, &vars)?,
+            Some(template) => render_url(provider, "auth.refresh_url", template, &vars)?,
+            None => render_url(provider, "auth.token_url", &oauth2.token_url, &vars)?,
         };
         let extra_params = rendered_params(
             provider,
@@ -258,7 +259,7 @@ impl Engine {
             return Err(unsupported(provider, "run the client-credentials grant"));
         };
         let vars = config_variables(provider, config);
-        let token_url = render_url(&provider.name, "auth.token_url", &settings.token_url, &vars)?;
+        let token_url = render_url(provider, "auth.token_url", &settings.token_url, &vars)?;
         let extra_params = rendered_params(
             provider,
             "auth.token_params",

@@ -13,6 +13,7 @@ use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde_json::Value;
 use url::Url;
 
+use crate::url_template::render_url;
 use crate::{ConnectionConfig, EngineError};
 
 fn environment() -> &'static Environment<'static> {
@@ -105,15 +106,11 @@ fn quote_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
 }
 
 /// Renders `proxy.base_url` with the connection config (and the defaults of
-/// the provider's config fields) and parses it as an http or https URL.
+/// the provider's config fields), checks the values it uses, and parses it
+/// as an http or https URL.
 pub fn base_url(provider: &Provider, config: &ConnectionConfig) -> Result<Url, EngineError> {
     let vars = config_variables(provider, config);
-    render_url(
-        &provider.name,
-        "proxy.base_url",
-        &provider.proxy.base_url,
-        &vars,
-    )
+    render_url(provider, "proxy.base_url", &provider.proxy.base_url, &vars)
 }
 
 /// Template variables from a connection config: the `default` of every
@@ -129,33 +126,6 @@ pub(crate) fn config_variables(provider: &Provider, config: &ConnectionConfig) -
         variables.insert(key.clone(), value.clone());
     }
     Value::Object(variables)
-}
-
-/// Renders a URL field and checks that it is an absolute http(s) URL.
-pub(crate) fn render_url(
-    provider: &str,
-    field: &str,
-    template: &str,
-    vars: &Value,
-) -> Result<Url, EngineError> {
-    let text = render(provider, field, template, vars)?;
-    let url = Url::parse(&text).map_err(|err| {
-        EngineError::template(
-            provider,
-            field,
-            format!("rendered value `{text}` is not a valid URL: {err}"),
-        )
-    })?;
-    match url.scheme() {
-        "http" | "https" => Ok(url),
-        scheme => Err(EngineError::template(
-            provider,
-            field,
-            format!(
-                "rendered URL `{text}` has scheme `{scheme}`, but only http and https are allowed"
-            ),
-        )),
-    }
 }
 
 /// Renders every value of a parameter map; the field of `key` is

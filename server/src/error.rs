@@ -33,6 +33,16 @@ impl ApiError {
         )
     }
 
+    /// An `Authorization` header without the `Bearer` scheme; `detail`
+    /// describes what was sent without showing the value.
+    pub fn malformed_authorization(detail: String) -> ApiError {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing_secret_key",
+            format!("the Authorization header must be `Bearer <secret key>`; {detail}"),
+        )
+    }
+
     pub fn invalid_secret_key() -> ApiError {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -117,6 +127,10 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_credentials", message)
     }
 
+    pub fn invalid_proxy_path(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "invalid_proxy_path", message)
+    }
+
     pub fn missing_header(name: &str) -> ApiError {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -160,7 +174,9 @@ impl ApiError {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "payload_too_large",
-            format!("request body is larger than {limit} bytes"),
+            format!(
+                "the request body is larger than the limit of {limit} bytes: send a smaller body"
+            ),
         )
     }
 
@@ -213,6 +229,13 @@ impl ApiError {
             EngineError::Template { .. } => ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "template_error",
+                format!("{subject}: {error}"),
+            ),
+            // These messages already state what to do (connect again, or give
+            // the integration client credentials).
+            EngineError::MissingCredential(_) | EngineError::Unsupported(_) => ApiError::new(
+                StatusCode::FAILED_DEPENDENCY,
+                "refresh_failed",
                 format!("{subject}: {error}"),
             ),
             _ => ApiError::new(
@@ -350,6 +373,32 @@ mod tests {
             assert_eq!(api.status.as_u16(), status, "{error}");
             assert_eq!(api.code, code, "{error}");
             assert!(api.message.contains("`c`"), "{}", api.message);
+        }
+    }
+
+    #[test]
+    fn refresh_message_says_reconnect_once() {
+        let errors = [
+            EngineError::MissingCredential(
+                "the connection to provider `p` has no refresh token, so the end user must connect again"
+                    .to_owned(),
+            ),
+            EngineError::Unsupported(
+                "provider `p` issues no refresh tokens, so the end user must connect again".to_owned(),
+            ),
+            EngineError::Provider {
+                provider: "p".to_owned(),
+                kind: ProviderErrorKind::Reconnect,
+                status: 400,
+                code: "invalid_grant".to_owned(),
+                description: None,
+            },
+        ];
+        for error in errors {
+            let message = ApiError::refresh(&error, "k", "c").message;
+            let reconnect = message.matches("connect again").count()
+                + message.matches("connect the account again").count();
+            assert_eq!(reconnect, 1, "{message}");
         }
     }
 

@@ -40,6 +40,11 @@ pub enum KeyError {
     #[error("{origin} is empty; set a non-empty secret key or remove the file to generate one")]
     EmptySecretKey { origin: String },
     #[error(
+        "environment variable {name} is set but empty; set it to a non-empty value or unset it \
+         to use the key file in the data directory"
+    )]
+    EmptyEnv { name: &'static str },
+    #[error(
         "{origin} is not a valid encryption key: {reason}; it must be the base64 encoding of \
          exactly 32 bytes, for example the output of `openssl rand -base64 32`"
     )]
@@ -156,8 +161,8 @@ pub fn load_or_generate(data_dir: &Path, overrides: &KeyOverrides) -> Result<Key
     let (secret_key, secret_key_source) = match &overrides.secret_key {
         Some(value) => {
             if value.trim().is_empty() {
-                return Err(KeyError::EmptySecretKey {
-                    origin: SECRET_KEY_ENV.to_owned(),
+                return Err(KeyError::EmptyEnv {
+                    name: SECRET_KEY_ENV,
                 });
             }
             (value.trim().to_owned(), KeySource::Env(SECRET_KEY_ENV))
@@ -171,6 +176,11 @@ pub fn load_or_generate(data_dir: &Path, overrides: &KeyOverrides) -> Result<Key
     }
 
     let (encryption_text, encryption_key_source) = match &overrides.encryption_key {
+        Some(value) if value.trim().is_empty() => {
+            return Err(KeyError::EmptyEnv {
+                name: ENCRYPTION_KEY_ENV,
+            })
+        }
         Some(value) => (value.clone(), KeySource::Env(ENCRYPTION_KEY_ENV)),
         None => read_or_create(&data_dir.join(ENCRYPTION_KEY_FILE), generate_encryption_key)?,
     };
@@ -312,7 +322,20 @@ mod tests {
             encryption_key: None,
         };
         let error = load_or_generate(dir.path(), &overrides).unwrap_err();
-        assert!(matches!(error, KeyError::EmptySecretKey { .. }));
+        assert!(matches!(error, KeyError::EmptyEnv { .. }));
+        let message = error.to_string();
+        assert!(message.contains(SECRET_KEY_ENV), "{message}");
+        assert!(message.contains("unset it"), "{message}");
+        assert!(!message.contains("remove the file"), "{message}");
+
+        let overrides = KeyOverrides {
+            secret_key: None,
+            encryption_key: Some(String::new()),
+        };
+        let message = load_or_generate(dir.path(), &overrides)
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains(ENCRYPTION_KEY_ENV), "{message}");
     }
 
     #[test]

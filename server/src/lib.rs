@@ -16,6 +16,7 @@ mod records;
 mod refresh;
 mod routes;
 mod store;
+mod validate;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -45,14 +46,59 @@ pub struct ServerConfig {
     /// Base URL the end user's browser reaches the server at, without a
     /// trailing slash; the OAuth redirect URI is `<public_url>/oauth/callback`.
     pub public_url: String,
+    /// Lifetime of a connect session token; [`TTL_RANGE_SECONDS`] bounds it.
     pub connect_session_ttl: Duration,
+    /// Lifetime of an OAuth state; [`TTL_RANGE_SECONDS`] bounds it.
     pub oauth_state_ttl: Duration,
+}
+
+/// Allowed lifetimes of connect sessions and OAuth states, in seconds: one
+/// second to 30 days.
+pub const TTL_RANGE_SECONDS: std::ops::RangeInclusive<u64> = 1..=30 * 24 * 60 * 60;
+
+/// Parses a `--public-url` value: an absolute http or https URL with a host
+/// and without user info, query or fragment. Returns it without a trailing
+/// slash, because paths such as `/oauth/callback` are appended to it.
+pub fn parse_public_url(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text).map_err(|error| {
+        format!("`{text}` is not an absolute URL ({error}); pass one such as https://latchkey.example.com")
+    })?;
+    let problem = if !matches!(url.scheme(), "http" | "https") {
+        Some("its scheme must be http or https")
+    } else if url.host_str().is_none_or(str::is_empty) {
+        Some("it must name a host")
+    } else if !url.username().is_empty() || url.password().is_some() {
+        Some("it must not contain user info")
+    } else if url.query().is_some() {
+        Some("it must not have a query string")
+    } else if url.fragment().is_some() {
+        Some("it must not have a fragment")
+    } else {
+        None
+    };
+    if let Some(problem) = problem {
+        return Err(format!(
+            "`{text}` is not a valid public URL: {problem}; pass one such as https://latchkey.example.com"
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    #[error(
+        "data directory `{data_dir}` is in use by another Latchkey process (sled lock); \
+         stop it or pass another --data-dir"
+    )]
+    StoreLocked { data_dir: String },
     #[error("cannot open the store in {path}: {source}")]
     Store { path: String, source: StoreError },
+    #[error(
+        "{name} is {seconds} seconds, outside the allowed range of {} to {} seconds",
+        TTL_RANGE_SECONDS.start(),
+        TTL_RANGE_SECONDS.end()
+    )]
+    InvalidTtl { name: &'static str, seconds: u64 },
     #[error("cannot build the HTTP client: {0}")]
     HttpClient(#[from] reqwest::Error),
 }
@@ -80,6 +126,24 @@ impl Settings {
     pub fn redirect_uri(&self) -> String {
         format!("{}/oauth/callback", self.public_url)
     }
+
+    /// Returns `now + ttl`, or a 500 when the sum overflows the date range.
+    pub fn expiry(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        ttl: chrono::Duration,
+    ) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
+        now.checked_add_signed(ttl).ok_or_else(|| {
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "invalid_ttl",
+                format!(
+                    "the lifetime of {} seconds is too large: restart the server with a smaller TTL",
+                    ttl.num_seconds()
+                ),
+            )
+        })
+    }
 }
 
 impl AppState {
@@ -100,9 +164,17 @@ impl Server {
     pub fn open(data_dir: &Path, keys: &Keys, config: ServerConfig) -> Result<Server, ServerError> {
         let store_path = data_dir.join(STORE_DIR);
         let cipher = crypto::Cipher::new(keys.encryption_key.bytes());
-        let store = Store::open(&store_path, cipher).map_err(|source| ServerError::Store {
-            path: store_path.display().to_string(),
-            source,
+        let store = Store::open(&store_path, cipher).map_err(|source| {
+            if source.is_locked() {
+                ServerError::StoreLocked {
+                    data_dir: data_dir.display().to_string(),
+                }
+            } else {
+                ServerError::Store {
+                    path: store_path.display().to_string(),
+                    source,
+                }
+            }
         })?;
         let state = build_state(store, keys.secret_key.clone(), config)?;
         Ok(Server { state })
@@ -148,6 +220,8 @@ fn build_state(
     secret_key: SecretKey,
     config: ServerConfig,
 ) -> Result<AppState, ServerError> {
+    let connect_session_ttl = checked_ttl("connect_session_ttl", config.connect_session_ttl)?;
+    let oauth_state_ttl = checked_ttl("oauth_state_ttl", config.oauth_state_ttl)?;
     let token_client = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
@@ -165,8 +239,8 @@ fn build_state(
         .collect();
     let settings = Settings {
         public_url: config.public_url.trim_end_matches('/').to_owned(),
-        connect_session_ttl: to_chrono(config.connect_session_ttl),
-        oauth_state_ttl: to_chrono(config.oauth_state_ttl),
+        connect_session_ttl,
+        oauth_state_ttl,
     };
     Ok(AppState {
         catalog: Arc::new(catalog),
@@ -179,8 +253,87 @@ fn build_state(
     })
 }
 
-fn to_chrono(duration: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+/// Converts a lifetime, rejecting one outside [`TTL_RANGE_SECONDS`].
+fn checked_ttl(name: &'static str, ttl: Duration) -> Result<chrono::Duration, ServerError> {
+    let seconds = ttl.as_secs();
+    let invalid = || ServerError::InvalidTtl { name, seconds };
+    if !TTL_RANGE_SECONDS.contains(&seconds) {
+        return Err(invalid());
+    }
+    chrono::Duration::from_std(ttl).map_err(|_| invalid())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn public_url_rules() {
+        let valid = [
+            ("http://127.0.0.1:3003", "http://127.0.0.1:3003"),
+            (
+                "https://latchkey.example.com/",
+                "https://latchkey.example.com",
+            ),
+            (
+                "https://example.com/latchkey/",
+                "https://example.com/latchkey",
+            ),
+        ];
+        for (input, expected) in valid {
+            assert_eq!(parse_public_url(input).as_deref(), Ok(expected), "{input}");
+        }
+        let invalid = [
+            ("latchkey.example.com", "not an absolute URL"),
+            ("ftp://example.com", "http or https"),
+            ("https://user:pw@example.com", "user info"),
+            ("https://example.com/?a=1", "query string"),
+            ("https://example.com/#top", "fragment"),
+            ("file:///tmp", "http or https"),
+        ];
+        for (input, expected) in invalid {
+            let error = parse_public_url(input).unwrap_err();
+            assert!(error.contains(expected), "{input}: {error}");
+        }
+    }
+
+    #[test]
+    fn ttl_outside_range_is_rejected() {
+        assert!(checked_ttl("oauth_state_ttl", Duration::from_secs(1)).is_ok());
+        assert!(checked_ttl("oauth_state_ttl", Duration::from_secs(2_592_000)).is_ok());
+        for seconds in [0, 2_592_001, u64::MAX] {
+            let error = checked_ttl("oauth_state_ttl", Duration::from_secs(seconds)).unwrap_err();
+            let message = error.to_string();
+            assert!(message.contains("oauth_state_ttl"), "{message}");
+            assert!(message.contains("2592000"), "{message}");
+        }
+    }
+
+    #[test]
+    fn locked_data_dir_names_the_cause() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = keys::load_or_generate(dir.path(), &keys::KeyOverrides::default()).unwrap();
+        let config = || ServerConfig {
+            providers: Vec::new(),
+            public_url: "http://127.0.0.1:3003".to_owned(),
+            connect_session_ttl: Duration::from_secs(1800),
+            oauth_state_ttl: Duration::from_secs(600),
+        };
+        let _first = Server::open(dir.path(), &keys, config()).unwrap();
+        let Err(error) = Server::open(dir.path(), &keys, config()) else {
+            panic!("a second server opened a locked data directory");
+        };
+        let message = error.to_string();
+        assert!(
+            matches!(error, ServerError::StoreLocked { .. }),
+            "{message}"
+        );
+        assert!(
+            message.contains("in use by another Latchkey process"),
+            "{message}"
+        );
+        assert!(message.contains("--data-dir"), "{message}");
+    }
 }
 
 #[cfg(test)]

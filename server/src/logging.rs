@@ -9,7 +9,7 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::Next;
 use axum::response::Response;
-use tracing::field::Empty;
+use tracing::field::{self, Empty};
 use tracing::{Instrument, Span};
 
 use crate::error::ErrorCode;
@@ -41,15 +41,17 @@ pub async fn log_request(request: Request, next: Next) -> Response {
     response
 }
 
-/// Records the integration key on the current request's log line.
+/// Records the integration key on the current request's log line. Ids are
+/// recorded in Debug form (quoted, with CR, LF and ESC escaped), because
+/// they come from the request path or headers.
 pub fn record_integration(unique_key: &str) {
-    Span::current().record("integration", unique_key);
+    Span::current().record("integration", field::debug(unique_key));
 }
 
 /// Records the integration key and the connection id on the current
-/// request's log line.
+/// request's log line, in Debug form like [`record_integration`].
 pub fn record_connection(provider_config_key: &str, connection_id: &str) {
     let span = Span::current();
-    span.record("integration", provider_config_key);
-    span.record("connection", connection_id);
+    span.record("integration", field::debug(provider_config_key));
+    span.record("connection", field::debug(connection_id));
 }

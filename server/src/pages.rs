@@ -1,6 +1,11 @@
 //! The small HTML pages of the end user's browser flow.
 
-use axum::http::StatusCode;
+use axum::extract::Request;
+use axum::http::header::{
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_FRAME_OPTIONS,
+};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use latchkey_catalog::{Auth, ConfigField, Provider};
 use serde_json::json;
@@ -21,6 +26,22 @@ pub fn escape_html(text: &str) -> String {
     escaped
 }
 
+/// Middleware for the browser-flow routes: their URLs and pages carry the
+/// connect session token, so no Referer may leak them, no cache may keep
+/// them and no other site may frame them (clickjacking).
+pub async fn add_browser_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("frame-ancestors 'none'"),
+    );
+    response
+}
+
 /// Serializes a value as a JavaScript literal that is safe inside a
 /// `<script>` element: `<`, `>` and `&` are written as `\u` escapes.
 fn script_literal(value: &serde_json::Value) -> String {
@@ -37,6 +58,10 @@ fn page(
     content: &str,
     message: Option<&serde_json::Value>,
 ) -> String {
+    // The target origin of postMessage is `*` because the server does not
+    // know the opener's origin: any web application may open the connect
+    // link. The message carries only the integration key and connection id,
+    // or an error code and description, never a credential.
     let script = match message {
         Some(message) => format!(
             "<script>\n\

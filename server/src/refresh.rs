@@ -6,6 +6,14 @@
 //! instead of refreshing again. The refreshed credentials are stored (and
 //! flushed) before they are returned, so a rotated refresh token is never
 //! lost once a caller has seen the new access token.
+//!
+//! A refresh the provider rejected (`refresh_failed`, for example
+//! `invalid_grant`) is not retried: later callers get the recorded error at
+//! once, until a caller passes `force_refresh=true` or the connection is
+//! replaced by a new one. After a temporary failure
+//! (`refresh_temporarily_failed`), callers within
+//! [`TEMPORARY_FAILURE_BACKOFF`] get the recorded error, and the first caller
+//! after it requests a new token from the provider again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,6 +30,9 @@ use crate::AppState;
 
 /// The `type` of connection errors written by a failed refresh.
 const REFRESH_ERROR: &str = "refresh";
+/// Time after a temporary refresh failure during which the provider is not
+/// asked again.
+const TEMPORARY_FAILURE_BACKOFF: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
 
 /// One async mutex per connection that is being refreshed or waited on.
 #[derive(Default)]
@@ -126,6 +137,11 @@ async fn refresh_locked(
     {
         return Ok(connection);
     }
+    if !force {
+        if let Some(failure) = blocking_failure(&connection, Utc::now()) {
+            return Err(failure);
+        }
+    }
 
     let integration = state.store.get_integration(provider_config_key)?;
     match request_new_token(state, provider, integration, &connection).await {
@@ -142,21 +158,46 @@ struct Seen {
 
 /// Returns the refresh failure recorded on the connection at or after `since`.
 fn failure_since(connection: &ConnectionRecord, since: DateTime<Utc>) -> Option<ApiError> {
-    let failure = connection
-        .errors
-        .iter()
-        .find(|e| e.kind == REFRESH_ERROR && e.occurred_at >= since)?;
-    let status = match failure.code.as_str() {
-        "refresh_temporarily_failed" => StatusCode::BAD_GATEWAY,
-        "template_error" => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::FAILED_DEPENDENCY,
+    let failure = refresh_failure(connection)?;
+    (failure.occurred_at >= since).then(|| recorded_error(failure, ""))
+}
+
+/// Returns the recorded failure that stops a new refresh attempt now: one
+/// the provider rejected, or a temporary one younger than the backoff.
+fn blocking_failure(connection: &ConnectionRecord, now: DateTime<Utc>) -> Option<ApiError> {
+    let failure = refresh_failure(connection)?;
+    match failure.code.as_str() {
+        "refresh_failed" => Some(recorded_error(
+            failure,
+            "; Latchkey does not ask the provider again until the connection is replaced \
+             or read with force_refresh=true",
+        )),
+        "refresh_temporarily_failed" if now - failure.occurred_at < TEMPORARY_FAILURE_BACKOFF => {
+            Some(recorded_error(
+                failure,
+                &format!(
+                    " (the next attempt is made {} seconds after this failure)",
+                    TEMPORARY_FAILURE_BACKOFF.num_seconds()
+                ),
+            ))
+        }
+        _ => None,
+    }
+}
+
+fn refresh_failure(connection: &ConnectionRecord) -> Option<&ConnectionErrorRecord> {
+    connection.errors.iter().find(|e| e.kind == REFRESH_ERROR)
+}
+
+/// Rebuilds the API error of a recorded failure, with `note` appended to
+/// its message.
+fn recorded_error(failure: &ConnectionErrorRecord, note: &str) -> ApiError {
+    let (status, code) = match failure.code.as_str() {
+        "refresh_temporarily_failed" => (StatusCode::BAD_GATEWAY, "refresh_temporarily_failed"),
+        "template_error" => (StatusCode::INTERNAL_SERVER_ERROR, "template_error"),
+        _ => (StatusCode::FAILED_DEPENDENCY, "refresh_failed"),
     };
-    let code = match failure.code.as_str() {
-        "refresh_temporarily_failed" => "refresh_temporarily_failed",
-        "template_error" => "template_error",
-        _ => "refresh_failed",
-    };
-    Some(ApiError::new(status, code, failure.message.clone()))
+    ApiError::new(status, code, format!("{}{note}", failure.message))
 }
 
 fn load(

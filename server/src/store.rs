@@ -56,6 +56,22 @@ pub enum StoreError {
     InjectedFailure,
 }
 
+impl StoreError {
+    /// Returns whether sled could not lock its directory because another
+    /// process has it open.
+    pub fn is_locked(&self) -> bool {
+        // NOTE: sled 0.34 reports a held lock only as an `Other` I/O error
+        // whose message starts with "could not acquire lock", so the message
+        // is the only sign of it.
+        match self {
+            StoreError::Database(sled::Error::Io(error)) => {
+                error.to_string().starts_with("could not acquire lock")
+            }
+            _ => false,
+        }
+    }
+}
+
 impl From<TransactionError<StoreError>> for StoreError {
     fn from(error: TransactionError<StoreError>) -> StoreError {
         match error {

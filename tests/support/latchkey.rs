@@ -12,8 +12,9 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::Value;
 use tempfile::TempDir;
+use url::Url;
 
-use super::process::{random_bytes, random_hex, ChildGuard};
+use super::process::{free_port, random_bytes, random_hex, ChildGuard};
 
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -77,6 +78,8 @@ pub struct ServerConfig {
     pub data_dir: PathBuf,
     pub catalog_dirs: Vec<PathBuf>,
     pub keys: Keys,
+    /// `--public-url`; `http://127.0.0.1:<port>` when `None`.
+    pub public_url: Option<String>,
     pub extra_args: Vec<String>,
 }
 
@@ -87,6 +90,7 @@ impl ServerConfig {
             data_dir: data_dir.to_owned(),
             catalog_dirs: catalog_dirs.iter().map(|p| p.to_path_buf()).collect(),
             keys: Keys::random(),
+            public_url: None,
             extra_args: Vec::new(),
         }
     }
@@ -101,8 +105,16 @@ impl ServerConfig {
         self
     }
 
+    pub fn public_url(mut self, url: &str) -> ServerConfig {
+        self.public_url = Some(url.to_owned());
+        self
+    }
+
     fn command(&self) -> Command {
-        let public_url = format!("http://127.0.0.1:{}", self.port);
+        let public_url = self
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://127.0.0.1:{}", self.port));
         let mut command = Command::new(latchkey_binary());
         command
             .arg("serve")
@@ -165,6 +177,8 @@ pub struct Latchkey {
     pub data_dir: PathBuf,
     process: ChildGuard,
     _logs: TempDir,
+    /// The data directory when `start_fresh` created it.
+    _fresh_data: Option<TempDir>,
 }
 
 impl Latchkey {
@@ -178,6 +192,20 @@ impl Latchkey {
                 failure.status, failure.stderr
             ),
         }
+    }
+
+    /// Starts a server on `port` over `catalog_dirs` with `args` appended to
+    /// `latchkey serve`, in a new data directory that lives as long as the
+    /// returned server.
+    pub fn start_fresh(port: u16, catalog_dirs: &[&Path], args: &[&str]) -> Latchkey {
+        let data = TempDir::new().unwrap();
+        let mut config = ServerConfig::new(port, data.path(), catalog_dirs);
+        for arg in args {
+            config = config.arg(arg);
+        }
+        let mut server = Latchkey::start(config);
+        server._fresh_data = Some(data);
+        server
     }
 
     pub fn try_start(config: ServerConfig) -> Result<Latchkey, StartFailure> {
@@ -232,6 +260,7 @@ impl Latchkey {
             data_dir: config.data_dir,
             process,
             _logs: logs,
+            _fresh_data: None,
         })
     }
 
@@ -298,6 +327,24 @@ fn read_generated_secret(data_dir: &Path) -> String {
         .to_owned()
 }
 
+/// A Latchkey server on a free port with its own data directory, serving the
+/// built-in catalog plus one catalog directory.
+pub struct CatalogServer {
+    pub server: Latchkey,
+    pub catalog: CatalogDir,
+}
+
+impl CatalogServer {
+    /// Starts a server over `catalog`, with `args` appended to
+    /// `latchkey serve`.
+    pub fn start(catalog: CatalogDir, args: &[&str]) -> CatalogServer {
+        CatalogServer {
+            server: Latchkey::start_fresh(free_port(), &[catalog.path()], args),
+            catalog,
+        }
+    }
+}
+
 /// Runs `latchkey` with `args` to completion.
 pub fn run_cli(args: &[&str]) -> std::process::Output {
     Command::new(latchkey_binary())
@@ -356,6 +403,19 @@ impl Reply {
             .get(name)
             .map(|v| v.to_str().unwrap_or_default().to_owned())
     }
+}
+
+/// Sends `request` and reads the reply in full, whatever its status.
+pub async fn send(request: RequestBuilder) -> Reply {
+    Reply::read(request.send().await.expect("send the request")).await
+}
+
+/// Asserts that `reply` is a JSON error with `status`, `code` and a
+/// non-empty message. `case` names the request in the failure message.
+pub fn assert_error(reply: &Reply, status: StatusCode, code: &str, case: &str) {
+    assert_eq!(reply.status, status, "{case}: {}", reply.text);
+    assert_eq!(reply.error_code(), code, "{case}");
+    assert!(!reply.error_message().is_empty(), "{case}: empty message");
 }
 
 /// A reqwest client for Latchkey's API that sends the secret key and never
@@ -433,6 +493,15 @@ impl Api {
         reply.json()
     }
 
+    /// Creates an integration of `provider` without client credentials,
+    /// under a new unique key that it returns.
+    pub async fn integration_of(&self, provider: &str) -> String {
+        let key = format!("{provider}-{}", random_hex(4));
+        self.create_integration(&serde_json::json!({ "unique_key": key, "provider": provider }))
+            .await;
+        key
+    }
+
     /// Imports a connection and fails the test unless Latchkey returns 201.
     pub async fn create_connection(&self, body: &Value) -> Value {
         let reply = self.post("/connections", body).await;
@@ -490,6 +559,35 @@ impl Api {
             .clone()
     }
 
+    /// Sends `GET /connections/{id}?provider_config_key={key}`, with
+    /// `force_refresh` when it is `Some`, and returns the reply whatever its
+    /// status.
+    pub async fn connection_reply(
+        &self,
+        key: &str,
+        id: &str,
+        force_refresh: Option<bool>,
+    ) -> Reply {
+        let mut path = format!("/connections/{id}?provider_config_key={key}");
+        if let Some(force_refresh) = force_refresh {
+            path.push_str(&format!("&force_refresh={force_refresh}"));
+        }
+        self.get(&path).await
+    }
+
+    /// Returns the connection `id` of integration `key` and fails the test
+    /// unless Latchkey returns 200.
+    pub async fn connection(&self, key: &str, id: &str, force_refresh: Option<bool>) -> Value {
+        let reply = self.connection_reply(key, id, force_refresh).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::OK,
+            "GET /connections/{id} (force_refresh={force_refresh:?}): {}",
+            reply.text
+        );
+        reply.json()
+    }
+
     /// Builds a `/proxy{path}` request with the routing headers.
     pub fn proxy(
         &self,
@@ -502,6 +600,43 @@ impl Api {
             .header("Provider-Config-Key", key)
             .header("Connection-Id", connection_id)
     }
+}
+
+/// Posts a JSON body to a browser-flow route such as
+/// `/connect/{key}/api-key`, with `connect_session_token` when given.
+pub async fn post_json(base_url: &str, path: &str, token: Option<&str>, body: &Value) -> Reply {
+    let response = no_redirect_client()
+        .post(route_url(base_url, path, token))
+        .json(body)
+        .send()
+        .await
+        .expect("POST JSON");
+    Reply::read(response).await
+}
+
+/// Posts a form-encoded body to a credential route, as the page's form does.
+pub async fn post_form(
+    base_url: &str,
+    path: &str,
+    token: Option<&str>,
+    pairs: &[(&str, &str)],
+) -> Reply {
+    let response = no_redirect_client()
+        .post(route_url(base_url, path, token))
+        .form(pairs)
+        .send()
+        .await
+        .expect("POST form");
+    Reply::read(response).await
+}
+
+pub fn route_url(base_url: &str, path: &str, token: Option<&str>) -> Url {
+    let mut url = Url::parse(&format!("{base_url}{path}")).unwrap();
+    if let Some(token) = token {
+        url.query_pairs_mut()
+            .append_pair("connect_session_token", token);
+    }
+    url
 }
 
 pub fn no_redirect_client() -> reqwest::Client {

@@ -18,6 +18,7 @@ use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery};
 use crate::pages::{self, ConnectForm};
 use crate::records::{ConnectSessionRecord, EndUser};
+use crate::validate::check_end_user;
 use crate::AppState;
 
 #[derive(Debug, Deserialize)]
@@ -53,11 +54,7 @@ pub async fn create_session(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateSession>,
 ) -> Result<Response, ApiError> {
-    if body.end_user.id.trim().is_empty() {
-        return Err(ApiError::invalid_body(
-            "invalid field `end_user.id`: must not be empty",
-        ));
-    }
+    check_end_user("end_user", &body.end_user)?;
     for key in body.allowed_integrations.iter().flatten() {
         if state.store.get_integration(key)?.is_none() {
             return Err(ApiError::unknown_integration(key));
@@ -70,13 +67,15 @@ pub async fn create_session(
         end_user: body.end_user,
         allowed_integrations: body.allowed_integrations,
         created_at: now,
-        expires_at: now + state.settings.connect_session_ttl,
+        expires_at: state
+            .settings
+            .expiry(now, state.settings.connect_session_ttl)?,
     };
     state
         .store
         .create_session(&hash_token(&token), &record)
         .await?;
-    tracing::info!(end_user = %record.end_user.id, "created connect session");
+    tracing::info!(end_user = ?record.end_user.id, "created connect session");
 
     let connect_link = format!(
         "{}/connect?session_token={token}",

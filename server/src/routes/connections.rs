@@ -19,9 +19,10 @@ use crate::logging::record_connection;
 use crate::records::{ConnectionRecord, EndUser, IntegrationRecord};
 use crate::refresh::{fresh_connection, missing_connection};
 use crate::store::CreateConnection;
+use crate::validate::{check_end_user, check_header_credential, check_identifier};
 use crate::AppState;
 
-const MAX_CONNECTION_ID_LEN: usize = 255;
+const MAX_CONNECTION_ID_CHARS: usize = 255;
 
 #[derive(Debug, Deserialize)]
 pub struct ImportConnection {
@@ -46,9 +47,9 @@ enum ImportCredentials {
         #[serde(default)]
         refresh_token: Option<String>,
         #[serde(default)]
-        expires_at: Option<DateTime<Utc>>,
+        expires_at: Option<Value>,
         #[serde(default)]
-        expires_in: Option<i64>,
+        expires_in: Option<Value>,
         #[serde(default)]
         raw: Option<Value>,
     },
@@ -63,6 +64,36 @@ enum ImportCredentials {
     ApiKey { api_key: String },
     #[serde(rename = "BASIC")]
     Basic { username: String, password: String },
+}
+
+/// Reads `credentials.expires_at`. It is checked here rather than by serde,
+/// because serde reports errors inside the internally tagged
+/// `credentials` object without the field name.
+fn expires_at_field(value: Option<Value>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    let invalid = || {
+        ApiError::invalid_body(
+            "field `credentials.expires_at` must be an RFC 3339 date-time such as 2026-12-03T10:00:00Z",
+        )
+    };
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => DateTime::parse_from_rfc3339(&text)
+            .map(|time| Some(time.with_timezone(&Utc)))
+            .map_err(|_| invalid()),
+        Some(_) => Err(invalid()),
+    }
+}
+
+/// Reads `credentials.expires_in`, a number of seconds, checked here for the
+/// same reason as [`expires_at_field`].
+fn expires_in_field(value: Option<Value>) -> Result<Option<i64>, ApiError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(number)) if number.as_i64().is_some() => Ok(number.as_i64()),
+        Some(_) => Err(ApiError::invalid_body(
+            "field `credentials.expires_in` must be an integer number of seconds, such as 3600",
+        )),
+    }
 }
 
 impl ImportCredentials {
@@ -99,9 +130,15 @@ pub async fn create(
     ApiJson(body): ApiJson<ImportConnection>,
 ) -> Result<Response, ApiError> {
     let connection_id = match body.connection_id {
-        Some(id) => check_connection_id(id)?,
+        Some(id) => {
+            check_identifier("connection_id", &id, MAX_CONNECTION_ID_CHARS)?;
+            id
+        }
         None => uuid::Uuid::new_v4().to_string(),
     };
+    if let Some(end_user) = &body.end_user {
+        check_end_user("end_user", end_user)?;
+    }
     record_connection(&body.provider_config_key, &connection_id);
     let integration = state
         .store
@@ -174,15 +211,6 @@ pub(super) async fn insert_connection(
     }
 }
 
-fn check_connection_id(id: String) -> Result<String, ApiError> {
-    if id.is_empty() || id.len() > MAX_CONNECTION_ID_LEN || id.chars().any(char::is_control) {
-        return Err(ApiError::invalid_body(format!(
-            "invalid field `connection_id`: must be 1 to {MAX_CONNECTION_ID_LEN} bytes without control characters"
-        )));
-    }
-    Ok(id)
-}
-
 /// Turns imported credentials into stored ones, checking that their type
 /// fits the provider. `OAUTH2_CC` runs the client-credentials grant now.
 async fn import_credentials(
@@ -211,9 +239,24 @@ async fn import_credentials(
                 raw,
             },
         ) => {
+            check_header_credential("credentials.access_token", &access_token)?;
             let now = Utc::now();
-            let expires_at = expires_at
-                .or_else(|| expires_in.map(|seconds| now + chrono::Duration::seconds(seconds)));
+            let expires_in = expires_in_field(expires_in)?;
+            let expires_at = match expires_at_field(expires_at)? {
+                Some(time) => Some(time),
+                None => expires_in
+                    .map(|seconds| {
+                        chrono::TimeDelta::try_seconds(seconds)
+                            .and_then(|lifetime| now.checked_add_signed(lifetime))
+                            .ok_or_else(|| {
+                                ApiError::invalid_body(format!(
+                                    "field `credentials.expires_in` is {seconds} seconds, which is out of range; \
+                                     pass the token's lifetime in seconds, such as 3600"
+                                ))
+                            })
+                    })
+                    .transpose()?,
+            };
             Ok(Credentials::OAuth2(OAuth2Token {
                 access_token: Secret::new(access_token),
                 refresh_token: refresh_token.map(Secret::new),
@@ -261,7 +304,7 @@ async fn import_credentials(
             api_key_credentials(provider, settings, "credentials.api_key", api_key)
         }
         (Auth::Basic(_), ImportCredentials::Basic { username, password }) => {
-            Ok(basic_credentials(username, password))
+            basic_credentials("credentials.", username, password)
         }
         (Auth::Oauth2(_), input) => Err(mismatch(&input, "OAUTH2")),
         (Auth::Oauth2ClientCredentials(_), input) => Err(mismatch(&input, "OAUTH2_CC")),
@@ -284,11 +327,20 @@ pub(super) fn api_key_credentials(
     })
 }
 
-pub(super) fn basic_credentials(username: String, password: String) -> Credentials {
-    Credentials::Basic {
+/// Checks a username and password for header use and wraps them as stored
+/// credentials. Errors name the fields with `prefix` in front: `credentials.`
+/// for an import, nothing for the end user's form.
+pub(super) fn basic_credentials(
+    prefix: &str,
+    username: String,
+    password: String,
+) -> Result<Credentials, ApiError> {
+    check_header_credential(&format!("{prefix}username"), &username)?;
+    check_header_credential(&format!("{prefix}password"), &password)?;
+    Ok(Credentials::Basic {
         username,
         password: Secret::new(password),
-    }
+    })
 }
 
 fn check_api_key(
@@ -302,6 +354,7 @@ fn check_api_key(
             "`{field}` must not be empty"
         )));
     }
+    check_header_credential(field, api_key)?;
     let Some(pattern) = pattern else {
         return Ok(());
     };

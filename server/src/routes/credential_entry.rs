@@ -11,8 +11,7 @@
 
 use std::collections::HashMap;
 
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -29,7 +28,7 @@ use super::connections::{
 };
 use crate::connection_config;
 use crate::error::{ApiError, ErrorCode};
-use crate::extract::{parse_json, ApiQuery};
+use crate::extract::{parse_json, read_body, ApiQuery, MAX_JSON_BODY};
 use crate::logging::{record_connection, record_integration};
 use crate::pages;
 use crate::records::ConnectionRecord;
@@ -140,7 +139,7 @@ pub async fn enter(
     ApiQuery(query): ApiQuery<EntryQuery>,
     uri: Uri,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Response {
     let mode = match mode.as_str() {
         "api-key" => EntryMode::ApiKey,
@@ -153,7 +152,7 @@ pub async fn enter(
         Ok(connection) => {
             record_connection(&connection.provider_config_key, &connection.connection_id);
             tracing::info!(
-                end_user = connection.end_user.as_ref().map(|user| user.id.as_str()),
+                end_user = ?connection.end_user.as_ref().map(|user| user.id.as_str()),
                 "stored the connection entered by the end user"
             );
             format.success(&connection)
@@ -170,7 +169,7 @@ async fn store_entry(
     unique_key: &str,
     query: &EntryQuery,
     format: BodyFormat,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<ConnectionRecord, ApiError> {
     let session = session_for(state, query.connect_session_token.as_deref())?;
     if !session.allows(unique_key) {
@@ -183,7 +182,8 @@ async fn store_entry(
     let provider = state.provider(&integration.provider)?;
     let settings = check_mode(provider, mode, unique_key)?;
 
-    let entry = parse_entry(format, mode, body)?;
+    let body = read_body(body, MAX_JSON_BODY).await?;
+    let entry = parse_entry(format, mode, &body)?;
     let credentials = entry_credentials(provider, mode, settings, entry.credentials)?;
     let config = connection_config::validate(provider, &entry.connection_config)?;
 
@@ -223,18 +223,11 @@ fn check_mode<'a>(
     )))
 }
 
-fn parse_entry(
-    format: BodyFormat,
-    mode: EntryMode,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Entry, ApiError> {
-    let body = body.map_err(|rejection| {
-        ApiError::invalid_body(format!("cannot read the request body: {rejection}"))
-    })?;
+fn parse_entry(format: BodyFormat, mode: EntryMode, body: &[u8]) -> Result<Entry, ApiError> {
     match format {
-        BodyFormat::Form => Ok(parse_form(mode, &body)),
+        BodyFormat::Form => Ok(parse_form(mode, body)),
         BodyFormat::Json => {
-            let parsed: JsonEntry = parse_json(&body)?;
+            let parsed: JsonEntry = parse_json(body)?;
             let credentials = [
                 ("api_key", parsed.api_key),
                 ("username", parsed.username),
@@ -299,7 +292,7 @@ fn entry_credentials(
         }
         ModeSettings::Basic => {
             let username = take("username");
-            Ok(basic_credentials(username, take("password")))
+            basic_credentials("", username, take("password"))
         }
     }
 }

@@ -1,15 +1,12 @@
 //! `/integrations`: a provider plus the client credentials of the app
 //! registered with it.
 
-use std::sync::LazyLock;
-
 use axum::extract::{Path, State};
 use axum::http::Uri;
 use axum::Json;
 use chrono::Utc;
 use latchkey_catalog::{Auth, Provider};
 use latchkey_engine::Secret;
-use regex::Regex;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -19,10 +16,10 @@ use crate::extract::ApiJson;
 use crate::logging::record_integration;
 use crate::records::{AppCredentials, AppCredentialsType, IntegrationRecord};
 use crate::store::UpdateIntegration;
+use crate::validate::check_identifier;
 use crate::AppState;
 
-static UNIQUE_KEY: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new("^[A-Za-z0-9_.-]{1,64}$").expect("valid regex"));
+const MAX_UNIQUE_KEY_CHARS: usize = 64;
 
 #[derive(Debug, Deserialize)]
 pub struct CreateIntegration {
@@ -55,11 +52,28 @@ pub struct AppCredentialsInput {
 }
 
 /// Scopes as Nango sends them (one comma-separated string) or as an array.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 enum Scopes {
     Joined(String),
     List(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for Scopes {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Scopes, D::Error> {
+        let must = "must be a comma-separated string or an array of strings";
+        match Value::deserialize(deserializer)? {
+            Value::String(text) => Ok(Scopes::Joined(text)),
+            Value::Array(items) => items
+                .into_iter()
+                .map(|item| match item {
+                    Value::String(scope) => Ok(scope),
+                    _ => Err(serde::de::Error::custom(must)),
+                })
+                .collect::<Result<_, _>>()
+                .map(Scopes::List),
+            _ => Err(serde::de::Error::custom(must)),
+        }
+    }
 }
 
 impl Scopes {
@@ -172,12 +186,7 @@ fn load(state: &AppState, unique_key: &str) -> Result<IntegrationRecord, ApiErro
 }
 
 fn check_unique_key(unique_key: &str) -> Result<(), ApiError> {
-    if UNIQUE_KEY.is_match(unique_key) {
-        return Ok(());
-    }
-    Err(ApiError::invalid_body(format!(
-        "invalid field `unique_key`: `{unique_key}` must be 1 to 64 characters of A-Z, a-z, 0-9, `_`, `.` and `-`"
-    )))
+    check_identifier("unique_key", unique_key, MAX_UNIQUE_KEY_CHARS)
 }
 
 /// Checks that the credential type fits the provider's auth mode.
@@ -268,6 +277,12 @@ mod tests {
         assert_eq!(joined.into_vec(), ["read", "write", "admin"]);
         let list: Scopes = serde_json::from_value(json!(["a", "b"])).unwrap();
         assert_eq!(list.into_vec(), ["a", "b"]);
+        for invalid in [json!(5), json!(["a", 1]), json!({"a": "b"})] {
+            let error = serde_json::from_value::<Scopes>(invalid).unwrap_err();
+            assert!(error
+                .to_string()
+                .starts_with("must be a comma-separated string"));
+        }
     }
 
     #[test]
@@ -286,5 +301,7 @@ mod tests {
         assert!(check_unique_key("has space").is_err());
         assert!(check_unique_key(&"a".repeat(65)).is_err());
         assert!(check_unique_key(&"a".repeat(64)).is_ok());
+        assert!(check_unique_key("team@acme:prod+1").is_ok());
+        assert!(check_unique_key("..").is_err());
     }
 }

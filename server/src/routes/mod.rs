@@ -18,6 +18,7 @@ use serde_json::json;
 use crate::error::ApiError;
 use crate::extract::require_secret_key;
 use crate::logging::log_request;
+use crate::pages::add_browser_headers;
 use crate::AppState;
 
 pub fn router(state: AppState) -> Router {
@@ -50,16 +51,17 @@ pub fn router(state: AppState) -> Router {
         ));
 
     let browser_flow = Router::new()
-        .route("/health", get(health))
         .route("/connect", get(connect::page))
         .route(
             "/connect/{unique_key}/{mode}",
             post(credential_entry::enter),
         )
         .route("/oauth/connect/{unique_key}", get(oauth::connect))
-        .route("/oauth/callback", get(oauth::callback));
+        .route("/oauth/callback", get(oauth::callback))
+        .route_layer(middleware::from_fn(add_browser_headers));
 
     browser_flow
+        .route("/health", get(health))
         .merge(with_secret_key)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -84,7 +84,7 @@ pub async fn connect(
         pkce_verifier: request.pkce_verifier,
         redirect_uri,
         created_at: now,
-        expires_at: now + state.settings.oauth_state_ttl,
+        expires_at: state.settings.expiry(now, state.settings.oauth_state_ttl)?,
         claimed: false,
     };
     state
@@ -197,7 +197,9 @@ async fn finish_authorization(
 
     if let Some(code) = query.get("error") {
         let description = query.get("error_description").cloned().unwrap_or_default();
-        tracing::warn!(error = %code, description = %description, "provider returned an authorization error");
+        // Debug form, because these values come from the redirect's query
+        // string and could carry CR or LF.
+        tracing::warn!(error = ?code, description = ?description, "provider returned an authorization error");
         discard(state, &state_hash).await;
         return Err(CallbackFailure {
             status: StatusCode::BAD_REQUEST,
@@ -241,7 +243,7 @@ async fn finish_authorization(
             .into())
         }
     }
-    tracing::info!(end_user = %pending.end_user.id, "stored the connection from the OAuth callback");
+    tracing::info!(end_user = ?pending.end_user.id, "stored the connection from the OAuth callback");
     Ok(pages::authorization_succeeded(
         &connection.provider_config_key,
         &connection.connection_id,

@@ -5,17 +5,17 @@
 //! `Nango-Proxy-<Name>` headers (as `<Name>`) go upstream, so the caller's
 //! `Authorization`, `Provider-Config-Key` and `Connection-Id` never do.
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::Response;
-use http_body_util::{BodyExt, LengthLimitError, Limited};
 use latchkey_catalog::Provider;
 use latchkey_engine::Injection;
 use url::Url;
 
 use crate::error::ApiError;
+use crate::extract::read_body;
 use crate::logging::record_connection;
 use crate::records::ConnectionRecord;
 use crate::refresh::fresh_connection;
@@ -34,6 +34,8 @@ pub async fn forward(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
+    let path = parts.uri.path().strip_prefix("/proxy").unwrap_or("/");
+    check_path_segments(path)?;
     let provider_config_key = required_header(&parts.headers, "Provider-Config-Key")?;
     let connection_id = required_header(&parts.headers, "Connection-Id")?;
     record_connection(&provider_config_key, &connection_id);
@@ -52,10 +54,10 @@ pub async fn forward(
     )
     .map_err(|error| ApiError::engine(&error))?;
 
-    let path = parts.uri.path().strip_prefix("/proxy").unwrap_or("/");
     let url = target_url(&base, path, parts.uri.query(), &injection.query)?;
+    check_within_base(&base, &url)?;
     let headers = upstream_headers(&parts.headers, &injection);
-    let body = read_body(body).await?;
+    let body = read_body(body, MAX_REQUEST_BODY).await?;
 
     let upstream = state
         .proxy_client
@@ -69,17 +71,41 @@ pub async fn forward(
     Ok(downstream_response(upstream))
 }
 
-/// Buffers the request body, up to [`MAX_REQUEST_BODY`] bytes.
-async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    match Limited::new(body, MAX_REQUEST_BODY).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(error) if error.is::<LengthLimitError>() => {
-            Err(ApiError::payload_too_large(MAX_REQUEST_BODY))
+/// Rejects a path with a dot segment (`.` or `..`, raw or percent-encoded
+/// as `%2e`), because URL parsing would resolve it and could leave the
+/// provider's base path. Backslashes count as separators, as WHATWG URL
+/// parsing treats them in http(s) URLs.
+fn check_path_segments(path: &str) -> Result<(), ApiError> {
+    for segment in path.split(['/', '\\']) {
+        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
+        if decoded == "." || decoded == ".." {
+            return Err(ApiError::invalid_proxy_path(format!(
+                "the proxy path `{path}` contains the dot segment `{segment}`: \
+                 send the path without `.` or `..` segments"
+            )));
         }
-        Err(error) => Err(ApiError::invalid_body(format!(
-            "cannot read the request body: {error}"
-        ))),
     }
+    Ok(())
+}
+
+/// Checks that the upstream URL kept the base URL's origin and stays under
+/// its path, as a second guard after [`check_path_segments`].
+fn check_within_base(base: &Url, url: &Url) -> Result<(), ApiError> {
+    let base_path = base.path().trim_end_matches('/');
+    let under_base = url.path() == base_path
+        || url
+            .path()
+            .strip_prefix(base_path)
+            .is_some_and(|rest| rest.starts_with('/'));
+    if url.origin() == base.origin() && under_base {
+        return Ok(());
+    }
+    Err(ApiError::invalid_proxy_path(format!(
+        "the upstream path `{}` is outside the provider's base URL `{}{base_path}`: \
+         send a path relative to the base URL",
+        url.path(),
+        base.origin().ascii_serialization()
+    )))
 }
 
 fn required_header(headers: &HeaderMap, name: &str) -> Result<String, ApiError> {
@@ -126,7 +152,9 @@ fn base_url(
 }
 
 /// `<base>/<path>?<query>`, with the caller's query string copied as is and
-/// injected query parameters appended after it.
+/// injected query parameters appended after it. A caller parameter with the
+/// name of an injected one is removed, so the provider receives only the
+/// stored credential.
 fn target_url(
     base: &Url,
     path: &str,
@@ -143,7 +171,7 @@ fn target_url(
         path.trim_start_matches('/')
     );
 
-    let mut query_text = query.unwrap_or("").to_owned();
+    let mut query_text = without_parameters(query.unwrap_or(""), injected);
     if !injected.is_empty() {
         let extra = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(injected)
@@ -165,9 +193,31 @@ fn target_url(
     })
 }
 
+/// Removes the `&`-separated pairs of `query` whose decoded name is one of
+/// `injected`'s names, keeping every other pair byte for byte.
+fn without_parameters(query: &str, injected: &[(String, String)]) -> String {
+    if injected.is_empty() {
+        return query.to_owned();
+    }
+    query
+        .split('&')
+        .filter(|pair| {
+            let raw_name = pair.split('=').next().unwrap_or("");
+            let name: String = url::form_urlencoded::parse(raw_name.as_bytes())
+                .map(|(name, _)| name.into_owned())
+                .collect();
+            !injected
+                .iter()
+                .any(|(injected_name, _)| *injected_name == name)
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 /// Headers for the upstream request: `Content-Type`, every
 /// `Nango-Proxy-<Name>` as `<Name>`, then the injected credential headers,
-/// which replace any caller header of the same name.
+/// which replace any caller header of the same name. A forwarded
+/// `Nango-Proxy-Content-Type` replaces the caller's `Content-Type`.
 fn upstream_headers(incoming: &HeaderMap, injection: &Injection) -> HeaderMap {
     let mut headers = HeaderMap::new();
     if let Some(content_type) = incoming.get(CONTENT_TYPE) {
@@ -183,7 +233,11 @@ fn upstream_headers(incoming: &HeaderMap, injection: &Injection) -> HeaderMap {
         if is_hop_by_hop(&forwarded) || forwarded == HOST || forwarded == CONTENT_LENGTH {
             continue;
         }
-        headers.append(forwarded, value.clone());
+        if forwarded == CONTENT_TYPE {
+            headers.insert(forwarded, value.clone());
+        } else {
+            headers.append(forwarded, value.clone());
+        }
     }
     for (name, value) in &injection.headers {
         headers.insert(name.clone(), value.clone());
@@ -332,6 +386,72 @@ mod tests {
         assert_eq!(headers.len(), 4);
     }
 
+    #[test]
+    fn forwarded_content_type_replaces_callers() {
+        let incoming = header_map(&[
+            ("content-type", "application/json"),
+            (
+                "nango-proxy-content-type",
+                "application/x-www-form-urlencoded",
+            ),
+        ]);
+        let injection = Injection {
+            headers: Vec::new(),
+            query: Vec::new(),
+        };
+        let headers = upstream_headers(&incoming, &injection);
+        let values: Vec<_> = headers.get_all(CONTENT_TYPE).iter().collect();
+        assert_eq!(values, ["application/x-www-form-urlencoded"]);
+    }
+
+    #[test]
+    fn dot_segments_are_rejected() {
+        let rejected = [
+            "/../admin",
+            "/a/./b",
+            "/a/..",
+            "/%2e%2e/admin",
+            "/%2E%2E/admin",
+            "/%2e./admin",
+            "/.%2E/admin",
+            "/%2e/admin",
+            "/a\\..\\admin",
+        ];
+        for path in rejected {
+            let error = check_path_segments(path).unwrap_err();
+            assert_eq!(error.code, "invalid_proxy_path", "{path}");
+            assert!(error.message.contains(path), "{}", error.message);
+        }
+        for path in ["/", "/users/me", "/a..b/.c/..d", "/v1/%2e%2ex"] {
+            assert!(check_path_segments(path).is_ok(), "{path}");
+        }
+    }
+
+    #[test]
+    fn upstream_url_stays_under_base() {
+        let base = Url::parse("https://api.example.com/v2/").unwrap();
+        for inside in [
+            "https://api.example.com/v2",
+            "https://api.example.com/v2/users?a=1",
+        ] {
+            assert!(
+                check_within_base(&base, &Url::parse(inside).unwrap()).is_ok(),
+                "{inside}"
+            );
+        }
+        let outside = [
+            "https://api.example.com/v1/users",
+            "https://api.example.com/v2x/users",
+            "https://other.example.com/v2/users",
+            "http://api.example.com/v2/users",
+            "https://api.example.com:8443/v2/users",
+        ];
+        for url in outside {
+            let error = check_within_base(&base, &Url::parse(url).unwrap()).unwrap_err();
+            assert_eq!(error.code, "invalid_proxy_path", "{url}");
+        }
+    }
+
     /// Path, raw query, injected query parameters, expected URL.
     type TargetCase = (
         &'static str,
@@ -343,7 +463,7 @@ mod tests {
     #[test]
     fn target_url_keeps_query_bytes() {
         let base = Url::parse("https://api.example.com/v2/").unwrap();
-        let cases: [TargetCase; 4] = [
+        let cases: [TargetCase; 7] = [
             ("/users", None, vec![], "https://api.example.com/v2/users"),
             (
                 "/search",
@@ -362,6 +482,24 @@ mod tests {
                 None,
                 vec![("key".to_owned(), "v".to_owned())],
                 "https://api.example.com/v2/items?key=v",
+            ),
+            (
+                "/items",
+                Some("api_key=caller&b=%20x&api_key=again"),
+                vec![("api_key".to_owned(), "stored".to_owned())],
+                "https://api.example.com/v2/items?b=%20x&api_key=stored",
+            ),
+            (
+                "/items",
+                Some("api%5Fkey=caller&a=1&&c"),
+                vec![("api_key".to_owned(), "stored".to_owned())],
+                "https://api.example.com/v2/items?a=1&&c&api_key=stored",
+            ),
+            (
+                "/items",
+                Some("api_key=caller"),
+                vec![("api_key".to_owned(), "stored".to_owned())],
+                "https://api.example.com/v2/items?api_key=stored",
             ),
         ];
         for (path, query, injected, expected) in cases {

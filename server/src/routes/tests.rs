@@ -113,6 +113,10 @@ async fn token_endpoint(
         Some("refresh_token") => {
             let n = server.refreshes.fetch_add(1, Ordering::SeqCst) + 1;
             let presented = form.get("refresh_token").cloned().unwrap_or_default();
+            if presented == "rt-provider-down" {
+                let body = json!({"error": "temporarily_unavailable"});
+                return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+            }
             let mut valid = server.valid_refresh_tokens.lock().unwrap();
             let Some(position) = valid.iter().position(|t| *t == presented) else {
                 return invalid_grant();
@@ -130,16 +134,21 @@ async fn token_endpoint(
     }
 }
 
-/// An upstream API for proxy tests: returns the request headers as JSON.
-async fn echo_headers(headers: HeaderMap) -> axum::Json<Value> {
-    let headers: serde_json::Map<String, Value> = headers
-        .iter()
-        .map(|(name, value)| {
-            let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-            (name.as_str().to_owned(), Value::String(value))
-        })
-        .collect();
-    axum::Json(json!({ "headers": headers }))
+/// An upstream API for proxy tests: returns the request path, raw query and
+/// headers as JSON.
+async fn echo_headers(uri: axum::http::Uri, headers: HeaderMap) -> axum::Json<Value> {
+    // Repeated headers are joined with ", ", so a test gets every value.
+    let mut map = serde_json::Map::new();
+    for (name, value) in &headers {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        let joined = match map.get(name.as_str()).and_then(Value::as_str) {
+            Some(previous) => format!("{previous}, {value}"),
+            None => value,
+        };
+        map.insert(name.as_str().to_owned(), Value::String(joined));
+    }
+    let headers = map;
+    axum::Json(json!({ "path": uri.path(), "query": uri.query(), "headers": headers }))
 }
 
 async fn start_token_server() -> (Arc<TokenServer>, String) {
@@ -209,6 +218,15 @@ fn providers(token_base: &str) -> Vec<latchkey_catalog::Provider> {
         "auth": {"mode": "basic", "username_title": "Account SID", "password_title": "Auth token"},
         "proxy": {"base_url": format!("{token_base}/api")},
     });
+    let query_key = json!({
+        "name": "local-query-key",
+        "display_name": "Local key in the query",
+        "auth": {
+            "mode": "api_key",
+            "inject": {"location": "query", "name": "api_key", "value": "{{ api_key }}"},
+        },
+        "proxy": {"base_url": format!("{token_base}/api")},
+    });
     let client_credentials = json!({
         "name": "local-cc",
         "display_name": "Local client credentials",
@@ -221,6 +239,7 @@ fn providers(token_base: &str) -> Vec<latchkey_catalog::Provider> {
         oauth_with_config,
         strict_key,
         basic,
+        query_key,
         client_credentials,
     ]
     .into_iter()
@@ -1039,4 +1058,506 @@ async fn credential_entry_store_failure() {
     assert_eq!(reply.error_code(), "store_error");
     let list = send(&h.router, "GET", "/connections", Some(SECRET), None).await;
     assert_eq!(list.json()["connections"], json!([]));
+}
+
+/// Sends a request with the secret key, the given headers and a raw body.
+async fn send_with(
+    router: &Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: String,
+) -> Reply {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("authorization", SECRET);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    reply_of(router, request.body(Body::from(body)).unwrap()).await
+}
+
+impl Harness {
+    /// Sends a request with the secret key and an optional JSON body.
+    async fn api(&self, method: &str, uri: &str, body: Option<Value>) -> Reply {
+        send(&self.router, method, uri, Some(SECRET), body).await
+    }
+
+    /// Creates integration `qkey`, whose API key goes into the `api_key`
+    /// query parameter, and imports connection `c1` with key `sk_stored`.
+    async fn import_query_key(&self) {
+        self.create_integration(json!({"unique_key": "qkey", "provider": "local-query-key"}))
+            .await;
+        let body = json!({
+            "provider_config_key": "qkey",
+            "connection_id": "c1",
+            "credentials": {"type": "API_KEY", "api_key": "sk_stored"},
+        });
+        let reply = self.api("POST", "/connections", Some(body)).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    }
+
+    async fn proxy(&self, uri: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut all = vec![("provider-config-key", "qkey"), ("connection-id", "c1")];
+        all.extend_from_slice(headers);
+        send_with(&self.router, "GET", uri, &all, String::new()).await
+    }
+}
+
+#[tokio::test]
+async fn proxy_rejects_dot_segments() {
+    let h = harness().await;
+    h.import_query_key().await;
+    let paths = [
+        ("/proxy/../token", ".."),
+        ("/proxy/%2e%2e/token", "%2e%2e"),
+        ("/proxy/a/%2E%2E/%2e%2E/token", "%2E%2E"),
+        ("/proxy/.%2e/token", ".%2e"),
+        ("/proxy/./echo", "."),
+    ];
+    for (uri, segment) in paths {
+        let reply = h.proxy(uri, &[]).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{uri}: {}",
+            reply.body
+        );
+        assert_eq!(reply.error_code(), "invalid_proxy_path", "{uri}");
+        let message = reply.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            message.contains(&format!("`{segment}`")),
+            "{uri}: {message}"
+        );
+    }
+    let allowed = h.proxy("/proxy/v1/a..b", &[]).await;
+    assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.body);
+    assert_eq!(allowed.json()["path"], "/api/v1/a..b");
+    assert_eq!(h.tokens.exchanges.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn proxy_injected_query_replaces_callers() {
+    let h = harness().await;
+    h.import_query_key().await;
+    let uri = "/proxy/echo?api_key=attacker&b=%20x&API_KEY=kept&api%5Fkey=encoded";
+    let reply = h.proxy(uri, &[]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(
+        reply.json()["query"],
+        "b=%20x&API_KEY=kept&api_key=sk_stored"
+    );
+}
+
+#[tokio::test]
+async fn proxy_sends_one_content_type() {
+    let h = harness().await;
+    h.import_query_key().await;
+    let headers = [
+        ("content-type", "application/json"),
+        ("nango-proxy-content-type", "text/csv"),
+    ];
+    let reply = h.proxy("/proxy/echo", &headers).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.json()["headers"]["content-type"], "text/csv");
+}
+
+#[tokio::test]
+async fn end_user_fields_are_validated() {
+    let h = harness().await;
+    h.create_oauth_integration().await;
+    let long = "x".repeat(256);
+    let cases = [
+        (json!({"id": "u\r\nforged"}), "`end_user.id`"),
+        (json!({"id": "u\u{1b}[2J"}), "`end_user.id`"),
+        (json!({"id": long}), "`end_user.id`"),
+        (json!({"id": ""}), "`end_user.id`"),
+        (json!({"id": "u", "email": "a@b.c\n"}), "`end_user.email`"),
+        (
+            json!({"id": "u", "display_name": long}),
+            "`end_user.display_name`",
+        ),
+    ];
+    for (end_user, field) in cases {
+        let session = json!({"end_user": end_user});
+        let reply = h.api("POST", "/connect/sessions", Some(session)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{end_user}");
+        assert_eq!(reply.error_code(), "invalid_body", "{end_user}");
+        assert!(reply.body.contains(field), "{end_user}: {}", reply.body);
+
+        let import = json!({
+            "provider_config_key": "local",
+            "end_user": end_user,
+            "credentials": {"type": "OAUTH2", "access_token": "at"},
+        });
+        let reply = h.api("POST", "/connections", Some(import)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{end_user}");
+        assert!(reply.body.contains(field), "{end_user}: {}", reply.body);
+    }
+}
+
+#[tokio::test]
+async fn browser_responses_forbid_caching_and_framing() {
+    let h = harness().await;
+    h.create_every_mode().await;
+    let (token, page) = h.connect_page(None).await;
+    let redirect = send(
+        &h.router,
+        "GET",
+        &format!("/oauth/connect/local?connect_session_token={token}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(redirect.status, StatusCode::FOUND);
+    let failed_callback = send(
+        &h.router,
+        "GET",
+        "/oauth/callback?state=unknown",
+        None,
+        None,
+    )
+    .await;
+    let entry = send_raw(
+        &h.router,
+        &format!("/connect/key/api-key?connect_session_token={token}"),
+        Some(FORM),
+        "api_key=sk_1&params%5Bworkspace%5D=acme",
+    )
+    .await;
+    assert_eq!(entry.status, StatusCode::OK, "{}", entry.body);
+    let no_session = send(&h.router, "GET", "/connect", None, None).await;
+
+    let replies = [
+        ("connect page", page),
+        ("redirect", redirect),
+        ("failed callback", failed_callback),
+        ("credential entry", entry),
+        ("connect page without session", no_session),
+    ];
+    for (name, reply) in replies {
+        assert_eq!(reply.headers["referrer-policy"], "no-referrer", "{name}");
+        assert_eq!(reply.headers["cache-control"], "no-store", "{name}");
+        assert_eq!(reply.headers["x-frame-options"], "DENY", "{name}");
+        assert_eq!(
+            reply.headers["content-security-policy"], "frame-ancestors 'none'",
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn header_credentials_reject_control_characters() {
+    let h = harness().await;
+    h.create_every_mode().await;
+    let hostile = "sk_1\r\nX-Injected: 1";
+    let imports = [
+        (
+            "key",
+            json!({"type": "API_KEY", "api_key": hostile}),
+            "`credentials.api_key`",
+        ),
+        (
+            "local",
+            json!({"type": "OAUTH2", "access_token": hostile}),
+            "`credentials.access_token`",
+        ),
+        (
+            "basic",
+            json!({"type": "BASIC", "username": "AC1", "password": hostile}),
+            "`credentials.password`",
+        ),
+        (
+            "basic",
+            json!({"type": "BASIC", "username": "AC\u{7f}1", "password": "p"}),
+            "`credentials.username`",
+        ),
+    ];
+    for (key, credentials, field) in imports {
+        let body = json!({
+            "provider_config_key": key,
+            "connection_config": {"workspace": "acme"},
+            "credentials": credentials,
+        });
+        let reply = h.api("POST", "/connections", Some(body)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{field}: {}",
+            reply.body
+        );
+        assert_eq!(reply.error_code(), "invalid_credentials", "{field}");
+        assert!(reply.body.contains(field), "{field}: {}", reply.body);
+        assert!(!reply.body.contains("X-Injected"), "{field}: value echoed");
+    }
+
+    let token = h.session(None).await;
+    let entries = [
+        (
+            "key/api-key",
+            r#"{"api_key":"sk_1\nX-Injected: 1","connection_config":{"workspace":"acme"}}"#,
+            "`api_key`",
+        ),
+        (
+            "basic/basic",
+            r#"{"username":"AC1","password":"p\r\nX-Injected: 1"}"#,
+            "`password`",
+        ),
+    ];
+    for (route, body, field) in entries {
+        let uri = format!("/connect/{route}?connect_session_token={token}");
+        let reply = send_raw(&h.router, &uri, Some(JSON), body).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{route}: {}",
+            reply.body
+        );
+        assert_eq!(reply.error_code(), "invalid_credentials", "{route}");
+        assert!(reply.body.contains(field), "{route}: {}", reply.body);
+        assert!(!reply.body.contains("X-Injected"), "{route}: value echoed");
+    }
+    let list = h.api("GET", "/connections", None).await;
+    assert_eq!(list.json()["connections"], json!([]));
+}
+
+#[tokio::test]
+async fn oversized_json_body_is_413() {
+    let h = harness().await;
+    h.create_every_mode().await;
+    let limit = crate::extract::MAX_JSON_BODY;
+    let body = format!(
+        r#"{{"unique_key":"big","provider":"local-oauth","display_name":"{}"}}"#,
+        "x".repeat(limit)
+    );
+
+    let json_headers = [("content-type", JSON)];
+    let routes = [
+        ("POST", "/integrations"),
+        ("POST", "/connections"),
+        ("PATCH", "/integrations/local"),
+    ];
+    for (method, uri) in routes {
+        let reply = send_with(&h.router, method, uri, &json_headers, body.clone()).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "{uri}: {}",
+            reply.body
+        );
+        assert_eq!(reply.error_code(), "payload_too_large", "{uri}");
+        assert!(
+            reply.body.contains(&limit.to_string()),
+            "{uri}: {}",
+            reply.body
+        );
+    }
+
+    let token = h.session(None).await;
+    let uri = format!("/connect/key/api-key?connect_session_token={token}");
+    let reply = send_raw(&h.router, &uri, Some(JSON), &body).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.error_code(), "payload_too_large");
+}
+
+#[tokio::test]
+async fn identifiers_are_validated() {
+    let h = harness().await;
+    h.create_oauth_integration().await;
+    for connection_id in ["..", ".", "a b", " a", "a/b", "a\u{0}b", "é"] {
+        let body = json!({
+            "provider_config_key": "local",
+            "connection_id": connection_id,
+            "credentials": {"type": "OAUTH2", "access_token": "at"},
+        });
+        let reply = h.api("POST", "/connections", Some(body)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{connection_id:?}");
+        assert_eq!(reply.error_code(), "invalid_body", "{connection_id:?}");
+        assert!(reply.body.contains("`connection_id`"), "{}", reply.body);
+        assert!(reply.body.contains("`@`"), "{}", reply.body);
+    }
+    let body = json!({
+        "provider_config_key": "local",
+        "connection_id": "user@example.com:main+1",
+        "credentials": {"type": "OAUTH2", "access_token": "at"},
+    });
+    let reply = h.api("POST", "/connections", Some(body)).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+
+    for unique_key in ["..", "a b", "a/b"] {
+        let body = json!({"unique_key": unique_key, "provider": "local-oauth"});
+        let reply = h.api("POST", "/integrations", Some(body)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{unique_key}");
+        assert!(reply.body.contains("`unique_key`"), "{}", reply.body);
+        let rename = json!({"unique_key": unique_key});
+        let reply = h.api("PATCH", "/integrations/local", Some(rename)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{unique_key}");
+    }
+}
+
+#[tokio::test]
+async fn json_errors_use_json_terms() {
+    let h = harness().await;
+    h.create_oauth_integration().await;
+    let scopes = json!({
+        "unique_key": "s",
+        "provider": "local-oauth",
+        "credentials": {"type": "OAUTH2", "client_id": "c", "client_secret": "s", "scopes": 5},
+    });
+    let expires_at = json!({
+        "provider_config_key": "local",
+        "credentials": {"type": "OAUTH2", "access_token": "at", "expires_at": "tomorrow"},
+    });
+    let cases = [
+        ("/integrations", json!([]), "the body must be a JSON object"),
+        ("/integrations", json!("text"), "the body must be a JSON object"),
+        (
+            "/integrations",
+            scopes,
+            "field `credentials.scopes` must be a comma-separated string or an array of strings",
+        ),
+        (
+            "/connections",
+            expires_at,
+            "field `credentials.expires_at` must be an RFC 3339 date-time such as 2026-12-03T10:00:00Z",
+        ),
+        (
+            "/connections",
+            json!({
+                "provider_config_key": "local",
+                "credentials": {"type": "OAUTH2", "access_token": "at", "expires_in": "soon"},
+            }),
+            "field `credentials.expires_in` must be an integer number of seconds",
+        ),
+        (
+            "/connect/sessions",
+            json!({"end_user": "u"}),
+            "invalid field `end_user`",
+        ),
+    ];
+    for (uri, body, expected) in cases {
+        let reply = h.api("POST", uri, Some(body)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{uri}: {}",
+            reply.body
+        );
+        assert_eq!(reply.error_code(), "invalid_body", "{uri}");
+        assert!(reply.body.contains(expected), "{uri}: {}", reply.body);
+        for rust_name in ["struct ", "enum ", "Scopes", "EndUser", "CreateIntegration"] {
+            assert!(!reply.body.contains(rust_name), "{uri}: {}", reply.body);
+        }
+    }
+}
+
+#[tokio::test]
+async fn rejected_refresh_is_not_retried() {
+    let h = harness().await;
+    h.create_oauth_integration().await;
+    h.import_expired("c1", "rt-initial").await;
+    h.tokens.valid_refresh_tokens.lock().unwrap().clear();
+    let get = "/connections/c1?provider_config_key=local";
+
+    let first = h.api("GET", get, None).await;
+    assert_eq!(
+        first.status,
+        StatusCode::FAILED_DEPENDENCY,
+        "{}",
+        first.body
+    );
+    assert_eq!(h.tokens.refreshes.load(Ordering::SeqCst), 1);
+
+    let again = h.api("GET", get, None).await;
+    assert_eq!(
+        again.status,
+        StatusCode::FAILED_DEPENDENCY,
+        "{}",
+        again.body
+    );
+    assert_eq!(again.error_code(), "refresh_failed");
+    assert!(again.body.contains("force_refresh=true"), "{}", again.body);
+    let headers = [("provider-config-key", "local"), ("connection-id", "c1")];
+    let proxied = send_with(&h.router, "GET", "/proxy/echo", &headers, String::new()).await;
+    assert_eq!(
+        proxied.status,
+        StatusCode::FAILED_DEPENDENCY,
+        "{}",
+        proxied.body
+    );
+    assert_eq!(
+        h.tokens.refreshes.load(Ordering::SeqCst),
+        1,
+        "provider asked again"
+    );
+
+    h.tokens
+        .valid_refresh_tokens
+        .lock()
+        .unwrap()
+        .push("rt-initial".to_owned());
+    let forced = format!("{get}&force_refresh=true");
+    let reply = h.api("GET", &forced, None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(h.tokens.refreshes.load(Ordering::SeqCst), 2);
+    assert_eq!(reply.json()["errors"], json!([]));
+}
+
+#[tokio::test]
+async fn temporary_refresh_failure_backs_off() {
+    let h = harness().await;
+    h.create_oauth_integration().await;
+    h.import_expired("c1", "rt-provider-down").await;
+    let get = "/connections/c1?provider_config_key=local";
+
+    let first = h.api("GET", get, None).await;
+    assert_eq!(first.status, StatusCode::BAD_GATEWAY, "{}", first.body);
+    assert_eq!(first.error_code(), "refresh_temporarily_failed");
+    let again = h.api("GET", get, None).await;
+    assert_eq!(again.status, StatusCode::BAD_GATEWAY, "{}", again.body);
+    assert!(again.body.contains("5 seconds"), "{}", again.body);
+    assert_eq!(
+        h.tokens.refreshes.load(Ordering::SeqCst),
+        1,
+        "provider asked within the backoff"
+    );
+
+    let forced = format!("{get}&force_refresh=true");
+    h.api("GET", &forced, None).await;
+    assert_eq!(h.tokens.refreshes.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn authorization_without_bearer_names_scheme() {
+    let h = harness().await;
+    let reply = send(
+        &h.router,
+        "GET",
+        "/providers",
+        Some("Basic dGVzdDp0ZXN0"),
+        None,
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.error_code(), "missing_secret_key");
+    assert!(
+        reply.body.contains(
+            "the Authorization header must be `Bearer <secret key>`; got a `Basic` header"
+        ),
+        "{}",
+        reply.body
+    );
+    assert!(!reply.body.contains("dGVzdDp0ZXN0"));
+    let raw_key = send(&h.router, "GET", "/providers", Some("test-secret"), None).await;
+    assert_eq!(raw_key.error_code(), "missing_secret_key");
+    assert!(!raw_key.body.contains("test-secret"), "{}", raw_key.body);
 }
