@@ -1,5 +1,8 @@
 //! The `latchkey` command: `serve` runs the HTTP API, `catalog validate`
-//! checks provider files.
+//! checks provider files, `catalog show` prints what Latchkey would send for
+//! a provider.
+
+mod show;
 
 use std::io::IsTerminal as _;
 use std::net::SocketAddr;
@@ -8,7 +11,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use latchkey_catalog::{validate_paths, Catalog};
 use latchkey_server::keys::{self, KeyOverrides};
 use latchkey_server::{parse_public_url, Server, ServerConfig, TTL_RANGE_SECONDS};
@@ -43,7 +46,21 @@ enum CatalogCommand {
         /// Provider files or directories of `*.yaml` files; the built-in
         /// catalog when none is given.
         paths: Vec<PathBuf>,
+
+        /// Output format: `human` prints rustc-style diagnostics on stderr,
+        /// `json` prints one JSON object per diagnostic on stdout.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
     },
+    /// Print a provider's resolved URLs and where the credential goes,
+    /// without sending anything.
+    Show(show::ShowArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Human,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -104,8 +121,17 @@ fn main() -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Catalog {
-            command: CatalogCommand::Validate { paths },
-        } => Ok(validate(&paths)),
+            command: CatalogCommand::Validate { paths, format },
+        } => Ok(validate(&paths, format)),
+        Command::Catalog {
+            command: CatalogCommand::Show(args),
+        } => match show::run(&args) {
+            Ok(()) => Ok(ExitCode::SUCCESS),
+            Err(error) => {
+                eprintln!("error: {error:#}");
+                Ok(ExitCode::FAILURE)
+            }
+        },
     }
 }
 
@@ -118,13 +144,18 @@ fn init_tracing() {
         .init();
 }
 
-fn validate(paths: &[PathBuf]) -> ExitCode {
+fn validate(paths: &[PathBuf], format: Format) -> ExitCode {
     let report = validate_paths(paths);
-    if report.is_valid() {
+    if format == Format::Json {
+        print!("{}", report.to_json_lines());
+    } else if report.is_valid() {
         println!("{report}");
-        ExitCode::SUCCESS
     } else {
         eprintln!("{report}");
+    }
+    if report.is_valid() {
+        ExitCode::SUCCESS
+    } else {
         ExitCode::FAILURE
     }
 }
@@ -214,6 +245,54 @@ mod tests {
                 assert!(error.contains(flag), "{flag} {value}: {error}");
             }
         }
+    }
+
+    #[test]
+    fn catalog_flags_parse() {
+        let parse = |argv: &[&str]| Cli::try_parse_from(argv).map(|cli| cli.command);
+
+        let validate = parse(&[
+            "latchkey", "catalog", "validate", "--format", "json", "a.yaml",
+        ]);
+        match validate.unwrap() {
+            Command::Catalog {
+                command: CatalogCommand::Validate { paths, format },
+            } => {
+                assert_eq!(paths, [PathBuf::from("a.yaml")]);
+                assert_eq!(format, Format::Json);
+            }
+            other => panic!("parsed as {other:?}"),
+        }
+        let error = parse(&["latchkey", "catalog", "validate", "--format", "xml"]).unwrap_err();
+        assert!(error.to_string().contains("--format"), "{error}");
+
+        let show = parse(&[
+            "latchkey",
+            "catalog",
+            "show",
+            "zendesk",
+            "--connection-config",
+            "subdomain=acme",
+        ]);
+        assert!(
+            matches!(
+                show.unwrap(),
+                Command::Catalog {
+                    command: CatalogCommand::Show(_)
+                }
+            ),
+            "catalog show did not parse"
+        );
+        let error = parse(&[
+            "latchkey",
+            "catalog",
+            "show",
+            "x",
+            "--connection-config",
+            "novalue",
+        ])
+        .unwrap_err();
+        assert!(error.to_string().contains("KEY=VALUE"), "{error}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The set of providers: the embedded built-in files plus optional directories.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use include_dir::{include_dir, Dir};
 use serde::Serialize;
 
-use crate::diagnostic::Diagnostic;
-use crate::load::parse_provider;
+use crate::diagnostic::{Code, Diagnostic};
+use crate::load::{diagnostic_at_pointer, parse_provider};
 use crate::model::Provider;
 
 /// `catalog/providers`, embedded at build time so that a server needs no files.
@@ -43,6 +43,18 @@ impl ValidationReport {
     pub fn is_valid(&self) -> bool {
         self.diagnostics.is_empty()
     }
+
+    /// Renders every diagnostic as one JSON object per line (see
+    /// [`Diagnostic`] for the keys), each line ending with a line break.
+    /// A valid report renders as the empty string.
+    pub fn to_json_lines(&self) -> String {
+        let mut lines = String::new();
+        for diagnostic in &self.diagnostics {
+            lines.push_str(&diagnostic.to_json_line());
+            lines.push('\n');
+        }
+        lines
+    }
 }
 
 impl fmt::Display for ValidationReport {
@@ -72,13 +84,14 @@ impl Catalog {
     }
 
     /// Loads the built-in providers, then the `*.yaml` files of each
-    /// directory in order; a later file replaces an earlier provider of the
-    /// same name. Fails with every diagnostic of every file, and also when a
+    /// directory in order. A file replaces a provider of the same name from
+    /// an earlier directory or the built-in catalog. Fails with every diagnostic of every file, and also when a
     /// directory does not exist, contains a `*.yml` file or contains no `*.yaml`
     /// file.
     pub fn with_dirs<P: AsRef<Path>>(dirs: &[P]) -> Result<Catalog, CatalogError> {
         let mut loaded = load_builtin();
         for dir in dirs {
+            loaded.start_layer();
             loaded.load_dir(dir.as_ref());
         }
         if !loaded.diagnostics.is_empty() {
@@ -111,7 +124,9 @@ impl Catalog {
 
 /// Validates provider files: each path is a file or a directory whose
 /// `*.yaml` files are checked (not recursively), with the directory rules of
-/// [`Catalog::with_dirs`]. An empty list checks the built-in catalog.
+/// [`Catalog::with_dirs`]. An empty list checks the built-in catalog. Two
+/// files that declare the same provider `name` are an error, and a file
+/// named twice (directly and through its directory) is checked once.
 pub fn validate_paths<P: AsRef<Path>>(paths: &[P]) -> ValidationReport {
     if paths.is_empty() {
         let loaded = load_builtin();
@@ -143,20 +158,55 @@ struct Loaded {
     providers: BTreeMap<String, Provider>,
     diagnostics: Vec<Diagnostic>,
     files_checked: usize,
+    /// Provider name to the file that declared it, within the current layer
+    /// (the built-in catalog, one `--catalog-dir`, or one validation run).
+    /// A later layer may replace a provider, but one layer may not declare
+    /// a name twice.
+    names_in_layer: BTreeMap<String, String>,
+    /// Canonical paths of the files read so far.
+    seen_paths: BTreeSet<PathBuf>,
 }
 
 impl Loaded {
+    /// Starts a layer whose files may replace providers of earlier layers.
+    fn start_layer(&mut self) {
+        self.names_in_layer.clear();
+    }
+
     fn add(&mut self, file_name: &str, source: &str) {
         self.files_checked += 1;
-        match parse_provider(file_name, source) {
-            Ok(provider) => {
-                self.providers.insert(provider.name.clone(), provider);
+        let provider = match parse_provider(file_name, source) {
+            Ok(provider) => provider,
+            Err(diagnostics) => {
+                self.diagnostics.extend(diagnostics);
+                return;
             }
-            Err(diagnostics) => self.diagnostics.extend(diagnostics),
+        };
+        if let Some(first) = self.names_in_layer.get(&provider.name) {
+            let message = format!(
+                "provider name `{}` is already declared by `{first}`",
+                provider.name
+            );
+            let help = "give each provider its own `name`; to replace a provider, put the new file in a later `--catalog-dir` instead";
+            let diagnostic =
+                diagnostic_at_pointer(file_name, source, "/name", Code::DuplicateProvider, message)
+                    .with_help(Some(help.to_owned()));
+            self.diagnostics.push(diagnostic);
+            return;
         }
+        self.names_in_layer
+            .insert(provider.name.clone(), file_name.to_owned());
+        self.providers.insert(provider.name.clone(), provider);
     }
 
     fn load_file(&mut self, path: &Path) {
+        // A path that cannot be resolved is left to the read below, which
+        // reports the problem.
+        if let Ok(canonical) = path.canonicalize() {
+            if !self.seen_paths.insert(canonical) {
+                return;
+            }
+        }
         let file_name = path.display().to_string();
         if path.extension().is_none_or(|ext| ext != "yaml") {
             self.files_checked += 1;
@@ -171,17 +221,22 @@ impl Loaded {
                 }
                 _ => "rename the file to `<provider name>.yaml`".to_owned(),
             };
-            let diagnostic = Diagnostic::for_file(&file_name, message).with_help(Some(help));
+            let diagnostic = Diagnostic::for_file(&file_name, Code::InvalidExtension, message)
+                .with_help(Some(help));
             self.diagnostics.push(diagnostic);
             return;
         }
         match fs::read_to_string(path) {
             Ok(source) => self.add(&file_name, &source),
+            Err(error) if error.kind() == std::io::ErrorKind::InvalidData => {
+                self.files_checked += 1;
+                self.diagnostics.push(not_utf8(&file_name));
+            }
             Err(error) => {
                 self.files_checked += 1;
                 let message = format!("failed to read provider file: {error}");
                 self.diagnostics
-                    .push(Diagnostic::for_file(&file_name, message));
+                    .push(Diagnostic::for_file(&file_name, Code::ReadFailed, message));
             }
         }
     }
@@ -200,10 +255,7 @@ fn load_builtin() -> Loaded {
             Some(source) => loaded.add(&file_name, source),
             None => {
                 loaded.files_checked += 1;
-                let message = "provider file is not valid UTF-8".to_owned();
-                loaded
-                    .diagnostics
-                    .push(Diagnostic::for_file(&file_name, message));
+                loaded.diagnostics.push(not_utf8(&file_name));
             }
         }
     }
@@ -222,8 +274,9 @@ impl Loaded {
             Ok(entries) => entries,
             Err(error) => {
                 let message = format!("failed to read catalog directory: {error}");
+                let dir_name = dir.display().to_string();
                 self.diagnostics
-                    .push(Diagnostic::for_file(&dir.display().to_string(), message));
+                    .push(Diagnostic::for_file(&dir_name, Code::ReadFailed, message));
                 return;
             }
         };
@@ -238,7 +291,7 @@ impl Loaded {
             let message = format!("no provider files (*.yaml) in `{}`", dir.display());
             let help = "add `<provider name>.yaml` files to the directory or pass another one";
             self.diagnostics.push(
-                Diagnostic::for_file(&dir.display().to_string(), message)
+                Diagnostic::for_file(&dir.display().to_string(), Code::NoProviderFiles, message)
                     .with_help(Some(help.to_owned())),
             );
             return;
@@ -247,6 +300,12 @@ impl Loaded {
             self.load_file(&file);
         }
     }
+}
+
+fn not_utf8(file_name: &str) -> Diagnostic {
+    let message = "provider file is not valid UTF-8".to_owned();
+    let help = "save the file with UTF-8 encoding";
+    Diagnostic::for_file(file_name, Code::InvalidUtf8, message).with_help(Some(help.to_owned()))
 }
 
 fn has_extension(path: &Path, extensions: &[&str]) -> bool {
@@ -263,7 +322,7 @@ fn path_exists(path: &Path, diagnostics: &mut Vec<Diagnostic>) -> bool {
     }
     let name = path.display().to_string();
     let message = format!("path `{name}` does not exist");
-    diagnostics.push(Diagnostic::for_file(&name, message));
+    diagnostics.push(Diagnostic::for_file(&name, Code::PathNotFound, message));
     false
 }
 

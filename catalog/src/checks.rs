@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use minijinja::Environment;
 use regex::Regex;
 
+use crate::diagnostic::Code;
 use crate::model::{Auth, ConfigField, Inject, Provider};
 use crate::patterns::whole_value_regex;
 use crate::positions::escape_pointer;
@@ -15,6 +16,7 @@ use crate::suggest::closest_match;
 /// One semantic problem, located by the JSON pointer of the offending field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Problem {
+    pub code: Code,
     pub pointer: String,
     /// Whether the key (for example of a header) is at fault rather than its value.
     pub at_key: bool,
@@ -23,8 +25,9 @@ pub(crate) struct Problem {
 }
 
 impl Problem {
-    fn new(pointer: String, message: String, help: Option<String>) -> Problem {
+    fn new(code: Code, pointer: String, message: String, help: Option<String>) -> Problem {
         Problem {
+            code,
             pointer,
             at_key: false,
             message,
@@ -45,6 +48,7 @@ pub(crate) fn check(provider: &Provider, expected_name: Option<&str>) -> Vec<Pro
     }
     check_config_fields(provider, &mut problems);
     check_templates(provider, &mut problems);
+    check_unused_config_fields(provider, &mut problems);
     check_urls(provider, &mut problems);
     check_auth_details(provider, &mut problems);
     let mut unique: Vec<Problem> = Vec::with_capacity(problems.len());
@@ -62,6 +66,7 @@ pub(crate) fn check(provider: &Provider, expected_name: Option<&str>) -> Vec<Pro
 fn check_name(provider: &Provider, expected: &str, problems: &mut Vec<Problem>) {
     if provider.name != expected {
         problems.push(Problem::new(
+            Code::NameMismatch,
             "/name".to_owned(),
             format!(
                 "provider name `{}` does not match the file name `{expected}.yaml`",
@@ -93,6 +98,7 @@ fn check_config_fields(provider: &Provider, problems: &mut Vec<Problem>) {
             let Some(sample) = sample else { continue };
             if !regex.is_match(sample) {
                 problems.push(Problem::new(
+                    Code::ExampleMismatch,
                     format!("{base}/{name}"),
                     format!("{name} `{sample}` does not match the pattern `{pattern}`"),
                     Some(format!(
@@ -129,6 +135,7 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
     for key in captured.keys() {
         if !provider.connection_config.contains_key(key) {
             let mut problem = Problem::new(
+                Code::UndeclaredCapture,
                 format!("/auth/token_response/connection_config/{}", escape_pointer(key)),
                 format!("`{key}` is captured from the token response but not declared in `connection_config`"),
                 Some(undeclared_help(key, &declared, "connection_config")),
@@ -152,6 +159,7 @@ fn invalid_regex(pointer: String, pattern: &str, error: &regex::Error) -> Proble
         .trim_start_matches("error: ")
         .to_owned();
     Problem::new(
+        Code::InvalidRegex,
         pointer,
         format!("invalid regular expression `{pattern}`: {reason}"),
         Some("write the pattern in Rust regex syntax (https://docs.rs/regex)".to_owned()),
@@ -260,6 +268,7 @@ fn check_templates(provider: &Provider, problems: &mut Vec<Problem>) {
             Ok(template) => template,
             Err(error) => {
                 problems.push(Problem::new(
+                    Code::InvalidTemplate,
                     field.pointer,
                     format!(
                         "invalid template: {}",
@@ -282,13 +291,15 @@ fn check_templates(provider: &Provider, problems: &mut Vec<Problem>) {
                 known.extend_from_slice(credentials);
             }
             let is_credential_name = credential_variables_all().contains(&variable.as_str());
-            let (message, help) = if is_credential_name && !field.credentials {
+            let (code, message, help) = if is_credential_name && !field.credentials {
                 (
+                    Code::CredentialOutsideInject,
                     format!("template variable `{variable}` is not available outside `auth.inject.value`"),
                     "a credential reaches a request only through `auth.inject`; set the header or query parameter there".to_owned(),
                 )
             } else if is_credential_name {
                 (
+                    Code::CredentialOfOtherMode,
                     format!(
                         "template variable `{variable}` is not available in `{}` mode",
                         provider.auth.mode_name()
@@ -300,14 +311,72 @@ fn check_templates(provider: &Provider, problems: &mut Vec<Problem>) {
                 )
             } else {
                 (
+                    Code::UndeclaredVariable,
                     format!(
                         "template variable `{variable}` is not a declared connection-config key"
                     ),
                     undeclared_help(&variable, &known, "connection_config"),
                 )
             };
-            problems.push(Problem::new(field.pointer.clone(), message, Some(help)));
+            problems.push(Problem::new(
+                code,
+                field.pointer.clone(),
+                message,
+                Some(help),
+            ));
         }
+    }
+}
+
+/// Reports a connection-config field that no template uses and the token
+/// response does not fill, because its value would reach nothing. A field
+/// marked `optional: true` is exempt, because that is how a file declares a
+/// value that only callers of the connection read (for example an id they
+/// put into proxied paths).
+fn check_unused_config_fields(provider: &Provider, problems: &mut Vec<Problem>) {
+    let Some(used) = variables_in_templates(provider) else {
+        // A template that does not compile is reported on its own, and its
+        // variables are unknown.
+        return;
+    };
+    let captured = captured_keys(&provider.auth);
+    for (key, field) in &provider.connection_config {
+        if field.optional || used.contains(key) || captured.contains(key) {
+            continue;
+        }
+        let mut problem = Problem::new(
+            Code::UnusedConfigField,
+            format!("/connection_config/{}", escape_pointer(key)),
+            format!(
+                "connection-config field `{key}` is not used by any template and not filled from the token response"
+            ),
+            Some(format!(
+                "use it as `{{{{ {key} }}}}` in a URL, header or parameter, or remove it; if only callers of the connection read it, mark it `optional: true`"
+            )),
+        );
+        problem.at_key = true;
+        problems.push(problem);
+    }
+}
+
+/// Collects the variables of every template field, or `None` when one of
+/// them does not compile.
+fn variables_in_templates(provider: &Provider) -> Option<BTreeSet<String>> {
+    let environment = Environment::new();
+    let mut used = BTreeSet::new();
+    for field in template_fields(provider) {
+        let template = environment.template_from_str(field.text).ok()?;
+        used.extend(template.undeclared_variables(false));
+    }
+    Some(used)
+}
+
+/// Returns the connection-config keys that the token response fills.
+fn captured_keys(auth: &Auth) -> BTreeSet<&String> {
+    match auth {
+        Auth::Oauth2(oauth) => oauth.token_response.connection_config.keys().collect(),
+        Auth::Oauth2ClientCredentials(cc) => cc.token_response.connection_config.keys().collect(),
+        Auth::ApiKey(_) | Auth::Basic(_) => BTreeSet::new(),
     }
 }
 
@@ -359,6 +428,7 @@ fn check_urls(provider: &Provider, problems: &mut Vec<Problem>) {
     for (pointer, url) in urls {
         if let Err(help) = check_url_scheme(provider, url) {
             problems.push(Problem::new(
+                Code::InsecureUrl,
                 pointer.to_owned(),
                 format!("URL `{url}` does not use https"),
                 Some(help),
@@ -384,6 +454,7 @@ fn check_url_variables_constrained(provider: &Provider, url: &str, problems: &mu
             // The message names no URL, so that a field used by several URLs
             // is reported once (`check` drops repeated problems).
             let mut problem = Problem::new(
+                Code::UrlFieldWithoutPattern,
                 format!("/connection_config/{}", escape_pointer(&variable)),
                 format!("connection-config field `{variable}` is used in a URL but has no `pattern`"),
                 Some(format!(
@@ -436,7 +507,12 @@ fn probe_pattern(variable: &str, field: &ConfigField, leading: bool) -> Option<P
             "restrict it, for example to `[a-z0-9-]+`".to_owned(),
         )
     };
-    Some(Problem::new(pointer, message, Some(help)))
+    Some(Problem::new(
+        Code::PermissiveUrlPattern,
+        pointer,
+        message,
+        Some(help),
+    ))
 }
 
 /// Accepts `https://...`, plain `http://` to a loopback host, and a URL that

@@ -21,7 +21,8 @@ mod schema;
 mod suggest;
 
 pub use catalog::{validate_paths, Catalog, CatalogError, ValidationReport};
-pub use diagnostic::Diagnostic;
+pub use diagnostic::{Code, Diagnostic, Severity};
 pub use load::parse_provider;
 pub use model::*;
 pub use schema::PROVIDER_SCHEMA;
+pub use suggest::closest_match;

@@ -7,7 +7,7 @@ use regex::Regex;
 use serde_json::Value;
 
 use crate::checks;
-use crate::diagnostic::{dotted_path, Diagnostic};
+use crate::diagnostic::{dotted_path, Code, Diagnostic};
 use crate::model::Provider;
 use crate::positions::{span_at, PositionIndex};
 use crate::schema;
@@ -30,16 +30,25 @@ pub fn parse_provider(file_name: &str, source: &str) -> Result<Provider, Vec<Dia
         Err(error) => {
             let span = clamp_to_source(source, span_at(error.marker(), 1));
             let message = format!("invalid YAML: {}", error.info());
-            return Err(vec![Diagnostic::at(file_name, source, span, message)]);
+            return Err(vec![Diagnostic::at(
+                file_name,
+                source,
+                span,
+                Code::InvalidYaml,
+                message,
+            )]);
         }
     };
 
     if document.is_null() {
         let message = "provider file is empty".to_owned();
         let help = "write a YAML mapping with at least `name`, `display_name`, `auth` and `proxy`";
-        return Err(vec![
-            Diagnostic::for_file(file_name, message).with_help(Some(help.to_owned()))
-        ]);
+        return Err(vec![Diagnostic::for_file(
+            file_name,
+            Code::EmptyFile,
+            message,
+        )
+        .with_help(Some(help.to_owned()))]);
     }
     if !positions.duplicates().is_empty() {
         return Err(duplicate_keys(file_name, source, &positions));
@@ -51,8 +60,10 @@ pub fn parse_provider(file_name: &str, source: &str) -> Result<Provider, Vec<Dia
             .into_iter()
             .map(|problem| {
                 let diagnostic = match problem.span {
-                    Some(span) => Diagnostic::at(file_name, source, span, problem.message),
-                    None => Diagnostic::for_file(file_name, problem.message),
+                    Some(span) => {
+                        Diagnostic::at(file_name, source, span, problem.code, problem.message)
+                    }
+                    None => Diagnostic::for_file(file_name, problem.code, problem.message),
                 };
                 diagnostic
                     .with_path(dotted_path(&problem.pointer))
@@ -67,7 +78,11 @@ pub fn parse_provider(file_name: &str, source: &str) -> Result<Provider, Vec<Dia
         Err(error) => {
             // The schema mirrors the model, so this means the two disagree.
             let message = format!("the file passed the schema but does not fit the model: {error}");
-            return Err(vec![Diagnostic::for_file(file_name, message)]);
+            return Err(vec![Diagnostic::for_file(
+                file_name,
+                Code::ModelMismatch,
+                message,
+            )]);
         }
     };
 
@@ -85,8 +100,10 @@ pub fn parse_provider(file_name: &str, source: &str) -> Result<Provider, Vec<Dia
                 positions.nearest_value(&problem.pointer)
             };
             let diagnostic = match span {
-                Some(span) => Diagnostic::at(file_name, source, span, problem.message),
-                None => Diagnostic::for_file(file_name, problem.message),
+                Some(span) => {
+                    Diagnostic::at(file_name, source, span, problem.code, problem.message)
+                }
+                None => Diagnostic::for_file(file_name, problem.code, problem.message),
             };
             diagnostic
                 .with_path(dotted_path(&problem.pointer))
@@ -95,6 +112,25 @@ pub fn parse_provider(file_name: &str, source: &str) -> Result<Provider, Vec<Dia
         .collect();
     diagnostics.sort_by_key(|d| (d.line.unwrap_or(usize::MAX), d.column.unwrap_or(usize::MAX)));
     Err(diagnostics)
+}
+
+/// Creates a diagnostic at the node that `pointer` names in `source`, or
+/// about the whole file when the source has no such node.
+pub(crate) fn diagnostic_at_pointer(
+    file_name: &str,
+    source: &str,
+    pointer: &str,
+    code: Code,
+    message: String,
+) -> Diagnostic {
+    let span = PositionIndex::build(source)
+        .ok()
+        .and_then(|positions| positions.nearest_value(pointer));
+    let diagnostic = match span {
+        Some(span) => Diagnostic::at(file_name, source, span, code, message),
+        None => Diagnostic::for_file(file_name, code, message),
+    };
+    diagnostic.with_path(dotted_path(pointer))
 }
 
 fn duplicate_keys(file_name: &str, source: &str, positions: &PositionIndex) -> Vec<Diagnostic> {
@@ -110,9 +146,15 @@ fn duplicate_keys(file_name: &str, source: &str, positions: &PositionIndex) -> V
                 "the key is first set on line {}; keep one of the two",
                 duplicate.first.line
             );
-            Diagnostic::at(file_name, source, duplicate.repeated, message)
-                .with_path(path)
-                .with_help(Some(help))
+            Diagnostic::at(
+                file_name,
+                source,
+                duplicate.repeated,
+                Code::DuplicateKey,
+                message,
+            )
+            .with_path(path)
+            .with_help(Some(help))
         })
         .collect()
 }
@@ -139,7 +181,11 @@ fn yaml_error(file_name: &str, source: &str, error: &serde_yaml::Error) -> Diagn
     });
     let text = error.to_string();
     let Some(location) = error.location() else {
-        return Diagnostic::for_file(file_name, format!("invalid YAML: {text}"));
+        return Diagnostic::for_file(
+            file_name,
+            Code::InvalidYaml,
+            format!("invalid YAML: {text}"),
+        );
     };
     let problem = crate::positions::Span {
         line: location.line(),
@@ -158,7 +204,8 @@ fn yaml_error(file_name: &str, source: &str, error: &serde_yaml::Error) -> Diagn
             let reason = POSITION_SUFFIX.replace_all(&text, "");
             let message = format!("invalid YAML: {reason}");
             let help = format!("the file ends before the {construct} that starts here is closed");
-            return Diagnostic::at(file_name, source, start, message).with_help(Some(help));
+            return Diagnostic::at(file_name, source, start, Code::InvalidYaml, message)
+                .with_help(Some(help));
         }
     }
 
@@ -168,7 +215,8 @@ fn yaml_error(file_name: &str, source: &str, error: &serde_yaml::Error) -> Diagn
         .replacen(&text, 1, "")
         .replace(" at line ", " starting at line ");
     let message = format!("invalid YAML: {reason}");
-    Diagnostic::at(file_name, source, clamp_to_source(source, problem), message)
+    let span = clamp_to_source(source, problem);
+    Diagnostic::at(file_name, source, span, Code::InvalidYaml, message)
 }
 
 /// Checks whether `span` lies after the last character of the file.

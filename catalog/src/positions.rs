@@ -46,8 +46,10 @@ impl PositionIndex {
     pub fn build(source: &str) -> Result<PositionIndex, ScanError> {
         let mut recorder = Recorder::default();
         Parser::new_from_str(source).load(&mut recorder, false)?;
+        let mut nodes = recorder.nodes;
+        point_root_at_first_key(&mut nodes);
         Ok(PositionIndex {
-            nodes: recorder.nodes,
+            nodes,
             duplicates: recorder.duplicates,
         })
     }
@@ -75,6 +77,21 @@ impl PositionIndex {
             let cut = current.rfind('/')?;
             current = &current[..cut];
         }
+    }
+}
+
+/// Moves the root mapping's span to its first key. yaml-rust2 0.10 puts the
+/// marker of a block mapping after its first key (for `name: x` at column
+/// 5), so a problem about the whole document, such as a missing top-level
+/// field, would otherwise point into the first value.
+fn point_root_at_first_key(nodes: &mut HashMap<String, NodePosition>) {
+    let first_key = nodes
+        .iter()
+        .filter(|(pointer, _)| pointer.matches('/').count() == 1)
+        .filter_map(|(_, node)| node.key)
+        .min_by_key(|span| (span.line, span.column));
+    if let (Some(first_key), Some(root)) = (first_key, nodes.get_mut("")) {
+        root.value = first_key;
     }
 }
 
@@ -273,6 +290,20 @@ mod tests {
         let index = PositionIndex::build("auth:\n  mode: basic\n").unwrap();
         let span = index.nearest_value("/auth/inject/name").unwrap();
         assert_eq!(span.line, 2);
+    }
+
+    #[test]
+    fn root_points_at_first_key() {
+        let index = PositionIndex::build("# comment\nname: x\nauth: {}\n").unwrap();
+        let root = index.get("").unwrap();
+        assert_eq!(
+            root.value,
+            Span {
+                line: 2,
+                column: 1,
+                width: 4
+            }
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use jsonschema::error::ValidationErrorKind;
 use jsonschema::{ValidationError, Validator};
 use serde_json::Value;
 
-use crate::diagnostic::dotted_path;
+use crate::diagnostic::{dotted_path, Code};
 use crate::positions::{escape_pointer, PositionIndex, Span};
 use crate::suggest::closest_match;
 
@@ -31,6 +31,7 @@ static VALIDATOR: LazyLock<Validator> = LazyLock::new(|| {
 /// A schema violation with its place, before the file name and source are attached.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SchemaProblem {
+    pub code: Code,
     /// JSON pointer of the field the problem is about.
     pub pointer: String,
     /// Span to underline, found in the YAML source.
@@ -73,7 +74,7 @@ fn describe(
     let schema = schema_for(&pointer, document);
     let value_span = positions.nearest_value(&pointer);
 
-    let (pointer, span, message, help) = match error.kind() {
+    let (code, pointer, span, message, help) = match error.kind() {
         ValidationErrorKind::OneOfNotValid { context } if pointer == "/auth" => {
             // A known mode selects its branch; report that branch's errors only.
             // An unknown or missing mode is already reported by the `enum` or
@@ -94,21 +95,25 @@ fn describe(
             for name in unexpected {
                 let child = format!("{pointer}/{}", escape_pointer(name));
                 let best = closest_match(name, &allowed);
-                let other_mode = (pointer == "/auth")
-                    .then(|| mode_with_field(name))
-                    .flatten();
-                let help = match (best, other_mode) {
-                    (Some(best), _) => format!("did you mean `{best}`?"),
-                    (None, Some(mode)) => format!(
-                        "`{name}` belongs to mode `{mode}`; fields of this mode: {}",
-                        quoted_list(&allowed)
-                    ),
-                    (None, None) => format!("allowed fields here: {}", quoted_list(&allowed)),
+                let other_modes = if pointer == "/auth" {
+                    modes_with_field(name)
+                } else {
+                    Vec::new()
+                };
+                let (code, message, help) = if other_modes.is_empty() {
+                    let help = match best {
+                        Some(best) => format!("did you mean `{best}`?"),
+                        None => format!("allowed fields here: {}", quoted_list(&allowed)),
+                    };
+                    (Code::UnknownField, format!("unknown field `{name}`"), help)
+                } else {
+                    other_mode_field(name, document, &other_modes, best, &allowed)
                 };
                 problems.push(SchemaProblem {
+                    code,
                     span: positions.key_or_value(&child).or(value_span),
                     pointer: child,
-                    message: format!("unknown field `{name}`"),
+                    message,
                     help: Some(help),
                     suggests: best.map(|best| format!("{pointer}/{}", escape_pointer(best))),
                     is_missing: false,
@@ -132,7 +137,7 @@ fn describe(
             let message = format!("missing required field `{name}`");
             let help = format!("add `{name}` {within}: {expected}");
             let span = positions.key_or_value(&pointer).or(value_span);
-            (child, span, message, Some(help))
+            (Code::MissingField, child, span, message, Some(help))
         }
         ValidationErrorKind::Type { .. } => {
             let found = json_kind(error.instance());
@@ -141,6 +146,7 @@ fn describe(
                 .unwrap_or_else(|| "another type".to_owned());
             let message = format!("invalid type for {field}: found {found}");
             (
+                Code::InvalidType,
                 pointer,
                 value_span,
                 message,
@@ -153,10 +159,13 @@ fn describe(
                 .map(|values| values.iter().map(compact_json).collect())
                 .unwrap_or_default();
             let found = compact_json(error.instance());
-            let message = if pointer == "/auth/mode" {
-                format!("unknown auth mode {found}")
+            let (code, message) = if pointer == "/auth/mode" {
+                (Code::UnknownAuthMode, format!("unknown auth mode {found}"))
             } else {
-                format!("invalid value {found} for {field}")
+                (
+                    Code::InvalidValue,
+                    format!("invalid value {found} for {field}"),
+                )
             };
             let plain: Vec<&str> = options
                 .as_array()
@@ -173,7 +182,7 @@ fn describe(
                 ),
                 None => format!("expected one of {}", names.join(", ")),
             };
-            (pointer, value_span, message, Some(help))
+            (code, pointer, value_span, message, Some(help))
         }
         ValidationErrorKind::Pattern { pattern } => {
             let found = compact_json(error.instance());
@@ -184,7 +193,13 @@ fn describe(
                 .unwrap_or_default();
             let message = format!("{found} does not match the pattern `{pattern}`");
             let help = format!("write a value matching `{pattern}`{meaning}");
-            (pointer, value_span, message, Some(help))
+            (
+                Code::PatternMismatch,
+                pointer,
+                value_span,
+                message,
+                Some(help),
+            )
         }
         ValidationErrorKind::PropertyNames { error: inner } => {
             let name = inner.instance().as_str().unwrap_or_default().to_owned();
@@ -199,7 +214,7 @@ fn describe(
             let message = format!("invalid key `{name}` in {field}");
             let help = format!("keys here must {rule}");
             let span = positions.key_or_value(&child).or(value_span);
-            (child, span, message, Some(help))
+            (Code::InvalidKey, child, span, message, Some(help))
         }
         _ => {
             // The remaining keywords (minLength, minimum, uniqueItems, const, ...)
@@ -209,11 +224,12 @@ fn describe(
                 .and_then(|s| s.get("description"))
                 .and_then(Value::as_str)
                 .map(str::to_owned);
-            (pointer, value_span, message, help)
+            (Code::SchemaViolation, pointer, value_span, message, help)
         }
     };
     let is_missing = matches!(error.kind(), ValidationErrorKind::Required { .. });
     problems.push(SchemaProblem {
+        code,
         pointer,
         span,
         message,
@@ -266,13 +282,52 @@ fn select_branch<'s>(schema: &'s Value, instance_pointer: &str, document: &Value
         .unwrap_or(schema)
 }
 
-/// Finds the first auth mode whose shape has a field called `name`.
-fn mode_with_field(name: &str) -> Option<&'static str> {
-    AUTH_MODES.into_iter().find(|mode| {
-        let root: &Value = &SCHEMA;
-        root.pointer(&format!("/$defs/{mode}/properties/{name}"))
+/// Finds the auth modes whose shape has a field called `name`.
+fn modes_with_field(name: &str) -> Vec<&'static str> {
+    let root: &Value = &SCHEMA;
+    AUTH_MODES
+        .into_iter()
+        .filter(|mode| {
+            root.pointer(&format!(
+                "/$defs/{mode}/properties/{}",
+                escape_pointer(name)
+            ))
             .is_some()
-    })
+        })
+        .collect()
+}
+
+/// Describes a field under `auth` that belongs to other auth modes, for
+/// example `token_url` in an `api_key` file.
+fn other_mode_field(
+    name: &str,
+    document: &Value,
+    modes: &[&str],
+    best: Option<&str>,
+    allowed: &[&str],
+) -> (Code, String, String) {
+    let mode = document
+        .pointer("/auth/mode")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let owners: Vec<String> = modes.iter().map(|mode| format!("`{mode}`")).collect();
+    let noun = if owners.len() == 1 {
+        "auth mode"
+    } else {
+        "auth modes"
+    };
+    let owners = owners.join(" and ");
+    let message = format!("field `{name}` belongs to {noun} {owners}, not to `{mode}`");
+    let help = match best {
+        Some(best) => {
+            format!("did you mean `{best}`? otherwise remove `{name}` or change `auth.mode`")
+        }
+        None => format!(
+            "remove `{name}` or change `auth.mode`; fields of mode `{mode}`: {}",
+            quoted_list(allowed)
+        ),
+    };
+    (Code::FieldOfOtherMode, message, help)
 }
 
 /// Follows a local `$ref` (`#/$defs/...`) to its target. A sibling

@@ -3,7 +3,7 @@
 /// Returns the candidate closest to `input` by Levenshtein distance, if it is
 /// close enough to be a plausible typo: at most a third of the longer name's
 /// length, and at least one edit allowed.
-pub(crate) fn closest_match<'a>(input: &str, candidates: &[&'a str]) -> Option<&'a str> {
+pub fn closest_match<'a>(input: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
         .iter()
         .map(|candidate| (edit_distance(input, candidate), *candidate))

@@ -3,7 +3,9 @@
 
 use std::fs;
 
-use latchkey_catalog::{parse_provider, validate_paths, Auth, Catalog, ClientAuth, InjectLocation};
+use latchkey_catalog::{
+    parse_provider, validate_paths, Auth, Catalog, ClientAuth, Code, InjectLocation,
+};
 
 #[test]
 fn builtin_catalog_loads() {
@@ -453,4 +455,104 @@ fn leading_url_fields_accept_only_provider_hosts() {
             );
         }
     }
+}
+
+#[test]
+fn validate_paths_checks_a_file_once() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("github.yaml"), LOCAL_GITHUB).unwrap();
+    fs::write(dir.path().join("local-echo.yaml"), LOCAL_EXTRA).unwrap();
+
+    let report = validate_paths(&[dir.path(), &dir.path().join("github.yaml")]);
+    assert_eq!(report.files_checked, 2);
+    assert!(report.is_valid(), "{report}");
+}
+
+#[test]
+fn validate_paths_rejects_duplicate_names() {
+    let first = tempfile::tempdir().unwrap();
+    let second = tempfile::tempdir().unwrap();
+    fs::write(first.path().join("github.yaml"), LOCAL_GITHUB).unwrap();
+    fs::write(second.path().join("github.yaml"), LOCAL_GITHUB).unwrap();
+
+    let report = validate_paths(&[first.path(), second.path()]);
+    assert_eq!(report.files_checked, 2);
+    assert_eq!(report.diagnostics.len(), 1, "{report}");
+    let diagnostic = &report.diagnostics[0];
+    assert_eq!(diagnostic.code, Code::DuplicateProvider);
+    assert!(diagnostic
+        .file
+        .starts_with(&*second.path().to_string_lossy()));
+    assert_eq!(diagnostic.line, Some(2));
+    assert!(
+        diagnostic
+            .message
+            .contains(&*first.path().join("github.yaml").to_string_lossy()),
+        "{}",
+        diagnostic.message
+    );
+
+    // Catalog directories may replace each other's providers.
+    assert!(Catalog::with_dirs(&[first.path(), second.path()]).is_ok());
+}
+
+#[test]
+fn providers_on_disk_validate() {
+    // New files reach the embedded catalog only when the crate is rebuilt,
+    // so the files on disk are checked directly as well.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/providers");
+    let report = validate_paths(&[dir]);
+    assert!(report.is_valid(), "{report}");
+    assert!(report.files_checked >= Catalog::builtin().unwrap().len());
+}
+
+#[test]
+fn template_validates_as_a_provider_file() {
+    let template = fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/template.yaml"))
+        .expect("catalog/template.yaml exists");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("example-cloud.yaml");
+    fs::write(&path, &template).unwrap();
+
+    let report = validate_paths(&[&path]);
+    assert!(report.is_valid(), "{report}");
+
+    let provider = parse_provider("example-cloud.yaml", &template).unwrap();
+    assert_eq!(provider.auth.mode_name(), "oauth2");
+    assert!(provider.connection_config.contains_key("subdomain"));
+}
+
+#[test]
+fn unused_field_lint_exemptions() {
+    let source = "# Fields that no template uses but that are still allowed.
+name: exempt
+display_name: Exempt
+auth:
+  mode: oauth2
+  authorization_url: https://example.com/authorize
+  token_url: https://example.com/token
+  token_response:
+    connection_config:
+      account_id: account.id
+connection_config:
+  account_id:
+    title: Account ID
+    automated: true
+  team:
+    title: Team
+    optional: true
+proxy:
+  base_url: https://api.example.com
+";
+    let provider = parse_provider("exempt.yaml", source).unwrap();
+    assert_eq!(provider.connection_config.len(), 2);
+
+    let required = source.replace("    optional: true\n", "");
+    let diagnostics = parse_provider("exempt.yaml", &required).unwrap_err();
+    assert_eq!(diagnostics.len(), 1);
+    assert_eq!(diagnostics[0].code, Code::UnusedConfigField);
+    assert_eq!(
+        diagnostics[0].path.as_deref(),
+        Some("connection_config.team")
+    );
 }

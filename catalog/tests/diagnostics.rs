@@ -1,6 +1,11 @@
 //! Rendered diagnostics for each kind of bad provider file, as snapshots.
+//! Together the cases produce every diagnostic code at least once.
 
-use latchkey_catalog::parse_provider;
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+
+use latchkey_catalog::{parse_provider, validate_paths, Code, Diagnostic};
 
 /// A valid OAuth2 provider that the cases below break in one place each.
 const VALID: &str = r#"# Demo provider used by the diagnostics tests.
@@ -73,6 +78,11 @@ const CASES: &[Case] = &[
             "  token_url: https://{{ subdomain }}.example.com/oauth/token\n",
             "",
         )],
+    },
+    Case {
+        name: "missing_top_level_field",
+        file_name: "demo.yaml",
+        edits: &[("display_name: Demo\n", "")],
     },
     Case {
         name: "wrong_type",
@@ -199,6 +209,54 @@ const CASES: &[Case] = &[
         file_name: "catalog/providers/demo-app.yaml",
         edits: &[],
     },
+    Case {
+        name: "oauth_field_on_api_key_mode",
+        file_name: "demo.yaml",
+        edits: &[(
+            "  mode: oauth2\n  authorization_url: https://{{ subdomain }}.example.com/oauth/authorize\n",
+            "  mode: api_key\n  inject:\n    name: X-Api-Key\n    value: \"{{ api_key }}\"\n",
+        )],
+    },
+    Case {
+        name: "capture_not_declared",
+        file_name: "demo.yaml",
+        edits: &[(
+            "  default_scopes: [read]\n",
+            "  default_scopes: [read]\n  token_response:\n    connection_config:\n      site_id: site.id\n",
+        )],
+    },
+    Case {
+        name: "invalid_template",
+        file_name: "demo.yaml",
+        edits: &[(
+            "base_url: https://{{ subdomain }}.example.com/api",
+            "base_url: https://{{ subdomain }.example.com/api",
+        )],
+    },
+    Case {
+        name: "unused_config_field",
+        file_name: "demo.yaml",
+        edits: &[(
+            "proxy:\n",
+            "  region:\n    title: Data region\n    pattern: \"eu|us\"\nproxy:\n",
+        )],
+    },
+    Case {
+        name: "schema_keyword_violation",
+        file_name: "demo.yaml",
+        edits: &[(
+            "  default_scopes: [read]\n",
+            "  default_scopes: [read]\n  refresh_margin_seconds: -5\n",
+        )],
+    },
+    Case {
+        name: "model_mismatch",
+        file_name: "demo.yaml",
+        edits: &[(
+            "  default_scopes: [read]\n",
+            "  default_scopes: [read]\n  refresh_margin_seconds: 1e30\n",
+        )],
+    },
 ];
 
 fn apply(edits: &[(&str, &str)]) -> String {
@@ -213,15 +271,92 @@ fn apply(edits: &[(&str, &str)]) -> String {
     source
 }
 
-fn render(file_name: &str, source: &str) -> String {
+fn diagnostics_of(file_name: &str, source: &str) -> Vec<Diagnostic> {
     match parse_provider(file_name, source) {
         Ok(provider) => panic!("{file_name} parsed without errors: {provider:?}"),
-        Err(diagnostics) => diagnostics
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n"),
+        Err(diagnostics) => diagnostics,
     }
+}
+
+fn render(diagnostics: &[Diagnostic]) -> String {
+    diagnostics
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Renders diagnostics with the temporary directory `dir` shown as `<dir>`,
+/// so that snapshots do not depend on where the test runs.
+fn render_in(dir: &Path, diagnostics: &[Diagnostic]) -> String {
+    render(diagnostics).replace(&dir.display().to_string(), "<dir>")
+}
+
+/// Runs `validate_paths` on files that a case writes into a fresh temporary
+/// directory; returns the directory and the diagnostics.
+struct FileCase {
+    name: &'static str,
+    /// Writes the files and returns the paths to validate.
+    setup: fn(&Path) -> Vec<std::path::PathBuf>,
+}
+
+const FILE_CASES: &[FileCase] = &[
+    FileCase {
+        name: "duplicate_provider_name",
+        setup: |dir| {
+            let first = dir.join("first");
+            let second = dir.join("second");
+            fs::create_dir(&first).unwrap();
+            fs::create_dir(&second).unwrap();
+            fs::write(first.join("demo.yaml"), VALID).unwrap();
+            fs::write(second.join("demo.yaml"), VALID).unwrap();
+            vec![first, second]
+        },
+    },
+    FileCase {
+        name: "yml_extension",
+        setup: |dir| {
+            let path = dir.join("demo.yml");
+            fs::write(&path, VALID).unwrap();
+            vec![path]
+        },
+    },
+    FileCase {
+        name: "not_utf8",
+        setup: |dir| {
+            let path = dir.join("demo.yaml");
+            fs::write(&path, b"name: d\xffmo\n").unwrap();
+            vec![path]
+        },
+    },
+    FileCase {
+        name: "unreadable_file",
+        setup: |dir| {
+            // A symbolic link to itself fails to open with ELOOP on Linux.
+            let path = dir.join("demo.yaml");
+            std::os::unix::fs::symlink(&path, &path).unwrap();
+            vec![path]
+        },
+    },
+    FileCase {
+        name: "directory_without_providers",
+        setup: |dir| {
+            fs::write(dir.join("README.md"), "# notes\n").unwrap();
+            vec![dir.to_path_buf()]
+        },
+    },
+    FileCase {
+        name: "missing_path",
+        setup: |dir| vec![dir.join("absent.yaml")],
+    },
+];
+
+fn run_file_case(case: &FileCase) -> (tempfile::TempDir, Vec<Diagnostic>) {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = (case.setup)(dir.path());
+    let report = validate_paths(&paths);
+    assert!(!report.is_valid(), "{}: no diagnostics", case.name);
+    (dir, report.diagnostics)
 }
 
 #[test]
@@ -234,9 +369,40 @@ fn base_file_is_valid() {
 fn diagnostics_render_like_rustc() {
     for case in CASES {
         let source = apply(case.edits);
-        let output = render(case.file_name, &source);
+        let output = render(&diagnostics_of(case.file_name, &source));
         insta::assert_snapshot!(case.name, output);
     }
+}
+
+#[test]
+fn file_diagnostics_render_like_rustc() {
+    for case in FILE_CASES {
+        let (dir, diagnostics) = run_file_case(case);
+        insta::assert_snapshot!(case.name, render_in(dir.path(), &diagnostics));
+    }
+}
+
+#[test]
+fn every_code_has_a_case() {
+    let mut seen = BTreeSet::new();
+    for case in CASES {
+        let source = apply(case.edits);
+        seen.extend(
+            diagnostics_of(case.file_name, &source)
+                .iter()
+                .map(|d| d.code),
+        );
+    }
+    for case in FILE_CASES {
+        let (_dir, diagnostics) = run_file_case(case);
+        seen.extend(diagnostics.iter().map(|d| d.code));
+    }
+    let missing: Vec<&str> = Code::ALL
+        .iter()
+        .filter(|code| !seen.contains(code))
+        .map(|code| code.as_str())
+        .collect();
+    assert!(missing.is_empty(), "no snapshot case produces {missing:?}");
 }
 
 #[test]
@@ -244,9 +410,34 @@ fn diagnostics_serialize_to_json() {
     let source = apply(&[("  token_url:", "  tokn_url:")]);
     let diagnostics = parse_provider("demo.yaml", &source).unwrap_err();
     let json = serde_json::to_value(&diagnostics).unwrap();
+    assert_eq!(json[0]["severity"], "error");
+    assert_eq!(json[0]["code"], "unknown-field");
     assert_eq!(json[0]["file"], "demo.yaml");
     assert_eq!(json[0]["line"], 9);
     assert_eq!(json[0]["column"], 3);
+    assert_eq!(json[0]["end_column"], 11);
     assert_eq!(json[0]["path"], "auth.tokn_url");
     assert_eq!(json[0]["help"], "did you mean `token_url`?");
+    assert_eq!(
+        json[0]["source_line"],
+        "  tokn_url: https://{{ subdomain }}.example.com/oauth/token"
+    );
+}
+
+#[test]
+fn json_lines_of_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let typo = apply(&[("  token_url:", "  tokn_url:")]);
+    fs::write(dir.path().join("demo.yaml"), typo).unwrap();
+    fs::write(dir.path().join("other.yml"), VALID).unwrap();
+
+    let report = validate_paths(&[dir.path()]);
+    let lines = report.to_json_lines();
+
+    for line in lines.lines() {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(value.is_object(), "{line}");
+    }
+    let shown = lines.replace(&dir.path().display().to_string(), "<dir>");
+    insta::assert_snapshot!("json_lines", shown);
 }

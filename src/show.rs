@@ -1,0 +1,552 @@
+//! `latchkey catalog show`: what Latchkey would send for one provider,
+//! rendered by the engine with placeholders for client and credential
+//! values, without sending anything.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{anyhow, bail, Context as _};
+use clap::Args;
+use latchkey_catalog::{Auth, Catalog, ClientAuth, InjectLocation, Provider};
+use latchkey_engine::{
+    ClientApp, ConnectionConfig, Credentials, Engine, EngineError, Injection, OAuth2Token, Secret,
+};
+
+/// Query parameters of the authorization URL that differ per integration or
+/// per request, shown as placeholders.
+const AUTHORIZATION_PLACEHOLDERS: [(&str, &str); 4] = [
+    ("client_id", "<client_id>"),
+    ("redirect_uri", "<redirect_uri>"),
+    ("state", "<state>"),
+    ("code_challenge", "<code_challenge>"),
+];
+
+/// Redirect URI handed to the engine, which requires a valid URL. The output
+/// shows `<redirect_uri>` in its place.
+const REDIRECT_STAND_IN: &str = "https://latchkey.invalid/oauth/callback";
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Provider name, for example `github`.
+    name: String,
+
+    /// Extra directory of provider files, loaded over the built-in catalog as
+    /// `latchkey serve` loads it. Repeatable, and comma-separated in the
+    /// environment variable.
+    #[arg(long, env = "LATCHKEY_CATALOG_DIR", value_delimiter = ',')]
+    catalog_dir: Vec<PathBuf>,
+
+    /// A connection-config value, for example `subdomain=acme`. Repeatable.
+    #[arg(long = "connection-config", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    connection_config: Vec<(String, String)>,
+}
+
+fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.is_empty() => Ok((key.to_owned(), value.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, got `{text}`")),
+    }
+}
+
+/// Origin of the value of one connection-config field, as printed.
+enum ValueSource {
+    Given,
+    Default,
+    /// An automated field without a value, shown with its example.
+    Example,
+    Unset,
+}
+
+/// Loads the catalog, renders the provider and prints the result on stdout.
+pub fn run(args: &ShowArgs) -> anyhow::Result<()> {
+    let catalog = Catalog::with_dirs(&args.catalog_dir)
+        .map_err(|error| anyhow!("cannot load the provider catalog:\n{error}"))?;
+    let provider = find_provider(&catalog, &args.name)?;
+    let (config, sources) = connection_config(provider, &args.connection_config)?;
+    print!("{}", render(provider, &config, &sources)?);
+    Ok(())
+}
+
+fn find_provider<'a>(catalog: &'a Catalog, name: &str) -> anyhow::Result<&'a Provider> {
+    if let Some(provider) = catalog.get(name) {
+        return Ok(provider);
+    }
+    let names: Vec<&str> = catalog
+        .providers()
+        .map(|provider| provider.name.as_str())
+        .collect();
+    let hint = match latchkey_catalog::closest_match(name, &names) {
+        Some(closest) => format!("did you mean `{closest}`?"),
+        None => "add its file to `catalog/providers/`, or pass the directory of the file with `--catalog-dir DIR`".to_owned(),
+    };
+    bail!("provider `{name}` not found in the catalog; {hint}")
+}
+
+/// Checks the given values against the provider's fields and fills in what
+/// the engine needs: an error names every required field that has no value.
+fn connection_config(
+    provider: &Provider,
+    given: &[(String, String)],
+) -> anyhow::Result<(ConnectionConfig, Vec<(String, ValueSource)>)> {
+    let mut config = ConnectionConfig::new();
+    for (key, value) in given {
+        let Some(field) = provider.connection_config.get(key) else {
+            let declared: Vec<String> = provider
+                .connection_config
+                .keys()
+                .map(|key| format!("`{key}`"))
+                .collect();
+            let declared = if declared.is_empty() {
+                "it declares none".to_owned()
+            } else {
+                format!("it declares {}", declared.join(", "))
+            };
+            bail!(
+                "provider `{}` has no connection-config field `{key}`; {declared}",
+                provider.name
+            );
+        };
+        if !field.accepts(value) {
+            let pattern = field.pattern.as_deref().unwrap_or_default();
+            let example = field
+                .example
+                .as_deref()
+                .map(|example| format!(", for example `{example}`"))
+                .unwrap_or_default();
+            bail!("invalid value `{value}` for connection-config field `{key}`: it must match the pattern `{pattern}`{example}");
+        }
+        config.insert(key.clone(), value.clone().into());
+    }
+
+    let mut sources = Vec::new();
+    let mut missing = Vec::new();
+    for (key, field) in &provider.connection_config {
+        let source = if config.contains_key(key) {
+            ValueSource::Given
+        } else if field.default.is_some() {
+            ValueSource::Default
+        } else if field.automated && field.example.is_some() {
+            let example = field.example.clone().unwrap_or_default();
+            config.insert(key.clone(), example.into());
+            ValueSource::Example
+        } else if field.optional {
+            ValueSource::Unset
+        } else {
+            let example = field.example.as_deref().unwrap_or("VALUE");
+            missing.push(format!(
+                "`{key}` ({}): pass `--connection-config {key}={example}`",
+                field.title
+            ));
+            continue;
+        };
+        sources.push((key.clone(), source));
+    }
+    if !missing.is_empty() {
+        bail!(
+            "missing connection-config value for provider `{}`:\n  {}",
+            provider.name,
+            missing.join("\n  ")
+        );
+    }
+    Ok((config, sources))
+}
+
+fn render(
+    provider: &Provider,
+    config: &ConnectionConfig,
+    sources: &[(String, ValueSource)],
+) -> anyhow::Result<String> {
+    let mut out = String::new();
+    line(
+        &mut out,
+        "provider",
+        &format!("{} ({})", provider.name, provider.display_name),
+    );
+    line(&mut out, "auth mode", provider.auth.mode_name());
+    render_auth(&mut out, provider, config)?;
+    let base = latchkey_engine::base_url(provider, config)?;
+    line(&mut out, "base URL", base.as_str());
+    render_injection(&mut out, provider, config)?;
+    render_config(&mut out, provider, config, sources);
+    Ok(out)
+}
+
+fn line(out: &mut String, label: &str, value: &str) {
+    let text = format!("{:<20} {value}", format!("{label}:"));
+    let _ = writeln!(out, "{}", text.trim_end());
+}
+
+fn render_auth(
+    out: &mut String,
+    provider: &Provider,
+    config: &ConnectionConfig,
+) -> anyhow::Result<()> {
+    match &provider.auth {
+        Auth::Oauth2(oauth) => {
+            let engine = Engine::new(Default::default());
+            let app = ClientApp {
+                client_id: "client".to_owned(),
+                client_secret: Secret::new(""),
+                scopes: Vec::new(),
+            };
+            let request = engine.authorization_url(provider, &app, REDIRECT_STAND_IN, config)?;
+            line(
+                out,
+                "authorization URL",
+                &with_placeholders(request.url.as_str()),
+            );
+            line(out, "PKCE", if oauth.pkce { "S256" } else { "off" });
+            render_scopes(out, &oauth.default_scopes, &oauth.scope_separator);
+            let token_url = url_field(provider, "auth.token_url", &oauth.token_url, config)?;
+            line(out, "token URL", &token_url);
+            let refresh = if !oauth.refreshable {
+                "none (the provider issues no refresh tokens)".to_owned()
+            } else if let Some(template) = &oauth.refresh_url {
+                url_field(provider, "auth.refresh_url", template, config)?
+            } else {
+                format!("{token_url} (the token URL)")
+            };
+            line(out, "refresh URL", &refresh);
+            line(out, "client auth", client_auth(oauth.client_auth));
+        }
+        Auth::Oauth2ClientCredentials(cc) => {
+            render_scopes(out, &cc.default_scopes, &cc.scope_separator);
+            let token_url = url_field(provider, "auth.token_url", &cc.token_url, config)?;
+            line(out, "token URL", &token_url);
+            line(out, "client auth", client_auth(cc.client_auth));
+        }
+        Auth::ApiKey(_) | Auth::Basic(_) => {}
+    }
+    Ok(())
+}
+
+fn render_scopes(out: &mut String, defaults: &[String], separator: &str) {
+    let scopes = if defaults.is_empty() {
+        "(none)".to_owned()
+    } else {
+        defaults.join(separator)
+    };
+    line(
+        out,
+        "default scopes",
+        &format!("{scopes} (an integration's scopes follow, joined with {separator:?})"),
+    );
+}
+
+fn client_auth(client_auth: ClientAuth) -> &'static str {
+    match client_auth {
+        ClientAuth::Body => "client_id and client_secret in the request body",
+        ClientAuth::Basic => "Authorization: Basic header with client_id and client_secret",
+    }
+}
+
+/// Replaces the values of the per-request query parameters with
+/// placeholders. Every other parameter keeps the bytes the engine produced.
+fn with_placeholders(url: &str) -> String {
+    let (head, rest) = match url.split_once('?') {
+        Some(parts) => parts,
+        None => return url.to_owned(),
+    };
+    let (query, fragment) = match rest.split_once('#') {
+        Some((query, fragment)) => (query, Some(fragment)),
+        None => (rest, None),
+    };
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| {
+            let name = pair.split('=').next().unwrap_or_default();
+            match AUTHORIZATION_PLACEHOLDERS
+                .iter()
+                .find(|(key, _)| *key == name)
+            {
+                Some((key, placeholder)) => format!("{key}={placeholder}"),
+                None => pair.to_owned(),
+            }
+        })
+        .collect();
+    let mut shown = format!("{head}?{}", pairs.join("&"));
+    if let Some(fragment) = fragment {
+        shown.push('#');
+        shown.push_str(fragment);
+    }
+    shown
+}
+
+/// Renders a token or refresh URL with the checks the engine applies to
+/// every URL field.
+///
+/// NOTE: the engine exposes these checks publicly only through `base_url`,
+/// so the template is rendered as the base URL of a copy of the provider and
+/// an error is renamed to the real field.
+fn url_field(
+    provider: &Provider,
+    field: &str,
+    template: &str,
+    config: &ConnectionConfig,
+) -> Result<String, EngineError> {
+    let mut copy = provider.clone();
+    copy.proxy.base_url = template.to_owned();
+    match latchkey_engine::base_url(&copy, config) {
+        Ok(url) => Ok(url.to_string()),
+        Err(EngineError::Template {
+            provider,
+            field: _,
+            message,
+        }) => Err(EngineError::Template {
+            provider,
+            field: field.to_owned(),
+            message,
+        }),
+        Err(other) => Err(other),
+    }
+}
+
+/// Credentials whose values are their own names in angle brackets, so the
+/// rendered injection shows where each one goes.
+fn placeholder_credentials(auth: &Auth) -> Credentials {
+    let token = || OAuth2Token {
+        access_token: Secret::new("<access_token>"),
+        refresh_token: None,
+        expires_at: None,
+        obtained_at: Default::default(),
+        raw: Default::default(),
+    };
+    match auth {
+        Auth::Oauth2(_) => Credentials::OAuth2(token()),
+        Auth::Oauth2ClientCredentials(_) => Credentials::ClientCredentials {
+            token: token(),
+            client_id: "<client_id>".to_owned(),
+            client_secret: Secret::new("<client_secret>"),
+        },
+        Auth::ApiKey(_) => Credentials::ApiKey {
+            api_key: Secret::new("<api_key>"),
+        },
+        Auth::Basic(_) => Credentials::Basic {
+            username: "<username>".to_owned(),
+            password: Secret::new("<password>"),
+        },
+    }
+}
+
+fn render_injection(
+    out: &mut String,
+    provider: &Provider,
+    config: &ConnectionConfig,
+) -> anyhow::Result<()> {
+    let credentials = placeholder_credentials(&provider.auth);
+    let injection = Injection::for_request(provider, &credentials, config)?;
+    let inject = provider.auth.inject();
+
+    // The engine adds the credential after the static headers and query
+    // parameters, so it is the last entry of its list.
+    let (headers, credential) = match inject.location {
+        InjectLocation::Header => {
+            let (last, rest) = injection
+                .headers
+                .split_last()
+                .context("the engine added no credential header")?;
+            let value = last.1.to_str().unwrap_or("<not visible ASCII>");
+            (rest, format!("header {}: {value}", last.0))
+        }
+        InjectLocation::Query => {
+            let (name, value) = injection
+                .query
+                .last()
+                .context("the engine added no credential query parameter")?;
+            (
+                injection.headers.as_slice(),
+                format!("query {name}={value}"),
+            )
+        }
+    };
+    line(out, "credential", &credential);
+    line(out, "credential template", &inject.value);
+    for (name, value) in headers {
+        let value = value.to_str().unwrap_or("<not visible ASCII>");
+        line(out, "static header", &format!("{name}: {value}"));
+    }
+    let static_query = match inject.location {
+        InjectLocation::Header => injection.query.as_slice(),
+        InjectLocation::Query => &injection.query[..injection.query.len() - 1],
+    };
+    for (name, value) in static_query {
+        line(out, "static query", &format!("{name}={value}"));
+    }
+    Ok(())
+}
+
+fn render_config(
+    out: &mut String,
+    provider: &Provider,
+    config: &ConnectionConfig,
+    sources: &[(String, ValueSource)],
+) {
+    if sources.is_empty() {
+        line(out, "connection config", "(no fields)");
+        return;
+    }
+    line(out, "connection config", "");
+    for (key, source) in sources {
+        let field = &provider.connection_config[key];
+        let value = config.get(key).and_then(|value| value.as_str());
+        let shown = match source {
+            ValueSource::Given => format!("{} (given)", value.unwrap_or_default()),
+            ValueSource::Default => format!(
+                "{} (default)",
+                field.default.as_deref().unwrap_or_default()
+            ),
+            ValueSource::Example => format!(
+                "{} (missing: the example is shown; the token response fills it when an account connects)",
+                value.unwrap_or_default()
+            ),
+            ValueSource::Unset => "(missing, optional)".to_owned(),
+        };
+        let _ = writeln!(out, "  {key} ({}): {shown}", field.title);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn show(name: &str, given: &[(&str, &str)]) -> anyhow::Result<String> {
+        let catalog = Catalog::builtin().unwrap();
+        let provider = find_provider(&catalog, name)?;
+        let given: Vec<(String, String)> = given
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect();
+        let (config, sources) = connection_config(provider, &given)?;
+        render(provider, &config, &sources)
+    }
+
+    #[test]
+    fn placeholders_replace_per_request_values() {
+        let url = "https://a.example/authorize?response_type=code&client_id=client&state=abc&code_challenge=xyz&code_challenge_method=S256&redirect_uri=https%3A%2F%2Fl.invalid&scope=a+b#frag";
+        assert_eq!(
+            with_placeholders(url),
+            "https://a.example/authorize?response_type=code&client_id=<client_id>&state=<state>&code_challenge=<code_challenge>&code_challenge_method=S256&redirect_uri=<redirect_uri>&scope=a+b#frag"
+        );
+        assert_eq!(
+            with_placeholders("https://a.example/x"),
+            "https://a.example/x"
+        );
+    }
+
+    #[test]
+    fn oauth2_provider_shows_every_url() {
+        let cloud_id = "1324a887-45db-1bf4-1e99-ef0ff456d421";
+        let output = show("confluence", &[("cloud_id", cloud_id)]).unwrap();
+        let expected = [
+            "provider:            confluence (Confluence)\n",
+            "auth mode:           oauth2\n",
+            "authorization URL:   https://auth.atlassian.com/authorize?response_type=code&client_id=<client_id>&state=<state>&code_challenge=<code_challenge>&code_challenge_method=S256&redirect_uri=<redirect_uri>&scope=offline_access&audience=api.atlassian.com&prompt=consent\n",
+            "PKCE:                S256\n",
+            "token URL:           https://auth.atlassian.com/oauth/token\n",
+            "refresh URL:         https://auth.atlassian.com/oauth/token (the token URL)\n",
+            "client auth:         client_id and client_secret in the request body\n",
+            "base URL:            https://api.atlassian.com/ex/confluence/1324a887-45db-1bf4-1e99-ef0ff456d421\n",
+            "credential:          header authorization: Bearer <access_token>\n",
+            "credential template: Bearer {{ access_token }}\n",
+            "  cloud_id (Cloud ID): 1324a887-45db-1bf4-1e99-ef0ff456d421 (given)\n",
+        ];
+        for part in expected {
+            assert!(output.contains(part), "missing {part:?} in:\n{output}");
+        }
+    }
+
+    #[test]
+    fn basic_provider_shows_redacted_header() {
+        let output = show("twilio", &[]).unwrap();
+        assert!(
+            output
+                .contains("credential template: Basic {{ (username ~ ':' ~ password) | base64 }}"),
+            "{output}"
+        );
+        // base64 of `<username>:<password>`.
+        assert!(
+            output.contains("header authorization: Basic PHVzZXJuYW1lPjo8cGFzc3dvcmQ+"),
+            "{output}"
+        );
+    }
+
+    #[test]
+    fn automated_field_uses_example() {
+        let output = show("salesforce", &[]).unwrap();
+        assert!(
+            output.contains("base URL:            https://acme.my.salesforce.com/"),
+            "{output}"
+        );
+        assert!(output.contains("the example is shown"), "{output}");
+    }
+
+    #[test]
+    fn missing_required_value_names_field_and_example() {
+        let error = show("zendesk", &[]).unwrap_err().to_string();
+        assert!(error.contains("`subdomain`"), "{error}");
+        assert!(error.contains("--connection-config subdomain="), "{error}");
+    }
+
+    #[test]
+    fn bad_values_are_rejected() {
+        let error = show("zendesk", &[("subdomain", "a/b")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("must match the pattern"), "{error}");
+
+        let error = show("zendesk", &[("subdomian", "acme")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("no connection-config field `subdomian`"),
+            "{error}"
+        );
+
+        let error = show("zendesc", &[]).unwrap_err().to_string();
+        assert!(error.contains("provider `zendesc` not found"), "{error}");
+    }
+
+    #[test]
+    fn query_credential_from_catalog_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = "# A local API key provider.
+name: local-echo
+display_name: Local echo
+auth:
+  mode: api_key
+  inject:
+    location: query
+    name: key
+    value: '{{ api_key }}'
+proxy:
+  base_url: http://localhost:4012/v1
+  query:
+    format: json
+";
+        std::fs::write(dir.path().join("local-echo.yaml"), file).unwrap();
+        let catalog = Catalog::with_dirs(&[dir.path()]).unwrap();
+        let provider = find_provider(&catalog, "local-echo").unwrap();
+        let (config, sources) = connection_config(provider, &[]).unwrap();
+
+        let output = render(provider, &config, &sources).unwrap();
+        assert!(
+            output.contains("credential:          query key=<api_key>\n"),
+            "{output}"
+        );
+        assert!(
+            output.contains("static query:        format=json\n"),
+            "{output}"
+        );
+        assert!(!output.contains("authorization URL"), "{output}");
+    }
+
+    #[test]
+    fn key_value_flag_needs_equals_sign() {
+        assert_eq!(
+            parse_key_value("a=b=c").unwrap(),
+            ("a".to_owned(), "b=c".to_owned())
+        );
+        assert!(parse_key_value("novalue").is_err());
+        assert!(parse_key_value("=x").is_err());
+    }
+}
