@@ -110,29 +110,33 @@ fn ttl_seconds() -> clap::builder::RangedU64ValueParser<u64> {
     clap::value_parser!(u64).range(TTL_RANGE_SECONDS)
 }
 
-fn main() -> anyhow::Result<ExitCode> {
+/// Runs the command. Errors are printed as `error: <message>: <causes>` and
+/// exit with status 1; `main` does not return the `anyhow::Error`, because
+/// Rust would then print its Debug form, with a backtrace under
+/// `RUST_BACKTRACE=1`.
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
+    let result = match cli.command {
         Command::Serve(args) => {
             init_tracing();
-            let runtime =
-                tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-            runtime.block_on(serve(args))?;
-            Ok(ExitCode::SUCCESS)
+            run_server(args).map(|()| ExitCode::SUCCESS)
         }
         Command::Catalog {
             command: CatalogCommand::Validate { paths, format },
         } => Ok(validate(&paths, format)),
         Command::Catalog {
             command: CatalogCommand::Show(args),
-        } => match show::run(&args) {
-            Ok(()) => Ok(ExitCode::SUCCESS),
-            Err(error) => {
-                eprintln!("error: {error:#}");
-                Ok(ExitCode::FAILURE)
-            }
-        },
-    }
+        } => show::run(&args).map(|()| ExitCode::SUCCESS),
+    };
+    result.unwrap_or_else(|error| {
+        eprintln!("error: {error:#}");
+        ExitCode::FAILURE
+    })
+}
+
+fn run_server(args: ServeArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(serve(args))
 }
 
 fn init_tracing() {

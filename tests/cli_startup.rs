@@ -17,14 +17,14 @@ use support::latchkey::{run_cli, CatalogDir, Keys, Latchkey, ServerConfig};
 use support::process::random_bytes;
 use support::{free_port, httpbin_provider};
 
-/// Starts `config`, expects the server to exit with status 1 before it
-/// listens, and returns its stderr.
 /// Exit status of clap's usage errors: a flag value that does not parse or is
 /// out of range.
 const USAGE_ERROR: i32 = 2;
 /// Exit status of a start that fails after the flags were read.
 const STARTUP_ERROR: i32 = 1;
 
+/// Starts `config`, expects the server to exit with status 1 before it
+/// listens, and returns its stderr.
 fn startup_failure(config: ServerConfig, case: &str) -> String {
     startup_failure_with(config, case, STARTUP_ERROR)
 }
@@ -51,6 +51,22 @@ fn startup_failure_with(config: ServerConfig, case: &str, expected_code: i32) ->
         "{case}: the server panicked:\n{}",
         failure.stderr
     );
+    // The harness runs the server with RUST_BACKTRACE=1.
+    assert!(
+        !failure.stderr.contains("backtrace"),
+        "{case}: stderr shows a backtrace:\n{}",
+        failure.stderr
+    );
+    if expected_code == STARTUP_ERROR {
+        assert!(
+            failure
+                .stderr
+                .lines()
+                .any(|line| line.starts_with("error: ")),
+            "{case}: no `error: ` line in stderr:\n{}",
+            failure.stderr
+        );
+    }
     failure.stderr
 }
 
@@ -213,6 +229,60 @@ fn empty_secret_key_variable_rejected() {
         stderr.contains("LATCHKEY_SECRET_KEY"),
         "stderr does not name the variable:\n{stderr}"
     );
+}
+
+#[test]
+fn bad_key_variables_write_no_files() {
+    let valid_encryption = base64::engine::general_purpose::STANDARD.encode(random_bytes(32));
+    let cases = [
+        (
+            "empty LATCHKEY_ENCRYPTION_KEY",
+            None,
+            Some(String::new()),
+            "LATCHKEY_ENCRYPTION_KEY",
+        ),
+        (
+            "LATCHKEY_ENCRYPTION_KEY=abc",
+            None,
+            Some("abc".to_owned()),
+            "LATCHKEY_ENCRYPTION_KEY",
+        ),
+        (
+            "LATCHKEY_SECRET_KEY=ab",
+            Some("ab".to_owned()),
+            Some(valid_encryption),
+            "at least 16 characters",
+        ),
+        (
+            "LATCHKEY_SECRET_KEY=ab alone",
+            Some("ab".to_owned()),
+            None,
+            "LATCHKEY_SECRET_KEY",
+        ),
+    ];
+    for (case, secret_key, encryption_key, expected) in cases {
+        let parent = TempDir::new().unwrap();
+        let data_dir = parent.path().join("new-data");
+        let keys = Keys {
+            secret_key,
+            encryption_key,
+        };
+
+        let stderr = startup_failure(
+            ServerConfig::new(free_port(), &data_dir, &[]).keys(keys),
+            case,
+        );
+
+        assert!(
+            stderr.contains(expected),
+            "{case}: stderr does not contain {expected:?}:\n{stderr}"
+        );
+        assert!(
+            !data_dir.exists(),
+            "{case}: the failed start created {}",
+            data_dir.display()
+        );
+    }
 }
 
 fn valid_provider(name: &str) -> String {

@@ -363,7 +363,9 @@ async fn page_has_one_form_per_integration() {
     assert_eq!(hidden.attr("value"), Some(token.as_str()));
     let tenant = oauth.input("params[tenant]").expect("params[tenant] input");
     assert!(tenant.has("required"), "{:?}", tenant.attributes);
-    assert_eq!(tenant.attr("pattern"), Some(TENANT_PATTERN));
+    // The page escapes the class's `-`, which the RegExp `v` flag of the
+    // `pattern` attribute requires.
+    assert_eq!(tenant.attr("pattern"), Some("[a-z][a-z0-9\\-]*"));
     assert_eq!(tenant.attr("placeholder"), Some("acme"));
     assert_eq!(
         oauth.label_of("params[tenant]").as_deref(),
@@ -396,7 +398,7 @@ async fn page_has_one_form_per_integration() {
     assert_eq!(api_key.attr("type"), Some("password"));
     assert_eq!(key.label_of("api_key").as_deref(), Some("Workspace token"));
     let workspace = key.input("params[workspace]").expect("params[workspace]");
-    assert_eq!(workspace.attr("pattern"), Some(WORKSPACE_PATTERN));
+    assert_eq!(workspace.attr("pattern"), Some("[a-z0-9\\-]+"));
     assert_eq!(workspace.attr("placeholder"), Some("team-1"));
     assert!(workspace.has("required"));
     assert!(has_submit_control(&key), "{}", key.inner_html);
@@ -945,7 +947,7 @@ async fn credential_routes_reject_expired_token() {
 
 /// Calls `/oauth/connect/{key}` with the session token, an optional
 /// `params` JSON object and `params[KEY]` pairs, without following the
-/// redirect.
+/// redirect, with `Accept: application/json` so that errors come as JSON.
 async fn oauth_connect(
     base_url: &str,
     key: &str,
@@ -964,7 +966,72 @@ async fn oauth_connect(
             query.append_pair(&format!("params[{name}]"), value);
         }
     }
-    Reply::read(no_redirect_client().get(url).send().await.unwrap()).await
+    let request = no_redirect_client()
+        .get(url)
+        .header("accept", "application/json");
+    Reply::read(request.send().await.unwrap()).await
+}
+
+#[tokio::test]
+async fn browser_errors_are_pages() {
+    let env = env();
+    let api = env.server.api();
+    let integrations = create_integrations(&api).await;
+    let token = api.connect_session(&end_user(), None).await;
+    let base = &env.server.base_url;
+    let mut bad_config =
+        Url::parse(&format!("{base}/oauth/connect/{}", integrations.oauth)).unwrap();
+    bad_config
+        .query_pairs_mut()
+        .append_pair("connect_session_token", &token)
+        .append_pair("params[tenant]", "Not Valid!");
+    let browser_accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
+    #[rustfmt::skip]
+    let cases = [
+        ("expired link", format!("{base}/connect?session_token=lk_cs_unknown"), StatusCode::UNAUTHORIZED,
+            "invalid_connect_session_token", "This link has expired or is not valid. Ask the application that sent you here for a new one."),
+        ("bad connection config", bad_config.to_string(), StatusCode::BAD_REQUEST,
+            "invalid_connection_config", "A value you entered is not valid"),
+    ];
+    for (case, url, status, code, explanation) in cases {
+        let response = no_redirect_client()
+            .get(&url)
+            .header("accept", browser_accept)
+            .send()
+            .await
+            .unwrap();
+        let reply = Reply::read(response).await;
+        assert_eq!(reply.status, status, "{case}: {}", reply.text);
+        let content_type = reply.header("content-type").unwrap_or_default();
+        assert!(
+            content_type.starts_with("text/html"),
+            "{case}: {content_type}"
+        );
+        assert_eq!(reply.header("location"), None, "{case}");
+        let page = decode_entities(&reply.text);
+        assert!(page.contains(&format!("error: {code}")), "{case}: {page}");
+        assert!(page.contains(explanation), "{case}: {page}");
+        assert!(page.contains("Go back and try again"), "{case}: {page}");
+        assert!(!page.contains("window.close"), "{case}: {page}");
+    }
+    let page = decode_entities(
+        &Reply::read(
+            no_redirect_client()
+                .get(bad_config.as_str())
+                .header("accept", browser_accept)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
+        .text,
+    );
+    let connect_page = format!("{base}/connect?session_token={token}");
+    assert!(
+        page.contains(&connect_page),
+        "the page does not link to {connect_page}: {page}"
+    );
 }
 
 #[tokio::test]

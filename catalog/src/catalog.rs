@@ -65,7 +65,11 @@ impl fmt::Display for ValidationReport {
             return write!(f, "{files} valid");
         }
         let errors = plural(self.diagnostics.len(), "error");
-        write!(f, "{}\n{errors} in {files}", render_all(&self.diagnostics))
+        let rendered = render_all(&self.diagnostics);
+        if self.files_checked == 0 {
+            return write!(f, "{rendered}\n{errors}");
+        }
+        write!(f, "{rendered}\n{errors} in {files}")
     }
 }
 

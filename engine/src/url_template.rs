@@ -10,17 +10,22 @@
 //!
 //! - a template that starts with the variable (`{{ instance_url }}/api`): an
 //!   https URL with only a scheme, a host and an optional port;
-//! - the scheme, host or port: a host name of letters, digits, hyphens and dots;
+//! - the scheme, user info, host or port: a host name of letters, digits,
+//!   hyphens and dots;
 //! - the path: no `/`, `\`, `?` or `#` (raw or percent-encoded), not `.` or `..`;
 //! - the query: no `&` or `#`;
 //!
 //! and every value must also match its field's `pattern`. After rendering,
 //! the URL must have the scheme, host, port and number of path segments of
-//! the marker rendering with the values before the path filled in.
+//! the marker rendering with the values before the path filled in. When a
+//! value is part of the host, the rendered host must also be a public DNS
+//! name (see [`check_public_host`]). A host written in the template itself,
+//! such as `http://127.0.0.1:{{ port }}`, is not checked, unless a filter
+//! hides where a variable lands, which counts as a variable in the host.
 
 use minijinja::Environment;
 use serde_json::Value;
-use url::Url;
+use url::{Host, Url};
 
 use latchkey_catalog::Provider;
 
@@ -32,7 +37,9 @@ use crate::EngineError;
 enum Place {
     /// The template starts with the variable, which supplies scheme and host.
     Leading,
-    /// The scheme, user info, host or port.
+    /// The host, after any user info and before any port.
+    Host,
+    /// The scheme, user info or port.
     Authority,
     Path,
     Query,
@@ -59,6 +66,7 @@ pub(crate) fn render_url(
     let bounds = PartBounds::of(&skeleton, variables.len());
 
     let mut values = Vec::with_capacity(variables.len());
+    let mut host_variables = Vec::new();
     for (index, variable) in variables.iter().enumerate() {
         let Some(value) = vars.get(variable) else {
             values.push(None);
@@ -68,12 +76,18 @@ pub(crate) fn render_url(
         check_pattern(provider, field, variable, &value)?;
         let places = places_of(&skeleton, &bounds, &marker(index));
         // A filter such as `upper` can hide the marker, so the value then
-        // gets the strictest rule.
+        // gets the strictest rule, which includes the public-host check.
         let places = if places.is_empty() {
-            vec![Place::Authority]
+            vec![Place::Host]
         } else {
             places
         };
+        if places
+            .iter()
+            .any(|place| matches!(place, Place::Leading | Place::Host))
+        {
+            host_variables.push(variable.as_str());
+        }
         for place in places {
             check_value(place, &value)
                 .map_err(|reason| config_error(name, field, variable, &value, &reason))?;
@@ -83,6 +97,10 @@ pub(crate) fn render_url(
 
     let url = parse_http_url(name, field, &text)?;
     check_structure(name, field, &url, &skeleton, &bounds, &values)?;
+    if !host_variables.is_empty() {
+        check_public_host(&url)
+            .map_err(|reason| host_error(name, field, &host_variables, &url, &reason))?;
+    }
     Ok(url)
 }
 
@@ -189,11 +207,14 @@ fn places_of(skeleton: &str, bounds: &PartBounds, marker: &str) -> Vec<Place> {
         .collect()
 }
 
-/// The parts of a marker rendering: which variable (by index) starts it, and
-/// the byte offsets where the authority, the path and the query end. A
-/// rendering that starts with a marker has no authority of its own.
+/// The parts of a marker rendering: which variable (by index) starts it, the
+/// byte range of the host, and the byte offsets where the authority, the path
+/// and the query end. A rendering that starts with a marker has no authority
+/// of its own.
 struct PartBounds {
     leading: Option<usize>,
+    host_start: usize,
+    host_end: usize,
     authority_end: usize,
     path_end: usize,
     query_end: usize,
@@ -212,10 +233,13 @@ impl PartBounds {
                 .map_or(skeleton.len(), |offset| from + offset)
         };
         let authority_end = after(authority_start, &['/', '\\', '?', '#']);
+        let (host_start, host_end) = host_range(skeleton, authority_start, authority_end);
         let path_end = after(authority_end, &['?', '#']);
         let query_end = after(path_end, &['#']);
         PartBounds {
             leading,
+            host_start,
+            host_end,
             authority_end,
             path_end,
             query_end,
@@ -225,6 +249,8 @@ impl PartBounds {
     fn place(&self, start: usize) -> Place {
         if self.leading.is_some() && start == 0 {
             Place::Leading
+        } else if (self.host_start..self.host_end).contains(&start) {
+            Place::Host
         } else if start < self.authority_end {
             Place::Authority
         } else if start < self.path_end {
@@ -237,6 +263,21 @@ impl PartBounds {
     }
 }
 
+/// Finds the byte range of the host in the authority `skeleton[start..end]`:
+/// after the last `@`, and up to the `]` of an IPv6 literal or the `:` of a
+/// port.
+fn host_range(skeleton: &str, start: usize, end: usize) -> (usize, usize) {
+    let authority = &skeleton[start..end];
+    let host_start = authority.rfind('@').map_or(0, |index| index + 1);
+    let host = &authority[host_start..];
+    let host_length = if host.starts_with('[') {
+        host.find(']').map_or(host.len(), |index| index + 1)
+    } else {
+        host.find(':').unwrap_or(host.len())
+    };
+    (start + host_start, start + host_start + host_length)
+}
+
 /// Checks one value for one place; returns the reason when it is rejected.
 fn check_value(place: Place, value: &str) -> Result<(), String> {
     if let Some(character) = value.chars().find(|c| c.is_control()) {
@@ -247,7 +288,7 @@ fn check_value(place: Place, value: &str) -> Result<(), String> {
     }
     match place {
         Place::Leading => check_origin(value),
-        Place::Authority => check_host_name(value),
+        Place::Host | Place::Authority => check_host_name(value),
         Place::Path => check_path_segment(value),
         Place::Query => check_query_value(value),
         Place::Fragment => Ok(()),
@@ -271,6 +312,78 @@ fn check_host_name(value: &str) -> Result<(), String> {
         "a value in the URL's host must be a host name made of letters, digits, \
          hyphens and dots, for example `acme` or `eu.example.com`"
             .to_owned(),
+    )
+}
+
+/// Name suffixes that are reserved for or commonly used by private networks.
+/// A host equal to one of them (without the leading dot) is rejected too.
+const INTERNAL_SUFFIXES: [&str; 8] = [
+    ".localhost",
+    ".local",
+    ".internal",
+    ".home.arpa",
+    ".lan",
+    ".intranet",
+    ".corp",
+    ".localdomain",
+];
+
+const PUBLIC_HOST_RULE: &str = "a host that comes from connection config must be a public DNS \
+     name with at least two labels, for example `acme.example.com`. IP addresses, `localhost` \
+     and names ending in `.localhost`, `.local`, `.internal`, `.home.arpa`, `.lan`, \
+     `.intranet`, `.corp` or `.localdomain` are rejected";
+
+/// Checks that the rendered URL's host is a DNS name outside the names of
+/// private networks. The url crate has already parsed IPv4 in any of its
+/// forms (`2130706433`, `0x7f.1`) into an address and lowercased the name.
+///
+/// NOTE: a public DNS name can still resolve to a loopback or private
+/// address, or change its address between this check and the request (DNS
+/// rebinding). Nothing here resolves the name, so that case is not rejected.
+fn check_public_host(url: &Url) -> Result<(), String> {
+    let name = match url.host() {
+        Some(Host::Domain(name)) => name,
+        Some(Host::Ipv4(_) | Host::Ipv6(_)) => return Err("it is an IP address".to_owned()),
+        None => return Err("it is empty".to_owned()),
+    };
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    if name == "localhost" {
+        return Err("it is `localhost`".to_owned());
+    }
+    if !name.contains('.') {
+        return Err("it has only one label".to_owned());
+    }
+    let internal = INTERNAL_SUFFIXES
+        .iter()
+        .find(|suffix| name.ends_with(*suffix) || name == suffix[1..]);
+    if let Some(suffix) = internal {
+        return Err(format!("it is an internal name under `{suffix}`"));
+    }
+    Ok(())
+}
+
+/// Builds the error for a rendered host that [`check_public_host`] rejects.
+/// The host is shown as the url crate normalized it, which names the address
+/// that a form such as `0x7f.1` stands for.
+fn host_error(provider: &str, field: &str, keys: &[&str], url: &Url, reason: &str) -> EngineError {
+    let (noun, verb) = if keys.len() == 1 {
+        ("key", "makes")
+    } else {
+        ("keys", "make")
+    };
+    let keys = keys
+        .iter()
+        .map(|key| format!("`{key}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let host = url.host_str().unwrap_or_default();
+    EngineError::template(
+        provider,
+        field,
+        format!(
+            "connection-config {noun} {keys} {verb} the URL's host {host:?}, which is not allowed \
+             because {reason}: {PUBLIC_HOST_RULE}"
+        ),
     )
 }
 
@@ -577,6 +690,206 @@ proxy:
                 "{value}: {text}"
             );
             assert!(text.contains(reason), "{value}: {text}");
+        }
+    }
+
+    /// A provider whose proxy host comes from a connection-config value, in
+    /// whole or in part.
+    const HOSTS: &str = r#"
+name: hosts
+display_name: Hosts
+auth:
+  mode: oauth2
+  authorization_url: "https://10.0.0.{{ last }}/authorize"
+  token_url: "https://{{ sub }}.{{ domain }}/token"
+connection_config:
+  domain: {title: Domain}
+  sub: {title: Subdomain, optional: true}
+  last: {title: Last label, optional: true}
+proxy:
+  base_url: "https://{{ domain }}/api"
+"#;
+
+    #[test]
+    fn internal_hosts_are_rejected() {
+        let provider = provider_from_yaml(HOSTS);
+
+        // (hostile domain, host after url-crate parsing, expected reason)
+        #[rustfmt::skip]
+        let cases: &[(&str, &str, &str)] = &[
+            ("127.0.0.1", "127.0.0.1", "IP address"),
+            ("10.0.0.5", "10.0.0.5", "IP address"),
+            ("192.168.1.1", "192.168.1.1", "IP address"),
+            ("169.254.169.254", "169.254.169.254", "IP address"),
+            ("2130706433", "127.0.0.1", "IP address"),
+            ("0x7f.1", "127.0.0.1", "IP address"),
+            ("0177.0.0.1", "127.0.0.1", "IP address"),
+            ("127.1", "127.0.0.1", "IP address"),
+            ("0", "0.0.0.0", "IP address"),
+            ("localhost", "localhost", "is `localhost`"),
+            ("LocalHost", "localhost", "is `localhost`"),
+            ("api.localhost", "api.localhost", "under `.localhost`"),
+            ("localhost.localdomain", "localhost.localdomain", "under `.localdomain`"),
+            ("printer.local", "printer.local", "under `.local`"),
+            ("metadata.google.internal", "metadata.google.internal", "under `.internal`"),
+            ("router.home.arpa", "router.home.arpa", "under `.home.arpa`"),
+            ("home.arpa", "home.arpa", "under `.home.arpa`"),
+            ("nas.lan", "nas.lan", "under `.lan`"),
+            ("wiki.intranet", "wiki.intranet", "under `.intranet`"),
+            ("git.corp", "git.corp", "under `.corp`"),
+            ("intranet", "intranet", "only one label"),
+            ("shop", "shop", "only one label"),
+        ];
+
+        for (value, host, reason) in cases {
+            let err = base_url(&provider, &config(&[("domain", value)]))
+                .expect_err(&format!("domain={value:?} was accepted"));
+            let text = err.to_string();
+
+            assert!(
+                text.starts_with(&format!(
+                    "provider `hosts`, field `proxy.base_url`: connection-config key `domain` \
+                     makes the URL's host {host:?}"
+                )),
+                "{value:?}: {text}"
+            );
+            assert!(text.contains(reason), "{value:?}: {text}");
+            assert!(
+                text.contains("must be a public DNS name with at least two labels"),
+                "{value:?}: {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn internal_leading_hosts_are_rejected() {
+        let provider = provider_from_yaml(UNCHECKED);
+
+        // (hostile instance_url, host after url-crate parsing, expected reason)
+        let cases = [
+            ("https://127.0.0.1", "127.0.0.1", "IP address"),
+            ("https://2130706433", "127.0.0.1", "IP address"),
+            ("https://0x7f.1:8443", "127.0.0.1", "IP address"),
+            ("https://[::1]", "[::1]", "IP address"),
+            (
+                "https://[::ffff:127.0.0.1]",
+                "[::ffff:7f00:1]",
+                "IP address",
+            ),
+            ("https://[fd00::1]:8443", "[fd00::1]", "IP address"),
+            ("https://localhost", "localhost", "is `localhost`"),
+            ("https://LOCALHOST.", "localhost.", "is `localhost`"),
+            ("https://\u{ff4c}ocalhost", "localhost", "is `localhost`"),
+            (
+                "https://acme.my.salesforce.local",
+                "acme.my.salesforce.local",
+                "`.local`",
+            ),
+            ("https://db.internal.", "db.internal.", "`.internal`"),
+            ("https://intranet", "intranet", "only one label"),
+        ];
+
+        for (value, host, reason) in cases {
+            let values = config(&[("tenant", "t"), ("instance_url", value)]);
+
+            let err = base_url(&provider, &values).expect_err(value);
+            let text = err.to_string();
+
+            assert!(
+                text.starts_with(&format!(
+                    "provider `open`, field `proxy.base_url`: connection-config key \
+                     `instance_url` makes the URL's host {host:?}"
+                )),
+                "{value}: {text}"
+            );
+            assert!(text.contains(reason), "{value}: {text}");
+        }
+    }
+
+    #[test]
+    fn partial_internal_hosts_are_rejected() {
+        let provider = provider_from_yaml(HOSTS);
+        let vars = |pairs: &[(&str, &str)]| config_variables(&provider, &config(pairs));
+
+        let err = render_url(
+            &provider,
+            "auth.authorization_url",
+            "https://10.0.0.{{ last }}/authorize",
+            &vars(&[("domain", "example.com"), ("last", "5")]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("key `last` makes the URL's host \"10.0.0.5\""),
+            "{err}"
+        );
+
+        let err = render_url(
+            &provider,
+            "auth.token_url",
+            "https://{{ sub }}.{{ domain }}/token",
+            &vars(&[("domain", "local"), ("sub", "printer")]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("keys `domain`, `sub` make the URL's host \"printer.local\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn public_hosts_render() {
+        let provider = provider_from_yaml(HOSTS);
+        for domain in [
+            "acme.example.com",
+            "shop.myshopify.com",
+            "api.eu.mailgun.net",
+            "xn--bcher-kva.example",
+            "local.example.com",
+            "corp.example.com",
+            "a1.b2",
+        ] {
+            let url = base_url(&provider, &config(&[("domain", domain)]))
+                .unwrap_or_else(|err| panic!("{domain}: {err}"));
+            assert_eq!(url.host_str(), Some(domain));
+        }
+
+        let unchecked = provider_from_yaml(UNCHECKED);
+        let values = config(&[
+            ("tenant", "t"),
+            ("instance_url", "https://acme.my.salesforce.com:8443"),
+        ]);
+        let url = base_url(&unchecked, &values).unwrap();
+        assert_eq!(url.as_str(), "https://acme.my.salesforce.com:8443/api/t");
+    }
+
+    #[test]
+    fn literal_template_hosts_are_not_checked() {
+        let provider = provider_from_yaml(
+            r#"
+name: local
+display_name: Local
+auth: {mode: basic}
+connection_config:
+  port: {title: Port}
+  tenant: {title: Tenant}
+proxy: {base_url: "http://127.0.0.1:{{ port }}/{{ tenant }}?t={{ tenant }}"}
+"#,
+        );
+
+        let values = config(&[("port", "8080"), ("tenant", "acme")]);
+        let url = base_url(&provider, &values).unwrap();
+        assert_eq!(url.as_str(), "http://127.0.0.1:8080/acme?t=acme");
+
+        let vars = config_variables(&provider, &values);
+        for template in [
+            "http://localhost:{{ port }}/p",
+            "https://user{{ port }}@db.internal/p",
+            "http://[::1]:{{ port }}/p",
+        ] {
+            let url = render_url(&provider, "proxy.base_url", template, &vars);
+            assert!(url.is_ok(), "{template}: {url:?}");
         }
     }
 

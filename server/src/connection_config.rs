@@ -7,17 +7,26 @@ use regex::Regex;
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::validate::shown;
+
+/// Maximum number of connection-config values the end user's browser may
+/// send (`params[KEY]` pairs, or keys of the `params` or
+/// `connection_config` JSON object).
+pub const MAX_BROWSER_CONFIG_ENTRIES: usize = 50;
+/// Maximum size of one connection-config value from the browser, in bytes.
+pub const MAX_BROWSER_CONFIG_VALUE_BYTES: usize = 1024;
 
 /// Returns `given` with defaults added, or `invalid_connection_config`
-/// naming the first field that is missing or does not match its pattern.
+/// naming the first key the provider does not declare, or the first field
+/// that is missing or does not match its pattern.
 ///
 /// Fields marked `automated` are filled from the token response, so they
-/// may be absent here; when present, they are checked like the others. Keys
-/// the provider does not declare are kept as they are.
+/// may be absent here; when present, they are checked like the others.
 pub fn validate(
     provider: &Provider,
     given: &ConnectionConfig,
 ) -> Result<ConnectionConfig, ApiError> {
+    check_declared(provider, given)?;
     let mut config = given.clone();
     for (name, field) in &provider.connection_config {
         let value = match given.get(name) {
@@ -46,17 +55,99 @@ pub fn validate(
         }
         config.insert(name.clone(), Value::String(value));
     }
+    check_base_url(provider, &config)?;
     Ok(config)
+}
+
+/// Renders the proxy base URL with the config, so that a value the engine
+/// would refuse at proxy time (an IP address or internal name as host, a
+/// value that changes the URL's structure) is rejected before the
+/// connection is stored. Skipped while a field that Latchkey fills itself
+/// (from the token response) is still missing, because the URL cannot be
+/// rendered yet; the engine checks it when the proxy renders it.
+fn check_base_url(provider: &Provider, config: &ConnectionConfig) -> Result<(), ApiError> {
+    let awaiting_automated = provider
+        .connection_config
+        .iter()
+        .any(|(name, field)| field.automated && !config.contains_key(name));
+    if awaiting_automated {
+        return Ok(());
+    }
+    latchkey_engine::base_url(provider, config)
+        .map(|_| ())
+        .map_err(|error| ApiError::invalid_connection_config(error.to_string()))
+}
+
+/// Rejects a key that the provider's `connection_config` does not declare,
+/// listing the declared ones.
+fn check_declared(provider: &Provider, given: &ConnectionConfig) -> Result<(), ApiError> {
+    let Some(unknown) = given
+        .keys()
+        .find(|key| !provider.connection_config.contains_key(*key))
+    else {
+        return Ok(());
+    };
+    let declared = if provider.connection_config.is_empty() {
+        "it declares none".to_owned()
+    } else {
+        let names: Vec<String> = provider
+            .connection_config
+            .keys()
+            .map(|name| format!("`{name}`"))
+            .collect();
+        format!("it declares {}", names.join(", "))
+    };
+    Err(ApiError::invalid_connection_config(format!(
+        "provider `{}` does not declare the connection config field `{}`: {declared}",
+        provider.name,
+        shown(unknown)
+    )))
+}
+
+/// Checks the connection config that the end user's browser sent: at most
+/// [`MAX_BROWSER_CONFIG_ENTRIES`] keys and string values of at most
+/// [`MAX_BROWSER_CONFIG_VALUE_BYTES`] bytes. `field` names where it came
+/// from (`params` or `connection_config`).
+pub fn check_browser_limits(field: &str, config: &ConnectionConfig) -> Result<(), ApiError> {
+    if config.len() > MAX_BROWSER_CONFIG_ENTRIES {
+        return Err(too_many_entries(field, config.len()));
+    }
+    for (key, value) in config {
+        let length = match value {
+            Value::String(text) => text.len(),
+            other => other.to_string().len(),
+        };
+        if length > MAX_BROWSER_CONFIG_VALUE_BYTES {
+            return Err(value_too_long(&format!("{field}.{}", shown(key)), length));
+        }
+    }
+    Ok(())
+}
+
+fn too_many_entries(field: &str, count: usize) -> ApiError {
+    ApiError::invalid_connection_config(format!(
+        "`{field}` has {count} entries, but may have at most {MAX_BROWSER_CONFIG_ENTRIES}"
+    ))
+}
+
+fn value_too_long(field: &str, length: usize) -> ApiError {
+    ApiError::invalid_connection_config(format!(
+        "`{field}` is {length} bytes long, but may be at most \
+         {MAX_BROWSER_CONFIG_VALUE_BYTES} bytes"
+    ))
 }
 
 /// Adds the connection-config values of an HTML form, sent as
 /// `params[KEY]=VALUE` pairs, to `config`. They override values already
 /// there, and an empty value counts as absent, so an optional field left
-/// blank takes its default. Other pairs are ignored.
+/// blank takes its default. Other pairs are ignored. More than
+/// [`MAX_BROWSER_CONFIG_ENTRIES`] pairs, or a value longer than
+/// [`MAX_BROWSER_CONFIG_VALUE_BYTES`], is rejected before anything is merged.
 pub fn merge_form_values<'a>(
     config: &mut ConnectionConfig,
     pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
-) {
+) -> Result<(), ApiError> {
+    let mut entries = Vec::new();
     for (name, value) in pairs {
         let Some(key) = name
             .strip_prefix("params[")
@@ -64,11 +155,27 @@ pub fn merge_form_values<'a>(
         else {
             continue;
         };
+        if entries.len() == MAX_BROWSER_CONFIG_ENTRIES {
+            return Err(too_many_entries(
+                "params[...]",
+                MAX_BROWSER_CONFIG_ENTRIES + 1,
+            ));
+        }
+        if value.len() > MAX_BROWSER_CONFIG_VALUE_BYTES {
+            return Err(value_too_long(
+                &format!("params[{}]", shown(key)),
+                value.len(),
+            ));
+        }
+        entries.push((key, value));
+    }
+    for (key, value) in entries {
         if key.is_empty() || value.is_empty() {
             continue;
         }
         config.insert(key.to_owned(), Value::String(value.to_owned()));
     }
+    Ok(())
 }
 
 fn check_pattern(
@@ -124,18 +231,117 @@ mod tests {
         value.as_object().unwrap().clone()
     }
 
+    fn self_hosted_provider(automated: bool) -> Provider {
+        serde_json::from_value(json!({
+            "name": "woocommerce",
+            "display_name": "WooCommerce",
+            "auth": {"mode": "basic"},
+            "connection_config": {
+                "store_domain": {"title": "Store domain", "pattern": "[A-Za-z0-9-]+(\\.[A-Za-z0-9-]+)+"},
+                "api_version": {"title": "API version", "automated": automated, "optional": !automated}
+            },
+            "proxy": {"base_url": "https://{{ store_domain }}/wp-json/{{ api_version | default('wc/v3') }}"}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn internal_host_is_rejected_before_storing() {
+        for host in ["127.0.0.1", "2130706433", "10.0.0.8", "db.internal"] {
+            let error = validate(
+                &self_hosted_provider(false),
+                &config(json!({"store_domain": host})),
+            )
+            .unwrap_err();
+            assert_eq!(error.code, "invalid_connection_config", "host {host}");
+            assert!(
+                error.message.contains("store_domain"),
+                "host {host}: {}",
+                error.message
+            );
+        }
+    }
+
+    #[test]
+    fn public_host_passes_base_url_check() {
+        let result = validate(
+            &self_hosted_provider(false),
+            &config(json!({"store_domain": "shop.example.com"})),
+        );
+        assert!(result.is_ok(), "{:?}", result.err());
+    }
+
+    #[test]
+    fn base_url_check_waits_for_automated_fields() {
+        let result = validate(
+            &self_hosted_provider(true),
+            &config(json!({"store_domain": "127.0.0.1"})),
+        );
+        assert!(result.is_ok(), "{:?}", result.err());
+    }
+
     #[test]
     fn valid_config_gets_defaults() {
-        let result = validate(
-            &provider(),
-            &config(json!({"subdomain": "acme", "extra": 1})),
-        )
-        .unwrap();
+        let result = validate(&provider(), &config(json!({"subdomain": "acme"}))).unwrap();
         assert_eq!(result["subdomain"], "acme");
         assert_eq!(result["region"], "us");
-        assert_eq!(result["extra"], 1);
         assert!(!result.contains_key("team"));
         assert!(!result.contains_key("instance_url"));
+    }
+
+    #[test]
+    fn undeclared_key_is_rejected() {
+        let input = config(json!({"subdomain": "acme", "evil": "<script>"}));
+        let error = validate(&provider(), &input).unwrap_err();
+        assert_eq!(error.code, "invalid_connection_config");
+        assert!(error.message.contains("`evil`"), "{}", error.message);
+        assert!(
+            error
+                .message
+                .contains("`instance_url`, `region`, `subdomain`, `team`"),
+            "{}",
+            error.message
+        );
+    }
+
+    #[test]
+    fn browser_limits() {
+        let at_limit = "v".repeat(MAX_BROWSER_CONFIG_VALUE_BYTES);
+        let mut merged = ConnectionConfig::new();
+        let names: Vec<String> = (0..MAX_BROWSER_CONFIG_ENTRIES)
+            .map(|i| format!("params[k{i}]"))
+            .collect();
+        let pairs: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "v")).collect();
+        assert!(merge_form_values(&mut merged, pairs.clone()).is_ok());
+        assert!(check_browser_limits("params", &merged).is_ok());
+
+        let mut too_many = pairs;
+        too_many.push(("params[one_more]", "v"));
+        let error = merge_form_values(&mut ConnectionConfig::new(), too_many).unwrap_err();
+        assert_eq!(error.code, "invalid_connection_config");
+        assert!(error.message.contains("at most 50"), "{}", error.message);
+
+        let long = format!("{at_limit}v");
+        assert!(merge_form_values(
+            &mut ConnectionConfig::new(),
+            [("params[a]", at_limit.as_str())]
+        )
+        .is_ok());
+        let error = merge_form_values(&mut ConnectionConfig::new(), [("params[a]", long.as_str())])
+            .unwrap_err();
+        assert!(error.message.contains("`params[a]`"), "{}", error.message);
+        assert!(error.message.contains("1024 bytes"), "{}", error.message);
+
+        let error = check_browser_limits("params", &config(json!({"a": long}))).unwrap_err();
+        assert!(error.message.contains("`params.a`"), "{}", error.message);
+        merged.insert("extra".to_owned(), json!("v"));
+        let error = check_browser_limits("connection_config", &merged).unwrap_err();
+        assert!(
+            error.message.contains("`connection_config`"),
+            "{}",
+            error.message
+        );
+        assert!(error.message.contains("51 entries"), "{}", error.message);
     }
 
     #[test]
@@ -192,7 +398,7 @@ mod tests {
             ("connect_session_token", "lk_cs_x"),
             ("params", "{}"),
         ];
-        merge_form_values(&mut merged, pairs);
+        merge_form_values(&mut merged, pairs).unwrap();
         assert_eq!(merged["subdomain"], "from-form");
         assert_eq!(merged["region"], "eu", "a blank value keeps the JSON one");
         assert_eq!(merged["team"], "core");
@@ -205,7 +411,8 @@ mod tests {
         merge_form_values(
             &mut merged,
             [("params[subdomain]", "acme"), ("params[region]", "")],
-        );
+        )
+        .unwrap();
         let result = validate(&provider(), &merged).unwrap();
         assert_eq!(result["region"], "us");
     }

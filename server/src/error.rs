@@ -67,6 +67,17 @@ impl ApiError {
         )
     }
 
+    pub fn connect_session_used(key: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "connect_session_used",
+            format!(
+                "this connect session already connected an account to integration `{key}`; \
+                 each connect session connects each integration once"
+            ),
+        )
+    }
+
     pub fn unknown_provider(name: &str) -> ApiError {
         ApiError::new(
             StatusCode::NOT_FOUND,

@@ -55,10 +55,18 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|error| {
         ApiError::invalid_body(format!("request body is not valid JSON: {error}"))
     })?;
-    if !value.is_object() {
-        return Err(ApiError::invalid_body(
-            "the body must be a JSON object, for example `{\"unique_key\": \"github\"}`",
-        ));
+    let kind = match &value {
+        serde_json::Value::Object(_) => None,
+        serde_json::Value::Array(_) => Some("an array"),
+        serde_json::Value::String(_) => Some("a string"),
+        serde_json::Value::Number(_) => Some("a number"),
+        serde_json::Value::Bool(_) => Some("a boolean"),
+        serde_json::Value::Null => Some("null"),
+    };
+    if let Some(kind) = kind {
+        return Err(ApiError::invalid_body(format!(
+            "the request body must be a JSON object (`{{...}}`), got {kind}"
+        )));
     }
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
@@ -245,8 +253,8 @@ mod tests {
             user: User,
         }
         let cases = [
-            (r#"[1]"#, "the body must be a JSON object"),
-            (r#""text""#, "the body must be a JSON object"),
+            (r#"[1]"#, "must be a JSON object (`{...}`), got an array"),
+            (r#""text""#, "must be a JSON object (`{...}`), got a string"),
             (r#"{"count":"x","user":{"id":"u"}}"#, "expected an integer"),
             (r#"{"count":1,"user":"u"}"#, "expected a JSON object"),
         ];

@@ -45,6 +45,12 @@ pub enum KeyError {
     )]
     EmptyEnv { name: &'static str },
     #[error(
+        "environment variable {SECRET_KEY_ENV} is {length} characters long, but a secret key \
+         must be at least {MIN_SECRET_KEY_CHARS} characters; use a long random value, for \
+         example the output of `openssl rand -base64 32`"
+    )]
+    ShortSecretKey { length: usize },
+    #[error(
         "{origin} is not a valid encryption key: {reason}; it must be the base64 encoding of \
          exactly 32 bytes, for example the output of `openssl rand -base64 32`"
     )]
@@ -151,44 +157,68 @@ impl KeyOverrides {
     }
 }
 
+/// Minimum length of a secret key set through [`SECRET_KEY_ENV`], in
+/// characters. Generated keys have 49.
+pub const MIN_SECRET_KEY_CHARS: usize = 16;
+
 /// Loads both keys, generating missing key files in `data_dir`.
+///
+/// Every source (both variables, then both existing files) is validated
+/// before any file is written, so a failed start leaves no new key file.
 pub fn load_or_generate(data_dir: &Path, overrides: &KeyOverrides) -> Result<Keys, KeyError> {
+    let secret_from_env = overrides
+        .secret_key
+        .as_deref()
+        .map(check_secret_key_env)
+        .transpose()?;
+    let encryption_from_env = overrides
+        .encryption_key
+        .as_deref()
+        .map(|value| {
+            if value.trim().is_empty() {
+                return Err(KeyError::EmptyEnv {
+                    name: ENCRYPTION_KEY_ENV,
+                });
+            }
+            EncryptionKey::parse(value, ENCRYPTION_KEY_ENV)
+        })
+        .transpose()?;
+
     fs::create_dir_all(data_dir).map_err(|source| KeyError::CreateDir {
         path: data_dir.to_owned(),
         source,
     })?;
+    let secret_path = data_dir.join(SECRET_KEY_FILE);
+    let encryption_path = data_dir.join(ENCRYPTION_KEY_FILE);
 
-    let (secret_key, secret_key_source) = match &overrides.secret_key {
-        Some(value) => {
-            if value.trim().is_empty() {
-                return Err(KeyError::EmptyEnv {
-                    name: SECRET_KEY_ENV,
-                });
-            }
-            (value.trim().to_owned(), KeySource::Env(SECRET_KEY_ENV))
-        }
-        None => read_or_create(&data_dir.join(SECRET_KEY_FILE), generate_secret_key)?,
+    let secret_from_file = match secret_from_env {
+        Some(_) => None,
+        None => read_key_file(&secret_path)?
+            .map(|text| check_secret_key_file(text, &secret_path))
+            .transpose()?,
     };
-    if secret_key.is_empty() {
-        return Err(KeyError::EmptySecretKey {
-            origin: secret_key_source.to_string(),
-        });
-    }
+    let encryption_from_file = match encryption_from_env {
+        Some(_) => None,
+        None => read_key_file(&encryption_path)?
+            .map(|text| EncryptionKey::parse(&text, &encryption_path.display().to_string()))
+            .transpose()?,
+    };
 
-    let (encryption_text, encryption_key_source) = match &overrides.encryption_key {
-        Some(value) if value.trim().is_empty() => {
-            return Err(KeyError::EmptyEnv {
-                name: ENCRYPTION_KEY_ENV,
-            })
+    let (secret_key, secret_key_source) = match (secret_from_env, secret_from_file) {
+        (Some(value), _) => (value, KeySource::Env(SECRET_KEY_ENV)),
+        (None, Some(value)) => (value, KeySource::File(secret_path)),
+        (None, None) => create_key_file(&secret_path, generate_secret_key)?,
+    };
+    let (encryption_key, encryption_key_source) = match (encryption_from_env, encryption_from_file)
+    {
+        (Some(key), _) => (key, KeySource::Env(ENCRYPTION_KEY_ENV)),
+        (None, Some(key)) => (key, KeySource::File(encryption_path)),
+        (None, None) => {
+            let (text, source) = create_key_file(&encryption_path, generate_encryption_key)?;
+            let origin = encryption_path.display().to_string();
+            (EncryptionKey::parse(&text, &origin)?, source)
         }
-        Some(value) => (value.clone(), KeySource::Env(ENCRYPTION_KEY_ENV)),
-        None => read_or_create(&data_dir.join(ENCRYPTION_KEY_FILE), generate_encryption_key)?,
     };
-    let origin = match &encryption_key_source {
-        KeySource::Env(name) => (*name).to_owned(),
-        KeySource::File(path) | KeySource::Generated(path) => path.display().to_string(),
-    };
-    let encryption_key = EncryptionKey::parse(&encryption_text, &origin)?;
 
     Ok(Keys {
         secret_key: SecretKey::new(secret_key),
@@ -198,21 +228,47 @@ pub fn load_or_generate(data_dir: &Path, overrides: &KeyOverrides) -> Result<Key
     })
 }
 
-/// Reads a key file, or creates it with mode 0600 holding `generate()`.
-/// `create_new` makes two processes starting at once agree on one key: the
-/// loser of the race reads the winner's file.
-fn read_or_create(path: &Path, generate: fn() -> String) -> Result<(String, KeySource), KeyError> {
-    match fs::read_to_string(path) {
-        Ok(text) => return Ok((text.trim().to_owned(), KeySource::File(path.to_owned()))),
-        Err(e) if e.kind() == ErrorKind::NotFound => {}
-        Err(source) => {
-            return Err(KeyError::Read {
-                path: path.to_owned(),
-                source,
-            })
-        }
+/// Checks the value of [`SECRET_KEY_ENV`]: not blank and at least
+/// [`MIN_SECRET_KEY_CHARS`] characters after trimming.
+fn check_secret_key_env(value: &str) -> Result<String, KeyError> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(KeyError::EmptyEnv {
+            name: SECRET_KEY_ENV,
+        });
     }
+    let length = value.chars().count();
+    if length < MIN_SECRET_KEY_CHARS {
+        return Err(KeyError::ShortSecretKey { length });
+    }
+    Ok(value.to_owned())
+}
 
+fn check_secret_key_file(text: String, path: &Path) -> Result<String, KeyError> {
+    if text.is_empty() {
+        return Err(KeyError::EmptySecretKey {
+            origin: KeySource::File(path.to_owned()).to_string(),
+        });
+    }
+    Ok(text)
+}
+
+/// Reads a key file, trimmed, or `None` when it does not exist.
+fn read_key_file(path: &Path) -> Result<Option<String>, KeyError> {
+    match fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text.trim().to_owned())),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(KeyError::Read {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Creates a key file with mode 0600 holding `generate()`. `create_new`
+/// makes two processes starting at once agree on one key: the loser of the
+/// race reads the winner's file.
+fn create_key_file(path: &Path, generate: fn() -> String) -> Result<(String, KeySource), KeyError> {
     let value = generate();
     let write_error = |source| KeyError::Write {
         path: path.to_owned(),
@@ -225,7 +281,10 @@ fn read_or_create(path: &Path, generate: fn() -> String) -> Result<(String, KeyS
         .open(path)
     {
         Ok(file) => file,
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => return read_or_create(path, generate),
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            let text = read_key_file(path)?.unwrap_or_default();
+            return Ok((text, KeySource::File(path.to_owned())));
+        }
         Err(e) => return Err(write_error(e)),
     };
     file.write_all(format!("{value}\n").as_bytes())
@@ -287,12 +346,12 @@ mod tests {
     fn env_overrides_write_no_files() {
         let dir = tempfile::tempdir().unwrap();
         let overrides = KeyOverrides {
-            secret_key: Some("from-env".to_owned()),
+            secret_key: Some("from-env-0123456789".to_owned()),
             encryption_key: Some(STANDARD.encode([1u8; 32])),
         };
         let keys = load_or_generate(dir.path(), &overrides).unwrap();
 
-        assert!(keys.secret_key.matches("from-env"));
+        assert!(keys.secret_key.matches("from-env-0123456789"));
         assert_eq!(keys.encryption_key.bytes(), &[1u8; 32]);
         assert!(!dir.path().join(SECRET_KEY_FILE).exists());
         assert!(!dir.path().join(ENCRYPTION_KEY_FILE).exists());
@@ -336,6 +395,63 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(message.contains(ENCRYPTION_KEY_ENV), "{message}");
+    }
+
+    #[test]
+    fn failed_start_writes_no_key_file() {
+        let valid_encryption = STANDARD.encode([1u8; 32]);
+        let cases = [
+            (Some("from-env-0123456789"), Some("abc")),
+            (Some("from-env-0123456789"), Some("")),
+            (None, Some("abc")),
+            (Some("short"), None),
+            (Some("short"), Some(valid_encryption.as_str())),
+            (Some(""), None),
+        ];
+        for (secret_key, encryption_key) in cases {
+            let dir = tempfile::tempdir().unwrap();
+            let data_dir = dir.path().join("data");
+            let overrides = KeyOverrides {
+                secret_key: secret_key.map(str::to_owned),
+                encryption_key: encryption_key.map(str::to_owned),
+            };
+            let result = load_or_generate(&data_dir, &overrides);
+            assert!(result.is_err(), "{secret_key:?} {encryption_key:?}");
+            assert!(
+                !data_dir.exists(),
+                "{secret_key:?} {encryption_key:?} created the data directory"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_key_file_blocks_generation() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join(ENCRYPTION_KEY_FILE), "abc\n").unwrap();
+        let error = load_or_generate(dir.path(), &KeyOverrides::default()).unwrap_err();
+        assert!(matches!(error, KeyError::InvalidEncryptionKey { .. }));
+        assert!(!dir.path().join(SECRET_KEY_FILE).exists());
+    }
+
+    #[test]
+    fn short_secret_key_env_is_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let overrides = KeyOverrides {
+            secret_key: Some("ab".to_owned()),
+            encryption_key: None,
+        };
+        let message = load_or_generate(dir.path(), &overrides)
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains(SECRET_KEY_ENV), "{message}");
+        assert!(message.contains("at least 16 characters"), "{message}");
+
+        let overrides = KeyOverrides {
+            secret_key: Some("a".repeat(MIN_SECRET_KEY_CHARS)),
+            encryption_key: None,
+        };
+        assert!(load_or_generate(dir.path(), &overrides).is_ok());
+        assert!(generate_secret_key().len() >= MIN_SECRET_KEY_CHARS);
     }
 
     #[test]

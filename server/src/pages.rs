@@ -2,13 +2,15 @@
 
 use axum::extract::Request;
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_FRAME_OPTIONS,
+    ACCEPT, CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_FRAME_OPTIONS,
 };
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use latchkey_catalog::{Auth, ConfigField, Provider};
 use serde_json::json;
+
+use crate::error::{ApiError, ErrorCode};
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn escape_html(text: &str) -> String {
@@ -52,24 +54,41 @@ fn script_literal(value: &serde_json::Value) -> String {
         .replace('&', "\\u0026")
 }
 
+/// The action of a result page's script after it posts `message` to
+/// `window.opener`.
+#[derive(Clone, Copy)]
+enum AfterMessage {
+    /// Closes a popup, so the application gets the result at once.
+    ClosePopup,
+    /// Keeps the page open, so the end user can read the error.
+    Stay,
+}
+
 fn page(
     title: &str,
     body_attributes: &str,
     content: &str,
-    message: Option<&serde_json::Value>,
+    message: Option<(&serde_json::Value, AfterMessage)>,
 ) -> String {
     // The target origin of postMessage is `*` because the server does not
     // know the opener's origin: any web application may open the connect
     // link. The message carries only the integration key and connection id,
     // or an error code and description, never a credential.
     let script = match message {
-        Some(message) => format!(
-            "<script>\n\
-             if (window.opener) {{ window.opener.postMessage({}, '*'); }}\n\
-             setTimeout(function () {{ window.close(); }}, 300);\n\
-             </script>\n",
-            script_literal(message)
-        ),
+        Some((message, after)) => {
+            let close = match after {
+                AfterMessage::ClosePopup => "setTimeout(function () { window.close(); }, 300);\n",
+                AfterMessage::Stay => "",
+            };
+            format!(
+                "<script>\n\
+                 if (window.opener) {{\n\
+                 window.opener.postMessage({}, '*');\n\
+                 {close}}}\n\
+                 </script>\n",
+                script_literal(message)
+            )
+        }
         None => String::new(),
     };
     format!(
@@ -79,7 +98,8 @@ fn page(
     )
 }
 
-/// The callback page after a connection was stored.
+/// The callback page after a connection was stored. It closes itself when
+/// it runs in a popup (`window.opener` is set).
 pub fn authorization_succeeded(provider_config_key: &str, connection_id: &str) -> Response {
     let message = json!({
         "eventType": "AUTHORIZATION_SUCEEDED",
@@ -96,29 +116,123 @@ pub fn authorization_succeeded(provider_config_key: &str, connection_id: &str) -
         escape_html(provider_config_key),
         escape_html(connection_id)
     );
-    let html = page("Account connected", &attributes, &content, Some(&message));
+    let message = (&message, AfterMessage::ClosePopup);
+    let html = page("Account connected", &attributes, &content, Some(message));
     (StatusCode::OK, Html(html)).into_response()
 }
 
-/// The callback page after a failure; `error_type` is a Latchkey error code
-/// or the provider's own OAuth error code.
+/// Target of the failure page's "Go back and try again" link.
+#[derive(Clone, Copy)]
+pub enum Retry<'a> {
+    /// The connect page of the session, at this URL.
+    ConnectPage(&'a str),
+    /// The previous page in the browser's history, when the session token
+    /// is not known (the OAuth callback).
+    HistoryBack,
+}
+
+/// Renders the page after a failure in the browser flow. `error_type` is a
+/// Latchkey error code or the provider's own OAuth error code. `explanation`
+/// is written for the end user, and `error_description` is the technical
+/// message, which the page also posts to `window.opener`. The page does not
+/// close itself and links back to the form.
 pub fn authorization_failed(
     status: StatusCode,
     error_type: &str,
+    explanation: &str,
     error_description: &str,
+    retry: Retry,
 ) -> Response {
     let message = json!({
         "eventType": "AUTHORIZATION_FAILED",
         "data": { "error_type": error_type, "error_desc": error_description },
     });
     let attributes = format!(" data-error-code=\"{}\"", escape_html(error_type));
+    let link = match retry {
+        Retry::ConnectPage(url) => format!(
+            "<a href=\"{}\" data-retry=\"connect-page\">Go back and try again</a>",
+            escape_html(url)
+        ),
+        Retry::HistoryBack => "<a href=\"#\" data-retry=\"history\" \
+             onclick=\"history.back(); return false;\">Go back and try again</a>"
+            .to_owned(),
+    };
     let content = format!(
-        "<h1>Connection failed</h1>\n<p>error: {}</p>\n<p>description: {}</p>\n",
+        "<h1>Connection failed</h1>\n<p>{}</p>\n<p>{link}</p>\n\
+         <p>error: {}</p>\n<p>description: {}</p>\n",
+        escape_html(explanation),
         escape_html(error_type),
         escape_html(error_description)
     );
-    let html = page("Connection failed", &attributes, &content, Some(&message));
+    let message = (&message, AfterMessage::Stay);
+    let html = page("Connection failed", &attributes, &content, Some(message));
     (status, Html(html)).into_response()
+}
+
+/// Renders a Latchkey error as the failure page, with the sentence for the
+/// end user, and records its code for the request log line.
+pub fn browser_error(error: ApiError, retry: Retry) -> Response {
+    let explanation = explain_for_end_user(error.code, &error.message);
+    let mut page = authorization_failed(
+        error.status,
+        error.code,
+        &explanation,
+        &error.message,
+        retry,
+    );
+    page.extensions_mut().insert(ErrorCode(error.code));
+    page
+}
+
+/// Renders an error of a browser route (`GET /connect`, `GET /oauth/connect`)
+/// as JSON when the request asked for it (see [`wants_json`]), else as the
+/// failure page.
+pub fn browser_route_error(headers: &HeaderMap, error: ApiError, retry: Retry) -> Response {
+    if wants_json(headers) {
+        return error.into_response();
+    }
+    browser_error(error, retry)
+}
+
+/// Returns whether a browser-route request expects JSON errors: its `Accept`
+/// header names `application/json` and not `text/html`. Browsers send
+/// `text/html` when they navigate, so they get the HTML page.
+pub fn wants_json(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",")
+        .to_ascii_lowercase();
+    accept.contains("application/json") && !accept.contains("text/html")
+}
+
+/// Builds the URL of a session's connect page, for the failure page's link.
+pub fn connect_page_url(public_url: &str, session_token: &str) -> String {
+    let token: String = url::form_urlencoded::byte_serialize(session_token.as_bytes()).collect();
+    format!("{public_url}/connect?session_token={token}")
+}
+
+/// Returns a sentence for the end user about a Latchkey error on a browser
+/// route. The technical message names API calls of the application, which
+/// the end user cannot make.
+pub fn explain_for_end_user(code: &str, message: &str) -> String {
+    match code {
+        "invalid_connect_session_token" => "This link has expired or is not valid. Ask the \
+             application that sent you here for a new one."
+            .to_owned(),
+        "integration_not_allowed" => "This link does not allow connecting this account. Ask the \
+             application that sent you here for a new link."
+            .to_owned(),
+        "connect_session_used" => "This link was already used to connect this account. Ask the \
+             application that sent you here for a new link to connect another one."
+            .to_owned(),
+        "invalid_connection_config" | "invalid_credentials" => {
+            format!("A value you entered is not valid: {message}")
+        }
+        _ => format!("The account could not be connected: {message}"),
+    }
 }
 
 /// The inputs of one form of the connect page, by auth mode.
@@ -252,8 +366,9 @@ fn config_input(unique_key: &str, name: &str, field: &ConfigField) -> String {
     if !field.optional {
         attributes.push_str(" required");
     }
+    let browser_pattern = field.pattern.as_deref().map(browser_pattern);
     let optional_attributes = [
-        ("pattern", &field.pattern),
+        ("pattern", &browser_pattern),
         ("placeholder", &field.example),
         ("value", &field.default),
     ];
@@ -276,6 +391,75 @@ fn config_input(unique_key: &str, name: &str, field: &ConfigField) -> String {
         "<p>\n<label for=\"{id}\">{}</label>\n<input{attributes}>\n{help}</p>\n",
         escape_html(&field.title)
     )
+}
+
+/// Characters that a character class must escape under the RegExp `v`
+/// flag, which browsers use for the `pattern` attribute: the syntax
+/// characters and the reserved double punctuators (ECMAScript 2024,
+/// ClassSetSyntaxCharacter and ClassSetReservedPunctuator).
+const V_FLAG_CLASS_ESCAPES: &str = "()[]{}/-\\|&!#$%*+,.:;<=>?@^`~";
+
+/// Rewrites a connection-config pattern, written for Rust's regex crate,
+/// into the RegExp `v` syntax of the HTML `pattern` attribute. Inside a
+/// character class, a literal punctuation character gets a backslash (a
+/// bare `-` at the start or end of a class is an error under `v`), and a
+/// `-` between two characters stays a range. Outside a class, an escaped
+/// punctuation character that is not a RegExp syntax character loses its
+/// backslash, because the `v` flag rejects such identity escapes.
+// NOTE: nested classes, POSIX classes (`[[:alpha:]]`) and Rust-only
+// escapes such as `\A` are copied unchanged; no built-in pattern uses them.
+fn browser_pattern(pattern: &str) -> String {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut converted = String::with_capacity(pattern.len() + 8);
+    let mut in_class = false;
+    let mut class_start = 0;
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\\' {
+            let Some(&next) = chars.get(i + 1) else {
+                converted.push(c);
+                break;
+            };
+            let js_syntax = "^$\\.*+?()[]{}|/".contains(next);
+            if !in_class && next.is_ascii_punctuation() && !js_syntax {
+                converted.push(next);
+            } else {
+                converted.push(c);
+                converted.push(next);
+            }
+            i += 2;
+            continue;
+        }
+        if !in_class {
+            if c == '[' {
+                in_class = true;
+                converted.push(c);
+                if chars.get(i + 1) == Some(&'^') {
+                    converted.push('^');
+                    i += 1;
+                }
+                class_start = i + 1;
+            } else {
+                converted.push(c);
+            }
+            i += 1;
+            continue;
+        }
+        if c == ']' && i > class_start {
+            in_class = false;
+            converted.push(c);
+        } else if c == '-' && i > class_start && chars.get(i + 1).is_some_and(|n| *n != ']') {
+            converted.push(c);
+        } else {
+            if V_FLAG_CLASS_ESCAPES.contains(c) {
+                converted.push('\\');
+            }
+            converted.push(c);
+        }
+        i += 1;
+    }
+    converted
 }
 
 #[cfg(test)]
@@ -311,7 +495,9 @@ mod tests {
         let response = authorization_failed(
             StatusCode::BAD_REQUEST,
             "access_denied",
+            "The provider denied access.",
             "</script><b>x</b>",
+            Retry::HistoryBack,
         );
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
         let html = text(response).await;
@@ -319,5 +505,110 @@ mod tests {
         assert!(html.contains("&lt;/script&gt;&lt;b&gt;x&lt;/b&gt;"));
         assert!(html.contains("\\u003c/script\\u003e"));
         assert!(html.contains("error: access_denied"));
+    }
+
+    #[test]
+    fn browser_pattern_escapes_class_punctuation() {
+        let cases = [
+            ("[a-z0-9-]+", "[a-z0-9\\-]+"),
+            ("[-a-z]", "[\\-a-z]"),
+            ("[^-a]", "[^\\-a]"),
+            (
+                "[a-z0-9][a-z0-9-]*(\\.[a-z0-9-]+)*",
+                "[a-z0-9][a-z0-9\\-]*(\\.[a-z0-9\\-]+)*",
+            ),
+            ("[.]", "[\\.]"),
+            ("[a\\-b]", "[a\\-b]"),
+            ("[]a]", "[\\]a]"),
+            ("a\\-b", "a-b"),
+            ("a\\.b", "a\\.b"),
+            ("[0-9a-f]{8}-[0-9a-f]{4}", "[0-9a-f]{8}-[0-9a-f]{4}"),
+        ];
+        for (rust, expected) in cases {
+            assert_eq!(browser_pattern(rust), expected, "{rust}");
+        }
+    }
+
+    /// Compiles every `pattern` attribute of every built-in provider's form
+    /// with Node's RegExp under the `v` flag, as browsers do.
+    #[tokio::test]
+    async fn builtin_patterns_compile_with_v_flag() {
+        let catalog = latchkey_catalog::Catalog::builtin().unwrap();
+        let mut forms = Vec::new();
+        for provider in catalog.providers() {
+            forms.extend(ConnectForm::new(
+                &provider.name,
+                &provider.display_name,
+                provider,
+            ));
+        }
+        let html = text(connect_page("http://127.0.0.1:3003", "lk_cs_t", &forms)).await;
+        let patterns: Vec<String> = html
+            .split(" pattern=\"")
+            .skip(1)
+            .map(|rest| {
+                let value = &rest[..rest.find('"').unwrap()];
+                value
+                    .replace("&quot;", "\"")
+                    .replace("&#39;", "'")
+                    .replace("&lt;", "<")
+                    .replace("&gt;", ">")
+                    .replace("&amp;", "&")
+            })
+            .collect();
+        let declared = forms
+            .iter()
+            .flat_map(|form| &form.fields)
+            .filter(|(_, field)| field.pattern.is_some())
+            .count();
+        assert_eq!(patterns.len(), declared, "{html}");
+        assert!(!patterns.is_empty());
+
+        let script = "const patterns = JSON.parse(process.argv[1]);\n\
+            const failures = [];\n\
+            for (const p of patterns) {\n\
+              try { new RegExp('^(?:' + p + ')$', 'v'); }\n\
+              catch (e) { failures.push(p + ': ' + e.message); }\n\
+            }\n\
+            if (failures.length) { console.error(failures.join('\\n')); process.exit(1); }";
+        let output = std::process::Command::new("node")
+            .arg("-e")
+            .arg(script)
+            .arg(serde_json::to_string(&patterns).unwrap())
+            .output()
+            .expect("run node, which the test peers need");
+        assert!(
+            output.status.success(),
+            "patterns rejected under the v flag:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    #[tokio::test]
+    async fn failure_page_stays_open() {
+        let retries = [
+            (Retry::HistoryBack, "history.back()"),
+            (
+                Retry::ConnectPage("/connect?session_token=lk_cs_a&b"),
+                "href=\"/connect?session_token=lk_cs_a&amp;b\"",
+            ),
+        ];
+        for (retry, link) in retries {
+            let response = authorization_failed(
+                StatusCode::BAD_REQUEST,
+                "invalid_credentials",
+                "x",
+                "y",
+                retry,
+            );
+            let html = text(response).await;
+            assert!(!html.contains("window.close"), "{html}");
+            assert!(html.contains("Go back and try again"), "{html}");
+            assert!(html.contains(link), "{html}");
+            assert!(html.contains("AUTHORIZATION_FAILED"), "{html}");
+        }
+        let html = text(authorization_succeeded("github", "0f3c")).await;
+        assert!(html.contains("if (window.opener) {"), "{html}");
+        assert!(html.contains("window.close()"), "{html}");
     }
 }

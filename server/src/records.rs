@@ -100,9 +100,19 @@ pub struct ConnectSessionRecord {
     pub allowed_integrations: Option<Vec<String>>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// Integrations this session already created a connection for: each
+    /// allowed integration may be connected once per session.
+    #[serde(default)]
+    pub connected_integrations: Vec<String>,
 }
 
 impl ConnectSessionRecord {
+    pub fn has_connected(&self, integration: &str) -> bool {
+        self.connected_integrations
+            .iter()
+            .any(|key| key == integration)
+    }
+
     pub fn allows(&self, integration: &str) -> bool {
         match &self.allowed_integrations {
             Some(keys) => keys.iter().any(|key| key == integration),
@@ -122,6 +132,12 @@ pub struct OAuthStateRecord {
     pub redirect_uri: String,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// Hash of the connect session token that started the authorization,
+    /// so the callback can use up the session's integration. `None` in
+    /// states stored before sessions were limited to one connection per
+    /// integration.
+    #[serde(default)]
+    pub session_token_hash: Option<String>,
     /// Set by the first callback that uses the state, so a replay finds it
     /// taken even while the first one is still exchanging the code.
     #[serde(default)]

@@ -91,6 +91,9 @@ pub enum CreateConnection {
     UnknownIntegration,
     /// The OAuth state was consumed by someone else (completion only).
     StateGone,
+    /// The connect session already created a connection for this
+    /// integration.
+    SessionUsed,
 }
 
 /// Outcome of [`Store::update_integration`].
@@ -422,6 +425,62 @@ impl Store {
         Ok(outcome)
     }
 
+    /// Inserts a new connection created through the connect session with
+    /// this token hash, and records the integration on the session in the
+    /// same transaction, so concurrent requests create one connection.
+    pub async fn create_session_connection(
+        &self,
+        token_hash: &str,
+        record: &ConnectionRecord,
+    ) -> Result<CreateConnection, StoreError> {
+        let outcome = {
+            let _guard = self.lock_structure();
+            (&self.sessions, &self.integrations, &self.connections).transaction(
+                |(sessions, integrations, connections)| {
+                    let outcome = self.tx_create_session_connection(
+                        sessions,
+                        integrations,
+                        connections,
+                        token_hash,
+                        record,
+                    )?;
+                    self.check_fault()?;
+                    Ok(outcome)
+                },
+            )?
+        };
+        self.flush().await?;
+        Ok(outcome)
+    }
+
+    /// Inserts the connection unless the session already connected its
+    /// integration. A session that is gone (purged after expiry) records
+    /// nothing, because it can create no further connection anyway.
+    fn tx_create_session_connection(
+        &self,
+        sessions: &TransactionalTree,
+        integrations: &TransactionalTree,
+        connections: &TransactionalTree,
+        token_hash: &str,
+        record: &ConnectionRecord,
+    ) -> TxResult<CreateConnection> {
+        let session: Option<ConnectSessionRecord> =
+            self.tx_get(sessions, SESSIONS, token_hash.as_bytes())?;
+        let integration = &record.provider_config_key;
+        if session
+            .as_ref()
+            .is_some_and(|s| s.has_connected(integration))
+        {
+            return Ok(CreateConnection::SessionUsed);
+        }
+        let outcome = self.tx_create_connection(integrations, connections, record)?;
+        if let (CreateConnection::Created, Some(mut session)) = (outcome, session) {
+            session.connected_integrations.push(integration.clone());
+            self.tx_insert(sessions, SESSIONS, token_hash.as_bytes(), &session)?;
+        }
+        Ok(outcome)
+    }
+
     fn tx_create_connection(
         &self,
         integrations: &TransactionalTree,
@@ -579,21 +638,34 @@ impl Store {
     ) -> Result<CreateConnection, StoreError> {
         let outcome = {
             let _guard = self.lock_structure();
-            (&self.states, &self.integrations, &self.connections).transaction(
-                |(states, integrations, connections)| {
+            (
+                &self.states,
+                &self.sessions,
+                &self.integrations,
+                &self.connections,
+            )
+                .transaction(|(states, sessions, integrations, connections)| {
                     let state: Option<OAuthStateRecord> =
                         self.tx_get(states, STATES, state_hash.as_bytes())?;
-                    if !state.is_some_and(|s| s.claimed) {
+                    let Some(state) = state.filter(|s| s.claimed) else {
                         return Ok(CreateConnection::StateGone);
-                    }
+                    };
                     states.remove(state_hash.as_bytes())?;
                     // The state stays consumed even when the connection cannot
                     // be created: a state is single-use whatever the outcome.
-                    let outcome = self.tx_create_connection(integrations, connections, record)?;
+                    let outcome = match &state.session_token_hash {
+                        Some(token_hash) => self.tx_create_session_connection(
+                            sessions,
+                            integrations,
+                            connections,
+                            token_hash,
+                            record,
+                        )?,
+                        None => self.tx_create_connection(integrations, connections, record)?,
+                    };
                     self.check_fault()?;
                     Ok(outcome)
-                },
-            )?
+                })?
         };
         self.flush().await?;
         Ok(outcome)
@@ -678,6 +750,7 @@ mod tests {
             redirect_uri: "http://127.0.0.1/oauth/callback".to_owned(),
             created_at: Utc::now(),
             expires_at: Utc::now() + expires_in,
+            session_token_hash: None,
             claimed: false,
         }
     }

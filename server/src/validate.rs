@@ -8,6 +8,10 @@ use crate::records::EndUser;
 const MAX_END_USER_FIELD_CHARS: usize = 255;
 /// Characters of a connection id or an integration's unique key.
 const ID_CHARACTERS: &str = "A-Z, a-z, 0-9, `_`, `.`, `@`, `:`, `+` and `-`";
+/// Maximum length of an integration's display name, in characters.
+const MAX_DISPLAY_NAME_CHARS: usize = 255;
+/// Maximum size of an API key, username or password, in bytes.
+pub const MAX_CREDENTIAL_BYTES: usize = 4096;
 /// How much of a rejected identifier an error message shows.
 const SHOWN_CHARS: usize = 80;
 
@@ -44,16 +48,26 @@ pub fn check_end_user(field: &str, end_user: &EndUser) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Checks an integration's `display_name`, which every connect page shows:
+/// 1 to 255 characters without control characters.
+pub fn check_display_name(value: &str) -> Result<(), ApiError> {
+    check_text_field("display_name", value, MAX_DISPLAY_NAME_CHARS)
+}
+
 fn check_end_user_field(field: &str, value: &str) -> Result<(), ApiError> {
+    check_text_field(field, value, MAX_END_USER_FIELD_CHARS)
+}
+
+fn check_text_field(field: &str, value: &str, max_chars: usize) -> Result<(), ApiError> {
     let length = value.chars().count();
     if length == 0 || value.trim().is_empty() {
         return Err(ApiError::invalid_body(format!(
             "invalid field `{field}`: must not be empty"
         )));
     }
-    if length > MAX_END_USER_FIELD_CHARS {
+    if length > max_chars {
         return Err(ApiError::invalid_body(format!(
-            "invalid field `{field}`: must be at most {MAX_END_USER_FIELD_CHARS} characters, got {length}"
+            "invalid field `{field}`: must be at most {max_chars} characters, got {length}"
         )));
     }
     if value.chars().any(char::is_control) {
@@ -84,9 +98,38 @@ pub fn check_header_credential(field: &str, value: &str) -> Result<(), ApiError>
     )))
 }
 
+/// Checks the size of an API key, username or password. OAuth access tokens
+/// are not limited, because some providers issue JWTs of several kilobytes.
+pub fn check_credential_size(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.len() <= MAX_CREDENTIAL_BYTES {
+        return Ok(());
+    }
+    Err(ApiError::invalid_credentials(format!(
+        "`{field}` is {} bytes long, but may be at most {MAX_CREDENTIAL_BYTES} bytes",
+        value.len()
+    )))
+}
+
+/// Checks a basic-auth username: not empty and without `:`, because
+/// RFC 7617 section 2 joins username and password with the first `:`.
+pub fn check_basic_username(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.is_empty() {
+        return Err(ApiError::invalid_credentials(format!(
+            "`{field}` must not be empty"
+        )));
+    }
+    if value.contains(':') {
+        return Err(ApiError::invalid_credentials(format!(
+            "`{field}` contains `:`, which basic auth cannot carry in a username \
+             (RFC 7617 section 2): the upstream would read the part after it as the password"
+        )));
+    }
+    Ok(())
+}
+
 /// Formats a rejected value for an error message, with control characters
 /// escaped and long values cut, so the message stays one readable line.
-fn shown(value: &str) -> String {
+pub fn shown(value: &str) -> String {
     let mut text: String = value.chars().take(SHOWN_CHARS).collect();
     if value.chars().count() > SHOWN_CHARS {
         text.push_str("...");
@@ -158,6 +201,45 @@ mod tests {
             let error = check_end_user("end_user", &end_user).unwrap_err();
             assert_eq!(error.code, "invalid_body");
             assert!(error.message.contains(field), "{}", error.message);
+        }
+    }
+
+    #[test]
+    fn display_name_rules() {
+        assert!(check_display_name("GitHub (work)").is_ok());
+        assert!(check_display_name(&"x".repeat(255)).is_ok());
+        for value in ["", &"x".repeat(256), "a\nb", "a\u{1b}[31m"] {
+            let error = check_display_name(value).unwrap_err();
+            assert_eq!(error.code, "invalid_body", "{value:?}");
+            assert!(
+                error.message.contains("`display_name`"),
+                "{}",
+                error.message
+            );
+        }
+    }
+
+    #[test]
+    fn credential_size_limit() {
+        let at_limit = "k".repeat(MAX_CREDENTIAL_BYTES);
+        assert!(check_credential_size("api_key", &at_limit).is_ok());
+        let error = check_credential_size("api_key", &format!("{at_limit}k")).unwrap_err();
+        assert_eq!(error.code, "invalid_credentials");
+        assert!(error.message.contains("`api_key`"), "{}", error.message);
+        assert!(error.message.contains("4096 bytes"), "{}", error.message);
+    }
+
+    #[test]
+    fn basic_username_rules() {
+        assert!(check_basic_username("username", "ck_123").is_ok());
+        for value in ["", "u:x"] {
+            let error = check_basic_username("credentials.username", value).unwrap_err();
+            assert_eq!(error.code, "invalid_credentials", "{value}");
+            assert!(
+                error.message.contains("`credentials.username`"),
+                "{}",
+                error.message
+            );
         }
     }
 

@@ -148,6 +148,8 @@ impl ServerConfig {
         }
         command
             .env("RUST_LOG", "info")
+            // Startup errors must print no backtrace even with this set.
+            .env("RUST_BACKTRACE", "1")
             .env("NO_COLOR", "1")
             // Proxy settings in the environment must not send test traffic
             // anywhere but 127.0.0.1.

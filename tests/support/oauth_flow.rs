@@ -14,8 +14,10 @@ pub async fn start_connect(base_url: &str, key: &str, session_token: Option<&str
         url.query_pairs_mut()
             .append_pair("connect_session_token", token);
     }
+    // JSON errors, as an API client asks for them; a browser gets HTML.
     let response = no_redirect_client()
         .get(url)
+        .header("accept", "application/json")
         .send()
         .await
         .expect("GET /oauth/connect");

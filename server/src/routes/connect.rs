@@ -2,7 +2,7 @@
 //! `connect_link` (`GET /connect`).
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery};
-use crate::pages::{self, ConnectForm};
+use crate::pages::{self, ConnectForm, Retry};
 use crate::records::{ConnectSessionRecord, EndUser};
 use crate::validate::check_end_user;
 use crate::AppState;
@@ -70,6 +70,7 @@ pub async fn create_session(
         expires_at: state
             .settings
             .expiry(now, state.settings.connect_session_ttl)?,
+        connected_integrations: Vec::new(),
     };
     state
         .store
@@ -103,13 +104,20 @@ pub fn session_for(
 }
 
 /// Renders one form per integration the session allows and an end user
-/// can connect (OAuth2, API key, basic).
+/// can connect (OAuth2, API key, basic). Errors are an HTML page unless the
+/// request accepts only JSON.
 pub async fn page(
     State(state): State<AppState>,
+    headers: HeaderMap,
     ApiQuery(query): ApiQuery<PageQuery>,
-) -> Result<Response, ApiError> {
+) -> Response {
+    render_page(&state, &query)
+        .unwrap_or_else(|error| pages::browser_route_error(&headers, error, Retry::HistoryBack))
+}
+
+fn render_page(state: &AppState, query: &PageQuery) -> Result<Response, ApiError> {
     let token = query.session_token.as_deref();
-    let session = session_for(&state, token)?;
+    let session = session_for(state, token)?;
     let token = token.unwrap_or_default();
 
     let integrations: Vec<_> = state

@@ -19,7 +19,10 @@ use crate::logging::record_connection;
 use crate::records::{ConnectionRecord, EndUser, IntegrationRecord};
 use crate::refresh::{fresh_connection, missing_connection};
 use crate::store::CreateConnection;
-use crate::validate::{check_end_user, check_header_credential, check_identifier};
+use crate::validate::{
+    check_basic_username, check_credential_size, check_end_user, check_header_credential,
+    check_identifier,
+};
 use crate::AppState;
 
 const MAX_CONNECTION_ID_CHARS: usize = 255;
@@ -199,7 +202,16 @@ pub(super) async fn insert_connection(
     state: &AppState,
     record: &ConnectionRecord,
 ) -> Result<(), ApiError> {
-    match state.store.create_connection(record).await? {
+    let outcome = state.store.create_connection(record).await?;
+    connection_outcome(outcome, record)
+}
+
+/// Turns the outcome of a connection insert into the handler's result.
+pub(super) fn connection_outcome(
+    outcome: CreateConnection,
+    record: &ConnectionRecord,
+) -> Result<(), ApiError> {
+    match outcome {
         CreateConnection::Created => Ok(()),
         CreateConnection::Duplicate => Err(ApiError::duplicate_connection(
             &record.provider_config_key,
@@ -207,6 +219,9 @@ pub(super) async fn insert_connection(
         )),
         CreateConnection::UnknownIntegration | CreateConnection::StateGone => {
             Err(ApiError::unknown_integration(&record.provider_config_key))
+        }
+        CreateConnection::SessionUsed => {
+            Err(ApiError::connect_session_used(&record.provider_config_key))
         }
     }
 }
@@ -335,8 +350,13 @@ pub(super) fn basic_credentials(
     username: String,
     password: String,
 ) -> Result<Credentials, ApiError> {
-    check_header_credential(&format!("{prefix}username"), &username)?;
-    check_header_credential(&format!("{prefix}password"), &password)?;
+    let username_field = format!("{prefix}username");
+    let password_field = format!("{prefix}password");
+    check_basic_username(&username_field, &username)?;
+    check_credential_size(&username_field, &username)?;
+    check_credential_size(&password_field, &password)?;
+    check_header_credential(&username_field, &username)?;
+    check_header_credential(&password_field, &password)?;
     Ok(Credentials::Basic {
         username,
         password: Secret::new(password),
@@ -349,11 +369,12 @@ fn check_api_key(
     field: &str,
     api_key: &str,
 ) -> Result<(), ApiError> {
-    if api_key.is_empty() {
+    if api_key.trim().is_empty() {
         return Err(ApiError::invalid_credentials(format!(
-            "`{field}` must not be empty"
+            "`{field}` must not be empty or only spaces"
         )));
     }
+    check_credential_size(field, api_key)?;
     check_header_credential(field, api_key)?;
     let Some(pattern) = pattern else {
         return Ok(());

@@ -22,15 +22,15 @@ use latchkey_engine::{ConnectionConfig, Credentials};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::connect::session_for;
+use super::connect::{hash_token, session_for};
 use super::connections::{
-    api_key_credentials, basic_credentials, insert_connection, new_connection,
+    api_key_credentials, basic_credentials, connection_outcome, new_connection,
 };
 use crate::connection_config;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::extract::{parse_json, read_body, ApiQuery, MAX_JSON_BODY};
 use crate::logging::{record_connection, record_integration};
-use crate::pages;
+use crate::pages::{self, Retry};
 use crate::records::ConnectionRecord;
 use crate::AppState;
 
@@ -97,14 +97,13 @@ impl BodyFormat {
         }
     }
 
-    fn failure(self, error: ApiError) -> Response {
+    /// `connect_page` is the URL of the session's connect page, when the
+    /// request carried a session token.
+    fn failure(self, error: ApiError, connect_page: Option<&str>) -> Response {
         match self {
             BodyFormat::Form => {
-                let mut page =
-                    pages::authorization_failed(error.status, error.code, &error.message);
-                // The request log line reads the code from here.
-                page.extensions_mut().insert(ErrorCode(error.code));
-                page
+                let retry = connect_page.map_or(Retry::HistoryBack, Retry::ConnectPage);
+                pages::browser_error(error, retry)
             }
             BodyFormat::Json | BodyFormat::Unsupported => error.into_response(),
         }
@@ -157,7 +156,13 @@ pub async fn enter(
             );
             format.success(&connection)
         }
-        Err(error) => format.failure(error),
+        Err(error) => {
+            let connect_page = query
+                .connect_session_token
+                .as_deref()
+                .map(|token| pages::connect_page_url(&state.settings.public_url, token));
+            format.failure(error, connect_page.as_deref())
+        }
     }
 }
 
@@ -171,9 +176,14 @@ async fn store_entry(
     format: BodyFormat,
     body: Body,
 ) -> Result<ConnectionRecord, ApiError> {
-    let session = session_for(state, query.connect_session_token.as_deref())?;
+    let token = query.connect_session_token.as_deref();
+    let session = session_for(state, token)?;
     if !session.allows(unique_key) {
         return Err(ApiError::integration_not_allowed(unique_key));
+    }
+    // Checked again in the insert's transaction; this spares reading the body.
+    if session.has_connected(unique_key) {
+        return Err(ApiError::connect_session_used(unique_key));
     }
     let integration = state
         .store
@@ -190,7 +200,12 @@ async fn store_entry(
     let connection_id = uuid::Uuid::new_v4().to_string();
     let mut record = new_connection(state, integration, connection_id, config, credentials)?;
     record.end_user = Some(session.end_user);
-    insert_connection(state, &record).await?;
+    let token_hash = hash_token(token.unwrap_or_default());
+    let outcome = state
+        .store
+        .create_session_connection(&token_hash, &record)
+        .await?;
+    connection_outcome(outcome, &record)?;
     Ok(record)
 }
 
@@ -225,7 +240,7 @@ fn check_mode<'a>(
 
 fn parse_entry(format: BodyFormat, mode: EntryMode, body: &[u8]) -> Result<Entry, ApiError> {
     match format {
-        BodyFormat::Form => Ok(parse_form(mode, body)),
+        BodyFormat::Form => parse_form(mode, body),
         BodyFormat::Json => {
             let parsed: JsonEntry = parse_json(body)?;
             let credentials = [
@@ -236,9 +251,11 @@ fn parse_entry(format: BodyFormat, mode: EntryMode, body: &[u8]) -> Result<Entry
             .into_iter()
             .filter_map(|(name, value)| Some((name.to_owned(), value?)))
             .collect();
+            let connection_config = parsed.connection_config.unwrap_or_default();
+            connection_config::check_browser_limits("connection_config", &connection_config)?;
             Ok(Entry {
                 credentials,
-                connection_config: parsed.connection_config.unwrap_or_default(),
+                connection_config,
             })
         }
         BodyFormat::Unsupported => Err(ApiError::invalid_body(
@@ -248,7 +265,7 @@ fn parse_entry(format: BodyFormat, mode: EntryMode, body: &[u8]) -> Result<Entry
     }
 }
 
-fn parse_form(mode: EntryMode, body: &[u8]) -> Entry {
+fn parse_form(mode: EntryMode, body: &[u8]) -> Result<Entry, ApiError> {
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
     let credentials = pairs
         .iter()
@@ -261,11 +278,11 @@ fn parse_form(mode: EntryMode, body: &[u8]) -> Entry {
         pairs
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_str())),
-    );
-    Entry {
+    )?;
+    Ok(Entry {
         credentials,
         connection_config,
-    }
+    })
 }
 
 /// Checks that every credential field of `mode` is present and non-empty,

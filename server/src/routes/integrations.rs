@@ -16,7 +16,7 @@ use crate::extract::ApiJson;
 use crate::logging::record_integration;
 use crate::records::{AppCredentials, AppCredentialsType, IntegrationRecord};
 use crate::store::UpdateIntegration;
-use crate::validate::check_identifier;
+use crate::validate::{check_display_name, check_identifier};
 use crate::AppState;
 
 const MAX_UNIQUE_KEY_CHARS: usize = 64;
@@ -96,6 +96,9 @@ pub async fn create(
 ) -> Result<Json<Value>, ApiError> {
     record_integration(&body.unique_key);
     check_unique_key(&body.unique_key)?;
+    if let Some(display_name) = &body.display_name {
+        check_display_name(display_name)?;
+    }
     let provider = state.provider(&body.provider)?;
     let credentials = body
         .credentials
@@ -152,6 +155,7 @@ pub async fn update(
         record.unique_key = new_key;
     }
     if let Some(display_name) = body.display_name {
+        check_display_name(&display_name)?;
         record.display_name = Some(display_name);
     }
     if let Some(input) = body.credentials {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, State};
 use axum::http::header::LOCATION;
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use latchkey_catalog::Auth;
@@ -18,7 +18,7 @@ use crate::connection_config;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::logging::{record_connection, record_integration};
-use crate::pages;
+use crate::pages::{self, Retry};
 use crate::records::{ConnectionRecord, IntegrationRecord, OAuthStateRecord};
 use crate::store::{ClaimState, CreateConnection, StoreError};
 use crate::AppState;
@@ -36,16 +36,45 @@ pub struct ConnectQuery {
 /// (a JSON object, Nango's form), as `params[KEY]=VALUE` pairs (what the
 /// connect page's form sends), or both; a pair overrides the JSON value of
 /// the same key.
+///
+/// Errors are an HTML page for the end user, with a link back to the
+/// connect page, unless the request accepts only JSON.
 pub async fn connect(
     State(state): State<AppState>,
     Path(unique_key): Path<String>,
     ApiQuery(query): ApiQuery<ConnectQuery>,
     uri: Uri,
-) -> Result<Response, ApiError> {
+    headers: HeaderMap,
+) -> Response {
     record_integration(&unique_key);
-    let session = session_for(&state, query.connect_session_token.as_deref())?;
+    match start_authorization(&state, unique_key, &query, &uri).await {
+        Ok(response) => response,
+        Err(error) => {
+            let connect_page = query
+                .connect_session_token
+                .as_deref()
+                .map(|token| pages::connect_page_url(&state.settings.public_url, token));
+            let retry = connect_page
+                .as_deref()
+                .map_or(Retry::HistoryBack, Retry::ConnectPage);
+            pages::browser_route_error(&headers, error, retry)
+        }
+    }
+}
+
+async fn start_authorization(
+    state: &AppState,
+    unique_key: String,
+    query: &ConnectQuery,
+    uri: &Uri,
+) -> Result<Response, ApiError> {
+    let session = session_for(state, query.connect_session_token.as_deref())?;
     if !session.allows(&unique_key) {
         return Err(ApiError::integration_not_allowed(&unique_key));
+    }
+    // Checked again when the callback stores the connection.
+    if session.has_connected(&unique_key) {
+        return Err(ApiError::connect_session_used(&unique_key));
     }
     let integration = state
         .store
@@ -60,13 +89,14 @@ pub async fn connect(
     }
     let app = client_app(&integration)?;
     let mut input_config = parse_params(query.params.as_deref())?;
-    let pairs = query_pairs(&uri);
+    connection_config::check_browser_limits("params", &input_config)?;
+    let pairs = query_pairs(uri);
     connection_config::merge_form_values(
         &mut input_config,
         pairs
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_str())),
-    );
+    )?;
     let config = connection_config::validate(provider, &input_config)?;
 
     let redirect_uri = state.settings.redirect_uri();
@@ -85,6 +115,7 @@ pub async fn connect(
         redirect_uri,
         created_at: now,
         expires_at: state.settings.expiry(now, state.settings.oauth_state_ttl)?,
+        session_token_hash: query.connect_session_token.as_deref().map(hash_token),
         claimed: false,
     };
     state
@@ -154,7 +185,14 @@ impl CallbackFailure {
     }
 
     fn into_page(self) -> Response {
-        pages::authorization_failed(self.status, &self.error_type, &self.description)
+        let explanation = pages::explain_for_end_user(&self.error_type, &self.description);
+        pages::authorization_failed(
+            self.status,
+            &self.error_type,
+            &explanation,
+            &self.description,
+            Retry::HistoryBack,
+        )
     }
 }
 
@@ -241,6 +279,9 @@ async fn finish_authorization(
                 &connection.connection_id,
             )
             .into())
+        }
+        CreateConnection::SessionUsed => {
+            return Err(ApiError::connect_session_used(&pending.integration).into())
         }
     }
     tracing::info!(end_user = ?pending.end_user.id, "stored the connection from the OAuth callback");

@@ -71,17 +71,25 @@ pub async fn forward(
     Ok(downstream_response(upstream))
 }
 
-/// Rejects a path with a dot segment (`.` or `..`, raw or percent-encoded
-/// as `%2e`), because URL parsing would resolve it and could leave the
-/// provider's base path. Backslashes count as separators, as WHATWG URL
-/// parsing treats them in http(s) URLs.
+/// Rejects a path with a dot segment, because the URL parser here or the
+/// upstream could resolve it and leave the provider's base path. Each
+/// segment is percent-decoded and split again on `/` and `\\`, since some
+/// upstreams (IIS, some gateways) decode `%2F` and `%5C` before routing and
+/// WHATWG URL parsing treats `\\` as a separator. A piece is rejected when
+/// it is `.` or `..`, or starts with `.;` or `..;`, which Tomcat reads as a
+/// dot segment with a path parameter. An encoded slash inside an ordinary
+/// segment (GitLab's `group%2Fproject`) passes.
 fn check_path_segments(path: &str) -> Result<(), ApiError> {
-    for segment in path.split(['/', '\\']) {
-        let decoded = segment.to_ascii_lowercase().replace("%2e", ".");
-        if decoded == "." || decoded == ".." {
+    for segment in path.split('/') {
+        let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+        let is_dot_piece = |piece: &str| {
+            piece == "." || piece == ".." || piece.starts_with(".;") || piece.starts_with("..;")
+        };
+        if decoded.split(['/', '\\']).any(is_dot_piece) {
             return Err(ApiError::invalid_proxy_path(format!(
-                "the proxy path `{path}` contains the dot segment `{segment}`: \
-                 send the path without `.` or `..` segments"
+                "the proxy path `{path}` contains the segment `{segment}`, which is or hides a \
+                 dot segment (`.` or `..`, also percent-encoded, after `\\` or an encoded \
+                 slash, or followed by `;`): send the path without dot segments"
             )));
         }
     }
@@ -416,13 +424,34 @@ mod tests {
             "/.%2E/admin",
             "/%2e/admin",
             "/a\\..\\admin",
+            "/x%2f..%2f..%2fhits",
+            "/x%2F..%2Fhits",
+            "/x%5c..%5cy",
+            "/x%5C.%5Cy",
+            "/x/..;/y",
+            "/x/.;/y",
+            "/x/..;jsessionid=1/y",
+            "/x/%2e%2e;/y",
+            "/x/%2e%2e%3b/y",
+            "/%252e%252e/admin%2f..",
         ];
         for path in rejected {
             let error = check_path_segments(path).unwrap_err();
             assert_eq!(error.code, "invalid_proxy_path", "{path}");
             assert!(error.message.contains(path), "{}", error.message);
         }
-        for path in ["/", "/users/me", "/a..b/.c/..d", "/v1/%2e%2ex"] {
+        let accepted = [
+            "/",
+            "/users/me",
+            "/a..b/.c/..d",
+            "/v1/%2e%2ex",
+            "/api/v4/projects/group%2Fproject/issues",
+            "/api/v4/projects/group%2fsub%2Fproject",
+            "/files/a%5Cb",
+            "/matrix;a=1/b",
+            "/x/..a;/y",
+        ];
+        for path in accepted {
             assert!(check_path_segments(path).is_ok(), "{path}");
         }
     }
@@ -463,8 +492,14 @@ mod tests {
     #[test]
     fn target_url_keeps_query_bytes() {
         let base = Url::parse("https://api.example.com/v2/").unwrap();
-        let cases: [TargetCase; 7] = [
+        let cases: [TargetCase; 8] = [
             ("/users", None, vec![], "https://api.example.com/v2/users"),
+            (
+                "/projects/group%2Fproject/issues",
+                None,
+                vec![],
+                "https://api.example.com/v2/projects/group%2Fproject/issues",
+            ),
             (
                 "/search",
                 Some("q=a%20b&q=c+d&empty=&flag"),

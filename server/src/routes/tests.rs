@@ -45,7 +45,11 @@ async fn send(
     auth: Option<&str>,
     body: Option<Value>,
 ) -> Reply {
-    let mut request = Request::builder().method(method).uri(uri);
+    // The browser routes return JSON errors only when the request accepts JSON.
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("accept", "application/json");
     if let Some(auth) = auth {
         request = request.header("authorization", auth);
     }
@@ -534,7 +538,11 @@ async fn rejected_refresh_is_recorded() {
 /// Starts the browser flow and returns the `state` of the redirect.
 async fn start_authorization(h: &Harness) -> String {
     let token = h.session(Some(vec!["local"])).await;
+    start_authorization_with(h, &token).await
+}
 
+/// Starts the browser flow with session `token` and returns the `state`.
+async fn start_authorization_with(h: &Harness, token: &str) -> String {
     let uri = format!("/oauth/connect/local?connect_session_token={token}");
     let redirect = send(&h.router, "GET", &uri, None, None).await;
     assert_eq!(redirect.status, StatusCode::FOUND, "{}", redirect.body);
@@ -574,6 +582,44 @@ async fn oauth_flow_stores_connection_once() {
     assert_eq!(replay.status, StatusCode::BAD_REQUEST);
     assert!(replay.body.contains("invalid_state"));
     assert_eq!(h.tokens.exchanges.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn oauth_session_connects_integration_once() {
+    let h = harness().await;
+    h.create_oauth_integration().await;
+    let token = h.session(Some(vec!["local"])).await;
+    let denied = start_authorization_with(&h, &token).await;
+    let first = start_authorization_with(&h, &token).await;
+    let second = start_authorization_with(&h, &token).await;
+
+    let callback = format!("/oauth/callback?state={denied}&error=access_denied");
+    let page = send(&h.router, "GET", &callback, None, None).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+    let callback = format!("/oauth/callback?state={first}&code=good-code");
+    let page = send(&h.router, "GET", &callback, None, None).await;
+    assert_eq!(
+        page.status,
+        StatusCode::OK,
+        "a failure used up the session: {}",
+        page.body
+    );
+
+    let callback = format!("/oauth/callback?state={second}&code=good-code");
+    let page = send(&h.router, "GET", &callback, None, None).await;
+    assert_eq!(page.status, StatusCode::CONFLICT, "{}", page.body);
+    assert!(
+        page.body.contains("error: connect_session_used"),
+        "{}",
+        page.body
+    );
+    let restart = format!("/oauth/connect/local?connect_session_token={token}");
+    let reply = send(&h.router, "GET", &restart, None, None).await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.body);
+    assert_eq!(reply.error_code(), "connect_session_used");
+
+    let list = send(&h.router, "GET", "/connections", Some(SECRET), None).await;
+    assert_eq!(list.json()["connections"].as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -634,6 +680,49 @@ async fn connect_requires_valid_session() {
     let forbidden = send(&h.router, "GET", &uri, None, None).await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
     assert_eq!(forbidden.error_code(), "integration_not_allowed");
+}
+
+#[tokio::test]
+async fn browser_routes_answer_html_errors() {
+    let h = harness().await;
+    h.create_every_mode().await;
+    let token = h.session(Some(vec!["sub"])).await;
+    let browser_accept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let connect_page = format!("href=\"http://127.0.0.1:3003/connect?session_token={token}\"");
+
+    // (case, uri, status, code, text for the end user, link back)
+    #[rustfmt::skip]
+    let cases = [
+        ("expired page link", "/connect?session_token=lk_cs_unknown".to_owned(), 401, "invalid_connect_session_token", "This link has expired or is not valid. Ask the application that sent you here for a new one.", "history.back()".to_owned()),
+        ("bad token on oauth", "/oauth/connect/sub?connect_session_token=lk_cs_unknown".to_owned(), 401, "invalid_connect_session_token", "This link has expired", "/connect?session_token=lk_cs_unknown".to_owned()),
+        ("not allowed", format!("/oauth/connect/local?connect_session_token={token}"), 403, "integration_not_allowed", "does not allow connecting", connect_page.clone()),
+        ("bad config", format!("/oauth/connect/sub?connect_session_token={token}&params%5Bsubdomain%5D=Not.Valid"), 400, "invalid_connection_config", "A value you entered is not valid", connect_page.clone()),
+        ("undeclared key", format!("/oauth/connect/sub?connect_session_token={token}&params%5Bsubdomain%5D=acme&params%5Bevil%5D=x"), 400, "invalid_connection_config", "`evil`", connect_page),
+    ];
+    for (case, uri, status, code, explanation, link) in cases {
+        for accept in [Some(browser_accept), None] {
+            let mut request = Request::builder().uri(&uri);
+            if let Some(accept) = accept {
+                request = request.header("accept", accept);
+            }
+            let reply = reply_of(&h.router, request.body(Body::empty()).unwrap()).await;
+            assert_eq!(reply.status.as_u16(), status, "{case}: {}", reply.body);
+            assert!(is_html(&reply), "{case} {accept:?}");
+            assert!(
+                reply.body.contains(&format!("error: {code}")),
+                "{case}: {}",
+                reply.body
+            );
+            assert!(reply.body.contains(explanation), "{case}: {}", reply.body);
+            assert!(reply.body.contains(&link), "{case}: {}", reply.body);
+            assert!(!reply.body.contains("window.close"), "{case}");
+            assert!(reply.headers.get("location").is_none(), "{case}");
+        }
+
+        let reply = send(&h.router, "GET", &uri, None, None).await;
+        assert_eq!(reply.status.as_u16(), status, "{case}");
+        assert_eq!(reply.error_code(), code, "{case}: {}", reply.body);
+    }
 }
 
 /// Sends `body` as is, with `content_type` when given.
@@ -785,7 +874,10 @@ async fn connect_page_renders_forms() {
     )));
     let subdomain = input_tag(oauth, "params[subdomain]");
     assert!(subdomain.contains(" required"), "{subdomain}");
-    assert!(subdomain.contains("pattern=\"[a-z0-9-]+\""), "{subdomain}");
+    assert!(
+        subdomain.contains("pattern=\"[a-z0-9\\-]+\""),
+        "{subdomain}"
+    );
     assert!(subdomain.contains("placeholder=\"acme\""), "{subdomain}");
     assert!(oauth.contains(">Subdomain</label>"), "{oauth}");
     assert!(oauth.contains("The &lt;b&gt;team&lt;/b&gt; part of team.example.com"));
@@ -910,6 +1002,12 @@ async fn credential_entry_errors_in_order() {
         |key: &str, token: &str| format!("/connect/{key}/api-key?connect_session_token={token}");
     let basic = |key: &str| format!("/connect/{key}/basic?connect_session_token={token}");
     let valid_json = r#"{"api_key":"sk_live_1","connection_config":{"workspace":"acme"}}"#;
+    let long_key_form = format!("api_key=sk_{}&params%5Bworkspace%5D=acme", "k".repeat(4095));
+    let long_password_json = format!(r#"{{"username":"AC1","password":"{}"}}"#, "p".repeat(4097));
+    let many_params_form: String = (0..51)
+        .map(|i| format!("&params%5Bk{i}%5D=v"))
+        .fold("api_key=sk_1".to_owned(), |form, pair| form + &pair);
+    let long_param_form = format!("api_key=sk_1&params%5Bworkspace%5D={}", "a".repeat(1025));
 
     // (case, uri, content type, body, status, code, message fragment)
     #[rustfmt::skip]
@@ -934,6 +1032,14 @@ async fn credential_entry_errors_in_order() {
         ("key_pattern", api_key("key", &token), Some(JSON), r#"{"api_key":"pk_hidden_value","connection_config":{"workspace":"acme"}}"#, 400, "invalid_credentials", "does not match the format `^sk_` of provider `local-strict-key`"),
         ("missing config", api_key("key", &token), Some(JSON), r#"{"api_key":"sk_1"}"#, 400, "invalid_connection_config", "`workspace`"),
         ("config pattern", api_key("key", &token), Some(FORM), "api_key=sk_1&params%5Bworkspace%5D=ACME", 400, "invalid_connection_config", "`workspace`"),
+        ("blank api_key", api_key("key", &token), Some(JSON), r#"{"api_key":"  "}"#, 400, "invalid_credentials", "`api_key`"),
+        ("api_key too long", api_key("key", &token), Some(FORM), &long_key_form, 400, "invalid_credentials", "at most 4096 bytes"),
+        ("username with colon", basic("basic"), Some(FORM), "username=u%3Ax&password=p", 400, "invalid_credentials", "`username` contains `:`"),
+        ("password too long", basic("basic"), Some(JSON), &long_password_json, 400, "invalid_credentials", "`password` is 4097 bytes"),
+        ("undeclared form key", api_key("key", &token), Some(FORM), "api_key=sk_1&params%5Bworkspace%5D=acme&params%5Bevil%5D=x", 400, "invalid_connection_config", "field `evil`: it declares `workspace`"),
+        ("undeclared JSON key", api_key("key", &token), Some(JSON), r#"{"api_key":"sk_1","connection_config":{"workspace":"acme","evil":"x"}}"#, 400, "invalid_connection_config", "field `evil`"),
+        ("too many params", api_key("key", &token), Some(FORM), &many_params_form, 400, "invalid_connection_config", "at most 50"),
+        ("param too long", api_key("key", &token), Some(FORM), &long_param_form, 400, "invalid_connection_config", "`params[workspace]` is 1025 bytes"),
     ];
     for (case, uri, content_type, body, status, code, fragment) in cases {
         let reply = send_raw(&h.router, &uri, content_type, body).await;
@@ -958,6 +1064,90 @@ async fn credential_entry_errors_in_order() {
 
     let list = send(&h.router, "GET", "/connections", Some(SECRET), None).await;
     assert_eq!(list.json()["connections"], json!([]));
+}
+
+#[tokio::test]
+async fn session_connects_integration_once() {
+    let h = harness().await;
+    h.create_every_mode().await;
+    let token = h.session(None).await;
+    let uri = format!("/connect/key/api-key?connect_session_token={token}");
+    let valid = r#"{"api_key":"sk_1","connection_config":{"workspace":"acme"}}"#;
+
+    let failed = send_raw(&h.router, &uri, Some(JSON), r#"{"api_key":"pk_1"}"#).await;
+    assert_eq!(failed.status, StatusCode::BAD_REQUEST, "{}", failed.body);
+    let first = send_raw(&h.router, &uri, Some(JSON), valid).await;
+    assert_eq!(
+        first.status,
+        StatusCode::CREATED,
+        "a failed attempt used up the session: {}",
+        first.body
+    );
+
+    let second = send_raw(&h.router, &uri, Some(JSON), valid).await;
+    assert_eq!(second.status, StatusCode::CONFLICT, "{}", second.body);
+    assert_eq!(second.error_code(), "connect_session_used");
+    assert!(second.body.contains("`key`"), "{}", second.body);
+    let form = send_raw(
+        &h.router,
+        &uri,
+        Some(FORM),
+        "api_key=sk_2&params%5Bworkspace%5D=acme",
+    )
+    .await;
+    assert_eq!(form.status, StatusCode::CONFLICT, "{}", form.body);
+    assert!(is_html(&form));
+    assert!(
+        form.body.contains("error: connect_session_used"),
+        "{}",
+        form.body
+    );
+
+    let basic = format!("/connect/basic/basic?connect_session_token={token}");
+    let other = send_raw(&h.router, &basic, Some(FORM), "username=AC1&password=p").await;
+    assert_eq!(
+        other.status,
+        StatusCode::OK,
+        "another integration: {}",
+        other.body
+    );
+
+    let list = send(&h.router, "GET", "/connections", Some(SECRET), None).await;
+    assert_eq!(list.json()["connections"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_entries_create_one_connection() {
+    let h = harness().await;
+    h.create_every_mode().await;
+    let token = h.session(Some(vec!["key"])).await;
+    let uri = format!("/connect/key/api-key?connect_session_token={token}");
+    let body = r#"{"api_key":"sk_1","connection_config":{"workspace":"acme"}}"#;
+
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let router = h.router.clone();
+            let uri = uri.clone();
+            tokio::spawn(async move { send_raw(&router, &uri, Some(JSON), body).await.status })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+
+    let created = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CREATED)
+        .count();
+    let conflicts = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::CONFLICT)
+        .count();
+    assert_eq!(created, 1, "{statuses:?}");
+    assert_eq!(conflicts, 9, "{statuses:?}");
+    let list = send(&h.router, "GET", "/connections", Some(SECRET), None).await;
+    assert_eq!(list.json()["connections"].as_array().unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -1278,11 +1468,14 @@ async fn header_credentials_reject_control_characters() {
         ),
     ];
     for (key, credentials, field) in imports {
-        let body = json!({
+        let mut body = json!({
             "provider_config_key": key,
-            "connection_config": {"workspace": "acme"},
             "credentials": credentials,
         });
+        // Only `local-strict-key` declares a connection-config field.
+        if key == "key" {
+            body["connection_config"] = json!({"workspace": "acme"});
+        }
         let reply = h.api("POST", "/connections", Some(body)).await;
         assert_eq!(
             reply.status,
@@ -1418,8 +1611,21 @@ async fn json_errors_use_json_terms() {
         "credentials": {"type": "OAUTH2", "access_token": "at", "expires_at": "tomorrow"},
     });
     let cases = [
-        ("/integrations", json!([]), "the body must be a JSON object"),
-        ("/integrations", json!("text"), "the body must be a JSON object"),
+        (
+            "/integrations",
+            json!([]),
+            "the request body must be a JSON object (`{...}`), got an array",
+        ),
+        (
+            "/integrations",
+            json!("text"),
+            "the request body must be a JSON object (`{...}`), got a string",
+        ),
+        (
+            "/connect/sessions",
+            json!([1]),
+            "the request body must be a JSON object (`{...}`), got an array",
+        ),
         (
             "/integrations",
             scopes,
