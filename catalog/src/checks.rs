@@ -539,6 +539,7 @@ mod tests {
             default: None,
             optional: false,
             automated: false,
+            ..ConfigField::default()
         };
         let accepted = |pattern: &str, leading: bool| {
             probe_pattern("sub", &field(pattern), leading).map(|problem| problem.message)
