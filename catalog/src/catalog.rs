@@ -1,5 +1,6 @@
 //! The set of providers: the embedded built-in files plus optional directories.
 
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs;
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 use include_dir::{include_dir, Dir};
 use serde::Serialize;
 
+use crate::alias::{self, PendingAlias};
 use crate::diagnostic::Diagnostic;
 use crate::load::parse_provider;
 use crate::model::Provider;
@@ -60,7 +62,8 @@ impl fmt::Display for ValidationReport {
 impl Catalog {
     /// Loads the built-in providers embedded from `catalog/providers`.
     pub fn builtin() -> Result<Catalog, CatalogError> {
-        let report = load_builtin();
+        let mut report = load_builtin();
+        report.resolve_aliases(&|_| None);
         if !report.diagnostics.is_empty() {
             return Err(CatalogError {
                 diagnostics: report.diagnostics,
@@ -81,6 +84,7 @@ impl Catalog {
         for dir in dirs {
             loaded.load_dir(dir.as_ref());
         }
+        loaded.resolve_aliases(&|_| None);
         if !loaded.diagnostics.is_empty() {
             return Err(CatalogError {
                 diagnostics: loaded.diagnostics,
@@ -114,7 +118,8 @@ impl Catalog {
 /// [`Catalog::with_dirs`]. An empty list checks the built-in catalog.
 pub fn validate_paths<P: AsRef<Path>>(paths: &[P]) -> ValidationReport {
     if paths.is_empty() {
-        let loaded = load_builtin();
+        let mut loaded = load_builtin();
+        loaded.resolve_aliases(&|_| None);
         return ValidationReport {
             files_checked: loaded.files_checked,
             diagnostics: loaded.diagnostics,
@@ -132,6 +137,15 @@ pub fn validate_paths<P: AsRef<Path>>(paths: &[P]) -> ValidationReport {
             loaded.load_file(path);
         }
     }
+    // An alias in the given files may extend a built-in provider.
+    let builtin = OnceCell::new();
+    loaded.resolve_aliases(&|name| {
+        builtin
+            .get_or_init(|| Catalog::builtin().ok())
+            .as_ref()?
+            .get(name)
+            .cloned()
+    });
     ValidationReport {
         files_checked: loaded.files_checked,
         diagnostics: loaded.diagnostics,
@@ -141,6 +155,8 @@ pub fn validate_paths<P: AsRef<Path>>(paths: &[P]) -> ValidationReport {
 #[derive(Default)]
 struct Loaded {
     providers: BTreeMap<String, Provider>,
+    /// Alias files, resolved once every file is loaded.
+    aliases: Vec<PendingAlias>,
     diagnostics: Vec<Diagnostic>,
     files_checked: usize,
 }
@@ -148,12 +164,28 @@ struct Loaded {
 impl Loaded {
     fn add(&mut self, file_name: &str, source: &str) {
         self.files_checked += 1;
+        if let Some(alias) = alias::detect(file_name, source) {
+            self.aliases.push(alias);
+            return;
+        }
         match parse_provider(file_name, source) {
             Ok(provider) => {
                 self.providers.insert(provider.name.clone(), provider);
             }
             Err(diagnostics) => self.diagnostics.extend(diagnostics),
         }
+    }
+
+    /// Resolves the pending aliases against the loaded providers, then
+    /// against `fallback`.
+    fn resolve_aliases(&mut self, fallback: &dyn Fn(&str) -> Option<Provider>) {
+        let pending = std::mem::take(&mut self.aliases);
+        alias::resolve(
+            &mut self.providers,
+            pending,
+            fallback,
+            &mut self.diagnostics,
+        );
     }
 
     fn load_file(&mut self, path: &Path) {

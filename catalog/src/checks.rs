@@ -137,6 +137,19 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
             problems.push(problem);
         }
     }
+    if let Auth::Oauth2(oauth) = &provider.auth {
+        for key in oauth.callback_connection_config.keys() {
+            if !provider.connection_config.contains_key(key) {
+                let mut problem = Problem::new(
+                    format!("/auth/callback_connection_config/{}", escape_pointer(key)),
+                    format!("`{key}` is captured from the callback but not declared in `connection_config`"),
+                    Some(undeclared_help(key, &declared, "connection_config")),
+                );
+                problem.at_key = true;
+                problems.push(problem);
+            }
+        }
+    }
 }
 
 fn invalid_regex(pointer: String, pattern: &str, error: &regex::Error) -> Problem {

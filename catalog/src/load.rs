@@ -41,11 +41,23 @@ pub fn parse_provider(file_name: &str, source: &str) -> Result<Provider, Vec<Dia
             Diagnostic::for_file(file_name, message).with_help(Some(help.to_owned()))
         ]);
     }
+    parse_document(file_name, source, document, &positions)
+}
+
+/// Checks a parsed document (duplicate keys, the schema, the semantic
+/// checks) and deserializes it. Diagnostics point into `source` through
+/// `positions`; an alias file passes its merged document here.
+pub(crate) fn parse_document(
+    file_name: &str,
+    source: &str,
+    document: Value,
+    positions: &PositionIndex,
+) -> Result<Provider, Vec<Diagnostic>> {
     if !positions.duplicates().is_empty() {
-        return Err(duplicate_keys(file_name, source, &positions));
+        return Err(duplicate_keys(file_name, source, positions));
     }
 
-    let schema_problems = schema::check(&document, &positions);
+    let schema_problems = schema::check(&document, positions);
     if !schema_problems.is_empty() {
         let diagnostics = schema_problems
             .into_iter()

@@ -409,7 +409,7 @@ pub enum InjectLocation {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigField {
-    /// The JSON type a connection sends; templates see the value as text.
+    /// The JSON type a connection sends. Templates see the value as text.
     #[serde(default, rename = "type", skip_serializing_if = "FieldType::is_string")]
     pub field_type: FieldType,
     pub title: String,
@@ -418,7 +418,8 @@ pub struct ConfigField {
     /// Regular expression the whole value must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
-    /// A well-known shape of the value, checked with `pattern`.
+    /// A well-known shape of the value, checked like `pattern` when a
+    /// connection's config is validated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<FieldFormat>,
     /// Text a form shows before the input, such as `https://`; it is not
@@ -439,7 +440,8 @@ pub struct ConfigField {
     /// by the end user.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub automated: bool,
-    /// Whether the value is confidential: forms mask it and listings hide it.
+    /// Whether the value is confidential, so the connect page masks its input.
+    /// NOTE: API responses still return the value in `connection_config`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub secret: bool,
 }
