@@ -214,8 +214,22 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
         });
     }
     push_one(&mut fields, "/proxy/base_url", &provider.proxy.base_url);
+    for (index, url) in provider.proxy.base_url_fallbacks.iter().enumerate() {
+        push_one(
+            &mut fields,
+            &format!("/proxy/base_url_fallbacks/{index}"),
+            url,
+        );
+    }
     push_map(&mut fields, "/proxy/headers", &provider.proxy.headers);
     push_map(&mut fields, "/proxy/query", &provider.proxy.query);
+    if let Some(verification) = &provider.proxy.verification {
+        push_map(
+            &mut fields,
+            "/proxy/verification/headers",
+            &verification.headers,
+        );
+    }
     fields
 }
 
@@ -373,6 +387,16 @@ fn check_urls(provider: &Provider, problems: &mut Vec<Problem>) {
         if let Err(help) = check_url_scheme(provider, url) {
             problems.push(Problem::new(
                 pointer.to_owned(),
+                format!("URL `{url}` does not use https"),
+                Some(help),
+            ));
+        }
+    }
+    for (index, url) in provider.proxy.base_url_fallbacks.iter().enumerate() {
+        check_url_variables_constrained(provider, url, problems);
+        if let Err(help) = check_url_scheme(provider, url) {
+            problems.push(Problem::new(
+                format!("/proxy/base_url_fallbacks/{index}"),
                 format!("URL `{url}` does not use https"),
                 Some(help),
             ));

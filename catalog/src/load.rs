@@ -17,7 +17,9 @@ use crate::schema;
 /// `file_name` is used in diagnostics and for the rule that the provider's
 /// `name` equals the file name without `.yaml`. Returns every problem found
 /// in the first failing stage: YAML syntax, then the schema, then the
-/// semantic checks.
+/// semantic checks. An alias file is not resolved here, because its target
+/// lives in another file: [`crate::validate_paths`] and [`crate::Catalog`]
+/// resolve aliases.
 pub fn parse_provider(file_name: &str, source: &str) -> Result<Provider, Vec<Diagnostic>> {
     // serde_yaml (libyaml) gives the clearer syntax messages, so it goes
     // first; yaml-rust2 then records positions and may still reject a file.

@@ -208,8 +208,8 @@ pub enum ClientAuth {
     Body,
     /// An `Authorization: Basic` header only (`client_secret_basic`).
     Basic,
-    /// The Basic header and also both body fields, for providers that read
-    /// the client from one place but still require the other.
+    /// The Basic header and also both body fields, for providers that
+    /// reject a token request lacking either.
     BasicAndBody,
 }
 
@@ -545,6 +545,7 @@ pub struct Verification {
     pub expected_statuses: Vec<u16>,
 }
 
+/// HTTP method of a verification request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum VerificationMethod {

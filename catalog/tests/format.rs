@@ -123,12 +123,16 @@ fn invalid_newer_values_rejected() {
     #[rustfmt::skip]
     let cases = [
         ("unknown scope encoding", "scope_encoding: raw", "scope_encoding: verbatim", "invalid value `verbatim`"),
-        ("unknown standard parameter", "authorization_param_names: {client_id: client_key}", "authorization_param_names: {app_id: client_key}", "app_id"),
+        ("unknown standard parameter", "authorization_param_names: {client_id: client_key}", "authorization_param_names: {app_id: client_key}", "invalid key `app_id`"),
         ("unknown time format", "format: iso8601", "format: rfc2822", "invalid value `rfc2822`"),
-        ("status class out of range", "\"5xx\"", "\"6xx\"", "\"6xx\""),
+        ("status class out of range", "\"5xx\"", "\"6xx\"", "`6xx` does not match the pattern"),
         ("verification path without slash", "path: /me", "path: me", "`me` does not match the pattern `^/`"),
-        ("cursor without cursor_path", "cursor_path: paging.next, ", "", "pagination"),
+        ("cursor without cursor_path", "cursor_path: paging.next, ", "", "missing required field `cursor_path`"),
         ("undeclared callback key", "callback_connection_config: {tenantId: tenant}", "callback_connection_config: {tenant: tenant}", "`tenant` is captured from the callback but not declared in `connection_config`"),
+        ("fallback without https", "base_url_fallbacks: [https://dialects.example]", "base_url_fallbacks: [http://dialects.example]", "URL `http://dialects.example` does not use https"),
+        ("fallback with undeclared variable", "base_url_fallbacks: [https://dialects.example]", "base_url_fallbacks: [\"https://{{ region }}.dialects.example\"]", "template variable `region` is not a declared connection-config key"),
+        ("link without a link source", "pagination: {style: cursor, cursor_param: after, cursor_path: paging.next, limit_param: limit}", "pagination: {style: link, limit_param: limit}", "`link` needs `link_rel` or `next_url_path`"),
+        ("field of another style", "limit_param: limit}", "limit_param: limit, offset_param: skip}", "unknown field `offset_param`"),
         ("key starting with a digit", "  tenantId:\n    type", "  9tenant:\n    type", "invalid key `9tenant`"),
     ];
 
