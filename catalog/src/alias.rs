@@ -35,6 +35,10 @@ pub(crate) struct PendingAlias {
 /// `alias` key. Any other file, including one that is not valid YAML, is
 /// left to the ordinary parser.
 pub(crate) fn detect(file_name: &str, source: &str) -> Option<PendingAlias> {
+    // Most files are not aliases, so they skip the second YAML parse.
+    if !source.contains("alias") {
+        return None;
+    }
     let document: Value = serde_yaml::from_str(source).ok()?;
     document.as_object()?.get("alias")?;
     Some(PendingAlias {
