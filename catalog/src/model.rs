@@ -132,7 +132,7 @@ pub struct OAuth2 {
     #[serde(default)]
     pub token_response: TokenResponse,
     /// Connection-config keys filled from query parameters of the redirect
-    /// back to Latchkey, for example `realm_id: realmId` for QuickBooks.
+    /// back to Latchkey, for example `realmId: realmId` for QuickBooks.
     /// They are set before the code exchange, so the token URL may use them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub callback_connection_config: BTreeMap<String, String>,

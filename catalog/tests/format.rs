@@ -309,6 +309,6 @@ fn builtin_sandbox_alias_resolves() {
     assert_eq!(sandbox.docs_url, production.docs_url);
     assert_eq!(
         sandbox.proxy.base_url,
-        "https://sandbox-quickbooks.api.intuit.com/v3/company/{{ realm_id }}"
+        "https://sandbox-quickbooks.api.intuit.com/v3/company/{{ realmId }}"
     );
 }
