@@ -31,6 +31,13 @@ pub(crate) struct PendingAlias {
     document: Value,
 }
 
+impl PendingAlias {
+    /// The `name` the alias file declares, if any.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.document.get("name")?.as_str()
+    }
+}
+
 /// Returns the file as a pending alias when it is a YAML mapping with an
 /// `alias` key. Any other file, including one that is not valid YAML, is
 /// left to the ordinary parser.
@@ -157,7 +164,7 @@ fn chain_end(start: &str, alias_targets: &BTreeMap<String, String>) -> Option<St
 }
 
 fn alias_name(alias: &PendingAlias) -> Option<String> {
-    alias.document.get("name")?.as_str().map(str::to_owned)
+    alias.name().map(str::to_owned)
 }
 
 fn target_name(alias: &PendingAlias) -> Option<String> {

@@ -164,12 +164,20 @@ struct Loaded {
 impl Loaded {
     fn add(&mut self, file_name: &str, source: &str) {
         self.files_checked += 1;
+        // A later file replaces an earlier provider of the same name, whether
+        // either is an alias or not.
         if let Some(alias) = alias::detect(file_name, source) {
+            if let Some(name) = alias.name() {
+                self.providers.remove(name);
+                self.aliases.retain(|earlier| earlier.name() != Some(name));
+            }
             self.aliases.push(alias);
             return;
         }
         match parse_provider(file_name, source) {
             Ok(provider) => {
+                let name = provider.name.as_str();
+                self.aliases.retain(|earlier| earlier.name() != Some(name));
                 self.providers.insert(provider.name.clone(), provider);
             }
             Err(diagnostics) => self.diagnostics.extend(diagnostics),

@@ -312,3 +312,27 @@ fn builtin_sandbox_alias_resolves() {
         "https://sandbox-quickbooks.api.intuit.com/v3/company/{{ realmId }}"
     );
 }
+
+#[test]
+fn directory_file_replaces_builtin_alias() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "quickbooks-sandbox",
+        "# x\nname: quickbooks-sandbox\ndisplay_name: Replaced\ndocs_url: https://x.example\ncategories: [accounting]\nauth: {mode: basic}\nproxy: {base_url: \"https://sandbox.example\"}\n",
+    );
+    write(
+        dir.path(),
+        "google",
+        "# x\nname: google\nalias: github\ndisplay_name: Google as an alias\n",
+    );
+
+    let catalog = Catalog::with_dirs(&[dir.path()]).unwrap_or_else(|err| panic!("{err}"));
+
+    let sandbox = catalog.get("quickbooks-sandbox").unwrap();
+    assert_eq!(sandbox.display_name, "Replaced");
+    assert!(matches!(sandbox.auth, Auth::Basic(_)));
+    let google = catalog.get("google").unwrap();
+    assert_eq!(google.display_name, "Google as an alias");
+    assert_eq!(google.proxy.base_url, "https://api.github.com");
+}
