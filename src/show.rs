@@ -237,6 +237,9 @@ fn client_auth(client_auth: ClientAuth) -> &'static str {
     match client_auth {
         ClientAuth::Body => "client_id and client_secret in the request body",
         ClientAuth::Basic => "Authorization: Basic header with client_id and client_secret",
+        ClientAuth::BasicAndBody => {
+            "Authorization: Basic header, and client_id and client_secret in the body too"
+        }
     }
 }
 

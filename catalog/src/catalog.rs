@@ -1,5 +1,6 @@
 //! The set of providers: the embedded built-in files plus optional directories.
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs;
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 use include_dir::{include_dir, Dir};
 use serde::Serialize;
 
+use crate::alias::{self, PendingAlias};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::load::{diagnostic_at_pointer, parse_provider};
 use crate::model::Provider;
@@ -76,7 +78,8 @@ impl fmt::Display for ValidationReport {
 impl Catalog {
     /// Loads the built-in providers embedded from `catalog/providers`.
     pub fn builtin() -> Result<Catalog, CatalogError> {
-        let report = load_builtin();
+        let mut report = load_builtin();
+        report.resolve_aliases(&|_| None);
         if !report.diagnostics.is_empty() {
             return Err(CatalogError {
                 diagnostics: report.diagnostics,
@@ -98,6 +101,7 @@ impl Catalog {
             loaded.start_layer();
             loaded.load_dir(dir.as_ref());
         }
+        loaded.resolve_aliases(&|_| None);
         if !loaded.diagnostics.is_empty() {
             return Err(CatalogError {
                 diagnostics: loaded.diagnostics,
@@ -133,7 +137,8 @@ impl Catalog {
 /// named twice (directly and through its directory) is checked once.
 pub fn validate_paths<P: AsRef<Path>>(paths: &[P]) -> ValidationReport {
     if paths.is_empty() {
-        let loaded = load_builtin();
+        let mut loaded = load_builtin();
+        loaded.resolve_aliases(&|_| None);
         return ValidationReport {
             files_checked: loaded.files_checked,
             diagnostics: loaded.diagnostics,
@@ -151,6 +156,15 @@ pub fn validate_paths<P: AsRef<Path>>(paths: &[P]) -> ValidationReport {
             loaded.load_file(path);
         }
     }
+    // An alias in the given files may extend a built-in provider.
+    let builtin = OnceCell::new();
+    loaded.resolve_aliases(&|name| {
+        builtin
+            .get_or_init(|| Catalog::builtin().ok())
+            .as_ref()?
+            .get(name)
+            .cloned()
+    });
     ValidationReport {
         files_checked: loaded.files_checked,
         diagnostics: loaded.diagnostics,
@@ -160,6 +174,8 @@ pub fn validate_paths<P: AsRef<Path>>(paths: &[P]) -> ValidationReport {
 #[derive(Default)]
 struct Loaded {
     providers: BTreeMap<String, Provider>,
+    /// Alias files, resolved once every file is loaded.
+    aliases: Vec<PendingAlias>,
     diagnostics: Vec<Diagnostic>,
     files_checked: usize,
     /// Provider name to the file that declared it, within the current layer
@@ -179,6 +195,16 @@ impl Loaded {
 
     fn add(&mut self, file_name: &str, source: &str) {
         self.files_checked += 1;
+        // A later file replaces an earlier provider of the same name, whether
+        // either is an alias or not.
+        if let Some(alias) = alias::detect(file_name, source) {
+            if let Some(name) = alias.name() {
+                self.providers.remove(name);
+                self.aliases.retain(|earlier| earlier.name() != Some(name));
+            }
+            self.aliases.push(alias);
+            return;
+        }
         let provider = match parse_provider(file_name, source) {
             Ok(provider) => provider,
             Err(diagnostics) => {
@@ -198,9 +224,23 @@ impl Loaded {
             self.diagnostics.push(diagnostic);
             return;
         }
+        let name = provider.name.as_str();
+        self.aliases.retain(|earlier| earlier.name() != Some(name));
         self.names_in_layer
             .insert(provider.name.clone(), file_name.to_owned());
         self.providers.insert(provider.name.clone(), provider);
+    }
+
+    /// Resolves the pending aliases against the loaded providers, then
+    /// against `fallback`.
+    fn resolve_aliases(&mut self, fallback: &dyn Fn(&str) -> Option<Provider>) {
+        let pending = std::mem::take(&mut self.aliases);
+        alias::resolve(
+            &mut self.providers,
+            pending,
+            fallback,
+            &mut self.diagnostics,
+        );
     }
 
     fn load_file(&mut self, path: &Path) {

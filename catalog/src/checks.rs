@@ -144,6 +144,20 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
             problems.push(problem);
         }
     }
+    if let Auth::Oauth2(oauth) = &provider.auth {
+        for key in oauth.callback_connection_config.keys() {
+            if !provider.connection_config.contains_key(key) {
+                let mut problem = Problem::new(
+                    Code::UndeclaredCapture,
+                    format!("/auth/callback_connection_config/{}", escape_pointer(key)),
+                    format!("`{key}` is captured from the callback but not declared in `connection_config`"),
+                    Some(undeclared_help(key, &declared, "connection_config")),
+                );
+                problem.at_key = true;
+                problems.push(problem);
+            }
+        }
+    }
 }
 
 fn invalid_regex(pointer: String, pattern: &str, error: &regex::Error) -> Problem {
@@ -209,8 +223,22 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
         });
     }
     push_one(&mut fields, "/proxy/base_url", &provider.proxy.base_url);
+    for (index, url) in provider.proxy.base_url_fallbacks.iter().enumerate() {
+        push_one(
+            &mut fields,
+            &format!("/proxy/base_url_fallbacks/{index}"),
+            url,
+        );
+    }
     push_map(&mut fields, "/proxy/headers", &provider.proxy.headers);
     push_map(&mut fields, "/proxy/query", &provider.proxy.query);
+    if let Some(verification) = &provider.proxy.verification {
+        push_map(
+            &mut fields,
+            "/proxy/verification/headers",
+            &verification.headers,
+        );
+    }
     fields
 }
 
@@ -435,6 +463,17 @@ fn check_urls(provider: &Provider, problems: &mut Vec<Problem>) {
             ));
         }
     }
+    for (index, url) in provider.proxy.base_url_fallbacks.iter().enumerate() {
+        check_url_variables_constrained(provider, url, problems);
+        if let Err(help) = check_url_scheme(provider, url) {
+            problems.push(Problem::new(
+                Code::InsecureUrl,
+                format!("/proxy/base_url_fallbacks/{index}"),
+                format!("URL `{url}` does not use https"),
+                Some(help),
+            ));
+        }
+    }
 }
 
 /// Requires a `pattern` on every connection-config field that a URL uses, so
@@ -615,6 +654,7 @@ mod tests {
             default: None,
             optional: false,
             automated: false,
+            ..ConfigField::default()
         };
         let accepted = |pattern: &str, leading: bool| {
             probe_pattern("sub", &field(pattern), leading).map(|problem| problem.message)

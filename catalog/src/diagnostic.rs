@@ -95,11 +95,17 @@ pub enum Code {
     NoProviderFiles,
     /// A path given on the command line does not exist.
     PathNotFound,
+    /// `alias` names no provider in the catalog.
+    UnknownAliasTarget,
+    /// `alias` names a provider that is itself an alias.
+    AliasChain,
+    /// An alias file lacks its own `name` or has a malformed `alias`.
+    InvalidAlias,
 }
 
 impl Code {
     /// Every code, in declaration order.
-    pub const ALL: [Code; 31] = [
+    pub const ALL: [Code; 34] = [
         Code::InvalidYaml,
         Code::DuplicateKey,
         Code::EmptyFile,
@@ -131,6 +137,9 @@ impl Code {
         Code::ReadFailed,
         Code::NoProviderFiles,
         Code::PathNotFound,
+        Code::UnknownAliasTarget,
+        Code::AliasChain,
+        Code::InvalidAlias,
     ];
 
     /// Returns the stable name, for example `unknown-field`.
@@ -167,6 +176,9 @@ impl Code {
             Code::ReadFailed => "read-failed",
             Code::NoProviderFiles => "no-provider-files",
             Code::PathNotFound => "path-not-found",
+            Code::UnknownAliasTarget => "unknown-alias-target",
+            Code::AliasChain => "alias-chain",
+            Code::InvalidAlias => "invalid-alias",
         }
     }
 }

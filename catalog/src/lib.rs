@@ -10,6 +10,7 @@
 //! The built-in catalog (`catalog/providers/*.yaml`) is embedded at build
 //! time; [`Catalog::with_dirs`] layers directories on top of it.
 
+mod alias;
 mod catalog;
 mod checks;
 mod diagnostic;

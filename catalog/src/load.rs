@@ -17,7 +17,9 @@ use crate::schema;
 /// `file_name` is used in diagnostics and for the rule that the provider's
 /// `name` equals the file name without `.yaml`. Returns every problem found
 /// in the first failing stage: YAML syntax, then the schema, then the
-/// semantic checks.
+/// semantic checks. An alias file is not resolved here, because its target
+/// lives in another file: [`crate::validate_paths`] and [`crate::Catalog`]
+/// resolve aliases.
 pub fn parse_provider(file_name: &str, source: &str) -> Result<Provider, Vec<Diagnostic>> {
     // serde_yaml (libyaml) gives the clearer syntax messages, so it goes
     // first; yaml-rust2 then records positions and may still reject a file.
@@ -50,11 +52,23 @@ pub fn parse_provider(file_name: &str, source: &str) -> Result<Provider, Vec<Dia
         )
         .with_help(Some(help.to_owned()))]);
     }
+    parse_document(file_name, source, document, &positions)
+}
+
+/// Checks a parsed document (duplicate keys, the schema, the semantic
+/// checks) and deserializes it. Diagnostics point into `source` through
+/// `positions`; an alias file passes its merged document here.
+pub(crate) fn parse_document(
+    file_name: &str,
+    source: &str,
+    document: Value,
+    positions: &PositionIndex,
+) -> Result<Provider, Vec<Diagnostic>> {
     if !positions.duplicates().is_empty() {
-        return Err(duplicate_keys(file_name, source, &positions));
+        return Err(duplicate_keys(file_name, source, positions));
     }
 
-    let schema_problems = schema::check(&document, &positions);
+    let schema_problems = schema::check(&document, positions);
     if !schema_problems.is_empty() {
         let diagnostics = schema_problems
             .into_iter()

@@ -89,9 +89,20 @@ pub struct OAuth2 {
     /// Scopes always requested, before the integration's own.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub default_scopes: Vec<String>,
+    /// How the `scope` value is written into the authorization URL.
+    #[serde(default, skip_serializing_if = "ScopeEncoding::is_form")]
+    pub scope_encoding: ScopeEncoding,
     /// Extra query parameters of the authorization URL (values are templates).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub authorization_params: BTreeMap<String, String>,
+    /// Leave out every authorization URL parameter whose value is empty,
+    /// instead of sending `name=`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drop_empty_authorization_params: bool,
+    /// Names the provider uses in place of standard authorization URL
+    /// parameters, for example `client_id: client_key`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub authorization_param_names: BTreeMap<StandardParam, String>,
     /// Extra body parameters of the code exchange only.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub token_params: BTreeMap<String, String>,
@@ -101,6 +112,13 @@ pub struct OAuth2 {
     /// Where the client id and secret go in token requests.
     #[serde(default)]
     pub client_auth: ClientAuth,
+    /// How token request bodies are encoded.
+    #[serde(default, skip_serializing_if = "TokenBodyFormat::is_form")]
+    pub token_body_format: TokenBodyFormat,
+    /// Names the provider uses in place of standard token request
+    /// parameters, for the code exchange and the refresh.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub token_param_names: BTreeMap<StandardParam, String>,
     /// PKCE with S256; on unless a provider rejects it.
     #[serde(default = "default_true")]
     pub pkce: bool,
@@ -113,6 +131,11 @@ pub struct OAuth2 {
     pub refreshable: bool,
     #[serde(default)]
     pub token_response: TokenResponse,
+    /// Connection-config keys filled from query parameters of the redirect
+    /// back to Latchkey, for example `realmId: realmId` for QuickBooks.
+    /// They are set before the code exchange, so the token URL may use them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub callback_connection_config: BTreeMap<String, String>,
     /// How the access token is attached to proxied requests; an
     /// `Authorization: Bearer` header when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -134,6 +157,10 @@ pub struct ClientCredentials {
     pub token_params: BTreeMap<String, String>,
     #[serde(default)]
     pub client_auth: ClientAuth,
+    #[serde(default, skip_serializing_if = "TokenBodyFormat::is_form")]
+    pub token_body_format: TokenBodyFormat,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub token_param_names: BTreeMap<StandardParam, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_margin_seconds: Option<u64>,
     #[serde(default)]
@@ -172,15 +199,90 @@ pub struct Basic {
     pub inject: Option<Inject>,
 }
 
-/// Where client credentials go in a token request.
+/// Where client credentials go in a token request (RFC 6749 section 2.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientAuth {
-    /// `client_id` and `client_secret` as form fields (`client_secret_post`).
+    /// `client_id` and `client_secret` as body fields (`client_secret_post`).
     #[default]
     Body,
-    /// An `Authorization: Basic` header (`client_secret_basic`).
+    /// An `Authorization: Basic` header only (`client_secret_basic`).
     Basic,
+    /// The Basic header and also both body fields, for providers that
+    /// reject a token request lacking either.
+    BasicAndBody,
+}
+
+/// The encoding of a token request body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenBodyFormat {
+    /// `application/x-www-form-urlencoded`, as RFC 6749 specifies.
+    #[default]
+    Form,
+    /// A JSON object of string values (`application/json`).
+    Json,
+}
+
+impl TokenBodyFormat {
+    fn is_form(&self) -> bool {
+        *self == TokenBodyFormat::Form
+    }
+}
+
+/// How the joined scopes are written into the authorization URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopeEncoding {
+    /// Form-encoded like the other parameters: a space becomes `+`, `:`
+    /// becomes `%3A`.
+    #[default]
+    Form,
+    /// Written as is, except for the characters a URL query cannot contain
+    /// (a space becomes `%20`, `#` becomes `%23`), for providers that do not
+    /// decode the scope value.
+    Raw,
+}
+
+impl ScopeEncoding {
+    fn is_form(&self) -> bool {
+        *self == ScopeEncoding::Form
+    }
+}
+
+/// An OAuth 2.0 parameter that Latchkey sets itself and that a provider may
+/// know under another name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StandardParam {
+    ClientId,
+    ClientSecret,
+    RedirectUri,
+    ResponseType,
+    State,
+    Scope,
+    Code,
+    CodeVerifier,
+    GrantType,
+    RefreshToken,
+}
+
+impl StandardParam {
+    /// The name RFC 6749 and RFC 7636 give the parameter.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            StandardParam::ClientId => "client_id",
+            StandardParam::ClientSecret => "client_secret",
+            StandardParam::RedirectUri => "redirect_uri",
+            StandardParam::ResponseType => "response_type",
+            StandardParam::State => "state",
+            StandardParam::Scope => "scope",
+            StandardParam::Code => "code",
+            StandardParam::CodeVerifier => "code_verifier",
+            StandardParam::GrantType => "grant_type",
+            StandardParam::RefreshToken => "refresh_token",
+        }
+    }
 }
 
 /// Where values sit in a token response. Paths are dot-separated keys into
@@ -192,8 +294,16 @@ pub struct TokenResponse {
     pub access_token: String,
     #[serde(default = "default_refresh_token_path")]
     pub refresh_token: String,
+    /// Path of the lifetime, a number or a numeric string.
     #[serde(default = "default_expires_in_path")]
     pub expires_in: String,
+    /// Unit of the value at `expires_in`.
+    #[serde(default, skip_serializing_if = "ExpiresInUnit::is_seconds")]
+    pub expires_in_unit: ExpiresInUnit,
+    /// An absolute expiry time; when the reply has it, it wins over
+    /// `expires_in`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<ExpiresAt>,
     /// Lifetime in seconds assumed when the response carries no expiry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_expires_in: Option<u64>,
@@ -209,10 +319,50 @@ impl Default for TokenResponse {
             access_token: default_access_token_path(),
             refresh_token: default_refresh_token_path(),
             expires_in: default_expires_in_path(),
+            expires_in_unit: ExpiresInUnit::Seconds,
+            expires_at: None,
             default_expires_in: None,
             connection_config: BTreeMap::new(),
         }
     }
+}
+
+/// Unit of a relative lifetime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpiresInUnit {
+    #[default]
+    Seconds,
+    Milliseconds,
+}
+
+impl ExpiresInUnit {
+    fn is_seconds(&self) -> bool {
+        *self == ExpiresInUnit::Seconds
+    }
+}
+
+/// Where a token response carries an absolute expiry time, and how it is
+/// written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpiresAt {
+    /// Dot-separated path into the response.
+    pub path: String,
+    pub format: TimeFormat,
+}
+
+/// How an absolute time is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeFormat {
+    /// Seconds since the Unix epoch, a number or a numeric string.
+    UnixSeconds,
+    /// Milliseconds since the Unix epoch, a number or a numeric string.
+    UnixMilliseconds,
+    /// An ISO 8601 / RFC 3339 date-time with an offset, for example
+    /// `2026-01-01T00:00:00Z`.
+    Iso8601,
 }
 
 /// Where a credential is attached to an outgoing request.
@@ -256,38 +406,193 @@ pub enum InjectLocation {
 }
 
 /// One per-connection value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigField {
+    /// The JSON type a connection sends. Templates see the value as text.
+    #[serde(default, rename = "type", skip_serializing_if = "FieldType::is_string")]
+    pub field_type: FieldType,
     pub title: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     /// Regular expression the whole value must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
+    /// A well-known shape of the value, checked like `pattern` when a
+    /// connection's config is validated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<FieldFormat>,
+    /// Text a form shows before the input, such as `https://`; it is not
+    /// part of the value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// Text a form shows after the input, such as `.atlassian.net`; it is
+    /// not part of the value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suffix: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub example: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<String>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub optional: bool,
-    /// Filled by Latchkey (from the token response), not by the end user.
+    /// Filled by Latchkey (from the token response or the callback), not
+    /// by the end user.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub automated: bool,
+    /// Whether the value is confidential, so the connect page masks its input.
+    /// NOTE: API responses still return the value in `connection_config`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secret: bool,
+}
+
+/// The JSON type of a connection-config value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldType {
+    #[default]
+    String,
+    Number,
+    Boolean,
+}
+
+impl FieldType {
+    fn is_string(&self) -> bool {
+        *self == FieldType::String
+    }
+}
+
+/// A well-known shape of a connection-config value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldFormat {
+    /// A DNS host name without scheme or path, such as `acme.example.com`.
+    Hostname,
+    /// An absolute URI with a scheme, such as `https://acme.example.com/api`.
+    Uri,
+    /// A UUID in its hyphenated form.
+    Uuid,
+    /// An email address.
+    Email,
 }
 
 /// Where the provider's API lives and what every proxied request carries.
+///
+/// NOTE: `retry`, `decompress`, `verification` and `pagination` are
+/// declarative for now: they are validated and stored, but the proxy does
+/// not act on them yet.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Proxy {
     /// Template of the base URL that `/proxy/{path}` is appended to.
     pub base_url: String,
+    /// Templates tried in order when `base_url` uses a variable that the
+    /// connection config lacks; the first whose variables are all set wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub base_url_fallbacks: Vec<String>,
     /// Static headers added to every proxied request (values are templates).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub headers: BTreeMap<String, String>,
     /// Static query parameters added to every proxied request.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub query: BTreeMap<String, String>,
+    /// When and how long to wait before retrying a proxied request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retry>,
+    /// Whether the provider compresses replies even without
+    /// `Accept-Encoding`, so the proxy must decompress them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub decompress: bool,
+    /// A request that proves a credential works.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<Verification>,
+    /// How the provider's list endpoints page their results.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pagination: Option<Pagination>,
+}
+
+/// Rate-limit headers and retryable statuses of a provider's API.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    /// Headers whose value is the number of seconds to wait, such as
+    /// `Retry-After`; the first one present wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after_headers: Vec<String>,
+    /// Headers whose value is the Unix time in seconds at which the limit
+    /// resets, such as `X-RateLimit-Reset`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reset_at_headers: Vec<String>,
+    /// Status codes worth retrying: exact codes (`429`) or classes (`5xx`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub statuses: Vec<String>,
+}
+
+/// A request to the provider's API, relative to the base URL, whose
+/// expected status proves that a credential works.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Verification {
+    #[serde(default)]
+    pub method: VerificationMethod,
+    /// Path appended to the base URL, starting with `/`.
+    pub path: String,
+    /// Extra headers of this request only (values are templates).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Statuses that mean the credential works; any 2xx when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expected_statuses: Vec<u16>,
+}
+
+/// HTTP method of a verification request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum VerificationMethod {
+    #[default]
+    Get,
+    Post,
+}
+
+/// How a list endpoint pages its results. `style` selects the variant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "style", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Pagination {
+    /// The response carries a cursor that the next request sends back.
+    Cursor {
+        /// Query parameter that carries the cursor in a request.
+        cursor_param: String,
+        /// Dot-separated path of the next cursor in the response body.
+        cursor_path: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit_param: Option<String>,
+        /// Dot-separated path of the result list in the response body.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        results_path: Option<String>,
+    },
+    /// The response links to the next page, in a `Link` header with the
+    /// relation `link_rel`, or at `next_url_path` in the body.
+    Link {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        link_rel: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        next_url_path: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit_param: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        results_path: Option<String>,
+    },
+    /// Each request sends how many results to skip.
+    Offset {
+        offset_param: String,
+        /// Offset of the first page; 0 when absent.
+        #[serde(default)]
+        offset_start: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit_param: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        results_path: Option<String>,
+    },
 }
 
 fn default_scope_separator() -> String {

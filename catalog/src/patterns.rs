@@ -47,6 +47,7 @@ mod tests {
             default: None,
             optional: false,
             automated: false,
+            ..ConfigField::default()
         }
     }
 

@@ -349,6 +349,42 @@ const FILE_CASES: &[FileCase] = &[
         name: "missing_path",
         setup: |dir| vec![dir.join("absent.yaml")],
     },
+    FileCase {
+        name: "unknown_alias_target",
+        setup: |dir| {
+            let path = dir.join("github-work.yaml");
+            fs::write(
+                &path,
+                "# GitHub for work accounts.\nname: github-work\nalias: githb\n",
+            )
+            .unwrap();
+            vec![path]
+        },
+    },
+    FileCase {
+        name: "alias_chain",
+        setup: |dir| {
+            fs::write(
+                dir.join("github-work.yaml"),
+                "# GitHub for work accounts.\nname: github-work\nalias: github\n",
+            )
+            .unwrap();
+            fs::write(
+                dir.join("github-team.yaml"),
+                "# GitHub for teams.\nname: github-team\nalias: github-work\n",
+            )
+            .unwrap();
+            vec![dir.to_path_buf()]
+        },
+    },
+    FileCase {
+        name: "alias_without_name",
+        setup: |dir| {
+            let path = dir.join("github-work.yaml");
+            fs::write(&path, "# GitHub for work accounts.\nalias: github\n").unwrap();
+            vec![path]
+        },
+    },
 ];
 
 fn run_file_case(case: &FileCase) -> (tempfile::TempDir, Vec<Diagnostic>) {

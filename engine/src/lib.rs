@@ -10,6 +10,7 @@ mod lifecycle;
 mod oauth2_flow;
 mod secret;
 mod template;
+mod token_request;
 mod token_response;
 mod transport;
 mod url_template;

@@ -1,24 +1,23 @@
 //! The OAuth 2.0 flows: the authorization URL, the code exchange, the
 //! refresh and the client-credentials grant.
 //!
-//! The oauth2 crate builds every request (PKCE, client authentication per
-//! RFC 6749 section 2.3.1). The requests go out through [`TokenTransport`]
-//! over the engine's reqwest client, which keeps the raw reply for
-//! [`parse_token_reply`].
+//! Latchkey builds the authorization URL and the token requests itself, so
+//! that a definition can rename standard parameters, drop empty ones, leave
+//! scopes unencoded, send JSON bodies and choose the client authentication
+//! (RFC 6749 section 2.3.1). The oauth2 crate supplies the random `state` and
+//! the PKCE S256 pair. The requests go out through [`TokenTransport`], which
+//! keeps the raw reply for [`parse_token_reply`].
 
 use std::collections::BTreeMap;
 
 use chrono::Utc;
-use latchkey_catalog::{Auth, ClientAuth, OAuth2, Provider};
-use oauth2::basic::BasicClient;
-use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
-    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, TokenUrl,
-};
+use latchkey_catalog::{Auth, OAuth2, Provider, ScopeEncoding, StandardParam};
+use oauth2::{CsrfToken, PkceCodeChallenge};
 use serde_json::Value;
 use url::Url;
 
 use crate::template::{config_variables, render_params};
+use crate::token_request::{TokenClient, TokenParams};
 use crate::token_response::parse_token_reply;
 use crate::transport::TokenTransport;
 use crate::url_template::render_url;
@@ -51,9 +50,6 @@ const RESERVED_TOKEN_PARAMS: &[&str] = &[
     "scope",
 ];
 
-type TokenClient =
-    BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
-
 /// The URL that sends the end user to the provider, and the values to keep
 /// until the callback.
 #[derive(Debug)]
@@ -70,7 +66,8 @@ impl Engine {
     /// random `state`, the PKCE S256 challenge unless the definition sets
     /// `pkce: false`, `redirect_uri`, the default then the integration
     /// scopes (de-duplicated, joined with `scope_separator`) and the rendered
-    /// `authorization_params`.
+    /// `authorization_params`, appended to any query the URL template has.
+    /// Standard names follow `authorization_param_names`.
     pub fn authorization_url(
         &self,
         provider: &Provider,
@@ -80,7 +77,7 @@ impl Engine {
     ) -> Result<AuthorizationRequest, EngineError> {
         let oauth2 = oauth2_settings(provider, "build an authorization URL")?;
         let vars = config_variables(provider, config);
-        let auth_url = render_url(
+        let mut url = render_url(
             provider,
             "auth.authorization_url",
             &oauth2.authorization_url,
@@ -93,33 +90,68 @@ impl Engine {
             &vars,
             RESERVED_AUTHORIZATION_PARAMS,
         )?;
+        check_redirect_uri(provider, redirect_uri)?;
 
-        let client = BasicClient::new(ClientId::new(app.client_id.clone()))
-            .set_auth_uri(AuthUrl::from_url(auth_url))
-            .set_redirect_uri(redirect_url(provider, redirect_uri)?);
-        let mut request = client.authorize_url(|| CsrfToken::new_random_len(STATE_BYTES));
-
+        let state = CsrfToken::new_random_len(STATE_BYTES).into_secret();
+        let name = |param: StandardParam| {
+            oauth2
+                .authorization_param_names
+                .get(&param)
+                .map_or(param.as_str(), String::as_str)
+                .to_owned()
+        };
+        let mut params: Vec<(String, String)> = vec![
+            (name(StandardParam::ResponseType), "code".to_owned()),
+            (name(StandardParam::ClientId), app.client_id.clone()),
+            (name(StandardParam::State), state.clone()),
+        ];
         let mut pkce_verifier = None;
         if oauth2.pkce {
             let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-            request = request.set_pkce_challenge(challenge);
+            params.push(("code_challenge".to_owned(), challenge.as_str().to_owned()));
+            params.push((
+                "code_challenge_method".to_owned(),
+                challenge.method().as_str().to_owned(),
+            ));
             pkce_verifier = Some(Secret::new(verifier.into_secret()));
         }
-
-        // The oauth2 crate joins its own scopes with a space, so the scope
-        // goes in as a plain parameter joined with the provider's separator.
+        params.push((name(StandardParam::RedirectUri), redirect_uri.to_owned()));
         let scope = join_scopes(&oauth2.default_scopes, &app.scopes, &oauth2.scope_separator);
-        if !scope.is_empty() {
-            request = request.add_extra_param("scope", scope);
-        }
-        for (name, value) in extra_params {
-            request = request.add_extra_param(name, value);
+        let scope = (!scope.is_empty()).then_some((name(StandardParam::Scope), scope));
+        if oauth2.drop_empty_authorization_params {
+            params.retain(|(_, value)| !value.is_empty());
         }
 
-        let (url, state) = request.url();
+        let mut query = url.query().unwrap_or_default().to_owned();
+        let mut append = |name: &str, encoded_value: &str| {
+            if !query.is_empty() {
+                query.push('&');
+            }
+            query.push_str(&form_encode(name));
+            query.push('=');
+            query.push_str(encoded_value);
+        };
+        for (name, value) in &params {
+            append(name, &form_encode(value));
+        }
+        if let Some((name, value)) = &scope {
+            match oauth2.scope_encoding {
+                ScopeEncoding::Form => append(name, &form_encode(value)),
+                // `set_query` below percent-encodes what a query cannot hold.
+                ScopeEncoding::Raw => append(name, value),
+            }
+        }
+        for (name, value) in &extra_params {
+            if oauth2.drop_empty_authorization_params && value.is_empty() {
+                continue;
+            }
+            append(name, &form_encode(value));
+        }
+        url.set_query(Some(&query));
+
         Ok(AuthorizationRequest {
             url,
-            state: Secret::new(state.into_secret()),
+            state: Secret::new(state),
             pkce_verifier,
         })
     }
@@ -144,37 +176,34 @@ impl Engine {
         }
         let vars = config_variables(provider, config);
         let token_url = render_url(provider, "auth.token_url", &oauth2.token_url, &vars)?;
-        let extra_params = rendered_params(
+        let extra = rendered_params(
             provider,
             "auth.token_params",
             &oauth2.token_params,
             &vars,
             RESERVED_TOKEN_PARAMS,
         )?;
+        check_redirect_uri(provider, redirect_uri)?;
 
-        let client = token_client(
-            &app.client_id,
-            &app.client_secret,
-            oauth2.client_auth,
-            &token_url,
-        )
-        .set_redirect_uri(redirect_url(provider, redirect_uri)?);
-        let mut request = client.exchange_code(AuthorizationCode::new(code.to_owned()));
+        let mut grant = vec![
+            (StandardParam::GrantType, "authorization_code".to_owned()),
+            (StandardParam::Code, code.to_owned()),
+        ];
         if let Some(verifier) = pkce_verifier {
-            request =
-                request.set_pkce_verifier(PkceCodeVerifier::new(verifier.expose().to_owned()));
+            grant.push((StandardParam::CodeVerifier, verifier.expose().to_owned()));
         }
-        for (name, value) in extra_params {
-            request = request.add_extra_param(name, value);
-        }
+        let params = TokenParams {
+            grant,
+            trailing: vec![(StandardParam::RedirectUri, redirect_uri.to_owned())],
+            extra,
+        };
+        let request = oauth2_client(oauth2, app).request(&token_url, params)?;
 
         let obtained_at = Utc::now();
-        let transport =
-            TokenTransport::new(&self.http, &provider.name, "authorization_code", &token_url);
-        let outcome = request
-            .request_async(&|request| transport.clone().send(request))
-            .await;
-        let reply = transport.into_reply(outcome)?;
+        let reply =
+            TokenTransport::new(&self.http, &provider.name, "authorization_code", &token_url)
+                .send(request)
+                .await?;
         parse_token_reply(
             &provider.name,
             &oauth2.token_response,
@@ -208,7 +237,7 @@ impl Engine {
             Some(template) => render_url(provider, "auth.refresh_url", template, &vars)?,
             None => render_url(provider, "auth.token_url", &oauth2.token_url, &vars)?,
         };
-        let extra_params = rendered_params(
+        let extra = rendered_params(
             provider,
             "auth.refresh_params",
             &oauth2.refresh_params,
@@ -216,25 +245,23 @@ impl Engine {
             RESERVED_TOKEN_PARAMS,
         )?;
 
-        let client = token_client(
-            &app.client_id,
-            &app.client_secret,
-            oauth2.client_auth,
-            &token_url,
-        );
-        let refresh_token_value = RefreshToken::new(refresh_token.expose().to_owned());
-        let mut request = client.exchange_refresh_token(&refresh_token_value);
-        for (name, value) in extra_params {
-            request = request.add_extra_param(name, value);
-        }
+        let params = TokenParams {
+            grant: vec![
+                (StandardParam::GrantType, "refresh_token".to_owned()),
+                (
+                    StandardParam::RefreshToken,
+                    refresh_token.expose().to_owned(),
+                ),
+            ],
+            trailing: Vec::new(),
+            extra,
+        };
+        let request = oauth2_client(oauth2, app).request(&token_url, params)?;
 
         let obtained_at = Utc::now();
-        let transport =
-            TokenTransport::new(&self.http, &provider.name, "refresh_token", &token_url);
-        let outcome = request
-            .request_async(&|request| transport.clone().send(request))
-            .await;
-        let reply = transport.into_reply(outcome)?;
+        let reply = TokenTransport::new(&self.http, &provider.name, "refresh_token", &token_url)
+            .send(request)
+            .await?;
         parse_token_reply(
             &provider.name,
             &oauth2.token_response,
@@ -260,7 +287,7 @@ impl Engine {
         };
         let vars = config_variables(provider, config);
         let token_url = render_url(provider, "auth.token_url", &settings.token_url, &vars)?;
-        let extra_params = rendered_params(
+        let extra = rendered_params(
             provider,
             "auth.token_params",
             &settings.token_params,
@@ -268,23 +295,31 @@ impl Engine {
             RESERVED_TOKEN_PARAMS,
         )?;
 
-        let client = token_client(client_id, client_secret, settings.client_auth, &token_url);
-        let mut request = client.exchange_client_credentials();
         let scope = join_scopes(&settings.default_scopes, scopes, &settings.scope_separator);
-        if !scope.is_empty() {
-            request = request.add_extra_param("scope", scope);
-        }
-        for (name, value) in extra_params {
-            request = request.add_extra_param(name, value);
-        }
+        let trailing = if scope.is_empty() {
+            Vec::new()
+        } else {
+            vec![(StandardParam::Scope, scope)]
+        };
+        let params = TokenParams {
+            grant: vec![(StandardParam::GrantType, "client_credentials".to_owned())],
+            trailing,
+            extra,
+        };
+        let client = TokenClient {
+            client_id,
+            client_secret,
+            client_auth: settings.client_auth,
+            body_format: settings.token_body_format,
+            param_names: &settings.token_param_names,
+        };
+        let request = client.request(&token_url, params)?;
 
         let obtained_at = Utc::now();
-        let transport =
-            TokenTransport::new(&self.http, &provider.name, "client_credentials", &token_url);
-        let outcome = request
-            .request_async(&|request| transport.clone().send(request))
-            .await;
-        let reply = transport.into_reply(outcome)?;
+        let reply =
+            TokenTransport::new(&self.http, &provider.name, "client_credentials", &token_url)
+                .send(request)
+                .await?;
         parse_token_reply(
             &provider.name,
             &settings.token_response,
@@ -292,6 +327,32 @@ impl Engine {
             obtained_at,
             None,
         )
+    }
+
+    /// Picks the connection-config values that the definition captures from
+    /// the query of the redirect back to Latchkey
+    /// (`callback_connection_config`). Parameters the query lacks, or sends
+    /// empty, are left out.
+    pub fn callback_connection_config<'a>(
+        &self,
+        provider: &Provider,
+        query: impl Fn(&str) -> Option<&'a str>,
+    ) -> ConnectionConfig {
+        let mut captured = ConnectionConfig::new();
+        let Auth::Oauth2(oauth2) = &provider.auth else {
+            return captured;
+        };
+        for (key, param) in &oauth2.callback_connection_config {
+            match query(param) {
+                Some(value) if !value.is_empty() => {
+                    captured.insert(key.clone(), Value::String(value.to_owned()));
+                }
+                _ => {
+                    tracing::debug!(key = %key, param = %param, "callback has no value for connection-config key");
+                }
+            }
+        }
+        captured
     }
 }
 
@@ -325,35 +386,28 @@ fn unsupported(provider: &Provider, operation: &str) -> EngineError {
     ))
 }
 
-fn token_client(
-    client_id: &str,
-    client_secret: &Secret,
-    client_auth: ClientAuth,
-    token_url: &Url,
-) -> TokenClient {
-    let auth_type = match client_auth {
-        ClientAuth::Body => AuthType::RequestBody,
-        ClientAuth::Basic => AuthType::BasicAuth,
-    };
-    let mut client = BasicClient::new(ClientId::new(client_id.to_owned()))
-        .set_auth_type(auth_type)
-        .set_token_uri(TokenUrl::from_url(token_url.clone()));
-    // A public client has no secret and sends its client_id in the body,
-    // which is also what the oauth2 crate does for Basic without a secret.
-    if !client_secret.expose().is_empty() {
-        client = client.set_client_secret(ClientSecret::new(client_secret.expose().to_owned()));
+fn oauth2_client<'a>(oauth2: &'a OAuth2, app: &'a ClientApp) -> TokenClient<'a> {
+    TokenClient {
+        client_id: &app.client_id,
+        client_secret: &app.client_secret,
+        client_auth: oauth2.client_auth,
+        body_format: oauth2.token_body_format,
+        param_names: &oauth2.token_param_names,
     }
-    client
 }
 
-fn redirect_url(provider: &Provider, redirect_uri: &str) -> Result<RedirectUrl, EngineError> {
-    RedirectUrl::new(redirect_uri.to_owned()).map_err(|err| {
+fn check_redirect_uri(provider: &Provider, redirect_uri: &str) -> Result<(), EngineError> {
+    Url::parse(redirect_uri).map(drop).map_err(|err| {
         EngineError::template(
             &provider.name,
             "redirect_uri",
             format!("`{redirect_uri}` is not a valid URL: {err}"),
         )
     })
+}
+
+fn form_encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 /// Renders a parameter map and rejects names that Latchkey sets itself.
@@ -1120,5 +1174,267 @@ proxy: {base_url: "https://once.example"}
                 expected
             );
         }
+    }
+
+    #[test]
+    fn authorization_url_dialects() {
+        let yaml = |extra: &str| {
+            format!(
+                r#"
+name: dialect
+display_name: Dialect
+auth:
+  mode: oauth2
+  authorization_url: https://dialect.example/authorize
+  token_url: https://dialect.example/token
+  pkce: false
+  scope_separator: " "
+{extra}
+proxy: {{base_url: "https://dialect.example"}}
+"#
+            )
+        };
+
+        // (case, definition lines, integration scopes, expected URL with
+        // {state} standing for the random value)
+        #[rustfmt::skip]
+        let cases = [
+            (
+                "form-encoded scopes by default",
+                "  authorization_params: {audience: \"\"}",
+                vec!["read:user", "files/write"],
+                format!("https://dialect.example/authorize?response_type=code&client_id=cid&state={{state}}&redirect_uri={ENCODED_REDIRECT_URI}&scope=read%3Auser+files%2Fwrite&audience="),
+            ),
+            (
+                "raw scopes keep : and / and encode the space as %20",
+                "  scope_encoding: raw",
+                vec!["read:user", "files/write"],
+                format!("https://dialect.example/authorize?response_type=code&client_id=cid&state={{state}}&redirect_uri={ENCODED_REDIRECT_URI}&scope=read:user%20files/write"),
+            ),
+            (
+                "empty parameters dropped",
+                "  drop_empty_authorization_params: true\n  authorization_params: {audience: \"\", prompt: consent}",
+                vec![],
+                format!("https://dialect.example/authorize?response_type=code&client_id=cid&state={{state}}&redirect_uri={ENCODED_REDIRECT_URI}&prompt=consent"),
+            ),
+            (
+                "renamed standard parameters",
+                "  authorization_param_names: {client_id: client_key, redirect_uri: redirect_url}",
+                vec!["user.info.basic"],
+                format!("https://dialect.example/authorize?response_type=code&client_key=cid&state={{state}}&redirect_url={ENCODED_REDIRECT_URI}&scope=user.info.basic"),
+            ),
+        ];
+
+        for (case, extra, scopes, expected) in cases {
+            let provider = provider_from_yaml(&yaml(extra));
+
+            let request = engine()
+                .authorization_url(&provider, &app(&scopes), REDIRECT_URI, &config(&[]))
+                .unwrap_or_else(|err| panic!("{case}: {err}"));
+
+            let expected = expected.replace("{state}", request.state.expose());
+            assert_eq!(request.url.as_str(), expected, "{case}");
+        }
+    }
+
+    #[tokio::test]
+    async fn token_request_dialects() {
+        let yaml = |base: &str, extra: &str| {
+            format!(
+                r#"
+name: dialect
+display_name: Dialect
+auth:
+  mode: oauth2
+  authorization_url: {base}/authorize
+  token_url: {base}/token
+  pkce: false
+{extra}
+proxy: {{base_url: "{base}"}}
+"#
+            )
+        };
+
+        // (case, definition lines, expected Authorization header, expected
+        // content type, expected raw body)
+        #[rustfmt::skip]
+        let cases = [
+            (
+                "basic_and_body sends the header and both body fields",
+                "  client_auth: basic_and_body",
+                Some(basic_header()),
+                "application/x-www-form-urlencoded",
+                format!("grant_type=authorization_code&code=the-code&client_id=cid&client_secret=c%24ecret&redirect_uri={ENCODED_REDIRECT_URI}"),
+            ),
+            (
+                "json body",
+                "  token_body_format: json\n  token_params: {audience: api}",
+                None,
+                "application/json",
+                format!(r#"{{"audience":"api","client_id":"cid","client_secret":"c$ecret","code":"the-code","grant_type":"authorization_code","redirect_uri":"{REDIRECT_URI}"}}"#),
+            ),
+            (
+                "json body with basic client auth",
+                "  token_body_format: json\n  client_auth: basic",
+                Some(basic_header()),
+                "application/json",
+                format!(r#"{{"code":"the-code","grant_type":"authorization_code","redirect_uri":"{REDIRECT_URI}"}}"#),
+            ),
+            (
+                "renamed token parameters",
+                "  token_param_names: {client_id: client_key}",
+                None,
+                "application/x-www-form-urlencoded",
+                format!("grant_type=authorization_code&code=the-code&client_key=cid&client_secret=c%24ecret&redirect_uri={ENCODED_REDIRECT_URI}"),
+            ),
+        ];
+
+        for (case, extra, authorization, content_type, body) in cases {
+            let reply = json!({"access_token": "at"});
+            let server = TestServer::start(vec![CannedReply::json(200, reply)]).await;
+            let provider = provider_from_yaml(&yaml(&server.base_url, extra));
+
+            engine()
+                .exchange_code(
+                    &provider,
+                    &app(&[]),
+                    "the-code",
+                    None,
+                    REDIRECT_URI,
+                    &config(&[]),
+                )
+                .await
+                .unwrap_or_else(|err| panic!("{case}: {err}"));
+
+            let request = server.single_request();
+            assert_eq!(request.method, "POST", "{case}");
+            assert_eq!(request.header("accept"), Some("application/json"), "{case}");
+            assert_eq!(request.header("content-type"), Some(content_type), "{case}");
+            assert_eq!(
+                request.header("authorization"),
+                authorization.as_deref(),
+                "{case}"
+            );
+            assert_eq!(request.body, body, "{case}");
+        }
+    }
+
+    #[tokio::test]
+    async fn refresh_json_body_omits_code_grant() {
+        let reply = json!({"access_token": "at-new"});
+        let server = TestServer::start(vec![CannedReply::json(200, reply)]).await;
+        let provider = provider_from_yaml(&format!(
+            r#"
+name: jsonish
+display_name: Jsonish
+auth:
+  mode: oauth2
+  authorization_url: {base}/authorize
+  token_url: {base}/token
+  token_body_format: json
+  token_params: {{audience: api}}
+  refresh_params: {{hint: again}}
+proxy: {{base_url: "{base}"}}
+"#,
+            base = server.base_url
+        ));
+        let old = OAuth2Token {
+            access_token: Secret::new("at-old"),
+            refresh_token: Some(Secret::new("rt-old")),
+            expires_at: None,
+            obtained_at: Utc::now(),
+            raw: json!({}),
+        };
+
+        engine()
+            .refresh(&provider, &app(&[]), &old, &config(&[]))
+            .await
+            .unwrap();
+
+        let request = server.single_request();
+        assert_eq!(request.header("content-type"), Some("application/json"));
+        let body: Value = serde_json::from_str(&request.body).unwrap();
+        assert_eq!(
+            body,
+            json!({"grant_type": "refresh_token", "refresh_token": "rt-old", "client_id": "cid", "client_secret": "c$ecret", "hint": "again"})
+        );
+    }
+
+    #[tokio::test]
+    async fn client_credentials_json_body() {
+        let reply = json!({"access_token": "cc"});
+        let server = TestServer::start(vec![CannedReply::json(200, reply)]).await;
+        let provider = provider_from_yaml(&format!(
+            r#"
+name: machine
+display_name: Machine
+auth:
+  mode: oauth2_client_credentials
+  token_url: {base}/token
+  token_body_format: json
+  client_auth: basic_and_body
+proxy: {{base_url: "{base}"}}
+"#,
+            base = server.base_url
+        ));
+        let scopes = vec!["read".to_owned()];
+
+        engine()
+            .client_credentials(
+                &provider,
+                "cid",
+                &Secret::new("c$ecret"),
+                &scopes,
+                &config(&[]),
+            )
+            .await
+            .unwrap();
+
+        let request = server.single_request();
+        assert_eq!(
+            request.header("authorization"),
+            Some(basic_header().as_str())
+        );
+        assert_eq!(request.header("content-type"), Some("application/json"));
+        assert_eq!(
+            request.body,
+            r#"{"client_id":"cid","client_secret":"c$ecret","grant_type":"client_credentials","scope":"read"}"#
+        );
+    }
+
+    #[test]
+    fn callback_values_captured() {
+        let provider = provider_from_yaml(
+            r#"
+name: quickbooks
+display_name: QuickBooks
+auth:
+  mode: oauth2
+  authorization_url: https://appcenter.intuit.com/connect/oauth2
+  token_url: https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer
+  callback_connection_config: {realm_id: realmId, region: region, site: site}
+connection_config:
+  realm_id: {title: Company ID, automated: true}
+  region: {title: Region, optional: true, automated: true}
+  site: {title: Site, optional: true, automated: true}
+proxy: {base_url: "https://quickbooks.api.intuit.com/v3/company/{{ realm_id }}"}
+"#,
+        );
+        let query: BTreeMap<&str, &str> = [
+            ("code", "c"),
+            ("state", "s"),
+            ("realmId", "9130347"),
+            ("site", ""),
+        ]
+        .into_iter()
+        .collect();
+
+        let captured =
+            engine().callback_connection_config(&provider, |name| query.get(name).copied());
+
+        assert_eq!(captured.get("realm_id"), Some(&json!("9130347")));
+        assert_eq!(captured.get("region"), None, "absent parameter");
+        assert_eq!(captured.get("site"), None, "empty parameter");
+        assert_eq!(captured.len(), 1);
     }
 }

@@ -105,12 +105,43 @@ fn quote_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
         .join(", ")
 }
 
-/// Renders `proxy.base_url` with the connection config (and the defaults of
-/// the provider's config fields), checks the values it uses, and parses it
-/// as an http or https URL.
+/// Renders the base URL with the connection config (and the defaults of the
+/// provider's config fields), checks the values it uses, and parses it as
+/// an http or https URL.
+///
+/// `proxy.base_url` is used when every variable it reads is set, else the
+/// first of `proxy.base_url_fallbacks` that has all its variables. When
+/// none has, the error is the one of `proxy.base_url`.
 pub fn base_url(provider: &Provider, config: &ConnectionConfig) -> Result<Url, EngineError> {
     let vars = config_variables(provider, config);
-    render_url(provider, "proxy.base_url", &provider.proxy.base_url, &vars)
+    let proxy = &provider.proxy;
+    if !proxy.base_url_fallbacks.is_empty() && !variables_set(&proxy.base_url, &vars) {
+        let fallback = proxy
+            .base_url_fallbacks
+            .iter()
+            .enumerate()
+            .find(|(_, template)| variables_set(template, &vars));
+        if let Some((index, template)) = fallback {
+            let field = format!("proxy.base_url_fallbacks.{index}");
+            return render_url(provider, &field, template, &vars);
+        }
+    }
+    render_url(provider, "proxy.base_url", &proxy.base_url, &vars)
+}
+
+/// Checks whether every variable `template` reads is defined in `vars`. A
+/// template that does not compile counts as set, so that rendering reports
+/// its syntax error.
+fn variables_set(template: &str, vars: &Value) -> bool {
+    let environment = environment();
+    let Ok(compiled) = environment.template_from_str(template) else {
+        return true;
+    };
+    let globals: HashSet<&str> = environment.globals().map(|(name, _)| name).collect();
+    compiled.undeclared_variables(true).iter().all(|path| {
+        let root = path.split('.').next().unwrap_or(path);
+        globals.contains(root) || path_defined(vars, path)
+    })
 }
 
 /// Template variables from a connection config: the `default` of every
@@ -262,5 +293,68 @@ proxy:
             );
             assert!(text.contains(expected), "{template}: {text}");
         }
+    }
+
+    #[test]
+    fn base_url_fallbacks_in_order() {
+        let provider = provider_from_yaml(
+            r#"
+name: intercom
+display_name: Intercom
+auth: {mode: oauth2, authorization_url: "https://app.intercom.com/oauth", token_url: "https://api.intercom.io/auth/eagle/token"}
+connection_config:
+  region: {title: Region, optional: true, pattern: "eu|au"}
+  workspace: {title: Workspace, optional: true, pattern: "[a-z0-9]+"}
+proxy:
+  base_url: https://api.{{ region }}.intercom.io/{{ workspace }}
+  base_url_fallbacks:
+    - https://api.{{ region }}.intercom.io
+    - https://api.intercom.io
+"#,
+        );
+
+        // (case, config, expected URL)
+        #[rustfmt::skip]
+        let cases = [
+            ("all variables set", vec![("region", "eu"), ("workspace", "w1")], "https://api.eu.intercom.io/w1"),
+            ("first fallback", vec![("region", "au")], "https://api.au.intercom.io/"),
+            ("last fallback", vec![("workspace", "w1")], "https://api.intercom.io/"),
+            ("nothing set", vec![], "https://api.intercom.io/"),
+        ];
+
+        for (case, pairs, expected) in cases {
+            let config: ConnectionConfig = pairs
+                .into_iter()
+                .map(|(key, value)| (key.to_owned(), json!(value)))
+                .collect();
+
+            let url = base_url(&provider, &config).unwrap_or_else(|err| panic!("{case}: {err}"));
+
+            assert_eq!(url.as_str(), expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn base_url_without_usable_fallback() {
+        let provider = provider_from_yaml(
+            r#"
+name: regional
+display_name: Regional
+auth: {mode: basic}
+connection_config:
+  region: {title: Region, pattern: "[a-z]+"}
+  tenant: {title: Tenant, pattern: "[a-z]+"}
+proxy:
+  base_url: https://{{ region }}.regional.example
+  base_url_fallbacks: ["https://{{ tenant }}.regional.example"]
+"#,
+        );
+
+        let err = base_url(&provider, &ConnectionConfig::new()).unwrap_err();
+
+        assert_eq!(
+            err.to_string(),
+            "provider `regional`, field `proxy.base_url`: undefined variable `region` (no variables are defined)"
+        );
     }
 }

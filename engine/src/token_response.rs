@@ -6,7 +6,7 @@
 //! connection-config values some providers return, so replies are read here.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use latchkey_catalog::TokenResponse;
+use latchkey_catalog::{ExpiresInUnit, TimeFormat, TokenResponse};
 use serde_json::Value;
 
 use crate::{ConnectionConfig, EngineError, OAuth2Token, ProviderErrorKind, Secret, TokenGrant};
@@ -63,24 +63,7 @@ pub(crate) fn parse_token_reply(
         _ => previous_refresh_token.cloned(),
     };
 
-    let expires_in = match lookup(&object, &spec.expires_in) {
-        None | Some(Value::Null) => spec.default_expires_in,
-        Some(value) => Some(parse_expires_in(value).ok_or_else(|| {
-            invalid(format!(
-                "`{}` is {value}, but a number of seconds was expected",
-                spec.expires_in
-            ))
-        })?),
-    };
-    let expires_at = match expires_in {
-        Some(seconds) => Some(add_seconds(obtained_at, seconds).ok_or_else(|| {
-            invalid(format!(
-                "`{}` of {seconds} seconds is out of range",
-                spec.expires_in
-            ))
-        })?),
-        None => None,
-    };
+    let expires_at = expiry(spec, &object, obtained_at).map_err(invalid)?;
 
     let connection_config = capture_connection_config(spec, &object);
     Ok(TokenGrant {
@@ -189,7 +172,94 @@ fn describe_unexpected_status(object: &Value) -> String {
     message
 }
 
-/// Accepts a non-negative number of seconds as a JSON number or a numeric
+/// Reads the expiry: the absolute `expires_at` when the definition has one
+/// and the reply carries it, else `expires_in` in its unit, else the
+/// definition's default lifetime. `None` means unknown.
+fn expiry(
+    spec: &TokenResponse,
+    object: &Value,
+    obtained_at: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, String> {
+    if let Some(absolute) = &spec.expires_at {
+        match lookup(object, &absolute.path) {
+            None | Some(Value::Null) => {}
+            Some(value) => {
+                return parse_expires_at(value, absolute.format)
+                    .map(Some)
+                    .ok_or_else(|| {
+                        format!(
+                            "`{}` is {value}, but {} was expected",
+                            absolute.path,
+                            describe_time_format(absolute.format)
+                        )
+                    })
+            }
+        }
+    }
+
+    let (lifetime, unit) = match lookup(object, &spec.expires_in) {
+        None | Some(Value::Null) => match spec.default_expires_in {
+            Some(seconds) => (seconds, ExpiresInUnit::Seconds),
+            None => return Ok(None),
+        },
+        Some(value) => {
+            let number = parse_expires_in(value).ok_or_else(|| {
+                let unit = match spec.expires_in_unit {
+                    ExpiresInUnit::Seconds => "seconds",
+                    ExpiresInUnit::Milliseconds => "milliseconds",
+                };
+                format!(
+                    "`{}` is {value}, but a number of {unit} was expected",
+                    spec.expires_in
+                )
+            })?;
+            (number, spec.expires_in_unit)
+        }
+    };
+    let delta = match unit {
+        ExpiresInUnit::Seconds => i64::try_from(lifetime)
+            .ok()
+            .and_then(TimeDelta::try_seconds),
+        ExpiresInUnit::Milliseconds => i64::try_from(lifetime)
+            .ok()
+            .and_then(TimeDelta::try_milliseconds),
+    };
+    delta
+        .and_then(|delta| obtained_at.checked_add_signed(delta))
+        .map(Some)
+        .ok_or_else(|| format!("`{}` of {lifetime} is out of range", spec.expires_in))
+}
+
+/// Parses an absolute time: a number or numeric string for the Unix
+/// formats, an RFC 3339 string for ISO 8601.
+fn parse_expires_at(value: &Value, format: TimeFormat) -> Option<DateTime<Utc>> {
+    match format {
+        TimeFormat::Iso8601 => {
+            let text = value.as_str()?.trim();
+            DateTime::parse_from_rfc3339(text)
+                .ok()
+                .map(|time| time.with_timezone(&Utc))
+        }
+        TimeFormat::UnixSeconds => {
+            let seconds = i64::try_from(parse_expires_in(value)?).ok()?;
+            DateTime::from_timestamp(seconds, 0)
+        }
+        TimeFormat::UnixMilliseconds => {
+            let millis = i64::try_from(parse_expires_in(value)?).ok()?;
+            DateTime::from_timestamp_millis(millis)
+        }
+    }
+}
+
+fn describe_time_format(format: TimeFormat) -> &'static str {
+    match format {
+        TimeFormat::UnixSeconds => "a Unix time in seconds",
+        TimeFormat::UnixMilliseconds => "a Unix time in milliseconds",
+        TimeFormat::Iso8601 => "an ISO 8601 date-time with an offset",
+    }
+}
+
+/// Accepts a non-negative number as a JSON number or a numeric
 /// string; fractions are dropped.
 fn parse_expires_in(value: &Value) -> Option<u64> {
     match value {
@@ -212,11 +282,6 @@ fn seconds_from_float(value: f64) -> Option<u64> {
     } else {
         None
     }
-}
-
-fn add_seconds(start: DateTime<Utc>, seconds: u64) -> Option<DateTime<Utc>> {
-    let delta = TimeDelta::try_seconds(i64::try_from(seconds).ok()?)?;
-    start.checked_add_signed(delta)
 }
 
 fn capture_connection_config(spec: &TokenResponse, object: &Value) -> ConnectionConfig {
@@ -616,5 +681,89 @@ mod tests {
         assert_eq!(lookup(&value, "a.b.0"), Some(&json!(10)));
         assert_eq!(lookup(&value, "a.x"), None);
         assert_eq!(lookup(&value, "a.b.9"), None);
+    }
+
+    fn absolute_expiry(path: &str, format: TimeFormat) -> TokenResponse {
+        TokenResponse {
+            expires_at: Some(latchkey_catalog::ExpiresAt {
+                path: path.to_owned(),
+                format,
+            }),
+            ..TokenResponse::default()
+        }
+    }
+
+    #[test]
+    fn expiry_dialects_table() {
+        let milliseconds = TokenResponse {
+            expires_in_unit: ExpiresInUnit::Milliseconds,
+            ..TokenResponse::default()
+        };
+
+        // (case, spec, reply body, expected expiry; obtained at 2026-01-01T00:00:00Z)
+        #[rustfmt::skip]
+        let cases: Vec<(&str, TokenResponse, Value, Option<&str>)> = vec![
+            ("unix seconds as a number", absolute_expiry("expires_at", TimeFormat::UnixSeconds),
+                json!({"access_token": "at", "expires_at": 1767229200}), Some("2026-01-01T01:00:00Z")),
+            ("unix seconds as a string", absolute_expiry("expires_at", TimeFormat::UnixSeconds),
+                json!({"access_token": "at", "expires_at": "1767229200"}), Some("2026-01-01T01:00:00Z")),
+            ("unix milliseconds", absolute_expiry("token.expiry", TimeFormat::UnixMilliseconds),
+                json!({"access_token": "at", "token": {"expiry": 1767225600500_u64}}), Some("2026-01-01T00:00:00.500Z")),
+            ("iso 8601 with offset", absolute_expiry("expires", TimeFormat::Iso8601),
+                json!({"access_token": "at", "expires": "2026-01-01T03:00:00+02:00"}), Some("2026-01-01T01:00:00Z")),
+            ("absolute wins over expires_in", absolute_expiry("expires_at", TimeFormat::UnixSeconds),
+                json!({"access_token": "at", "expires_at": 1767229200, "expires_in": 60}), Some("2026-01-01T01:00:00Z")),
+            ("expires_in when the absolute time is absent", absolute_expiry("expires_at", TimeFormat::Iso8601),
+                json!({"access_token": "at", "expires_in": 60}), Some("2026-01-01T00:01:00Z")),
+            ("expires_in in milliseconds", milliseconds.clone(),
+                json!({"access_token": "at", "expires_in": 90500}), Some("2026-01-01T00:01:30.500Z")),
+            ("milliseconds as a string", milliseconds,
+                json!({"access_token": "at", "expires_in": "1000"}), Some("2026-01-01T00:00:01Z")),
+            ("nothing at all is unknown", absolute_expiry("expires_at", TimeFormat::UnixSeconds),
+                json!({"access_token": "at"}), None),
+        ];
+
+        for (case, spec, body, expected) in cases {
+            let reply = json_reply(200, body);
+
+            let grant = parse_token_reply("p", &spec, &reply, obtained_at(), None)
+                .unwrap_or_else(|err| panic!("{case}: {err}"));
+
+            assert_eq!(
+                grant.token.expires_at,
+                expected.map(|text| text.parse().unwrap()),
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_absolute_expiry() {
+        // (case, format, value, expected message part)
+        #[rustfmt::skip]
+        let cases = [
+            ("iso 8601 without offset", TimeFormat::Iso8601, json!("2026-01-01T01:00:00"), "`expires_at` is \"2026-01-01T01:00:00\", but an ISO 8601 date-time with an offset was expected"),
+            ("iso 8601 as a number", TimeFormat::Iso8601, json!(1767229200), "but an ISO 8601 date-time"),
+            ("seconds as text", TimeFormat::UnixSeconds, json!("tomorrow"), "but a Unix time in seconds was expected"),
+            ("negative milliseconds", TimeFormat::UnixMilliseconds, json!(-1), "but a Unix time in milliseconds was expected"),
+        ];
+
+        for (case, format, value, expected) in cases {
+            let spec = absolute_expiry("expires_at", format);
+            let reply = json_reply(
+                200,
+                json!({"access_token": "at-secret", "expires_at": value}),
+            );
+
+            let err = parse_token_reply("p", &spec, &reply, obtained_at(), None).unwrap_err();
+
+            let text = err.to_string();
+            assert!(
+                matches!(err, EngineError::InvalidResponse { .. }),
+                "{case}: {err:?}"
+            );
+            assert!(text.contains(expected), "{case}: {text}");
+            assert!(!text.contains("secret"), "{case}: {text}");
+        }
     }
 }

@@ -1,15 +1,16 @@
-//! The HTTP client handed to the oauth2 crate for token requests.
+//! The HTTP client that sends token requests.
 
 use std::error::Error as _;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use http::header::{ACCEPT, CONTENT_TYPE};
 use http::HeaderValue;
-use oauth2::{ErrorResponse, HttpRequest, HttpResponse, RequestTokenError};
 use url::Url;
 
 use crate::token_response::RawReply;
 use crate::EngineError;
+
+type HttpRequest = http::Request<Vec<u8>>;
 
 /// The largest token reply read, in bytes. Real token replies are a few
 /// kilobytes, so this only stops a misbehaving endpoint from filling memory.
@@ -22,18 +23,16 @@ const MAX_REPLY_BYTES: usize = 1024 * 1024;
 pub(crate) struct TransportError(String);
 
 /// Sends one token request over the engine's reqwest client and keeps the
-/// raw reply, which the oauth2 crate's typed parsing would otherwise hide.
+/// raw reply.
 ///
-/// Clones share the recorded reply. [`TokenTransport::send`] takes a clone
-/// by value, so its future borrows nothing and stays `Send` for callers that
-/// box it as `dyn Future + Send`.
-#[derive(Clone)]
+/// [`TokenTransport::send`] takes the transport by value, so its future
+/// borrows nothing and stays `Send` for callers that box it as
+/// `dyn Future + Send`.
 pub(crate) struct TokenTransport {
     http: reqwest::Client,
     provider: Arc<str>,
     grant_type: &'static str,
     endpoint: Arc<str>,
-    reply: Arc<Mutex<Option<RawReply>>>,
 }
 
 impl TokenTransport {
@@ -48,15 +47,13 @@ impl TokenTransport {
             provider: provider.into(),
             grant_type,
             endpoint: endpoint_for_logs(token_url).into(),
-            reply: Arc::new(Mutex::new(None)),
         }
     }
 
-    /// Sends `request` with `Accept: application/json` and records the reply.
-    pub(crate) async fn send(
-        self,
-        mut request: HttpRequest,
-    ) -> Result<HttpResponse, TransportError> {
+    /// Sends `request` with `Accept: application/json` and returns the raw
+    /// reply, which [`crate::token_response::parse_token_reply`] reads with
+    /// the definition's paths.
+    pub(crate) async fn send(self, mut request: HttpRequest) -> Result<RawReply, EngineError> {
         request
             .headers_mut()
             .insert(ACCEPT, HeaderValue::from_static("application/json"));
@@ -76,7 +73,7 @@ impl TokenTransport {
                     error = %err,
                     "token request failed"
                 );
-                return Err(err);
+                return Err(EngineError::Transport(err.0));
             }
         };
         tracing::info!(
@@ -90,16 +87,11 @@ impl TokenTransport {
             .get(CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
-        *self.reply.lock().unwrap_or_else(PoisonError::into_inner) = Some(RawReply {
+        Ok(RawReply {
             status: status.as_u16(),
             content_type,
-            body: body.clone(),
-        });
-
-        let mut http_response = HttpResponse::new(body);
-        *http_response.status_mut() = status;
-        *http_response.headers_mut() = headers;
-        Ok(http_response)
+            body,
+        })
     }
 
     async fn execute(
@@ -143,40 +135,6 @@ impl TokenTransport {
             message.push_str(" (timed out)");
         }
         TransportError(message)
-    }
-
-    /// Returns the recorded reply, or the error that kept one from arriving.
-    ///
-    /// The oauth2 crate's own parse of the reply is ignored on purpose:
-    /// [`crate::token_response::parse_token_reply`] reads the raw reply with
-    /// the definition's paths.
-    pub(crate) fn into_reply<T, TE>(
-        self,
-        outcome: Result<T, RequestTokenError<TransportError, TE>>,
-    ) -> Result<RawReply, EngineError>
-    where
-        TE: ErrorResponse + 'static,
-    {
-        let recorded = self
-            .reply
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(reply) = recorded {
-            return Ok(reply);
-        }
-        let message = match outcome {
-            Err(RequestTokenError::Request(err)) => err.0,
-            Err(other) => format!(
-                "token request to provider `{}` at {} failed: {other}",
-                self.provider, self.endpoint
-            ),
-            Ok(_) => format!(
-                "token request to provider `{}` at {} returned no reply",
-                self.provider, self.endpoint
-            ),
-        };
-        Err(EngineError::Transport(message))
     }
 }
 

@@ -1,7 +1,9 @@
 //! Checks a connection config against the provider's `connection_config`
 //! fields: required values present, patterns matched, defaults filled in.
 
-use latchkey_catalog::Provider;
+use std::sync::LazyLock;
+
+use latchkey_catalog::{ConfigField, FieldFormat, FieldType, Provider};
 use latchkey_engine::ConnectionConfig;
 use regex::Regex;
 use serde_json::Value;
@@ -32,6 +34,7 @@ pub fn validate(
         let value = match given.get(name) {
             Some(Value::String(text)) => text.clone(),
             Some(Value::Number(number)) => number.to_string(),
+            Some(Value::Bool(flag)) if field.field_type == FieldType::Boolean => flag.to_string(),
             Some(Value::Null) | None => {
                 if let Some(default) = &field.default {
                     config.insert(name.clone(), Value::String(default.clone()));
@@ -50,6 +53,7 @@ pub fn validate(
             }
         };
 
+        check_type_and_format(provider, name, field, &value)?;
         if let Some(pattern) = &field.pattern {
             check_pattern(provider, name, pattern, &value)?;
         }
@@ -176,6 +180,68 @@ pub fn merge_form_values<'a>(
         config.insert(key.to_owned(), Value::String(value.to_owned()));
     }
     Ok(())
+}
+
+/// Checks a value, as text, against the field's `type` and `format`.
+fn check_type_and_format(
+    provider: &Provider,
+    name: &str,
+    field: &ConfigField,
+    value: &str,
+) -> Result<(), ApiError> {
+    static HOSTNAME: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+            .expect("valid regex")
+    });
+    static UUID: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
+            .expect("valid regex")
+    });
+    static EMAIL: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"^[^@\s]+@[^@\s]+\.[^@\s]+$").expect("valid regex"));
+
+    let type_ok = match field.field_type {
+        FieldType::String => true,
+        FieldType::Number => value.parse::<f64>().is_ok_and(f64::is_finite),
+        FieldType::Boolean => value == "true" || value == "false",
+    };
+    if !type_ok {
+        let expected = match field.field_type {
+            FieldType::String => "a string",
+            FieldType::Number => "a number",
+            FieldType::Boolean => "`true` or `false`",
+        };
+        return Err(ApiError::invalid_connection_config(format!(
+            "connection config field `{name}` value `{value}` of provider `{}` is invalid: expected {expected}",
+            provider.name
+        )));
+    }
+
+    let Some(format) = field.format else {
+        return Ok(());
+    };
+    let (format_ok, expected) = match format {
+        FieldFormat::Hostname => (
+            value.len() <= 253 && HOSTNAME.is_match(value),
+            "a host name such as `acme.example.com`, without scheme or path",
+        ),
+        FieldFormat::Uri => (
+            url::Url::parse(value).is_ok(),
+            "an absolute URI such as `https://acme.example.com`",
+        ),
+        FieldFormat::Uuid => (
+            UUID.is_match(value),
+            "a UUID such as `123e4567-e89b-12d3-a456-426614174000`",
+        ),
+        FieldFormat::Email => (EMAIL.is_match(value), "an email address"),
+    };
+    if format_ok {
+        return Ok(());
+    }
+    Err(ApiError::invalid_connection_config(format!(
+        "connection config field `{name}` value `{value}` of provider `{}` is invalid: expected {expected}",
+        provider.name
+    )))
 }
 
 fn check_pattern(
@@ -421,5 +487,61 @@ mod tests {
     fn number_value_is_stored_as_string() {
         let result = validate(&provider(), &config(json!({"subdomain": 42}))).unwrap();
         assert_eq!(result["subdomain"], "42");
+    }
+
+    #[test]
+    fn type_and_format_checked() {
+        let provider: Provider = serde_json::from_value(json!({
+            "name": "typed",
+            "display_name": "Typed",
+            "auth": {"mode": "basic"},
+            "connection_config": {
+                "port": {"title": "Port", "type": "number", "optional": true},
+                "sandbox": {"title": "Sandbox", "type": "boolean", "optional": true},
+                "host": {"title": "Host", "format": "hostname", "optional": true},
+                "site": {"title": "Site", "format": "uri", "optional": true},
+                "accountId": {"title": "Account", "format": "uuid", "optional": true},
+                "contact": {"title": "Contact", "format": "email", "optional": true}
+            },
+            "proxy": {"base_url": "https://typed.example"}
+        }))
+        .unwrap();
+
+        // (input, expected error part, or None when valid)
+        #[rustfmt::skip]
+        let cases = [
+            (json!({"port": 8443}), None),
+            (json!({"port": "8443"}), None),
+            (json!({"port": "eighty"}), Some("field `port` value `eighty` of provider `typed` is invalid: expected a number")),
+            (json!({"sandbox": true}), None),
+            (json!({"sandbox": "false"}), None),
+            (json!({"sandbox": "yes"}), Some("expected `true` or `false`")),
+            (json!({"host": "eu.acme.example"}), None),
+            (json!({"host": "https://acme.example"}), Some("expected a host name")),
+            (json!({"host": "acme.example/x"}), Some("expected a host name")),
+            (json!({"site": "https://acme.example/api"}), None),
+            (json!({"site": "acme.example"}), Some("expected an absolute URI")),
+            (json!({"accountId": "123e4567-e89b-12d3-a456-426614174000"}), None),
+            (json!({"accountId": "123e4567"}), Some("expected a UUID")),
+            (json!({"contact": "ops@acme.example"}), None),
+            (json!({"contact": "ops"}), Some("expected an email address")),
+        ];
+
+        for (input, expected) in cases {
+            let result = validate(&provider, &config(input.clone()));
+
+            match expected {
+                None => assert!(
+                    result.is_ok(),
+                    "{input}: {:?}",
+                    result.err().map(|e| e.message)
+                ),
+                Some(part) => {
+                    let error = result.unwrap_err();
+                    assert_eq!(error.code, "invalid_connection_config", "{input}");
+                    assert!(error.message.contains(part), "{input}: {}", error.message);
+                }
+            }
+        }
     }
 }

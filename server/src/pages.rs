@@ -7,7 +7,7 @@ use axum::http::header::{
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
-use latchkey_catalog::{Auth, ConfigField, Provider};
+use latchkey_catalog::{Auth, ConfigField, FieldFormat, FieldType, Provider};
 use serde_json::json;
 
 use crate::error::{ApiError, ErrorCode};
@@ -360,7 +360,8 @@ fn credential_input(unique_key: &str, name: &str, input_type: &str, label: &str)
 fn config_input(unique_key: &str, name: &str, field: &ConfigField) -> String {
     let id = escape_html(&format!("{unique_key}-params-{name}"));
     let mut attributes = format!(
-        " type=\"text\" id=\"{id}\" name=\"params[{}]\"",
+        " type=\"{}\" id=\"{id}\" name=\"params[{}]\"",
+        config_input_type(field),
         escape_html(name)
     );
     if !field.optional {
@@ -387,9 +388,15 @@ fn config_input(unique_key: &str, name: &str, field: &ConfigField) -> String {
         }
         None => String::new(),
     };
+    let affix = |text: &Option<String>| match text {
+        Some(text) => format!("<span>{}</span>", escape_html(text)),
+        None => String::new(),
+    };
     format!(
-        "<p>\n<label for=\"{id}\">{}</label>\n<input{attributes}>\n{help}</p>\n",
-        escape_html(&field.title)
+        "<p>\n<label for=\"{id}\">{}</label>\n{}<input{attributes}>{}\n{help}</p>\n",
+        escape_html(&field.title),
+        affix(&field.prefix),
+        affix(&field.suffix),
     )
 }
 
@@ -460,6 +467,20 @@ fn browser_pattern(pattern: &str) -> String {
         i += 1;
     }
     converted
+}
+
+/// The HTML input type of a connection-config field: masked for a secret,
+/// else by the field's type and format.
+fn config_input_type(field: &ConfigField) -> &'static str {
+    if field.secret {
+        return "password";
+    }
+    match (field.field_type, field.format) {
+        (FieldType::Number, _) => "number",
+        (_, Some(FieldFormat::Email)) => "email",
+        (_, Some(FieldFormat::Uri)) => "url",
+        _ => "text",
+    }
 }
 
 #[cfg(test)]
@@ -610,5 +631,28 @@ mod tests {
         let html = text(authorization_succeeded("github", "0f3c")).await;
         assert!(html.contains("if (window.opener) {"), "{html}");
         assert!(html.contains("window.close()"), "{html}");
+    }
+
+    #[test]
+    fn config_input_attributes() {
+        let field = |yaml: &str| -> ConfigField { serde_json::from_str(yaml).unwrap() };
+
+        // (field, expected part of the rendered input)
+        #[rustfmt::skip]
+        let cases = [
+            (field(r#"{"title": "Site"}"#), r#"<input type="text" id="k-params-f" name="params[f]" required>"#),
+            (field(r#"{"title": "Token", "secret": true, "type": "number"}"#), r#"type="password""#),
+            (field(r#"{"title": "Port", "type": "number"}"#), r#"type="number""#),
+            (field(r#"{"title": "Mail", "format": "email"}"#), r#"type="email""#),
+            (field(r#"{"title": "Site", "format": "uri"}"#), r#"type="url""#),
+            (field(r#"{"title": "Site", "prefix": "https://", "suffix": ".atlassian.net"}"#),
+                r#"<span>https://</span><input type="text" id="k-params-f" name="params[f]" required><span>.atlassian.net</span>"#),
+        ];
+
+        for (field, expected) in cases {
+            let html = config_input("k", "f", &field);
+
+            assert!(html.contains(expected), "{expected}: {html}");
+        }
     }
 }

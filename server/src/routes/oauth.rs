@@ -254,7 +254,7 @@ async fn finish_authorization(
         )));
     };
 
-    let connection = match exchange(state, &pending, code).await {
+    let connection = match exchange(state, &pending, code, query).await {
         Ok(connection) => connection,
         Err(failure) => {
             discard(state, &state_hash).await;
@@ -291,11 +291,14 @@ async fn finish_authorization(
     ))
 }
 
-/// Exchanges the code and builds the new connection (not stored yet).
+/// Exchanges the code and builds the new connection (not stored yet). The
+/// values the definition captures from the callback `query` join the
+/// connection config before the exchange, so the token URL can use them.
 async fn exchange(
     state: &AppState,
     pending: &OAuthStateRecord,
     code: &str,
+    query: &HashMap<String, String>,
 ) -> Result<ConnectionRecord, CallbackFailure> {
     let integration = state
         .store
@@ -303,6 +306,11 @@ async fn exchange(
         .ok_or_else(|| ApiError::unknown_integration(&pending.integration))?;
     let provider = state.provider(&integration.provider)?;
     let app = client_app(&integration)?;
+    let mut connection_config = pending.connection_config.clone();
+    let captured = state
+        .engine
+        .callback_connection_config(provider, |name| query.get(name).map(String::as_str));
+    connection_config.extend(captured);
 
     let grant = state
         .engine
@@ -312,12 +320,11 @@ async fn exchange(
             code,
             pending.pkce_verifier.as_ref(),
             &pending.redirect_uri,
-            &pending.connection_config,
+            &connection_config,
         )
         .await
         .map_err(|error| exchange_failure(&error, &pending.integration))?;
 
-    let mut connection_config = pending.connection_config.clone();
     connection_config.extend(grant.connection_config);
     let mut connection = new_connection(
         state,

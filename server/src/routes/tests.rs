@@ -231,6 +231,20 @@ fn providers(token_base: &str) -> Vec<latchkey_catalog::Provider> {
         },
         "proxy": {"base_url": format!("{token_base}/api")},
     });
+    let callback_capture = json!({
+        "name": "local-callback",
+        "display_name": "Local OAuth with a callback value",
+        "auth": {
+            "mode": "oauth2",
+            "authorization_url": "http://127.0.0.1:9/authorize",
+            "token_url": format!("{token_base}/token"),
+            "callback_connection_config": {"realm_id": "realmId"},
+        },
+        "connection_config": {
+            "realm_id": {"title": "Company ID", "pattern": "[0-9]+", "automated": true},
+        },
+        "proxy": {"base_url": format!("{token_base}/api/{{{{ realm_id }}}}")},
+    });
     let client_credentials = json!({
         "name": "local-cc",
         "display_name": "Local client credentials",
@@ -244,6 +258,7 @@ fn providers(token_base: &str) -> Vec<latchkey_catalog::Provider> {
         strict_key,
         basic,
         query_key,
+        callback_capture,
         client_credentials,
     ]
     .into_iter()
@@ -620,6 +635,45 @@ async fn oauth_session_connects_integration_once() {
 
     let list = send(&h.router, "GET", "/connections", Some(SECRET), None).await;
     assert_eq!(list.json()["connections"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn callback_value_fills_connection_config() {
+    let h = harness().await;
+    h.create_integration(json!({
+        "unique_key": "books",
+        "provider": "local-callback",
+        "credentials": {"type": "OAUTH2", "client_id": "cid", "client_secret": "csecret"},
+    }))
+    .await;
+    let token = h.session(Some(vec!["books"])).await;
+    let uri = format!("/oauth/connect/books?connect_session_token={token}");
+    let redirect = send(&h.router, "GET", &uri, None, None).await;
+    assert_eq!(redirect.status, StatusCode::FOUND, "{}", redirect.body);
+    let location = url::Url::parse(redirect.headers["location"].to_str().unwrap()).unwrap();
+    let state = location
+        .query_pairs()
+        .find(|(name, _)| name == "state")
+        .map(|(_, value)| value.into_owned())
+        .unwrap();
+
+    let callback = format!("/oauth/callback?state={state}&code=good-code&realmId=9130347");
+    let page = send(&h.router, "GET", &callback, None, None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+
+    let connection_id = h.only_connection_of_user().await;
+    let connection = h.connection("books", &connection_id).await;
+    assert_eq!(connection["connection_config"]["realm_id"], "9130347");
+    let request = Request::builder()
+        .uri("/proxy/echo")
+        .header("authorization", SECRET)
+        .header("provider-config-key", "books")
+        .header("connection-id", &connection_id)
+        .body(Body::empty())
+        .unwrap();
+    let reply = reply_of(&h.router, request).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.json()["path"], "/api/9130347/echo");
 }
 
 #[tokio::test]
