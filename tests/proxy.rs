@@ -1,6 +1,7 @@
 //! `/proxy/{path}` against httpbin: method, query, body, headers, credential
 //! injection, status passthrough, hop-by-hop headers, Base-Url-Override,
-//! and a plain curl call in the style of Nango's documentation.
+//! a plain curl call in the style of Nango's documentation, and the README
+//! walkthrough's Confluence page creation against a stand-in provider.
 //!
 //! One httpbin and one Latchkey server serve every test of this file.
 
@@ -42,9 +43,30 @@ fn env() -> &'static Env {
         for (name, auth) in &providers {
             catalog.write(name, &httpbin_provider(name, base, auth));
         }
+        catalog.write("confluence", &confluence_stand_in(base));
         let latchkey = CatalogServer::start(catalog, &[]);
         Env { httpbin, latchkey }
     })
+}
+
+/// Replaces the built-in `confluence` provider with one whose API is httpbin's
+/// echo, under the same path layout as Atlassian's
+/// (`/ex/confluence/<cloud id>`), so the README walkthrough's proxy call can
+/// run without reaching Atlassian.
+fn confluence_stand_in(httpbin_base_url: &str) -> String {
+    let cloud_id = r#"
+connection_config:
+  cloud_id:
+    title: Cloud ID
+    pattern: "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+"#;
+    support::provider_file(
+        "confluence",
+        "Confluence (httpbin stand-in)",
+        &unused_oauth2_auth(httpbin_base_url),
+        &format!("{httpbin_base_url}/anything/ex/confluence/{{{{ cloud_id }}}}"),
+        cloud_id,
+    )
 }
 
 /// A new integration of `provider` with one imported connection.
@@ -585,5 +607,76 @@ async fn proxy_request_logged_without_token() {
     assert!(
         !logs.contains(&api.secret_key),
         "the log carries the secret key"
+    );
+}
+
+/// The README walkthrough's last two steps: import a Confluence connection,
+/// then create a page through the proxy with the `storage` body, as a plain
+/// curl call. The upstream must see Atlassian's path with the cloud id and
+/// the stored token, never Latchkey's secret key.
+#[tokio::test]
+async fn walkthrough_creates_confluence_page() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let cloud_id = "1324a887-45db-1bf4-1e99-ef0ff456d421";
+    let token = format!("atlassian-token-{}", random_hex(8));
+    let key = format!("confluence-{}", random_hex(4));
+    api.create_integration(&json!({
+        "unique_key": key,
+        "provider": "confluence",
+        "credentials": {"type": "OAUTH2", "client_id": "cid", "client_secret": "csecret",
+                        "scopes": "write:page:confluence,read:page:confluence"},
+    }))
+    .await;
+    api.create_connection(&json!({
+        "provider_config_key": key,
+        "connection_id": "ada-confluence",
+        "end_user": {"id": "user-42"},
+        "connection_config": {"cloud_id": cloud_id},
+        "credentials": {"type": "OAUTH2", "access_token": token,
+                        "refresh_token": "refresh-1", "expires_at": "2099-12-31T12:00:00Z"},
+    }))
+    .await;
+    let page = json!({"spaceId": "65538", "status": "current", "title": "Release notes",
+                      "body": {"representation": "storage",
+                               "value": "<p>Written by an agent through Latchkey.</p>"}});
+
+    let output = Command::new("curl")
+        .args(["--silent", "--show-error", "--noproxy", "*", "-X", "POST"])
+        .args(["-H", &format!("Authorization: Bearer {}", api.secret_key)])
+        .args(["-H", &format!("Provider-Config-Key: {key}")])
+        .args(["-H", "Connection-Id: ada-confluence"])
+        .args(["-H", "Content-Type: application/json"])
+        .args(["-d", &page.to_string()])
+        .arg(env.latchkey.server.url("/proxy/wiki/api/v2/pages"))
+        .output()
+        .expect("run curl");
+
+    assert!(
+        output.status.success(),
+        "curl failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let echo: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    });
+    let expected_url = format!(
+        "{}/anything/ex/confluence/{cloud_id}/wiki/api/v2/pages",
+        env.httpbin.base_url
+    );
+    assert_eq!(echo["url"], expected_url.as_str());
+    assert_eq!(echo["method"], "POST");
+    assert_eq!(
+        echo["headers"]["Authorization"],
+        format!("Bearer {token}").as_str()
+    );
+    assert_eq!(echo["json"], page);
+    let echoed = echo.to_string();
+    assert!(
+        !echoed.contains(&api.secret_key),
+        "the secret key reached the upstream: {echoed}"
     );
 }
