@@ -70,7 +70,7 @@ fn shape(template: &str) -> String {
     text.trim_end_matches('/').to_owned()
 }
 
-/// Whether Latchkey's value agrees with any of Nango's `||` alternatives.
+/// Returns whether Latchkey's value agrees with any of Nango's `||` alternatives.
 fn agrees(latchkey: Option<&str>, nango: Option<&str>) -> bool {
     match (latchkey, nango) {
         (None, None) => true,
@@ -81,7 +81,7 @@ fn agrees(latchkey: Option<&str>, nango: Option<&str>) -> bool {
     }
 }
 
-/// The four compared facts of a Latchkey provider, by field name.
+/// Returns the four compared facts of a Latchkey provider, by field name.
 fn latchkey_facts(provider: &Provider) -> [(&'static str, Option<String>); 4] {
     let (authorization_url, token_url, separator) = match &provider.auth {
         Auth::Oauth2(oauth) => (
@@ -123,7 +123,7 @@ fn nango_fact(entry: &Mapping, field: &str) -> Option<String> {
     value.map(str::to_owned)
 }
 
-/// Whether the comment lines directly above the line that sets `field`
+/// Returns whether the comment lines directly above the line that sets `field`
 /// (or above `mode:` when the file does not set it) mention Nango.
 fn explained(source: &str, field: &str) -> bool {
     let lines: Vec<&str> = source.lines().collect();
