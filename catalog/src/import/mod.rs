@@ -88,6 +88,15 @@ impl Reason {
         )
     }
 
+    fn loose_url_pattern(key: &str) -> Reason {
+        Reason::new(
+            "pattern of a URL variable accepts values that change the URL",
+            format!(
+                "the pattern of `{key}` accepts values that could change the URL's host or path"
+            ),
+        )
+    }
+
     fn invalid_pattern(key: &str) -> Reason {
         Reason::new(
             "pattern is not a Rust regular expression",

@@ -203,6 +203,8 @@ struct Builder<'a> {
     usage: BTreeMap<String, Usage>,
     /// Keys filled from the token response or the callback.
     automated: BTreeSet<String>,
+    /// Keys filled from the callback, which may lack them.
+    from_callback: BTreeSet<String>,
 }
 
 impl<'a> Builder<'a> {
@@ -212,6 +214,7 @@ impl<'a> Builder<'a> {
             mode,
             usage: BTreeMap::new(),
             automated: BTreeSet::new(),
+            from_callback: BTreeSet::new(),
         }
     }
 
@@ -428,7 +431,9 @@ impl<'a> Builder<'a> {
             (None, false) => None,
             (Some("basic"), false) => Some("basic_and_body"),
             (Some("basic"), true) => Some("basic"),
-            (None, true) => return Err(Reason::no_equivalent("authorization_method")),
+            // `authorization_method: header` makes Nango's OAuth client
+            // send the client ID and secret as a Basic header only.
+            (None, true) => Some("basic"),
             (Some(_), _) => return Err(Reason::no_equivalent("token_request_auth_method")),
         };
         if let Some(client_auth) = client_auth {
@@ -474,6 +479,7 @@ impl<'a> Builder<'a> {
     fn callback(&mut self) -> Result<Mapping, Reason> {
         let mut callback = Mapping::new();
         for name in self.metadata_keys("redirect_uri_metadata")? {
+            self.from_callback.insert(name.clone());
             callback.insert(name.clone().into(), name.into());
         }
         Ok(callback)
@@ -774,7 +780,9 @@ impl<'a> Builder<'a> {
         let automated = self.automated.contains(key)
             || nango.get("automated").and_then(Value::as_bool) == Some(true);
         let mut field = Mapping::new();
-        let title = string(nango, "title").map_or_else(|| title_from_key(key), str::to_owned);
+        let title = string(nango, "title")
+            .filter(|title| !title.trim().is_empty())
+            .map_or_else(|| title_from_key(key), str::to_owned);
         field.insert("title".into(), title.into());
 
         let pattern = field_pattern(key, nango, usage)?;
@@ -792,9 +800,9 @@ impl<'a> Builder<'a> {
             }
         }
         let matches = |value: &str| {
-            pattern.as_ref().is_none_or(|pattern| {
-                Regex::new(&format!("^(?:{pattern})$")).is_ok_and(|regex| regex.is_match(value))
-            })
+            pattern
+                .as_ref()
+                .is_none_or(|pattern| whole_value(pattern).is_ok_and(|regex| regex.is_match(value)))
         };
         if let Some(example) = nango.get("example").and_then(scalar_text) {
             if matches(&example) {
@@ -811,10 +819,13 @@ impl<'a> Builder<'a> {
             field.insert("default".into(), default.into());
         }
         let used = self.usage.contains_key(key);
+        let filled = self.automated.contains(key) && !self.from_callback.contains(key);
         let optional = nango.get("optional").and_then(Value::as_bool) == Some(true);
-        // A field that no template uses is only read by callers, which the
-        // Latchkey format expresses as optional.
-        if optional || (!used && !automated) {
+        // A field that no template uses and no token response fills is only
+        // read by callers, which the Latchkey format expresses as optional.
+        // A callback value counts as optional too, since the callback may
+        // lack it.
+        if optional || (!used && !filled) {
             field.insert("optional".into(), true.into());
         }
         if automated {
@@ -837,8 +848,11 @@ fn field_pattern(key: &str, nango: &Mapping, usage: Usage) -> Result<Option<Stri
             .strip_suffix('$')
             .filter(|rest| !rest.ends_with('\\'))
             .unwrap_or(stripped);
-        if Regex::new(stripped).is_err() {
+        let Ok(regex) = whole_value(stripped) else {
             return Err(Reason::invalid_pattern(key));
+        };
+        if usage.in_url && accepts_hostile(&regex, usage.starts_url) {
+            return Ok(Some(strict_url_pattern(key, nango, usage)?));
         }
         return Ok(Some(stripped.to_owned()));
     }
@@ -857,12 +871,57 @@ fn field_pattern(key: &str, nango: &Mapping, usage: Usage) -> Result<Option<Stri
     let derived = match (string(nango, "format"), usage.starts_url) {
         (Some("hostname"), false) => Some(HOSTNAME_PATTERN.to_owned()),
         (Some("uuid"), false) => Some(UUID_PATTERN.to_owned()),
-        (Some("uri"), true) => Some(format!("https://{HOSTNAME_PATTERN}(:[0-9]{{1,5}})?")),
+        (Some("uri"), true) => Some(https_origin_pattern()),
         _ => None,
     };
     derived
         .map(Some)
         .ok_or_else(|| Reason::unpatterned_url_variable(key))
+}
+
+/// The pattern that replaces a Nango pattern too loose for a URL: a host
+/// name, or an https origin for a variable that starts the URL. It applies
+/// only when Nango's example, if any, still matches it, so that a field
+/// meant for a path or a port is not silently narrowed.
+fn strict_url_pattern(key: &str, nango: &Mapping, usage: Usage) -> Result<String, Reason> {
+    let strict = if usage.starts_url {
+        https_origin_pattern()
+    } else {
+        HOSTNAME_PATTERN.to_owned()
+    };
+    let regex = whole_value(&strict).expect("the strict patterns compile");
+    let example_fits = nango
+        .get("example")
+        .and_then(scalar_text)
+        .is_none_or(|example| regex.is_match(&example));
+    if !example_fits {
+        return Err(Reason::loose_url_pattern(key));
+    }
+    Ok(strict)
+}
+
+fn https_origin_pattern() -> String {
+    format!("https://{HOSTNAME_PATTERN}(:[0-9]{{1,5}})?")
+}
+
+fn whole_value(pattern: &str) -> Result<Regex, regex::Error> {
+    Regex::new(&format!("^(?:{pattern})$"))
+}
+
+/// Whether `regex` accepts a value that Latchkey's checks reject for a URL
+/// variable, because it could change the URL's host or path.
+fn accepts_hostile(regex: &Regex, starts_url: bool) -> bool {
+    let hostile: &[&str] = if starts_url {
+        &[
+            "https://a@b.c",
+            "https://a:b@c.d",
+            "http://a.b",
+            "https://a.b/c",
+        ]
+    } else {
+        &["a/b", "a\\b", "a@b", "a?b", "a#b", "a:1", "a b", "..", "."]
+    };
+    hostile.iter().any(|value| regex.is_match(value))
 }
 
 fn retry(proxy: &Mapping) -> Option<Mapping> {
