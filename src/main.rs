@@ -4,7 +4,7 @@
 
 mod show;
 
-use std::io::IsTerminal as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -197,11 +197,17 @@ fn validate(paths: &[PathBuf], format: Format) -> ExitCode {
 fn import(args: &ImportArgs) -> anyhow::Result<()> {
     let ImportSource::Nango = args.from;
     let report = import_nango(&args.file, &args.out)?;
-    match args.format {
-        Format::Json => println!("{}", report.to_json()),
-        Format::Human => print!("{report}"),
+    let text = match args.format {
+        Format::Json => format!("{}\n", report.to_json()),
+        Format::Human => report.to_string(),
+    };
+    // A reader that stops early, such as `| head`, is not an error.
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(error).context("cannot write the import report")
+        }
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {

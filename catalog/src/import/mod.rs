@@ -351,3 +351,142 @@ fn resolve_aliases(entries: &Mapping) -> Vec<(String, Result<Mapping, Reason>)> 
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIXTURE: &str = r#"
+acme:
+    display_name: Acme
+    categories: [crm, Not A Category]
+    auth_mode: OAUTH2
+    authorization_url: https://${connectionConfig.subdomain}.acme.test/authorize
+    token_url: https://${connectionConfig.subdomain}.acme.test/token
+    token_params:
+        grant_type: authorization_code
+        audience: api
+    token_request_auth_method: basic
+    disable_pkce: true
+    proxy:
+        base_url: https://${connectionConfig.subdomain}.acme.test
+    docs: https://nango.dev/docs/acme
+    connection_config:
+        subdomain:
+            type: string
+            title: Subdomain
+            description: Copied prose that must not appear
+            format: hostname
+acme-sandbox:
+    alias: acme
+    display_name: Acme (Sandbox)
+    proxy:
+        base_url: https://${connectionConfig.subdomain}.sandbox.acme.test || https://fallback.acme.test
+legacy:
+    display_name: Legacy
+    auth_mode: OAUTH1
+    proxy:
+        base_url: https://legacy.test
+regional:
+    display_name: Regional
+    auth_mode: OAUTH2_CC
+    token_url: https://${connectionConfig.region}.regional.test/token || https://regional.test/token
+    proxy:
+        base_url: https://regional.test
+"#;
+
+    fn import(fixture: &str) -> (tempfile::TempDir, ImportReport) {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("providers.yaml");
+        std::fs::write(&input, fixture).unwrap();
+        let out = dir.path().join("out");
+        let report = import_nango(&input, &out).unwrap();
+        (dir, report)
+    }
+
+    fn reason<'a>(report: &'a ImportReport, name: &str) -> &'a str {
+        let entry = report
+            .not_converted
+            .iter()
+            .find(|entry| entry.name == name)
+            .unwrap_or_else(|| panic!("{name} was converted"));
+        &entry.reason.message
+    }
+
+    #[test]
+    fn fixture_counts_and_reasons() {
+        let (_dir, report) = import(FIXTURE);
+        assert_eq!(report.total, 4);
+        let converted: Vec<_> = report
+            .converted
+            .iter()
+            .map(|entry| entry.name.as_str())
+            .collect();
+        assert_eq!(converted, ["acme", "acme-sandbox"]);
+        assert_eq!(
+            reason(&report, "legacy"),
+            "auth mode OAUTH1 is not supported"
+        );
+        assert_eq!(
+            reason(&report, "regional"),
+            "template fallback in token_url"
+        );
+    }
+
+    #[test]
+    fn converted_file_carries_facts_only() {
+        let (dir, _report) = import(FIXTURE);
+        let text = std::fs::read_to_string(dir.path().join("out/acme.yaml")).unwrap();
+        let provider = parse_provider("acme.yaml", &text).unwrap();
+
+        assert!(text
+            .starts_with("# Acme: imported from Nango's provider catalog (auth mode oauth2).\n"));
+        assert!(!text.contains("nango.dev"), "{text}");
+        assert!(!text.contains("Copied prose"), "{text}");
+        assert_eq!(provider.categories, ["crm"]);
+        assert_eq!(provider.docs_url, None);
+        let crate::Auth::Oauth2(oauth) = &provider.auth else {
+            panic!("mode is {}", provider.auth.mode_name());
+        };
+        assert_eq!(oauth.token_params.get("grant_type"), None);
+        assert_eq!(oauth.token_params["audience"], "api");
+        assert_eq!(oauth.refresh_params["audience"], "api");
+        assert_eq!(oauth.client_auth, crate::ClientAuth::BasicAndBody);
+        assert!(!oauth.pkce);
+        let subdomain = &provider.connection_config["subdomain"];
+        assert!(subdomain.pattern.is_some());
+        assert!(!subdomain.accepts("a.b/c"));
+    }
+
+    #[test]
+    fn alias_replaces_whole_proxy() {
+        let (dir, _report) = import(FIXTURE);
+        let text = std::fs::read_to_string(dir.path().join("out/acme-sandbox.yaml")).unwrap();
+        let provider = parse_provider("acme-sandbox.yaml", &text).unwrap();
+
+        assert_eq!(provider.display_name, "Acme (Sandbox)");
+        assert_eq!(
+            provider.proxy.base_url,
+            "https://{{ subdomain }}.sandbox.acme.test"
+        );
+        assert_eq!(
+            provider.proxy.base_url_fallbacks,
+            ["https://fallback.acme.test"]
+        );
+        let crate::Auth::Oauth2(oauth) = &provider.auth else {
+            panic!("mode is {}", provider.auth.mode_name());
+        };
+        assert_eq!(oauth.token_url, "https://{{ subdomain }}.acme.test/token");
+    }
+
+    #[test]
+    fn unreadable_input_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("providers.yaml");
+        std::fs::write(&input, "- not a mapping\n").unwrap();
+        let error = import_nango(&input, &dir.path().join("out")).unwrap_err();
+        assert!(matches!(error, ImportError::NotAMapping { .. }), "{error}");
+        let missing = import_nango(&dir.path().join("missing.yaml"), dir.path()).unwrap_err();
+        assert!(matches!(missing, ImportError::Read { .. }), "{missing}");
+    }
+}

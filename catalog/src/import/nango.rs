@@ -382,7 +382,7 @@ impl<'a> Builder<'a> {
     }
 
     /// Converts a parameter map. `grant_type` with the value Latchkey sends
-    /// itself is left out; another `grant_type` is kept as a parameter.
+    /// itself is left out, and another `grant_type` stops the entry.
     fn params(&mut self, key: &str, grant_type: Option<&str>) -> Result<Mapping, Reason> {
         let mut params = Mapping::new();
         let Some(nango) = mapping(self.entry, key) else {
@@ -394,8 +394,16 @@ impl<'a> Builder<'a> {
                 .ok_or_else(|| Reason::malformed("a parameter name is not a string"))?;
             let value = scalar_text(value)
                 .ok_or_else(|| Reason::malformed(&format!("`{key}.{name}` is not a scalar")))?;
-            if name == "grant_type" && Some(value.as_str()) == grant_type {
-                continue;
+            if let (Some(standard), "grant_type") = (grant_type, name) {
+                if value == standard {
+                    continue;
+                }
+                // Latchkey sends the standard grant type itself, and a second
+                // `grant_type` would contradict it.
+                return Err(Reason::new(
+                    "grant type other than the standard one",
+                    format!("`{key}.grant_type` is `{value}`, not `{standard}`"),
+                ));
             }
             let field = format!("{key}.{name}");
             let value = self.template(&field, &value)?;
@@ -631,6 +639,11 @@ impl<'a> Builder<'a> {
             .ok_or_else(|| Reason::malformed("`proxy.base_url` is missing"))?;
         let mut alternatives = base_url.split("||");
         let first = alternatives.next().unwrap_or_default();
+        // Nango uses the left side only when a substitution changed it, so
+        // a left side without variables would never be used.
+        if base_url.contains("||") && !first.contains("${") {
+            return Err(Reason::fallback("proxy.base_url"));
+        }
         proxy.insert(
             "base_url".into(),
             self.url_part("proxy.base_url", first)?.into(),
