@@ -140,7 +140,7 @@ fn run_import(out: &Path) -> Value {
     serde_json::from_slice(&output.stdout).expect("the report is one JSON object")
 }
 
-/// The auth mode of every entry, read line by line from the file with
+/// Reads the auth mode of every entry line by line from the file with
 /// Nango's alias rule (an alias takes its target's mode unless it sets its
 /// own), independently of the importer's YAML handling.
 fn modes_by_entry(source: &str) -> BTreeMap<String, String> {

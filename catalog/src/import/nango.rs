@@ -190,7 +190,7 @@ fn categories(entry: &Mapping) -> Vec<Value> {
         .collect()
 }
 
-/// How a connection-config key is used by the converted templates.
+/// The places where the converted templates use a connection-config key.
 #[derive(Debug, Default, Clone, Copy)]
 struct Usage {
     in_url: bool,
@@ -283,11 +283,13 @@ impl<'a> Builder<'a> {
             .ok_or_else(|| Reason::malformed("`authorization_url` is missing"))?;
         let authorization_url = self.url("authorization_url", authorization_url)?;
         auth.insert("authorization_url".into(), authorization_url.into());
+
         self.token_url(auth)?;
         if let Some(refresh_url) = string(entry, "refresh_url") {
             let refresh_url = self.url("refresh_url", refresh_url)?;
             auth.insert("refresh_url".into(), refresh_url.into());
         }
+
         self.scopes(auth)?;
         if let Some(skip) = entry.get("authorization_url_skip_encode") {
             let only_scopes = skip
@@ -310,6 +312,7 @@ impl<'a> Builder<'a> {
         if let Some(names) = self.param_names()? {
             auth.insert("authorization_param_names".into(), Value::Mapping(names));
         }
+
         let token_params = self.params("token_params", Some("authorization_code"))?;
         // Nango sends `token_params` on a refresh when an entry has no
         // `refresh_params`; Latchkey keeps them apart.
@@ -320,6 +323,7 @@ impl<'a> Builder<'a> {
         };
         insert_map(auth, "token_params", token_params);
         insert_map(auth, "refresh_params", refresh_params);
+
         self.client_auth(auth)?;
         if entry.get("disable_pkce").and_then(Value::as_bool) == Some(true) {
             auth.insert("pkce".into(), false.into());
@@ -493,8 +497,8 @@ impl<'a> Builder<'a> {
         Ok(callback)
     }
 
-    /// The connection-config keys of a Nango metadata list, which Latchkey
-    /// fills itself.
+    /// Reads the connection-config keys of a Nango metadata list, which
+    /// Latchkey fills itself.
     fn metadata_keys(&mut self, key: &str) -> Result<Vec<String>, Reason> {
         let mut keys = Vec::new();
         for item in sequence(self.entry, key) {
@@ -554,7 +558,8 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
-    /// The one proxy header or query parameter that carries the credential.
+    /// Builds `inject` from the one proxy header or query parameter that
+    /// carries the credential.
     fn inject(&mut self) -> Result<Option<Mapping>, Reason> {
         let proxy = mapping(self.entry, "proxy");
         let mut found = Vec::new();
@@ -634,6 +639,7 @@ impl<'a> Builder<'a> {
                 return Err(Reason::no_equivalent(&format!("proxy.{key}")));
             }
         }
+
         let mut proxy = Mapping::new();
         let base_url = string(nango, "base_url")
             .ok_or_else(|| Reason::malformed("`proxy.base_url` is missing"))?;
@@ -657,6 +663,7 @@ impl<'a> Builder<'a> {
         if !fallbacks.is_empty() {
             proxy.insert("base_url_fallbacks".into(), fallbacks.into());
         }
+
         for key in ["headers", "query"] {
             let values = self.static_values(nango, key)?;
             insert_map(&mut proxy, key, values);
@@ -699,8 +706,9 @@ impl<'a> Builder<'a> {
         Ok(values)
     }
 
-    /// A verification request with one endpoint, no body and no other base
-    /// URL. Others are left out, because Latchkey does not send them yet.
+    /// Converts a verification request with one endpoint, no body and no
+    /// other base URL. Others are left out, because Latchkey does not send
+    /// verification requests yet.
     fn verification(&mut self, proxy: &Mapping) -> Result<Option<Mapping>, Reason> {
         let Some(nango) = mapping(proxy, "verification") else {
             return Ok(None);
@@ -851,8 +859,8 @@ impl<'a> Builder<'a> {
     }
 }
 
-/// The pattern of a connection-config field: Nango's own without its
-/// anchors, or one derived from `format` or the allowed values. A field
+/// Chooses the pattern of a connection-config field: Nango's own without
+/// its anchors, or one derived from `format` or the allowed values. A field
 /// that a URL uses must end up with one.
 fn field_pattern(key: &str, nango: &Mapping, usage: Usage) -> Result<Option<String>, Reason> {
     if let Some(pattern) = string(nango, "pattern") {
@@ -892,8 +900,8 @@ fn field_pattern(key: &str, nango: &Mapping, usage: Usage) -> Result<Option<Stri
         .ok_or_else(|| Reason::unpatterned_url_variable(key))
 }
 
-/// The pattern that replaces a Nango pattern too loose for a URL: a host
-/// name, or an https origin for a variable that starts the URL. It applies
+/// Returns the pattern that replaces a Nango pattern too loose for a URL:
+/// a host name, or an https origin for a variable that starts the URL. It applies
 /// only when Nango's example, if any, still matches it, so that a field
 /// meant for a path or a port is not silently narrowed.
 fn strict_url_pattern(key: &str, nango: &Mapping, usage: Usage) -> Result<String, Reason> {
@@ -921,8 +929,8 @@ fn whole_value(pattern: &str) -> Result<Regex, regex::Error> {
     Regex::new(&format!("^(?:{pattern})$"))
 }
 
-/// Whether `regex` accepts a value that Latchkey's checks reject for a URL
-/// variable, because it could change the URL's host or path.
+/// Checks whether `regex` accepts a value that Latchkey's checks reject
+/// for a URL variable, because it could change the URL's host or path.
 fn accepts_hostile(regex: &Regex, starts_url: bool) -> bool {
     let hostile: &[&str] = if starts_url {
         &[
