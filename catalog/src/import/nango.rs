@@ -436,6 +436,8 @@ impl<'a> Builder<'a> {
     /// Nango's `token_request_auth_method: basic` sends the Basic header and
     /// keeps the client ID and secret in the body, unless
     /// `authorization_method: header` is also set.
+    /// NOTE: read from Nango's public OAuth client source, not from the
+    /// pinned package, which ships only the provider list and its loader.
     fn client_auth(&self, auth: &mut Mapping) -> Result<(), Reason> {
         let method = string(self.entry, "token_request_auth_method");
         let header_only = string(self.entry, "authorization_method") == Some("header");
