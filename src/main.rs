@@ -1,10 +1,10 @@
 //! The `latchkey` command: `serve` runs the HTTP API, `catalog validate`
 //! checks provider files, `catalog show` prints what Latchkey would send for
-//! a provider.
+//! a provider, `catalog import` converts Nango's provider catalog.
 
 mod show;
 
-use std::io::IsTerminal as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use latchkey_catalog::{validate_paths, Catalog};
+use latchkey_catalog::{import_nango, validate_paths, Catalog};
 use latchkey_server::keys::{self, KeyOverrides};
 use latchkey_server::{parse_public_url, Server, ServerConfig, TTL_RANGE_SECONDS};
 use tracing_subscriber::EnvFilter;
@@ -55,6 +55,33 @@ enum CatalogCommand {
     /// Print a provider's resolved URLs and where the credential goes,
     /// without sending anything.
     Show(show::ShowArgs),
+    /// Convert another catalog's provider definitions into Latchkey files.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// Catalog format of FILE: `nango` reads the `providers.yaml` of the
+    /// npm package `@nangohq/providers`.
+    #[arg(long, value_enum)]
+    from: ImportSource,
+
+    /// The catalog file to convert.
+    file: PathBuf,
+
+    /// Directory the provider files are written to; created when missing.
+    #[arg(long)]
+    out: PathBuf,
+
+    /// Report format: `human` prints counts and one line per entry not
+    /// converted, `json` prints one JSON object.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ImportSource {
+    Nango,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -127,6 +154,9 @@ fn main() -> ExitCode {
         Command::Catalog {
             command: CatalogCommand::Show(args),
         } => show::run(&args).map(|()| ExitCode::SUCCESS),
+        Command::Catalog {
+            command: CatalogCommand::Import(args),
+        } => import(&args).map(|()| ExitCode::SUCCESS),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");
@@ -161,6 +191,22 @@ fn validate(paths: &[PathBuf], format: Format) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+fn import(args: &ImportArgs) -> anyhow::Result<()> {
+    let ImportSource::Nango = args.from;
+    let report = import_nango(&args.file, &args.out)?;
+    let text = match args.format {
+        Format::Json => format!("{}\n", report.to_json()),
+        Format::Human => report.to_string(),
+    };
+    // A reader that stops early, such as `| head`, is not an error.
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(error).context("cannot write the import report")
+        }
+        _ => Ok(()),
     }
 }
 

@@ -14,6 +14,7 @@ mod alias;
 mod catalog;
 mod checks;
 mod diagnostic;
+mod import;
 mod load;
 mod model;
 mod patterns;
@@ -23,6 +24,7 @@ mod suggest;
 
 pub use catalog::{validate_paths, Catalog, CatalogError, ValidationReport};
 pub use diagnostic::{Code, Diagnostic, Severity};
+pub use import::{import_nango, ConvertedEntry, ImportError, ImportReport, Reason, SkippedEntry};
 pub use load::parse_provider;
 pub use model::*;
 pub use schema::PROVIDER_SCHEMA;

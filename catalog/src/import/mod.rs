@@ -1,0 +1,492 @@
+//! Import of Nango's provider catalog (`providers.yaml` of the npm package
+//! `@nangohq/providers`) into Latchkey provider files.
+//!
+//! Each entry either becomes `<name>.yaml`, checked by the same parser and
+//! semantic checks as any provider file before it is written, or is listed
+//! in the [`ImportReport`] with the reason it was not converted.
+
+mod nango;
+mod template;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde_yaml::{Mapping, Value};
+
+use crate::diagnostic::Diagnostic;
+use crate::load::parse_provider;
+
+/// The reason an entry was not converted: `kind` groups entries for the
+/// counts, and `message` names the detail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reason {
+    pub kind: String,
+    pub message: String,
+}
+
+impl Reason {
+    fn new(kind: impl Into<String>, message: impl Into<String>) -> Reason {
+        Reason {
+            kind: kind.into(),
+            message: message.into(),
+        }
+    }
+
+    fn unsupported_mode(mode: &str) -> Reason {
+        let message = format!("auth mode {mode} is not supported");
+        Reason::new(message.clone(), message)
+    }
+
+    fn no_equivalent(field: &str) -> Reason {
+        let message = format!("Nango field `{field}` has no Latchkey equivalent");
+        Reason::new(message.clone(), message)
+    }
+
+    fn fallback(field: &str) -> Reason {
+        let group: Vec<&str> = field.split('.').take(2).collect();
+        let group = match group.as_slice() {
+            ["proxy", second] => format!("proxy.{second}"),
+            [first, ..] => (*first).to_owned(),
+            [] => String::new(),
+        };
+        Reason::new(
+            format!("template fallback in {group}"),
+            format!("template fallback in {field}"),
+        )
+    }
+
+    fn template(field: &str, message: &str) -> Reason {
+        Reason::new(
+            "template or key with no Latchkey form",
+            format!("{field}: {message}"),
+        )
+    }
+
+    fn credential_placement(message: &str) -> Reason {
+        Reason::new("credential placement with no Latchkey form", message)
+    }
+
+    fn fixed_basic_half(half: &str) -> Reason {
+        Reason::new(
+            "basic auth with a fixed or hidden username or password",
+            format!("basic auth with a fixed or hidden {half}"),
+        )
+    }
+
+    fn undeclared(key: &str) -> Reason {
+        Reason::new(
+            "template variable not declared in connection_config",
+            format!("template variable `{key}` is not declared in connection_config"),
+        )
+    }
+
+    fn unpatterned_url_variable(key: &str) -> Reason {
+        Reason::new(
+            "connection-config field used in a URL has no pattern",
+            format!("connection-config field `{key}` used in a URL has no pattern"),
+        )
+    }
+
+    fn loose_url_pattern(key: &str) -> Reason {
+        Reason::new(
+            "pattern of a URL variable accepts values that change the URL",
+            format!(
+                "the pattern of `{key}` accepts values that could change the URL's host or path"
+            ),
+        )
+    }
+
+    fn invalid_pattern(key: &str) -> Reason {
+        Reason::new(
+            "pattern is not a Rust regular expression",
+            format!("the pattern of `{key}` is not a Rust regular expression"),
+        )
+    }
+
+    fn malformed(message: &str) -> Reason {
+        Reason::new("unexpected entry shape", message)
+    }
+
+    fn invalid(diagnostics: &[Diagnostic]) -> Reason {
+        let first = diagnostics.first().map_or_else(String::new, |diagnostic| {
+            let path = diagnostic.path.as_deref().unwrap_or("(file)");
+            format!("{path}: {}", diagnostic.message)
+        });
+        Reason::new(
+            format!(
+                "fails Latchkey validation ({})",
+                diagnostics
+                    .first()
+                    .map_or("unknown", |diagnostic| diagnostic.code.as_str())
+            ),
+            format!("fails Latchkey validation: {first}"),
+        )
+    }
+}
+
+/// One entry written to the output directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConvertedEntry {
+    pub name: String,
+    /// The Latchkey mode, for example `oauth2`.
+    pub mode: &'static str,
+    pub path: PathBuf,
+}
+
+/// One entry that was not written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedEntry {
+    pub name: String,
+    pub reason: Reason,
+}
+
+/// The outcome of an import: the entries converted and those left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    pub total: usize,
+    pub converted: Vec<ConvertedEntry>,
+    pub not_converted: Vec<SkippedEntry>,
+}
+
+impl ImportReport {
+    /// Number of entries not converted, per reason kind.
+    pub fn counts_by_reason(&self) -> BTreeMap<&str, usize> {
+        let mut counts = BTreeMap::new();
+        for entry in &self.not_converted {
+            *counts.entry(entry.reason.kind.as_str()).or_default() += 1;
+        }
+        counts
+    }
+
+    /// Renders the report as one JSON object.
+    pub fn to_json(&self) -> String {
+        let converted: Vec<_> = self
+            .converted
+            .iter()
+            .map(|entry| serde_json::json!({"name": entry.name, "mode": entry.mode}))
+            .collect();
+        let not_converted: Vec<_> = self
+            .not_converted
+            .iter()
+            .map(|entry| {
+                serde_json::json!({
+                    "name": entry.name,
+                    "reason": entry.reason.kind,
+                    "message": entry.reason.message,
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "total": self.total,
+            "converted": self.converted.len(),
+            "not_converted": self.not_converted.len(),
+            "not_converted_by_reason": self.counts_by_reason(),
+            "converted_entries": converted,
+            "not_converted_entries": not_converted,
+        })
+        .to_string()
+    }
+}
+
+impl fmt::Display for ImportReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} Nango entries: {} converted, {} not converted",
+            self.total,
+            self.converted.len(),
+            self.not_converted.len()
+        )?;
+        let counts = self.counts_by_reason();
+        if !counts.is_empty() {
+            writeln!(f, "\nnot converted, by reason:")?;
+            let mut by_count: Vec<_> = counts.into_iter().collect();
+            by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+            for (kind, count) in by_count {
+                writeln!(f, "{count:>5}  {kind}")?;
+            }
+            writeln!(f, "\nnot converted:")?;
+            for entry in &self.not_converted {
+                writeln!(f, "  {}: {}", entry.name, entry.reason.message)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An error that stops an import before any entry is converted, or while
+/// a file is written.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("cannot read {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not valid YAML", path.display())]
+    Yaml {
+        path: PathBuf,
+        #[source]
+        source: serde_yaml::Error,
+    },
+    #[error("{} is not a mapping from provider name to definition", path.display())]
+    NotAMapping { path: PathBuf },
+    #[error("cannot write {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Converts the Nango `providers.yaml` at `input` into provider files in
+/// `out_dir`, which is created when missing. An existing file of the same
+/// name is replaced.
+pub fn import_nango(input: &Path, out_dir: &Path) -> Result<ImportReport, ImportError> {
+    let source = std::fs::read_to_string(input).map_err(|source| ImportError::Read {
+        path: input.to_owned(),
+        source,
+    })?;
+    let document: Value = serde_yaml::from_str(&source).map_err(|source| ImportError::Yaml {
+        path: input.to_owned(),
+        source,
+    })?;
+    let Value::Mapping(entries) = document else {
+        return Err(ImportError::NotAMapping {
+            path: input.to_owned(),
+        });
+    };
+    std::fs::create_dir_all(out_dir).map_err(|source| ImportError::Write {
+        path: out_dir.to_owned(),
+        source,
+    })?;
+
+    let mut report = ImportReport {
+        total: entries.len(),
+        ..ImportReport::default()
+    };
+    for (name, entry) in resolve_aliases(&entries) {
+        match convert_entry(&name, entry) {
+            Ok((mode, text)) => {
+                let path = out_dir.join(format!("{name}.yaml"));
+                std::fs::write(&path, text).map_err(|source| ImportError::Write {
+                    path: path.clone(),
+                    source,
+                })?;
+                report.converted.push(ConvertedEntry { name, mode, path });
+            }
+            Err(reason) => report.not_converted.push(SkippedEntry { name, reason }),
+        }
+    }
+    Ok(report)
+}
+
+/// Converts one entry into the text of a provider file that has passed
+/// Latchkey's checks.
+fn convert_entry(
+    name: &str,
+    entry: Result<Mapping, Reason>,
+) -> Result<(&'static str, String), Reason> {
+    let converted = nango::convert(name, &entry?)?;
+    let yaml = serde_yaml::to_string(&Value::Mapping(converted.document))
+        .map_err(|error| Reason::malformed(&format!("cannot write YAML: {error}")))?;
+    let header = format!(
+        "# {}: imported from Nango's provider catalog (auth mode {}).\n",
+        converted.display_name.replace('\n', " "),
+        converted.mode
+    );
+    let text = header + &yaml;
+    parse_provider(&format!("{name}.yaml"), &text)
+        .map_err(|diagnostics| Reason::invalid(&diagnostics))?;
+    Ok((converted.mode, text))
+}
+
+/// Resolves `alias:` entries as Nango's loader does: in file order, each
+/// alias becomes its target's current definition with the alias's own keys
+/// laid over it, key by key at the top level only.
+fn resolve_aliases(entries: &Mapping) -> Vec<(String, Result<Mapping, Reason>)> {
+    let mut resolved: BTreeMap<String, Mapping> = BTreeMap::new();
+    let mut result = Vec::new();
+    for (name, entry) in entries {
+        let name = match name {
+            Value::String(name) => name.clone(),
+            other => serde_yaml::to_string(other)
+                .unwrap_or_default()
+                .trim()
+                .to_owned(),
+        };
+        let Some(entry) = entry.as_mapping() else {
+            result.push((name, Err(Reason::malformed("the entry is not a mapping"))));
+            continue;
+        };
+        let merged = match entry.get("alias").and_then(Value::as_str) {
+            None => Ok(entry.clone()),
+            Some(target) => {
+                let base = resolved
+                    .get(target)
+                    .cloned()
+                    .or_else(|| entries.get(target).and_then(Value::as_mapping).cloned());
+                match base {
+                    Some(mut base) => {
+                        for (key, value) in entry {
+                            if key.as_str() != Some("alias") {
+                                base.insert(key.clone(), value.clone());
+                            }
+                        }
+                        Ok(base)
+                    }
+                    None => Err(Reason::new(
+                        "alias to a missing entry",
+                        format!("alias to `{target}`, which the file does not define"),
+                    )),
+                }
+            }
+        };
+        if let Ok(merged) = &merged {
+            resolved.insert(name.clone(), merged.clone());
+        }
+        result.push((name, merged));
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FIXTURE: &str = r#"
+acme:
+    display_name: Acme
+    categories: [crm, Not A Category]
+    auth_mode: OAUTH2
+    authorization_url: https://${connectionConfig.subdomain}.acme.test/authorize
+    token_url: https://${connectionConfig.subdomain}.acme.test/token
+    token_params:
+        grant_type: authorization_code
+        audience: api
+    token_request_auth_method: basic
+    disable_pkce: true
+    proxy:
+        base_url: https://${connectionConfig.subdomain}.acme.test
+    docs: https://nango.dev/docs/acme
+    connection_config:
+        subdomain:
+            type: string
+            title: Subdomain
+            description: Copied prose that must not appear
+            format: hostname
+acme-sandbox:
+    alias: acme
+    display_name: Acme (Sandbox)
+    proxy:
+        base_url: https://${connectionConfig.subdomain}.sandbox.acme.test || https://fallback.acme.test
+legacy:
+    display_name: Legacy
+    auth_mode: OAUTH1
+    proxy:
+        base_url: https://legacy.test
+regional:
+    display_name: Regional
+    auth_mode: OAUTH2_CC
+    token_url: https://${connectionConfig.region}.regional.test/token || https://regional.test/token
+    proxy:
+        base_url: https://regional.test
+"#;
+
+    fn import(fixture: &str) -> (tempfile::TempDir, ImportReport) {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("providers.yaml");
+        std::fs::write(&input, fixture).unwrap();
+        let out = dir.path().join("out");
+        let report = import_nango(&input, &out).unwrap();
+        (dir, report)
+    }
+
+    fn reason<'a>(report: &'a ImportReport, name: &str) -> &'a str {
+        let entry = report
+            .not_converted
+            .iter()
+            .find(|entry| entry.name == name)
+            .unwrap_or_else(|| panic!("{name} was converted"));
+        &entry.reason.message
+    }
+
+    #[test]
+    fn fixture_counts_and_reasons() {
+        let (_dir, report) = import(FIXTURE);
+        assert_eq!(report.total, 4);
+        let converted: Vec<_> = report
+            .converted
+            .iter()
+            .map(|entry| entry.name.as_str())
+            .collect();
+        assert_eq!(converted, ["acme", "acme-sandbox"]);
+        assert_eq!(
+            reason(&report, "legacy"),
+            "auth mode OAUTH1 is not supported"
+        );
+        assert_eq!(
+            reason(&report, "regional"),
+            "template fallback in token_url"
+        );
+    }
+
+    #[test]
+    fn converted_file_carries_facts_only() {
+        let (dir, _report) = import(FIXTURE);
+        let text = std::fs::read_to_string(dir.path().join("out/acme.yaml")).unwrap();
+        let provider = parse_provider("acme.yaml", &text).unwrap();
+
+        assert!(text
+            .starts_with("# Acme: imported from Nango's provider catalog (auth mode oauth2).\n"));
+        assert!(!text.contains("nango.dev"), "{text}");
+        assert!(!text.contains("Copied prose"), "{text}");
+        assert_eq!(provider.categories, ["crm"]);
+        assert_eq!(provider.docs_url, None);
+        let crate::Auth::Oauth2(oauth) = &provider.auth else {
+            panic!("mode is {}", provider.auth.mode_name());
+        };
+        assert_eq!(oauth.token_params.get("grant_type"), None);
+        assert_eq!(oauth.token_params["audience"], "api");
+        assert_eq!(oauth.refresh_params["audience"], "api");
+        assert_eq!(oauth.client_auth, crate::ClientAuth::BasicAndBody);
+        assert!(!oauth.pkce);
+        let subdomain = &provider.connection_config["subdomain"];
+        assert!(subdomain.pattern.is_some());
+        assert!(!subdomain.accepts("a.b/c"));
+    }
+
+    #[test]
+    fn alias_replaces_whole_proxy() {
+        let (dir, _report) = import(FIXTURE);
+        let text = std::fs::read_to_string(dir.path().join("out/acme-sandbox.yaml")).unwrap();
+        let provider = parse_provider("acme-sandbox.yaml", &text).unwrap();
+
+        assert_eq!(provider.display_name, "Acme (Sandbox)");
+        assert_eq!(
+            provider.proxy.base_url,
+            "https://{{ subdomain }}.sandbox.acme.test"
+        );
+        assert_eq!(
+            provider.proxy.base_url_fallbacks,
+            ["https://fallback.acme.test"]
+        );
+        let crate::Auth::Oauth2(oauth) = &provider.auth else {
+            panic!("mode is {}", provider.auth.mode_name());
+        };
+        assert_eq!(oauth.token_url, "https://{{ subdomain }}.acme.test/token");
+    }
+
+    #[test]
+    fn unreadable_input_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("providers.yaml");
+        std::fs::write(&input, "- not a mapping\n").unwrap();
+        let error = import_nango(&input, &dir.path().join("out")).unwrap_err();
+        assert!(matches!(error, ImportError::NotAMapping { .. }), "{error}");
+        let missing = import_nango(&dir.path().join("missing.yaml"), dir.path()).unwrap_err();
+        assert!(matches!(missing, ImportError::Read { .. }), "{missing}");
+    }
+}

@@ -1,0 +1,234 @@
+//! Translation of Nango's `${...}` interpolation into minijinja templates.
+
+use std::collections::BTreeSet;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// A variable that a translated template uses.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Variable {
+    /// A connection-config key.
+    Config(String),
+    /// A credential variable of the mode: `api_key`, `access_token`,
+    /// `username` or `password`.
+    Credential(&'static str),
+}
+
+/// A minijinja template and the variables it uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Translated {
+    pub text: String,
+    pub variables: BTreeSet<Variable>,
+}
+
+impl Translated {
+    pub fn config_keys(&self) -> impl Iterator<Item = &str> {
+        self.variables.iter().filter_map(|variable| match variable {
+            Variable::Config(key) => Some(key.as_str()),
+            Variable::Credential(_) => None,
+        })
+    }
+
+    pub fn uses_credential(&self) -> bool {
+        self.variables
+            .iter()
+            .any(|variable| matches!(variable, Variable::Credential(_)))
+    }
+}
+
+static VARIABLE_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new("^[A-Za-z_][A-Za-z0-9_]*$").expect("valid regex"));
+
+/// Translates one Nango string. The error names the construct that has no
+/// Latchkey form.
+pub(super) fn translate(nango: &str) -> Result<Translated, String> {
+    let mut text = String::new();
+    let mut variables = BTreeSet::new();
+    for part in split(nango)? {
+        match part {
+            Part::Literal(literal) => text.push_str(&escape_literal(literal)?),
+            Part::Expression(expression) => {
+                let (rendered, used) = translate_expression(expression)?;
+                text.push_str(&format!("{{{{ {rendered} }}}}"));
+                variables.extend(used);
+            }
+        }
+    }
+    Ok(Translated { text, variables })
+}
+
+enum Part<'a> {
+    Literal(&'a str),
+    Expression(&'a str),
+}
+
+/// Splits a string into literal text and `${...}` expressions, counting
+/// braces so that `${base64(${apiKey}:)}` is one expression.
+fn split(nango: &str) -> Result<Vec<Part<'_>>, String> {
+    let mut parts = Vec::new();
+    let mut rest = nango;
+    while let Some(start) = rest.find("${") {
+        if start > 0 {
+            parts.push(Part::Literal(&rest[..start]));
+        }
+        let end = matching_brace(&rest[start + 1..])
+            .ok_or_else(|| format!("unclosed `${{` in `{nango}`"))?;
+        parts.push(Part::Expression(&rest[start + 2..start + 1 + end]));
+        rest = &rest[start + 2 + end..];
+    }
+    if !rest.is_empty() {
+        parts.push(Part::Literal(rest));
+    }
+    Ok(parts)
+}
+
+/// Index of the `}` that closes the `{` at the start of `text`.
+fn matching_brace(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    for (index, character) in text.char_indices() {
+        match character {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(index);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn escape_literal(literal: &str) -> Result<String, String> {
+    if ["{{", "{%", "{#", "}}", "%}", "#}"]
+        .iter()
+        .any(|delimiter| literal.contains(delimiter))
+    {
+        return Err(format!(
+            "literal text `{literal}` contains template delimiters"
+        ));
+    }
+    Ok(literal.to_owned())
+}
+
+/// Translates the inside of one `${...}` into a minijinja expression.
+fn translate_expression(expression: &str) -> Result<(String, Vec<Variable>), String> {
+    if let Some(inner) = expression
+        .strip_prefix("base64(")
+        .and_then(|rest| rest.strip_suffix(')'))
+    {
+        return translate_base64(inner);
+    }
+    let variable = variable(expression)?;
+    Ok((variable_name(&variable).to_owned(), vec![variable]))
+}
+
+/// `${base64(A:B)}`: the parts are joined with `~` and encoded with the
+/// `base64` filter.
+fn translate_base64(inner: &str) -> Result<(String, Vec<Variable>), String> {
+    let mut operands = Vec::new();
+    let mut used = Vec::new();
+    for part in split(inner)? {
+        match part {
+            Part::Literal(literal) => operands.push(quote(literal)?),
+            Part::Expression(expression) => {
+                let variable = variable(expression)?;
+                operands.push(variable_name(&variable).to_owned());
+                used.push(variable);
+            }
+        }
+    }
+    if operands.is_empty() {
+        return Err("empty `${base64()}`".to_owned());
+    }
+    Ok((format!("({}) | base64", operands.join(" ~ ")), used))
+}
+
+fn quote(literal: &str) -> Result<String, String> {
+    if literal.contains(['\'', '\\']) {
+        return Err(format!(
+            "literal `{literal}` inside `${{base64(...)}}` has a quote"
+        ));
+    }
+    Ok(format!("'{literal}'"))
+}
+
+fn variable(expression: &str) -> Result<Variable, String> {
+    match expression {
+        "apiKey" => return Ok(Variable::Credential("api_key")),
+        "accessToken" => return Ok(Variable::Credential("access_token")),
+        "credentials.username" => return Ok(Variable::Credential("username")),
+        "credentials.password" => return Ok(Variable::Credential("password")),
+        _ => {}
+    }
+    let Some(key) = expression.strip_prefix("connectionConfig.") else {
+        return Err(format!(
+            "template `${{{expression}}}` has no Latchkey equivalent"
+        ));
+    };
+    if !VARIABLE_NAME.is_match(key) {
+        return Err(format!(
+            "connection-config key `{key}` is not a template variable name"
+        ));
+    }
+    Ok(Variable::Config(key.to_owned()))
+}
+
+fn variable_name(variable: &Variable) -> &str {
+    match variable {
+        Variable::Config(key) => key,
+        Variable::Credential(name) => name,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn translates_each_form() {
+        let cases = [
+            ("https://api.example.com", "https://api.example.com"),
+            (
+                "https://${connectionConfig.subdomain}.example.com",
+                "https://{{ subdomain }}.example.com",
+            ),
+            ("Bearer ${apiKey}", "Bearer {{ api_key }}"),
+            ("${accessToken}", "{{ access_token }}"),
+            (
+                "Basic ${base64(${apiKey}:)}",
+                "Basic {{ (api_key ~ ':') | base64 }}",
+            ),
+            (
+                "Basic ${base64(${credentials.username}/token:${credentials.password})}",
+                "Basic {{ (username ~ '/token:' ~ password) | base64 }}",
+            ),
+        ];
+        for (nango, expected) in cases {
+            assert_eq!(translate(nango).unwrap().text, expected, "{nango}");
+        }
+    }
+
+    #[test]
+    fn records_variables() {
+        let translated = translate("${connectionConfig.a}/${apiKey}").unwrap();
+        let keys: Vec<_> = translated.config_keys().collect();
+        assert_eq!(keys, ["a"]);
+        assert!(translated.uses_credential());
+    }
+
+    #[test]
+    fn rejects_unknown_forms() {
+        for nango in [
+            "${now}",
+            "${credentials.clientId}",
+            "${connectionConfig.installation.uuid}",
+            "{{$guid}}",
+            "${apiKey",
+        ] {
+            assert!(translate(nango).is_err(), "{nango}");
+        }
+    }
+}

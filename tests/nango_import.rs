@@ -1,0 +1,297 @@
+//! End-to-end test of `latchkey catalog import --from nango` on the
+//! `providers.yaml` of the pinned npm package `@nangohq/providers@0.71.10`,
+//! installed under `tests/peers/node_modules` by `scripts/test.sh`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const ENTRIES: usize = 1013;
+const CONVERTED: usize = 690;
+const SUPPORTED_MODES: [&str; 4] = ["OAUTH2", "OAUTH2_CC", "API_KEY", "BASIC"];
+
+/// Entries not converted, per reason, for the pinned package.
+const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
+    (
+        "Nango field `alternate_access_token_response_path` has no Latchkey equivalent",
+        1,
+    ),
+    (
+        "Nango field `authorization_code_param_in_callback` has no Latchkey equivalent",
+        3,
+    ),
+    (
+        "Nango field `authorization_url_fragment` has no Latchkey equivalent",
+        2,
+    ),
+    (
+        "Nango field `authorization_url_replacements` has no Latchkey equivalent",
+        1,
+    ),
+    (
+        "Nango field `authorization_url` has no Latchkey equivalent",
+        1,
+    ),
+    ("Nango field `body_format` has no Latchkey equivalent", 3),
+    (
+        "Nango field `connection_configuration` has no Latchkey equivalent",
+        3,
+    ),
+    ("Nango field `decode_url` has no Latchkey equivalent", 1),
+    ("Nango field `installation` has no Latchkey equivalent", 1),
+    (
+        "Nango field `integration_config` has no Latchkey equivalent",
+        2,
+    ),
+    (
+        "Nango field `post_connection_script` has no Latchkey equivalent",
+        49,
+    ),
+    ("Nango field `proxy.body` has no Latchkey equivalent", 1),
+    (
+        "Nango field `proxy.connection_config` has no Latchkey equivalent",
+        14,
+    ),
+    (
+        "Nango field `refresh_token_params` has no Latchkey equivalent",
+        1,
+    ),
+    (
+        "Nango field `require_client_certificate` has no Latchkey equivalent",
+        5,
+    ),
+    (
+        "Nango field `token_expiration_buffer` has no Latchkey equivalent",
+        1,
+    ),
+    (
+        "Nango field `token_expires_in_ms` has no Latchkey equivalent",
+        1,
+    ),
+    ("Nango field `token_headers` has no Latchkey equivalent", 3),
+    (
+        "Nango field `token_request_auth_method` has no Latchkey equivalent",
+        1,
+    ),
+    ("auth mode APP is not supported", 1),
+    ("auth mode AWS_SIGV4 is not supported", 1),
+    ("auth mode BILL is not supported", 2),
+    ("auth mode CUSTOM is not supported", 1),
+    ("auth mode INSTALL_PLUGIN is not supported", 1),
+    ("auth mode JWT is not supported", 4),
+    ("auth mode MCP_OAUTH2 is not supported", 30),
+    ("auth mode MCP_OAUTH2_GENERIC is not supported", 2),
+    ("auth mode NONE is not supported", 2),
+    ("auth mode OAUTH1 is not supported", 4),
+    ("auth mode SIGNATURE is not supported", 1),
+    ("auth mode TBA is not supported", 1),
+    ("auth mode TWO_STEP is not supported", 66),
+    ("basic auth with a fixed or hidden username or password", 32),
+    ("connection-config field used in a URL has no pattern", 39),
+    ("credential placement with no Latchkey form", 8),
+    ("grant type other than the standard one", 3),
+    (
+        "pattern of a URL variable accepts values that change the URL",
+        2,
+    ),
+    ("template fallback in authorization_url", 8),
+    ("template fallback in proxy.headers", 4),
+    ("template fallback in token_params", 1),
+    ("template fallback in token_url", 3),
+    ("template or key with no Latchkey form", 12),
+    ("unexpected entry shape", 1),
+];
+
+fn providers_yaml() -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/peers/node_modules/@nangohq/providers/providers.yaml");
+    assert!(
+        path.is_file(),
+        "{} is missing; run `npm ci` in tests/peers (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+fn latchkey(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_latchkey"))
+        .args(args)
+        .output()
+        .expect("the latchkey binary runs")
+}
+
+fn run_import(out: &Path) -> Value {
+    let input = providers_yaml();
+    let output = latchkey(&[
+        "catalog",
+        "import",
+        "--from",
+        "nango",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "import failed: {stderr}");
+    serde_json::from_slice(&output.stdout).expect("the report is one JSON object")
+}
+
+/// Reads the auth mode of every entry line by line from the file with
+/// Nango's alias rule (an alias takes its target's mode unless it sets its
+/// own), independently of the importer's YAML handling.
+fn modes_by_entry(source: &str) -> BTreeMap<String, String> {
+    let mut own_mode: Vec<(String, Option<String>, Option<String>)> = Vec::new();
+    for line in source.lines() {
+        if let Some(name) = line
+            .strip_suffix(':')
+            .filter(|name| !name.starts_with([' ', '#']) && !name.is_empty() && !name.contains(' '))
+        {
+            own_mode.push((name.to_owned(), None, None));
+        } else if let Some((_, mode, alias)) = own_mode.last_mut() {
+            if let Some(value) = line.strip_prefix("    auth_mode: ") {
+                *mode = Some(value.trim().to_owned());
+            } else if let Some(value) = line.strip_prefix("    alias: ") {
+                *alias = Some(value.trim().to_owned());
+            }
+        }
+    }
+    let raw: BTreeMap<_, _> = own_mode
+        .iter()
+        .map(|(name, mode, _)| (name.clone(), mode.clone()))
+        .collect();
+    let mut modes = BTreeMap::new();
+    for (name, mode, alias) in &own_mode {
+        let resolved = match (mode, alias) {
+            (Some(mode), _) => mode.clone(),
+            (None, Some(target)) => modes
+                .get(target)
+                .cloned()
+                .or_else(|| raw.get(target).cloned().flatten())
+                .unwrap_or_default(),
+            (None, None) => String::new(),
+        };
+        modes.insert(name.clone(), resolved);
+    }
+    modes
+}
+
+fn names(report: &Value, key: &str) -> BTreeSet<String> {
+    report[key]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn nango_import_counts() {
+    let out = tempfile::tempdir().unwrap();
+    let report = run_import(out.path());
+
+    assert_eq!(report["total"], ENTRIES);
+    assert_eq!(report["converted"], CONVERTED);
+    assert_eq!(report["not_converted"], ENTRIES - CONVERTED);
+    let by_reason: BTreeMap<String, u64> =
+        serde_json::from_value(report["not_converted_by_reason"].clone()).unwrap();
+    let expected: BTreeMap<String, u64> = NOT_CONVERTED_BY_REASON
+        .iter()
+        .map(|(reason, count)| ((*reason).to_owned(), *count as u64))
+        .collect();
+    assert_eq!(by_reason, expected);
+
+    let converted = names(&report, "converted_entries");
+    let not_converted = names(&report, "not_converted_entries");
+    assert_eq!(converted.len() + not_converted.len(), ENTRIES);
+    assert!(converted.is_disjoint(&not_converted));
+
+    let written: BTreeSet<String> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    let expected_files: BTreeSet<String> = converted
+        .iter()
+        .map(|name| format!("{name}.yaml"))
+        .collect();
+    assert_eq!(written, expected_files);
+}
+
+#[test]
+fn unsupported_modes_are_listed() {
+    let out = tempfile::tempdir().unwrap();
+    let report = run_import(out.path());
+    let source = std::fs::read_to_string(providers_yaml()).unwrap();
+    let modes = modes_by_entry(&source);
+    assert_eq!(modes.len(), ENTRIES);
+
+    let reasons: BTreeMap<&str, &str> = report["not_converted_entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| {
+            (
+                entry["name"].as_str().unwrap(),
+                entry["message"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    let mut unsupported = 0;
+    for (name, mode) in &modes {
+        if SUPPORTED_MODES.contains(&mode.as_str()) {
+            continue;
+        }
+        unsupported += 1;
+        let expected = format!("auth mode {mode} is not supported");
+        assert_eq!(
+            reasons.get(name.as_str()),
+            Some(&expected.as_str()),
+            "{name}"
+        );
+    }
+    assert_eq!(unsupported, 116);
+}
+
+#[test]
+fn imported_files_validate_and_copy_no_prose() {
+    let out = tempfile::tempdir().unwrap();
+    run_import(out.path());
+
+    let output = latchkey(&["catalog", "validate", out.path().to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "validate failed: {stderr}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(&format!("{CONVERTED} provider files valid")),
+        "{stdout}"
+    );
+
+    // Descriptions of connection-config fields in Nango's file.
+    let nango_descriptions = [
+        "The subdomain of your Zendesk account",
+        "The version of the Anthropic API to use",
+    ];
+    for entry in std::fs::read_dir(out.path()).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lowercase = text.to_ascii_lowercase();
+        assert!(!lowercase.contains("nango.dev"), "{}", path.display());
+        assert!(!text.contains("description:"), "{}", path.display());
+        for description in nango_descriptions {
+            assert!(!text.contains(description), "{}", path.display());
+        }
+        let first_line = text.lines().next().unwrap();
+        assert!(
+            first_line.starts_with("# ")
+                && first_line.contains(": imported from Nango's provider catalog (auth mode "),
+            "{}: {first_line}",
+            path.display()
+        );
+    }
+    for name in ["zendesk", "anthropic"] {
+        assert!(out.path().join(format!("{name}.yaml")).is_file(), "{name}");
+    }
+}
