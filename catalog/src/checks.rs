@@ -376,7 +376,7 @@ fn check_unused_config_fields(provider: &Provider, problems: &mut Vec<Problem>) 
             Code::UnusedConfigField,
             format!("/connection_config/{}", escape_pointer(key)),
             format!(
-                "connection-config field `{key}` is not used by any template and not filled from the token response"
+                "connection-config field `{key}` is not used by any template and not filled from the token response or the callback"
             ),
             Some(format!(
                 "use it as `{{{{ {key} }}}}` in a URL, header or parameter, or remove it; if only callers of the connection read it, mark it `optional: true`"
@@ -399,10 +399,16 @@ fn variables_in_templates(provider: &Provider) -> Option<BTreeSet<String>> {
     Some(used)
 }
 
-/// Returns the connection-config keys that the token response fills.
+/// Returns the connection-config keys that the token response or the
+/// callback query fills.
 fn captured_keys(auth: &Auth) -> BTreeSet<&String> {
     match auth {
-        Auth::Oauth2(oauth) => oauth.token_response.connection_config.keys().collect(),
+        Auth::Oauth2(oauth) => oauth
+            .token_response
+            .connection_config
+            .keys()
+            .chain(oauth.callback_connection_config.keys())
+            .collect(),
         Auth::Oauth2ClientCredentials(cc) => cc.token_response.connection_config.keys().collect(),
         Auth::ApiKey(_) | Auth::Basic(_) => BTreeSet::new(),
     }
