@@ -32,7 +32,8 @@ pub struct Provider {
     pub proxy: Proxy,
 }
 
-/// How a connection obtains and presents its credential.
+/// The auth mode of a provider: how a connection obtains its credential and
+/// where the credential goes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum Auth {
@@ -47,7 +48,7 @@ pub enum Auth {
 }
 
 impl Auth {
-    /// The mode name as written in provider files (`oauth2`, `api_key`, ...).
+    /// Returns the mode name as written in provider files (`oauth2`, `api_key`, ...).
     pub fn mode_name(&self) -> &'static str {
         match self {
             Auth::Oauth2(_) => "oauth2",
@@ -57,7 +58,8 @@ impl Auth {
         }
     }
 
-    /// The credential injection of this mode, explicit or the mode's default.
+    /// Returns the credential injection of this mode: the file's own, or the
+    /// mode's default.
     pub fn inject(&self) -> Inject {
         let explicit = match self {
             Auth::Oauth2(o) => o.inject.clone(),
@@ -89,7 +91,7 @@ pub struct OAuth2 {
     /// Scopes always requested, before the integration's own.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub default_scopes: Vec<String>,
-    /// How the `scope` value is written into the authorization URL.
+    /// Encoding of the `scope` value in the authorization URL.
     #[serde(default, skip_serializing_if = "ScopeEncoding::is_form")]
     pub scope_encoding: ScopeEncoding,
     /// Extra query parameters of the authorization URL (values are templates).
@@ -109,10 +111,10 @@ pub struct OAuth2 {
     /// Extra body parameters of a refresh only.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub refresh_params: BTreeMap<String, String>,
-    /// Where the client id and secret go in token requests.
+    /// Placement of the client id and secret in token requests.
     #[serde(default)]
     pub client_auth: ClientAuth,
-    /// How token request bodies are encoded.
+    /// Encoding of token request bodies.
     #[serde(default, skip_serializing_if = "TokenBodyFormat::is_form")]
     pub token_body_format: TokenBodyFormat,
     /// Names the provider uses in place of standard token request
@@ -136,7 +138,7 @@ pub struct OAuth2 {
     /// They are set before the code exchange, so the token URL may use them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub callback_connection_config: BTreeMap<String, String>,
-    /// How the access token is attached to proxied requests; an
+    /// Placement of the access token in proxied requests; an
     /// `Authorization: Bearer` header when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inject: Option<Inject>,
@@ -173,14 +175,14 @@ pub struct ClientCredentials {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiKey {
-    /// What the end user is asked for, for example "Secret key".
+    /// Label of the key the end user enters, for example "Secret key".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_title: Option<String>,
     /// Regular expression a key must match, when the provider documents a
     /// format (for example `^sk_(live|test)_`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_pattern: Option<String>,
-    /// Where the key goes; `api_key` is the variable holding it.
+    /// Placement of the key in requests; `api_key` is the variable holding it.
     pub inject: Inject,
 }
 
@@ -188,10 +190,10 @@ pub struct ApiKey {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Basic {
-    /// What the provider calls the username, for example "Account SID".
+    /// Label of the username, for example "Account SID".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub username_title: Option<String>,
-    /// What the provider calls the password, for example "Auth token".
+    /// Label of the password, for example "Auth token".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_title: Option<String>,
     /// `Authorization: Basic base64(username:password)` when absent.
@@ -199,7 +201,8 @@ pub struct Basic {
     pub inject: Option<Inject>,
 }
 
-/// Where client credentials go in a token request (RFC 6749 section 2.3.1).
+/// Placement of the client credentials in a token request (RFC 6749
+/// section 2.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientAuth {
