@@ -233,7 +233,7 @@ impl TokenBodyFormat {
     }
 }
 
-/// How the joined scopes are written into the authorization URL.
+/// Encoding of the joined scopes in the authorization URL.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ScopeEncoding {
@@ -271,7 +271,7 @@ pub enum StandardParam {
 }
 
 impl StandardParam {
-    /// The name RFC 6749 and RFC 7636 give the parameter.
+    /// Returns the parameter's name in RFC 6749 and RFC 7636.
     pub fn as_str(&self) -> &'static str {
         match self {
             StandardParam::ClientId => "client_id",
@@ -288,8 +288,8 @@ impl StandardParam {
     }
 }
 
-/// Where values sit in a token response. Paths are dot-separated keys into
-/// the JSON object, for example `authed_user.access_token`.
+/// Locations of values in a token response. Paths are dot-separated keys
+/// into the JSON object, for example `authed_user.access_token`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenResponse {
@@ -345,8 +345,7 @@ impl ExpiresInUnit {
     }
 }
 
-/// Where a token response carries an absolute expiry time, and how it is
-/// written.
+/// Location and format of an absolute expiry time in a token response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExpiresAt {
@@ -355,7 +354,7 @@ pub struct ExpiresAt {
     pub format: TimeFormat,
 }
 
-/// How an absolute time is written.
+/// Format of an absolute time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TimeFormat {
@@ -368,7 +367,7 @@ pub enum TimeFormat {
     Iso8601,
 }
 
-/// Where a credential is attached to an outgoing request.
+/// Placement of a credential in an outgoing request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Inject {
@@ -479,7 +478,7 @@ pub enum FieldFormat {
     Email,
 }
 
-/// Where the provider's API lives and what every proxied request carries.
+/// The provider's API location and what every proxied request carries.
 ///
 /// NOTE: `retry`, `decompress`, `verification` and `pagination` are
 /// declarative for now: they are validated and stored, but the proxy does
@@ -509,7 +508,7 @@ pub struct Proxy {
     /// A request that proves a credential works.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification: Option<Verification>,
-    /// How the provider's list endpoints page their results.
+    /// Paging style of the provider's list endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pagination: Option<Pagination>,
 }
@@ -557,7 +556,7 @@ pub enum VerificationMethod {
     Post,
 }
 
-/// How a list endpoint pages its results. `style` selects the variant.
+/// Paging style of a list endpoint, selected by `style`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "style", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Pagination {

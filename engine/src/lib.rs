@@ -1,7 +1,7 @@
 //! The generic auth engine: interprets a provider definition.
 //!
-//! Nothing here knows a provider by name. Every behaviour comes from the
-//! typed [`latchkey_catalog::Provider`] handed in.
+//! No code here names a provider. Every behaviour comes from the typed
+//! [`latchkey_catalog::Provider`] passed in.
 
 mod credentials;
 mod error;

@@ -21,7 +21,7 @@ use crate::{EngineError, Secret};
 pub(crate) struct TokenClient<'a> {
     pub client_id: &'a str,
     /// Empty for a public client, which then sends only `client_id` in the
-    /// body, whatever `client_auth` says.
+    /// body, whatever `client_auth` is set to.
     pub client_secret: &'a Secret,
     pub client_auth: ClientAuth,
     pub body_format: TokenBodyFormat,

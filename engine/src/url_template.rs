@@ -489,9 +489,9 @@ fn parse_http_url(provider: &str, field: &str, text: &str) -> Result<Url, Engine
 }
 
 /// Compares the rendered URL with the marker rendering in which the values
-/// before the path (already checked to be host names or an origin) are
-/// filled in: both must have the same scheme, host and port and the same
-/// number of path segments. The value checks above should make this hold;
+/// before the path are filled in (they were already checked to be host
+/// names or an origin). Both must have the same scheme, host and port and
+/// the same number of path segments. The value checks above should make this hold;
 /// it is a second line of defence against a parser quirk they miss.
 fn check_structure(
     provider: &str,

@@ -63,10 +63,10 @@ pub fn validate(
     Ok(config)
 }
 
-/// Renders the proxy base URL with the config, so that a value the engine
-/// would refuse at proxy time (an IP address or internal name as host, a
-/// value that changes the URL's structure) is rejected before the
-/// connection is stored. Skipped while a field that Latchkey fills itself
+/// Renders the proxy base URL with the config. A value that the engine would
+/// reject at proxy time is then rejected before the connection is stored,
+/// for example an IP address or internal name as host, or a value that
+/// changes the URL's structure. Skipped while a field that Latchkey fills itself
 /// (from the token response) is still missing, because the URL cannot be
 /// rendered yet; the engine checks it when the proxy renders it.
 fn check_base_url(provider: &Provider, config: &ConnectionConfig) -> Result<(), ApiError> {

@@ -11,7 +11,7 @@ use rand::RngCore;
 
 const NONCE_LEN: usize = 12;
 
-/// Why a sealed value could not be opened.
+/// Reason a sealed value could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum CryptoError {
     #[error("encrypted value is {0} bytes, shorter than a nonce and a tag")]

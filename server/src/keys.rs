@@ -57,7 +57,7 @@ pub enum KeyError {
     InvalidEncryptionKey { origin: String, reason: String },
 }
 
-/// Where a key came from, for the startup log (never the key itself).
+/// Origin of a key, for the startup log (never the key itself).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
     Env(&'static str),

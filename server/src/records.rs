@@ -61,7 +61,7 @@ pub struct IntegrationRecord {
 /// A failure recorded on a connection, shown in its `errors` list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ConnectionErrorRecord {
-    /// What failed; `refresh` for a failed token refresh.
+    /// Kind of failure, `refresh` for a failed token refresh.
     #[serde(rename = "type")]
     pub kind: String,
     /// The API error code the failure was reported with.
@@ -91,7 +91,8 @@ pub struct ConnectionRecord {
     pub errors: Vec<ConnectionErrorRecord>,
 }
 
-/// A connect session: what the end user's browser may do, and for whom.
+/// A connect session: the end user it acts for and the integrations their
+/// browser may connect.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ConnectSessionRecord {
     pub end_user: EndUser,

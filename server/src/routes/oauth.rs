@@ -34,7 +34,7 @@ pub struct ConnectQuery {
 
 /// Starts the authorization. Connection-config values come as `params`
 /// (a JSON object, Nango's form), as `params[KEY]=VALUE` pairs (what the
-/// connect page's form sends), or both; a pair overrides the JSON value of
+/// connect page's form sends), or both. A pair overrides the JSON value of
 /// the same key.
 ///
 /// Errors are an HTML page for the end user, with a link back to the
