@@ -8,7 +8,7 @@ use minijinja::Environment;
 use regex::Regex;
 
 use crate::diagnostic::Code;
-use crate::model::{Auth, ConfigField, Inject, Provider};
+use crate::model::{Auth, Basic, ConfigField, Inject, Provider};
 use crate::patterns::whole_value_regex;
 use crate::positions::escape_pointer;
 use crate::suggest::closest_match;
@@ -111,6 +111,9 @@ fn check_config_fields(provider: &Provider, problems: &mut Vec<Problem>) {
 }
 
 fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
+    if let Auth::Basic(basic) = &provider.auth {
+        check_fixed_basic_half(basic, problems);
+    }
     if let Auth::ApiKey(api_key) = &provider.auth {
         if let Some(pattern) = &api_key.key_pattern {
             if let Err(error) = Regex::new(pattern) {
@@ -160,6 +163,36 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
     }
 }
 
+/// Rejects a basic mode that fixes both halves, which would give every
+/// connection the same credential, and a title for a half that the end
+/// user never enters.
+fn check_fixed_basic_half(basic: &Basic, problems: &mut Vec<Problem>) {
+    if basic.fixed_username.is_some() && basic.fixed_password.is_some() {
+        problems.push(Problem::new(
+            Code::InvalidValue,
+            "/auth/fixed_password".to_owned(),
+            "`fixed_username` and `fixed_password` are both set, so the end user would enter no credential".to_owned(),
+            Some("keep the one the provider ignores and let the end user enter the other".to_owned()),
+        ));
+    }
+    let halves = [
+        ("username", &basic.fixed_username, &basic.username_title),
+        ("password", &basic.fixed_password, &basic.password_title),
+    ];
+    for (half, fixed, title) in halves {
+        if fixed.is_some() && title.is_some() {
+            let mut problem = Problem::new(
+                Code::InvalidValue,
+                format!("/auth/{half}_title"),
+                format!("`{half}_title` labels an input that the connect page does not show, because `fixed_{half}` is set"),
+                Some(format!("remove `{half}_title`")),
+            );
+            problem.at_key = true;
+            problems.push(problem);
+        }
+    }
+}
+
 fn invalid_regex(pointer: String, pattern: &str, error: &regex::Error) -> Problem {
     // The regex crate's message spans several lines with its own caret; the
     // last line carries the reason.
@@ -197,7 +230,17 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
                 "/auth/authorization_url",
                 &oauth.authorization_url,
             );
+            push_list(
+                &mut fields,
+                "/auth/authorization_url_fallbacks",
+                &oauth.authorization_url_fallbacks,
+            );
             push_one(&mut fields, "/auth/token_url", &oauth.token_url);
+            push_list(
+                &mut fields,
+                "/auth/token_url_fallbacks",
+                &oauth.token_url_fallbacks,
+            );
             if let Some(refresh_url) = &oauth.refresh_url {
                 push_one(&mut fields, "/auth/refresh_url", refresh_url);
             }
@@ -211,6 +254,11 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
         }
         Auth::Oauth2ClientCredentials(cc) => {
             push_one(&mut fields, "/auth/token_url", &cc.token_url);
+            push_list(
+                &mut fields,
+                "/auth/token_url_fallbacks",
+                &cc.token_url_fallbacks,
+            );
             push_map(&mut fields, "/auth/token_params", &cc.token_params);
         }
         Auth::ApiKey(_) | Auth::Basic(_) => {}
@@ -223,13 +271,11 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
         });
     }
     push_one(&mut fields, "/proxy/base_url", &provider.proxy.base_url);
-    for (index, url) in provider.proxy.base_url_fallbacks.iter().enumerate() {
-        push_one(
-            &mut fields,
-            &format!("/proxy/base_url_fallbacks/{index}"),
-            url,
-        );
-    }
+    push_list(
+        &mut fields,
+        "/proxy/base_url_fallbacks",
+        &provider.proxy.base_url_fallbacks,
+    );
     push_map(&mut fields, "/proxy/headers", &provider.proxy.headers);
     push_map(&mut fields, "/proxy/query", &provider.proxy.query);
     if let Some(verification) = &provider.proxy.verification {
@@ -248,6 +294,12 @@ fn push_one<'a>(fields: &mut Vec<TemplateField<'a>>, pointer: &str, text: &'a st
         text,
         credentials: false,
     });
+}
+
+fn push_list<'a>(fields: &mut Vec<TemplateField<'a>>, base: &str, list: &'a [String]) {
+    for (index, text) in list.iter().enumerate() {
+        push_one(fields, &format!("{base}/{index}"), text);
+    }
 }
 
 fn push_map<'a>(
@@ -441,20 +493,44 @@ fn undeclared_help(name: &str, known: &[&str], section: &str) -> String {
 }
 
 fn check_urls(provider: &Provider, problems: &mut Vec<Problem>) {
-    let mut urls: Vec<(&str, &str)> = vec![("/proxy/base_url", &provider.proxy.base_url)];
+    let mut urls: Vec<(String, &str)> =
+        vec![("/proxy/base_url".to_owned(), &provider.proxy.base_url)];
+    let mut fallbacks: Vec<(&str, &[String])> = Vec::new();
     match &provider.auth {
         Auth::Oauth2(oauth) => {
-            urls.push(("/auth/authorization_url", &oauth.authorization_url));
-            urls.push(("/auth/token_url", &oauth.token_url));
+            urls.push((
+                "/auth/authorization_url".to_owned(),
+                &oauth.authorization_url,
+            ));
+            urls.push(("/auth/token_url".to_owned(), &oauth.token_url));
             if let Some(refresh_url) = &oauth.refresh_url {
-                urls.push(("/auth/refresh_url", refresh_url));
+                urls.push(("/auth/refresh_url".to_owned(), refresh_url));
             }
+            fallbacks.push((
+                "/auth/authorization_url_fallbacks",
+                &oauth.authorization_url_fallbacks,
+            ));
+            fallbacks.push(("/auth/token_url_fallbacks", &oauth.token_url_fallbacks));
         }
-        Auth::Oauth2ClientCredentials(cc) => urls.push(("/auth/token_url", &cc.token_url)),
+        Auth::Oauth2ClientCredentials(cc) => {
+            urls.push(("/auth/token_url".to_owned(), &cc.token_url));
+            fallbacks.push(("/auth/token_url_fallbacks", &cc.token_url_fallbacks));
+        }
         Auth::ApiKey(_) | Auth::Basic(_) => {}
     }
     if let Some(docs_url) = &provider.docs_url {
-        urls.push(("/docs_url", docs_url));
+        urls.push(("/docs_url".to_owned(), docs_url));
+    }
+    // Fallbacks come after the primary URLs so that a problem shared by
+    // both is reported at the primary one.
+    fallbacks.push((
+        "/proxy/base_url_fallbacks",
+        &provider.proxy.base_url_fallbacks,
+    ));
+    for (base, list) in fallbacks {
+        for (index, url) in list.iter().enumerate() {
+            urls.push((format!("{base}/{index}"), url));
+        }
     }
     for (_, url) in &urls {
         check_url_variables_constrained(provider, url, problems);
@@ -463,18 +539,7 @@ fn check_urls(provider: &Provider, problems: &mut Vec<Problem>) {
         if let Err(help) = check_url_scheme(provider, url) {
             problems.push(Problem::new(
                 Code::InsecureUrl,
-                pointer.to_owned(),
-                format!("URL `{url}` does not use https"),
-                Some(help),
-            ));
-        }
-    }
-    for (index, url) in provider.proxy.base_url_fallbacks.iter().enumerate() {
-        check_url_variables_constrained(provider, url, problems);
-        if let Err(help) = check_url_scheme(provider, url) {
-            problems.push(Problem::new(
-                Code::InsecureUrl,
-                format!("/proxy/base_url_fallbacks/{index}"),
+                pointer,
                 format!("URL `{url}` does not use https"),
                 Some(help),
             ));
@@ -699,6 +764,77 @@ mod tests {
                 None => assert_eq!(message, None, "{pattern}"),
             }
         }
+    }
+
+    /// Returns the code and path of every diagnostic of a provider file.
+    fn diagnostics(yaml: &str) -> Vec<(String, String)> {
+        match crate::load::parse_provider("p.yaml", yaml) {
+            Ok(_) => Vec::new(),
+            Err(diagnostics) => diagnostics
+                .iter()
+                .map(|diagnostic| {
+                    (
+                        diagnostic.code.as_str().to_owned(),
+                        diagnostic.path.clone().unwrap_or_default(),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn fixed_basic_halves_checked() {
+        let basic = |fields: &str| {
+            format!(
+                "name: p\ndisplay_name: P\nauth:\n  mode: basic\n{fields}proxy:\n  base_url: https://p.example\n"
+            )
+        };
+        assert_eq!(diagnostics(&basic("  fixed_password: \"\"\n")), []);
+        assert_eq!(diagnostics(&basic("  fixed_username: \"\"\n")), []);
+
+        let both = diagnostics(&basic("  fixed_username: \"\"\n  fixed_password: X\n"));
+        assert_eq!(both.len(), 1, "{both:?}");
+        assert_eq!(both[0].1, "auth.fixed_password");
+
+        let titled = diagnostics(&basic("  password_title: Token\n  fixed_password: X\n"));
+        assert_eq!(titled.len(), 1, "{titled:?}");
+        assert_eq!(titled[0].1, "auth.password_title");
+
+        let colon = diagnostics(&basic("  fixed_username: \"a:b\"\n"));
+        assert_eq!(colon.len(), 1, "{colon:?}");
+        assert_eq!(colon[0].1, "auth.fixed_username");
+    }
+
+    #[test]
+    fn url_fallbacks_checked_like_urls() {
+        let oauth = |fallbacks: &str| {
+            format!(
+                "name: p\ndisplay_name: P\nauth:\n  mode: oauth2\n  authorization_url: https://{{{{ host }}}}/authorize\n  token_url: https://p.example/token\n{fallbacks}connection_config:\n  host: {{title: Host, pattern: \"[a-z]+\\\\.p\\\\.example\", optional: true}}\n  region: {{title: Region, optional: true}}\nproxy:\n  base_url: https://p.example\n"
+            )
+        };
+        let valid = oauth("  authorization_url_fallbacks: [\"https://p.example/authorize\"]\n  token_url_fallbacks: [\"https://p.example/token2\"]\n");
+        assert_eq!(diagnostics(&valid), []);
+
+        let insecure = diagnostics(&oauth(
+            "  token_url_fallbacks: [\"http://p.example/token\"]\n",
+        ));
+        assert!(
+            insecure.contains(&(
+                "insecure-url".to_owned(),
+                "auth.token_url_fallbacks[0]".to_owned()
+            )),
+            "{insecure:?}"
+        );
+        let unpatterned = diagnostics(&oauth(
+            "  authorization_url_fallbacks: [\"https://{{ region }}.p.example/authorize\"]\n",
+        ));
+        assert!(
+            unpatterned.contains(&(
+                "url-field-without-pattern".to_owned(),
+                "connection_config.region".to_owned()
+            )),
+            "{unpatterned:?}"
+        );
     }
 
     #[test]

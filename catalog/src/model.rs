@@ -80,8 +80,17 @@ impl Auth {
 pub struct OAuth2 {
     /// Template of the authorization endpoint.
     pub authorization_url: String,
+    /// Templates tried in order when `authorization_url` uses a variable
+    /// that the connection config lacks; the first whose variables are all
+    /// set wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorization_url_fallbacks: Vec<String>,
     /// Template of the token endpoint, used for the code exchange.
     pub token_url: String,
+    /// Templates tried in order when `token_url` uses a variable that the
+    /// connection config lacks, as for `authorization_url_fallbacks`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_url_fallbacks: Vec<String>,
     /// Template of a separate refresh endpoint; the token URL when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_url: Option<String>,
@@ -150,6 +159,10 @@ pub struct OAuth2 {
 pub struct ClientCredentials {
     /// Template of the token endpoint.
     pub token_url: String,
+    /// Templates tried in order when `token_url` uses a variable that the
+    /// connection config lacks; the first whose variables are all set wins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_url_fallbacks: Vec<String>,
     #[serde(default = "default_scope_separator")]
     pub scope_separator: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -196,6 +209,16 @@ pub struct Basic {
     /// Label of the password, for example "Auth token".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password_title: Option<String>,
+    /// Username that every connection uses, for a provider that takes the
+    /// secret as the password and ignores the username. The end user then
+    /// enters only the password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_username: Option<String>,
+    /// Password that every connection uses, such as `""` or `X` for a
+    /// provider that takes an API key as the username. The end user then
+    /// enters only the username.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed_password: Option<String>,
     /// `Authorization: Basic base64(username:password)` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inject: Option<Inject>,

@@ -32,7 +32,7 @@ impl Injection {
         check_mode(provider, credentials)?;
         let mut vars = config_variables(provider, config);
         if let Value::Object(object) = &mut vars {
-            object.extend(credential_variables(credentials));
+            object.extend(credential_variables(provider, credentials));
         }
 
         let mut injection = Injection::default();
@@ -88,7 +88,10 @@ fn check_mode(provider: &Provider, credentials: &Credentials) -> Result<(), Engi
     )))
 }
 
-fn credential_variables(credentials: &Credentials) -> Vec<(String, Value)> {
+/// Collects the credential values by variable name. A basic-auth half that the
+/// provider fixes (`fixed_username`, `fixed_password`) takes the fixed
+/// value, whatever the connection stores.
+fn credential_variables(provider: &Provider, credentials: &Credentials) -> Vec<(String, Value)> {
     let text = |name: &str, value: &str| (name.to_owned(), Value::String(value.to_owned()));
     match credentials {
         Credentials::OAuth2(token) => vec![text("access_token", token.access_token.expose())],
@@ -99,10 +102,19 @@ fn credential_variables(credentials: &Credentials) -> Vec<(String, Value)> {
             text("client_id", client_id),
         ],
         Credentials::ApiKey { api_key } => vec![text("api_key", api_key.expose())],
-        Credentials::Basic { username, password } => vec![
-            text("username", username),
-            text("password", password.expose()),
-        ],
+        Credentials::Basic { username, password } => {
+            let (fixed_username, fixed_password) = match &provider.auth {
+                Auth::Basic(basic) => (
+                    basic.fixed_username.as_deref(),
+                    basic.fixed_password.as_deref(),
+                ),
+                _ => (None, None),
+            };
+            vec![
+                text("username", fixed_username.unwrap_or(username)),
+                text("password", fixed_password.unwrap_or(password.expose())),
+            ]
+        }
     }
 }
 
@@ -239,6 +251,36 @@ proxy:
   base_url: https://api.twilio.com
 "#;
 
+    const FIXED_EMPTY_PASSWORD: &str = r#"
+name: stripe-basic
+display_name: Stripe
+auth:
+  mode: basic
+  fixed_password: ""
+proxy:
+  base_url: https://api.stripe.com
+"#;
+
+    const FIXED_PASSWORD_X: &str = r#"
+name: freshdesk-basic
+display_name: Freshdesk
+auth:
+  mode: basic
+  fixed_password: X
+proxy:
+  base_url: https://acme.freshdesk.com
+"#;
+
+    const FIXED_EMPTY_USERNAME: &str = r#"
+name: affinity-basic
+display_name: Affinity
+auth:
+  mode: basic
+  fixed_username: ""
+proxy:
+  base_url: https://api.affinity.co
+"#;
+
     const CLIENT_CREDENTIALS: &str = r#"
 name: machine
 display_name: Machine
@@ -298,6 +340,30 @@ proxy:
                 Credentials::Basic { username: "AC123".to_owned(), password: Secret::new("tok") },
                 config(&[]),
                 pairs(&[("authorization", "Basic QUMxMjM6dG9r")]),
+                vec![],
+            ),
+            (
+                "fixed empty password",
+                FIXED_EMPTY_PASSWORD,
+                Credentials::Basic { username: "key_123".to_owned(), password: Secret::new("") },
+                config(&[]),
+                pairs(&[("authorization", "Basic a2V5XzEyMzo=")]),
+                vec![],
+            ),
+            (
+                "fixed password wins over stored one",
+                FIXED_PASSWORD_X,
+                Credentials::Basic { username: "key_123".to_owned(), password: Secret::new("stored") },
+                config(&[]),
+                pairs(&[("authorization", "Basic a2V5XzEyMzpY")]),
+                vec![],
+            ),
+            (
+                "fixed empty username",
+                FIXED_EMPTY_USERNAME,
+                Credentials::Basic { username: "stored".to_owned(), password: Secret::new("tok") },
+                config(&[]),
+                pairs(&[("authorization", "Basic OnRvaw==")]),
                 vec![],
             ),
             (

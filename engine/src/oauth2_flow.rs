@@ -16,7 +16,7 @@ use oauth2::{CsrfToken, PkceCodeChallenge};
 use serde_json::Value;
 use url::Url;
 
-use crate::template::{config_variables, render_params};
+use crate::template::{config_variables, render_params, render_url_with_fallbacks};
 use crate::token_request::{TokenClient, TokenParams};
 use crate::token_response::parse_token_reply;
 use crate::transport::TokenTransport;
@@ -77,10 +77,11 @@ impl Engine {
     ) -> Result<AuthorizationRequest, EngineError> {
         let oauth2 = oauth2_settings(provider, "build an authorization URL")?;
         let vars = config_variables(provider, config);
-        let mut url = render_url(
+        let mut url = render_url_with_fallbacks(
             provider,
             "auth.authorization_url",
             &oauth2.authorization_url,
+            &oauth2.authorization_url_fallbacks,
             &vars,
         )?;
         let extra_params = rendered_params(
@@ -175,7 +176,7 @@ impl Engine {
             )));
         }
         let vars = config_variables(provider, config);
-        let token_url = render_url(provider, "auth.token_url", &oauth2.token_url, &vars)?;
+        let token_url = oauth2_token_url(provider, oauth2, &vars)?;
         let extra = rendered_params(
             provider,
             "auth.token_params",
@@ -235,7 +236,7 @@ impl Engine {
         let vars = config_variables(provider, config);
         let token_url = match &oauth2.refresh_url {
             Some(template) => render_url(provider, "auth.refresh_url", template, &vars)?,
-            None => render_url(provider, "auth.token_url", &oauth2.token_url, &vars)?,
+            None => oauth2_token_url(provider, oauth2, &vars)?,
         };
         let extra = rendered_params(
             provider,
@@ -286,7 +287,13 @@ impl Engine {
             return Err(unsupported(provider, "run the client-credentials grant"));
         };
         let vars = config_variables(provider, config);
-        let token_url = render_url(provider, "auth.token_url", &settings.token_url, &vars)?;
+        let token_url = render_url_with_fallbacks(
+            provider,
+            "auth.token_url",
+            &settings.token_url,
+            &settings.token_url_fallbacks,
+            &vars,
+        )?;
         let extra = rendered_params(
             provider,
             "auth.token_params",
@@ -354,6 +361,22 @@ impl Engine {
         }
         captured
     }
+}
+
+/// Renders the token URL of the authorization code grant, or the first of
+/// its fallbacks that has all its variables.
+fn oauth2_token_url(
+    provider: &Provider,
+    oauth2: &OAuth2,
+    vars: &Value,
+) -> Result<Url, EngineError> {
+    render_url_with_fallbacks(
+        provider,
+        "auth.token_url",
+        &oauth2.token_url,
+        &oauth2.token_url_fallbacks,
+        vars,
+    )
 }
 
 fn oauth2_settings<'a>(provider: &'a Provider, operation: &str) -> Result<&'a OAuth2, EngineError> {
@@ -862,6 +885,111 @@ proxy: {{base_url: "{base}"}}
             grant.token.refresh_token.as_ref().map(Secret::expose),
             Some("rt-new")
         );
+    }
+
+    #[tokio::test]
+    async fn url_fallbacks_used_without_variable() {
+        let server = TestServer::start(vec![
+            CannedReply::json(200, json!({"access_token": "at-1"})),
+            CannedReply::json(200, json!({"access_token": "at-2"})),
+            CannedReply::json(200, json!({"access_token": "cc-1"})),
+        ])
+        .await;
+        // The regional templates are never requested: every request below
+        // lacks `region`, so the engine must take the local fallback.
+        let oauth2 = provider_from_yaml(&format!(
+            r#"
+name: regional
+display_name: Regional
+auth:
+  mode: oauth2
+  authorization_url: https://app.{{{{ region }}}}.regional.example/authorize
+  authorization_url_fallbacks: ["https://app.regional.example/authorize"]
+  token_url: https://api.{{{{ region }}}}.regional.example/token
+  token_url_fallbacks: ["{base}/token"]
+connection_config:
+  region: {{title: Region, pattern: "eu|au", optional: true}}
+proxy: {{base_url: "{base}"}}
+"#,
+            base = server.base_url
+        ));
+        let client_credentials = provider_from_yaml(&format!(
+            r#"
+name: regional-machine
+display_name: Regional machine
+auth:
+  mode: oauth2_client_credentials
+  token_url: https://api.{{{{ region }}}}.regional.example/token
+  token_url_fallbacks: ["{base}/cc-token"]
+connection_config:
+  region: {{title: Region, pattern: "eu|au", optional: true}}
+proxy: {{base_url: "{base}"}}
+"#,
+            base = server.base_url
+        ));
+
+        let regional = engine()
+            .authorization_url(
+                &oauth2,
+                &app(&[]),
+                REDIRECT_URI,
+                &config(&[("region", "eu")]),
+            )
+            .unwrap();
+        assert!(regional
+            .url
+            .as_str()
+            .starts_with("https://app.eu.regional.example/authorize?"));
+        let fallback = engine()
+            .authorization_url(&oauth2, &app(&[]), REDIRECT_URI, &config(&[]))
+            .unwrap();
+        assert!(fallback
+            .url
+            .as_str()
+            .starts_with("https://app.regional.example/authorize?"));
+
+        let exchanged = engine()
+            .exchange_code(
+                &oauth2,
+                &app(&[]),
+                "the-code",
+                fallback.pkce_verifier.as_ref(),
+                REDIRECT_URI,
+                &config(&[]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(exchanged.token.access_token.expose(), "at-1");
+        let old = OAuth2Token {
+            access_token: Secret::new("at-old"),
+            refresh_token: Some(Secret::new("rt-old")),
+            expires_at: None,
+            obtained_at: Utc::now(),
+            raw: json!({}),
+        };
+        let refreshed = engine()
+            .refresh(&oauth2, &app(&[]), &old, &config(&[]))
+            .await
+            .unwrap();
+        assert_eq!(refreshed.token.access_token.expose(), "at-2");
+        let granted = engine()
+            .client_credentials(
+                &client_credentials,
+                "cid",
+                &Secret::new("cs"),
+                &[],
+                &config(&[]),
+            )
+            .await
+            .unwrap();
+        assert_eq!(granted.token.access_token.expose(), "cc-1");
+
+        let paths: Vec<String> = server
+            .requests()
+            .iter()
+            .map(|request| request.path.clone())
+            .collect();
+        assert_eq!(paths, ["/token", "/token", "/cc-token"]);
     }
 
     #[tokio::test]

@@ -115,18 +115,38 @@ fn quote_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
 pub fn base_url(provider: &Provider, config: &ConnectionConfig) -> Result<Url, EngineError> {
     let vars = config_variables(provider, config);
     let proxy = &provider.proxy;
-    if !proxy.base_url_fallbacks.is_empty() && !variables_set(&proxy.base_url, &vars) {
-        let fallback = proxy
-            .base_url_fallbacks
+    render_url_with_fallbacks(
+        provider,
+        "proxy.base_url",
+        &proxy.base_url,
+        &proxy.base_url_fallbacks,
+        &vars,
+    )
+}
+
+/// Renders the URL template of `field`, or, when it reads a variable that
+/// `vars` lacks, the first of `fallbacks` that has all its variables, as
+/// [`render_url`] does. The field of fallback `i` is `{field}_fallbacks.{i}`.
+/// When no template has all its variables, the error is the one of
+/// `template`.
+pub(crate) fn render_url_with_fallbacks(
+    provider: &Provider,
+    field: &str,
+    template: &str,
+    fallbacks: &[String],
+    vars: &Value,
+) -> Result<Url, EngineError> {
+    if !fallbacks.is_empty() && !variables_set(template, vars) {
+        let fallback = fallbacks
             .iter()
             .enumerate()
-            .find(|(_, template)| variables_set(template, &vars));
-        if let Some((index, template)) = fallback {
-            let field = format!("proxy.base_url_fallbacks.{index}");
-            return render_url(provider, &field, template, &vars);
+            .find(|(_, fallback)| variables_set(fallback, vars));
+        if let Some((index, fallback)) = fallback {
+            let fallback_field = format!("{field}_fallbacks.{index}");
+            return render_url(provider, &fallback_field, fallback, vars);
         }
     }
-    render_url(provider, "proxy.base_url", &proxy.base_url, &vars)
+    render_url(provider, field, template, vars)
 }
 
 /// Checks whether every variable `template` reads is defined in `vars`. A

@@ -242,9 +242,11 @@ pub enum FormKind<'a> {
     ApiKey {
         key_title: &'a str,
     },
+    /// Each title is `None` when the provider fixes that half, so the form
+    /// has no input for it.
     Basic {
-        username_title: &'a str,
-        password_title: &'a str,
+        username_title: Option<&'a str>,
+        password_title: Option<&'a str>,
     },
 }
 
@@ -272,8 +274,14 @@ impl<'a> ConnectForm<'a> {
                 key_title: settings.key_title.as_deref().unwrap_or("API key"),
             },
             Auth::Basic(settings) => FormKind::Basic {
-                username_title: settings.username_title.as_deref().unwrap_or("Username"),
-                password_title: settings.password_title.as_deref().unwrap_or("Password"),
+                username_title: settings
+                    .fixed_username
+                    .is_none()
+                    .then(|| settings.username_title.as_deref().unwrap_or("Username")),
+                password_title: settings
+                    .fixed_password
+                    .is_none()
+                    .then(|| settings.password_title.as_deref().unwrap_or("Password")),
             },
             Auth::Oauth2ClientCredentials(_) => return None,
         };
@@ -330,8 +338,12 @@ fn render_form(public_url: &str, session_token: &str, form: &ConnectForm) -> Str
         } => (
             "post",
             format!("{public_url}/connect/{key}/basic?connect_session_token={token}"),
-            credential_input(key, "username", "text", username_title)
-                + &credential_input(key, "password", "password", password_title),
+            username_title
+                .map(|title| credential_input(key, "username", "text", title))
+                .unwrap_or_default()
+                + &password_title
+                    .map(|title| credential_input(key, "password", "password", title))
+                    .unwrap_or_default(),
         ),
     };
     for (name, field) in &form.fields {

@@ -67,10 +67,20 @@ impl Reason {
         Reason::new("credential placement with no Latchkey form", message)
     }
 
-    fn fixed_basic_half(half: &str) -> Reason {
+    /// `detail` names the half and what is wrong with it.
+    fn fixed_basic_half(detail: &str) -> Reason {
         Reason::new(
-            "basic auth with a fixed or hidden username or password",
-            format!("basic auth with a fixed or hidden {half}"),
+            "basic auth with a hidden username or password that cannot be fixed",
+            format!("basic auth with a hidden {detail}"),
+        )
+    }
+
+    fn script_variable(key: &str, script: &str) -> Reason {
+        Reason::new(
+            "template variable filled by a post-connection script",
+            format!(
+                "template variable `{key}` is filled by Nango's post-connection script `{script}`, which Latchkey does not run"
+            ),
         )
     }
 
@@ -81,10 +91,14 @@ impl Reason {
         )
     }
 
-    fn unpatterned_url_variable(key: &str) -> Reason {
+    /// `part` names what the field's place in the URL allows, with its
+    /// article: "a host name".
+    fn example_outside_url_part(key: &str, example: &str, part: &str) -> Reason {
         Reason::new(
-            "connection-config field used in a URL has no pattern",
-            format!("connection-config field `{key}` used in a URL has no pattern"),
+            "example of an unpatterned URL variable does not fit its part of the URL",
+            format!(
+                "connection-config field `{key}` has no pattern, and its example `{example}` is not {part}, which is all its place in the URL allows"
+            ),
         )
     }
 
@@ -292,11 +306,14 @@ fn convert_entry(
     let converted = nango::convert(name, &entry?)?;
     let yaml = serde_yaml::to_string(&Value::Mapping(converted.document))
         .map_err(|error| Reason::malformed(&format!("cannot write YAML: {error}")))?;
-    let header = format!(
+    let mut header = format!(
         "# {}: imported from Nango's provider catalog (auth mode {}).\n",
         converted.display_name.replace('\n', " "),
         converted.mode
     );
+    for note in &converted.notes {
+        header.push_str(&format!("# {note}\n"));
+    }
     let text = header + &yaml;
     parse_provider(&format!("{name}.yaml"), &text)
         .map_err(|diagnostics| Reason::invalid(&diagnostics))?;
@@ -393,6 +410,75 @@ regional:
     token_url: https://${connectionConfig.region}.regional.test/token || https://regional.test/token
     proxy:
         base_url: https://regional.test
+        headers:
+            x-api-version: ${connectionConfig.version} || 2024-01-01
+    connection_config:
+        region:
+            type: string
+            title: Region of the account
+            optional: true
+        version:
+            type: string
+            title: API version
+            automated: true
+keyed:
+    display_name: Keyed
+    auth_mode: BASIC
+    credentials:
+        username:
+            type: string
+            title: Copied key title
+        password:
+            type: string
+            title: ''
+            default_value: X
+            hidden: true
+    proxy:
+        base_url: https://api.keyed.test/${connectionConfig.tenantId}
+    connection_config:
+        tenantId:
+            type: string
+            title: Copied tenant title
+            example: acme_1
+scripted:
+    display_name: Scripted
+    auth_mode: OAUTH2
+    authorization_url: https://scripted.test/authorize
+    token_url: https://scripted.test/token
+    post_connection_script: scriptedPostConnection
+    proxy:
+        base_url: https://api.scripted.test
+        connection_config:
+            siteId: ${connectionConfig.siteId}
+    connection_config:
+        siteId:
+            type: string
+            title: Site
+scripted-host:
+    display_name: Scripted host
+    auth_mode: OAUTH2
+    authorization_url: https://scripted.test/authorize
+    token_url: https://scripted.test/token
+    post_connection_script: scriptedPostConnection
+    proxy:
+        base_url: https://${connectionConfig.dc}.api.scripted.test
+    connection_config:
+        dc:
+            type: string
+            title: ''
+            automated: true
+hosted:
+    display_name: Hosted
+    auth_mode: API_KEY
+    proxy:
+        base_url: https://${connectionConfig.host}
+        headers:
+            authorization: Bearer ${apiKey}
+    connection_config:
+        host:
+            type: string
+            title: Host
+            example: acme.hosted.test/main
 "#;
 
     fn import(fixture: &str) -> (tempfile::TempDir, ImportReport) {
@@ -413,24 +499,104 @@ regional:
         &entry.reason.message
     }
 
+    fn converted(dir: &tempfile::TempDir, name: &str) -> (String, crate::Provider) {
+        let path = dir.path().join(format!("out/{name}.yaml"));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+        let provider = parse_provider(&format!("{name}.yaml"), &text).unwrap();
+        (text, provider)
+    }
+
     #[test]
     fn fixture_counts_and_reasons() {
         let (_dir, report) = import(FIXTURE);
-        assert_eq!(report.total, 4);
+        assert_eq!(report.total, 8);
         let converted: Vec<_> = report
             .converted
             .iter()
             .map(|entry| entry.name.as_str())
             .collect();
-        assert_eq!(converted, ["acme", "acme-sandbox"]);
+        assert_eq!(
+            converted,
+            ["acme", "acme-sandbox", "regional", "keyed", "scripted"]
+        );
         assert_eq!(
             reason(&report, "legacy"),
             "auth mode OAUTH1 is not supported"
         );
         assert_eq!(
-            reason(&report, "regional"),
-            "template fallback in token_url"
+            reason(&report, "scripted-host"),
+            "template variable `dc` is filled by Nango's post-connection script `scriptedPostConnection`, which Latchkey does not run"
         );
+        assert_eq!(
+            reason(&report, "hosted"),
+            "connection-config field `host` has no pattern, and its example `acme.hosted.test/main` is not a host name, which is all its place in the URL allows"
+        );
+    }
+
+    #[test]
+    fn url_and_value_fallbacks_convert() {
+        let (dir, _report) = import(FIXTURE);
+        let (_text, provider) = converted(&dir, "regional");
+        let crate::Auth::Oauth2ClientCredentials(settings) = &provider.auth else {
+            panic!("mode is {}", provider.auth.mode_name());
+        };
+        assert_eq!(
+            settings.token_url,
+            "https://{{ region }}.regional.test/token"
+        );
+        assert_eq!(
+            settings.token_url_fallbacks,
+            ["https://regional.test/token"]
+        );
+        let region = &provider.connection_config["region"];
+        assert!(region.optional);
+        assert!(region.accepts("eu.west"));
+        assert!(!region.accepts("a/b"));
+        let version = &provider.connection_config["version"];
+        assert_eq!(provider.proxy.headers["x-api-version"], "{{ version }}");
+        assert_eq!(version.default.as_deref(), Some("2024-01-01"));
+        assert!(version.optional);
+    }
+
+    #[test]
+    fn hidden_password_becomes_fixed() {
+        let (dir, _report) = import(FIXTURE);
+        let (text, provider) = converted(&dir, "keyed");
+        let crate::Auth::Basic(basic) = &provider.auth else {
+            panic!("mode is {}", provider.auth.mode_name());
+        };
+        assert_eq!(basic.fixed_password.as_deref(), Some("X"));
+        assert_eq!(basic.fixed_username, None);
+        assert_eq!(basic.username_title, None);
+        assert!(!text.contains("Copied"), "{text}");
+        let tenant = &provider.connection_config["tenantId"];
+        assert_eq!(tenant.title, "Tenant ID");
+        assert!(tenant.accepts("acme_1"));
+        for hostile in ["a/b", "..", ".", "a?b", "a#b", "a b", "a%2Fb"] {
+            assert!(!tenant.accepts(hostile), "{hostile}");
+        }
+    }
+
+    #[test]
+    fn script_dropped_with_header_note() {
+        let (dir, _report) = import(FIXTURE);
+        let (text, provider) = converted(&dir, "scripted");
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next(),
+            Some("# Scripted: imported from Nango's provider catalog (auth mode oauth2).")
+        );
+        assert_eq!(
+            lines.next(),
+            Some(
+                "# Nango's post-connection step is not run, so values it would record are absent."
+            )
+        );
+        let site = &provider.connection_config["siteId"];
+        assert_eq!(site.title, "Site ID");
+        assert!(site.optional);
+        assert!(!text.contains("connectionConfig"), "{text}");
     }
 
     #[test]

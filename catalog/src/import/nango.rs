@@ -64,6 +64,9 @@ const OAUTH_KEYS: &[&str] = &[
     "redirect_uri_metadata",
     "token_expires_in_ms",
     "expires_in_unit",
+    "token_expiration_buffer",
+    "token_headers",
+    "refresh_token_params",
 ];
 
 /// OAuth keys that only the authorization code mode converts; an OAUTH2_CC
@@ -78,6 +81,7 @@ const OAUTH2_ONLY_KEYS: &[&str] = &[
     "authorization_url_skip_encode",
     "authorization_url_replacements",
     "redirect_uri_metadata",
+    "refresh_token_params",
 ];
 
 const STANDARD_PARAMS: &[&str] = &[
@@ -96,6 +100,9 @@ const STANDARD_PARAMS: &[&str] = &[
 /// A DNS host name: labels of letters, digits and inner hyphens.
 const HOSTNAME_PATTERN: &str =
     "[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*";
+/// One URL path segment or query value: unreserved characters (RFC 3986
+/// section 2.3) with at least one that is not a dot, so never `.` or `..`.
+const SEGMENT_PATTERN: &str = "[A-Za-z0-9._~-]*[A-Za-z0-9_~-][A-Za-z0-9._~-]*";
 const UUID_PATTERN: &str =
     "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
 
@@ -110,6 +117,9 @@ pub(super) struct Converted {
     pub document: Mapping,
     pub mode: &'static str,
     pub display_name: String,
+    /// Lines for the file's header comment about what the conversion left
+    /// out.
+    pub notes: Vec<&'static str>,
 }
 
 /// Converts one resolved entry.
@@ -127,6 +137,11 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
     let auth = builder.auth()?;
     let proxy = builder.proxy()?;
     let connection_config = builder.connection_config()?;
+    let mut notes = Vec::new();
+    if builder.script.is_some() {
+        notes
+            .push("Nango's post-connection step is not run, so values it would record are absent.");
+    }
 
     let mut document = Mapping::new();
     document.insert("name".into(), name.into());
@@ -147,6 +162,7 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
         document,
         mode,
         display_name,
+        notes,
     })
 }
 
@@ -156,7 +172,11 @@ fn check_known_keys(entry: &Mapping, mode: &str) -> Result<(), Reason> {
     let oauth = mode.starts_with("oauth2");
     for key in entry.keys().filter_map(Value::as_str) {
         let known = METADATA_KEYS.contains(&key)
-            || matches!(key, "proxy" | "connection_config" | "credentials")
+            || matches!(
+                key,
+                "proxy" | "connection_config" | "credentials" | "post_connection_script"
+            )
+            || (key == "connection_configuration" && entry.contains_key("post_connection_script"))
             || (key == "auth" && auth_is_default(entry))
             || (!oauth && OAUTH_KEYS.contains(&key))
             || (oauth && OAUTH_KEYS.contains(&key) && !oauth2_only(mode, key));
@@ -194,7 +214,54 @@ fn categories(entry: &Mapping) -> Vec<Value> {
 #[derive(Debug, Default, Clone, Copy)]
 struct Usage {
     in_url: bool,
+    /// The value is the start of a URL, so it carries the scheme and host.
     starts_url: bool,
+    /// The value is part of a URL's host.
+    in_host: bool,
+    /// The value is part of a URL's path or query.
+    in_path: bool,
+    /// Number of template fields that use the key.
+    fields: usize,
+}
+
+/// The part of a URL that a variable sits in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum UrlPart {
+    Start,
+    Host,
+    Path,
+}
+
+/// Classifies every `{{ key }}` of a translated URL template by the part of
+/// the URL it sits in. The authority runs from after `://` to the first `/`,
+/// `?` or `#`, none of which a `{{ key }}` expression contains.
+fn url_parts(text: &str) -> Vec<(String, UrlPart)> {
+    static EXPRESSION: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\{\{ ([A-Za-z_][A-Za-z0-9_]*) \}\}").expect("valid regex"));
+    let authority = text.find("://").map(|scheme_end| {
+        let start = scheme_end + 3;
+        let end = text[start..]
+            .find(['/', '?', '#'])
+            .map_or(text.len(), |offset| start + offset);
+        start..end
+    });
+    EXPRESSION
+        .captures_iter(text)
+        .filter_map(|captures| {
+            let whole = captures.get(0)?;
+            let part = if whole.start() == 0 {
+                UrlPart::Start
+            } else if authority
+                .as_ref()
+                .is_some_and(|range| range.contains(&whole.start()))
+            {
+                UrlPart::Host
+            } else {
+                UrlPart::Path
+            };
+            Some((captures[1].to_owned(), part))
+        })
+        .collect()
 }
 
 struct Builder<'a> {
@@ -205,6 +272,15 @@ struct Builder<'a> {
     automated: BTreeSet<String>,
     /// Keys filled from the callback, which may lack them.
     from_callback: BTreeSet<String>,
+    /// Keys that Nango's `proxy.connection_config` lists, which the
+    /// connection must declare.
+    listed: BTreeSet<String>,
+    /// Defaults taken from a template fallback `${connectionConfig.KEY} ||
+    /// VALUE`, with the field that had it.
+    fallback_defaults: BTreeMap<String, (String, String)>,
+    /// The name of Nango's post-connection script, which Latchkey does not
+    /// run.
+    script: Option<String>,
 }
 
 impl<'a> Builder<'a> {
@@ -215,6 +291,9 @@ impl<'a> Builder<'a> {
             usage: BTreeMap::new(),
             automated: BTreeSet::new(),
             from_callback: BTreeSet::new(),
+            listed: BTreeSet::new(),
+            fallback_defaults: BTreeMap::new(),
+            script: string(entry, "post_connection_script").map(str::to_owned),
         }
     }
 
@@ -222,7 +301,7 @@ impl<'a> Builder<'a> {
     /// variable may appear.
     fn template(&mut self, field: &str, nango: &str) -> Result<String, Reason> {
         if nango.contains("||") {
-            return Err(Reason::fallback(field));
+            return self.value_fallback(field, nango);
         }
         let translated = translate(nango).map_err(|message| Reason::template(field, &message))?;
         if translated.uses_credential() {
@@ -234,11 +313,80 @@ impl<'a> Builder<'a> {
         Ok(translated.text)
     }
 
+    /// Converts `${connectionConfig.KEY} || VALUE`, which Nango renders as
+    /// VALUE when the connection lacks KEY, into `{{ KEY }}` with VALUE as
+    /// the field's default. Any other fallback stops the entry.
+    fn value_fallback(&mut self, field: &str, nango: &str) -> Result<String, Reason> {
+        static SINGLE_VARIABLE: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r"^\$\{connectionConfig\.([A-Za-z_][A-Za-z0-9_]*)\}$").expect("valid regex")
+        });
+        let Some((left, right)) = nango.split_once("||") else {
+            return Err(Reason::fallback(field));
+        };
+        let (left, right) = (left.trim(), right.trim());
+        let Some(captures) = SINGLE_VARIABLE.captures(left) else {
+            return Err(Reason::fallback(field));
+        };
+        if right.contains("${") || right.contains("||") || right.is_empty() {
+            return Err(Reason::fallback(field));
+        }
+        let key = captures[1].to_owned();
+        let default = broker_identity(right.to_owned());
+        if let Some((earlier, _)) = self.fallback_defaults.get(&key) {
+            if *earlier != default {
+                return Err(Reason::fallback(field));
+            }
+        }
+        self.fallback_defaults
+            .insert(key.clone(), (default, field.to_owned()));
+        let translated = translate(left).map_err(|message| Reason::template(field, &message))?;
+        self.record(&translated, false);
+        Ok(translated.text)
+    }
+
     fn url(&mut self, field: &str, nango: &str) -> Result<String, Reason> {
         if nango.contains("||") {
             return Err(Reason::fallback(field));
         }
         self.url_part(field, nango)
+    }
+
+    /// Converts `A || B || ...` into the template A and the fallbacks B,
+    /// ... . Nango uses the left side only when a substitution changed it,
+    /// so a left side without variables would never be used.
+    fn url_with_fallbacks(
+        &mut self,
+        field: &str,
+        nango: &str,
+    ) -> Result<(String, Vec<String>), Reason> {
+        let mut alternatives = nango.split("||");
+        let first = alternatives.next().unwrap_or_default();
+        if nango.contains("||") && !first.contains("${") {
+            return Err(Reason::fallback(field));
+        }
+        let first = self.url_part(field, first)?;
+        let fallbacks = alternatives
+            .map(|alternative| self.url_part(field, alternative))
+            .collect::<Result<_, _>>()?;
+        Ok((first, fallbacks))
+    }
+
+    /// Inserts a URL and its fallbacks under `key` and `{key}_fallbacks`
+    /// of `target`; `field` names Nango's field in reasons.
+    fn insert_url(
+        &mut self,
+        target: &mut Mapping,
+        key: &str,
+        field: &str,
+        nango: &str,
+    ) -> Result<(), Reason> {
+        let (url, fallbacks) = self.url_with_fallbacks(field, nango)?;
+        target.insert(key.into(), url.into());
+        if !fallbacks.is_empty() {
+            let fallbacks: Vec<Value> = fallbacks.into_iter().map(Value::from).collect();
+            target.insert(format!("{key}_fallbacks").into(), fallbacks.into());
+        }
+        Ok(())
     }
 
     fn url_part(&mut self, field: &str, nango: &str) -> Result<String, Reason> {
@@ -255,12 +403,18 @@ impl<'a> Builder<'a> {
 
     fn record(&mut self, translated: &Translated, in_url: bool) {
         for key in translated.config_keys() {
-            let usage = self.usage.entry(key.to_owned()).or_default();
-            if in_url {
-                usage.in_url = true;
-                if translated.text.starts_with(&format!("{{{{ {key} }}}}")) {
-                    usage.starts_url = true;
-                }
+            self.usage.entry(key.to_owned()).or_default().fields += 1;
+        }
+        if !in_url {
+            return;
+        }
+        for (key, part) in url_parts(&translated.text) {
+            let usage = self.usage.entry(key).or_default();
+            usage.in_url = true;
+            match part {
+                UrlPart::Start => usage.starts_url = true,
+                UrlPart::Host => usage.in_host = true,
+                UrlPart::Path => usage.in_path = true,
             }
         }
     }
@@ -281,8 +435,12 @@ impl<'a> Builder<'a> {
         let entry = self.entry;
         let authorization_url = string(entry, "authorization_url")
             .ok_or_else(|| Reason::malformed("`authorization_url` is missing"))?;
-        let authorization_url = self.url("authorization_url", authorization_url)?;
-        auth.insert("authorization_url".into(), authorization_url.into());
+        self.insert_url(
+            auth,
+            "authorization_url",
+            "authorization_url",
+            authorization_url,
+        )?;
 
         self.token_url(auth)?;
         if let Some(refresh_url) = string(entry, "refresh_url") {
@@ -325,6 +483,7 @@ impl<'a> Builder<'a> {
         insert_map(auth, "refresh_params", refresh_params);
 
         self.client_auth(auth)?;
+        self.token_request(auth)?;
         if entry.get("disable_pkce").and_then(Value::as_bool) == Some(true) {
             auth.insert("pkce".into(), false.into());
         }
@@ -340,6 +499,7 @@ impl<'a> Builder<'a> {
         let token_params = self.params("token_params", Some("client_credentials"))?;
         insert_map(auth, "token_params", token_params);
         self.client_auth(auth)?;
+        self.token_request(auth)?;
         self.token_response(auth)?;
         if let Some(credentials) = mapping(self.entry, "credentials") {
             // NOTE: Nango lets a connection bring its own client ID and
@@ -361,9 +521,7 @@ impl<'a> Builder<'a> {
             Some(_) => return Err(Reason::no_equivalent("token_url (one per mode)")),
             None => return Err(Reason::malformed("`token_url` is missing")),
         };
-        let token_url = self.url("token_url", token_url)?;
-        auth.insert("token_url".into(), token_url.into());
-        Ok(())
+        self.insert_url(auth, "token_url", "token_url", token_url)
     }
 
     fn scopes(&mut self, auth: &mut Mapping) -> Result<(), Reason> {
@@ -463,6 +621,44 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    /// Converts the token request settings that have a Latchkey form:
+    /// `token_expiration_buffer` (seconds before expiry that Nango
+    /// refreshes, 15 minutes when absent) becomes `refresh_margin_seconds`,
+    /// and `token_headers` and `refresh_token_params` convert when they
+    /// only restate what Latchkey sends anyway.
+    fn token_request(&self, auth: &mut Mapping) -> Result<(), Reason> {
+        if let Some(buffer) = self.entry.get("token_expiration_buffer") {
+            let seconds = buffer
+                .as_u64()
+                .ok_or_else(|| Reason::no_equivalent("token_expiration_buffer"))?;
+            auth.insert("refresh_margin_seconds".into(), seconds.into());
+        }
+        let json = string(self.entry, "body_format") == Some("json");
+        for (name, value) in mapping(self.entry, "token_headers").into_iter().flatten() {
+            let (Some(name), Some(value)) = (name.as_str(), value.as_str()) else {
+                return Err(Reason::no_equivalent("token_headers"));
+            };
+            let restated = match name.to_ascii_lowercase().as_str() {
+                "content-type" if json => value.eq_ignore_ascii_case("application/json"),
+                "content-type" => value.eq_ignore_ascii_case("application/x-www-form-urlencoded"),
+                "accept" => value.eq_ignore_ascii_case("application/json"),
+                _ => false,
+            };
+            if !restated {
+                return Err(Reason::no_equivalent("token_headers"));
+            }
+        }
+        for (name, value) in mapping(self.entry, "refresh_token_params")
+            .into_iter()
+            .flatten()
+        {
+            if name.as_str() != Some("grant_type") || value.as_str() != Some("refresh_token") {
+                return Err(Reason::no_equivalent("refresh_token_params"));
+            }
+        }
+        Ok(())
+    }
+
     fn token_response(&mut self, auth: &mut Mapping) -> Result<(), Reason> {
         let mut response = Mapping::new();
         match string(self.entry, "expires_in_unit") {
@@ -520,10 +716,9 @@ impl<'a> Builder<'a> {
     }
 
     fn api_key(&mut self, auth: &mut Mapping) -> Result<(), Reason> {
+        // Nango's credential titles are its own prose, so none is copied and
+        // the connect page uses its default label.
         if let Some(key) = credential(self.entry, "apiKey") {
-            if let Some(title) = string(key, "title") {
-                auth.insert("key_title".into(), title.into());
-            }
             if let Some(pattern) = string(key, "pattern") {
                 if Regex::new(pattern).is_ok() {
                     auth.insert("key_pattern".into(), pattern.into());
@@ -537,22 +732,40 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    /// Converts the basic credentials. A half that Nango hides and fills
+    /// with its `default_value` (the password of an API key sent as the
+    /// username, for example) becomes `fixed_username` or `fixed_password`.
+    /// A shown half with a `default_value` is still entered by the end user,
+    /// because the default only fills the input in advance.
     fn basic(&mut self, auth: &mut Mapping) -> Result<(), Reason> {
-        for (nango, latchkey) in [
-            ("username", "username_title"),
-            ("password", "password_title"),
-        ] {
-            let Some(field) = credential(self.entry, nango) else {
+        let mut fixed = Vec::new();
+        for half in ["username", "password"] {
+            let Some(field) = credential(self.entry, half) else {
                 continue;
             };
-            if field.contains_key("default_value")
-                || field.get("hidden").and_then(Value::as_bool) == Some(true)
-            {
-                return Err(Reason::fixed_basic_half(nango));
+            if field.get("hidden").and_then(Value::as_bool) != Some(true) {
+                continue;
             }
-            if let Some(title) = string(field, "title") {
-                auth.insert(latchkey.into(), title.into());
+            let Some(value) = field.get("default_value").and_then(scalar_text) else {
+                return Err(Reason::fixed_basic_half(&format!(
+                    "{half} that is hidden and has no default value"
+                )));
+            };
+            let printable = value.chars().all(|c| matches!(c, ' '..='~'));
+            if !printable || (half == "username" && value.contains(':')) {
+                return Err(Reason::fixed_basic_half(&format!(
+                    "{half} whose fixed value cannot go into a basic-auth header"
+                )));
             }
+            fixed.push((half, value));
+        }
+        if fixed.len() > 1 {
+            return Err(Reason::fixed_basic_half(
+                "username and password, both fixed",
+            ));
+        }
+        for (half, value) in fixed {
+            auth.insert(format!("fixed_{half}").into(), value.into());
         }
         if let Some(inject) = self.inject()? {
             auth.insert("inject".into(), Value::Mapping(inject));
@@ -637,6 +850,7 @@ impl<'a> Builder<'a> {
                     | "paginate"
                     | "verification"
                     | "decompress"
+                    | "connection_config"
             ) {
                 return Err(Reason::no_equivalent(&format!("proxy.{key}")));
             }
@@ -645,26 +859,8 @@ impl<'a> Builder<'a> {
         let mut proxy = Mapping::new();
         let base_url = string(nango, "base_url")
             .ok_or_else(|| Reason::malformed("`proxy.base_url` is missing"))?;
-        let mut alternatives = base_url.split("||");
-        let first = alternatives.next().unwrap_or_default();
-        // Nango uses the left side only when a substitution changed it, so
-        // a left side without variables would never be used.
-        if base_url.contains("||") && !first.contains("${") {
-            return Err(Reason::fallback("proxy.base_url"));
-        }
-        proxy.insert(
-            "base_url".into(),
-            self.url_part("proxy.base_url", first)?.into(),
-        );
-        let fallbacks: Vec<Value> = alternatives
-            .map(|alternative| {
-                self.url_part("proxy.base_url", alternative)
-                    .map(Value::from)
-            })
-            .collect::<Result<_, _>>()?;
-        if !fallbacks.is_empty() {
-            proxy.insert("base_url_fallbacks".into(), fallbacks.into());
-        }
+        self.insert_url(&mut proxy, "base_url", "proxy.base_url", base_url)?;
+        self.listed_keys(nango)?;
 
         for key in ["headers", "query"] {
             let values = self.static_values(nango, key)?;
@@ -683,6 +879,24 @@ impl<'a> Builder<'a> {
             proxy.insert("pagination".into(), Value::Mapping(pagination));
         }
         Ok(proxy)
+    }
+
+    /// Reads Nango's `proxy.connection_config`, which lists the
+    /// connection-config keys that its connect step collects even though no
+    /// template uses them. Declaring the keys under `connection_config`
+    /// expresses the same in Latchkey, so only a list of plain `KEY:
+    /// ${connectionConfig.KEY}` entries converts.
+    fn listed_keys(&mut self, proxy: &Mapping) -> Result<(), Reason> {
+        for (name, value) in mapping(proxy, "connection_config").into_iter().flatten() {
+            let (Some(name), Some(value)) = (name.as_str(), value.as_str()) else {
+                return Err(Reason::no_equivalent("proxy.connection_config"));
+            };
+            if value != format!("${{connectionConfig.{name}}}") {
+                return Err(Reason::no_equivalent("proxy.connection_config"));
+            }
+            self.listed.insert(name.to_owned());
+        }
+        Ok(())
     }
 
     /// Proxy headers or query parameters without the credential, which
@@ -785,9 +999,14 @@ impl<'a> Builder<'a> {
             if !self.automated.contains(&key) {
                 return Err(Reason::undeclared(&key));
             }
-            let field = self.field(&key, &Mapping::new())?;
             let _ = usage;
+            let field = self.field(&key, &Mapping::new())?;
             fields.insert(key.into(), Value::Mapping(field));
+        }
+        for key in &self.listed {
+            if !nango.contains_key(key.as_str()) && !self.automated.contains(key) {
+                return Err(Reason::undeclared(key));
+            }
         }
         for key in self.automated.clone() {
             if !fields.contains_key(key.as_str()) {
@@ -803,10 +1022,8 @@ impl<'a> Builder<'a> {
         let automated = self.automated.contains(key)
             || nango.get("automated").and_then(Value::as_bool) == Some(true);
         let mut field = Mapping::new();
-        let title = string(nango, "title")
-            .filter(|title| !title.trim().is_empty())
-            .map_or_else(|| title_from_key(key), str::to_owned);
-        field.insert("title".into(), title.into());
+        // Nango's titles are its own prose, so the title is written from the key.
+        field.insert("title".into(), title_from_key(key).into());
 
         let pattern = field_pattern(key, nango, usage)?;
         if let Some(pattern) = &pattern {
@@ -832,23 +1049,34 @@ impl<'a> Builder<'a> {
                 field.insert("example".into(), example.into());
             }
         }
-        if let Some(default) = nango.get("default_value").and_then(scalar_text) {
-            if !matches(&default) {
+        let default = self.field_default(key, nango, usage)?;
+        if let Some(default) = &default {
+            if !matches(default) {
                 return Err(Reason::template(
                     "connection_config",
                     &format!("the default of `{key}` does not match its pattern"),
                 ));
             }
-            field.insert("default".into(), default.into());
+            field.insert("default".into(), default.clone().into());
         }
         let used = self.usage.contains_key(key);
+        let nango_automated = nango.get("automated").and_then(Value::as_bool) == Some(true);
+        if let Some(script) = &self.script {
+            // NOTE: the catalog does not say which values a script records. An
+            // automated field that neither the token response nor the callback
+            // fills is taken to come from the script.
+            if used && nango_automated && !self.automated.contains(key) && default.is_none() {
+                return Err(Reason::script_variable(key, script));
+            }
+        }
         let filled = self.automated.contains(key) && !self.from_callback.contains(key);
         let optional = nango.get("optional").and_then(Value::as_bool) == Some(true);
         // A field that no template uses and no token response fills is only
         // read by callers, which the Latchkey format expresses as optional.
         // A callback value counts as optional too, since the callback may
         // lack it.
-        if optional || (!used && !filled) {
+        let from_fallback = self.fallback_defaults.contains_key(key);
+        if optional || from_fallback || hidden_and_empty(nango) || (!used && !filled) {
             field.insert("optional".into(), true.into());
         }
         if automated {
@@ -861,9 +1089,45 @@ impl<'a> Builder<'a> {
     }
 }
 
+impl Builder<'_> {
+    /// Chooses a field's default: Nango's `default_value`, or the value of
+    /// a template fallback. A fallback default applies only when that one
+    /// template uses the field, because a default also fills every other
+    /// template that uses it.
+    fn field_default(
+        &self,
+        key: &str,
+        nango: &Mapping,
+        usage: Usage,
+    ) -> Result<Option<String>, Reason> {
+        let own = nango
+            .get("default_value")
+            .and_then(scalar_text)
+            .filter(|own| !(own.is_empty() && hidden_and_empty(nango)));
+        let Some((fallback, field)) = self.fallback_defaults.get(key) else {
+            return Ok(own);
+        };
+        let conflicts = own.as_ref().is_some_and(|own| own != fallback);
+        if usage.fields > 1 || conflicts {
+            return Err(Reason::fallback(field));
+        }
+        Ok(Some(fallback.clone()))
+    }
+}
+
+/// Checks for a field that Nango's connect page hides and fills with an
+/// empty default, which only older connections set. The Latchkey field is
+/// optional with no default, because an empty value would make a URL
+/// that uses it invalid and would keep a fallback URL from being chosen.
+fn hidden_and_empty(nango: &Mapping) -> bool {
+    nango.get("hidden").and_then(Value::as_bool) == Some(true)
+        && nango.get("default_value").and_then(Value::as_str) == Some("")
+}
+
 /// Chooses the pattern of a connection-config field: Nango's own without
-/// its anchors, or one derived from `format` or the allowed values. A field
-/// that a URL uses must end up with one.
+/// its anchors, or one derived from the allowed values, from `format`, or
+/// from where the field sits in a URL. A field that a URL uses must end up
+/// with one that keeps its value inside its part of the URL.
 fn field_pattern(key: &str, nango: &Mapping, usage: Usage) -> Result<Option<String>, Reason> {
     if let Some(pattern) = string(nango, "pattern") {
         let stripped = pattern.strip_prefix('^').unwrap_or(pattern);
@@ -875,7 +1139,11 @@ fn field_pattern(key: &str, nango: &Mapping, usage: Usage) -> Result<Option<Stri
             return Err(Reason::invalid_pattern(key));
         };
         if usage.in_url && accepts_hostile(&regex, usage.starts_url) {
-            return Ok(Some(strict_url_pattern(key, nango, usage)?));
+            let strict = position_pattern(key, usage)?;
+            return match example_mismatch(nango, &strict) {
+                None => Ok(Some(strict.pattern)),
+                Some(_) => Err(Reason::loose_url_pattern(key)),
+            };
         }
         return Ok(Some(stripped.to_owned()));
     }
@@ -891,36 +1159,65 @@ fn field_pattern(key: &str, nango: &Mapping, usage: Usage) -> Result<Option<Stri
     if !usage.in_url {
         return Ok(None);
     }
-    let derived = match (string(nango, "format"), usage.starts_url) {
+    let from_format = match (string(nango, "format"), usage.starts_url) {
         (Some("hostname"), false) => Some(HOSTNAME_PATTERN.to_owned()),
         (Some("uuid"), false) => Some(UUID_PATTERN.to_owned()),
-        (Some("uri"), true) => Some(https_origin_pattern()),
         _ => None,
     };
-    derived
-        .map(Some)
-        .ok_or_else(|| Reason::unpatterned_url_variable(key))
+    if let Some(pattern) = from_format {
+        return Ok(Some(pattern));
+    }
+    let derived = position_pattern(key, usage)?;
+    if let Some(example) = example_mismatch(nango, &derived) {
+        return Err(Reason::example_outside_url_part(
+            key,
+            &example,
+            derived.part,
+        ));
+    }
+    Ok(Some(derived.pattern))
 }
 
-/// Returns the pattern that replaces a Nango pattern too loose for a URL:
-/// a host name, or an https origin for a variable that starts the URL. It applies
-/// only when Nango's example, if any, still matches it, so that a field
-/// meant for a path or a port is not silently narrowed.
-fn strict_url_pattern(key: &str, nango: &Mapping, usage: Usage) -> Result<String, Reason> {
-    let strict = if usage.starts_url {
-        https_origin_pattern()
+/// A pattern derived from where a field sits in a URL, and the name of
+/// that part for messages.
+struct PositionPattern {
+    pattern: String,
+    part: &'static str,
+}
+
+/// Derives the pattern that keeps a value inside its part of the URL. That
+/// is an https origin for a value that starts the URL, a host name for a
+/// value in the host, and one segment of unreserved characters (RFC 3986
+/// section 2.3) other than `.` and `..` for a value in the path or query. A field
+/// used in the host and in the path gets the host-name pattern, which also
+/// fits a path segment. A field that starts one URL and sits inside another
+/// has no single safe pattern.
+fn position_pattern(key: &str, usage: Usage) -> Result<PositionPattern, Reason> {
+    if usage.starts_url && (usage.in_host || usage.in_path) {
+        return Err(Reason::new(
+            "connection-config field both starts a URL and sits inside one",
+            format!("connection-config field `{key}` starts one URL and sits inside another, so no one pattern fits both"),
+        ));
+    }
+    let (pattern, part) = if usage.starts_url {
+        (https_origin_pattern(), "an https origin")
+    } else if usage.in_host {
+        (HOSTNAME_PATTERN.to_owned(), "a host name")
     } else {
-        HOSTNAME_PATTERN.to_owned()
+        (SEGMENT_PATTERN.to_owned(), "one path segment")
     };
-    let regex = whole_value(&strict).expect("the strict patterns compile");
-    let example_fits = nango
+    Ok(PositionPattern { pattern, part })
+}
+
+/// Returns Nango's example of a field when the pattern rejects it, which
+/// shows that the field is meant to carry more than the pattern allows,
+/// such as a path after a host name.
+fn example_mismatch(nango: &Mapping, derived: &PositionPattern) -> Option<String> {
+    let regex = whole_value(&derived.pattern).expect("the derived patterns compile");
+    nango
         .get("example")
         .and_then(scalar_text)
-        .is_none_or(|example| regex.is_match(&example));
-    if !example_fits {
-        return Err(Reason::loose_url_pattern(key));
-    }
-    Ok(strict)
+        .filter(|example| !regex.is_match(example))
 }
 
 fn https_origin_pattern() -> String {
@@ -1018,22 +1315,66 @@ fn pagination(proxy: &Mapping) -> Option<Mapping> {
     Some(pagination)
 }
 
-/// Turns `tenantId` or `api_domain` into `Tenant id` or `Api domain`.
+/// Words that a title writes in a fixed case rather than in lowercase.
+const TITLE_WORDS: &[&str] = &[
+    "API", "ARN", "AU", "AWS", "CA", "CRM", "DC", "DNS", "EU", "GCP", "HTTP", "HTTPS", "ID", "IDs",
+    "IMAP", "IP", "JWT", "OAuth", "OIDC", "PAT", "SAML", "SCIM", "SDK", "SFTP", "SID", "SMTP",
+    "SSO", "TLS", "UK", "URI", "URL", "URLs", "US", "UUID",
+];
+
+/// Writes a connection-config key as a title: `tenantId` becomes
+/// `Tenant ID` and `api_domain` becomes `API domain`. Words split at `_`,
+/// `-`, `.` and at each change from lowercase to uppercase, and an
+/// uppercase run such as `APIKey` splits before its last capital.
 fn title_from_key(key: &str) -> String {
-    let mut words = String::new();
-    for (index, character) in key.chars().enumerate() {
-        if character == '_' {
-            words.push(' ');
-        } else if character.is_ascii_uppercase() && index > 0 {
-            words.push(' ');
-            words.push(character.to_ascii_lowercase());
-        } else if index == 0 {
-            words.push(character.to_ascii_uppercase());
-        } else {
-            words.push(character);
+    let characters: Vec<char> = key.chars().collect();
+    let mut words: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for (index, &character) in characters.iter().enumerate() {
+        if matches!(character, '_' | '-' | '.' | ' ') {
+            if !current.is_empty() {
+                words.push(std::mem::take(&mut current));
+            }
+            continue;
         }
+        let previous = index.checked_sub(1).map(|before| characters[before]);
+        let next = characters.get(index + 1).copied();
+        let boundary = character.is_ascii_uppercase()
+            && previous.is_some_and(|previous| {
+                previous.is_ascii_lowercase()
+                    || previous.is_ascii_digit()
+                    || (previous.is_ascii_uppercase()
+                        && next.is_some_and(|next| next.is_ascii_lowercase()))
+            });
+        if boundary && !current.is_empty() {
+            words.push(std::mem::take(&mut current));
+        }
+        current.push(character);
     }
-    words
+    if !current.is_empty() {
+        words.push(current);
+    }
+    let words: Vec<String> = words
+        .iter()
+        .enumerate()
+        .map(|(index, word)| {
+            if let Some(fixed) = TITLE_WORDS
+                .iter()
+                .find(|fixed| fixed.eq_ignore_ascii_case(word))
+            {
+                return (*fixed).to_owned();
+            }
+            let lower = word.to_ascii_lowercase();
+            if index > 0 {
+                return lower;
+            }
+            let mut characters = lower.chars();
+            characters.next().map_or_else(String::new, |first| {
+                first.to_ascii_uppercase().to_string() + characters.as_str()
+            })
+        })
+        .collect();
+    words.join(" ")
 }
 
 /// Replaces a static header value that names Nango, such as Planning
@@ -1094,8 +1435,99 @@ mod tests {
 
     #[test]
     fn titles_from_keys() {
-        assert_eq!(title_from_key("tenantId"), "Tenant id");
-        assert_eq!(title_from_key("api_domain"), "Api domain");
+        #[rustfmt::skip]
+        let cases = [
+            ("tenantId", "Tenant ID"),
+            ("tenantID", "Tenant ID"),
+            ("api_domain", "API domain"),
+            ("subdomain", "Subdomain"),
+            ("snowflake_account_url", "Snowflake account URL"),
+            ("botHostTenantId", "Bot host tenant ID"),
+            ("APIKey", "API key"),
+            ("oauthHostname", "OAuth hostname"),
+            ("accounts-server", "Accounts server"),
+            ("eu10Region", "Eu10 region"),
+            ("region", "Region"),
+            ("dc", "DC"),
+            ("us", "US"),
+            ("sdkVersion", "SDK version"),
+        ];
+        for (key, title) in cases {
+            assert_eq!(title_from_key(key), title, "{key}");
+        }
+    }
+
+    #[test]
+    fn url_parts_by_position() {
+        let parts = url_parts("{{ base }}/x");
+        assert_eq!(parts, [("base".to_owned(), UrlPart::Start)]);
+        let parts = url_parts("https://{{ a }}-login.{{ b }}.example.com/v1/{{ c }}?key={{ d }}");
+        assert_eq!(
+            parts,
+            [
+                ("a".to_owned(), UrlPart::Host),
+                ("b".to_owned(), UrlPart::Host),
+                ("c".to_owned(), UrlPart::Path),
+                ("d".to_owned(), UrlPart::Path),
+            ]
+        );
+        assert_eq!(
+            url_parts("https://{{ host }}"),
+            [("host".to_owned(), UrlPart::Host)]
+        );
+    }
+
+    #[test]
+    fn position_patterns_by_part() {
+        let usage = |starts_url, in_host, in_path| Usage {
+            in_url: true,
+            starts_url,
+            in_host,
+            in_path,
+            fields: 1,
+        };
+        let pattern = |usage| position_pattern("key", usage).unwrap().pattern;
+        assert_eq!(pattern(usage(false, false, true)), SEGMENT_PATTERN);
+        assert_eq!(pattern(usage(false, true, false)), HOSTNAME_PATTERN);
+        assert_eq!(pattern(usage(false, true, true)), HOSTNAME_PATTERN);
+        assert_eq!(pattern(usage(true, false, false)), https_origin_pattern());
+        assert!(position_pattern("key", usage(true, true, false)).is_err());
+    }
+
+    #[test]
+    fn derived_segment_pattern_rejects_hostile_values() {
+        let regex = whole_value(SEGMENT_PATTERN).unwrap();
+        for value in [
+            "acme",
+            "ACME_PRD",
+            "v1.2",
+            "a..b",
+            "~user",
+            "598134325779301",
+        ] {
+            assert!(regex.is_match(value), "{value}");
+        }
+        for hostile in [
+            "a/b", "a\\b", "a@b", "a?b", "a#b", "a:1", "a b", "..", ".", "", "a%2Fb", "a&b",
+        ] {
+            assert!(!regex.is_match(hostile), "{hostile}");
+        }
+    }
+
+    #[test]
+    fn derived_origin_pattern_rejects_hostile_values() {
+        let regex = whole_value(&https_origin_pattern()).unwrap();
+        assert!(regex.is_match("https://acme.pipedrive.com"));
+        assert!(regex.is_match("https://acme.example.com:8443"));
+        for hostile in [
+            "https://a@b.c",
+            "https://a:b@c.d",
+            "http://a.b",
+            "https://a.b/c",
+            "https://a.b?c",
+        ] {
+            assert!(!regex.is_match(hostile), "{hostile}");
+        }
     }
 
     #[test]

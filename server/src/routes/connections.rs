@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use latchkey_catalog::{ApiKey as ApiKeySettings, Auth, Provider};
+use latchkey_catalog::{ApiKey as ApiKeySettings, Auth, Basic as BasicSettings, Provider};
 use latchkey_engine::{ConnectionConfig, Credentials, OAuth2Token, Secret};
 use regex::Regex;
 use serde::Deserialize;
@@ -65,8 +65,14 @@ enum ImportCredentials {
     },
     #[serde(rename = "API_KEY")]
     ApiKey { api_key: String },
+    /// A half that the provider fixes may be left out.
     #[serde(rename = "BASIC")]
-    Basic { username: String, password: String },
+    Basic {
+        #[serde(default)]
+        username: Option<String>,
+        #[serde(default)]
+        password: Option<String>,
+    },
 }
 
 /// Reads `credentials.expires_at`. It is checked here rather than by serde,
@@ -318,7 +324,19 @@ async fn import_credentials(
         (Auth::ApiKey(settings), ImportCredentials::ApiKey { api_key }) => {
             api_key_credentials(provider, settings, "credentials.api_key", api_key)
         }
-        (Auth::Basic(_), ImportCredentials::Basic { username, password }) => {
+        (Auth::Basic(settings), ImportCredentials::Basic { username, password }) => {
+            let username = basic_half(provider, settings, "credentials.", "username", username)?;
+            let password = basic_half(provider, settings, "credentials.", "password", password)?;
+            // A missing half is a malformed body, like any other missing field
+            // of `credentials`, so the code is `invalid_body`.
+            let missing = |half: &str| {
+                ApiError::invalid_body(format!(
+                    "missing field `credentials.{half}`: provider `{}` requires a value",
+                    provider.name
+                ))
+            };
+            let username = username.ok_or_else(|| missing("username"))?;
+            let password = password.ok_or_else(|| missing("password"))?;
             basic_credentials("credentials.", username, password)
         }
         (Auth::Oauth2(_), input) => Err(mismatch(&input, "OAUTH2")),
@@ -340,6 +358,41 @@ pub(super) fn api_key_credentials(
     Ok(Credentials::ApiKey {
         api_key: Secret::new(api_key),
     })
+}
+
+/// Chooses one half (`username` or `password`) of basic credentials. When
+/// the provider fixes the half, the request may leave it out or repeat the
+/// fixed value, and the result is the fixed value. Otherwise the result is
+/// the value sent, which the caller requires. Errors name the field with
+/// `prefix` in front, as [`basic_credentials`] does.
+pub(super) fn basic_half(
+    provider: &Provider,
+    settings: &BasicSettings,
+    prefix: &str,
+    half: &str,
+    sent: Option<String>,
+) -> Result<Option<String>, ApiError> {
+    let fixed = match half {
+        "username" => settings.fixed_username.as_deref(),
+        _ => settings.fixed_password.as_deref(),
+    };
+    let Some(fixed) = fixed else {
+        return Ok(sent);
+    };
+    match sent {
+        Some(value) if value != fixed => {
+            let fixed_text = if fixed.is_empty() {
+                "an empty string".to_owned()
+            } else {
+                format!("`{fixed}`")
+            };
+            Err(ApiError::invalid_credentials(format!(
+                "field `{prefix}{half}` must be left out: provider `{}` fixes the {half} to {fixed_text}",
+                provider.name
+            )))
+        }
+        _ => Ok(Some(fixed.to_owned())),
+    }
 }
 
 /// Checks a username and password for header use and wraps them as stored

@@ -17,14 +17,14 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use latchkey_catalog::{ApiKey as ApiKeySettings, Auth, Provider};
+use latchkey_catalog::{ApiKey as ApiKeySettings, Auth, Basic as BasicSettings, Provider};
 use latchkey_engine::{ConnectionConfig, Credentials};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::connect::{hash_token, session_for};
 use super::connections::{
-    api_key_credentials, basic_credentials, connection_outcome, new_connection,
+    api_key_credentials, basic_credentials, basic_half, connection_outcome, new_connection,
 };
 use crate::connection_config;
 use crate::error::ApiError;
@@ -212,7 +212,7 @@ async fn store_entry(
 /// The provider's settings for the mode of the route.
 enum ModeSettings<'a> {
     ApiKey(&'a ApiKeySettings),
-    Basic,
+    Basic(&'a BasicSettings),
 }
 
 /// Returns the provider's settings for the route's mode, or rejects a route
@@ -224,7 +224,7 @@ fn check_mode<'a>(
 ) -> Result<ModeSettings<'a>, ApiError> {
     let right_route = match (&provider.auth, mode) {
         (Auth::ApiKey(settings), EntryMode::ApiKey) => return Ok(ModeSettings::ApiKey(settings)),
-        (Auth::Basic(_), EntryMode::Basic) => return Ok(ModeSettings::Basic),
+        (Auth::Basic(settings), EntryMode::Basic) => return Ok(ModeSettings::Basic(settings)),
         (Auth::ApiKey(_), _) => format!("POST /connect/{unique_key}/api-key"),
         (Auth::Basic(_), _) => format!("POST /connect/{unique_key}/basic"),
         (Auth::Oauth2(_), _) => format!("GET /oauth/connect/{unique_key}"),
@@ -286,28 +286,36 @@ fn parse_form(mode: EntryMode, body: &[u8]) -> Result<Entry, ApiError> {
 }
 
 /// Checks that every credential field of `mode` is present and non-empty,
-/// then builds the stored credentials (an API key is checked against the
-/// provider's `key_pattern`).
+/// except a basic-auth half that the provider fixes, then builds the
+/// stored credentials (an API key is checked against the provider's
+/// `key_pattern`).
 fn entry_credentials(
     provider: &Provider,
     mode: EntryMode,
     settings: ModeSettings,
     mut fields: HashMap<String, String>,
 ) -> Result<Credentials, ApiError> {
+    let mut values = HashMap::new();
     for name in mode.fields() {
-        if fields.get(*name).is_none_or(String::is_empty) {
+        let sent = fields.remove(*name).filter(|value| !value.is_empty());
+        let value = match settings {
+            ModeSettings::Basic(basic) => basic_half(provider, basic, "", name, sent)?,
+            ModeSettings::ApiKey(_) => sent,
+        };
+        let Some(value) = value else {
             return Err(ApiError::invalid_credentials(format!(
                 "missing or empty field `{name}`: provider `{}` requires a value",
                 provider.name
             )));
-        }
+        };
+        values.insert(*name, value);
     }
-    let mut take = |name: &str| fields.remove(name).unwrap_or_default();
+    let mut take = |name: &str| values.remove(name).unwrap_or_default();
     match settings {
         ModeSettings::ApiKey(settings) => {
             api_key_credentials(provider, settings, "api_key", take("api_key"))
         }
-        ModeSettings::Basic => {
+        ModeSettings::Basic(_) => {
             let username = take("username");
             basic_credentials("", username, take("password"))
         }

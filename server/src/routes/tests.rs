@@ -222,6 +222,12 @@ fn providers(token_base: &str) -> Vec<latchkey_catalog::Provider> {
         "auth": {"mode": "basic", "username_title": "Account SID", "password_title": "Auth token"},
         "proxy": {"base_url": format!("{token_base}/api")},
     });
+    let key_as_username = json!({
+        "name": "local-key-as-username",
+        "display_name": "Local API key as the basic-auth username",
+        "auth": {"mode": "basic", "fixed_password": ""},
+        "proxy": {"base_url": format!("{token_base}/api")},
+    });
     let query_key = json!({
         "name": "local-query-key",
         "display_name": "Local key in the query",
@@ -257,6 +263,7 @@ fn providers(token_base: &str) -> Vec<latchkey_catalog::Provider> {
         oauth_with_config,
         strict_key,
         basic,
+        key_as_username,
         query_key,
         callback_capture,
         client_credentials,
@@ -1281,6 +1288,105 @@ async fn basic_form_entry_returns_page() {
         base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "AC1:p&ss")
     );
     assert_eq!(headers["authorization"], expected.as_str());
+}
+
+/// Returns the Basic header value of `username:password`.
+fn basic_value(username: &str, password: &str) -> String {
+    let pair = format!("{username}:{password}");
+    let encoded = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, pair);
+    format!("Basic {encoded}")
+}
+
+#[tokio::test]
+async fn fixed_password_entry_and_import() {
+    let h = harness().await;
+    h.create_integration(json!({"unique_key": "keyuser", "provider": "local-key-as-username"}))
+        .await;
+
+    let (token, page) = h.connect_page(Some(vec!["keyuser"])).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let form = form_of(&page.body, "keyuser");
+    assert!(input_tag(form, "username").contains(" required"), "{form}");
+    assert!(!form.contains("name=\"password\""), "{form}");
+
+    let uri = format!("/connect/keyuser/basic?connect_session_token={token}");
+    let reply = send_raw(&h.router, &uri, Some(FORM), "username=key_123").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let entered = h.only_connection_of_user().await;
+    let connection = h.connection("keyuser", &entered).await;
+    assert_eq!(connection["credentials"]["username"], "key_123");
+    assert_eq!(connection["credentials"]["password"], "");
+    let headers = h.upstream_headers("keyuser", &entered).await;
+    assert_eq!(headers["authorization"], "Basic a2V5XzEyMzo=");
+    assert_eq!(
+        headers["authorization"],
+        basic_value("key_123", "").as_str()
+    );
+
+    for (connection_id, credentials) in [
+        (
+            "no-password",
+            json!({"type": "BASIC", "username": "key_456"}),
+        ),
+        (
+            "same-password",
+            json!({"type": "BASIC", "username": "key_456", "password": ""}),
+        ),
+    ] {
+        let body = json!({
+            "provider_config_key": "keyuser",
+            "connection_id": connection_id,
+            "credentials": credentials,
+        });
+        let reply = h.api("POST", "/connections", Some(body)).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::CREATED,
+            "{connection_id}: {}",
+            reply.body
+        );
+        let headers = h.upstream_headers("keyuser", connection_id).await;
+        assert_eq!(
+            headers["authorization"],
+            basic_value("key_456", "").as_str()
+        );
+    }
+
+    let other = json!({
+        "provider_config_key": "keyuser",
+        "connection_id": "other-password",
+        "credentials": {"type": "BASIC", "username": "key_456", "password": "p"},
+    });
+    let reply = h.api("POST", "/connections", Some(other)).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert_eq!(reply.error_code(), "invalid_credentials");
+    assert!(
+        reply
+            .body
+            .contains("`credentials.password` must be left out"),
+        "{}",
+        reply.body
+    );
+    assert!(reply.body.contains("an empty string"), "{}", reply.body);
+}
+
+#[tokio::test]
+async fn basic_import_requires_unfixed_halves() {
+    let h = harness().await;
+    h.create_every_mode().await;
+    let body = json!({
+        "provider_config_key": "basic",
+        "connection_id": "no-password",
+        "credentials": {"type": "BASIC", "username": "AC1"},
+    });
+    let reply = h.api("POST", "/connections", Some(body)).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert_eq!(reply.error_code(), "invalid_body");
+    assert!(
+        reply.body.contains("missing field `credentials.password`"),
+        "{}",
+        reply.body
+    );
 }
 
 #[tokio::test]
