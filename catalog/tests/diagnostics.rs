@@ -11,7 +11,7 @@ use latchkey_catalog::{parse_provider, validate_paths, Code, Diagnostic};
 const VALID: &str = r#"# Demo provider used by the diagnostics tests.
 name: demo
 display_name: Demo
-categories: [testing]
+categories: [storage]
 docs_url: https://docs.example.com/oauth
 auth:
   mode: oauth2
@@ -65,6 +65,11 @@ const CASES: &[Case] = &[
         name: "unknown_field_with_suggestion",
         file_name: "demo.yaml",
         edits: &[("  token_url:", "  tokn_url:")],
+    },
+    Case {
+        name: "unknown_category_with_suggestion",
+        file_name: "demo.yaml",
+        edits: &[("categories: [storage]", "categories: [storag]")],
     },
     Case {
         name: "unknown_top_level_field",

@@ -376,7 +376,7 @@ mod tests {
     const FIXTURE: &str = r#"
 acme:
     display_name: Acme
-    categories: [crm, Not A Category]
+    categories: [crm, popular, dev-tools, Not A Category, crm]
     auth_mode: OAUTH2
     authorization_url: https://${connectionConfig.subdomain}.acme.test/authorize
     token_url: https://${connectionConfig.subdomain}.acme.test/token
@@ -609,7 +609,7 @@ hosted:
             .starts_with("# Acme: imported from Nango's provider catalog (auth mode oauth2).\n"));
         assert!(!text.contains("nango.dev"), "{text}");
         assert!(!text.contains("Copied prose"), "{text}");
-        assert_eq!(provider.categories, ["crm"]);
+        assert_eq!(provider.categories, ["crm", "developer-tools"]);
         assert_eq!(provider.docs_url, None);
         let crate::Auth::Oauth2(oauth) = &provider.auth else {
             panic!("mode is {}", provider.auth.mode_name());

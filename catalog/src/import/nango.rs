@@ -106,8 +106,6 @@ const SEGMENT_PATTERN: &str = "[A-Za-z0-9._~-]*[A-Za-z0-9_~-][A-Za-z0-9._~-]*";
 const UUID_PATTERN: &str =
     "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
 
-static CATEGORY: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new("^[a-z][a-z0-9-]*$").expect("valid regex"));
 static FIELD_KEY: LazyLock<Regex> =
     LazyLock::new(|| Regex::new("^[A-Za-z_][A-Za-z0-9_]*$").expect("valid regex"));
 const CREDENTIAL_NAMES: &[&str] = &["access_token", "api_key", "username", "password"];
@@ -200,12 +198,64 @@ fn auth_is_default(entry: &Mapping) -> bool {
         .all(|(key, value)| key.as_str() == Some("response_type") && value.as_str() == Some("code"))
 }
 
+/// Nango's categories that Latchkey names differently. A category that is
+/// neither here nor in [`SAME_CATEGORIES`] is dropped: `popular`, `other` and
+/// `mcp` describe Nango's listing, not the provider's topic.
+const RENAMED_CATEGORIES: &[(&str, &str)] = &[
+    ("ats", "recruiting"),
+    ("dev-tools", "developer-tools"),
+    ("e-commerce", "ecommerce"),
+    ("iam", "identity"),
+    ("payment", "payments"),
+];
+
+/// Nango's categories whose name is also in Latchkey's list.
+const SAME_CATEGORIES: &[&str] = &[
+    "accounting",
+    "analytics",
+    "banking",
+    "cms",
+    "communication",
+    "crm",
+    "design",
+    "erp",
+    "gaming",
+    "hr",
+    "invoicing",
+    "knowledge-base",
+    "legal",
+    "marketing",
+    "productivity",
+    "search",
+    "social",
+    "sports",
+    "storage",
+    "support",
+    "surveys",
+    "ticketing",
+    "video",
+];
+
+/// Maps Nango's categories onto Latchkey's list, keeping the first
+/// occurrence of each.
 fn categories(entry: &Mapping) -> Vec<Value> {
     let mut seen = BTreeSet::new();
     sequence(entry, "categories")
         .iter()
         .filter_map(Value::as_str)
-        .filter(|category| CATEGORY.is_match(category) && seen.insert(*category))
+        .filter_map(|category| {
+            RENAMED_CATEGORIES
+                .iter()
+                .find(|(nango, _)| *nango == category)
+                .map(|(_, latchkey)| *latchkey)
+                .or_else(|| {
+                    SAME_CATEGORIES
+                        .iter()
+                        .copied()
+                        .find(|name| *name == category)
+                })
+        })
+        .filter(|category| seen.insert(*category))
         .map(Value::from)
         .collect()
 }
