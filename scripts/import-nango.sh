@@ -3,7 +3,7 @@
 # package in tests/peers (installed by scripts/test.sh).
 #
 # Files written by hand are kept: a provider file is treated as imported only
-# when its first line says "imported from Nango's provider catalog". Imported
+# when its first line contains "imported from Nango's provider catalog". Imported
 # files that the importer no longer produces are removed, so the catalog
 # always matches one run of the importer plus the hand-written files.
 set -euo pipefail
