@@ -337,7 +337,7 @@ fn render_injection(
     config: &ConnectionConfig,
 ) -> anyhow::Result<()> {
     let credentials = placeholder_credentials(&provider.auth);
-    let injection = Injection::for_request(provider, &credentials, config)?;
+    let injection = Injection::for_request(provider, &credentials, config, Some("<client_id>"))?;
     let inject = provider.auth.inject();
 
     // The engine adds the credential after the static headers and query

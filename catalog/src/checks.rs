@@ -213,13 +213,24 @@ fn invalid_regex(pointer: String, pattern: &str, error: &regex::Error) -> Proble
     )
 }
 
-/// A template field: its JSON pointer, its text, and whether credential
-/// variables are in scope.
+/// A template field: its JSON pointer, its text, and which variables
+/// besides the connection-config keys are in scope.
 struct TemplateField<'a> {
     pointer: String,
     text: &'a str,
     credentials: bool,
+    /// Whether `random_token` is in scope, in request parameters and
+    /// proxy headers and query parameters.
+    random: bool,
+    /// Whether `oauth_client_id` is in scope, in what proxied requests
+    /// carry.
+    client_id: bool,
 }
+
+/// The variable with a fresh random value per request.
+const RANDOM_VARIABLE: &str = "random_token";
+/// The variable with the integration's OAuth client id.
+const CLIENT_ID_VARIABLE: &str = "oauth_client_id";
 
 fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
     let mut fields = Vec::new();
@@ -244,13 +255,13 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
             if let Some(refresh_url) = &oauth.refresh_url {
                 push_one(&mut fields, "/auth/refresh_url", refresh_url);
             }
-            push_map(
+            push_params(
                 &mut fields,
                 "/auth/authorization_params",
                 &oauth.authorization_params,
             );
-            push_map(&mut fields, "/auth/token_params", &oauth.token_params);
-            push_map(&mut fields, "/auth/refresh_params", &oauth.refresh_params);
+            push_params(&mut fields, "/auth/token_params", &oauth.token_params);
+            push_params(&mut fields, "/auth/refresh_params", &oauth.refresh_params);
         }
         Auth::Oauth2ClientCredentials(cc) => {
             push_one(&mut fields, "/auth/token_url", &cc.token_url);
@@ -259,15 +270,21 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
                 "/auth/token_url_fallbacks",
                 &cc.token_url_fallbacks,
             );
-            push_map(&mut fields, "/auth/token_params", &cc.token_params);
+            push_params(&mut fields, "/auth/token_params", &cc.token_params);
         }
         Auth::ApiKey(_) | Auth::Basic(_) => {}
     }
+    let oauth = matches!(
+        provider.auth,
+        Auth::Oauth2(_) | Auth::Oauth2ClientCredentials(_)
+    );
     if let Some(inject) = explicit_inject(&provider.auth) {
         fields.push(TemplateField {
             pointer: "/auth/inject/value".to_owned(),
             text: &inject.value,
             credentials: true,
+            random: false,
+            client_id: oauth,
         });
     }
     push_one(&mut fields, "/proxy/base_url", &provider.proxy.base_url);
@@ -276,14 +293,25 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
         "/proxy/base_url_fallbacks",
         &provider.proxy.base_url_fallbacks,
     );
-    push_map(&mut fields, "/proxy/headers", &provider.proxy.headers);
-    push_map(&mut fields, "/proxy/query", &provider.proxy.query);
-    if let Some(verification) = &provider.proxy.verification {
-        push_map(
-            &mut fields,
-            "/proxy/verification/headers",
-            &verification.headers,
-        );
+    let proxied = [
+        ("/proxy/headers", &provider.proxy.headers),
+        ("/proxy/query", &provider.proxy.query),
+    ];
+    let verification = provider
+        .proxy
+        .verification
+        .as_ref()
+        .map(|verification| ("/proxy/verification/headers", &verification.headers));
+    for (base, map) in proxied.into_iter().chain(verification) {
+        for (key, value) in map {
+            fields.push(TemplateField {
+                pointer: format!("{base}/{}", escape_pointer(key)),
+                text: value,
+                credentials: false,
+                random: true,
+                client_id: oauth,
+            });
+        }
     }
     fields
 }
@@ -293,6 +321,8 @@ fn push_one<'a>(fields: &mut Vec<TemplateField<'a>>, pointer: &str, text: &'a st
         pointer: pointer.to_owned(),
         text,
         credentials: false,
+        random: false,
+        client_id: false,
     });
 }
 
@@ -302,7 +332,9 @@ fn push_list<'a>(fields: &mut Vec<TemplateField<'a>>, base: &str, list: &'a [Str
     }
 }
 
-fn push_map<'a>(
+/// Pushes the values of an authorization or token parameter map, where
+/// `random_token` is in scope.
+fn push_params<'a>(
     fields: &mut Vec<TemplateField<'a>>,
     base: &str,
     map: &'a BTreeMap<String, String>,
@@ -312,6 +344,8 @@ fn push_map<'a>(
             pointer: format!("{base}/{}", escape_pointer(key)),
             text: value,
             credentials: false,
+            random: true,
+            client_id: false,
         });
     }
 }
@@ -363,7 +397,9 @@ fn check_templates(provider: &Provider, problems: &mut Vec<Problem>) {
         for variable in used {
             let is_config = provider.connection_config.contains_key(&variable);
             let is_credential = field.credentials && credentials.contains(&variable.as_str());
-            if is_config || is_credential {
+            let is_random = field.random && variable == RANDOM_VARIABLE;
+            let is_client_id = field.client_id && variable == CLIENT_ID_VARIABLE;
+            if is_config || is_credential || is_random || is_client_id {
                 continue;
             }
             let mut known = config_keys.clone();
@@ -371,7 +407,22 @@ fn check_templates(provider: &Provider, problems: &mut Vec<Problem>) {
                 known.extend_from_slice(credentials);
             }
             let is_credential_name = credential_variables_all().contains(&variable.as_str());
-            let (code, message, help) = if is_credential_name && !field.credentials {
+            let (code, message, help) = if variable == RANDOM_VARIABLE {
+                (
+                    Code::UndeclaredVariable,
+                    format!("template variable `{variable}` is not available in this field"),
+                    "`random_token` is available in `authorization_params`, `token_params`, `refresh_params`, `proxy.headers`, `proxy.query` and `proxy.verification.headers`".to_owned(),
+                )
+            } else if variable == CLIENT_ID_VARIABLE {
+                (
+                    Code::UndeclaredVariable,
+                    format!(
+                        "template variable `{variable}` is not available in this field of `{}` mode",
+                        provider.auth.mode_name()
+                    ),
+                    "`oauth_client_id` is available in `auth.inject.value`, `proxy.headers`, `proxy.query` and `proxy.verification.headers` of the OAuth modes".to_owned(),
+                )
+            } else if is_credential_name && !field.credentials {
                 (
                     Code::CredentialOutsideInject,
                     format!("template variable `{variable}` is not available outside `auth.inject.value`"),
@@ -578,7 +629,59 @@ fn check_url_variables_constrained(provider: &Provider, url: &str, problems: &mu
         let leading = leading_variable(url) == Some(variable.as_str());
         if let Some(problem) = probe_pattern(&variable, field, leading) {
             problems.push(problem);
+            continue;
         }
+        if leading && captured_from_callback(provider, &variable) {
+            if let Some(problem) = check_callback_origin_pattern(&variable, field) {
+                problems.push(problem);
+            }
+        }
+    }
+}
+
+fn captured_from_callback(provider: &Provider, key: &str) -> bool {
+    match &provider.auth {
+        Auth::Oauth2(oauth) => oauth.callback_connection_config.contains_key(key),
+        _ => false,
+    }
+}
+
+/// Requires a finite pattern on a field that starts a URL and is filled
+/// from the OAuth callback. Whoever sends the callback chooses the value,
+/// so the pattern must list the provider's hosts: a pattern such as
+/// `https://[a-z.]+` would let a forged callback send the code exchange,
+/// with the client secret, to any host.
+fn check_callback_origin_pattern(variable: &str, field: &ConfigField) -> Option<Problem> {
+    let pattern = field.pattern.as_deref()?;
+    if pattern_is_finite(pattern) {
+        return None;
+    }
+    Some(Problem::new(
+        Code::PermissiveUrlPattern,
+        format!("/connection_config/{}/pattern", escape_pointer(variable)),
+        format!(
+            "pattern `{pattern}` of field `{variable}` accepts unboundedly many hosts, but the field starts a URL and is filled from the OAuth callback, whose query anyone can forge"
+        ),
+        Some("list the provider's hosts without `*`, `+` or `{n,}`, for example `https://accounts\\.example\\.(com|eu)`".to_owned()),
+    ))
+}
+
+/// Checks whether a pattern matches only finitely many strings: it parses,
+/// and no repetition in it is unbounded. A pattern that does not parse
+/// counts as finite, because its syntax error is reported on its own.
+fn pattern_is_finite(pattern: &str) -> bool {
+    fn finite(hir: &regex_syntax::hir::Hir) -> bool {
+        use regex_syntax::hir::HirKind;
+        match hir.kind() {
+            HirKind::Empty | HirKind::Literal(_) | HirKind::Class(_) | HirKind::Look(_) => true,
+            HirKind::Repetition(repetition) => repetition.max.is_some() && finite(&repetition.sub),
+            HirKind::Capture(capture) => finite(&capture.sub),
+            HirKind::Concat(parts) | HirKind::Alternation(parts) => parts.iter().all(finite),
+        }
+    }
+    match regex_syntax::parse(pattern) {
+        Ok(hir) => finite(&hir),
+        Err(_) => true,
     }
 }
 
@@ -834,6 +937,99 @@ mod tests {
                 "connection_config.region".to_owned()
             )),
             "{unpatterned:?}"
+        );
+    }
+
+    #[test]
+    fn finite_patterns_detected() {
+        #[rustfmt::skip]
+        let cases = [
+            ("https://accounts\\.zoho\\.(com|eu|com\\.au)", true),
+            ("https://[a-z]{2}\\.example\\.com", true),
+            ("https://(a|b){1,3}\\.example\\.com", true),
+            ("https://[a-z]+\\.example\\.com", false),
+            ("https://[a-z]*\\.example\\.com", false),
+            ("https://[a-z]{2,}\\.example\\.com", false),
+            ("https://(eu|[a-z.]+)", false),
+        ];
+        for (pattern, expected) in cases {
+            assert_eq!(pattern_is_finite(pattern), expected, "{pattern}");
+        }
+    }
+
+    #[test]
+    fn callback_origin_needs_finite_pattern() {
+        let provider = |pattern: &str| {
+            format!(
+                "name: p\ndisplay_name: P\nauth:\n  mode: oauth2\n  authorization_url: https://p.example/authorize\n  token_url: \"{{{{ server }}}}/token\"\n  callback_connection_config:\n    server: accounts-server\nconnection_config:\n  server: {{title: Server, pattern: \"{pattern}\", automated: true}}\nproxy:\n  base_url: https://p.example\n"
+            )
+        };
+        let listed = provider("https://accounts\\\\.p\\\\.(com|eu)");
+        assert_eq!(diagnostics(&listed), []);
+
+        let open = diagnostics(&provider("https://[a-z]+\\\\.p\\\\.com"));
+        assert_eq!(
+            open,
+            [(
+                "permissive-url-pattern".to_owned(),
+                "connection_config.server.pattern".to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn scoped_variables_checked() {
+        let provider = |mode: &str, fields: &str, proxy: &str| {
+            format!(
+                "name: p\ndisplay_name: P\nauth:\n  mode: {mode}\n{fields}proxy:\n  base_url: https://p.example\n{proxy}"
+            )
+        };
+        let oauth = "  authorization_url: https://p.example/authorize\n  token_url: https://p.example/token\n";
+        let header_client_id = "  headers: {x-api-key: \"{{ oauth_client_id }}\"}\n";
+        let header_random = "  headers: {x-request-id: \"{{ random_token }}\"}\n";
+        let nonce = "  authorization_params: {nonce: \"{{ random_token }}\"}\n";
+        assert_eq!(
+            diagnostics(&provider("oauth2", oauth, header_client_id)),
+            []
+        );
+        assert_eq!(diagnostics(&provider("oauth2", oauth, header_random)), []);
+        assert_eq!(
+            diagnostics(&provider("oauth2", &format!("{oauth}{nonce}"), "")),
+            []
+        );
+
+        let api_key = "  inject: {name: x-key, value: \"{{ api_key }}\"}\n";
+        let outside_oauth = diagnostics(&provider("api_key", api_key, header_client_id));
+        assert_eq!(
+            outside_oauth,
+            [(
+                "undeclared-variable".to_owned(),
+                "proxy.headers.x-api-key".to_owned()
+            )]
+        );
+        let client_id_in_url = diagnostics(&provider(
+            "oauth2",
+            "  authorization_url: https://p.example/{{ oauth_client_id }}\n  token_url: https://p.example/token\n",
+            "",
+        ));
+        assert_eq!(
+            client_id_in_url,
+            [(
+                "undeclared-variable".to_owned(),
+                "auth.authorization_url".to_owned()
+            )]
+        );
+        let random_in_url = diagnostics(&provider(
+            "oauth2",
+            "  authorization_url: https://p.example/authorize\n  token_url: https://p.example/{{ random_token }}\n",
+            "",
+        ));
+        assert_eq!(
+            random_in_url,
+            [(
+                "undeclared-variable".to_owned(),
+                "auth.token_url".to_owned()
+            )]
         );
     }
 

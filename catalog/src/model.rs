@@ -147,10 +147,23 @@ pub struct OAuth2 {
     /// They are set before the code exchange, so the token URL may use them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub callback_connection_config: BTreeMap<String, String>,
+    /// Name of the callback query parameter that carries the authorization
+    /// code, for a provider that does not call it `code` (Amazon's
+    /// `spapi_oauth_code`); `code` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_code_param: Option<String>,
     /// Placement of the access token in proxied requests; an
     /// `Authorization: Bearer` header when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inject: Option<Inject>,
+}
+
+impl OAuth2 {
+    /// Returns the name of the callback query parameter that carries the
+    /// authorization code.
+    pub fn callback_code_param(&self) -> &str {
+        self.callback_code_param.as_deref().unwrap_or("code")
+    }
 }
 
 /// OAuth 2.0 client credentials settings.

@@ -57,6 +57,12 @@ pub enum EngineError {
     /// not belong to that mode.
     #[error("{0}")]
     Unsupported(String),
+
+    /// The redirect back to Latchkey carried a value that the definition
+    /// rejects, such as a captured connection-config value that does not
+    /// match its field's pattern.
+    #[error("{0}")]
+    InvalidCallback(String),
 }
 
 /// The action a caller should take on a provider's error reply.

@@ -4,7 +4,7 @@ use http::{HeaderName, HeaderValue};
 use latchkey_catalog::{Auth, InjectLocation, Provider};
 use serde_json::Value;
 
-use crate::template::{config_variables, render};
+use crate::template::{config_variables, render, with_random_token};
 use crate::{ConnectionConfig, Credentials, EngineError};
 
 /// The headers and query parameters to add to one outgoing request: the
@@ -24,15 +24,31 @@ impl Injection {
     /// auth mode's `inject` with the connection config and the credential
     /// values (`access_token`, `api_key`, `username`, `password`) as
     /// variables. Credential values win over config keys of the same name.
+    ///
+    /// `oauth_client_id` is the integration's OAuth client id: `client_id`
+    /// for an `oauth2` connection, and the credential's own for an
+    /// `oauth2_client_credentials` one. No template ever sees the client
+    /// secret. `random_token` is a fresh random value for this request.
     pub fn for_request(
         provider: &Provider,
         credentials: &Credentials,
         config: &ConnectionConfig,
+        client_id: Option<&str>,
     ) -> Result<Injection, EngineError> {
         check_mode(provider, credentials)?;
-        let mut vars = config_variables(provider, config);
+        let mut vars = with_random_token(&config_variables(provider, config));
         if let Value::Object(object) = &mut vars {
             object.extend(credential_variables(provider, credentials));
+            let client_id = match credentials {
+                Credentials::ClientCredentials { client_id, .. } => Some(client_id.as_str()),
+                _ => client_id,
+            };
+            if let Some(client_id) = client_id {
+                object.insert(
+                    "oauth_client_id".to_owned(),
+                    Value::String(client_id.to_owned()),
+                );
+            }
         }
 
         let mut injection = Injection::default();
@@ -387,7 +403,7 @@ proxy:
         for (case, yaml, credentials, config, headers, query) in cases {
             let provider = provider_from_yaml(yaml);
 
-            let injection = Injection::for_request(&provider, &credentials, &config)
+            let injection = Injection::for_request(&provider, &credentials, &config, None)
                 .unwrap_or_else(|err| panic!("{case}: {err}"));
 
             assert_eq!(header_pairs(&injection), headers, "{case}");
@@ -395,12 +411,131 @@ proxy:
         }
     }
 
+    const CLIENT_ID_HEADERS: &str = r#"
+name: getty
+display_name: Getty
+auth:
+  mode: oauth2
+  authorization_url: https://auth.getty.example/authorize
+  token_url: https://auth.getty.example/token
+proxy:
+  base_url: https://api.getty.example
+  headers:
+    api-key: "{{ oauth_client_id }}"
+  query:
+    app: "{{ oauth_client_id }}"
+"#;
+
+    const CLIENT_ID_CC: &str = r#"
+name: machine-key
+display_name: Machine
+auth:
+  mode: oauth2_client_credentials
+  token_url: https://machine.example/token
+proxy:
+  base_url: https://machine.example
+  headers:
+    x-client: "{{ oauth_client_id }}"
+"#;
+
+    #[test]
+    fn client_id_reaches_headers_and_query() {
+        let provider = provider_from_yaml(CLIENT_ID_HEADERS);
+        let injection = Injection::for_request(
+            &provider,
+            &oauth2_credentials("tok"),
+            &config(&[]),
+            Some("the-client-id"),
+        )
+        .unwrap();
+        assert_eq!(
+            header_pairs(&injection),
+            pairs(&[
+                ("api-key", "the-client-id"),
+                ("authorization", "Bearer tok")
+            ])
+        );
+        assert_eq!(injection.query, pairs(&[("app", "the-client-id")]));
+
+        let missing =
+            Injection::for_request(&provider, &oauth2_credentials("tok"), &config(&[]), None)
+                .unwrap_err()
+                .to_string();
+        assert!(missing.contains("proxy.headers.api-key"), "{missing}");
+        assert!(missing.contains("`oauth_client_id`"), "{missing}");
+    }
+
+    #[test]
+    fn client_credentials_use_own_client_id() {
+        let provider = provider_from_yaml(CLIENT_ID_CC);
+        let credentials = Credentials::ClientCredentials {
+            token: match oauth2_credentials("cc-token") {
+                Credentials::OAuth2(token) => token,
+                _ => unreachable!(),
+            },
+            client_id: "stored-id".to_owned(),
+            client_secret: Secret::new("never-sent"),
+        };
+        let injection =
+            Injection::for_request(&provider, &credentials, &config(&[]), Some("other")).unwrap();
+        let headers = header_pairs(&injection);
+        assert_eq!(
+            headers,
+            pairs(&[
+                ("x-client", "stored-id"),
+                ("authorization", "Bearer cc-token")
+            ])
+        );
+        assert!(
+            headers
+                .iter()
+                .all(|(_, value)| !value.contains("never-sent")),
+            "{headers:?}"
+        );
+    }
+
+    #[test]
+    fn random_token_fresh_per_request() {
+        let provider = provider_from_yaml(
+            r#"
+name: walmart-like
+display_name: Walmart
+auth:
+  mode: oauth2
+  authorization_url: https://auth.example/authorize
+  token_url: https://auth.example/token
+proxy:
+  base_url: https://api.example
+  headers:
+    correlation-id: "{{ random_token }}"
+    echo: "{{ random_token }}"
+"#,
+        );
+        let render = || {
+            let injection =
+                Injection::for_request(&provider, &oauth2_credentials("t"), &config(&[]), None)
+                    .unwrap();
+            header_pairs(&injection)
+        };
+        let first = render();
+        let second = render();
+        assert_eq!(first[0].0, "correlation-id");
+        assert_eq!(first[0].1.len(), 22, "{first:?}");
+        assert!(first[0]
+            .1
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
+        assert_eq!(first[0].1, first[1].1, "one value per request");
+        assert_ne!(first[0].1, second[0].1, "a new value per request");
+    }
+
     #[test]
     fn credential_header_is_sensitive() {
         let provider = provider_from_yaml(BEARER);
 
         let injection =
-            Injection::for_request(&provider, &oauth2_credentials("t"), &config(&[])).unwrap();
+            Injection::for_request(&provider, &oauth2_credentials("t"), &config(&[]), None)
+                .unwrap();
 
         let (_, credential) = injection.headers.last().unwrap();
         assert!(credential.is_sensitive());
@@ -414,7 +549,7 @@ proxy:
             api_key: Secret::new("bad\nsecret-value"),
         };
 
-        let err = Injection::for_request(&provider, &credentials, &config(&[])).unwrap_err();
+        let err = Injection::for_request(&provider, &credentials, &config(&[]), None).unwrap_err();
         let text = err.to_string();
 
         assert!(
@@ -442,7 +577,7 @@ proxy:
                 api_key: Secret::new(value),
             };
 
-            let err = Injection::for_request(&provider, &credentials, &config(&[]))
+            let err = Injection::for_request(&provider, &credentials, &config(&[]), None)
                 .expect_err(&format!("{value:?} was accepted"));
             let text = err.to_string();
 
@@ -453,7 +588,7 @@ proxy:
         let spaced = Credentials::ApiKey {
             api_key: Secret::new("a b\tc"),
         };
-        let injection = Injection::for_request(&provider, &spaced, &config(&[])).unwrap();
+        let injection = Injection::for_request(&provider, &spaced, &config(&[]), None).unwrap();
         assert_eq!(injection.headers[0].1.as_bytes(), b"a b\tc");
     }
 
@@ -471,7 +606,7 @@ proxy: {base_url: "https://broken.example"}
             api_key: Secret::new("k"),
         };
 
-        let err = Injection::for_request(&provider, &credentials, &config(&[])).unwrap_err();
+        let err = Injection::for_request(&provider, &credentials, &config(&[]), None).unwrap_err();
 
         assert_eq!(
             err.to_string(),
@@ -486,7 +621,7 @@ proxy: {base_url: "https://broken.example"}
             api_key: Secret::new("k"),
         };
 
-        let err = Injection::for_request(&provider, &credentials, &config(&[])).unwrap_err();
+        let err = Injection::for_request(&provider, &credentials, &config(&[]), None).unwrap_err();
         let text = err.to_string();
 
         assert!(
@@ -504,7 +639,7 @@ proxy: {base_url: "https://broken.example"}
             api_key: Secret::new("k"),
         };
 
-        let err = Injection::for_request(&provider, &credentials, &config(&[])).unwrap_err();
+        let err = Injection::for_request(&provider, &credentials, &config(&[]), None).unwrap_err();
 
         assert_eq!(
             err.to_string(),

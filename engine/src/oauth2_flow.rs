@@ -16,7 +16,9 @@ use oauth2::{CsrfToken, PkceCodeChallenge};
 use serde_json::Value;
 use url::Url;
 
-use crate::template::{config_variables, render_params, render_url_with_fallbacks};
+use crate::template::{
+    config_variables, render_params, render_url_with_fallbacks, with_random_token,
+};
 use crate::token_request::{TokenClient, TokenParams};
 use crate::token_response::parse_token_reply;
 use crate::transport::TokenTransport;
@@ -88,7 +90,7 @@ impl Engine {
             provider,
             "auth.authorization_params",
             &oauth2.authorization_params,
-            &vars,
+            &with_random_token(&vars),
             RESERVED_AUTHORIZATION_PARAMS,
         )?;
         check_redirect_uri(provider, redirect_uri)?;
@@ -181,7 +183,7 @@ impl Engine {
             provider,
             "auth.token_params",
             &oauth2.token_params,
-            &vars,
+            &with_random_token(&vars),
             RESERVED_TOKEN_PARAMS,
         )?;
         check_redirect_uri(provider, redirect_uri)?;
@@ -242,7 +244,7 @@ impl Engine {
             provider,
             "auth.refresh_params",
             &oauth2.refresh_params,
-            &vars,
+            &with_random_token(&vars),
             RESERVED_TOKEN_PARAMS,
         )?;
 
@@ -298,7 +300,7 @@ impl Engine {
             provider,
             "auth.token_params",
             &settings.token_params,
-            &vars,
+            &with_random_token(&vars),
             RESERVED_TOKEN_PARAMS,
         )?;
 
@@ -340,27 +342,59 @@ impl Engine {
     /// the query of the redirect back to Latchkey
     /// (`callback_connection_config`). Parameters the query lacks, or sends
     /// empty, are left out.
+    ///
+    /// Each value must match the `pattern` of its connection-config field,
+    /// because whoever sends the callback chooses it and the token URL may
+    /// use it. A value that does not match fails the whole callback with
+    /// [`EngineError::InvalidCallback`].
     pub fn callback_connection_config<'a>(
         &self,
         provider: &Provider,
         query: impl Fn(&str) -> Option<&'a str>,
-    ) -> ConnectionConfig {
+    ) -> Result<ConnectionConfig, EngineError> {
         let mut captured = ConnectionConfig::new();
         let Auth::Oauth2(oauth2) = &provider.auth else {
-            return captured;
+            return Ok(captured);
         };
         for (key, param) in &oauth2.callback_connection_config {
-            match query(param) {
-                Some(value) if !value.is_empty() => {
-                    captured.insert(key.clone(), Value::String(value.to_owned()));
-                }
+            let value = match query(param) {
+                Some(value) if !value.is_empty() => value,
                 _ => {
                     tracing::debug!(key = %key, param = %param, "callback has no value for connection-config key");
+                    continue;
+                }
+            };
+            if let Some(field) = provider.connection_config.get(key) {
+                if !field.accepts(value) {
+                    return Err(invalid_callback_value(provider, key, param, value, field));
                 }
             }
+            captured.insert(key.clone(), Value::String(value.to_owned()));
         }
-        captured
+        Ok(captured)
     }
+}
+
+/// Longest part of a rejected callback value that an error message quotes.
+const QUOTED_VALUE_CHARS: usize = 100;
+
+fn invalid_callback_value(
+    provider: &Provider,
+    key: &str,
+    param: &str,
+    value: &str,
+    field: &latchkey_catalog::ConfigField,
+) -> EngineError {
+    let shown: String = value.chars().take(QUOTED_VALUE_CHARS).collect();
+    let ellipsis = if shown.len() < value.len() { "..." } else { "" };
+    EngineError::InvalidCallback(format!(
+        "the callback of provider `{}` carries {shown:?}{ellipsis} in the query parameter `{param}`, \
+         which does not match the pattern `{}` of connection-config field `{key}`; \
+         the authorization is rejected and nothing is stored. Start the connection again, \
+         and report the value to the provider definition's maintainers if it is genuine",
+        provider.name,
+        field.pattern.as_deref().unwrap_or_default()
+    ))
 }
 
 /// Renders the token URL of the authorization code grant, or the first of
@@ -1557,12 +1591,138 @@ proxy: {base_url: "https://quickbooks.api.intuit.com/v3/company/{{ realm_id }}"}
         .into_iter()
         .collect();
 
-        let captured =
-            engine().callback_connection_config(&provider, |name| query.get(name).copied());
+        let captured = engine()
+            .callback_connection_config(&provider, |name| query.get(name).copied())
+            .unwrap();
 
         assert_eq!(captured.get("realm_id"), Some(&json!("9130347")));
         assert_eq!(captured.get("region"), None, "absent parameter");
         assert_eq!(captured.get("site"), None, "empty parameter");
         assert_eq!(captured.len(), 1);
+    }
+
+    const ZOHO_LIKE: &str = r#"
+name: zoho-like
+display_name: Zoho
+auth:
+  mode: oauth2
+  authorization_url: https://accounts.zoho.com/oauth/v2/auth
+  token_url: https://accounts.zoho.{{ extension }}/oauth/v2/token
+  token_url_fallbacks: ["{{ accounts_server }}/oauth/v2/token"]
+  callback_connection_config: {accounts_server: accounts-server}
+connection_config:
+  extension: {title: Extension, pattern: "com|eu|in", optional: true}
+  accounts_server:
+    title: Accounts server
+    pattern: "https://accounts\\.zoho\\.(com|eu|in)"
+    automated: true
+proxy: {base_url: "https://www.zohoapis.com"}
+"#;
+
+    #[test]
+    fn callback_value_picks_token_host() {
+        let provider = provider_from_yaml(ZOHO_LIKE);
+        let oauth2 = oauth2_settings(&provider, "test").unwrap();
+        let query: BTreeMap<&str, &str> = [
+            ("code", "c"),
+            ("accounts-server", "https://accounts.zoho.eu"),
+        ]
+        .into_iter()
+        .collect();
+
+        let captured = engine()
+            .callback_connection_config(&provider, |name| query.get(name).copied())
+            .unwrap();
+        assert_eq!(
+            captured.get("accounts_server"),
+            Some(&json!("https://accounts.zoho.eu"))
+        );
+
+        let vars = config_variables(&provider, &captured);
+        let token_url = oauth2_token_url(&provider, oauth2, &vars).unwrap();
+        assert_eq!(
+            token_url.as_str(),
+            "https://accounts.zoho.eu/oauth/v2/token"
+        );
+
+        let with_extension = config_variables(&provider, &config(&[("extension", "in")]));
+        let token_url = oauth2_token_url(&provider, oauth2, &with_extension).unwrap();
+        assert_eq!(
+            token_url.as_str(),
+            "https://accounts.zoho.in/oauth/v2/token"
+        );
+    }
+
+    #[test]
+    fn hostile_callback_value_rejected() {
+        let provider = provider_from_yaml(ZOHO_LIKE);
+        let hostile = [
+            "https://attacker.example",
+            "https://accounts.zoho.eu.attacker.example",
+            "https://accounts.zoho.eu@attacker.example",
+            "https://accounts.zoho.eu/",
+            "http://accounts.zoho.eu",
+            "https://accounts.zoho.eu\r\nX: y",
+        ];
+        for value in hostile {
+            let query: BTreeMap<&str, &str> = [("code", "c"), ("accounts-server", value)]
+                .into_iter()
+                .collect();
+
+            let error = engine()
+                .callback_connection_config(&provider, |name| query.get(name).copied())
+                .unwrap_err();
+
+            assert!(matches!(error, EngineError::InvalidCallback(_)), "{value}");
+            let message = error.to_string();
+            assert!(message.contains("`accounts-server`"), "{message}");
+            assert!(message.contains("`accounts_server`"), "{message}");
+            assert!(message.contains("nothing is stored"), "{message}");
+            assert!(!message.contains('\r'), "{message}");
+        }
+    }
+
+    #[test]
+    fn random_token_in_authorization_params() {
+        let provider = provider_from_yaml(
+            r#"
+name: hubstaff-like
+display_name: Hubstaff
+auth:
+  mode: oauth2
+  authorization_url: https://account.example/authorizations/new
+  token_url: https://account.example/access_tokens
+  pkce: false
+  authorization_params: {nonce: "{{ random_token }}"}
+proxy: {base_url: "https://api.example"}
+"#,
+        );
+        let nonce = || {
+            let request = engine()
+                .authorization_url(&provider, &app(&[]), REDIRECT_URI, &config(&[]))
+                .unwrap();
+            let query = request.url.query().unwrap().to_owned();
+            let raw = query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("nonce="))
+                .unwrap_or_else(|| panic!("no nonce in {query}"))
+                .to_owned();
+            (raw, request.state.expose().to_owned())
+        };
+
+        let (first, first_state) = nonce();
+        let (second, _) = nonce();
+
+        assert_ne!(first, second);
+        assert_ne!(first, first_state, "the nonce is not the state");
+        for value in [&first, &second] {
+            assert_eq!(value.len(), 22, "{value}");
+            assert!(
+                value
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+                "{value} is not URL-safe"
+            );
+        }
     }
 }

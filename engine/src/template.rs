@@ -179,6 +179,22 @@ pub(crate) fn config_variables(provider: &Provider, config: &ConnectionConfig) -
     Value::Object(variables)
 }
 
+/// Random bytes of the `random_token` variable: 128 bits, base64url-encoded
+/// without padding into 22 characters.
+const RANDOM_TOKEN_BYTES: u32 = 16;
+
+/// Returns `vars` with `random_token` set to a fresh random value, for the
+/// templates of one outgoing request. Every template of that request sees
+/// the same value.
+pub(crate) fn with_random_token(vars: &Value) -> Value {
+    let mut vars = vars.clone();
+    if let Value::Object(object) = &mut vars {
+        let token = oauth2::CsrfToken::new_random_len(RANDOM_TOKEN_BYTES).into_secret();
+        object.insert("random_token".to_owned(), Value::String(token));
+    }
+    vars
+}
+
 /// Renders every value of a parameter map; the field of `key` is
 /// `{field_prefix}.{key}`.
 pub(crate) fn render_params(

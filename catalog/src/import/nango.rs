@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_yaml::{Mapping, Value};
 
-use super::template::{translate, Translated, Variable};
+use super::template::{latchkey_key, translate, Translated, Variable};
 use super::Reason;
 
 /// The Nango modes that map onto a Latchkey mode.
@@ -67,6 +67,7 @@ const OAUTH_KEYS: &[&str] = &[
     "token_expiration_buffer",
     "token_headers",
     "refresh_token_params",
+    "authorization_code_param_in_callback",
 ];
 
 /// OAuth keys that only the authorization code mode converts; an OAUTH2_CC
@@ -82,6 +83,7 @@ const OAUTH2_ONLY_KEYS: &[&str] = &[
     "authorization_url_replacements",
     "redirect_uri_metadata",
     "refresh_token_params",
+    "authorization_code_param_in_callback",
 ];
 
 const STANDARD_PARAMS: &[&str] = &[
@@ -108,7 +110,15 @@ const UUID_PATTERN: &str =
 
 static FIELD_KEY: LazyLock<Regex> =
     LazyLock::new(|| Regex::new("^[A-Za-z_][A-Za-z0-9_]*$").expect("valid regex"));
-const CREDENTIAL_NAMES: &[&str] = &["access_token", "api_key", "username", "password"];
+/// Variable names that the engine fills and no connection-config key may take.
+const RESERVED_NAMES: &[&str] = &[
+    "access_token",
+    "api_key",
+    "username",
+    "password",
+    "oauth_client_id",
+    "random_token",
+];
 
 /// A converted entry: the document and the Latchkey mode name.
 pub(super) struct Converted {
@@ -282,6 +292,19 @@ enum UrlPart {
     Path,
 }
 
+/// Returns the scheme and authority of a translated URL template, up to the
+/// first `/`, `?` or `#` after `://`.
+fn url_origin(text: &str) -> &str {
+    let Some(scheme_end) = text.find("://") else {
+        return text;
+    };
+    let start = scheme_end + 3;
+    let end = text[start..]
+        .find(['/', '?', '#'])
+        .map_or(text.len(), |offset| start + offset);
+    &text[..end]
+}
+
 /// Classifies every `{{ key }}` of a translated URL template by the part of
 /// the URL it sits in. The authority runs from after `://` to the first `/`,
 /// `?` or `#`, none of which a `{{ key }}` expression contains.
@@ -328,6 +351,10 @@ struct Builder<'a> {
     /// Defaults taken from a template fallback `${connectionConfig.KEY} ||
     /// VALUE`, with the field that had it.
     fallback_defaults: BTreeMap<String, (String, String)>,
+    /// For a key that starts a fallback URL, the origins of the main URLs
+    /// that the fallback replaces, such as `https://accounts.zoho.{{
+    /// extension }}`.
+    replaced_origins: BTreeMap<String, Vec<String>>,
     /// The name of Nango's post-connection script, which Latchkey does not
     /// run.
     script: Option<String>,
@@ -343,6 +370,7 @@ impl<'a> Builder<'a> {
             from_callback: BTreeSet::new(),
             listed: BTreeSet::new(),
             fallback_defaults: BTreeMap::new(),
+            replaced_origins: BTreeMap::new(),
             script: string(entry, "post_connection_script").map(str::to_owned),
         }
     }
@@ -415,9 +443,18 @@ impl<'a> Builder<'a> {
             return Err(Reason::fallback(field));
         }
         let first = self.url_part(field, first)?;
-        let fallbacks = alternatives
+        let fallbacks: Vec<String> = alternatives
             .map(|alternative| self.url_part(field, alternative))
             .collect::<Result<_, _>>()?;
+        for fallback in &fallbacks {
+            let leading = url_parts(fallback)
+                .into_iter()
+                .find(|(_, part)| *part == UrlPart::Start);
+            if let Some((key, _)) = leading {
+                let origin = url_origin(&first).to_owned();
+                self.replaced_origins.entry(key).or_default().push(origin);
+            }
+        }
         Ok((first, fallbacks))
     }
 
@@ -540,6 +577,13 @@ impl<'a> Builder<'a> {
         self.token_response(auth)?;
         let callback = self.callback()?;
         insert_map(auth, "callback_connection_config", callback);
+        if let Some(param) = string(entry, "authorization_code_param_in_callback") {
+            // NOTE: Microsoft's admin consent sends `tenant` and no code, and
+            // this conversion exchanges that value like a code, as Nango's
+            // entry says. Whether Nango treats that flow in another way is
+            // not in its catalog.
+            auth.insert("callback_code_param".into(), param.into());
+        }
         Ok(())
     }
 
@@ -726,8 +770,8 @@ impl<'a> Builder<'a> {
             response.insert("default_expires_in".into(), seconds.into());
         }
         let mut captured = Mapping::new();
-        for path in self.metadata_keys("token_response_metadata")? {
-            captured.insert(path.clone().into(), path.into());
+        for (key, path) in self.metadata_keys("token_response_metadata")? {
+            captured.insert(key.into(), path.into());
         }
         insert_map(&mut response, "connection_config", captured);
         if !response.is_empty() {
@@ -738,29 +782,32 @@ impl<'a> Builder<'a> {
 
     fn callback(&mut self) -> Result<Mapping, Reason> {
         let mut callback = Mapping::new();
-        for name in self.metadata_keys("redirect_uri_metadata")? {
-            self.from_callback.insert(name.clone());
-            callback.insert(name.clone().into(), name.into());
+        for (key, name) in self.metadata_keys("redirect_uri_metadata")? {
+            self.from_callback.insert(key.clone());
+            callback.insert(key.into(), name.into());
         }
         Ok(callback)
     }
 
-    /// Reads the connection-config keys of a Nango metadata list, which
-    /// Latchkey fills itself.
-    fn metadata_keys(&mut self, key: &str) -> Result<Vec<String>, Reason> {
+    /// Reads the names of a Nango metadata list, which Latchkey fills
+    /// itself, as pairs of the Latchkey connection-config key and Nango's
+    /// name. A name with `-` gets `_` in its key, as in templates, because
+    /// no client enters these values.
+    fn metadata_keys(&mut self, key: &str) -> Result<Vec<(String, String)>, Reason> {
         let mut keys = Vec::new();
         for item in sequence(self.entry, key) {
             let name = item
                 .as_str()
                 .ok_or_else(|| Reason::malformed(&format!("an item of `{key}` is not a string")))?;
-            if !FIELD_KEY.is_match(name) || CREDENTIAL_NAMES.contains(&name) {
+            let latchkey = latchkey_key(name).filter(|key| !RESERVED_NAMES.contains(&key.as_str()));
+            let Some(latchkey) = latchkey else {
                 return Err(Reason::template(
                     key,
                     &format!("connection-config key `{name}` is not a template variable name"),
                 ));
-            }
-            self.automated.insert(name.to_owned());
-            keys.push(name.to_owned());
+            };
+            self.automated.insert(latchkey.clone());
+            keys.push((latchkey, name.to_owned()));
         }
         Ok(keys)
     }
@@ -1033,17 +1080,30 @@ impl<'a> Builder<'a> {
             let definition = definition.as_mapping().ok_or_else(|| {
                 Reason::malformed(&format!("connection-config field `{key}` is not a mapping"))
             })?;
-            if !FIELD_KEY.is_match(key) || CREDENTIAL_NAMES.contains(&key) {
+            // A key with `-` is renamed only when Latchkey fills it, because
+            // clients send the other keys under Nango's name.
+            let renamed = latchkey_key(key).filter(|renamed| self.automated.contains(renamed));
+            let key = match renamed {
+                Some(renamed) => renamed,
+                None if FIELD_KEY.is_match(key) => key.to_owned(),
+                None => {
+                    return Err(Reason::template(
+                        "connection_config",
+                        &format!("connection-config key `{key}` is not a template variable name"),
+                    ))
+                }
+            };
+            if RESERVED_NAMES.contains(&key.as_str()) {
                 return Err(Reason::template(
                     "connection_config",
                     &format!("connection-config key `{key}` is not a template variable name"),
                 ));
             }
-            let field = self.field(key, definition)?;
+            let field = self.field(&key, definition)?;
             fields.insert(key.into(), Value::Mapping(field));
         }
         for (key, usage) in self.usage.clone() {
-            if nango.contains_key(key.as_str()) {
+            if fields.contains_key(key.as_str()) {
                 continue;
             }
             if !self.automated.contains(&key) {
@@ -1075,7 +1135,11 @@ impl<'a> Builder<'a> {
         // Nango's titles are its own prose, so the title is written from the key.
         field.insert("title".into(), title_from_key(key).into());
 
-        let pattern = field_pattern(key, nango, usage)?;
+        let pattern = if self.from_callback.contains(key) && usage.starts_url {
+            Some(self.callback_origin_pattern(key)?)
+        } else {
+            field_pattern(key, nango, usage)?
+        };
         if let Some(pattern) = &pattern {
             field.insert("pattern".into(), pattern.clone().into());
         }
@@ -1140,6 +1204,65 @@ impl<'a> Builder<'a> {
 }
 
 impl Builder<'_> {
+    /// Derives the pattern of a field that the callback fills and that
+    /// starts a fallback URL, such as Zoho's `accounts-server`. Whoever sends
+    /// the callback chooses the value, so the pattern lists the origins of
+    /// the URL that the fallback stands in for, with each variable there
+    /// replaced by its allowed values.
+    fn callback_origin_pattern(&self, key: &str) -> Result<String, Reason> {
+        static EXPRESSION: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r"\{\{ ([A-Za-z_][A-Za-z0-9_]*) \}\}").expect("valid regex")
+        });
+        let unlisted = || {
+            Reason::new(
+                "callback value starts a URL without a list of hosts",
+                format!("connection-config field `{key}` comes from the callback and starts a URL, but no list of the provider's hosts restricts it"),
+            )
+        };
+        let origins = self.replaced_origins.get(key).ok_or_else(unlisted)?;
+        let empty = Mapping::new();
+        let declared = mapping(self.entry, "connection_config").unwrap_or(&empty);
+        let mut alternatives = Vec::new();
+        for origin in origins {
+            let mut pattern = String::new();
+            let mut rest = origin.as_str();
+            while let Some(captures) = EXPRESSION.captures(rest) {
+                let whole = captures.get(0).expect("group 0 is the whole match");
+                pattern.push_str(&regex::escape(&rest[..whole.start()]));
+                let values: Vec<String> = declared
+                    .get(&captures[1])
+                    .and_then(Value::as_mapping)
+                    .map(|field| sequence(field, "enum"))
+                    .unwrap_or_default()
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(regex::escape)
+                    .collect();
+                if values.is_empty() {
+                    return Err(unlisted());
+                }
+                pattern.push_str(&format!("({})", values.join("|")));
+                rest = &rest[whole.end()..];
+            }
+            pattern.push_str(&regex::escape(rest));
+            if !pattern.starts_with("https://") {
+                return Err(unlisted());
+            }
+            alternatives.push(pattern);
+        }
+        match alternatives.as_slice() {
+            [only] => Ok(only.clone()),
+            _ => Ok(format!(
+                "https://({})",
+                alternatives
+                    .iter()
+                    .map(|pattern| pattern.trim_start_matches("https://").to_owned())
+                    .collect::<Vec<_>>()
+                    .join("|")
+            )),
+        }
+    }
+
     /// Chooses a field's default: Nango's `default_value`, or the value of
     /// a template fallback. A fallback default applies only when that one
     /// template uses the field, because a default also fills every other

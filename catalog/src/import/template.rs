@@ -13,6 +13,9 @@ pub(super) enum Variable {
     /// A credential variable of the mode: `api_key`, `access_token`,
     /// `username` or `password`.
     Credential(&'static str),
+    /// A variable that the engine fills itself: `oauth_client_id` or
+    /// `random_token`.
+    Builtin(&'static str),
 }
 
 /// A minijinja template and the variables it uses.
@@ -26,7 +29,7 @@ impl Translated {
     pub fn config_keys(&self) -> impl Iterator<Item = &str> {
         self.variables.iter().filter_map(|variable| match variable {
             Variable::Config(key) => Some(key.as_str()),
-            Variable::Credential(_) => None,
+            Variable::Credential(_) | Variable::Builtin(_) => None,
         })
     }
 
@@ -161,6 +164,8 @@ fn variable(expression: &str) -> Result<Variable, String> {
         "accessToken" => return Ok(Variable::Credential("access_token")),
         "credentials.username" => return Ok(Variable::Credential("username")),
         "credentials.password" => return Ok(Variable::Credential("password")),
+        "clientId" => return Ok(Variable::Builtin("oauth_client_id")),
+        "random" => return Ok(Variable::Builtin("random_token")),
         _ => {}
     }
     let Some(key) = expression.strip_prefix("connectionConfig.") else {
@@ -168,18 +173,26 @@ fn variable(expression: &str) -> Result<Variable, String> {
             "template `${{{expression}}}` has no Latchkey equivalent"
         ));
     };
-    if !VARIABLE_NAME.is_match(key) {
+    let Some(key) = latchkey_key(key) else {
         return Err(format!(
             "connection-config key `{key}` is not a template variable name"
         ));
-    }
-    Ok(Variable::Config(key.to_owned()))
+    };
+    Ok(Variable::Config(key))
+}
+
+/// Returns the Latchkey name of a Nango connection-config key: the key
+/// itself, or with each `-` replaced by `_` (`accounts-server` becomes
+/// `accounts_server`). `None` when neither is a template variable name.
+pub(super) fn latchkey_key(key: &str) -> Option<String> {
+    let renamed = key.replace('-', "_");
+    VARIABLE_NAME.is_match(&renamed).then_some(renamed)
 }
 
 fn variable_name(variable: &Variable) -> &str {
     match variable {
         Variable::Config(key) => key,
-        Variable::Credential(name) => name,
+        Variable::Credential(name) | Variable::Builtin(name) => name,
     }
 }
 
@@ -205,6 +218,12 @@ mod tests {
                 "Basic ${base64(${credentials.username}/token:${credentials.password})}",
                 "Basic {{ (username ~ '/token:' ~ password) | base64 }}",
             ),
+            ("${clientId}", "{{ oauth_client_id }}"),
+            ("${random}", "{{ random_token }}"),
+            (
+                "${connectionConfig.accounts-server}/oauth/v2/token",
+                "{{ accounts_server }}/oauth/v2/token",
+            ),
         ];
         for (nango, expected) in cases {
             assert_eq!(translate(nango).unwrap().text, expected, "{nango}");
@@ -224,6 +243,8 @@ mod tests {
         for nango in [
             "${now}",
             "${credentials.clientId}",
+            "${clientSecret}",
+            "${connectionConfig.a.b}",
             "${connectionConfig.installation.uuid}",
             "{{$guid}}",
             "${apiKey",

@@ -245,12 +245,19 @@ async fn finish_authorization(
             description,
         });
     }
-    let Some(code) = query.get("code").filter(|c| !c.is_empty()) else {
+    let code_param = match code_param(state, &pending.integration) {
+        Ok(code_param) => code_param,
+        Err(failure) => {
+            discard(state, &state_hash).await;
+            return Err(failure);
+        }
+    };
+    let Some(code) = query.get(&code_param).filter(|c| !c.is_empty()) else {
         discard(state, &state_hash).await;
         return Err(CallbackFailure::from_api(ApiError::new(
             StatusCode::BAD_REQUEST,
             "missing_code",
-            "the provider redirected back without `code` or `error`",
+            format!("the provider redirected back without `{code_param}` or `error`"),
         )));
     };
 
@@ -291,6 +298,21 @@ async fn finish_authorization(
     ))
 }
 
+/// Returns the name of the callback query parameter that carries the
+/// authorization code for `integration`'s provider: `code` unless the
+/// definition sets `callback_code_param`.
+fn code_param(state: &AppState, integration: &str) -> Result<String, CallbackFailure> {
+    let integration = state
+        .store
+        .get_integration(integration)?
+        .ok_or_else(|| ApiError::unknown_integration(integration))?;
+    let provider = state.provider(&integration.provider)?;
+    Ok(match &provider.auth {
+        Auth::Oauth2(oauth2) => oauth2.callback_code_param().to_owned(),
+        _ => "code".to_owned(),
+    })
+}
+
 /// Exchanges the code and builds the new connection (not stored yet). The
 /// values the definition captures from the callback `query` join the
 /// connection config before the exchange, so the token URL can use them.
@@ -309,7 +331,15 @@ async fn exchange(
     let mut connection_config = pending.connection_config.clone();
     let captured = state
         .engine
-        .callback_connection_config(provider, |name| query.get(name).map(String::as_str));
+        .callback_connection_config(provider, |name| query.get(name).map(String::as_str))
+        .map_err(|error| {
+            tracing::warn!(error = %error, "OAuth callback carried an invalid value");
+            CallbackFailure::from_api(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_callback",
+                error.to_string(),
+            ))
+        })?;
     connection_config.extend(captured);
 
     let grant = state

@@ -10,7 +10,7 @@ use axum::extract::{Request, State};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::Response;
-use latchkey_catalog::Provider;
+use latchkey_catalog::{Auth, Provider};
 use latchkey_engine::Injection;
 use url::Url;
 
@@ -47,10 +47,12 @@ pub async fn forward(
         &connection,
         parts.headers.get("base-url-override"),
     )?;
+    let client_id = integration_client_id(&state, provider, &connection)?;
     let injection = Injection::for_request(
         provider,
         &connection.credentials,
         &connection.connection_config,
+        client_id.as_deref(),
     )
     .map_err(|error| ApiError::engine(&error))?;
 
@@ -69,6 +71,26 @@ pub async fn forward(
         .map_err(|error| unreachable_error(&url, error))?;
     tracing::debug!(status = upstream.status().as_u16(), "upstream responded");
     Ok(downstream_response(upstream))
+}
+
+/// Returns the OAuth client id of the connection's integration, which the
+/// `oauth_client_id` template variable holds, for an `oauth2` provider. An
+/// integration without client credentials has none.
+fn integration_client_id(
+    state: &AppState,
+    provider: &Provider,
+    connection: &ConnectionRecord,
+) -> Result<Option<String>, ApiError> {
+    if !matches!(provider.auth, Auth::Oauth2(_)) {
+        return Ok(None);
+    }
+    let integration = state
+        .store
+        .get_integration(&connection.provider_config_key)?
+        .ok_or_else(|| ApiError::unknown_integration(&connection.provider_config_key))?;
+    Ok(integration
+        .credentials
+        .map(|credentials| credentials.client_id))
 }
 
 /// Rejects a path with a dot segment, because the URL parser here or the

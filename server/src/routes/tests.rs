@@ -85,6 +85,8 @@ struct TokenServer {
     /// Refresh tokens the server accepts; each refresh rotates the one used.
     valid_refresh_tokens: Mutex<Vec<String>>,
     last_code_verifier: Mutex<Option<String>>,
+    /// The `{region}` of the last request to `/dc/{region}/token`.
+    last_region: Mutex<Option<String>>,
 }
 
 async fn token_endpoint(
@@ -138,6 +140,17 @@ async fn token_endpoint(
     }
 }
 
+/// A regional token endpoint: records the region of its path and answers
+/// like `/token`.
+async fn regional_token_endpoint(
+    axum::extract::State(server): axum::extract::State<Arc<TokenServer>>,
+    axum::extract::Path(region): axum::extract::Path<String>,
+    form: Form<std::collections::HashMap<String, String>>,
+) -> axum::response::Response {
+    *server.last_region.lock().unwrap() = Some(region);
+    token_endpoint(axum::extract::State(server), form).await
+}
+
 /// An upstream API for proxy tests: returns the request path, raw query and
 /// headers as JSON.
 async fn echo_headers(uri: axum::http::Uri, headers: HeaderMap) -> axum::Json<Value> {
@@ -159,6 +172,7 @@ async fn start_token_server() -> (Arc<TokenServer>, String) {
     let server = Arc::new(TokenServer::default());
     let app = Router::new()
         .route("/token", post(token_endpoint))
+        .route("/dc/{region}/token", post(regional_token_endpoint))
         .route("/api/{*path}", any(echo_headers))
         .with_state(server.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -251,6 +265,25 @@ fn providers(token_base: &str) -> Vec<latchkey_catalog::Provider> {
         },
         "proxy": {"base_url": format!("{token_base}/api/{{{{ realm_id }}}}")},
     });
+    let dialects = json!({
+        "name": "local-dialects",
+        "display_name": "Local OAuth with callback and request dialects",
+        "auth": {
+            "mode": "oauth2",
+            "authorization_url": "http://127.0.0.1:9/authorize",
+            "token_url": format!("{token_base}/dc/{{{{ data_center }}}}/token"),
+            "authorization_params": {"nonce": "{{ random_token }}"},
+            "callback_connection_config": {"data_center": "data-center"},
+            "callback_code_param": "auth_code",
+        },
+        "connection_config": {
+            "data_center": {"title": "Data center", "pattern": "eu|us", "automated": true},
+        },
+        "proxy": {
+            "base_url": format!("{token_base}/api"),
+            "headers": {"x-api-key": "{{ oauth_client_id }}"},
+        },
+    });
     let client_credentials = json!({
         "name": "local-cc",
         "display_name": "Local client credentials",
@@ -266,6 +299,7 @@ fn providers(token_base: &str) -> Vec<latchkey_catalog::Provider> {
         key_as_username,
         query_key,
         callback_capture,
+        dialects,
         client_credentials,
     ]
     .into_iter()
@@ -681,6 +715,98 @@ async fn callback_value_fills_connection_config() {
     let reply = reply_of(&h.router, request).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(reply.json()["path"], "/api/9130347/echo");
+}
+
+/// Creates an integration of `local-dialects` and starts its browser flow.
+/// Returns the query of the authorization URL.
+async fn start_dialects(h: &Harness) -> std::collections::HashMap<String, String> {
+    h.create_integration(json!({
+        "unique_key": "dialects",
+        "provider": "local-dialects",
+        "credentials": {"type": "OAUTH2", "client_id": "cid-dialects", "client_secret": "csecret"},
+    }))
+    .await;
+    let token = h.session(Some(vec!["dialects"])).await;
+    let uri = format!("/oauth/connect/dialects?connect_session_token={token}");
+    let redirect = send(&h.router, "GET", &uri, None, None).await;
+    assert_eq!(redirect.status, StatusCode::FOUND, "{}", redirect.body);
+    let location = url::Url::parse(redirect.headers["location"].to_str().unwrap()).unwrap();
+    location.query_pairs().into_owned().collect()
+}
+
+#[tokio::test]
+async fn callback_dialects_reach_requests() {
+    let h = harness().await;
+    let pairs = start_dialects(&h).await;
+    let nonce = &pairs["nonce"];
+    assert_eq!(nonce.len(), 22, "{nonce}");
+    assert_ne!(nonce, &pairs["state"]);
+
+    let state = &pairs["state"];
+    let callback =
+        format!("/oauth/callback?state={state}&auth_code=good-code&data-center=eu&code=decoy");
+    let page = send(&h.router, "GET", &callback, None, None).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(h.tokens.last_region.lock().unwrap().as_deref(), Some("eu"));
+    assert_eq!(h.tokens.exchanges.load(Ordering::SeqCst), 1);
+
+    let connection_id = h.only_connection_of_user().await;
+    let connection = h.connection("dialects", &connection_id).await;
+    assert_eq!(connection["connection_config"]["data_center"], "eu");
+    let headers = h.upstream_headers("dialects", &connection_id).await;
+    assert_eq!(headers["x-api-key"], "cid-dialects");
+    assert_eq!(headers["authorization"], "Bearer at-code-1");
+    assert!(
+        !headers.to_string().contains("csecret"),
+        "the client secret reached the upstream: {headers}"
+    );
+}
+
+#[tokio::test]
+async fn invalid_callback_stores_nothing() {
+    let h = harness().await;
+    let pairs = start_dialects(&h).await;
+    let state = &pairs["state"];
+    let hostile =
+        format!("/oauth/callback?state={state}&auth_code=good-code&data-center=evil.example%2F");
+    let page = send(&h.router, "GET", &hostile, None, None).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+    assert!(page.body.contains("invalid_callback"), "{}", page.body);
+    assert!(page.body.contains("data-center"), "{}", page.body);
+    assert!(page.body.contains("nothing is stored"), "{}", page.body);
+
+    let replay = send(
+        &h.router,
+        "GET",
+        &hostile.replace("evil.example%2F", "eu"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST, "{}", replay.body);
+    assert!(replay.body.contains("invalid_state"), "{}", replay.body);
+
+    let pairs = start_dialects_again(&h).await;
+    let state = &pairs["state"];
+    let standard_name = format!("/oauth/callback?state={state}&code=good-code&data-center=eu");
+    let page = send(&h.router, "GET", &standard_name, None, None).await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+    assert!(page.body.contains("missing_code"), "{}", page.body);
+    assert!(page.body.contains("auth_code"), "{}", page.body);
+
+    assert_eq!(h.tokens.exchanges.load(Ordering::SeqCst), 0);
+    let list = send(&h.router, "GET", "/connections", Some(SECRET), None).await;
+    assert_eq!(list.json()["connections"], json!([]));
+}
+
+/// Starts another browser flow of the `dialects` integration.
+async fn start_dialects_again(h: &Harness) -> std::collections::HashMap<String, String> {
+    let token = h.session(Some(vec!["dialects"])).await;
+    let uri = format!("/oauth/connect/dialects?connect_session_token={token}");
+    let redirect = send(&h.router, "GET", &uri, None, None).await;
+    assert_eq!(redirect.status, StatusCode::FOUND, "{}", redirect.body);
+    let location = url::Url::parse(redirect.headers["location"].to_str().unwrap()).unwrap();
+    location.query_pairs().into_owned().collect()
 }
 
 #[tokio::test]
