@@ -553,3 +553,93 @@ proxy:
         assert!(parse_key_value("=x").is_err());
     }
 }
+
+#[cfg(test)]
+mod whole_catalog {
+    use super::*;
+
+    /// Values tried, in order, for a field without a usable example: a
+    /// name, a host name, an origin, a UUID, a number and a region code.
+    const CANDIDATES: &[&str] = &[
+        "acme",
+        "acme.example.com",
+        "https://acme.example.com",
+        "a1b2c3d4-e5f6-47a8-9b0c-d1234567890f",
+        "12345",
+        "us",
+    ];
+
+    /// A value the field accepts: its example when it matches, else the
+    /// first candidate that does.
+    fn value_for(field: &latchkey_catalog::ConfigField) -> Option<String> {
+        field
+            .example
+            .iter()
+            .map(String::as_str)
+            .chain(CANDIDATES.iter().copied())
+            .find(|value| field.accepts(value))
+            .map(str::to_owned)
+    }
+
+    /// Renders every built-in provider as `latchkey catalog show` does, with
+    /// a value for each field that has no default: the field's example, or
+    /// a guess. This catches files that validate but that the engine cannot
+    /// use with their own examples, such as an example that its place in a
+    /// URL cannot hold.
+    #[test]
+    fn every_builtin_provider_renders() {
+        let catalog = Catalog::builtin().unwrap();
+        let mut failures = Vec::new();
+        let mut guessed = Vec::new();
+        let mut unfilled = Vec::new();
+        let mut rendered = 0;
+        for provider in catalog.providers() {
+            let mut given = Vec::new();
+            let mut from_examples = true;
+            let mut complete = true;
+            for (key, field) in &provider.connection_config {
+                if field.default.is_some() {
+                    continue;
+                }
+                let example = field.example.clone().filter(|value| field.accepts(value));
+                from_examples &= example.is_some();
+                match example.or_else(|| value_for(field)) {
+                    Some(value) => given.push((key.clone(), value)),
+                    None if field.optional => {}
+                    None => complete = false,
+                }
+            }
+            if !complete {
+                unfilled.push(provider.name.clone());
+                continue;
+            }
+            let result = connection_config(provider, &given)
+                .and_then(|(config, sources)| render(provider, &config, &sources));
+            match result {
+                Ok(_) => rendered += 1,
+                Err(error) if from_examples => {
+                    failures.push(format!("{} (its own examples): {error:#}", provider.name))
+                }
+                Err(error) => guessed.push(format!("{}: {error:#}", provider.name)),
+            }
+        }
+        assert!(
+            failures.is_empty(),
+            "{} of {} providers do not render:\n{}",
+            failures.len(),
+            rendered + failures.len(),
+            failures.join("\n")
+        );
+        // A provider whose fields have no example is rendered with guessed
+        // values, and a failure then says more about the guess than about
+        // the file, so it only counts against the total.
+        assert!(
+            rendered >= 700,
+            "only {rendered} providers rendered; {} lack a value for a required field ({}), and {} failed with guessed values:\n{}",
+            unfilled.len(),
+            unfilled.join(", "),
+            guessed.len(),
+            guessed.join("\n")
+        );
+    }
+}

@@ -206,9 +206,7 @@ fn describe(
             let child = format!("{pointer}/{}", escape_pointer(&name));
             let rule = match inner.kind() {
                 ValidationErrorKind::Pattern { pattern } => format!("match `{pattern}`"),
-                ValidationErrorKind::Not { .. } => {
-                    "not be a credential variable name (`access_token`, `api_key`, `username`, `password`)".to_owned()
-                }
+                ValidationErrorKind::Not { .. } => forbidden_keys_rule(schema),
                 _ => inner.to_string(),
             };
             let message = format!("invalid key `{name}` in {field}");
@@ -328,6 +326,25 @@ fn other_mode_field(
         ),
     };
     (Code::FieldOfOtherMode, message, help)
+}
+
+/// Describes the `propertyNames.not` rule of a mapping's schema: the
+/// forbidden keys of its `enum` and the reason its `description` gives.
+fn forbidden_keys_rule(schema: Option<&Value>) -> String {
+    let names = schema
+        .and_then(resolve)
+        .and_then(|schema| schema.get("propertyNames"));
+    let forbidden: Vec<&str> = names
+        .and_then(|names| names.pointer("/not/enum"))
+        .and_then(Value::as_array)
+        .map(|values| values.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let reason = names
+        .and_then(|names| names.pointer("/not/description"))
+        .and_then(Value::as_str)
+        .map(|text| format!(" ({})", text.trim_end_matches('.')))
+        .unwrap_or_default();
+    format!("not be one of {}{reason}", quoted_list(&forbidden))
 }
 
 /// Follows a local `$ref` (`#/$defs/...`) to its target. A sibling

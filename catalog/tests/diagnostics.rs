@@ -160,6 +160,14 @@ const CASES: &[Case] = &[
         edits: &[("connection_config:\n", "connection_config:\n  password:\n    title: Password\n")],
     },
     Case {
+        name: "reserved_token_param",
+        file_name: "demo.yaml",
+        edits: &[(
+            "  default_scopes: [read]\n",
+            "  default_scopes: [read]\n  token_params:\n    client_secret: hunter2\n",
+        )],
+    },
+    Case {
         name: "url_variable_without_pattern",
         file_name: "demo.yaml",
         edits: &[("    pattern: \"[a-z0-9-]+\"\n", "")],

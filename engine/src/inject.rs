@@ -4,7 +4,7 @@ use http::{HeaderName, HeaderValue};
 use latchkey_catalog::{Auth, InjectLocation, Provider};
 use serde_json::Value;
 
-use crate::template::{config_variables, render, with_random_token};
+use crate::template::{config_variables, render, uses_unset_optional, with_random_token};
 use crate::{ConnectionConfig, Credentials, EngineError};
 
 /// The headers and query parameters to add to one outgoing request: the
@@ -53,6 +53,9 @@ impl Injection {
 
         let mut injection = Injection::default();
         for (name, template) in &provider.proxy.headers {
+            if uses_unset_optional(provider, template, &vars) {
+                continue;
+            }
             let field = format!("proxy.headers.{name}");
             let value = render(&provider.name, &field, template, &vars)?;
             injection
@@ -60,6 +63,9 @@ impl Injection {
                 .push(header(&provider.name, &field, name, &value)?);
         }
         for (name, template) in &provider.proxy.query {
+            if uses_unset_optional(provider, template, &vars) {
+                continue;
+            }
             let field = format!("proxy.query.{name}");
             let value = render(&provider.name, &field, template, &vars)?;
             injection.query.push((name.clone(), value));
@@ -437,6 +443,54 @@ proxy:
   headers:
     x-client: "{{ oauth_client_id }}"
 "#;
+
+    const OPTIONAL_HEADER: &str = r#"
+name: ads
+display_name: Ads
+auth:
+  mode: oauth2
+  authorization_url: https://ads.example/authorize
+  token_url: https://ads.example/token
+connection_config:
+  manager_id:
+    title: Manager ID
+    pattern: "[0-9]{10}"
+    optional: true
+proxy:
+  base_url: https://ads.example
+  headers:
+    login-customer-id: "{{ manager_id }}"
+  query:
+    manager: "{{ manager_id }}"
+"#;
+
+    #[test]
+    fn unset_optional_field_drops_header() {
+        let provider = provider_from_yaml(OPTIONAL_HEADER);
+        let credentials = oauth2_credentials("tok");
+        let without = Injection::for_request(&provider, &credentials, &config(&[]), None).unwrap();
+        assert_eq!(
+            header_pairs(&without),
+            pairs(&[("authorization", "Bearer tok")])
+        );
+        assert!(without.query.is_empty(), "{:?}", without.query);
+
+        let with = Injection::for_request(
+            &provider,
+            &credentials,
+            &config(&[("manager_id", "1234567890")]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            header_pairs(&with),
+            pairs(&[
+                ("login-customer-id", "1234567890"),
+                ("authorization", "Bearer tok")
+            ])
+        );
+        assert_eq!(with.query, pairs(&[("manager", "1234567890")]));
+    }
 
     #[test]
     fn client_id_reaches_headers_and_query() {

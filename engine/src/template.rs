@@ -164,6 +164,34 @@ fn variables_set(template: &str, vars: &Value) -> bool {
     })
 }
 
+/// Checks whether `template` reads an optional connection-config field
+/// that `vars` lacks, and nothing else that is missing. A static header or
+/// query parameter built only from such a field is left out of a request
+/// instead of failing it.
+pub(crate) fn uses_unset_optional(provider: &Provider, template: &str, vars: &Value) -> bool {
+    let environment = environment();
+    let Ok(compiled) = environment.template_from_str(template) else {
+        return false;
+    };
+    let globals: HashSet<&str> = environment.globals().map(|(name, _)| name).collect();
+    let missing: Vec<String> = compiled
+        .undeclared_variables(true)
+        .into_iter()
+        .filter(|path| {
+            let root = path.split('.').next().unwrap_or(path);
+            !globals.contains(root) && !path_defined(vars, path)
+        })
+        .collect();
+    !missing.is_empty()
+        && missing.iter().all(|path| {
+            let root = path.split('.').next().unwrap_or(path);
+            provider
+                .connection_config
+                .get(root)
+                .is_some_and(|field| field.optional)
+        })
+}
+
 /// Template variables from a connection config: the `default` of every
 /// connection-config field the config lacks, then the config itself.
 pub(crate) fn config_variables(provider: &Provider, config: &ConnectionConfig) -> Value {

@@ -422,7 +422,9 @@ const V_FLAG_CLASS_ESCAPES: &str = "()[]{}/-\\|&!#$%*+,.:;<=>?@^`~";
 /// into the RegExp `v` syntax of the HTML `pattern` attribute. Inside a
 /// character class, a literal punctuation character gets a backslash (a
 /// bare `-` at the start or end of a class is an error under `v`), and a
-/// `-` between two characters stays a range. Outside a class, an escaped
+/// `-` between two characters stays a range. A `-` right after a range,
+/// as in `[0-9-_]`, is a literal in Rust and gets a backslash too, because
+/// `v` rejects a range that starts at the end of another. Outside a class, an escaped
 /// punctuation character that is not a RegExp syntax character loses its
 /// backslash, because the `v` flag rejects such identity escapes.
 // NOTE: nested classes, POSIX classes (`[[:alpha:]]`) and Rust-only
@@ -432,6 +434,9 @@ fn browser_pattern(pattern: &str) -> String {
     let mut converted = String::with_capacity(pattern.len() + 8);
     let mut in_class = false;
     let mut class_start = 0;
+    // Whether the last item in the class can start a range: a single
+    // character, not the end of a range.
+    let mut can_start_range = false;
     let mut i = 0;
     while i < chars.len() {
         let c = chars[i];
@@ -447,12 +452,14 @@ fn browser_pattern(pattern: &str) -> String {
                 converted.push(c);
                 converted.push(next);
             }
+            can_start_range = true;
             i += 2;
             continue;
         }
         if !in_class {
             if c == '[' {
                 in_class = true;
+                can_start_range = false;
                 converted.push(c);
                 if chars.get(i + 1) == Some(&'^') {
                     converted.push('^');
@@ -468,13 +475,34 @@ fn browser_pattern(pattern: &str) -> String {
         if c == ']' && i > class_start {
             in_class = false;
             converted.push(c);
-        } else if c == '-' && i > class_start && chars.get(i + 1).is_some_and(|n| *n != ']') {
+        } else if c == '-'
+            && i > class_start
+            && can_start_range
+            && chars.get(i + 1).is_some_and(|n| *n != ']')
+        {
             converted.push(c);
+            // The range's end is pushed next and cannot start another.
+            i += 1;
+            let end = chars[i];
+            if end == '\\' {
+                converted.push(end);
+                if let Some(&escaped) = chars.get(i + 1) {
+                    converted.push(escaped);
+                    i += 1;
+                }
+            } else {
+                if V_FLAG_CLASS_ESCAPES.contains(end) {
+                    converted.push('\\');
+                }
+                converted.push(end);
+            }
+            can_start_range = false;
         } else {
             if V_FLAG_CLASS_ESCAPES.contains(c) {
                 converted.push('\\');
             }
             converted.push(c);
+            can_start_range = true;
         }
         i += 1;
     }
@@ -556,6 +584,9 @@ mod tests {
             ("a\\-b", "a-b"),
             ("a\\.b", "a\\.b"),
             ("[0-9a-f]{8}-[0-9a-f]{4}", "[0-9a-f]{8}-[0-9a-f]{4}"),
+            ("[a-zA-Z0-9-_]+", "[a-zA-Z0-9\\-_]+"),
+            ("[a-z0-9-]", "[a-z0-9\\-]"),
+            ("[!-/]", "[\\!-\\/]"),
         ];
         for (rust, expected) in cases {
             assert_eq!(browser_pattern(rust), expected, "{rust}");

@@ -95,9 +95,9 @@ impl Reason {
     /// article: "a host name".
     fn example_outside_url_part(key: &str, example: &str, part: &str) -> Reason {
         Reason::new(
-            "example of an unpatterned URL variable does not fit its part of the URL",
+            "example of a URL variable does not fit its part of the URL",
             format!(
-                "connection-config field `{key}` has no pattern, and its example `{example}` is not {part}, which is all its place in the URL allows"
+                "the example `{example}` of connection-config field `{key}` is not {part}, which is all its place in the URL allows"
             ),
         )
     }
@@ -530,7 +530,7 @@ hosted:
         );
         assert_eq!(
             reason(&report, "hosted"),
-            "connection-config field `host` has no pattern, and its example `acme.hosted.test/main` is not a host name, which is all its place in the URL allows"
+            "the example `acme.hosted.test/main` of connection-config field `host` is not a host name, which is all its place in the URL allows"
         );
     }
 

@@ -86,6 +86,30 @@ const OAUTH2_ONLY_KEYS: &[&str] = &[
     "authorization_code_param_in_callback",
 ];
 
+/// Authorization URL parameters that the engine sets itself, so a
+/// converted `authorization_params` may not (the schema rejects them).
+const RESERVED_AUTHORIZATION_PARAMS: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "state",
+    "scope",
+    "code_challenge",
+    "code_challenge_method",
+];
+
+/// Token request parameters that the engine sets itself, as above.
+/// `grant_type` is handled before this list is checked.
+const RESERVED_TOKEN_PARAMS: &[&str] = &[
+    "grant_type",
+    "code",
+    "code_verifier",
+    "redirect_uri",
+    "refresh_token",
+    "client_secret",
+    "scope",
+];
+
 const STANDARD_PARAMS: &[&str] = &[
     "client_id",
     "client_secret",
@@ -280,6 +304,9 @@ struct Usage {
     in_host: bool,
     /// The value is part of a URL's path or query.
     in_path: bool,
+    /// The value is a URL's whole host, which the engine accepts only with
+    /// at least two labels.
+    whole_host: bool,
     /// Number of template fields that use the key.
     fields: usize,
 }
@@ -495,9 +522,13 @@ impl<'a> Builder<'a> {
         if !in_url {
             return;
         }
+        let origin = url_origin(&translated.text);
+        let authority = origin.split_once("://").map_or("", |(_, rest)| rest);
         for (key, part) in url_parts(&translated.text) {
+            let whole_host = part == UrlPart::Host && authority == format!("{{{{ {key} }}}}");
             let usage = self.usage.entry(key).or_default();
             usage.in_url = true;
+            usage.whole_host |= whole_host;
             match part {
                 UrlPart::Start => usage.starts_url = true,
                 UrlPart::Host => usage.in_host = true,
@@ -578,10 +609,16 @@ impl<'a> Builder<'a> {
         let callback = self.callback()?;
         insert_map(auth, "callback_connection_config", callback);
         if let Some(param) = string(entry, "authorization_code_param_in_callback") {
-            // NOTE: Microsoft's admin consent sends `tenant` and no code, and
-            // this conversion exchanges that value like a code, as Nango's
-            // entry says. Whether Nango treats that flow in another way is
-            // not in its catalog.
+            // A renamed parameter converts only when its name says that it
+            // carries a code (Amazon's `spapi_oauth_code`). Microsoft's admin
+            // consent names `tenant`, which carries a tenant id and no code,
+            // so exchanging it as a code cannot work.
+            if !param.contains("code") {
+                return Err(Reason::new(
+                    "callback parameter that carries no authorization code",
+                    format!("`authorization_code_param_in_callback` is `{param}`, which carries no authorization code to exchange"),
+                ));
+            }
             auth.insert("callback_code_param".into(), param.into());
         }
         Ok(())
@@ -659,6 +696,21 @@ impl<'a> Builder<'a> {
                 return Err(Reason::new(
                     "grant type other than the standard one",
                     format!("`{key}.grant_type` is `{value}`, not `{standard}`"),
+                ));
+            }
+            if key == "authorization_params" && name == "response_type" && value == "code" {
+                // Latchkey always sends `response_type=code`.
+                continue;
+            }
+            let reserved = if key == "authorization_params" {
+                RESERVED_AUTHORIZATION_PARAMS
+            } else {
+                RESERVED_TOKEN_PARAMS
+            };
+            if reserved.contains(&name) {
+                return Err(Reason::new(
+                    "parameter that Latchkey sets itself",
+                    format!("`{key}.{name}` is `{value}`, but Latchkey sets `{name}` itself"),
                 ));
             }
             let field = format!("{key}.{name}");
@@ -1318,6 +1370,18 @@ fn field_pattern(key: &str, nango: &Mapping, usage: Usage) -> Result<Option<Stri
                 Some(_) => Err(Reason::loose_url_pattern(key)),
             };
         }
+        if usage.in_url {
+            // Nango's own example shows what the field carries: one that
+            // its place in the URL cannot hold means the URL would break.
+            let position = position_pattern(key, usage)?;
+            if let Some(example) = example_mismatch(nango, &position) {
+                return Err(Reason::example_outside_url_part(
+                    key,
+                    &example,
+                    position.part,
+                ));
+            }
+        }
         return Ok(Some(stripped.to_owned()));
     }
     let values: Vec<&str> = ["enum", "options"]
@@ -1333,12 +1397,25 @@ fn field_pattern(key: &str, nango: &Mapping, usage: Usage) -> Result<Option<Stri
         return Ok(None);
     }
     let from_format = match (string(nango, "format"), usage.starts_url) {
-        (Some("hostname"), false) => Some(HOSTNAME_PATTERN.to_owned()),
-        (Some("uuid"), false) => Some(UUID_PATTERN.to_owned()),
+        (Some("hostname"), false) => Some(PositionPattern {
+            pattern: host_pattern(usage),
+            part: "a host name",
+        }),
+        (Some("uuid"), false) => Some(PositionPattern {
+            pattern: UUID_PATTERN.to_owned(),
+            part: "a UUID",
+        }),
         _ => None,
     };
-    if let Some(pattern) = from_format {
-        return Ok(Some(pattern));
+    if let Some(derived) = from_format {
+        if let Some(example) = example_mismatch(nango, &derived) {
+            return Err(Reason::example_outside_url_part(
+                key,
+                &example,
+                derived.part,
+            ));
+        }
+        return Ok(Some(derived.pattern));
     }
     let derived = position_pattern(key, usage)?;
     if let Some(example) = example_mismatch(nango, &derived) {
@@ -1375,7 +1452,7 @@ fn position_pattern(key: &str, usage: Usage) -> Result<PositionPattern, Reason> 
     let (pattern, part) = if usage.starts_url {
         (https_origin_pattern(), "an https origin")
     } else if usage.in_host {
-        (HOSTNAME_PATTERN.to_owned(), "a host name")
+        (host_pattern(usage), "a host name")
     } else {
         (SEGMENT_PATTERN.to_owned(), "one path segment")
     };
@@ -1391,6 +1468,16 @@ fn example_mismatch(nango: &Mapping, derived: &PositionPattern) -> Option<String
         .get("example")
         .and_then(scalar_text)
         .filter(|example| !regex.is_match(example))
+}
+
+/// A host name, with at least two labels when the value is a URL's whole
+/// host.
+fn host_pattern(usage: Usage) -> String {
+    if usage.whole_host {
+        HOSTNAME_PATTERN.replacen(")*", ")+", 1)
+    } else {
+        HOSTNAME_PATTERN.to_owned()
+    }
 }
 
 fn https_origin_pattern() -> String {
@@ -1657,11 +1744,19 @@ mod tests {
             starts_url,
             in_host,
             in_path,
+            whole_host: false,
             fields: 1,
         };
         let pattern = |usage| position_pattern("key", usage).unwrap().pattern;
         assert_eq!(pattern(usage(false, false, true)), SEGMENT_PATTERN);
         assert_eq!(pattern(usage(false, true, false)), HOSTNAME_PATTERN);
+        let whole_host = Usage {
+            whole_host: true,
+            ..usage(false, true, false)
+        };
+        let two_labels = whole_value(&pattern(whole_host)).unwrap();
+        assert!(two_labels.is_match("acme.example.com"));
+        assert!(!two_labels.is_match("acme"));
         assert_eq!(pattern(usage(false, true, true)), HOSTNAME_PATTERN);
         assert_eq!(pattern(usage(true, false, false)), https_origin_pattern());
         assert!(position_pattern("key", usage(true, true, false)).is_err());
