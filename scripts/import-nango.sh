@@ -19,7 +19,7 @@ if [[ ! -f "$source_yaml" ]]; then
 fi
 
 out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+trap 'rm -rf "$out" "$out.report"' EXIT
 cargo run -q -- catalog import --from nango "$source_yaml" --out "$out" >"$out.report" || {
   cat "$out.report" >&2
   exit 1

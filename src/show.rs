@@ -193,7 +193,7 @@ fn render_auth(
             line(
                 out,
                 "authorization URL",
-                &with_placeholders(request.url.as_str()),
+                &with_placeholders(request.url.as_str(), &placeholder_names(oauth)),
             );
             line(out, "PKCE", if oauth.pkce { "S256" } else { "off" });
             render_scopes(out, &oauth.default_scopes, &oauth.scope_separator);
@@ -243,9 +243,34 @@ fn client_auth(client_auth: ClientAuth) -> &'static str {
     }
 }
 
-/// Replaces the values of the per-request query parameters with
-/// placeholders. Every other parameter keeps the bytes the engine produced.
-fn with_placeholders(url: &str) -> String {
+/// The authorization URL's per-request parameters under the names the
+/// provider sends them (`client_key` for TikTok's `client_id`), with their
+/// placeholders, and every extra parameter whose template reads
+/// `random_token`, which differs on each request.
+fn placeholder_names(oauth: &latchkey_catalog::OAuth2) -> Vec<(String, String)> {
+    let mut names: Vec<(String, String)> = AUTHORIZATION_PLACEHOLDERS
+        .iter()
+        .map(|(standard, placeholder)| {
+            let renamed = oauth
+                .authorization_param_names
+                .iter()
+                .find(|(param, _)| param.as_str() == *standard)
+                .map_or(*standard, |(_, name)| name.as_str());
+            (renamed.to_owned(), (*placeholder).to_owned())
+        })
+        .collect();
+    for (name, template) in &oauth.authorization_params {
+        if template.contains("random_token") {
+            names.push((name.clone(), "<random_token>".to_owned()));
+        }
+    }
+    names
+}
+
+/// Replaces the values of the per-request query parameters named in
+/// `names` with their placeholders. Every other parameter keeps the bytes
+/// the engine produced.
+fn with_placeholders(url: &str, names: &[(String, String)]) -> String {
     let (head, rest) = match url.split_once('?') {
         Some(parts) => parts,
         None => return url.to_owned(),
@@ -258,10 +283,7 @@ fn with_placeholders(url: &str) -> String {
         .split('&')
         .map(|pair| {
             let name = pair.split('=').next().unwrap_or_default();
-            match AUTHORIZATION_PLACEHOLDERS
-                .iter()
-                .find(|(key, _)| *key == name)
-            {
+            match names.iter().find(|(key, _)| key == name) {
                 Some((key, placeholder)) => format!("{key}={placeholder}"),
                 None => pair.to_owned(),
             }
@@ -426,14 +448,30 @@ mod tests {
     #[test]
     fn placeholders_replace_per_request_values() {
         let url = "https://a.example/authorize?response_type=code&client_id=client&state=abc&code_challenge=xyz&code_challenge_method=S256&redirect_uri=https%3A%2F%2Fl.invalid&scope=a+b#frag";
+        let names: Vec<(String, String)> = AUTHORIZATION_PLACEHOLDERS
+            .iter()
+            .map(|(key, placeholder)| ((*key).to_owned(), (*placeholder).to_owned()))
+            .collect();
         assert_eq!(
-            with_placeholders(url),
+            with_placeholders(url, &names),
             "https://a.example/authorize?response_type=code&client_id=<client_id>&state=<state>&code_challenge=<code_challenge>&code_challenge_method=S256&redirect_uri=<redirect_uri>&scope=a+b#frag"
         );
         assert_eq!(
-            with_placeholders("https://a.example/x"),
+            with_placeholders("https://a.example/x", &names),
             "https://a.example/x"
         );
+    }
+
+    #[test]
+    fn renamed_params_get_placeholders() {
+        let tiktok = show("tiktok-accounts", &[]).unwrap();
+        assert!(tiktok.contains("client_key=<client_id>"), "{tiktok}");
+        assert!(!tiktok.contains("client_key=client&"), "{tiktok}");
+
+        let walmart = show("walmart", &[]).unwrap();
+        assert!(walmart.contains("clientId=<client_id>"), "{walmart}");
+        assert!(walmart.contains("redirectUri=<redirect_uri>"), "{walmart}");
+        assert!(walmart.contains("nonce=<random_token>"), "{walmart}");
     }
 
     #[test]

@@ -44,6 +44,7 @@ const RESERVED_AUTHORIZATION_PARAMS: &[&str] = &[
 /// `token_params` or `refresh_params` may not.
 const RESERVED_TOKEN_PARAMS: &[&str] = &[
     "grant_type",
+    "client_id",
     "code",
     "code_verifier",
     "redirect_uri",

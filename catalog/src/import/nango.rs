@@ -102,6 +102,7 @@ const RESERVED_AUTHORIZATION_PARAMS: &[&str] = &[
 /// `grant_type` is handled before this list is checked.
 const RESERVED_TOKEN_PARAMS: &[&str] = &[
     "grant_type",
+    "client_id",
     "code",
     "code_verifier",
     "redirect_uri",
