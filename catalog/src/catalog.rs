@@ -1,10 +1,13 @@
 //! The set of providers: the embedded built-in files plus optional directories.
 
 use std::cell::OnceCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::fs;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
 
 use include_dir::{include_dir, Dir};
 use serde::Serialize;
@@ -97,10 +100,12 @@ impl Catalog {
     /// file.
     pub fn with_dirs<P: AsRef<Path>>(dirs: &[P]) -> Result<Catalog, CatalogError> {
         let mut loaded = load_builtin();
+        let mut steps = Vec::new();
         for dir in dirs {
-            loaded.start_layer();
-            loaded.load_dir(dir.as_ref());
+            steps.push(Step::StartLayer);
+            list_dir(dir.as_ref(), &mut steps);
         }
+        loaded.apply(steps);
         loaded.resolve_aliases(&|_| None);
         if !loaded.diagnostics.is_empty() {
             return Err(CatalogError {
@@ -144,18 +149,22 @@ pub fn validate_paths<P: AsRef<Path>>(paths: &[P]) -> ValidationReport {
             diagnostics: loaded.diagnostics,
         };
     }
-    let mut loaded = Loaded::default();
+    let mut steps = Vec::new();
     for path in paths {
         let path = path.as_ref();
-        if !path_exists(path, &mut loaded.diagnostics) {
-            continue;
-        }
-        if path.is_dir() {
-            loaded.load_dir(path);
+        if let Some(missing) = path_not_found(path) {
+            steps.push(Step::Diagnostic(missing));
+        } else if path.is_dir() {
+            list_dir(path, &mut steps);
         } else {
-            loaded.load_file(path);
+            steps.push(Step::File {
+                path: path.to_path_buf(),
+                canonical: None,
+            });
         }
     }
+    let mut loaded = Loaded::default();
+    loaded.apply(steps);
     // An alias in the given files may extend a built-in provider.
     let builtin = OnceCell::new();
     loaded.resolve_aliases(&|name| {
@@ -184,7 +193,60 @@ struct Loaded {
     /// a name twice.
     names_in_layer: BTreeMap<String, String>,
     /// Canonical paths of the files read so far.
-    seen_paths: BTreeSet<PathBuf>,
+    seen_paths: HashSet<PathBuf>,
+}
+
+/// One step of loading directories and files, in the order that its outcome
+/// joins the catalog.
+enum Step {
+    /// A problem found while listing the paths: a missing path, or a
+    /// directory that cannot be read or contains no provider file.
+    Diagnostic(Diagnostic),
+    /// The start of a layer whose files may replace providers of earlier
+    /// layers (one `--catalog-dir`).
+    StartLayer,
+    /// A file to read and parse, with its canonical path when listing its
+    /// directory found it.
+    File {
+        path: PathBuf,
+        canonical: Option<PathBuf>,
+    },
+}
+
+/// A provider file read and parsed, before it joins the catalog.
+enum ParsedFile {
+    Alias(PendingAlias),
+    /// Boxed, because a `Provider` is more than ten times the size of the
+    /// other variant.
+    Provider(Result<Box<Provider>, Vec<Diagnostic>>),
+}
+
+/// The work of [`read_and_parse`]: everything about one file that does not
+/// depend on the other files, so that files can be processed in parallel.
+struct ReadFile {
+    /// The canonical path, so that a file named twice is checked once.
+    /// `None` when the path cannot be resolved, and the read then reports why.
+    canonical: Option<PathBuf>,
+    file_name: String,
+    outcome: ReadOutcome,
+}
+
+enum ReadOutcome {
+    Parsed {
+        source: String,
+        parsed: ParsedFile,
+    },
+    /// A misnamed, unreadable or non-UTF-8 file. It counts as checked.
+    Rejected(Diagnostic),
+}
+
+/// Parses one file, or sets it aside as an alias file to resolve once every
+/// file is loaded.
+fn parse_file(file_name: &str, source: &str) -> ParsedFile {
+    match alias::detect(file_name, source) {
+        Some(alias) => ParsedFile::Alias(alias),
+        None => ParsedFile::Provider(parse_provider(file_name, source).map(Box::new)),
+    }
 }
 
 impl Loaded {
@@ -193,21 +255,22 @@ impl Loaded {
         self.names_in_layer.clear();
     }
 
-    fn add(&mut self, file_name: &str, source: &str) {
+    /// Adds the outcome of [`parse_file`] for `source`.
+    fn add(&mut self, file_name: &str, source: &str, parsed: ParsedFile) {
         self.files_checked += 1;
         // A later file replaces an earlier provider of the same name, whether
         // either is an alias or not.
-        if let Some(alias) = alias::detect(file_name, source) {
-            if let Some(name) = alias.name() {
-                self.providers.remove(name);
-                self.aliases.retain(|earlier| earlier.name() != Some(name));
+        let provider = match parsed {
+            ParsedFile::Alias(alias) => {
+                if let Some(name) = alias.name() {
+                    self.providers.remove(name);
+                    self.aliases.retain(|earlier| earlier.name() != Some(name));
+                }
+                self.aliases.push(alias);
+                return;
             }
-            self.aliases.push(alias);
-            return;
-        }
-        let provider = match parse_provider(file_name, source) {
-            Ok(provider) => provider,
-            Err(diagnostics) => {
+            ParsedFile::Provider(Ok(provider)) => *provider,
+            ParsedFile::Provider(Err(diagnostics)) => {
                 self.diagnostics.extend(diagnostics);
                 return;
             }
@@ -243,107 +306,257 @@ impl Loaded {
         );
     }
 
-    fn load_file(&mut self, path: &Path) {
-        // A path that cannot be resolved is left to the read below, which
-        // reports the problem.
-        if let Ok(canonical) = path.canonicalize() {
+    /// Reads and parses the files of `steps` in parallel, then adds the
+    /// results in order, so that diagnostics and replacements come out as a
+    /// load on one thread produces them.
+    fn apply(&mut self, steps: Vec<Step>) {
+        let read = |step: &Step| match step {
+            Step::File { path, canonical } => Some(read_and_parse(path, canonical.clone())),
+            Step::Diagnostic(_) | Step::StartLayer => None,
+        };
+        process_in_order(steps, read, |step, read| match (step, read) {
+            (Step::Diagnostic(diagnostic), _) => self.diagnostics.push(diagnostic),
+            (Step::StartLayer, _) => self.start_layer(),
+            (Step::File { .. }, Some(file)) => self.add_read(file),
+            (Step::File { path, .. }, None) => {
+                unreachable!("`{}` was not read", path.display())
+            }
+        });
+    }
+
+    fn add_read(&mut self, file: ReadFile) {
+        if let Some(canonical) = file.canonical {
             if !self.seen_paths.insert(canonical) {
                 return;
             }
         }
-        let file_name = path.display().to_string();
-        if path.extension().is_none_or(|ext| ext != "yaml") {
-            self.files_checked += 1;
-            let message = "provider files must have the extension `.yaml`".to_owned();
-            let help = match (path.file_name(), path.file_stem()) {
-                (Some(name), Some(stem)) if path.extension().is_some_and(|ext| ext == "yml") => {
-                    format!(
-                        "rename `{}` to `{}.yaml`",
-                        name.to_string_lossy(),
-                        stem.to_string_lossy()
-                    )
-                }
-                _ => "rename the file to `<provider name>.yaml`".to_owned(),
-            };
-            let diagnostic = Diagnostic::for_file(&file_name, Code::InvalidExtension, message)
-                .with_help(Some(help));
-            self.diagnostics.push(diagnostic);
-            return;
-        }
-        match fs::read_to_string(path) {
-            Ok(source) => self.add(&file_name, &source),
-            Err(error) if error.kind() == std::io::ErrorKind::InvalidData => {
+        match file.outcome {
+            ReadOutcome::Parsed { source, parsed } => self.add(&file.file_name, &source, parsed),
+            ReadOutcome::Rejected(diagnostic) => {
                 self.files_checked += 1;
-                self.diagnostics.push(not_utf8(&file_name));
-            }
-            Err(error) => {
-                self.files_checked += 1;
-                let message = format!("failed to read provider file: {error}");
-                self.diagnostics
-                    .push(Diagnostic::for_file(&file_name, Code::ReadFailed, message));
+                self.diagnostics.push(diagnostic);
             }
         }
     }
 }
 
+/// Reads one provider file and parses it, or describes why it cannot be
+/// read. `canonical` is the file's canonical path if already known.
+fn read_and_parse(path: &Path, canonical: Option<PathBuf>) -> ReadFile {
+    // A path that cannot be resolved is left to the read below, which
+    // reports the problem.
+    let canonical = canonical.or_else(|| path.canonicalize().ok());
+    let file_name = path.display().to_string();
+    let rejected = |diagnostic| ReadFile {
+        canonical: canonical.clone(),
+        file_name: file_name.clone(),
+        outcome: ReadOutcome::Rejected(diagnostic),
+    };
+    if path.extension().is_none_or(|ext| ext != "yaml") {
+        let message = "provider files must have the extension `.yaml`".to_owned();
+        let help = match (path.file_name(), path.file_stem()) {
+            (Some(name), Some(stem)) if path.extension().is_some_and(|ext| ext == "yml") => {
+                format!(
+                    "rename `{}` to `{}.yaml`",
+                    name.to_string_lossy(),
+                    stem.to_string_lossy()
+                )
+            }
+            _ => "rename the file to `<provider name>.yaml`".to_owned(),
+        };
+        let diagnostic =
+            Diagnostic::for_file(&file_name, Code::InvalidExtension, message).with_help(Some(help));
+        return rejected(diagnostic);
+    }
+    match fs::read_to_string(path) {
+        Ok(source) => {
+            let parsed = parse_file(&file_name, &source);
+            ReadFile {
+                canonical,
+                file_name,
+                outcome: ReadOutcome::Parsed { source, parsed },
+            }
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::InvalidData => {
+            rejected(not_utf8(&file_name))
+        }
+        Err(error) => {
+            let message = format!("failed to read provider file: {error}");
+            rejected(Diagnostic::for_file(&file_name, Code::ReadFailed, message))
+        }
+    }
+}
+
+/// The largest number of threads a load uses, so that a load on a machine
+/// with many cores does not start a thread per core for a few milliseconds
+/// of work each.
+const MAX_LOAD_THREADS: usize = 8;
+
+/// The smallest number of files that a load gives each thread, so that a
+/// small catalog or a test's few files load on the calling thread.
+const MIN_FILES_PER_THREAD: usize = 32;
+
+/// Runs `work` on every item, then `apply` on each item and its result, in
+/// input order. `work` runs on up to [`MAX_LOAD_THREADS`] threads, as many
+/// as the process may run at once (one when it is pinned to one core), with
+/// at least [`MIN_FILES_PER_THREAD`] items each. On one thread each result
+/// is applied as soon as it is ready, so results are not held in memory.
+fn process_in_order<T: Sync, R: Send>(
+    items: Vec<T>,
+    work: impl Fn(&T) -> R + Sync,
+    mut apply: impl FnMut(T, R),
+) {
+    let cores = thread::available_parallelism().map_or(1, NonZeroUsize::get);
+    let threads = cores
+        .min(MAX_LOAD_THREADS)
+        .min(items.len() / MIN_FILES_PER_THREAD)
+        .max(1);
+    if threads == 1 {
+        for item in items {
+            let result = work(&item);
+            apply(item, result);
+        }
+        return;
+    }
+    let results = map_in_parallel(&items, threads, work);
+    for (item, result) in items.into_iter().zip(results) {
+        apply(item, result);
+    }
+}
+
+/// Runs `work` on every item on `threads` threads and returns the results
+/// in input order.
+fn map_in_parallel<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    work: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    // Each thread takes the next unclaimed item, so a thread that drew
+    // cheap files takes more of them.
+    let next = AtomicUsize::new(0);
+    let worker = || {
+        let mut done = Vec::new();
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(index) else {
+                return done;
+            };
+            done.push((index, work(item)));
+        }
+    };
+    let mut slots: Vec<Option<R>> = items.iter().map(|_| None).collect();
+    thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads).map(|_| scope.spawn(worker)).collect();
+        for handle in handles {
+            // A panic in a worker is a bug in the loader. It reaches the
+            // caller as it would in a load on one thread.
+            let done = handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            for (index, result) in done {
+                slots[index] = Some(result);
+            }
+        }
+    });
+    slots
+        .into_iter()
+        .map(|slot| slot.expect("every item is claimed by one thread"))
+        .collect()
+}
+
 fn load_builtin() -> Loaded {
-    let mut loaded = Loaded::default();
     let mut files: Vec<_> = BUILTIN_PROVIDERS
         .files()
         .filter(|file| file.path().extension().is_some_and(|ext| ext == "yaml"))
+        .map(|file| {
+            let file_name = format!("{BUILTIN_DISPLAY_DIR}/{}", file.path().display());
+            (file_name, file.contents_utf8())
+        })
         .collect();
-    files.sort_by_key(|file| file.path());
-    for file in files {
-        let file_name = format!("{BUILTIN_DISPLAY_DIR}/{}", file.path().display());
-        match file.contents_utf8() {
-            Some(source) => loaded.add(&file_name, source),
-            None => {
+    // The embedded files lie directly in one directory, so sorting by name
+    // sorts by path.
+    files.sort_by(|(left, _), (right, _)| left.cmp(right));
+    let mut loaded = Loaded::default();
+    let parse = |(file_name, source): &(String, Option<&str>)| {
+        source.map(|source| parse_file(file_name, source))
+    };
+    process_in_order(files, parse, |(file_name, source), parsed| {
+        match (source, parsed) {
+            (Some(source), Some(parsed)) => loaded.add(&file_name, source, parsed),
+            _ => {
                 loaded.files_checked += 1;
                 loaded.diagnostics.push(not_utf8(&file_name));
             }
         }
-    }
+    });
     loaded
 }
 
-impl Loaded {
-    /// Loads the `*.yaml` files directly inside `dir`, in name order. A
-    /// `*.yml` file is reported as misnamed and other files are ignored, but
-    /// a directory with neither is an error.
-    fn load_dir(&mut self, dir: &Path) {
-        if !path_exists(dir, &mut self.diagnostics) {
-            return;
-        }
-        let entries = match fs::read_dir(dir) {
-            Ok(entries) => entries,
-            Err(error) => {
-                let message = format!("failed to read catalog directory: {error}");
-                let dir_name = dir.display().to_string();
-                self.diagnostics
-                    .push(Diagnostic::for_file(&dir_name, Code::ReadFailed, message));
-                return;
-            }
-        };
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|entry| entry.path())
-            .filter(|path| path.is_file() && has_extension(path, &["yaml", "yml"]))
-            .collect();
-        files.sort();
-        // A directory of only `*.yml` files gets the rename hints instead.
-        if files.is_empty() {
-            let message = format!("no provider files (*.yaml) in `{}`", dir.display());
-            let help = "add `<provider name>.yaml` files to the directory or pass another one";
-            self.diagnostics.push(
-                Diagnostic::for_file(&dir.display().to_string(), Code::NoProviderFiles, message)
-                    .with_help(Some(help.to_owned())),
-            );
-            return;
-        }
-        for file in files {
-            self.load_file(&file);
-        }
+/// Lists the `*.yaml` and `*.yml` files directly inside `dir`, in name
+/// order, as steps. [`read_and_parse`] reports a `*.yml` file as misnamed.
+/// Other files are ignored, but a directory with neither kind is an error.
+fn list_dir(dir: &Path, steps: &mut Vec<Step>) {
+    if let Some(missing) = path_not_found(dir) {
+        steps.push(Step::Diagnostic(missing));
+        return;
     }
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) => {
+            let message = format!("failed to read catalog directory: {error}");
+            let dir_name = dir.display().to_string();
+            steps.push(Step::Diagnostic(Diagnostic::for_file(
+                &dir_name,
+                Code::ReadFailed,
+                message,
+            )));
+            return;
+        }
+    };
+    // Canonicalizing each file would resolve every directory of its path
+    // again, one system call per component.
+    let canonical_dir = dir.canonicalize().ok();
+    let mut files: Vec<(PathBuf, Option<PathBuf>)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let path = entry.path();
+            // The entry's own type, unless it is a link (which `Path::is_file`
+            // follows, so a link to a provider file counts) or unknown.
+            let plain_type = entry.file_type().ok().filter(|kind| !kind.is_symlink());
+            let is_file = match plain_type {
+                Some(kind) => kind.is_file(),
+                None => path.is_file(),
+            };
+            if !is_file || !has_extension(&path, &["yaml", "yml"]) {
+                return None;
+            }
+            // Unless the file itself is a link, its canonical path is the
+            // directory's joined with its name. A link is resolved on reading.
+            let canonical = match (&canonical_dir, plain_type) {
+                (Some(canonical_dir), Some(_)) => Some(canonical_dir.join(entry.file_name())),
+                _ => None,
+            };
+            Some((path, canonical))
+        })
+        .collect();
+    // Every path starts with `dir`, so comparing the file names orders the
+    // paths as comparing them component by component would, at less cost.
+    files.sort_by(|(left, _), (right, _)| left.file_name().cmp(&right.file_name()));
+    // A directory of only `*.yml` files gets the rename hints instead.
+    if files.is_empty() {
+        let message = format!("no provider files (*.yaml) in `{}`", dir.display());
+        let help = "add `<provider name>.yaml` files to the directory or pass another one";
+        steps.push(Step::Diagnostic(
+            Diagnostic::for_file(&dir.display().to_string(), Code::NoProviderFiles, message)
+                .with_help(Some(help.to_owned())),
+        ));
+        return;
+    }
+    steps.extend(
+        files
+            .into_iter()
+            .map(|(path, canonical)| Step::File { path, canonical }),
+    );
 }
 
 fn not_utf8(file_name: &str) -> Diagnostic {
@@ -357,17 +570,16 @@ fn has_extension(path: &Path, extensions: &[&str]) -> bool {
         .is_some_and(|ext| extensions.iter().any(|wanted| ext == *wanted))
 }
 
-/// Checks that `path` exists, else records "path `X` does not exist".
-fn path_exists(path: &Path, diagnostics: &mut Vec<Diagnostic>) -> bool {
+/// Returns "path `X` does not exist" when `path` does not exist.
+fn path_not_found(path: &Path) -> Option<Diagnostic> {
     // An error other than "not found" (for example a permission problem)
     // is left to the read that follows, which reports it.
     if path.try_exists().unwrap_or(true) {
-        return true;
+        return None;
     }
     let name = path.display().to_string();
     let message = format!("path `{name}` does not exist");
-    diagnostics.push(Diagnostic::for_file(&name, Code::PathNotFound, message));
-    false
+    Some(Diagnostic::for_file(&name, Code::PathNotFound, message))
 }
 
 /// Renders diagnostics with a blank line between two of them. Each rendered
@@ -382,5 +594,107 @@ fn plural(count: usize, noun: &str) -> String {
         format!("1 {noun}")
     } else {
         format!("{count} {noun}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn provider_file(name: &str) -> String {
+        format!(
+            "name: {name}\ndisplay_name: Demo {name}\nauth:\n  mode: basic\nproxy:\n  base_url: https://api.example.com\n"
+        )
+    }
+
+    #[test]
+    fn map_in_parallel_keeps_input_order() {
+        let items: Vec<usize> = (0..1000).collect();
+
+        let doubled = map_in_parallel(&items, 3, |n| n * 2);
+
+        let expected: Vec<usize> = items.iter().map(|n| n * 2).collect();
+        assert_eq!(doubled, expected);
+    }
+
+    #[test]
+    fn process_in_order_applies_in_input_order() {
+        for count in [5, 1000] {
+            let items: Vec<usize> = (0..count).collect();
+            let mut applied = Vec::new();
+
+            process_in_order(items, |n| n * 2, |n, doubled| applied.push((n, doubled)));
+
+            let expected: Vec<(usize, usize)> = (0..count).map(|n| (n, n * 2)).collect();
+            assert_eq!(applied, expected, "{count} items");
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn linked_file_is_checked_once() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("demo.yaml"), provider_file("demo")).unwrap();
+        std::os::unix::fs::symlink("demo.yaml", dir.path().join("link.yaml")).unwrap();
+
+        let report = validate_paths(&[dir.path()]);
+
+        assert!(report.is_valid(), "{report}");
+        assert_eq!(report.files_checked, 1);
+    }
+
+    #[test]
+    fn parallel_load_reports_in_path_order() {
+        // Enough files for several threads, with problems spread over both
+        // directories: the diagnostics must come out in the order of a load
+        // on one thread.
+        let first = tempfile::tempdir().unwrap();
+        let second = tempfile::tempdir().unwrap();
+        for index in 0..100 {
+            let name = format!("p{index:03}");
+            let source = match index {
+                7 => "name: [\n".to_owned(),
+                42 => provider_file("other"),
+                _ => provider_file(&name),
+            };
+            fs::write(first.path().join(format!("{name}.yaml")), source).unwrap();
+            let name = format!("q{index:03}");
+            let mut source = provider_file(&name);
+            if index == 50 {
+                source.push_str("colour: red\n");
+            }
+            fs::write(second.path().join(format!("{name}.yaml")), source).unwrap();
+        }
+        for name in ["p020", "p030"] {
+            fs::write(
+                second.path().join(format!("{name}.yaml")),
+                provider_file(name),
+            )
+            .unwrap();
+        }
+
+        let report = validate_paths(&[first.path(), second.path()]);
+
+        let found: Vec<(String, Code)> = report
+            .diagnostics
+            .iter()
+            .map(|diagnostic| {
+                let file = Path::new(&diagnostic.file).file_name().unwrap();
+                (file.to_string_lossy().into_owned(), diagnostic.code)
+            })
+            .collect();
+        let expected = [
+            ("p007.yaml", Code::InvalidYaml),
+            ("p042.yaml", Code::NameMismatch),
+            ("p020.yaml", Code::DuplicateProvider),
+            ("p030.yaml", Code::DuplicateProvider),
+            ("q050.yaml", Code::UnknownField),
+        ];
+        let expected: Vec<(String, Code)> = expected
+            .into_iter()
+            .map(|(file, code)| (file.to_owned(), code))
+            .collect();
+        assert_eq!(found, expected);
+        assert_eq!(report.files_checked, 202);
     }
 }

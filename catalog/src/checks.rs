@@ -2,14 +2,15 @@
 //! that span fields (template variables, URL schemes, regular expressions,
 //! the file name) and so cannot be written in the schema.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::LazyLock;
 
 use minijinja::Environment;
-use regex::Regex;
+use regex_automata::meta::Regex;
 
 use crate::diagnostic::Code;
 use crate::model::{Auth, Basic, ConfigField, Inject, Provider};
-use crate::patterns::whole_value_regex;
+use crate::patterns::{search_regex, whole_value_regex, CompileResult};
 use crate::positions::escape_pointer;
 use crate::suggest::closest_match;
 
@@ -42,14 +43,19 @@ const LOOPBACK_HOSTS: [&str; 3] = ["127.0.0.1", "localhost", "[::1]"];
 
 /// Runs every semantic check. `expected_name` is the file name without `.yaml`.
 pub(crate) fn check(provider: &Provider, expected_name: Option<&str>) -> Vec<Problem> {
+    // Several checks read the same patterns and templates, so each one is
+    // compiled once per file here.
+    let patterns = ConfigPatterns::compile(provider);
+    let fields = template_fields(provider);
+    let templates = TemplateVariables::compile(&fields, provider.docs_url.as_deref());
     let mut problems = Vec::new();
     if let Some(expected) = expected_name {
         check_name(provider, expected, &mut problems);
     }
-    check_config_fields(provider, &mut problems);
-    check_templates(provider, &mut problems);
-    check_unused_config_fields(provider, &mut problems);
-    check_urls(provider, &mut problems);
+    check_config_fields(provider, &patterns, &mut problems);
+    check_templates(provider, &fields, &templates, &mut problems);
+    check_unused_config_fields(provider, &fields, &templates, &mut problems);
+    check_urls(provider, &patterns, &templates, &mut problems);
     check_auth_details(provider, &mut problems);
     let mut unique: Vec<Problem> = Vec::with_capacity(problems.len());
     for problem in problems {
@@ -80,16 +86,47 @@ fn check_name(provider: &Provider, expected: &str, problems: &mut Vec<Problem>) 
     }
 }
 
-fn check_config_fields(provider: &Provider, problems: &mut Vec<Problem>) {
+/// The connection-config patterns of one provider, each compiled once with
+/// [`whole_value_regex`], by field key. Fields without a pattern are absent.
+struct ConfigPatterns<'a> {
+    by_key: HashMap<&'a str, CompileResult>,
+}
+
+impl<'a> ConfigPatterns<'a> {
+    fn compile(provider: &'a Provider) -> ConfigPatterns<'a> {
+        let by_key = provider
+            .connection_config
+            .iter()
+            .filter_map(|(key, field)| {
+                let pattern = field.pattern.as_deref()?;
+                Some((key.as_str(), whole_value_regex(pattern)))
+            })
+            .collect();
+        ConfigPatterns { by_key }
+    }
+
+    /// Returns the compiled pattern of field `key`, or `None` when the field
+    /// has no pattern or its pattern does not compile.
+    fn regex(&self, key: &str) -> Option<&Regex> {
+        self.by_key.get(key)?.as_deref().ok()
+    }
+}
+
+fn check_config_fields(
+    provider: &Provider,
+    patterns: &ConfigPatterns<'_>,
+    problems: &mut Vec<Problem>,
+) {
     for (key, field) in &provider.connection_config {
         let base = format!("/connection_config/{}", escape_pointer(key));
-        let Some(pattern) = &field.pattern else {
+        let (Some(pattern), Some(compiled)) = (&field.pattern, patterns.by_key.get(key.as_str()))
+        else {
             continue;
         };
-        let regex = match whole_value_regex(pattern) {
+        let regex = match compiled {
             Ok(regex) => regex,
             Err(error) => {
-                problems.push(invalid_regex(format!("{base}/pattern"), pattern, &error));
+                problems.push(invalid_regex(format!("{base}/pattern"), pattern, error));
                 continue;
             }
         };
@@ -116,7 +153,7 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
     }
     if let Auth::ApiKey(api_key) = &provider.auth {
         if let Some(pattern) = &api_key.key_pattern {
-            if let Err(error) = Regex::new(pattern) {
+            if let Err(error) = search_regex(pattern) {
                 problems.push(invalid_regex(
                     "/auth/key_pattern".to_owned(),
                     pattern,
@@ -368,8 +405,52 @@ fn credential_variables(auth: &Auth) -> &'static [&'static str] {
     }
 }
 
-fn check_templates(provider: &Provider, problems: &mut Vec<Problem>) {
-    let environment = Environment::new();
+/// The environment that compiles templates for the checks. Nothing adds
+/// templates or settings to it, so one is shared by every file and thread.
+static ENVIRONMENT: LazyLock<Environment<'static>> = LazyLock::new(Environment::new);
+
+/// The undeclared variables of each distinct template text of one provider
+/// (every template field and `docs_url`), compiled once, or the compile
+/// error's detail.
+struct TemplateVariables<'a> {
+    by_text: HashMap<&'a str, Result<BTreeSet<String>, String>>,
+}
+
+impl<'a> TemplateVariables<'a> {
+    fn compile(fields: &[TemplateField<'a>], docs_url: Option<&'a str>) -> TemplateVariables<'a> {
+        let texts = fields.iter().map(|field| field.text).chain(docs_url);
+        let mut by_text = HashMap::new();
+        for text in texts {
+            by_text
+                .entry(text)
+                .or_insert_with(|| compile_template(text));
+        }
+        TemplateVariables { by_text }
+    }
+
+    /// Returns the variables of `text`, compiling it when it is not one of
+    /// the texts compiled up front.
+    fn variables(&self, text: &str) -> Result<BTreeSet<String>, String> {
+        match self.by_text.get(text) {
+            Some(compiled) => compiled.clone(),
+            None => compile_template(text),
+        }
+    }
+}
+
+fn compile_template(text: &str) -> Result<BTreeSet<String>, String> {
+    match ENVIRONMENT.template_from_str(text) {
+        Ok(template) => Ok(template.undeclared_variables(false).into_iter().collect()),
+        Err(error) => Err(error.detail().unwrap_or("syntax error").to_owned()),
+    }
+}
+
+fn check_templates(
+    provider: &Provider,
+    fields: &[TemplateField<'_>],
+    templates: &TemplateVariables<'_>,
+    problems: &mut Vec<Problem>,
+) {
     let config_keys: Vec<&str> = provider
         .connection_config
         .keys()
@@ -377,23 +458,19 @@ fn check_templates(provider: &Provider, problems: &mut Vec<Problem>) {
         .collect();
     let credentials = credential_variables(&provider.auth);
 
-    for field in template_fields(provider) {
-        let template = match environment.template_from_str(field.text) {
-            Ok(template) => template,
-            Err(error) => {
+    for field in fields {
+        let used = match templates.variables(field.text) {
+            Ok(used) => used,
+            Err(detail) => {
                 problems.push(Problem::new(
                     Code::InvalidTemplate,
-                    field.pointer,
-                    format!(
-                        "invalid template: {}",
-                        error.detail().unwrap_or("syntax error")
-                    ),
+                    field.pointer.clone(),
+                    format!("invalid template: {detail}"),
                     Some("write variables as `{{ name }}` (minijinja syntax)".to_owned()),
                 ));
                 continue;
             }
         };
-        let used: BTreeSet<String> = template.undeclared_variables(false).into_iter().collect();
         for variable in used {
             let is_config = provider.connection_config.contains_key(&variable);
             let is_credential = field.credentials && credentials.contains(&variable.as_str());
@@ -464,8 +541,13 @@ fn check_templates(provider: &Provider, problems: &mut Vec<Problem>) {
 /// marked `optional: true` is exempt, because that is how a file declares a
 /// value that only callers of the connection read (for example an id they
 /// put into proxied paths).
-fn check_unused_config_fields(provider: &Provider, problems: &mut Vec<Problem>) {
-    let Some(used) = variables_in_templates(provider) else {
+fn check_unused_config_fields(
+    provider: &Provider,
+    fields: &[TemplateField<'_>],
+    templates: &TemplateVariables<'_>,
+    problems: &mut Vec<Problem>,
+) {
+    let Some(used) = variables_in_templates(fields, templates) else {
         // A template that does not compile is reported on its own, and its
         // variables are unknown.
         return;
@@ -492,12 +574,13 @@ fn check_unused_config_fields(provider: &Provider, problems: &mut Vec<Problem>) 
 
 /// Collects the variables of every template field, or `None` when one of
 /// them does not compile.
-fn variables_in_templates(provider: &Provider) -> Option<BTreeSet<String>> {
-    let environment = Environment::new();
+fn variables_in_templates(
+    fields: &[TemplateField<'_>],
+    templates: &TemplateVariables<'_>,
+) -> Option<BTreeSet<String>> {
     let mut used = BTreeSet::new();
-    for field in template_fields(provider) {
-        let template = environment.template_from_str(field.text).ok()?;
-        used.extend(template.undeclared_variables(false));
+    for field in fields {
+        used.extend(templates.variables(field.text).ok()?);
     }
     Some(used)
 }
@@ -543,7 +626,12 @@ fn undeclared_help(name: &str, known: &[&str], section: &str) -> String {
     }
 }
 
-fn check_urls(provider: &Provider, problems: &mut Vec<Problem>) {
+fn check_urls(
+    provider: &Provider,
+    patterns: &ConfigPatterns<'_>,
+    templates: &TemplateVariables<'_>,
+    problems: &mut Vec<Problem>,
+) {
     let mut urls: Vec<(String, &str)> =
         vec![("/proxy/base_url".to_owned(), &provider.proxy.base_url)];
     let mut fallbacks: Vec<(&str, &[String])> = Vec::new();
@@ -584,7 +672,7 @@ fn check_urls(provider: &Provider, problems: &mut Vec<Problem>) {
         }
     }
     for (_, url) in &urls {
-        check_url_variables_constrained(provider, url, problems);
+        check_url_variables_constrained(provider, url, patterns, templates, problems);
     }
     for (pointer, url) in urls {
         if let Err(help) = check_url_scheme(provider, url) {
@@ -601,12 +689,16 @@ fn check_urls(provider: &Provider, problems: &mut Vec<Problem>) {
 /// Requires a `pattern` on every connection-config field that a URL uses, so
 /// that a connection's value cannot move requests (and the credential that
 /// goes with them) to another host.
-fn check_url_variables_constrained(provider: &Provider, url: &str, problems: &mut Vec<Problem>) {
-    let environment = Environment::new();
-    let Ok(template) = environment.template_from_str(url) else {
+fn check_url_variables_constrained(
+    provider: &Provider,
+    url: &str,
+    patterns: &ConfigPatterns<'_>,
+    templates: &TemplateVariables<'_>,
+    problems: &mut Vec<Problem>,
+) {
+    let Ok(used) = templates.variables(url) else {
         return;
     };
-    let used: BTreeSet<String> = template.undeclared_variables(false).into_iter().collect();
     for variable in used {
         let Some(field) = provider.connection_config.get(&variable) else {
             continue;
@@ -627,7 +719,12 @@ fn check_url_variables_constrained(provider: &Provider, url: &str, problems: &mu
             continue;
         }
         let leading = leading_variable(url) == Some(variable.as_str());
-        if let Some(problem) = probe_pattern(&variable, field, leading) {
+        // A pattern that does not compile accepts nothing, as in
+        // `ConfigField::accepts`, and is reported by `check_config_fields`.
+        let Some(regex) = patterns.regex(&variable) else {
+            continue;
+        };
+        if let Some(problem) = probe_pattern(&variable, field, regex, leading) {
             problems.push(problem);
             continue;
         }
@@ -694,16 +791,23 @@ const HOSTILE_PART_PROBES: [&str; 9] =
 /// info (which hides the real host after `@`) and schemes other than https.
 const HOSTILE_LEADING_PROBES: [&str; 3] = ["https://a@b.c", "https://a:b@c.d", "http://a.b"];
 
-/// Tries the hostile probes against a field's pattern, anchored exactly as
-/// [`ConfigField::accepts`] anchors it, and reports the first one it accepts.
-fn probe_pattern(variable: &str, field: &ConfigField, leading: bool) -> Option<Problem> {
+/// Tries the hostile probes against a field's pattern and reports the first
+/// one it accepts. `regex` is the field's pattern compiled by
+/// [`whole_value_regex`], so it is anchored exactly as
+/// [`ConfigField::accepts`] anchors it.
+fn probe_pattern(
+    variable: &str,
+    field: &ConfigField,
+    regex: &Regex,
+    leading: bool,
+) -> Option<Problem> {
     let pattern = field.pattern.as_deref()?;
     let probes: &[&str] = if leading {
         &HOSTILE_LEADING_PROBES
     } else {
         &HOSTILE_PART_PROBES
     };
-    let accepted = probes.iter().find(|probe| field.accepts(probe))?;
+    let accepted = probes.iter().find(|probe| regex.is_match(probe))?;
     let pointer = format!("/connection_config/{}/pattern", escape_pointer(variable));
     let (message, help) = if leading {
         (
@@ -831,7 +935,8 @@ mod tests {
             ..ConfigField::default()
         };
         let accepted = |pattern: &str, leading: bool| {
-            probe_pattern("sub", &field(pattern), leading).map(|problem| problem.message)
+            let regex = whole_value_regex(pattern).expect("test pattern compiles");
+            probe_pattern("sub", &field(pattern), &regex, leading).map(|problem| problem.message)
         };
 
         // (pattern, leading, probe the lint must report)

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::checks;
 use crate::diagnostic::{dotted_path, Code, Diagnostic};
 use crate::model::Provider;
-use crate::positions::{span_at, PositionIndex};
+use crate::positions::{self, span_at, LazyPositionIndex, PositionIndex, Positions};
 use crate::schema;
 
 /// Parses and validates one provider file.
@@ -22,13 +22,15 @@ use crate::schema;
 /// resolve aliases.
 pub fn parse_provider(file_name: &str, source: &str) -> Result<Provider, Vec<Diagnostic>> {
     // serde_yaml (libyaml) gives the clearer syntax messages, so it goes
-    // first; yaml-rust2 then records positions and may still reject a file.
+    // first. yaml-rust2 then looks for duplicate keys, which serde_yaml lets
+    // through, and may still reject a file. It records positions only when a
+    // diagnostic needs them.
     let document: Value = match serde_yaml::from_str(source) {
         Ok(document) => document,
         Err(error) => return Err(vec![yaml_error(file_name, source, &error)]),
     };
-    let positions = match PositionIndex::build(source) {
-        Ok(positions) => positions,
+    let positions = match positions::scan(source) {
+        Ok(scan) => LazyPositionIndex::new(source, scan),
         Err(error) => {
             let span = clamp_to_source(source, span_at(error.marker(), 1));
             let message = format!("invalid YAML: {}", error.info());
@@ -62,10 +64,10 @@ pub(crate) fn parse_document(
     file_name: &str,
     source: &str,
     document: Value,
-    positions: &PositionIndex,
+    positions: &impl Positions,
 ) -> Result<Provider, Vec<Diagnostic>> {
-    if !positions.duplicates().is_empty() {
-        return Err(duplicate_keys(file_name, source, positions));
+    if positions.may_have_duplicates() && !positions.index().duplicates().is_empty() {
+        return Err(duplicate_keys(file_name, source, positions.index()));
     }
 
     let schema_problems = schema::check(&document, positions);
@@ -109,9 +111,9 @@ pub(crate) fn parse_document(
         .into_iter()
         .map(|problem| {
             let span = if problem.at_key {
-                positions.key_or_value(&problem.pointer)
+                positions.index().key_or_value(&problem.pointer)
             } else {
-                positions.nearest_value(&problem.pointer)
+                positions.index().nearest_value(&problem.pointer)
             };
             let diagnostic = match span {
                 Some(span) => {

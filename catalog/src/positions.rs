@@ -4,7 +4,13 @@
 //! `/auth/token_url` needs a second pass over the source. yaml-rust2's event
 //! parser reports a marker for every scalar and collection start; this module
 //! replays those events into a map from JSON pointer to positions.
+//!
+//! Building that map costs about as much as parsing the file, and only a file
+//! with a problem needs it. So loading runs [`scan`] on every file, which
+//! parses the same way but only looks for repeated keys, and builds the map
+//! through [`LazyPositionIndex`] when a diagnostic needs a place.
 
+use std::cell::OnceCell;
 use std::collections::HashMap;
 
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser};
@@ -76,6 +82,136 @@ impl PositionIndex {
             }
             let cut = current.rfind('/')?;
             current = &current[..cut];
+        }
+    }
+}
+
+/// Access to the positions of one source, for the loading steps that place
+/// diagnostics. An alias file passes its [`PositionIndex`] itself, and an
+/// ordinary file a [`LazyPositionIndex`].
+pub(crate) trait Positions {
+    /// Returns the index, building it first if needed.
+    fn index(&self) -> &PositionIndex;
+
+    /// Reports whether `index().duplicates()` can be non-empty. A caller that
+    /// gets false skips building the index for the duplicate-key check.
+    fn may_have_duplicates(&self) -> bool;
+}
+
+impl Positions for PositionIndex {
+    fn index(&self) -> &PositionIndex {
+        self
+    }
+
+    fn may_have_duplicates(&self) -> bool {
+        !self.duplicates.is_empty()
+    }
+}
+
+/// A [`PositionIndex`] of a source that [`scan`] accepted, built on first use.
+pub(crate) struct LazyPositionIndex<'s> {
+    source: &'s str,
+    scan: Scan,
+    index: OnceCell<PositionIndex>,
+}
+
+impl<'s> LazyPositionIndex<'s> {
+    pub fn new(source: &'s str, scan: Scan) -> LazyPositionIndex<'s> {
+        LazyPositionIndex {
+            source,
+            scan,
+            index: OnceCell::new(),
+        }
+    }
+}
+
+impl Positions for LazyPositionIndex<'_> {
+    fn index(&self) -> &PositionIndex {
+        // `scan` accepted the source with the same parser, so the build
+        // succeeds too. Were it to fail, diagnostics would lose their places
+        // rather than the load panicking.
+        self.index
+            .get_or_init(|| PositionIndex::build(self.source).unwrap_or_default())
+    }
+
+    fn may_have_duplicates(&self) -> bool {
+        self.scan.may_have_duplicates
+    }
+}
+
+/// The outcome of [`scan`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Scan {
+    /// False when [`PositionIndex::build`] would find no duplicate key. True
+    /// when a mapping repeats a key, and also for any mapping key that is a
+    /// collection, whose children the index records under one shared pointer.
+    pub may_have_duplicates: bool,
+}
+
+/// Parses `source` with yaml-rust2 as [`PositionIndex::build`] does, with
+/// the same result for syntax errors, but records only whether a mapping
+/// may repeat a key.
+pub(crate) fn scan(source: &str) -> Result<Scan, ScanError> {
+    let mut scanner = DuplicateScanner::default();
+    Parser::new_from_str(source).load(&mut scanner, false)?;
+    Ok(Scan {
+        may_have_duplicates: scanner.may_have_duplicates,
+    })
+}
+
+enum ScanFrame {
+    /// The keys seen so far, and whether the next node is a key.
+    Mapping {
+        keys: Vec<String>,
+        expects_key: bool,
+    },
+    Sequence,
+}
+
+#[derive(Default)]
+struct DuplicateScanner {
+    stack: Vec<ScanFrame>,
+    may_have_duplicates: bool,
+}
+
+impl DuplicateScanner {
+    /// Takes the next node slot of the current container. `key_text` is the
+    /// text the [`Recorder`] gives the node as a key: a scalar's text, an
+    /// alias's empty name, or `None` for a collection.
+    fn place_node(&mut self, key_text: Option<String>) {
+        let Some(ScanFrame::Mapping { keys, expects_key }) = self.stack.last_mut() else {
+            return;
+        };
+        if *expects_key {
+            match key_text {
+                Some(text) if !keys.contains(&text) => keys.push(text),
+                _ => self.may_have_duplicates = true,
+            }
+        }
+        *expects_key = !*expects_key;
+    }
+}
+
+impl MarkedEventReceiver for DuplicateScanner {
+    fn on_event(&mut self, event: Event, _marker: Marker) {
+        match event {
+            Event::Scalar(text, ..) => self.place_node(Some(text)),
+            Event::Alias(_) => self.place_node(Some(String::new())),
+            Event::MappingStart(..) => {
+                self.place_node(None);
+                self.stack.push(ScanFrame::Mapping {
+                    keys: Vec::new(),
+                    expects_key: true,
+                });
+            }
+            Event::SequenceStart(..) => {
+                self.place_node(None);
+                self.stack.push(ScanFrame::Sequence);
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                self.stack.pop();
+            }
+            _ => {}
         }
     }
 }
@@ -304,6 +440,59 @@ mod tests {
                 width: 4
             }
         );
+    }
+
+    #[test]
+    fn scan_agrees_with_index_on_duplicates() {
+        // (source, whether the index finds a duplicate)
+        #[rustfmt::skip]
+        let cases = [
+            ("a: 1\nb: 2\n", false),
+            ("a: 1\na: 2\n", true),
+            ("a: {x: 1}\nb: {x: 1}\n", false),
+            ("a: {x: 1, x: 2}\n", true),
+            ("a:\n  - x: 1\n  - x: 1\n", false),
+            ("a:\n  - {x: 1, x: 2}\n", true),
+            ("a: [1, 1]\n", false),
+            ("a: &v 1\nb: *v\n", false),
+            ("a: 1\n? [x]\n: 2\n? [y]\n: 3\n", true),
+            ("a: x\nb: a\n", false),
+        ];
+
+        for (source, duplicated) in cases {
+            let index = PositionIndex::build(source).unwrap();
+            let scan = scan(source).unwrap();
+
+            assert_eq!(
+                !index.duplicates().is_empty(),
+                duplicated,
+                "index: {source:?}"
+            );
+            if duplicated {
+                assert!(scan.may_have_duplicates, "scan: {source:?}");
+            } else {
+                assert!(!scan.may_have_duplicates, "scan: {source:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn scan_rejects_what_index_rejects() {
+        let source = "a: 1\n  b: 2\n";
+        let from_index = PositionIndex::build(source).unwrap_err();
+        let from_scan = scan(source).unwrap_err();
+
+        assert_eq!(from_scan.info(), from_index.info());
+        assert_eq!(from_scan.marker(), from_index.marker());
+    }
+
+    #[test]
+    fn lazy_index_builds_on_first_use() {
+        let source = "name: demo\n";
+        let lazy = LazyPositionIndex::new(source, scan(source).unwrap());
+
+        assert!(lazy.index.get().is_none());
+        assert!(lazy.index().get("/name").is_some());
     }
 
     #[test]

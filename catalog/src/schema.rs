@@ -9,7 +9,7 @@ use jsonschema::{ValidationError, Validator};
 use serde_json::Value;
 
 use crate::diagnostic::{dotted_path, Code};
-use crate::positions::{escape_pointer, PositionIndex, Span};
+use crate::positions::{escape_pointer, PositionIndex, Positions, Span};
 use crate::suggest::closest_match;
 
 /// The schema text, embedded so that validation needs no files at run time.
@@ -47,10 +47,16 @@ pub(crate) struct SchemaProblem {
 }
 
 /// Validates `document` and describes every violation, sorted by position.
-pub(crate) fn check(document: &Value, positions: &PositionIndex) -> Vec<SchemaProblem> {
+/// Builds the position index only when there is a violation to place.
+pub(crate) fn check(document: &Value, positions: &impl Positions) -> Vec<SchemaProblem> {
+    let errors: Vec<ValidationError<'_>> = VALIDATOR.iter_errors(document).collect();
+    if errors.is_empty() {
+        return Vec::new();
+    }
+    let positions = positions.index();
     let mut problems = Vec::new();
-    for error in VALIDATOR.iter_errors(document) {
-        describe(&error, document, positions, &mut problems);
+    for error in &errors {
+        describe(error, document, positions, &mut problems);
     }
     let suggested: Vec<String> = problems.iter().filter_map(|p| p.suggests.clone()).collect();
     problems.retain(|problem| !(problem.is_missing && suggested.contains(&problem.pointer)));
