@@ -516,6 +516,7 @@ fn list_dir(dir: &Path, steps: &mut Vec<Step>) {
     // Canonicalizing each file would resolve every directory of its path
     // again, one system call per component.
     let canonical_dir = dir.canonicalize().ok();
+    let mut outside_links = Vec::new();
     let mut files: Vec<(PathBuf, Option<PathBuf>)> = entries
         .filter_map(Result::ok)
         .filter_map(|entry| {
@@ -523,6 +524,20 @@ fn list_dir(dir: &Path, steps: &mut Vec<Step>) {
             // The entry's own type, unless it is a link (which `Path::is_file`
             // follows, so a link to a provider file counts) or unknown.
             let plain_type = entry.file_type().ok().filter(|kind| !kind.is_symlink());
+            // A link that leaves the directory is not read: diagnostics quote
+            // the lines of the file they are about, and a pull request that
+            // adds a link to a host file would get that file quoted back.
+            let is_link = entry.file_type().is_ok_and(|kind| kind.is_symlink());
+            if is_link && has_extension(&path, &["yaml", "yml"]) {
+                let inside = match (&canonical_dir, path.canonicalize()) {
+                    (Some(dir), Ok(target)) => target.starts_with(dir),
+                    _ => true,
+                };
+                if !inside {
+                    outside_links.push(path);
+                    return None;
+                }
+            }
             let is_file = match plain_type {
                 Some(kind) => kind.is_file(),
                 None => path.is_file(),
@@ -542,6 +557,19 @@ fn list_dir(dir: &Path, steps: &mut Vec<Step>) {
     // Every path starts with `dir`, so comparing the file names orders the
     // paths as comparing them component by component would, at less cost.
     files.sort_by(|(left, _), (right, _)| left.file_name().cmp(&right.file_name()));
+    outside_links.sort();
+    for link in outside_links {
+        let message = format!(
+            "`{}` is a symbolic link to a file outside `{}`, which is not read",
+            link.display(),
+            dir.display()
+        );
+        let help = "replace the link with the provider file itself";
+        steps.push(Step::Diagnostic(
+            Diagnostic::for_file(&link.display().to_string(), Code::ReadFailed, message)
+                .with_help(Some(help.to_owned())),
+        ));
+    }
     // A directory of only `*.yml` files gets the rename hints instead.
     if files.is_empty() {
         let message = format!("no provider files (*.yaml) in `{}`", dir.display());
@@ -641,6 +669,25 @@ mod tests {
 
         assert!(report.is_valid(), "{report}");
         assert_eq!(report.files_checked, 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn link_outside_directory_is_not_read() {
+        let outside = tempfile::tempdir().unwrap();
+        let secret = outside.path().join("secret.yaml");
+        fs::write(&secret, "root:*:20228:0:99999:7:::\n").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("demo.yaml"), provider_file("demo")).unwrap();
+        std::os::unix::fs::symlink(&secret, dir.path().join("shadow.yaml")).unwrap();
+
+        let report = validate_paths(&[dir.path()]);
+        let rendered = report.to_string();
+
+        assert!(!report.is_valid(), "{rendered}");
+        assert_eq!(report.files_checked, 1);
+        assert!(rendered.contains("symbolic link"), "{rendered}");
+        assert!(!rendered.contains("root:*"), "{rendered}");
     }
 
     #[test]
