@@ -58,16 +58,22 @@ pub(crate) fn detect(file_name: &str, source: &str) -> Option<PendingAlias> {
 /// Resolves every pending alias against `providers`, then against
 /// `fallback` (the built-in catalog when single files are validated), and
 /// inserts each resolved provider into `providers`.
+/// `known_targets` maps the aliases of `fallback` to their targets, so that
+/// an alias of one of them is reported as a chain; a name that `providers`
+/// defines in full is no alias.
 pub(crate) fn resolve(
     providers: &mut BTreeMap<String, Provider>,
     pending: Vec<PendingAlias>,
     fallback: &dyn Fn(&str) -> Option<Provider>,
+    known_targets: &BTreeMap<String, String>,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
-    let alias_targets: BTreeMap<String, String> = pending
+    let mut alias_targets: BTreeMap<String, String> = known_targets
         .iter()
-        .filter_map(|alias| Some((alias_name(alias)?, target_name(alias)?)))
+        .filter(|(name, _)| !providers.contains_key(*name))
+        .map(|(name, target)| (name.clone(), target.clone()))
         .collect();
+    alias_targets.extend(targets(&pending));
 
     for alias in pending {
         match resolve_one(providers, &alias, &alias_targets, fallback) {
@@ -77,6 +83,14 @@ pub(crate) fn resolve(
             Err(problems) => diagnostics.extend(problems),
         }
     }
+}
+
+/// Maps each alias file's provider name to the name it extends.
+pub(crate) fn targets(pending: &[PendingAlias]) -> BTreeMap<String, String> {
+    pending
+        .iter()
+        .filter_map(|alias| Some((alias_name(alias)?, target_name(alias)?)))
+        .collect()
 }
 
 fn resolve_one(

@@ -165,7 +165,11 @@ pub fn validate_paths<P: AsRef<Path>>(paths: &[P]) -> ValidationReport {
     }
     let mut loaded = Loaded::default();
     loaded.apply(steps);
-    // An alias in the given files may extend a built-in provider.
+    // An alias in the given files may extend a built-in provider, but not a
+    // built-in alias, which would make a chain.
+    if !loaded.aliases.is_empty() {
+        loaded.known_alias_targets = alias::targets(&load_builtin().aliases);
+    }
     let builtin = OnceCell::new();
     loaded.resolve_aliases(&|name| {
         builtin
@@ -185,6 +189,8 @@ struct Loaded {
     providers: BTreeMap<String, Provider>,
     /// Alias files, resolved once every file is loaded.
     aliases: Vec<PendingAlias>,
+    /// Aliases of the fallback catalog by name, with their targets.
+    known_alias_targets: BTreeMap<String, String>,
     diagnostics: Vec<Diagnostic>,
     files_checked: usize,
     /// Provider name to the file that declared it, within the current layer
@@ -302,6 +308,7 @@ impl Loaded {
             &mut self.providers,
             pending,
             fallback,
+            &self.known_alias_targets,
             &mut self.diagnostics,
         );
     }
@@ -669,6 +676,23 @@ mod tests {
 
         assert!(report.is_valid(), "{report}");
         assert_eq!(report.files_checked, 1);
+    }
+
+    #[test]
+    fn alias_of_builtin_alias_is_a_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(
+            dir.path().join("al2.yaml"),
+            "# Test alias.\nname: al2\nalias: quickbooks-sandbox\n",
+        )
+        .unwrap();
+
+        let report = validate_paths(&[dir.path()]);
+        let rendered = report.to_string();
+
+        assert!(!report.is_valid(), "{rendered}");
+        assert!(rendered.contains("alias-chain"), "{rendered}");
+        assert!(rendered.contains("alias: quickbooks"), "{rendered}");
     }
 
     #[cfg(unix)]
