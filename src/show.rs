@@ -243,10 +243,10 @@ fn client_auth(client_auth: ClientAuth) -> &'static str {
     }
 }
 
-/// The authorization URL's per-request parameters under the names the
-/// provider sends them (`client_key` for TikTok's `client_id`), with their
-/// placeholders, and every extra parameter whose template reads
-/// `random_token`, which differs on each request.
+/// Lists the authorization URL's per-request parameters, under the names
+/// the provider uses (`client_key` for TikTok's `client_id`), with their
+/// placeholders. Extra parameters whose template reads `random_token` are
+/// listed too, because their value differs on each request.
 fn placeholder_names(oauth: &latchkey_catalog::OAuth2) -> Vec<(String, String)> {
     let mut names: Vec<(String, String)> = AUTHORIZATION_PLACEHOLDERS
         .iter()
@@ -607,8 +607,8 @@ mod whole_catalog {
         "us",
     ];
 
-    /// A value the field accepts: its example when it matches, else the
-    /// first candidate that does.
+    /// Picks a value the field accepts: its example when it matches, else
+    /// the first candidate that does.
     fn value_for(field: &latchkey_catalog::ConfigField) -> Option<String> {
         field
             .example
@@ -669,7 +669,7 @@ mod whole_catalog {
             failures.join("\n")
         );
         // A provider whose fields have no example is rendered with guessed
-        // values, and a failure then says more about the guess than about
+        // values, and a failure then reflects the guess more than
         // the file, so it only counts against the total.
         assert!(
             rendered >= 700,

@@ -59,8 +59,8 @@ pub(crate) fn detect(file_name: &str, source: &str) -> Option<PendingAlias> {
 /// `fallback` (the built-in catalog when single files are validated), and
 /// inserts each resolved provider into `providers`.
 /// `known_targets` maps the aliases of `fallback` to their targets, so that
-/// an alias of one of them is reported as a chain; a name that `providers`
-/// defines in full is no alias.
+/// an alias of one of them is reported as a chain. A name that `providers`
+/// defines in full is not an alias.
 pub(crate) fn resolve(
     providers: &mut BTreeMap<String, Provider>,
     pending: Vec<PendingAlias>,

@@ -652,3 +652,29 @@ fn default_refresh_token_path() -> String {
 fn default_expires_in_path() -> String {
     "expires_in".to_owned()
 }
+
+/// Authorization URL parameters that Latchkey sets itself, so a definition's
+/// `authorization_params` may not. The schema lists the same names.
+pub const RESERVED_AUTHORIZATION_PARAMS: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "state",
+    "scope",
+    "code_challenge",
+    "code_challenge_method",
+];
+
+/// Token request parameters that Latchkey sets itself, so a definition's
+/// `token_params` or `refresh_params` may not. The schema lists the same
+/// names.
+pub const RESERVED_TOKEN_PARAMS: &[&str] = &[
+    "grant_type",
+    "client_id",
+    "code",
+    "code_verifier",
+    "redirect_uri",
+    "refresh_token",
+    "client_secret",
+    "scope",
+];

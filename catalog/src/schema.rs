@@ -437,6 +437,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn reserved_params_match_model() {
+        for (def, expected) in [
+            (
+                "authorization_params",
+                crate::model::RESERVED_AUTHORIZATION_PARAMS,
+            ),
+            ("token_params", crate::model::RESERVED_TOKEN_PARAMS),
+        ] {
+            let pointer = format!("/$defs/{def}/propertyNames/not/enum");
+            let listed: Vec<&str> = SCHEMA
+                .pointer(&pointer)
+                .and_then(Value::as_array)
+                .unwrap()
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            assert_eq!(listed, expected, "{def}");
+        }
+    }
+
+    #[test]
     fn embedded_schema_compiles() {
         assert!(VALIDATOR.is_valid(&serde_json::json!({
             "name": "demo",

@@ -27,7 +27,7 @@ impl Injection {
     ///
     /// `oauth_client_id` is the integration's OAuth client id: `client_id`
     /// for an `oauth2` connection, and the credential's own for an
-    /// `oauth2_client_credentials` one. No template ever sees the client
+    /// `oauth2_client_credentials` one. No template can read the client
     /// secret. `random_token` is a fresh random value for this request.
     pub fn for_request(
         provider: &Provider,

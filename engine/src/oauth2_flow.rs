@@ -11,7 +11,10 @@
 use std::collections::BTreeMap;
 
 use chrono::Utc;
-use latchkey_catalog::{Auth, OAuth2, Provider, ScopeEncoding, StandardParam};
+use latchkey_catalog::{
+    Auth, OAuth2, Provider, ScopeEncoding, StandardParam, RESERVED_AUTHORIZATION_PARAMS,
+    RESERVED_TOKEN_PARAMS,
+};
 use oauth2::{CsrfToken, PkceCodeChallenge};
 use serde_json::Value;
 use url::Url;
@@ -27,31 +30,6 @@ use crate::{ClientApp, ConnectionConfig, Engine, EngineError, OAuth2Token, Secre
 
 /// Random bytes in the `state` parameter: 256 bits, base64url-encoded.
 const STATE_BYTES: u32 = 32;
-
-/// Authorization URL parameters that Latchkey sets itself, so a definition's
-/// `authorization_params` may not.
-const RESERVED_AUTHORIZATION_PARAMS: &[&str] = &[
-    "response_type",
-    "client_id",
-    "redirect_uri",
-    "state",
-    "scope",
-    "code_challenge",
-    "code_challenge_method",
-];
-
-/// Token request parameters that Latchkey sets itself, so a definition's
-/// `token_params` or `refresh_params` may not.
-const RESERVED_TOKEN_PARAMS: &[&str] = &[
-    "grant_type",
-    "client_id",
-    "code",
-    "code_verifier",
-    "redirect_uri",
-    "refresh_token",
-    "client_secret",
-    "scope",
-];
 
 /// The URL that sends the end user to the provider, and the values to keep
 /// until the callback.

@@ -15,6 +15,7 @@ use serde_yaml::{Mapping, Value};
 
 use super::template::{latchkey_key, translate, Translated, Variable};
 use super::Reason;
+use crate::model::{RESERVED_AUTHORIZATION_PARAMS, RESERVED_TOKEN_PARAMS};
 
 /// The Nango modes that map onto a Latchkey mode.
 const MODES: [(&str, &str); 4] = [
@@ -84,31 +85,6 @@ const OAUTH2_ONLY_KEYS: &[&str] = &[
     "redirect_uri_metadata",
     "refresh_token_params",
     "authorization_code_param_in_callback",
-];
-
-/// Authorization URL parameters that the engine sets itself, so a
-/// converted `authorization_params` may not (the schema rejects them).
-const RESERVED_AUTHORIZATION_PARAMS: &[&str] = &[
-    "response_type",
-    "client_id",
-    "redirect_uri",
-    "state",
-    "scope",
-    "code_challenge",
-    "code_challenge_method",
-];
-
-/// Token request parameters that the engine sets itself, as above.
-/// `grant_type` is handled before this list is checked.
-const RESERVED_TOKEN_PARAMS: &[&str] = &[
-    "grant_type",
-    "client_id",
-    "code",
-    "code_verifier",
-    "redirect_uri",
-    "refresh_token",
-    "client_secret",
-    "scope",
 ];
 
 const STANDARD_PARAMS: &[&str] = &[
@@ -1471,8 +1447,8 @@ fn example_mismatch(nango: &Mapping, derived: &PositionPattern) -> Option<String
         .filter(|example| !regex.is_match(example))
 }
 
-/// A host name, with at least two labels when the value is a URL's whole
-/// host.
+/// Returns the host-name pattern, with at least two labels when the value
+/// is a URL's whole host.
 fn host_pattern(usage: Usage) -> String {
     if usage.whole_host {
         HOSTNAME_PATTERN.replacen(")*", ")+", 1)
