@@ -14,6 +14,7 @@ mod alias;
 mod catalog;
 mod checks;
 mod diagnostic;
+mod document;
 mod import;
 mod load;
 mod model;

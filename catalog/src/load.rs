@@ -5,11 +5,13 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 use serde_json::Value;
+use yaml_rust2::ScanError;
 
 use crate::checks;
 use crate::diagnostic::{dotted_path, Code, Diagnostic};
+use crate::document;
 use crate::model::Provider;
-use crate::positions::{self, span_at, LazyPositionIndex, PositionIndex, Positions};
+use crate::positions::{self, span_at, LazyPositionIndex, PositionIndex, Positions, Scan};
 use crate::schema;
 
 /// Parses and validates one provider file.
@@ -22,28 +24,43 @@ use crate::schema;
 /// resolve aliases.
 pub fn parse_provider(file_name: &str, source: &str) -> Result<Provider, Vec<Diagnostic>> {
     // serde_yaml (libyaml) gives the clearer syntax messages, so it goes
-    // first. yaml-rust2 then looks for duplicate keys, which serde_yaml lets
-    // through, and may still reject a file. It records positions only when a
-    // diagnostic needs them.
-    let document: Value = match serde_yaml::from_str(source) {
+    // first, and it notes repeated keys on the way. yaml-rust2 may still
+    // reject a file that libyaml accepts, and then its syntax error is the
+    // file's one diagnostic. Running it on every file would double the cost
+    // of parsing, so it runs only when the file has some other diagnostic,
+    // or when the file has an anchor (`&`), whose aliases could be repeated
+    // keys that only yaml-rust2 sees.
+    let document = match document::from_str(source) {
         Ok(document) => document,
         Err(error) => return Err(vec![yaml_error(file_name, source, &error)]),
     };
-    let positions = match positions::scan(source) {
-        Ok(scan) => LazyPositionIndex::new(source, scan),
-        Err(error) => {
-            let span = clamp_to_source(source, span_at(error.marker(), 1));
-            let message = format!("invalid YAML: {}", error.info());
-            return Err(vec![Diagnostic::at(
-                file_name,
-                source,
-                span,
-                Code::InvalidYaml,
-                message,
-            )]);
+    let may_have_alias = source.contains('&');
+    let scan = if may_have_alias {
+        match positions::scan(source) {
+            Ok(scan) => scan,
+            Err(error) => return Err(vec![yaml_rust2_error(file_name, source, &error)]),
+        }
+    } else {
+        Scan {
+            may_have_duplicates: document.has_duplicate_key,
         }
     };
+    let positions = LazyPositionIndex::new(source, scan);
+    let result = parse_non_empty_document(file_name, source, document.value, &positions);
+    if result.is_err() && !may_have_alias {
+        if let Err(error) = positions::scan(source) {
+            return Err(vec![yaml_rust2_error(file_name, source, &error)]);
+        }
+    }
+    result
+}
 
+fn parse_non_empty_document(
+    file_name: &str,
+    source: &str,
+    document: Value,
+    positions: &LazyPositionIndex<'_>,
+) -> Result<Provider, Vec<Diagnostic>> {
     if document.is_null() {
         let message = "provider file is empty".to_owned();
         let help = "write a YAML mapping with at least `name`, `display_name`, `auth` and `proxy`";
@@ -54,7 +71,14 @@ pub fn parse_provider(file_name: &str, source: &str) -> Result<Provider, Vec<Dia
         )
         .with_help(Some(help.to_owned()))]);
     }
-    parse_document(file_name, source, document, &positions)
+    parse_document(file_name, source, document, positions)
+}
+
+/// Turns a yaml-rust2 syntax error into a diagnostic.
+fn yaml_rust2_error(file_name: &str, source: &str, error: &ScanError) -> Diagnostic {
+    let span = clamp_to_source(source, span_at(error.marker(), 1));
+    let message = format!("invalid YAML: {}", error.info());
+    Diagnostic::at(file_name, source, span, Code::InvalidYaml, message)
 }
 
 /// Checks a parsed document (duplicate keys, the schema, the semantic
