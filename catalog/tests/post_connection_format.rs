@@ -83,8 +83,7 @@ fn atlassian_files_read_accessible_resources() {
             panic!("{name}: expected one step");
         };
         assert_eq!(
-            step.url,
-            "https://api.atlassian.com/oauth/token/accessible-resources",
+            step.url, "https://api.atlassian.com/oauth/token/accessible-resources",
             "{name}"
         );
         assert_eq!(step.select, ResponseSelection::First, "{name}");
