@@ -477,7 +477,7 @@ mod tests {
     #[test]
     fn oauth2_provider_shows_every_url() {
         let cloud_id = "1324a887-45db-1bf4-1e99-ef0ff456d421";
-        let output = show("confluence", &[("cloud_id", cloud_id)]).unwrap();
+        let output = show("confluence", &[("cloudId", cloud_id)]).unwrap();
         let expected = [
             "provider:            confluence (Confluence)\n",
             "auth mode:           oauth2\n",
@@ -489,7 +489,7 @@ mod tests {
             "base URL:            https://api.atlassian.com/ex/confluence/1324a887-45db-1bf4-1e99-ef0ff456d421\n",
             "credential:          header authorization: Bearer <access_token>\n",
             "credential template: Bearer {{ access_token }}\n",
-            "  cloud_id (Cloud ID): 1324a887-45db-1bf4-1e99-ef0ff456d421 (given)\n",
+            "  cloudId (Cloud ID): 1324a887-45db-1bf4-1e99-ef0ff456d421 (given)\n",
         ];
         for part in expected {
             assert!(output.contains(part), "missing {part:?} in:\n{output}");

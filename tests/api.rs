@@ -685,7 +685,7 @@ async fn builtin_authorization_urls() {
     let api = server.api();
     let atlassian: Pairs = &[("audience", "api.atlassian.com"), ("prompt", "consent")];
     let google: Pairs = &[("access_type", "offline"), ("prompt", "consent")];
-    let site = json!({ "cloud_id": ATLASSIAN_SITE });
+    let site = json!({ "cloudId": ATLASSIAN_SITE });
 
     let case = |provider, scopes, config, host, path, scope, extra| UrlCase {
         provider,

@@ -57,6 +57,7 @@ pub(crate) fn check(provider: &Provider, expected_name: Option<&str>) -> Vec<Pro
     check_unused_config_fields(provider, &fields, &templates, &mut problems);
     check_urls(provider, &patterns, &templates, &mut problems);
     check_auth_details(provider, &mut problems);
+    check_post_connection_keys(provider, &mut problems);
     let mut unique: Vec<Problem> = Vec::with_capacity(problems.len());
     for problem in problems {
         if !unique
@@ -196,6 +197,34 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
                 problem.at_key = true;
                 problems.push(problem);
             }
+        }
+    }
+}
+
+/// Requires every connection-config key that a post-connection step fills
+/// to be declared under `connection_config`.
+fn check_post_connection_keys(provider: &Provider, problems: &mut Vec<Problem>) {
+    let declared: Vec<&str> = provider
+        .connection_config
+        .keys()
+        .map(String::as_str)
+        .collect();
+    for (index, step) in provider.post_connection.iter().enumerate() {
+        for key in step.connection_config.keys() {
+            if provider.connection_config.contains_key(key) {
+                continue;
+            }
+            let mut problem = Problem::new(
+                Code::UndeclaredCapture,
+                format!(
+                    "/post_connection/{index}/connection_config/{}",
+                    escape_pointer(key)
+                ),
+                format!("`{key}` is filled by a post-connection step but not declared in `connection_config`"),
+                Some(undeclared_help(key, &declared, "connection_config")),
+            );
+            problem.at_key = true;
+            problems.push(problem);
         }
     }
 }
@@ -346,6 +375,22 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
                 text: value,
                 credentials: false,
                 random: true,
+                client_id: oauth,
+            });
+        }
+    }
+    for (index, step) in provider.post_connection.iter().enumerate() {
+        push_one(
+            &mut fields,
+            &format!("/post_connection/{index}/url"),
+            &step.url,
+        );
+        for (key, value) in &step.headers {
+            fields.push(TemplateField {
+                pointer: format!("/post_connection/{index}/headers/{}", escape_pointer(key)),
+                text: value,
+                credentials: true,
+                random: false,
                 client_id: oauth,
             });
         }
@@ -552,7 +597,13 @@ fn check_unused_config_fields(
         // variables are unknown.
         return;
     };
-    let captured = captured_keys(&provider.auth);
+    let mut captured = captured_keys(&provider.auth);
+    captured.extend(
+        provider
+            .post_connection
+            .iter()
+            .flat_map(|step| step.connection_config.keys()),
+    );
     for (key, field) in &provider.connection_config {
         if field.optional || used.contains(key) || captured.contains(key) {
             continue;
@@ -670,6 +721,9 @@ fn check_urls(
         for (index, url) in list.iter().enumerate() {
             urls.push((format!("{base}/{index}"), url));
         }
+    }
+    for (index, step) in provider.post_connection.iter().enumerate() {
+        urls.push((format!("/post_connection/{index}/url"), &step.url));
     }
     for (_, url) in &urls {
         check_url_variables_constrained(provider, url, patterns, templates, problems);

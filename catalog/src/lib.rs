@@ -20,6 +20,7 @@ mod load;
 mod model;
 mod patterns;
 mod positions;
+mod post_connection;
 mod schema;
 mod suggest;
 
@@ -28,5 +29,8 @@ pub use diagnostic::{Code, Diagnostic, Severity};
 pub use import::{import_nango, ConvertedEntry, ImportError, ImportReport, Reason, SkippedEntry};
 pub use load::parse_provider;
 pub use model::*;
+pub use post_connection::{
+    PostConnectionMethod, PostConnectionStep, ResponseSelection, WHOLE_RESPONSE_PATH,
+};
 pub use schema::PROVIDER_SCHEMA;
 pub use suggest::closest_match;

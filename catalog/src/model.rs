@@ -30,6 +30,10 @@ pub struct Provider {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub connection_config: BTreeMap<String, ConfigField>,
     pub proxy: Proxy,
+    /// Requests made after a connection gets its credential and before it
+    /// is stored, whose responses fill connection-config keys and metadata.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_connection: Vec<crate::PostConnectionStep>,
 }
 
 /// The auth mode of a provider: how a connection obtains its credential and

@@ -98,9 +98,9 @@ fn confluence_uses_atlassian_settings() {
     assert!(oauth.default_scopes.contains(&"offline_access".to_owned()));
     assert_eq!(
         confluence.proxy.base_url,
-        "https://api.atlassian.com/ex/confluence/{{ cloud_id }}"
+        "https://api.atlassian.com/ex/confluence/{{ cloudId }}"
     );
-    assert!(confluence.connection_config.contains_key("cloud_id"));
+    assert!(confluence.connection_config.contains_key("cloudId"));
 }
 
 #[test]

@@ -113,7 +113,10 @@ fn check_mode(provider: &Provider, credentials: &Credentials) -> Result<(), Engi
 /// Collects the credential values by variable name. A basic-auth half that the
 /// provider fixes (`fixed_username`, `fixed_password`) takes the fixed
 /// value, whatever the connection stores.
-fn credential_variables(provider: &Provider, credentials: &Credentials) -> Vec<(String, Value)> {
+pub(crate) fn credential_variables(
+    provider: &Provider,
+    credentials: &Credentials,
+) -> Vec<(String, Value)> {
     let text = |name: &str, value: &str| (name.to_owned(), Value::String(value.to_owned()));
     match credentials {
         Credentials::OAuth2(token) => vec![text("access_token", token.access_token.expose())],
@@ -142,7 +145,7 @@ fn credential_variables(provider: &Provider, credentials: &Credentials) -> Vec<(
 
 /// Validates a header name and a rendered value. The error names the field
 /// but never quotes the value, which may contain the credential.
-fn header(
+pub(crate) fn header(
     provider: &str,
     field: &str,
     name: &str,

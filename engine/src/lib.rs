@@ -8,6 +8,7 @@ mod error;
 mod inject;
 mod lifecycle;
 mod oauth2_flow;
+mod post_connection;
 mod secret;
 mod template;
 mod token_request;
@@ -23,6 +24,7 @@ pub use error::{EngineError, ProviderErrorKind};
 pub use inject::Injection;
 pub use lifecycle::{refresh_due, DEFAULT_REFRESH_MARGIN};
 pub use oauth2_flow::AuthorizationRequest;
+pub use post_connection::PostConnectionValues;
 pub use secret::Secret;
 pub use template::{base_url, render};
 

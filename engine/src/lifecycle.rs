@@ -100,6 +100,8 @@ mod tests {
             ("huge provider margin capped", with_margin(u64::MAX), one_hour, "2026-01-01T00:29:00Z", false),
             ("huge provider margin capped, half gone", with_margin(u64::MAX), one_hour, "2026-01-01T00:30:00Z", true),
             ("unknown expiry", oauth2_provider(), None, "2030-01-01T00:00:00Z", false),
+            ("provider margin 30 s, 31 s left", with_margin(30), one_hour, "2026-01-01T00:59:29Z", false),
+            ("provider margin 30 s, 30 s left", with_margin(30), one_hour, "2026-01-01T00:59:30Z", true),
             ("not refreshable, expired", not_refreshable(), one_hour, "2026-01-01T02:00:00Z", false),
         ];
 
@@ -108,6 +110,26 @@ mod tests {
             let now: DateTime<Utc> = now.parse().unwrap();
 
             assert_eq!(refresh_due(&provider, &token, now), expected, "{case}");
+        }
+    }
+
+    /// A provider that answers an early refresh with the same token and the
+    /// same absolute expiry: the stored token then has a short lifetime, so
+    /// the cap at half of it keeps the next request from refreshing again.
+    #[test]
+    fn same_token_after_refresh_not_due() {
+        let provider = with_margin(30);
+        let refreshed = token("2026-01-01T00:59:30Z", Some("2026-01-01T01:00:00Z"));
+
+        // (now, expected)
+        let cases = [
+            ("2026-01-01T00:59:31Z", false),
+            ("2026-01-01T00:59:44Z", false),
+            ("2026-01-01T00:59:45Z", true),
+        ];
+        for (now, expected) in cases {
+            let now: DateTime<Utc> = now.parse().unwrap();
+            assert_eq!(refresh_due(&provider, &refreshed, now), expected, "{now}");
         }
     }
 

@@ -5,6 +5,7 @@
 //! a nested access token path, an `expires_in` sent as a string or the
 //! connection-config values some providers return, so replies are read here.
 
+use base64::Engine as _;
 use chrono::{DateTime, TimeDelta, Utc};
 use latchkey_catalog::{ExpiresInUnit, TimeFormat, TokenResponse};
 use serde_json::Value;
@@ -63,7 +64,10 @@ pub(crate) fn parse_token_reply(
         _ => previous_refresh_token.cloned(),
     };
 
-    let expires_at = expiry(spec, &object, obtained_at).map_err(invalid)?;
+    let expires_at = match expiry(spec, &object, obtained_at).map_err(invalid)? {
+        Some(expires_at) => Some(expires_at),
+        None => jwt_expiry(access_token).or(default_expiry(spec, obtained_at)),
+    };
 
     let connection_config = capture_connection_config(spec, &object);
     Ok(TokenGrant {
@@ -172,9 +176,9 @@ fn describe_unexpected_status(object: &Value) -> String {
     message
 }
 
-/// Reads the expiry: the absolute `expires_at` when the definition has one
-/// and the reply carries it, else `expires_in` in its unit, else the
-/// definition's default lifetime. `None` means unknown.
+/// Reads the expiry that the reply states: the absolute `expires_at` when
+/// the definition has one and the reply carries it, else `expires_in` in
+/// its unit. `None` means the reply states none.
 fn expiry(
     spec: &TokenResponse,
     object: &Value,
@@ -198,10 +202,7 @@ fn expiry(
     }
 
     let (lifetime, unit) = match lookup(object, &spec.expires_in) {
-        None | Some(Value::Null) => match spec.default_expires_in {
-            Some(seconds) => (seconds, ExpiresInUnit::Seconds),
-            None => return Ok(None),
-        },
+        None | Some(Value::Null) => return Ok(None),
         Some(value) => {
             let number = parse_expires_in(value).ok_or_else(|| {
                 let unit = match spec.expires_in_unit {
@@ -228,6 +229,33 @@ fn expiry(
         .and_then(|delta| obtained_at.checked_add_signed(delta))
         .map(Some)
         .ok_or_else(|| format!("`{}` of {lifetime} is out of range", spec.expires_in))
+}
+
+/// Returns the `exp` claim (RFC 7519 section 4.1.4) of an access token
+/// that is a JWT, for a reply that states no expiry.
+///
+/// NOTE: the signature is not checked. The claim only schedules a refresh,
+/// and the token came from the provider's token endpoint.
+fn jwt_expiry(access_token: &str) -> Option<DateTime<Utc>> {
+    let mut parts = access_token.split('.');
+    let (_header, payload) = (parts.next()?, parts.next()?);
+    parts.next()?;
+    if parts.next().is_some() {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    let seconds = i64::try_from(parse_expires_in(claims.get("exp")?)?).ok()?;
+    DateTime::from_timestamp(seconds, 0)
+}
+
+/// Returns the definition's default lifetime counted from `obtained_at`,
+/// for a token whose expiry is otherwise unknown.
+fn default_expiry(spec: &TokenResponse, obtained_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let seconds = i64::try_from(spec.default_expires_in?).ok()?;
+    obtained_at.checked_add_signed(TimeDelta::try_seconds(seconds)?)
 }
 
 /// Parses an absolute time: a number or numeric string for the Unix
@@ -734,6 +762,99 @@ mod tests {
                 expected.map(|text| text.parse().unwrap()),
                 "{case}"
             );
+        }
+    }
+
+    fn jwt(claims: Value) -> String {
+        let encode = |value: &Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(value.to_string())
+        };
+        let header = encode(&json!({"alg": "RS256", "typ": "JWT"}));
+        format!("{header}.{}.c2lnbmF0dXJl", encode(&claims))
+    }
+
+    #[test]
+    fn jwt_exp_table() {
+        let with_exp = jwt(json!({"sub": "u1", "exp": 1767229200}));
+        let with_string_exp = jwt(json!({"exp": "1767229200"}));
+        let without_exp = jwt(json!({"sub": "u1"}));
+
+        // (case, spec, reply body, expected expiry; obtained at 2026-01-01T00:00:00Z)
+        #[rustfmt::skip]
+        let cases: Vec<(&str, TokenResponse, Value, Option<&str>)> = vec![
+            ("exp of a JWT without expires_in", TokenResponse::default(),
+                json!({"access_token": with_exp}), Some("2026-01-01T01:00:00Z")),
+            ("exp as a string", TokenResponse::default(),
+                json!({"access_token": with_string_exp}), Some("2026-01-01T01:00:00Z")),
+            ("expires_in wins over exp", TokenResponse::default(),
+                json!({"access_token": with_exp, "expires_in": 60}), Some("2026-01-01T00:01:00Z")),
+            ("exp wins over the default lifetime", with_default_expiry(600),
+                json!({"access_token": with_exp}), Some("2026-01-01T01:00:00Z")),
+            ("JWT without exp uses the default", with_default_expiry(600),
+                json!({"access_token": without_exp}), Some("2026-01-01T00:10:00Z")),
+            ("JWT without exp and no default is unknown", TokenResponse::default(),
+                json!({"access_token": without_exp}), None),
+            ("opaque token with dots is unknown", TokenResponse::default(),
+                json!({"access_token": "a.b.c"}), None),
+            ("four segments are not a JWT", TokenResponse::default(),
+                json!({"access_token": format!("{with_exp}.extra")}), None),
+        ];
+
+        for (case, spec, body, expected) in cases {
+            let reply = json_reply(200, body);
+
+            let grant = parse_token_reply("p", &spec, &reply, obtained_at(), None)
+                .unwrap_or_else(|err| panic!("{case}: {err}"));
+
+            assert_eq!(
+                grant.token.expires_at,
+                expected.map(|text| text.parse().unwrap()),
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn reply_shape_table() {
+        // (case, status, content type, body, expected access token)
+        #[rustfmt::skip]
+        let cases = [
+            ("no token_type", 200, "application/json", r#"{"access_token":"at-1"}"#, "at-1"),
+            ("lowercase token_type", 200, "application/json", r#"{"access_token":"at-2","token_type":"bearer"}"#, "at-2"),
+            ("uppercase token_type", 200, "application/json", r#"{"access_token":"at-3","token_type":"BEARER"}"#, "at-3"),
+            ("scope as an array", 200, "application/json", r#"{"access_token":"at-4","scope":["read","write"]}"#, "at-4"),
+            ("201 with an access token", 201, "application/json", r#"{"access_token":"at-5"}"#, "at-5"),
+            ("form-encoded with token_type", 200, "application/x-www-form-urlencoded", "access_token=at-6&token_type=bearer&scope=a%2Cb", "at-6"),
+            ("JSON sent as text/plain", 200, "text/plain", r#"{"access_token":"at-7"}"#, "at-7"),
+        ];
+
+        for (case, status, content_type, body, expected) in cases {
+            let reply = RawReply {
+                status,
+                content_type: Some(content_type.to_owned()),
+                body: body.as_bytes().to_vec(),
+            };
+
+            let grant =
+                parse_token_reply("p", &TokenResponse::default(), &reply, obtained_at(), None)
+                    .unwrap_or_else(|err| panic!("{case}: {err}"));
+
+            assert_eq!(grant.token.access_token.expose(), expected, "{case}");
+            assert_eq!(grant.token.expires_at, None, "{case}");
+            let injection = crate::Injection::for_request(
+                &crate::test_support::oauth2_provider(),
+                &crate::Credentials::OAuth2(grant.token),
+                &ConnectionConfig::new(),
+                None,
+            )
+            .unwrap();
+            let authorization: Vec<_> = injection
+                .headers
+                .iter()
+                .filter(|(name, _)| name == http::header::AUTHORIZATION)
+                .map(|(_, value)| value.to_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(authorization, [format!("Bearer {expected}")], "{case}");
         }
     }
 

@@ -12,6 +12,7 @@ mod extract;
 pub mod keys;
 mod logging;
 mod pages;
+mod post_connection;
 mod records;
 mod refresh;
 mod routes;

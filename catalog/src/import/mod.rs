@@ -6,6 +6,7 @@
 //! in the [`ImportReport`] with the reason it was not converted.
 
 mod nango;
+mod nango_post_connection;
 mod template;
 
 use std::collections::BTreeMap;

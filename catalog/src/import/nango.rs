@@ -13,6 +13,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_yaml::{Mapping, Value};
 
+use super::nango_post_connection::convert_script;
 use super::template::{latchkey_key, translate, Translated, Variable};
 use super::Reason;
 use crate::model::{RESERVED_AUTHORIZATION_PARAMS, RESERVED_TOKEN_PARAMS};
@@ -145,9 +146,15 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
     let mut builder = Builder::new(entry, mode);
     let auth = builder.auth()?;
     let proxy = builder.proxy()?;
+    let converted_script = convert_script(builder.script.as_deref());
+    if let Some(converted) = &converted_script {
+        builder
+            .automated
+            .extend(converted.filled_keys.iter().map(|key| (*key).to_owned()));
+    }
     let connection_config = builder.connection_config()?;
     let mut notes = Vec::new();
-    if builder.script.is_some() {
+    if builder.script.is_some() && converted_script.is_none() {
         notes
             .push("Nango's post-connection step is not run, so values it would record are absent.");
     }
@@ -167,6 +174,9 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
         );
     }
     document.insert("proxy".into(), Value::Mapping(proxy));
+    if let Some(converted) = converted_script {
+        document.insert("post_connection".into(), converted.steps);
+    }
     Ok(Converted {
         document,
         mode,

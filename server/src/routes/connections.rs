@@ -165,9 +165,11 @@ pub async fn create(
         &mut config,
     )
     .await?;
+    let integration_record = integration.clone();
     let mut record = new_connection(&state, integration, connection_id, config, credentials)?;
     record.metadata = body.metadata.unwrap_or_default();
     record.end_user = body.end_user;
+    crate::post_connection::apply(&state, provider, &integration_record, &mut record).await?;
 
     insert_connection(&state, &record).await?;
     tracing::info!(

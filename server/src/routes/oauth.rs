@@ -356,6 +356,7 @@ async fn exchange(
         .map_err(|error| exchange_failure(&error, &pending.integration))?;
 
     connection_config.extend(grant.connection_config);
+    let integration_record = integration.clone();
     let mut connection = new_connection(
         state,
         integration,
@@ -364,6 +365,7 @@ async fn exchange(
         Credentials::OAuth2(grant.token),
     )?;
     connection.end_user = Some(pending.end_user.clone());
+    crate::post_connection::apply(state, provider, &integration_record, &mut connection).await?;
     Ok(connection)
 }
 

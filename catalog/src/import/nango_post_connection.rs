@@ -1,0 +1,66 @@
+//! Nango post-connection scripts whose only effect is filling
+//! connection-config keys from one API call, converted into Latchkey
+//! `post_connection` steps.
+//!
+//! Nango's catalog names a script but does not contain it, so each entry
+//! here restates what the provider documents for that call.
+
+use serde_yaml::{Mapping, Value};
+
+/// A script converted into one `post_connection` step.
+struct KnownScript {
+    /// The `post_connection_script` value in Nango's catalog.
+    script: &'static str,
+    url: &'static str,
+    /// Header names and templates.
+    headers: &'static [(&'static str, &'static str)],
+    /// Connection-config keys and their response paths.
+    connection_config: &'static [(&'static str, &'static str)],
+}
+
+const KNOWN_SCRIPTS: &[KnownScript] = &[
+    // Mailchimp's OAuth guide: the metadata endpoint returns the account's
+    // data center (`dc`), which is the first label of the API host.
+    KnownScript {
+        script: "mailchimpPostConnection",
+        url: "https://login.mailchimp.com/oauth2/metadata",
+        headers: &[("Authorization", "OAuth {{ access_token }}")],
+        connection_config: &[("dc", "dc")],
+    },
+];
+
+/// The converted steps of Nango's `script`, and the connection-config keys
+/// they fill, or `None` when the script is not one of the known ones.
+pub(super) struct ConvertedScript {
+    pub steps: Value,
+    pub filled_keys: Vec<&'static str>,
+}
+
+pub(super) fn convert_script(script: Option<&str>) -> Option<ConvertedScript> {
+    let known = KNOWN_SCRIPTS
+        .iter()
+        .find(|known| Some(known.script) == script)?;
+
+    let mut step = Mapping::new();
+    step.insert("url".into(), known.url.into());
+    if !known.headers.is_empty() {
+        step.insert("headers".into(), pairs(known.headers));
+    }
+    step.insert("connection_config".into(), pairs(known.connection_config));
+    Some(ConvertedScript {
+        steps: Value::Sequence(vec![Value::Mapping(step)]),
+        filled_keys: known
+            .connection_config
+            .iter()
+            .map(|(key, _)| *key)
+            .collect(),
+    })
+}
+
+fn pairs(pairs: &[(&str, &str)]) -> Value {
+    let mut mapping = Mapping::new();
+    for (key, value) in pairs {
+        mapping.insert((*key).into(), (*value).into());
+    }
+    Value::Mapping(mapping)
+}
