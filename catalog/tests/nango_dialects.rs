@@ -107,6 +107,27 @@ schemed:
             type: string
             pattern: ^https?:\/\/[a-z0-9.-]+$
             example: https://acme.schemed.test
+certificate-cc:
+    display_name: Certificate
+    auth_mode: OAUTH2_CC
+    token_url: https://certificate.test/token
+    require_client_certificate: true
+    proxy:
+        base_url: https://api.certificate.test
+signed-cc:
+    display_name: Signed
+    auth_mode: OAUTH2_CC
+    token_url: https://signed.test/token
+    token_request_auth_method: private_key_jwt
+    proxy:
+        base_url: https://api.signed.test
+instant-cc:
+    display_name: Instant
+    auth_mode: OAUTH2_CC
+    token_url: https://instant.test/token
+    token_expires_in_ms: 0
+    proxy:
+        base_url: https://api.instant.test
 "#;
 
 fn import() -> (tempfile::TempDir, ImportReport) {
@@ -225,5 +246,22 @@ fn example_with_scheme_not_converted() {
     assert_eq!(
         reason(&report, "schemed"),
         "the example `https://acme.schemed.test` of connection-config field `host` starts with a scheme, but the URL template already writes `https://` before the field"
+    );
+}
+
+#[test]
+fn unconverted_fields_name_their_need() {
+    let (_dir, report) = import();
+    assert_eq!(
+        reason(&report, "certificate-cc"),
+        "Nango field `require_client_certificate` has no Latchkey equivalent: the provider requires a TLS client certificate and key per integration, which Latchkey's integrations do not store"
+    );
+    assert_eq!(
+        reason(&report, "signed-cc"),
+        "Nango field `token_request_auth_method` has no Latchkey equivalent: `private_key_jwt` signs a JWT client assertion with the client's private key (RFC 7523), and the OAuth modes send only a client secret"
+    );
+    assert_eq!(
+        reason(&report, "instant-cc"),
+        "Nango field `token_expires_in_ms` is `0`, a lifetime under one second, and `token_response.default_expires_in` takes whole seconds from 1"
     );
 }

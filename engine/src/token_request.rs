@@ -84,7 +84,7 @@ impl TokenClient<'_> {
             Some(content_type) => {
                 request = request.header(CONTENT_TYPE, HeaderValue::from_static(content_type));
             }
-            // Servers may answer a POST without a length with 411 Length
+            // Servers may reject a POST without a length with 411 Length
             // Required, and the HTTP client sends none for an empty body.
             None => request = request.header(CONTENT_LENGTH, HeaderValue::from_static("0")),
         }

@@ -192,10 +192,25 @@ fn check_known_keys(entry: &Mapping, mode: &str) -> Result<(), Reason> {
             || (!oauth && OAUTH_KEYS.contains(&key))
             || (oauth && OAUTH_KEYS.contains(&key) && !oauth2_only(mode, key));
         if !known {
-            return Err(Reason::no_equivalent(key));
+            return Err(unconverted_key(key));
         }
     }
     Ok(())
+}
+
+/// Returns the reason for a top-level key that stops the entry, with what
+/// the key needs where that is known.
+fn unconverted_key(key: &str) -> Reason {
+    let needs = match key {
+        "require_client_certificate" => {
+            "the provider requires a TLS client certificate and key per integration, which Latchkey's integrations do not store"
+        }
+        _ => return Reason::no_equivalent(key),
+    };
+    Reason::new(
+        Reason::no_equivalent(key).kind,
+        format!("Nango field `{key}` has no Latchkey equivalent: {needs}"),
+    )
 }
 
 fn oauth2_only(mode: &str, key: &str) -> bool {
@@ -753,7 +768,7 @@ impl<'a> Builder<'a> {
             // `authorization_method: header` makes Nango's OAuth client
             // send the client ID and secret as a Basic header only.
             (None, true) => Some("basic"),
-            (Some(_), _) => return Err(Reason::no_equivalent("token_request_auth_method")),
+            (Some(method), _) => return Err(unconverted_auth_method(method)),
         };
         // NOTE: with the parameters in the token URL's query, the Basic
         // header alone carries the client credentials, so the secret stays
@@ -827,7 +842,11 @@ impl<'a> Builder<'a> {
         if let Some(lifetime) = self.entry.get("token_expires_in_ms") {
             let seconds = lifetime.as_u64().map(|ms| ms / 1000).unwrap_or(0);
             if seconds == 0 {
-                return Err(Reason::no_equivalent("token_expires_in_ms"));
+                let key = "token_expires_in_ms";
+                return Err(Reason::new(
+                    Reason::no_equivalent(key).kind,
+                    format!("Nango field `{key}` is `{}`, a lifetime under one second, and `token_response.default_expires_in` takes whole seconds from 1", scalar_text(lifetime).unwrap_or_default()),
+                ));
             }
             response.insert("default_expires_in".into(), seconds.into());
         }
@@ -1313,6 +1332,24 @@ impl Builder<'_> {
         let scopes: Vec<Value> = self.param_scopes.drain(..).map(Value::from).collect();
         auth.insert("default_scopes".into(), scopes.into());
     }
+}
+
+/// Returns the reason for a `token_request_auth_method` other than `basic`.
+fn unconverted_auth_method(method: &str) -> Reason {
+    let needs = match method {
+        "private_key_jwt" => {
+            "`private_key_jwt` signs a JWT client assertion with the client's private key (RFC 7523), and the OAuth modes send only a client secret"
+        }
+        "custom" => {
+            "`custom` stands for a token request that Nango builds in provider-specific code, which the catalog does not describe"
+        }
+        _ => "Latchkey knows no such client authentication",
+    };
+    let key = "token_request_auth_method";
+    Reason::new(
+        Reason::no_equivalent(key).kind,
+        format!("Nango field `{key}` has no Latchkey equivalent: {needs}"),
+    )
 }
 
 /// Checks a client-credentials entry's own grant type. A grant such as
