@@ -160,6 +160,11 @@ pub struct OAuth2 {
     /// `Authorization: Bearer` header when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inject: Option<Inject>,
+    /// Route of a single-page application that serves the consent screen,
+    /// such as `/oauth/authorize`. The authorization URL then ends in `#`,
+    /// this route and the query, and has no query of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_url_fragment: Option<String>,
 }
 
 impl OAuth2 {
@@ -199,6 +204,10 @@ pub struct ClientCredentials {
     pub token_response: TokenResponse,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inject: Option<Inject>,
+    /// The `grant_type` value sent in place of `client_credentials`, for a
+    /// provider whose grant works the same way under another name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_type: Option<String>,
 }
 
 /// API key settings.
@@ -265,6 +274,9 @@ pub enum TokenBodyFormat {
     Form,
     /// A JSON object of string values (`application/json`).
     Json,
+    /// The form-encoded parameters in the token URL's query string, with an
+    /// empty body and no `Content-Type`.
+    Query,
 }
 
 impl TokenBodyFormat {

@@ -130,6 +130,12 @@ impl Engine {
             append(name, &form_encode(value));
         }
         url.set_query(Some(&query));
+        if let Some(fragment) = &oauth2.authorization_url_fragment {
+            // The query moves behind the fragment, already percent-encoded.
+            let query = url.query().unwrap_or_default().to_owned();
+            url.set_query(None);
+            url.set_fragment(Some(&format!("{fragment}?{query}")));
+        }
 
         Ok(AuthorizationRequest {
             url,
@@ -290,7 +296,13 @@ impl Engine {
             vec![(StandardParam::Scope, scope)]
         };
         let params = TokenParams {
-            grant: vec![(StandardParam::GrantType, "client_credentials".to_owned())],
+            grant: vec![(
+                StandardParam::GrantType,
+                settings
+                    .grant_type
+                    .clone()
+                    .unwrap_or_else(|| "client_credentials".to_owned()),
+            )],
             trailing,
             extra,
         };
@@ -1703,5 +1715,87 @@ proxy: {base_url: "https://api.example"}
                 "{value} is not URL-safe"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn client_credentials_query_and_grant_type() {
+        let reply = json!({"access_token": "cc", "expires_in": 3600});
+        let server = TestServer::start(vec![CannedReply::json(200, reply)]).await;
+        let provider = provider_from_yaml(&format!(
+            r#"
+name: meeting
+display_name: Meeting
+auth:
+  mode: oauth2_client_credentials
+  token_url: {base}/oauth/token?v=2
+  grant_type: account_credentials
+  token_body_format: query
+  client_auth: basic
+  token_params: {{account_id: "{{{{ account }}}}"}}
+proxy: {{base_url: "{base}"}}
+"#,
+            base = server.base_url
+        ));
+
+        engine()
+            .client_credentials(
+                &provider,
+                "cid",
+                &Secret::new("c$ecret"),
+                &[],
+                &config(&[("account", "acc 1")]),
+            )
+            .await
+            .unwrap();
+
+        let request = server.single_request();
+        let raw = String::from_utf8(request.raw.clone()).unwrap();
+        assert!(
+            raw.starts_with(
+                "POST /oauth/token?v=2&grant_type=account_credentials&account_id=acc+1 HTTP/1.1\r\n"
+            ),
+            "{raw}"
+        );
+        assert_eq!(request.header("content-type"), None);
+        assert_eq!(request.header("content-length"), Some("0"));
+        assert_eq!(
+            request.header("authorization"),
+            Some(basic_header().as_str())
+        );
+        assert_eq!(request.body, "");
+    }
+
+    #[test]
+    fn authorization_url_fragment_carries_query() {
+        let provider = provider_from_yaml(
+            r#"
+name: spa
+display_name: Spa
+auth:
+  mode: oauth2
+  authorization_url: https://spa.example/admin/oauth-web/?lang=en
+  authorization_url_fragment: /oauth/authorize
+  token_url: https://spa.example/token
+  pkce: false
+  scope_encoding: raw
+proxy: {base_url: "https://spa.example"}
+"#,
+        );
+
+        let request = engine()
+            .authorization_url(
+                &provider,
+                &app(&["read:user", "files/write"]),
+                REDIRECT_URI,
+                &config(&[]),
+            )
+            .unwrap();
+
+        let state = request.state.expose();
+        assert_eq!(
+            request.url.as_str(),
+            format!("https://spa.example/admin/oauth-web/#/oauth/authorize?lang=en&response_type=code&client_id=cid&state={state}&redirect_uri={ENCODED_REDIRECT_URI}&scope=read:user%20files/write")
+        );
+        assert_eq!(request.url.query(), None);
     }
 }

@@ -3,12 +3,13 @@
 //! The parameters go out in the order RFC 6749 lists them: the grant's own
 //! parameters, then the client credentials when they travel in the body,
 //! then `redirect_uri` and `scope`, then the definition's extra parameters.
-//! A definition may rename standard parameters and choose a JSON body.
+//! A definition may rename standard parameters and choose a JSON body or
+//! parameters in the URL's query string.
 
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use http::header::{AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, Method, Request};
 use latchkey_catalog::{ClientAuth, StandardParam, TokenBodyFormat};
 use serde_json::Value;
@@ -69,14 +70,24 @@ impl TokenClient<'_> {
         }
         pairs.extend(params.extra);
 
+        let mut url = url.clone();
         let (content_type, body) = match self.body_format {
-            TokenBodyFormat::Form => ("application/x-www-form-urlencoded", form_body(&pairs)),
-            TokenBodyFormat::Json => ("application/json", json_body(&pairs)),
+            TokenBodyFormat::Form => (Some("application/x-www-form-urlencoded"), form_body(&pairs)),
+            TokenBodyFormat::Json => (Some("application/json"), json_body(&pairs)),
+            TokenBodyFormat::Query => {
+                url.query_pairs_mut().extend_pairs(&pairs);
+                (None, Vec::new())
+            }
         };
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri(url.as_str())
-            .header(CONTENT_TYPE, HeaderValue::from_static(content_type));
+        let mut request = Request::builder().method(Method::POST).uri(url.as_str());
+        match content_type {
+            Some(content_type) => {
+                request = request.header(CONTENT_TYPE, HeaderValue::from_static(content_type));
+            }
+            // Servers may reject a POST without a length with 411 Length
+            // Required, and the HTTP client sends none for an empty body.
+            None => request = request.header(CONTENT_LENGTH, HeaderValue::from_static("0")),
+        }
         if basic_header {
             request = request.header(AUTHORIZATION, self.basic_header()?);
         }

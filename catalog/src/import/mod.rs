@@ -94,12 +94,21 @@ impl Reason {
 
     /// `part` names what the field's place in the URL allows, with its
     /// article: "a host name".
+    /// Names what the example carries beyond its part of the URL when that
+    /// is clear: a scheme, which the template already writes, or a port or
+    /// path after a host name.
     fn example_outside_url_part(key: &str, example: &str, part: &str) -> Reason {
+        let field = format!("the example `{example}` of connection-config field `{key}`");
+        let message = if example.contains("://") && part != "an https origin" {
+            format!("{field} starts with a scheme, but the URL template already writes `https://` before the field")
+        } else if part == "a host name" && example.contains(['/', ':']) {
+            format!("{field} carries a port or path after the host name, but the field sits in the URL's host, which holds only a host name")
+        } else {
+            format!("{field} is not {part}, which is all its place in the URL allows")
+        };
         Reason::new(
             "example of a URL variable does not fit its part of the URL",
-            format!(
-                "the example `{example}` of connection-config field `{key}` is not {part}, which is all its place in the URL allows"
-            ),
+            message,
         )
     }
 
@@ -531,7 +540,7 @@ hosted:
         );
         assert_eq!(
             reason(&report, "hosted"),
-            "the example `acme.hosted.test/main` of connection-config field `host` is not a host name, which is all its place in the URL allows"
+            "the example `acme.hosted.test/main` of connection-config field `host` carries a port or path after the host name, but the field sits in the URL's host, which holds only a host name"
         );
     }
 

@@ -70,6 +70,7 @@ const OAUTH_KEYS: &[&str] = &[
     "token_headers",
     "refresh_token_params",
     "authorization_code_param_in_callback",
+    "authorization_url_fragment",
 ];
 
 /// OAuth keys that only the authorization code mode converts; an OAUTH2_CC
@@ -86,6 +87,7 @@ const OAUTH2_ONLY_KEYS: &[&str] = &[
     "redirect_uri_metadata",
     "refresh_token_params",
     "authorization_code_param_in_callback",
+    "authorization_url_fragment",
 ];
 
 const STANDARD_PARAMS: &[&str] = &[
@@ -200,10 +202,25 @@ fn check_known_keys(entry: &Mapping, mode: &str) -> Result<(), Reason> {
             || (!oauth && OAUTH_KEYS.contains(&key))
             || (oauth && OAUTH_KEYS.contains(&key) && !oauth2_only(mode, key));
         if !known {
-            return Err(Reason::no_equivalent(key));
+            return Err(unconverted_key(key));
         }
     }
     Ok(())
+}
+
+/// Returns the reason for a top-level key that stops the entry, with what
+/// the key needs where that is known.
+fn unconverted_key(key: &str) -> Reason {
+    let needs = match key {
+        "require_client_certificate" => {
+            "the provider requires a TLS client certificate and key per integration, which Latchkey's integrations do not store"
+        }
+        _ => return Reason::no_equivalent(key),
+    };
+    Reason::new(
+        Reason::no_equivalent(key).kind,
+        format!("Nango field `{key}` has no Latchkey equivalent: {needs}"),
+    )
 }
 
 fn oauth2_only(mode: &str, key: &str) -> bool {
@@ -372,6 +389,11 @@ struct Builder<'a> {
     /// The name of Nango's post-connection script, which Latchkey does not
     /// run.
     script: Option<String>,
+    /// A fixed `scope` value from the authorization or token parameters,
+    /// which becomes the default scopes.
+    param_scopes: Vec<String>,
+    /// A client-credentials grant type other than `client_credentials`.
+    grant_type: Option<String>,
 }
 
 impl<'a> Builder<'a> {
@@ -386,6 +408,8 @@ impl<'a> Builder<'a> {
             fallback_defaults: BTreeMap::new(),
             replaced_origins: BTreeMap::new(),
             script: string(entry, "post_connection_script").map(str::to_owned),
+            param_scopes: Vec::new(),
+            grant_type: None,
         }
     }
 
@@ -565,6 +589,7 @@ impl<'a> Builder<'a> {
         }
         let authorization_params = self.params("authorization_params", None)?;
         insert_map(auth, "authorization_params", authorization_params);
+        self.insert_param_scopes(auth);
         if entry
             .get("authorization_url_skip_empty")
             .and_then(Value::as_bool)
@@ -574,6 +599,9 @@ impl<'a> Builder<'a> {
         }
         if let Some(names) = self.param_names()? {
             auth.insert("authorization_param_names".into(), Value::Mapping(names));
+        }
+        if let Some(fragment) = string(entry, "authorization_url_fragment") {
+            auth.insert("authorization_url_fragment".into(), fragment.into());
         }
 
         let token_params = self.params("token_params", Some("authorization_code"))?;
@@ -616,6 +644,10 @@ impl<'a> Builder<'a> {
         self.scopes(auth)?;
         let token_params = self.params("token_params", Some("client_credentials"))?;
         insert_map(auth, "token_params", token_params);
+        self.insert_param_scopes(auth);
+        if let Some(grant_type) = self.grant_type.take() {
+            auth.insert("grant_type".into(), grant_type.into());
+        }
         self.client_auth(auth)?;
         self.token_request(auth)?;
         self.token_response(auth)?;
@@ -678,6 +710,10 @@ impl<'a> Builder<'a> {
                 if value == standard {
                     continue;
                 }
+                if standard == "client_credentials" {
+                    self.grant_type = Some(client_grant_type(&value)?);
+                    continue;
+                }
                 // Latchkey sends the standard grant type itself, and a second
                 // `grant_type` would contradict it.
                 return Err(Reason::new(
@@ -694,6 +730,9 @@ impl<'a> Builder<'a> {
             } else {
                 RESERVED_TOKEN_PARAMS
             };
+            if name == "scope" && self.scope_param_is_default(key, &value)? {
+                continue;
+            }
             if reserved.contains(&name) {
                 return Err(Reason::new(
                     "parameter that Latchkey sets itself",
@@ -739,15 +778,24 @@ impl<'a> Builder<'a> {
             // `authorization_method: header` makes Nango's OAuth client
             // send the client ID and secret as a Basic header only.
             (None, true) => Some("basic"),
-            (Some(_), _) => return Err(Reason::no_equivalent("token_request_auth_method")),
+            (Some(method), _) => return Err(unconverted_auth_method(method)),
         };
+        // NOTE: with the parameters in the token URL's query, the Basic
+        // header alone carries the client credentials, so the secret stays
+        // out of a URL that servers and proxies log. Nango's catalog does
+        // not say whether Nango also puts them in that query.
+        let query = string(self.entry, "body_format") == Some("query");
+        let client_auth = client_auth.map(|method| match method {
+            "basic_and_body" if query => "basic",
+            other => other,
+        });
         if let Some(client_auth) = client_auth {
             auth.insert("client_auth".into(), client_auth.into());
         }
         match string(self.entry, "body_format") {
             None | Some("form") => {}
-            Some("json") => {
-                auth.insert("token_body_format".into(), "json".into());
+            Some(format @ ("json" | "query")) => {
+                auth.insert("token_body_format".into(), format.into());
             }
             Some(_) => return Err(Reason::no_equivalent("body_format")),
         }
@@ -804,7 +852,11 @@ impl<'a> Builder<'a> {
         if let Some(lifetime) = self.entry.get("token_expires_in_ms") {
             let seconds = lifetime.as_u64().map(|ms| ms / 1000).unwrap_or(0);
             if seconds == 0 {
-                return Err(Reason::no_equivalent("token_expires_in_ms"));
+                let key = "token_expires_in_ms";
+                return Err(Reason::new(
+                    Reason::no_equivalent(key).kind,
+                    format!("Nango field `{key}` is `{}`, a lifetime under one second, and `token_response.default_expires_in` takes whole seconds from 1", scalar_text(lifetime).unwrap_or_default()),
+                ));
             }
             response.insert("default_expires_in".into(), seconds.into());
         }
@@ -1187,20 +1239,29 @@ impl<'a> Builder<'a> {
                 field.insert("format".into(), format.into());
             }
         }
-        for affix in ["prefix", "suffix"] {
-            if let Some(text) = string(nango, affix) {
-                field.insert(affix.into(), text.into());
-            }
-        }
         let matches = |value: &str| {
             pattern
                 .as_ref()
                 .is_none_or(|pattern| whole_value(pattern).is_ok_and(|regex| regex.is_match(value)))
         };
-        if let Some(example) = nango.get("example").and_then(scalar_text) {
-            if matches(&example) {
-                field.insert("example".into(), example.into());
+        let example = nango.get("example").and_then(scalar_text);
+        let suffix = string(nango, "suffix");
+        let completed = example
+            .as_ref()
+            .filter(|example| !matches(example))
+            .zip(suffix)
+            .map(|(example, suffix)| format!("{example}{suffix}"))
+            .filter(|completed| matches(completed));
+        // A suffix that the value must contain is no longer shown after the
+        // input, because the end user then enters the whole value.
+        let suffix = suffix.filter(|_| completed.is_none());
+        for (affix, text) in [("prefix", string(nango, "prefix")), ("suffix", suffix)] {
+            if let Some(text) = text {
+                field.insert(affix.into(), text.into());
             }
+        }
+        if let Some(example) = completed.or(example.filter(|example| matches(example))) {
+            field.insert("example".into(), example.into());
         }
         let default = self.field_default(key, nango, usage)?;
         if let Some(default) = &default {
@@ -1240,6 +1301,93 @@ impl<'a> Builder<'a> {
         }
         Ok(field)
     }
+}
+
+impl Builder<'_> {
+    /// Checks whether a `scope` parameter can become the default scopes:
+    /// the one in `authorization_params` of the authorization code mode or
+    /// in `token_params` of the client-credentials mode, with a fixed value,
+    /// in an entry without `default_scopes`. The value is then split on the
+    /// scope separator and kept for [`Builder::insert_param_scopes`].
+    /// NOTE: Latchkey appends the integration's scopes to the default ones,
+    /// and Nango's catalog does not say whether its parameter replaces them.
+    fn scope_param_is_default(&mut self, key: &str, value: &str) -> Result<bool, Reason> {
+        let place = match self.mode {
+            "oauth2" => "authorization_params",
+            "oauth2_client_credentials" => "token_params",
+            _ => return Ok(false),
+        };
+        if key != place || self.entry.contains_key("default_scopes") {
+            return Ok(false);
+        }
+        if value.contains("${") {
+            return Err(Reason::new(
+                "parameter that Latchkey sets itself",
+                format!("`{key}.scope` is the template `{value}`, but Latchkey sets `scope` itself from default scopes, which are fixed strings"),
+            ));
+        }
+        let separator = string(self.entry, "scope_separator").unwrap_or(" ");
+        self.param_scopes = value
+            .split(separator)
+            .filter(|scope| !scope.is_empty())
+            .map(str::to_owned)
+            .collect();
+        Ok(true)
+    }
+
+    fn insert_param_scopes(&mut self, auth: &mut Mapping) {
+        if self.param_scopes.is_empty() {
+            return;
+        }
+        let scopes: Vec<Value> = self.param_scopes.drain(..).map(Value::from).collect();
+        auth.insert("default_scopes".into(), scopes.into());
+    }
+}
+
+/// Returns the reason for a `token_request_auth_method` other than `basic`.
+fn unconverted_auth_method(method: &str) -> Reason {
+    let needs = match method {
+        "private_key_jwt" => {
+            "`private_key_jwt` signs a JWT client assertion with the client's private key (RFC 7523), and the OAuth modes send only a client secret"
+        }
+        "custom" => {
+            "`custom` stands for a token request that Nango builds in provider-specific code, which the catalog does not describe"
+        }
+        _ => "Latchkey knows no such client authentication",
+    };
+    let key = "token_request_auth_method";
+    Reason::new(
+        Reason::no_equivalent(key).kind,
+        format!("Nango field `{key}` has no Latchkey equivalent: {needs}"),
+    )
+}
+
+/// Checks a client-credentials entry's own grant type. A grant such as
+/// Zoom's `account_credentials` still needs only the client's credentials
+/// and converts, but the password and code grants need the end user.
+fn client_grant_type(value: &str) -> Result<String, Reason> {
+    let needs_end_user = match value {
+        "password" => Some("the end user's username and password"),
+        "authorization_code" => Some("an authorization code from the end user"),
+        "refresh_token" => Some("a refresh token"),
+        _ => None,
+    };
+    if let Some(needs) = needs_end_user {
+        return Err(Reason::new(
+            "grant type other than the standard one",
+            format!("`token_params.grant_type` is `{value}`, which needs {needs}, and the client-credentials mode sends only the client's credentials"),
+        ));
+    }
+    let valid = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | ':' | '/' | '-'));
+    if !valid {
+        return Err(Reason::malformed(&format!(
+            "`token_params.grant_type` `{value}` is not a grant type name"
+        )));
+    }
+    Ok(value.to_owned())
 }
 
 impl Builder<'_> {
@@ -1357,7 +1505,14 @@ fn field_pattern(key: &str, nango: &Mapping, usage: Usage) -> Result<Option<Stri
                 Some(_) => Err(Reason::loose_url_pattern(key)),
             };
         }
-        if usage.in_url {
+        // An example that Nango's own pattern rejects, such as the masked
+        // `mew08***`, shows nothing of what the field carries, and
+        // `field` leaves it out.
+        let example_fits_own = nango
+            .get("example")
+            .and_then(scalar_text)
+            .is_none_or(|example| regex.is_match(&example));
+        if usage.in_url && example_fits_own {
             // Nango's own example shows what the field carries: one that
             // its place in the URL cannot hold means the URL would break.
             let position = position_pattern(key, usage)?;
@@ -1449,12 +1604,20 @@ fn position_pattern(key: &str, usage: Usage) -> Result<PositionPattern, Reason> 
 /// Returns Nango's example of a field when the pattern rejects it, which
 /// shows that the field is meant to carry more than the pattern allows,
 /// such as a path after a host name.
+/// An example that matches once the field's `suffix` is appended, such as
+/// Snipe-IT's `yourcompany` with `.snipe-it.io`, fits: `field` then shows
+/// the completed example and drops the suffix.
 fn example_mismatch(nango: &Mapping, derived: &PositionPattern) -> Option<String> {
     let regex = whole_value(&derived.pattern).expect("the derived patterns compile");
-    nango
-        .get("example")
-        .and_then(scalar_text)
-        .filter(|example| !regex.is_match(example))
+    let example = nango.get("example").and_then(scalar_text)?;
+    if regex.is_match(&example) {
+        return None;
+    }
+    let completed = string(nango, "suffix").map(|suffix| format!("{example}{suffix}"));
+    if completed.is_some_and(|completed| regex.is_match(&completed)) {
+        return None;
+    }
+    Some(example)
 }
 
 /// Returns the host-name pattern, with at least two labels when the value
