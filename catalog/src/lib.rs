@@ -21,6 +21,7 @@ mod patterns;
 mod positions;
 mod schema;
 mod suggest;
+mod two_step;
 
 pub use catalog::{validate_paths, Catalog, CatalogError, ValidationReport};
 pub use diagnostic::{Code, Diagnostic, Severity};
@@ -29,3 +30,4 @@ pub use load::parse_provider;
 pub use model::*;
 pub use schema::PROVIDER_SCHEMA;
 pub use suggest::closest_match;
+pub use two_step::{NoAuth, TokenRequest, TokenRequestMethod, TwoStep, RESERVED_TWO_STEP_NAMES};
