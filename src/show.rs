@@ -10,6 +10,7 @@ use clap::Args;
 use latchkey_catalog::{Auth, Catalog, ClientAuth, InjectLocation, Provider};
 use latchkey_engine::{
     ClientApp, ConnectionConfig, Credentials, Engine, EngineError, Injection, OAuth2Token, Secret,
+    SessionCredentials, TwoStepCredentials,
 };
 
 /// Query parameters of the authorization URL that differ per integration or
@@ -215,7 +216,22 @@ fn render_auth(
             line(out, "token URL", &token_url);
             line(out, "client auth", client_auth(cc.client_auth));
         }
-        Auth::ApiKey(_) | Auth::Basic(_) => {}
+        Auth::ApiKey(_) | Auth::Basic(_) | Auth::None(_) => {}
+        Auth::TwoStep(two_step) | Auth::Session(two_step) => {
+            let fields: Vec<&str> = two_step.credentials.keys().map(String::as_str).collect();
+            line(out, "credential fields", &fields.join(", "));
+            let request = &two_step.token_request;
+            let method = match request.method {
+                latchkey_catalog::TokenRequestMethod::Post => "POST",
+                latchkey_catalog::TokenRequestMethod::Get => "GET",
+            };
+            line(out, "token request", &format!("{method} {}", request.url));
+            let renewal = match &two_step.refresh_request {
+                Some(refresh) => format!("refresh request to {}", refresh.url),
+                None => "the token request, sent again".to_owned(),
+            };
+            line(out, "renewal", &renewal);
+        }
     }
     Ok(())
 }
@@ -350,6 +366,22 @@ fn placeholder_credentials(auth: &Auth) -> Credentials {
             username: "<username>".to_owned(),
             password: Secret::new("<password>"),
         },
+        Auth::TwoStep(two_step) | Auth::Session(two_step) => {
+            let fields = two_step
+                .credentials
+                .keys()
+                .map(|name| (name.clone(), Secret::new(format!("<{name}>"))))
+                .collect();
+            let credentials = TwoStepCredentials {
+                fields,
+                token: token(),
+            };
+            match auth {
+                Auth::Session(_) => Credentials::Session(SessionCredentials(credentials)),
+                _ => Credentials::TwoStep(credentials),
+            }
+        }
+        Auth::None(_) => Credentials::None {},
     }
 }
 
@@ -360,6 +392,11 @@ fn render_injection(
 ) -> anyhow::Result<()> {
     let credentials = placeholder_credentials(&provider.auth);
     let injection = Injection::for_request(provider, &credentials, config, Some("<client_id>"))?;
+    if !provider.auth.injects_credential() {
+        line(out, "credential", "none");
+        render_static(out, &injection.headers, &injection.query);
+        return Ok(());
+    }
     let inject = provider.auth.inject();
 
     // The engine adds the credential after the static headers and query
@@ -386,18 +423,26 @@ fn render_injection(
     };
     line(out, "credential", &credential);
     line(out, "credential template", &inject.value);
-    for (name, value) in headers {
-        let value = value.to_str().unwrap_or("<not visible ASCII>");
-        line(out, "static header", &format!("{name}: {value}"));
-    }
     let static_query = match inject.location {
         InjectLocation::Header => injection.query.as_slice(),
         InjectLocation::Query => &injection.query[..injection.query.len() - 1],
     };
-    for (name, value) in static_query {
+    render_static(out, headers, static_query);
+    Ok(())
+}
+
+fn render_static<N: std::fmt::Display>(
+    out: &mut String,
+    headers: &[(N, latchkey_engine::HeaderValue)],
+    query: &[(String, String)],
+) {
+    for (name, value) in headers {
+        let value = value.to_str().unwrap_or("<not visible ASCII>");
+        line(out, "static header", &format!("{name}: {value}"));
+    }
+    for (name, value) in query {
         line(out, "static query", &format!("{name}={value}"));
     }
-    Ok(())
 }
 
 fn render_config(

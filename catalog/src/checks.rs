@@ -13,6 +13,7 @@ use crate::model::{Auth, Basic, ConfigField, Inject, Provider};
 use crate::patterns::{search_regex, whole_value_regex, CompileResult};
 use crate::positions::escape_pointer;
 use crate::suggest::closest_match;
+use crate::two_step::{TokenRequest, TwoStep};
 
 /// One semantic problem, located by the JSON pointer of the offending field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,7 +167,11 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
     let captured = match &provider.auth {
         Auth::Oauth2(oauth) => &oauth.token_response.connection_config,
         Auth::Oauth2ClientCredentials(cc) => &cc.token_response.connection_config,
-        Auth::ApiKey(_) | Auth::Basic(_) => return,
+        Auth::TwoStep(two_step) | Auth::Session(two_step) => {
+            check_credential_fields(provider, two_step, problems);
+            &two_step.token_response.connection_config
+        }
+        Auth::ApiKey(_) | Auth::Basic(_) | Auth::None(_) => return,
     };
     let declared: Vec<&str> = provider
         .connection_config
@@ -225,6 +230,30 @@ fn check_post_connection_keys(provider: &Provider, problems: &mut Vec<Problem>) 
             );
             problem.at_key = true;
             problems.push(problem);
+        }
+    }
+}
+
+/// Rejects a credential field that shares its name with a connection-config
+/// key, because both are template variables, and a credential field with an
+/// invalid pattern.
+fn check_credential_fields(provider: &Provider, two_step: &TwoStep, problems: &mut Vec<Problem>) {
+    for (key, field) in &two_step.credentials {
+        let pointer = format!("/auth/credentials/{}", escape_pointer(key));
+        if provider.connection_config.contains_key(key) {
+            let mut problem = Problem::new(
+                Code::InvalidKey,
+                pointer.clone(),
+                format!("`{key}` is both a credential field and a connection-config key"),
+                Some("rename one of them, because both are template variables".to_owned()),
+            );
+            problem.at_key = true;
+            problems.push(problem);
+        }
+        if let Some(pattern) = &field.pattern {
+            if let Err(error) = whole_value_regex(pattern) {
+                problems.push(invalid_regex(format!("{pointer}/pattern"), pattern, &error));
+            }
         }
     }
 }
@@ -339,6 +368,13 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
             push_params(&mut fields, "/auth/token_params", &cc.token_params);
         }
         Auth::ApiKey(_) | Auth::Basic(_) => {}
+        Auth::TwoStep(two_step) | Auth::Session(two_step) => {
+            push_token_request(&mut fields, "/auth/token_request", &two_step.token_request);
+            if let Some(refresh) = &two_step.refresh_request {
+                push_token_request(&mut fields, "/auth/refresh_request", refresh);
+            }
+        }
+        Auth::None(_) => {}
     }
     let oauth = matches!(
         provider.auth,
@@ -368,12 +404,16 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
         .verification
         .as_ref()
         .map(|verification| ("/proxy/verification/headers", &verification.headers));
+    // The proxy headers and query parameters of a two_step or session
+    // provider may carry its credential fields, because one `inject` cannot
+    // place every value that such a provider's API expects.
+    let proxy_credentials = matches!(provider.auth, Auth::TwoStep(_) | Auth::Session(_));
     for (base, map) in proxied.into_iter().chain(verification) {
         for (key, value) in map {
             fields.push(TemplateField {
                 pointer: format!("{base}/{}", escape_pointer(key)),
                 text: value,
-                credentials: false,
+                credentials: proxy_credentials,
                 random: true,
                 client_id: oauth,
             });
@@ -432,21 +472,85 @@ fn push_params<'a>(
     }
 }
 
+/// Pushes the URL, header and parameter templates of a token request,
+/// which see the credential fields and `random_token`.
+fn push_token_request<'a>(
+    fields: &mut Vec<TemplateField<'a>>,
+    base: &str,
+    request: &'a TokenRequest,
+) {
+    push_one(fields, &format!("{base}/url"), &request.url);
+    push_list(
+        fields,
+        &format!("{base}/url_fallbacks"),
+        &request.url_fallbacks,
+    );
+    let texts = request
+        .params
+        .iter()
+        .flat_map(|(key, value)| {
+            template_leaves(&format!("{base}/params/{}", escape_pointer(key)), value)
+        })
+        .chain(request.headers.iter().map(|(key, value)| {
+            (
+                format!("{base}/headers/{}", escape_pointer(key)),
+                value.as_str(),
+            )
+        }));
+    for (pointer, text) in texts {
+        fields.push(TemplateField {
+            pointer,
+            text,
+            credentials: true,
+            random: true,
+            client_id: false,
+        });
+    }
+}
+
+/// Lists the strings of a JSON parameter value with their pointers.
+fn template_leaves<'a>(pointer: &str, value: &'a serde_json::Value) -> Vec<(String, &'a str)> {
+    match value {
+        serde_json::Value::String(text) => vec![(pointer.to_owned(), text.as_str())],
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .flat_map(|(index, item)| template_leaves(&format!("{pointer}/{index}"), item))
+            .collect(),
+        serde_json::Value::Object(map) => map
+            .iter()
+            .flat_map(|(key, item)| {
+                template_leaves(&format!("{pointer}/{}", escape_pointer(key)), item)
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 fn explicit_inject(auth: &Auth) -> Option<&Inject> {
     match auth {
         Auth::Oauth2(oauth) => oauth.inject.as_ref(),
         Auth::Oauth2ClientCredentials(cc) => cc.inject.as_ref(),
         Auth::ApiKey(api_key) => Some(&api_key.inject),
         Auth::Basic(basic) => basic.inject.as_ref(),
+        Auth::TwoStep(two_step) | Auth::Session(two_step) => two_step.inject.as_ref(),
+        Auth::None(_) => None,
     }
 }
 
-/// Returns the credential variables that the engine passes to `inject.value` in each mode.
-fn credential_variables(auth: &Auth) -> &'static [&'static str] {
+/// Returns the credential variables that the engine passes to `inject.value`
+/// in each mode. In `two_step` and `session` mode they are the token, the
+/// refresh token (seen only by a refresh request) and the credential fields.
+fn credential_variables(auth: &Auth) -> Vec<&str> {
     match auth {
-        Auth::Oauth2(_) | Auth::Oauth2ClientCredentials(_) => &["access_token"],
-        Auth::ApiKey(_) => &["api_key"],
-        Auth::Basic(_) => &["username", "password"],
+        Auth::Oauth2(_) | Auth::Oauth2ClientCredentials(_) => vec!["access_token"],
+        Auth::ApiKey(_) => vec!["api_key"],
+        Auth::Basic(_) => vec!["username", "password"],
+        Auth::TwoStep(two_step) | Auth::Session(two_step) => ["access_token", "refresh_token"]
+            .into_iter()
+            .chain(two_step.credentials.keys().map(String::as_str))
+            .collect(),
+        Auth::None(_) => Vec::new(),
     }
 }
 
@@ -519,6 +623,10 @@ fn check_templates(
         for variable in used {
             let is_config = provider.connection_config.contains_key(&variable);
             let is_credential = field.credentials && credentials.contains(&variable.as_str());
+            // Only a refresh request sees the refresh token.
+            let is_credential = is_credential
+                && (variable != "refresh_token"
+                    || field.pointer.starts_with("/auth/refresh_request"));
             let is_random = field.random && variable == RANDOM_VARIABLE;
             let is_client_id = field.client_id && variable == CLIENT_ID_VARIABLE;
             if is_config || is_credential || is_random || is_client_id {
@@ -526,7 +634,7 @@ fn check_templates(
             }
             let mut known = config_keys.clone();
             if field.credentials {
-                known.extend_from_slice(credentials);
+                known.extend_from_slice(&credentials);
             }
             let is_credential_name = credential_variables_all().contains(&variable.as_str());
             let (code, message, help) = if variable == RANDOM_VARIABLE {
@@ -559,7 +667,7 @@ fn check_templates(
                     ),
                     format!(
                         "the credential variables of this mode: {}",
-                        quoted(credentials)
+                        quoted(&credentials)
                     ),
                 )
             } else {
@@ -647,7 +755,10 @@ fn captured_keys(auth: &Auth) -> BTreeSet<&String> {
             .chain(oauth.callback_connection_config.keys())
             .collect(),
         Auth::Oauth2ClientCredentials(cc) => cc.token_response.connection_config.keys().collect(),
-        Auth::ApiKey(_) | Auth::Basic(_) => BTreeSet::new(),
+        Auth::TwoStep(two_step) | Auth::Session(two_step) => {
+            two_step.token_response.connection_config.keys().collect()
+        }
+        Auth::ApiKey(_) | Auth::Basic(_) | Auth::None(_) => BTreeSet::new(),
     }
 }
 
@@ -706,7 +817,20 @@ fn check_urls(
             urls.push(("/auth/token_url".to_owned(), &cc.token_url));
             fallbacks.push(("/auth/token_url_fallbacks", &cc.token_url_fallbacks));
         }
-        Auth::ApiKey(_) | Auth::Basic(_) => {}
+        Auth::TwoStep(two_step) | Auth::Session(two_step) => {
+            let requests = [
+                ("/auth/token_request", Some(&two_step.token_request)),
+                ("/auth/refresh_request", two_step.refresh_request.as_ref()),
+            ];
+            for (base, request) in requests {
+                let Some(request) = request else { continue };
+                urls.push((format!("{base}/url"), &request.url));
+                for (index, url) in request.url_fallbacks.iter().enumerate() {
+                    urls.push((format!("{base}/url_fallbacks/{index}"), url));
+                }
+            }
+        }
+        Auth::ApiKey(_) | Auth::Basic(_) | Auth::None(_) => {}
     }
     if let Some(docs_url) = &provider.docs_url {
         urls.push(("/docs_url".to_owned(), docs_url));

@@ -23,6 +23,7 @@ mod positions;
 mod post_connection;
 mod schema;
 mod suggest;
+mod two_step;
 
 pub use catalog::{validate_paths, Catalog, CatalogError, ValidationReport};
 pub use diagnostic::{Code, Diagnostic, Severity};
@@ -34,3 +35,4 @@ pub use post_connection::{
 };
 pub use schema::PROVIDER_SCHEMA;
 pub use suggest::closest_match;
+pub use two_step::{NoAuth, TokenRequest, TokenRequestMethod, TwoStep, RESERVED_TWO_STEP_NAMES};

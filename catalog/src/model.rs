@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::two_step::{NoAuth, TwoStep};
+
 /// One provider: how to authenticate with it and where its API lives.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,6 +51,16 @@ pub enum Auth {
     ApiKey(ApiKey),
     /// HTTP basic authentication with a username and a password.
     Basic(Basic),
+    /// A token obtained by sending the end user's credentials to a token
+    /// endpoint, and obtained again before it expires.
+    TwoStep(TwoStep),
+    /// A login call whose reply carries a session id, in the shape of
+    /// Bill.com's Connect API. The settings are those of `two_step`; the
+    /// credential is stored as Nango's `BILL` type.
+    Session(TwoStep),
+    /// No credential at all: proxied requests carry only the provider's
+    /// static headers and query parameters.
+    None(NoAuth),
 }
 
 impl Auth {
@@ -59,6 +71,9 @@ impl Auth {
             Auth::Oauth2ClientCredentials(_) => "oauth2_client_credentials",
             Auth::ApiKey(_) => "api_key",
             Auth::Basic(_) => "basic",
+            Auth::TwoStep(_) => "two_step",
+            Auth::Session(_) => "session",
+            Auth::None(_) => "none",
         }
     }
 
@@ -70,11 +85,19 @@ impl Auth {
             Auth::Oauth2ClientCredentials(c) => c.inject.clone(),
             Auth::ApiKey(a) => Some(a.inject.clone()),
             Auth::Basic(b) => b.inject.clone(),
+            Auth::TwoStep(t) | Auth::Session(t) => t.inject.clone(),
+            Auth::None(_) => None,
         };
         explicit.unwrap_or_else(|| match self {
             Auth::Basic(_) => Inject::basic_default(),
             _ => Inject::bearer_default(),
         })
+    }
+
+    /// Returns whether proxied requests carry a credential at all; only the
+    /// `none` mode carries none, and its `inject` is never rendered.
+    pub fn injects_credential(&self) -> bool {
+        !matches!(self, Auth::None(_))
     }
 }
 

@@ -458,6 +458,21 @@ mod tests {
     }
 
     #[test]
+    fn reserved_two_step_names_match_model() {
+        for mode in ["two_step", "session"] {
+            let pointer = format!("/$defs/{mode}/properties/credentials/propertyNames/not/enum");
+            let listed: Vec<&str> = SCHEMA
+                .pointer(&pointer)
+                .and_then(Value::as_array)
+                .unwrap()
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            assert_eq!(listed, crate::RESERVED_TWO_STEP_NAMES, "{mode}");
+        }
+    }
+
+    #[test]
     fn embedded_schema_compiles() {
         assert!(VALIDATOR.is_valid(&serde_json::json!({
             "name": "demo",

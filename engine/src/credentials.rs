@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -36,6 +37,13 @@ pub enum Credentials {
     ApiKey { api_key: Secret },
     #[serde(rename = "BASIC")]
     Basic { username: String, password: Secret },
+    #[serde(rename = "TWO_STEP")]
+    TwoStep(TwoStepCredentials),
+    /// A `session` connection, in the shape of Nango's Bill.com credential.
+    #[serde(rename = "BILL")]
+    Session(SessionCredentials),
+    #[serde(rename = "NONE")]
+    None {},
 }
 
 impl Credentials {
@@ -46,6 +54,9 @@ impl Credentials {
             Credentials::ClientCredentials { .. } => "OAUTH2_CC",
             Credentials::ApiKey { .. } => "API_KEY",
             Credentials::Basic { .. } => "BASIC",
+            Credentials::TwoStep(_) => "TWO_STEP",
+            Credentials::Session(_) => "BILL",
+            Credentials::None {} => "NONE",
         }
     }
 
@@ -55,7 +66,129 @@ impl Credentials {
             Credentials::OAuth2(token) | Credentials::ClientCredentials { token, .. } => {
                 Some(token)
             }
-            Credentials::ApiKey { .. } | Credentials::Basic { .. } => None,
+            Credentials::ApiKey { .. }
+            | Credentials::Basic { .. }
+            | Credentials::TwoStep(_)
+            | Credentials::Session(_)
+            | Credentials::None {} => None,
+        }
+    }
+
+    /// Returns the token of a credential whose token Latchkey obtains and
+    /// renews itself: OAuth tokens, and the token or session id of a
+    /// `two_step` or `session` connection.
+    pub fn renewable_token(&self) -> Option<&OAuth2Token> {
+        match self {
+            Credentials::TwoStep(credentials) => Some(&credentials.token),
+            Credentials::Session(SessionCredentials(credentials)) => Some(&credentials.token),
+            other => other.oauth2_token(),
+        }
+    }
+}
+
+/// The credential of a `two_step` connection: the values the end user
+/// entered and the token obtained with them.
+///
+/// On the wire (Nango's `TWO_STEP` shape) the token is `token` and the
+/// entered values sit beside it as top-level keys.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(from = "TwoStepWire", into = "TwoStepWire")]
+pub struct TwoStepCredentials {
+    /// The entered values by credential field name. All are kept as
+    /// secrets, because a definition decides which of them are confidential.
+    pub fields: BTreeMap<String, Secret>,
+    /// `access_token` is the token; `raw` is the token endpoint's reply.
+    pub token: OAuth2Token,
+}
+
+/// The credential of a `session` connection, stored like
+/// [`TwoStepCredentials`] but with the token named `session_id` on the wire,
+/// as in Nango's `BILL` shape.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(from = "SessionWire", into = "SessionWire")]
+pub struct SessionCredentials(pub TwoStepCredentials);
+
+#[derive(Clone, Serialize, Deserialize)]
+struct TwoStepWire {
+    token: Secret,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<Secret>,
+    #[serde(default)]
+    expires_at: Option<DateTime<Utc>>,
+    #[serde(default = "Utc::now")]
+    obtained_at: DateTime<Utc>,
+    #[serde(default)]
+    raw: serde_json::Value,
+    #[serde(flatten)]
+    fields: BTreeMap<String, Secret>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+struct SessionWire {
+    session_id: Secret,
+    #[serde(default)]
+    expires_at: Option<DateTime<Utc>>,
+    #[serde(default = "Utc::now")]
+    obtained_at: DateTime<Utc>,
+    #[serde(default)]
+    raw: serde_json::Value,
+    #[serde(flatten)]
+    fields: BTreeMap<String, Secret>,
+}
+
+impl From<TwoStepWire> for TwoStepCredentials {
+    fn from(wire: TwoStepWire) -> TwoStepCredentials {
+        TwoStepCredentials {
+            fields: wire.fields,
+            token: OAuth2Token {
+                access_token: wire.token,
+                refresh_token: wire.refresh_token,
+                expires_at: wire.expires_at,
+                obtained_at: wire.obtained_at,
+                raw: wire.raw,
+            },
+        }
+    }
+}
+
+impl From<TwoStepCredentials> for TwoStepWire {
+    fn from(credentials: TwoStepCredentials) -> TwoStepWire {
+        let token = credentials.token;
+        TwoStepWire {
+            token: token.access_token,
+            refresh_token: token.refresh_token,
+            expires_at: token.expires_at,
+            obtained_at: token.obtained_at,
+            raw: token.raw,
+            fields: credentials.fields,
+        }
+    }
+}
+
+impl From<SessionWire> for SessionCredentials {
+    fn from(wire: SessionWire) -> SessionCredentials {
+        SessionCredentials(TwoStepCredentials {
+            fields: wire.fields,
+            token: OAuth2Token {
+                access_token: wire.session_id,
+                refresh_token: None,
+                expires_at: wire.expires_at,
+                obtained_at: wire.obtained_at,
+                raw: wire.raw,
+            },
+        })
+    }
+}
+
+impl From<SessionCredentials> for SessionWire {
+    fn from(SessionCredentials(credentials): SessionCredentials) -> SessionWire {
+        let token = credentials.token;
+        SessionWire {
+            session_id: token.access_token,
+            expires_at: token.expires_at,
+            obtained_at: token.obtained_at,
+            raw: token.raw,
+            fields: credentials.fields,
         }
     }
 }
@@ -150,6 +283,9 @@ mod tests {
                 username: "AC123".to_owned(),
                 password: Secret::new("pw"),
             },
+            Credentials::TwoStep(two_step_sample()),
+            Credentials::Session(SessionCredentials(two_step_sample())),
+            Credentials::None {},
         ];
 
         for credentials in cases {
@@ -159,6 +295,57 @@ mod tests {
             assert_eq!(serde_json::to_string(&parsed).unwrap(), text);
             assert_eq!(parsed.type_name(), credentials.type_name());
         }
+    }
+
+    fn two_step_sample() -> TwoStepCredentials {
+        TwoStepCredentials {
+            fields: BTreeMap::from([
+                ("username".to_owned(), Secret::new("ada")),
+                ("password".to_owned(), Secret::new("pw-1")),
+            ]),
+            token: sample_token(),
+        }
+    }
+
+    #[test]
+    fn two_step_serializes_in_wire_shape() {
+        let value = serde_json::to_value(Credentials::TwoStep(two_step_sample())).unwrap();
+
+        assert_eq!(
+            value,
+            json!({
+                "type": "TWO_STEP",
+                "token": "at-1",
+                "refresh_token": "rt-1",
+                "expires_at": "2026-01-01T01:00:00Z",
+                "obtained_at": "2026-01-01T00:00:00Z",
+                "raw": {"access_token": "at-1", "refresh_token": "rt-1"},
+                "username": "ada",
+                "password": "pw-1",
+            })
+        );
+    }
+
+    #[test]
+    fn session_serializes_in_bill_shape() {
+        let credentials = Credentials::Session(SessionCredentials(two_step_sample()));
+        let value = serde_json::to_value(&credentials).unwrap();
+
+        assert_eq!(value["type"], "BILL");
+        assert_eq!(value["session_id"], "at-1");
+        assert_eq!(value["username"], "ada");
+        assert!(value.get("token").is_none(), "{value}");
+        assert_eq!(
+            credentials.renewable_token().unwrap().access_token.expose(),
+            "at-1"
+        );
+    }
+
+    #[test]
+    fn none_serializes_as_type_only() {
+        let value = serde_json::to_value(Credentials::None {}).unwrap();
+
+        assert_eq!(value, json!({"type": "NONE"}));
     }
 
     #[test]
@@ -187,5 +374,9 @@ mod tests {
         assert!(!text.contains("rt-1"), "{text}");
         assert!(!text.contains("cs-secret"), "{text}");
         assert!(text.contains("cid"), "{text}");
+
+        let text = format!("{:?}", Credentials::TwoStep(two_step_sample()));
+        assert!(!text.contains("pw-1"), "{text}");
+        assert!(!text.contains("at-1"), "{text}");
     }
 }

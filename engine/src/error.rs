@@ -63,6 +63,20 @@ pub enum EngineError {
     /// match its field's pattern.
     #[error("{0}")]
     InvalidCallback(String),
+
+    /// A `two_step` or `session` token endpoint replied with a status other
+    /// than 2xx, which usually means it rejected the entered credentials.
+    #[error(
+        "provider `{provider}` rejected the token request with HTTP {status}{}",
+        reply(body_start)
+    )]
+    CredentialsRejected {
+        provider: String,
+        status: u16,
+        /// The start of the reply's body, with every entered value replaced
+        /// by `[redacted]`.
+        body_start: String,
+    },
 }
 
 /// The action a caller should take on a provider's error reply.
@@ -101,7 +115,8 @@ impl EngineError {
         match self {
             EngineError::Provider { kind, .. } => *kind == ProviderErrorKind::Temporary,
             EngineError::Transport(_) => true,
-            EngineError::InvalidResponse { status, .. } => *status >= 500,
+            EngineError::InvalidResponse { status, .. }
+            | EngineError::CredentialsRejected { status, .. } => *status >= 500,
             _ => false,
         }
     }
@@ -130,6 +145,14 @@ fn describe(description: &Option<String>) -> String {
     match description {
         Some(text) => format!(": {text}"),
         None => String::new(),
+    }
+}
+
+fn reply(body_start: &str) -> String {
+    if body_start.is_empty() {
+        " and an empty body".to_owned()
+    } else {
+        format!(" and the reply: {body_start}")
     }
 }
 

@@ -5,7 +5,7 @@ use latchkey_catalog::{Auth, InjectLocation, Provider};
 use serde_json::Value;
 
 use crate::template::{config_variables, render, uses_unset_optional, with_random_token};
-use crate::{ConnectionConfig, Credentials, EngineError};
+use crate::{ConnectionConfig, Credentials, EngineError, SessionCredentials};
 
 /// The headers and query parameters to add to one outgoing request: the
 /// provider's static `proxy.headers` and `proxy.query`, then the credential.
@@ -58,9 +58,12 @@ impl Injection {
             }
             let field = format!("proxy.headers.{name}");
             let value = render(&provider.name, &field, template, &vars)?;
-            injection
-                .headers
-                .push(header(&provider.name, &field, name, &value)?);
+            let (name, mut value) = header(&provider.name, &field, name, &value)?;
+            // The proxy headers of these modes may carry credential fields.
+            if matches!(provider.auth, Auth::TwoStep(_) | Auth::Session(_)) {
+                value.set_sensitive(true);
+            }
+            injection.headers.push((name, value));
         }
         for (name, template) in &provider.proxy.query {
             if uses_unset_optional(provider, template, &vars) {
@@ -71,6 +74,9 @@ impl Injection {
             injection.query.push((name.clone(), value));
         }
 
+        if !provider.auth.injects_credential() {
+            return Ok(injection);
+        }
         let inject = provider.auth.inject();
         let field = "auth.inject.value";
         let value = render(&provider.name, field, &inject.value, &vars)?;
@@ -98,6 +104,9 @@ fn check_mode(provider: &Provider, credentials: &Credentials) -> Result<(), Engi
             )
             | (Auth::ApiKey(_), Credentials::ApiKey { .. })
             | (Auth::Basic(_), Credentials::Basic { .. })
+            | (Auth::TwoStep(_), Credentials::TwoStep(_))
+            | (Auth::Session(_), Credentials::Session(_))
+            | (Auth::None(_), Credentials::None {})
     );
     if matches {
         return Ok(());
@@ -140,6 +149,20 @@ pub(crate) fn credential_variables(
                 text("password", fixed_password.unwrap_or(password.expose())),
             ]
         }
+        Credentials::TwoStep(credentials)
+        | Credentials::Session(SessionCredentials(credentials)) => {
+            let mut variables: Vec<(String, Value)> = credentials
+                .fields
+                .iter()
+                .map(|(name, value)| text(name, value.expose()))
+                .collect();
+            variables.push(text(
+                "access_token",
+                credentials.token.access_token.expose(),
+            ));
+            variables
+        }
+        Credentials::None {} => Vec::new(),
     }
 }
 

@@ -14,13 +14,18 @@ mod template;
 mod token_request;
 mod token_response;
 mod transport;
+mod two_step;
 mod url_template;
 
 #[cfg(test)]
 mod test_support;
 
-pub use credentials::{ClientApp, ConnectionConfig, Credentials, OAuth2Token, TokenGrant};
+pub use credentials::{
+    ClientApp, ConnectionConfig, Credentials, OAuth2Token, SessionCredentials, TokenGrant,
+    TwoStepCredentials,
+};
 pub use error::{EngineError, ProviderErrorKind};
+pub use http::HeaderValue;
 pub use inject::Injection;
 pub use lifecycle::{refresh_due, DEFAULT_REFRESH_MARGIN};
 pub use oauth2_flow::AuthorizationRequest;

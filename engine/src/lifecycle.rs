@@ -36,7 +36,8 @@ fn configured_margin(auth: &Auth) -> TimeDelta {
     let seconds = match auth {
         Auth::Oauth2(oauth2) => oauth2.refresh_margin_seconds,
         Auth::Oauth2ClientCredentials(cc) => cc.refresh_margin_seconds,
-        Auth::ApiKey(_) | Auth::Basic(_) => None,
+        Auth::TwoStep(two_step) | Auth::Session(two_step) => two_step.refresh_margin_seconds,
+        Auth::ApiKey(_) | Auth::Basic(_) | Auth::None(_) => None,
     };
     match seconds {
         // A margin too large for TimeDelta is larger than any lifetime, so

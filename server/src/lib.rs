@@ -17,6 +17,7 @@ mod records;
 mod refresh;
 mod routes;
 mod store;
+mod two_step;
 mod validate;
 
 use std::collections::BTreeMap;

@@ -21,11 +21,15 @@ use std::sync::{Arc, Mutex};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use latchkey_catalog::Provider;
-use latchkey_engine::{ClientApp, Credentials, EngineError, OAuth2Token, TokenGrant};
+use latchkey_engine::{
+    ClientApp, Credentials, EngineError, OAuth2Token, SessionCredentials, TokenGrant,
+    TwoStepCredentials,
+};
 
 use crate::error::ApiError;
 use crate::records::{ConnectionErrorRecord, ConnectionRecord, IntegrationRecord};
 use crate::store::connection_key;
+use crate::two_step;
 use crate::AppState;
 
 /// The `type` of connection errors written by a failed refresh.
@@ -64,12 +68,17 @@ impl RefreshLocks {
     }
 }
 
-/// Returns the OAuth token of a connection, if its credentials have one.
+/// Returns the token of a connection that Latchkey renews, if its
+/// credentials have one: an OAuth token, or the token or session id of a
+/// `two_step` or `session` connection.
 pub fn token_of(credentials: &Credentials) -> Option<&OAuth2Token> {
     match credentials {
         Credentials::OAuth2(token) => Some(token),
         Credentials::ClientCredentials { token, .. } => Some(token),
         Credentials::ApiKey { .. } | Credentials::Basic { .. } => None,
+        Credentials::TwoStep(_) | Credentials::Session(_) | Credentials::None {} => {
+            credentials.renewable_token()
+        }
     }
 }
 
@@ -274,6 +283,16 @@ async fn request_new_token(
         Credentials::ApiKey { .. } | Credentials::Basic { .. } => Err(EngineError::Unsupported(
             "only OAuth tokens can be refreshed".to_owned(),
         )),
+        Credentials::TwoStep(TwoStepCredentials { fields, token })
+        | Credentials::Session(SessionCredentials(TwoStepCredentials { fields, token })) => {
+            state
+                .engine
+                .two_step_token(provider, fields, config, Some(token))
+                .await
+        }
+        Credentials::None {} => Err(EngineError::Unsupported(
+            "a connection of the `none` mode has no token to refresh".to_owned(),
+        )),
     }
 }
 
@@ -292,6 +311,11 @@ async fn store_refreshed(
             client_id,
             client_secret,
         },
+        Credentials::TwoStep(TwoStepCredentials { fields, .. })
+        | Credentials::Session(SessionCredentials(TwoStepCredentials { fields, .. })) => {
+            let provider = state.provider(&connection.provider)?;
+            two_step::wrap(provider, fields, grant.token)
+        }
         _ => Credentials::OAuth2(grant.token),
     };
     connection.connection_config.extend(grant.connection_config);

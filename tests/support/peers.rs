@@ -391,3 +391,52 @@ impl MockOAuth {
             .collect()
     }
 }
+
+/// `tests/peers/two_step_server.py`: token and login endpoints that check
+/// the exact requests of the `two_step` and `session` tests, and an API that
+/// accepts only the live tokens they issued.
+pub struct TwoStepServer {
+    pub base_url: String,
+    process: ChildGuard,
+    _logs: TempDir,
+}
+
+impl TwoStepServer {
+    /// Starts the server with tokens that live `token_lifetime_seconds`.
+    pub fn start(token_lifetime_seconds: u64) -> TwoStepServer {
+        let python = require_installed(peers_dir().join(".venv/bin/python"), "Python venv");
+        let logs = TempDir::new().unwrap();
+        let port = free_port();
+        let mut command = Command::new(python);
+        command
+            .arg(peers_dir().join("two_step_server.py"))
+            .arg(port.to_string())
+            .arg(token_lifetime_seconds.to_string())
+            .stdout(Stdio::null());
+        let mut process =
+            ChildGuard::spawn("two_step_server", command, &logs.path().join("stderr"));
+        process.wait_for_port(port, START_TIMEOUT);
+        TwoStepServer {
+            base_url: format!("http://127.0.0.1:{port}"),
+            process,
+            _logs: logs,
+        }
+    }
+
+    /// Returns how many tokens the endpoint `json`, `form` or `bill` issued.
+    pub async fn issued(&self, endpoint: &str) -> u64 {
+        let stats: Value = reqwest::get(format!("{}/stats", self.base_url))
+            .await
+            .expect("GET /stats")
+            .json()
+            .await
+            .expect("stats JSON");
+        stats[endpoint]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no count for `{endpoint}` in {stats}"))
+    }
+
+    pub fn stderr_text(&self) -> String {
+        self.process.stderr_text()
+    }
+}

@@ -19,6 +19,7 @@ use crate::logging::record_connection;
 use crate::records::{ConnectionRecord, EndUser, IntegrationRecord};
 use crate::refresh::{fresh_connection, missing_connection};
 use crate::store::CreateConnection;
+use crate::two_step;
 use crate::validate::{
     check_basic_username, check_credential_size, check_end_user, check_header_credential,
     check_identifier,
@@ -38,7 +39,9 @@ pub struct ImportConnection {
     connection_config: Option<ConnectionConfig>,
     #[serde(default)]
     metadata: Option<serde_json::Map<String, Value>>,
-    credentials: ImportCredentials,
+    /// Required except for a provider of the `none` mode.
+    #[serde(default)]
+    credentials: Option<ImportCredentials>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,6 +76,20 @@ enum ImportCredentials {
         #[serde(default)]
         password: Option<String>,
     },
+    /// The values the end user would enter, as top-level keys.
+    #[serde(rename = "TWO_STEP")]
+    TwoStep {
+        #[serde(flatten)]
+        fields: serde_json::Map<String, Value>,
+    },
+    /// The login values of a `session` provider, as top-level keys.
+    #[serde(rename = "BILL")]
+    Session {
+        #[serde(flatten)]
+        fields: serde_json::Map<String, Value>,
+    },
+    #[serde(rename = "NONE")]
+    None {},
 }
 
 /// Reads `credentials.expires_at`. It is checked here rather than by serde,
@@ -112,6 +129,9 @@ impl ImportCredentials {
             ImportCredentials::ClientCredentials { .. } => "OAUTH2_CC",
             ImportCredentials::ApiKey { .. } => "API_KEY",
             ImportCredentials::Basic { .. } => "BASIC",
+            ImportCredentials::TwoStep { .. } => "TWO_STEP",
+            ImportCredentials::Session { .. } => "BILL",
+            ImportCredentials::None {} => "NONE",
         }
     }
 }
@@ -157,11 +177,16 @@ pub async fn create(
     let input_config = body.connection_config.unwrap_or_default();
     let mut config = connection_config::validate(provider, &input_config)?;
 
+    let input_credentials = match (body.credentials, &provider.auth) {
+        (Some(credentials), _) => credentials,
+        (None, Auth::None(_)) => ImportCredentials::None {},
+        (None, _) => return Err(ApiError::invalid_body("missing field `credentials`")),
+    };
     let credentials = import_credentials(
         &state,
         provider,
         &integration,
-        body.credentials,
+        input_credentials,
         &mut config,
     )
     .await?;
@@ -341,10 +366,20 @@ async fn import_credentials(
             let password = password.ok_or_else(|| missing("password"))?;
             basic_credentials("credentials.", username, password)
         }
+        (Auth::TwoStep(settings), ImportCredentials::TwoStep { fields })
+        | (Auth::Session(settings), ImportCredentials::Session { fields }) => {
+            let fields = two_step::entered_fields(provider, settings, "credentials.", fields)?;
+            two_step::obtain_credentials(state, provider, &integration.unique_key, fields, config)
+                .await
+        }
+        (Auth::None(_), ImportCredentials::None {}) => Ok(Credentials::None {}),
         (Auth::Oauth2(_), input) => Err(mismatch(&input, "OAUTH2")),
         (Auth::Oauth2ClientCredentials(_), input) => Err(mismatch(&input, "OAUTH2_CC")),
         (Auth::ApiKey(_), input) => Err(mismatch(&input, "API_KEY")),
         (Auth::Basic(_), input) => Err(mismatch(&input, "BASIC")),
+        (Auth::TwoStep(_), input) => Err(mismatch(&input, "TWO_STEP")),
+        (Auth::Session(_), input) => Err(mismatch(&input, "BILL")),
+        (Auth::None(_), input) => Err(mismatch(&input, "NONE")),
     }
 }
 
@@ -537,6 +572,9 @@ fn credential_type(credentials: &Credentials) -> &'static str {
         Credentials::ClientCredentials { .. } => "OAUTH2_CC",
         Credentials::ApiKey { .. } => "API_KEY",
         Credentials::Basic { .. } => "BASIC",
+        Credentials::TwoStep(_) | Credentials::Session(_) | Credentials::None {} => {
+            credentials.type_name()
+        }
     }
 }
 

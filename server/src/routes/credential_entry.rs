@@ -228,7 +228,10 @@ fn check_mode<'a>(
         (Auth::ApiKey(_), _) => format!("POST /connect/{unique_key}/api-key"),
         (Auth::Basic(_), _) => format!("POST /connect/{unique_key}/basic"),
         (Auth::Oauth2(_), _) => format!("GET /oauth/connect/{unique_key}"),
-        (Auth::Oauth2ClientCredentials(_), _) => {
+        (Auth::Oauth2ClientCredentials(_), _)
+        | (Auth::TwoStep(_), _)
+        | (Auth::Session(_), _)
+        | (Auth::None(_), _) => {
             "POST /connections, called by the application with the secret key".to_owned()
         }
     };

@@ -1,0 +1,250 @@
+//! The `two_step` and `session` flows: a token (or session id) obtained by
+//! sending the end user's credentials to the provider's token endpoint.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use latchkey_catalog::{
+    Auth, Provider, TokenBodyFormat, TokenRequest, TokenRequestMethod, TwoStep,
+};
+use serde_json::Value;
+use url::Url;
+
+use crate::template::{config_variables, render, render_url_with_fallbacks, with_random_token};
+use crate::token_response::{parse_token_reply, RawReply};
+use crate::transport::TokenTransport;
+use crate::{ConnectionConfig, Engine, EngineError, OAuth2Token, Secret, TokenGrant};
+
+/// How many characters of a rejection's body an error quotes.
+const BODY_START_CHARS: usize = 300;
+
+impl Engine {
+    /// Obtains a token for a `two_step` or `session` connection.
+    ///
+    /// With `previous` set and a `refresh_request` in the definition, and a
+    /// refresh token from the last reply, the refresh request is sent; in
+    /// every other case the token request is sent again with the entered
+    /// `fields`. A reply with a status other than 2xx is
+    /// [`EngineError::CredentialsRejected`], quoting the start of its body.
+    pub async fn two_step_token(
+        &self,
+        provider: &Provider,
+        fields: &BTreeMap<String, Secret>,
+        config: &ConnectionConfig,
+        previous: Option<&OAuth2Token>,
+    ) -> Result<TokenGrant, EngineError> {
+        let settings = two_step_settings(provider)?;
+        let mut vars = with_random_token(&config_variables(provider, config));
+        if let Value::Object(object) = &mut vars {
+            for (name, value) in fields {
+                object.insert(name.clone(), Value::String(value.expose().to_owned()));
+            }
+        }
+
+        let refresh = previous.and_then(|token| {
+            let refresh_token = token.refresh_token.as_ref()?;
+            let request = settings.refresh_request.as_ref()?;
+            Some((request, token, refresh_token))
+        });
+        let (request, field, previous_refresh_token) = match refresh {
+            Some((request, token, refresh_token)) => {
+                if let Value::Object(object) = &mut vars {
+                    let text = |secret: &Secret| Value::String(secret.expose().to_owned());
+                    object.insert("access_token".to_owned(), text(&token.access_token));
+                    object.insert("refresh_token".to_owned(), text(refresh_token));
+                }
+                (request, "auth.refresh_request", Some(refresh_token))
+            }
+            None => (&settings.token_request, "auth.token_request", None),
+        };
+
+        let (url, http_request) = build_request(provider, field, request, &vars)?;
+        let obtained_at = Utc::now();
+        let reply = TokenTransport::new(&self.http, &provider.name, "two_step", &url)
+            .send(http_request)
+            .await?;
+        if !(200..300).contains(&reply.status) {
+            return Err(rejected(provider, &reply, fields));
+        }
+        parse_token_reply(
+            &provider.name,
+            &settings.token_response,
+            &reply,
+            obtained_at,
+            previous_refresh_token,
+        )
+    }
+}
+
+fn two_step_settings(provider: &Provider) -> Result<&TwoStep, EngineError> {
+    match &provider.auth {
+        Auth::TwoStep(settings) | Auth::Session(settings) => Ok(settings),
+        other => Err(EngineError::Unsupported(format!(
+            "provider `{}` uses auth mode `{}`, which has no token request of its own",
+            provider.name,
+            other.mode_name()
+        ))),
+    }
+}
+
+/// Renders the URL, the parameters and the headers of `request`.
+/// `field` is the definition field of the request, for error messages.
+fn build_request(
+    provider: &Provider,
+    field: &str,
+    request: &TokenRequest,
+    vars: &Value,
+) -> Result<(Url, http::Request<Vec<u8>>), EngineError> {
+    let name = provider.name.as_str();
+    let mut url = render_url_with_fallbacks(
+        provider,
+        &format!("{field}.url"),
+        &request.url,
+        &request.url_fallbacks,
+        vars,
+    )?;
+    let mut params = serde_json::Map::new();
+    for (key, value) in &request.params {
+        let key_field = format!("{field}.params.{key}");
+        params.insert(key.clone(), render_value(name, &key_field, value, vars)?);
+    }
+
+    let (method, body, content_type) = match request.method {
+        TokenRequestMethod::Get => {
+            let pairs = scalar_pairs(name, field, &params)?;
+            if !pairs.is_empty() {
+                url.query_pairs_mut().extend_pairs(pairs);
+            }
+            (http::Method::GET, Vec::new(), None)
+        }
+        TokenRequestMethod::Post => match request.body_format {
+            TokenBodyFormat::Json => (
+                http::Method::POST,
+                serde_json::to_vec(&Value::Object(params)).unwrap_or_default(),
+                Some("application/json"),
+            ),
+            TokenBodyFormat::Form => {
+                let pairs = scalar_pairs(name, field, &params)?;
+                let body = url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(pairs)
+                    .finish();
+                (
+                    http::Method::POST,
+                    body.into_bytes(),
+                    Some("application/x-www-form-urlencoded"),
+                )
+            }
+        },
+    };
+
+    let mut builder = http::Request::builder().method(method).uri(url.as_str());
+    let mut has_content_type = false;
+    for (header_name, template) in &request.headers {
+        let header_field = format!("{field}.headers.{header_name}");
+        let value = render(name, &header_field, template, vars)?;
+        let parsed_name = HeaderName::from_bytes(header_name.as_bytes()).map_err(|_| {
+            EngineError::template(
+                name,
+                &header_field,
+                format!("`{header_name}` is not a valid header name"),
+            )
+        })?;
+        let mut parsed_value = HeaderValue::from_str(&value).map_err(|_| {
+            EngineError::template(
+                name,
+                &header_field,
+                format!("the rendered value of header `{header_name}` is not a valid header value"),
+            )
+        })?;
+        parsed_value.set_sensitive(true);
+        has_content_type |= parsed_name == CONTENT_TYPE;
+        builder = builder.header(parsed_name, parsed_value);
+    }
+    if let (Some(content_type), false) = (content_type, has_content_type) {
+        builder = builder.header(CONTENT_TYPE, content_type);
+    }
+    let http_request = builder.body(body).map_err(|error| {
+        EngineError::template(name, field, format!("the request cannot be built: {error}"))
+    })?;
+    Ok((url, http_request))
+}
+
+/// Renders every string inside a parameter value as a template.
+fn render_value(
+    provider: &str,
+    field: &str,
+    value: &Value,
+    vars: &Value,
+) -> Result<Value, EngineError> {
+    Ok(match value {
+        Value::String(template) => Value::String(render(provider, field, template, vars)?),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(index, item)| {
+                    render_value(provider, &format!("{field}.{index}"), item, vars)
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, item)| {
+                    let item = render_value(provider, &format!("{field}.{key}"), item, vars)?;
+                    Ok((key.clone(), item))
+                })
+                .collect::<Result<_, EngineError>>()?,
+        ),
+        other => other.clone(),
+    })
+}
+
+/// Turns rendered parameters into name-value pairs for a form body or a
+/// query string, where only strings, numbers and booleans fit.
+fn scalar_pairs(
+    provider: &str,
+    field: &str,
+    params: &serde_json::Map<String, Value>,
+) -> Result<Vec<(String, String)>, EngineError> {
+    params
+        .iter()
+        .map(|(key, value)| {
+            let text =
+                match value {
+                    Value::String(text) => text.clone(),
+                    Value::Number(number) => number.to_string(),
+                    Value::Bool(flag) => flag.to_string(),
+                    Value::Null => String::new(),
+                    Value::Array(_) | Value::Object(_) => return Err(EngineError::template(
+                        provider,
+                        &format!("{field}.params.{key}"),
+                        "a form body or a query string holds only strings, numbers and booleans; \
+                         use `body_format: json` for nested values",
+                    )),
+                };
+            Ok((key.clone(), text))
+        })
+        .collect()
+}
+
+/// Builds the error of a reply with a status other than 2xx. Every entered
+/// value is blanked out of the quoted body, because some providers echo the
+/// request.
+fn rejected(
+    provider: &Provider,
+    reply: &RawReply,
+    fields: &BTreeMap<String, Secret>,
+) -> EngineError {
+    let mut text = String::from_utf8_lossy(&reply.body).into_owned();
+    for value in fields.values() {
+        if !value.expose().is_empty() {
+            text = text.replace(value.expose(), "[redacted]");
+        }
+    }
+    EngineError::CredentialsRejected {
+        provider: provider.name.clone(),
+        status: reply.status,
+        body_start: text.trim().chars().take(BODY_START_CHARS).collect(),
+    }
+}

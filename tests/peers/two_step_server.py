@@ -1,0 +1,173 @@
+"""Token, login and API server for the two_step and session tests.
+
+It checks the exact body and headers of each token or login request, issues
+short-lived tokens, and serves an API that accepts only live tokens. It uses
+the standard library only.
+
+Usage: python two_step_server.py PORT TOKEN_LIFETIME_SECONDS
+
+Token endpoints (the credentials they accept are the constants below):
+  POST /json/login     JSON body {"user", "secret", "options": {"remember": true}}
+                       and header X-Client-Id; replies {"data": {"jwt", "ttl"}}
+                       with ttl in seconds.
+  POST /form/token     form body grant_type=password&username&password and
+                       Authorization: Basic base64(client_id:client_secret);
+                       replies {"access_token", "expires_ms"}.
+  POST /bill/login     JSON body {"username", "password", "organizationId",
+                       "devKey"}; replies {"sessionId", "organizationId"}.
+API:
+  GET /api/...         needs Authorization: Bearer <live two-step token>.
+  GET /bill/api/...    needs headers sessionId (live) and devKey.
+  GET /stats           the number of tokens issued per endpoint.
+"""
+
+import base64
+import json
+import secrets
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+USERNAME = "ada"
+PASSWORD = "pw-correct-horse"
+CLIENT_ID = "client-7"
+CLIENT_SECRET = "client-secret-7"
+ORGANIZATION_ID = "org-00801"
+DEV_KEY = "dev-key-42"
+
+LOCK = threading.Lock()
+TOKENS = {}  # token -> (endpoint, expiry as time.monotonic())
+ISSUED = {"json": 0, "form": 0, "bill": 0}
+
+
+def issue(endpoint, lifetime):
+    token = secrets.token_hex(16)
+    with LOCK:
+        TOKENS[token] = (endpoint, time.monotonic() + lifetime)
+        ISSUED[endpoint] += 1
+    return token
+
+
+def live(token, endpoint):
+    with LOCK:
+        entry = TOKENS.get(token)
+    return entry is not None and entry[0] == endpoint and time.monotonic() < entry[1]
+
+
+class Handler(BaseHTTPRequestHandler):
+    lifetime = 2
+
+    def log_message(self, format, *args):
+        sys.stderr.write("two_step_server: " + (format % args) + "\n")
+
+    def reply(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length)
+
+    def content_type(self):
+        return (self.headers.get("Content-Type") or "").split(";")[0].strip()
+
+    def do_POST(self):
+        if self.path == "/json/login":
+            self.json_login()
+        elif self.path == "/form/token":
+            self.form_token()
+        elif self.path == "/bill/login":
+            self.bill_login()
+        else:
+            self.reply(404, {"message": f"no route {self.path}"})
+
+    def json_login(self):
+        if self.content_type() != "application/json":
+            return self.reply(415, {"message": "Content-Type must be application/json"})
+        if self.headers.get("X-Client-Id") != CLIENT_ID:
+            return self.reply(400, {"message": "missing or wrong X-Client-Id header"})
+        try:
+            body = json.loads(self.body())
+        except ValueError:
+            return self.reply(400, {"message": "the body is not JSON"})
+        expected = {"user": USERNAME, "secret": PASSWORD, "options": {"remember": True}}
+        if set(body) != set(expected) or body["options"] != expected["options"]:
+            return self.reply(400, {"message": f"unexpected body keys {sorted(body)}"})
+        if body["user"] != USERNAME or body["secret"] != PASSWORD:
+            return self.reply(401, {"message": "invalid user or secret"})
+        token = issue("json", self.lifetime)
+        self.reply(200, {"data": {"jwt": token, "ttl": self.lifetime}})
+
+    def form_token(self):
+        if self.content_type() != "application/x-www-form-urlencoded":
+            return self.reply(415, {"message": "Content-Type must be form-encoded"})
+        expected_basic = "Basic " + base64.b64encode(
+            f"{CLIENT_ID}:{CLIENT_SECRET}".encode()
+        ).decode()
+        if self.headers.get("Authorization") != expected_basic:
+            return self.reply(401, {"message": "wrong client authentication"})
+        form = parse_qs(self.body().decode(), keep_blank_values=True)
+        if sorted(form) != ["grant_type", "password", "username"]:
+            return self.reply(400, {"message": f"unexpected form keys {sorted(form)}"})
+        if form["grant_type"] != ["password"]:
+            return self.reply(400, {"message": "grant_type must be password"})
+        if form["username"] != [USERNAME] or form["password"] != [PASSWORD]:
+            return self.reply(401, {"message": "invalid username or password"})
+        token = issue("form", self.lifetime)
+        self.reply(200, {"access_token": token, "expires_ms": self.lifetime * 1000})
+
+    def bill_login(self):
+        if self.content_type() != "application/json":
+            return self.reply(415, {"message": "Content-Type must be application/json"})
+        body = json.loads(self.body() or b"{}")
+        expected = {
+            "username": USERNAME,
+            "password": PASSWORD,
+            "organizationId": ORGANIZATION_ID,
+            "devKey": DEV_KEY,
+        }
+        if body != expected:
+            return self.reply(
+                400,
+                [{"error_code": "BDC_1109", "error_message": "Invalid login credentials"}],
+            )
+        session = issue("bill", self.lifetime)
+        self.reply(200, {"sessionId": session, "organizationId": ORGANIZATION_ID})
+
+    def do_GET(self):
+        if self.path == "/stats":
+            with LOCK:
+                return self.reply(200, dict(ISSUED))
+        if self.path.startswith("/api/"):
+            authorization = self.headers.get("Authorization") or ""
+            token = authorization.removeprefix("Bearer ")
+            if not authorization.startswith("Bearer ") or not (
+                live(token, "json") or live(token, "form")
+            ):
+                return self.reply(401, {"message": "missing, unknown or expired token"})
+            return self.reply(200, {"path": self.path, "token": token})
+        if self.path.startswith("/bill/api/"):
+            if self.headers.get("devKey") != DEV_KEY:
+                return self.reply(401, {"message": "missing or wrong devKey header"})
+            session = self.headers.get("sessionId") or ""
+            if not live(session, "bill"):
+                return self.reply(401, {"message": "missing, unknown or expired session"})
+            return self.reply(200, {"path": self.path, "sessionId": session})
+        self.reply(404, {"message": f"no route {self.path}"})
+
+
+def main():
+    port = int(sys.argv[1])
+    Handler.lifetime = int(sys.argv[2])
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

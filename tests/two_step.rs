@@ -1,0 +1,419 @@
+//! The `two_step`, `session` and `none` auth modes end to end: connections
+//! created through `POST /connections`, tokens obtained from
+//! `tests/peers/two_step_server.py` (which checks each request's exact body
+//! and headers), obtained again after they expire, and injected by the proxy
+//! into requests that the same server's API checks. The `none` mode goes
+//! through the proxy to httpbin.
+
+mod support;
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use support::latchkey::{assert_error, send, Api, CatalogDir, CatalogServer};
+use support::peers::{Httpbin, TwoStepServer};
+use support::{credential, provider_file, random_hex};
+
+/// Lifetime of every token the token server issues. Latchkey obtains a new
+/// one after half of it, so the tests wait a little longer than that.
+const TOKEN_LIFETIME_SECONDS: u64 = 2;
+const PAST_HALF_LIFETIME: Duration = Duration::from_millis(1300);
+
+// The values two_step_server.py accepts.
+const USERNAME: &str = "ada";
+const PASSWORD: &str = "pw-correct-horse";
+const CLIENT_ID: &str = "client-7";
+const CLIENT_SECRET: &str = "client-secret-7";
+const ORGANIZATION_ID: &str = "org-00801";
+const DEV_KEY: &str = "dev-key-42";
+
+struct Env {
+    tokens: TwoStepServer,
+    _httpbin: Httpbin,
+    latchkey: CatalogServer,
+}
+
+fn env() -> &'static Env {
+    static ENV: OnceLock<Env> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let tokens = TwoStepServer::start(TOKEN_LIFETIME_SECONDS);
+        let httpbin = Httpbin::start();
+        let base = &tokens.base_url;
+        let catalog = CatalogDir::new();
+        catalog.write("test-two-step-json", &json_provider(base));
+        catalog.write("test-two-step-form", &form_provider(base));
+        catalog.write("test-session", &session_provider(base));
+        catalog.write("test-none", &none_provider(&httpbin.base_url));
+        let latchkey = CatalogServer::start(catalog, &[]);
+        Env {
+            tokens,
+            _httpbin: httpbin,
+            latchkey,
+        }
+    })
+}
+
+/// A JSON login with a nested body value and a header from a credential
+/// field, whose reply nests the token and its lifetime in seconds.
+fn json_provider(base: &str) -> String {
+    let auth = format!(
+        r#"  mode: two_step
+  credentials:
+    user: {{title: User}}
+    secret: {{title: Secret, secret: true}}
+    client: {{title: Client ID}}
+  token_request:
+    url: "{base}/json/login"
+    body_format: json
+    params:
+      user: "{{{{ user }}}}"
+      secret: "{{{{ secret }}}}"
+      options: {{remember: true}}
+    headers:
+      X-Client-Id: "{{{{ client }}}}"
+  token_response:
+    access_token: data.jwt
+    expires_in: data.ttl"#
+    );
+    provider_file(
+        "test-two-step-json",
+        "Two-step JSON",
+        &auth,
+        &format!("{base}/api"),
+        "",
+    )
+}
+
+/// A form-encoded password grant with basic client authentication built
+/// from two credential fields, whose reply gives the lifetime in
+/// milliseconds.
+fn form_provider(base: &str) -> String {
+    let auth = format!(
+        r#"  mode: two_step
+  credentials:
+    username: {{title: Username}}
+    password: {{title: Password, secret: true}}
+    client_id: {{title: Client ID}}
+    client_secret: {{title: Client secret, secret: true}}
+  token_request:
+    url: "{base}/form/token"
+    params:
+      grant_type: password
+      username: "{{{{ username }}}}"
+      password: "{{{{ password }}}}"
+    headers:
+      Authorization: "Basic {{{{ (client_id ~ ':' ~ client_secret) | base64 }}}}"
+  token_response:
+    expires_in: expires_ms
+    expires_in_unit: milliseconds"#
+    );
+    provider_file(
+        "test-two-step-form",
+        "Two-step form",
+        &auth,
+        &format!("{base}/api"),
+        "",
+    )
+}
+
+/// Bill.com's shape: a JSON login whose reply carries `sessionId`, sent
+/// back with the developer key on every API call.
+fn session_provider(base: &str) -> String {
+    let auth = format!(
+        r#"  mode: session
+  credentials:
+    username: {{title: Username}}
+    password: {{title: Password, secret: true}}
+    organization_id: {{title: Organization ID}}
+    dev_key: {{title: Developer key, secret: true}}
+  token_request:
+    url: "{base}/bill/login"
+    body_format: json
+    params:
+      username: "{{{{ username }}}}"
+      password: "{{{{ password }}}}"
+      organizationId: "{{{{ organization_id }}}}"
+      devKey: "{{{{ dev_key }}}}"
+  token_response:
+    access_token: sessionId
+    default_expires_in: {TOKEN_LIFETIME_SECONDS}
+  inject: {{name: sessionId, value: "{{{{ access_token }}}}"}}"#
+    );
+    let file = provider_file(
+        "test-session",
+        "Session login",
+        &auth,
+        &format!("{base}/bill/api"),
+        "",
+    );
+    format!(
+        "{}\n  headers:\n    devKey: \"{{{{ dev_key }}}}\"\n",
+        file.trim_end()
+    )
+}
+
+fn none_provider(httpbin: &str) -> String {
+    let file = provider_file("test-none", "No auth", "  mode: none", httpbin, "");
+    format!(
+        "{}\n  headers:\n    X-Static: fixed-value\n",
+        file.trim_end()
+    )
+}
+
+async fn integration(api: &Api, provider: &str) -> String {
+    api.integration_of(provider).await
+}
+
+fn json_credentials() -> Value {
+    json!({"type": "TWO_STEP", "user": USERNAME, "secret": PASSWORD, "client": CLIENT_ID})
+}
+
+/// Sends `GET /proxy{path}` for the connection and returns the reply.
+async fn proxy_get(api: &Api, key: &str, id: &str, path: &str) -> support::latchkey::Reply {
+    send(api.proxy(Method::GET, path, key, id)).await
+}
+
+#[tokio::test]
+async fn json_token_obtained_injected_and_renewed() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let key = integration(&api, "test-two-step-json").await;
+    let id = format!("conn-{}", random_hex(6));
+    let issued_before = env.tokens.issued("json").await;
+
+    let created = api
+        .create_connection(&json!({
+            "provider_config_key": key,
+            "connection_id": id,
+            "credentials": json_credentials(),
+        }))
+        .await;
+
+    assert_eq!(created["credentials"]["type"], "TWO_STEP");
+    assert_eq!(env.tokens.issued("json").await, issued_before + 1);
+    let first_token = credential(&created, "token");
+    let reply = proxy_get(&api, &key, &id, "/whoami").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json()["token"], first_token.as_str());
+
+    tokio::time::sleep(PAST_HALF_LIFETIME).await;
+    let reply = proxy_get(&api, &key, &id, "/whoami").await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(env.tokens.issued("json").await, issued_before + 2);
+    let stored = api.connection(&key, &id, None).await;
+    let second_token = credential(&stored, "token");
+    assert_ne!(second_token, first_token);
+    assert_eq!(reply.json()["token"], second_token.as_str());
+    assert_eq!(credential(&stored, "user"), USERNAME);
+    assert!(stored["credentials"]["expires_at"].is_string(), "{stored}");
+}
+
+#[tokio::test]
+async fn form_token_with_basic_header_renewed() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let key = integration(&api, "test-two-step-form").await;
+    let id = format!("conn-{}", random_hex(6));
+    let issued_before = env.tokens.issued("form").await;
+
+    let created = api
+        .create_connection(&json!({
+            "provider_config_key": key,
+            "connection_id": id,
+            "credentials": {
+                "type": "TWO_STEP",
+                "username": USERNAME,
+                "password": PASSWORD,
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+            },
+        }))
+        .await;
+    let first_token = credential(&created, "token");
+    let reply = proxy_get(&api, &key, &id, "/items").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+
+    tokio::time::sleep(PAST_HALF_LIFETIME).await;
+    let stored = api.connection(&key, &id, None).await;
+
+    assert_eq!(env.tokens.issued("form").await, issued_before + 2);
+    assert_ne!(credential(&stored, "token"), first_token);
+    let reply = proxy_get(&api, &key, &id, "/items").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json()["token"], credential(&stored, "token").as_str());
+}
+
+#[tokio::test]
+async fn session_id_sent_with_dev_key_and_renewed() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let key = integration(&api, "test-session").await;
+    let id = format!("conn-{}", random_hex(6));
+    let issued_before = env.tokens.issued("bill").await;
+
+    let created = api
+        .create_connection(&json!({
+            "provider_config_key": key,
+            "connection_id": id,
+            "credentials": {
+                "type": "BILL",
+                "username": USERNAME,
+                "password": PASSWORD,
+                "organization_id": ORGANIZATION_ID,
+                "dev_key": DEV_KEY,
+            },
+        }))
+        .await;
+    assert_eq!(created["credentials"]["type"], "BILL");
+    let first_session = credential(&created, "session_id");
+    let reply = proxy_get(&api, &key, &id, "/v3/vendors").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json()["sessionId"], first_session.as_str());
+
+    tokio::time::sleep(PAST_HALF_LIFETIME).await;
+    let reply = proxy_get(&api, &key, &id, "/v3/vendors").await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(env.tokens.issued("bill").await, issued_before + 2);
+    assert_ne!(reply.json()["sessionId"], first_session.as_str());
+}
+
+#[tokio::test]
+async fn none_connection_proxies_without_credential() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let key = integration(&api, "test-none").await;
+    let id = format!("conn-{}", random_hex(6));
+
+    let created = api
+        .create_connection(&json!({"provider_config_key": key, "connection_id": id}))
+        .await;
+    let reply = proxy_get(&api, &key, &id, "/anything/forecast").await;
+
+    assert_eq!(created["credentials"], json!({"type": "NONE"}));
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let headers = &reply.json()["headers"];
+    assert_eq!(headers["X-Static"], "fixed-value", "{headers}");
+    assert!(headers.get("Authorization").is_none(), "{headers}");
+}
+
+#[tokio::test]
+async fn bad_credential_fields_rejected() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let key = integration(&api, "test-two-step-json").await;
+
+    // (case, credentials, expected field named in the message)
+    let cases = [
+        (
+            "missing field",
+            json!({"type": "TWO_STEP", "user": USERNAME, "client": CLIENT_ID}),
+            "`credentials.secret`",
+        ),
+        (
+            "empty field",
+            json!({"type": "TWO_STEP", "user": USERNAME, "secret": "", "client": CLIENT_ID}),
+            "`credentials.secret`",
+        ),
+        (
+            "unknown field",
+            json!({"type": "TWO_STEP", "user": USERNAME, "secret": PASSWORD, "client": CLIENT_ID, "pin": "1"}),
+            "`credentials.pin`",
+        ),
+        (
+            "object value",
+            json!({"type": "TWO_STEP", "user": {"name": USERNAME}, "secret": PASSWORD, "client": CLIENT_ID}),
+            "`credentials.user`",
+        ),
+        (
+            "wrong type",
+            json!({"type": "API_KEY", "api_key": "k"}),
+            "`TWO_STEP`",
+        ),
+    ];
+    for (case, credentials, field) in cases {
+        let id = format!("conn-{}", random_hex(6));
+        let reply = api
+            .post(
+                "/connections",
+                &json!({"provider_config_key": key, "connection_id": id, "credentials": credentials}),
+            )
+            .await;
+
+        assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_credentials", case);
+        assert!(
+            reply.error_message().contains(field),
+            "{case}: {}",
+            reply.text
+        );
+        let stored = api.connection_reply(&key, &id, None).await;
+        assert_eq!(
+            stored.status,
+            StatusCode::NOT_FOUND,
+            "{case}: {}",
+            stored.text
+        );
+    }
+
+    let none_key = integration(&api, "test-none").await;
+    let reply = api
+        .post("/connections", &json!({"provider_config_key": key}))
+        .await;
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "invalid_body",
+        "no credentials",
+    );
+    let reply = api
+        .post(
+            "/connections",
+            &json!({"provider_config_key": none_key, "credentials": json_credentials()}),
+        )
+        .await;
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "invalid_credentials",
+        "two_step on none",
+    );
+}
+
+#[tokio::test]
+async fn rejected_login_quoted_and_not_stored() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let key = integration(&api, "test-two-step-json").await;
+    let id = format!("conn-{}", random_hex(6));
+    let wrong_secret = format!("wrong-{}", random_hex(6));
+
+    let reply = api
+        .post(
+            "/connections",
+            &json!({
+                "provider_config_key": key,
+                "connection_id": id,
+                "credentials": {"type": "TWO_STEP", "user": USERNAME, "secret": wrong_secret, "client": CLIENT_ID},
+            }),
+        )
+        .await;
+
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "invalid_credentials",
+        "wrong secret",
+    );
+    let message = reply.error_message();
+    assert!(message.contains("HTTP 401"), "{message}");
+    assert!(message.contains("invalid user or secret"), "{message}");
+    assert!(!reply.text.contains(&wrong_secret), "{}", reply.text);
+    let stored = api.connection_reply(&key, &id, None).await;
+    assert_eq!(stored.status, StatusCode::NOT_FOUND, "{}", stored.text);
+    let logs = env.latchkey.server.logs();
+    assert!(!logs.contains(&wrong_secret), "the secret reached the logs");
+}
