@@ -216,8 +216,34 @@ fn render_auth(
             line(out, "client auth", client_auth(cc.client_auth));
         }
         Auth::ApiKey(_) | Auth::Basic(_) => {}
+        Auth::Signature(signature) => {
+            line(out, "algorithm", &format!("{:?}", signature.algorithm));
+            line(out, "string to sign", &signature.string_to_sign);
+            line(out, "encoding", &format!("{:?}", signature.encoding));
+            for (name, value) in &signature.headers {
+                line(out, "signed header", &format!("{name}: {value}"));
+            }
+            for (name, value) in &signature.query {
+                line(out, "signed query", &format!("{name}={value}"));
+            }
+        }
+        Auth::AwsSigv4(aws) => {
+            line(out, "service", &aws.service);
+            line(out, "region", &aws.region);
+        }
     }
     Ok(())
+}
+
+/// Prints the static proxy headers and query parameters.
+fn render_static(out: &mut String, injection: &Injection) {
+    for (name, value) in &injection.headers {
+        let value = value.to_str().unwrap_or("<not visible ASCII>");
+        line(out, "static header", &format!("{name}: {value}"));
+    }
+    for (name, value) in &injection.query {
+        line(out, "static query", &format!("{name}={value}"));
+    }
 }
 
 fn render_scopes(out: &mut String, defaults: &[String], separator: &str) {
@@ -350,6 +376,15 @@ fn placeholder_credentials(auth: &Auth) -> Credentials {
             username: "<username>".to_owned(),
             password: Secret::new("<password>"),
         },
+        Auth::Signature(_) => Credentials::Signature {
+            username: "<username>".to_owned(),
+            password: Secret::new("<password>"),
+        },
+        Auth::AwsSigv4(_) => Credentials::AwsSigV4 {
+            access_key_id: "<access_key_id>".to_owned(),
+            secret_access_key: Secret::new("<secret_access_key>"),
+            session_token: None,
+        },
     }
 }
 
@@ -360,6 +395,11 @@ fn render_injection(
 ) -> anyhow::Result<()> {
     let credentials = placeholder_credentials(&provider.auth);
     let injection = Injection::for_request(provider, &credentials, config, Some("<client_id>"))?;
+    if provider.auth.signs_requests() {
+        line(out, "credential", "a signature computed for each request");
+        render_static(out, &injection);
+        return Ok(());
+    }
     let inject = provider.auth.inject();
 
     // The engine adds the credential after the static headers and query

@@ -20,6 +20,7 @@ mod model;
 mod patterns;
 mod positions;
 mod schema;
+mod signing;
 mod suggest;
 
 pub use catalog::{validate_paths, Catalog, CatalogError, ValidationReport};

@@ -11,6 +11,10 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::signing::{
+    AwsSigV4, Signature, SignatureAlgorithm, SignatureEncoding, TimestampFormat,
+};
+
 /// One provider: how to authenticate with it and where its API lives.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,6 +49,10 @@ pub enum Auth {
     ApiKey(ApiKey),
     /// HTTP basic authentication with a username and a password.
     Basic(Basic),
+    /// An HMAC or digest signature over declared parts of each request.
+    Signature(Signature),
+    /// AWS Signature Version 4 over each request.
+    AwsSigv4(AwsSigV4),
 }
 
 impl Auth {
@@ -55,6 +63,8 @@ impl Auth {
             Auth::Oauth2ClientCredentials(_) => "oauth2_client_credentials",
             Auth::ApiKey(_) => "api_key",
             Auth::Basic(_) => "basic",
+            Auth::Signature(_) => "signature",
+            Auth::AwsSigv4(_) => "aws_sigv4",
         }
     }
 
@@ -66,11 +76,18 @@ impl Auth {
             Auth::Oauth2ClientCredentials(c) => c.inject.clone(),
             Auth::ApiKey(a) => Some(a.inject.clone()),
             Auth::Basic(b) => b.inject.clone(),
+            Auth::Signature(_) | Auth::AwsSigv4(_) => None,
         };
         explicit.unwrap_or_else(|| match self {
             Auth::Basic(_) => Inject::basic_default(),
             _ => Inject::bearer_default(),
         })
+    }
+
+    /// Returns whether the mode signs each proxied request itself, so that
+    /// the request carries no `inject` credential.
+    pub fn signs_requests(&self) -> bool {
+        matches!(self, Auth::Signature(_) | Auth::AwsSigv4(_))
     }
 }
 

@@ -36,6 +36,18 @@ pub enum Credentials {
     ApiKey { api_key: Secret },
     #[serde(rename = "BASIC")]
     Basic { username: String, password: Secret },
+    /// The key pair of a `signature` provider; only the signature computed
+    /// with `password` goes upstream.
+    #[serde(rename = "SIGNATURE")]
+    Signature { username: String, password: Secret },
+    /// AWS access keys; a session token comes with temporary keys from STS.
+    #[serde(rename = "AWS_SIGV4")]
+    AwsSigV4 {
+        access_key_id: String,
+        secret_access_key: Secret,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_token: Option<Secret>,
+    },
 }
 
 impl Credentials {
@@ -46,6 +58,8 @@ impl Credentials {
             Credentials::ClientCredentials { .. } => "OAUTH2_CC",
             Credentials::ApiKey { .. } => "API_KEY",
             Credentials::Basic { .. } => "BASIC",
+            Credentials::Signature { .. } => "SIGNATURE",
+            Credentials::AwsSigV4 { .. } => "AWS_SIGV4",
         }
     }
 
@@ -56,6 +70,7 @@ impl Credentials {
                 Some(token)
             }
             Credentials::ApiKey { .. } | Credentials::Basic { .. } => None,
+            Credentials::Signature { .. } | Credentials::AwsSigV4 { .. } => None,
         }
     }
 }
@@ -149,6 +164,15 @@ mod tests {
             Credentials::Basic {
                 username: "AC123".to_owned(),
                 password: Secret::new("pw"),
+            },
+            Credentials::Signature {
+                username: "key-id".to_owned(),
+                password: Secret::new("key-secret"),
+            },
+            Credentials::AwsSigV4 {
+                access_key_id: "AKIDEXAMPLE".to_owned(),
+                secret_access_key: Secret::new("aws-secret"),
+                session_token: Some(Secret::new("aws-session")),
             },
         ];
 

@@ -71,6 +71,11 @@ impl Injection {
             injection.query.push((name.clone(), value));
         }
 
+        // A signing mode adds its credential in `sign_request`, once the
+        // request that the signature covers is built.
+        if provider.auth.signs_requests() {
+            return Ok(injection);
+        }
         let inject = provider.auth.inject();
         let field = "auth.inject.value";
         let value = render(&provider.name, field, &inject.value, &vars)?;
@@ -98,6 +103,8 @@ fn check_mode(provider: &Provider, credentials: &Credentials) -> Result<(), Engi
             )
             | (Auth::ApiKey(_), Credentials::ApiKey { .. })
             | (Auth::Basic(_), Credentials::Basic { .. })
+            | (Auth::Signature(_), Credentials::Signature { .. })
+            | (Auth::AwsSigv4(_), Credentials::AwsSigV4 { .. })
     );
     if matches {
         return Ok(());
@@ -137,12 +144,15 @@ fn credential_variables(provider: &Provider, credentials: &Credentials) -> Vec<(
                 text("password", fixed_password.unwrap_or(password.expose())),
             ]
         }
+        // Proxy headers and query parameters see no secret of a signing
+        // mode; `sign_request` reads the keys itself.
+        Credentials::Signature { .. } | Credentials::AwsSigV4 { .. } => Vec::new(),
     }
 }
 
 /// Validates a header name and a rendered value. The error names the field
 /// but never quotes the value, which may contain the credential.
-fn header(
+pub(crate) fn header(
     provider: &str,
     field: &str,
     name: &str,

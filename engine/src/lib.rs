@@ -3,12 +3,15 @@
 //! No code here names a provider. Every behaviour comes from the typed
 //! [`latchkey_catalog::Provider`] passed in.
 
+mod aws_sigv4;
 mod credentials;
 mod error;
 mod inject;
 mod lifecycle;
 mod oauth2_flow;
 mod secret;
+mod sign;
+mod signature;
 mod template;
 mod token_request;
 mod token_response;
@@ -24,6 +27,7 @@ pub use inject::Injection;
 pub use lifecycle::{refresh_due, DEFAULT_REFRESH_MARGIN};
 pub use oauth2_flow::AuthorizationRequest;
 pub use secret::Secret;
+pub use sign::{sign_request, SigningContext};
 pub use template::{base_url, render};
 
 /// Runs token requests for every provider over one shared HTTP client.

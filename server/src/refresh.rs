@@ -70,6 +70,7 @@ pub fn token_of(credentials: &Credentials) -> Option<&OAuth2Token> {
         Credentials::OAuth2(token) => Some(token),
         Credentials::ClientCredentials { token, .. } => Some(token),
         Credentials::ApiKey { .. } | Credentials::Basic { .. } => None,
+        Credentials::Signature { .. } | Credentials::AwsSigV4 { .. } => None,
     }
 }
 
@@ -274,6 +275,11 @@ async fn request_new_token(
         Credentials::ApiKey { .. } | Credentials::Basic { .. } => Err(EngineError::Unsupported(
             "only OAuth tokens can be refreshed".to_owned(),
         )),
+        Credentials::Signature { .. } | Credentials::AwsSigV4 { .. } => {
+            Err(EngineError::Unsupported(
+                "signing credentials are static keys, which never need a refresh".to_owned(),
+            ))
+        }
     }
 }
 

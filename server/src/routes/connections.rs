@@ -12,6 +12,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::parse_flag;
+use super::signing_credentials::{
+    aws_sigv4_credentials, signature_credentials, AwsSigV4Input, SignatureInput,
+};
 use crate::connection_config;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery};
@@ -73,6 +76,22 @@ enum ImportCredentials {
         #[serde(default)]
         password: Option<String>,
     },
+    #[serde(rename = "SIGNATURE")]
+    Signature {
+        #[serde(default)]
+        username: Option<String>,
+        #[serde(default)]
+        password: Option<String>,
+    },
+    #[serde(rename = "AWS_SIGV4")]
+    AwsSigV4 {
+        #[serde(default)]
+        access_key_id: Option<String>,
+        #[serde(default)]
+        secret_access_key: Option<String>,
+        #[serde(default)]
+        session_token: Option<String>,
+    },
 }
 
 /// Reads `credentials.expires_at`. It is checked here rather than by serde,
@@ -112,6 +131,8 @@ impl ImportCredentials {
             ImportCredentials::ClientCredentials { .. } => "OAUTH2_CC",
             ImportCredentials::ApiKey { .. } => "API_KEY",
             ImportCredentials::Basic { .. } => "BASIC",
+            ImportCredentials::Signature { .. } => "SIGNATURE",
+            ImportCredentials::AwsSigV4 { .. } => "AWS_SIGV4",
         }
     }
 }
@@ -343,7 +364,41 @@ async fn import_credentials(
         (Auth::Oauth2ClientCredentials(_), input) => Err(mismatch(&input, "OAUTH2_CC")),
         (Auth::ApiKey(_), input) => Err(mismatch(&input, "API_KEY")),
         (Auth::Basic(_), input) => Err(mismatch(&input, "BASIC")),
+        (Auth::Signature(_), ImportCredentials::Signature { username, password }) => {
+            let input = SignatureInput { username, password };
+            signature_credentials("credentials.", input, |field| {
+                missing_field(provider, field)
+            })
+        }
+        (
+            Auth::AwsSigv4(_),
+            ImportCredentials::AwsSigV4 {
+                access_key_id,
+                secret_access_key,
+                session_token,
+            },
+        ) => {
+            let input = AwsSigV4Input {
+                access_key_id,
+                secret_access_key,
+                session_token,
+            };
+            aws_sigv4_credentials("credentials.", input, |field| {
+                missing_field(provider, field)
+            })
+        }
+        (Auth::Signature(_), input) => Err(mismatch(&input, "SIGNATURE")),
+        (Auth::AwsSigv4(_), input) => Err(mismatch(&input, "AWS_SIGV4")),
     }
+}
+
+/// The error for a credential field that an import left out or sent empty,
+/// which is a malformed body like any other missing field of `credentials`.
+fn missing_field(provider: &Provider, field: &str) -> ApiError {
+    ApiError::invalid_body(format!(
+        "missing or empty field `{field}`: provider `{}` requires a value",
+        provider.name
+    ))
 }
 
 /// Checks an API key against the provider's `key_pattern` and wraps it as
@@ -535,6 +590,8 @@ fn credential_type(credentials: &Credentials) -> &'static str {
         Credentials::ClientCredentials { .. } => "OAUTH2_CC",
         Credentials::ApiKey { .. } => "API_KEY",
         Credentials::Basic { .. } => "BASIC",
+        Credentials::Signature { .. } => "SIGNATURE",
+        Credentials::AwsSigV4 { .. } => "AWS_SIGV4",
     }
 }
 
