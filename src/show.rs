@@ -232,6 +232,21 @@ fn render_auth(
             };
             line(out, "renewal", &renewal);
         }
+        Auth::Signature(signature) => {
+            line(out, "algorithm", &format!("{:?}", signature.algorithm));
+            line(out, "string to sign", &signature.string_to_sign);
+            line(out, "encoding", &format!("{:?}", signature.encoding));
+            for (name, value) in &signature.headers {
+                line(out, "signed header", &format!("{name}: {value}"));
+            }
+            for (name, value) in &signature.query {
+                line(out, "signed query", &format!("{name}={value}"));
+            }
+        }
+        Auth::AwsSigv4(aws) => {
+            line(out, "service", &aws.service);
+            line(out, "region", &aws.region);
+        }
     }
     Ok(())
 }
@@ -382,6 +397,15 @@ fn placeholder_credentials(auth: &Auth) -> Credentials {
             }
         }
         Auth::None(_) => Credentials::None {},
+        Auth::Signature(_) => Credentials::Signature {
+            username: "<username>".to_owned(),
+            password: Secret::new("<password>"),
+        },
+        Auth::AwsSigv4(_) => Credentials::AwsSigV4 {
+            access_key_id: "<access_key_id>".to_owned(),
+            secret_access_key: Secret::new("<secret_access_key>"),
+            session_token: None,
+        },
     }
 }
 
@@ -394,6 +418,11 @@ fn render_injection(
     let injection = Injection::for_request(provider, &credentials, config, Some("<client_id>"))?;
     if !provider.auth.injects_credential() {
         line(out, "credential", "none");
+        render_static(out, &injection.headers, &injection.query);
+        return Ok(());
+    }
+    if provider.auth.signs_requests() {
+        line(out, "credential", "a signature computed for each request");
         render_static(out, &injection.headers, &injection.query);
         return Ok(());
     }

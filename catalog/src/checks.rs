@@ -9,7 +9,7 @@ use minijinja::Environment;
 use regex_automata::meta::Regex;
 
 use crate::diagnostic::Code;
-use crate::model::{Auth, Basic, ConfigField, Inject, Provider};
+use crate::model::{Auth, Basic, ConfigField, Inject, Provider, Signature};
 use crate::patterns::{search_regex, whole_value_regex, CompileResult};
 use crate::positions::escape_pointer;
 use crate::suggest::closest_match;
@@ -150,6 +150,9 @@ fn check_config_fields(
 }
 
 fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
+    if let Auth::Signature(signature) = &provider.auth {
+        check_signature(provider, signature, problems);
+    }
     if let Auth::Basic(basic) = &provider.auth {
         check_fixed_basic_half(basic, problems);
     }
@@ -171,7 +174,11 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
             check_credential_fields(provider, two_step, problems);
             &two_step.token_response.connection_config
         }
-        Auth::ApiKey(_) | Auth::Basic(_) | Auth::None(_) => return,
+        Auth::ApiKey(_)
+        | Auth::Basic(_)
+        | Auth::None(_)
+        | Auth::Signature(_)
+        | Auth::AwsSigv4(_) => return,
     };
     let declared: Vec<&str> = provider
         .connection_config
@@ -374,7 +381,13 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
                 push_token_request(&mut fields, "/auth/refresh_request", refresh);
             }
         }
-        Auth::None(_) => {}
+        Auth::None(_) | Auth::Signature(_) => {}
+        // The signature templates see request parts as well, so
+        // `check_signature` checks them.
+        Auth::AwsSigv4(aws) => {
+            push_one(&mut fields, "/auth/service", &aws.service);
+            push_one(&mut fields, "/auth/region", &aws.region);
+        }
     }
     let oauth = matches!(
         provider.auth,
@@ -534,7 +547,7 @@ fn explicit_inject(auth: &Auth) -> Option<&Inject> {
         Auth::ApiKey(api_key) => Some(&api_key.inject),
         Auth::Basic(basic) => basic.inject.as_ref(),
         Auth::TwoStep(two_step) | Auth::Session(two_step) => two_step.inject.as_ref(),
-        Auth::None(_) => None,
+        Auth::None(_) | Auth::Signature(_) | Auth::AwsSigv4(_) => None,
     }
 }
 
@@ -550,7 +563,8 @@ fn credential_variables(auth: &Auth) -> Vec<&str> {
             .into_iter()
             .chain(two_step.credentials.keys().map(String::as_str))
             .collect(),
-        Auth::None(_) => Vec::new(),
+        Auth::Signature(_) => vec!["username", "password"],
+        Auth::None(_) | Auth::AwsSigv4(_) => Vec::new(),
     }
 }
 
@@ -758,7 +772,11 @@ fn captured_keys(auth: &Auth) -> BTreeSet<&String> {
         Auth::TwoStep(two_step) | Auth::Session(two_step) => {
             two_step.token_response.connection_config.keys().collect()
         }
-        Auth::ApiKey(_) | Auth::Basic(_) | Auth::None(_) => BTreeSet::new(),
+        Auth::ApiKey(_)
+        | Auth::Basic(_)
+        | Auth::None(_)
+        | Auth::Signature(_)
+        | Auth::AwsSigv4(_) => BTreeSet::new(),
     }
 }
 
@@ -830,7 +848,11 @@ fn check_urls(
                 }
             }
         }
-        Auth::ApiKey(_) | Auth::Basic(_) | Auth::None(_) => {}
+        Auth::ApiKey(_)
+        | Auth::Basic(_)
+        | Auth::None(_)
+        | Auth::Signature(_)
+        | Auth::AwsSigv4(_) => {}
     }
     if let Some(docs_url) = &provider.docs_url {
         urls.push(("/docs_url".to_owned(), docs_url));
@@ -1323,5 +1345,97 @@ mod tests {
         assert!(pattern_forces_https("https://[|a-z]+"));
         assert!(!pattern_forces_https("https://a|http://b"));
         assert!(!pattern_forces_https("http://a"));
+    }
+}
+
+/// Variables that every `signature` template sees besides the
+/// connection-config keys.
+const SIGNATURE_VARIABLES: [&str; 10] = [
+    "method",
+    "host",
+    "path",
+    "query",
+    "body",
+    "body_sha256",
+    "timestamp",
+    "nonce",
+    "username",
+    "password",
+];
+
+/// Checks the `signature` mode: its templates use only variables in scope,
+/// a digest algorithm has no key, and the signature lands in the request.
+fn check_signature(provider: &Provider, signature: &Signature, problems: &mut Vec<Problem>) {
+    let mut templates = vec![(
+        "/auth/string_to_sign".to_owned(),
+        signature.string_to_sign.as_str(),
+        false,
+    )];
+    if let Some(key) = &signature.key {
+        templates.push(("/auth/key".to_owned(), key.as_str(), false));
+    }
+    for (base, map) in [
+        ("/auth/headers", &signature.headers),
+        ("/auth/query", &signature.query),
+    ] {
+        for (name, value) in map {
+            templates.push((
+                format!("{base}/{}", escape_pointer(name)),
+                value.as_str(),
+                true,
+            ));
+        }
+    }
+
+    let mut placed = false;
+    for (pointer, text, sees_signature) in templates {
+        let used = match compile_template(text) {
+            Ok(used) => used,
+            Err(detail) => {
+                problems.push(Problem::new(
+                    Code::InvalidTemplate,
+                    pointer,
+                    format!("invalid template: {detail}"),
+                    Some("write variables as `{{ name }}` (minijinja syntax)".to_owned()),
+                ));
+                continue;
+            }
+        };
+        placed |= sees_signature && used.contains("signature");
+        for variable in used {
+            let known = provider.connection_config.contains_key(&variable)
+                || SIGNATURE_VARIABLES.contains(&variable.as_str())
+                || (sees_signature && variable == "signature");
+            if !known {
+                problems.push(Problem::new(
+                    Code::UndeclaredVariable,
+                    pointer.clone(),
+                    format!("template variable `{variable}` is not available in this field"),
+                    Some(format!(
+                        "use a connection-config key or one of {}{}",
+                        quoted(&SIGNATURE_VARIABLES),
+                        if sees_signature { ", `signature`" } else { "" }
+                    )),
+                ));
+            }
+        }
+    }
+
+    if signature.key.is_some() && !signature.algorithm.is_keyed() {
+        problems.push(Problem::new(
+            Code::InvalidValue,
+            "/auth/key".to_owned(),
+            "a digest algorithm takes no key".to_owned(),
+            Some("remove `key` and put the secret into `string_to_sign`, or use an `hmac_*` algorithm".to_owned()),
+        ));
+    }
+    if !placed {
+        problems.push(Problem::new(
+            Code::InvalidValue,
+            "/auth".to_owned(),
+            "no value of `headers` or `query` uses `signature`, so requests would go out unsigned"
+                .to_owned(),
+            Some("add a header such as `X-Signature: \"{{ signature }}\"`".to_owned()),
+        ));
     }
 }

@@ -22,6 +22,7 @@ mod patterns;
 mod positions;
 mod post_connection;
 mod schema;
+mod signing;
 mod suggest;
 mod two_step;
 

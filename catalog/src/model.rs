@@ -11,6 +11,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::signing::{
+    AwsSigV4, Signature, SignatureAlgorithm, SignatureEncoding, TimestampFormat,
+};
 use crate::two_step::{NoAuth, TwoStep};
 
 /// One provider: how to authenticate with it and where its API lives.
@@ -61,6 +64,10 @@ pub enum Auth {
     /// No credential at all: proxied requests carry only the provider's
     /// static headers and query parameters.
     None(NoAuth),
+    /// An HMAC or digest signature over declared parts of each request.
+    Signature(Signature),
+    /// AWS Signature Version 4 over each request.
+    AwsSigv4(AwsSigV4),
 }
 
 impl Auth {
@@ -74,6 +81,8 @@ impl Auth {
             Auth::TwoStep(_) => "two_step",
             Auth::Session(_) => "session",
             Auth::None(_) => "none",
+            Auth::Signature(_) => "signature",
+            Auth::AwsSigv4(_) => "aws_sigv4",
         }
     }
 
@@ -86,7 +95,7 @@ impl Auth {
             Auth::ApiKey(a) => Some(a.inject.clone()),
             Auth::Basic(b) => b.inject.clone(),
             Auth::TwoStep(t) | Auth::Session(t) => t.inject.clone(),
-            Auth::None(_) => None,
+            Auth::None(_) | Auth::Signature(_) | Auth::AwsSigv4(_) => None,
         };
         explicit.unwrap_or_else(|| match self {
             Auth::Basic(_) => Inject::basic_default(),
@@ -98,6 +107,12 @@ impl Auth {
     /// `none` mode carries none, and its `inject` is never rendered.
     pub fn injects_credential(&self) -> bool {
         !matches!(self, Auth::None(_))
+    }
+
+    /// Returns whether the mode signs each proxied request itself, so that
+    /// the request carries no `inject` credential.
+    pub fn signs_requests(&self) -> bool {
+        matches!(self, Auth::Signature(_) | Auth::AwsSigv4(_))
     }
 }
 

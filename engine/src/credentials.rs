@@ -44,6 +44,18 @@ pub enum Credentials {
     Session(SessionCredentials),
     #[serde(rename = "NONE")]
     None {},
+    /// The key pair of a `signature` provider; only the signature computed
+    /// with `password` goes upstream.
+    #[serde(rename = "SIGNATURE")]
+    Signature { username: String, password: Secret },
+    /// AWS access keys; a session token comes with temporary keys from STS.
+    #[serde(rename = "AWS_SIGV4")]
+    AwsSigV4 {
+        access_key_id: String,
+        secret_access_key: Secret,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_token: Option<Secret>,
+    },
 }
 
 impl Credentials {
@@ -57,6 +69,8 @@ impl Credentials {
             Credentials::TwoStep(_) => "TWO_STEP",
             Credentials::Session(_) => "BILL",
             Credentials::None {} => "NONE",
+            Credentials::Signature { .. } => "SIGNATURE",
+            Credentials::AwsSigV4 { .. } => "AWS_SIGV4",
         }
     }
 
@@ -70,7 +84,9 @@ impl Credentials {
             | Credentials::Basic { .. }
             | Credentials::TwoStep(_)
             | Credentials::Session(_)
-            | Credentials::None {} => None,
+            | Credentials::None {}
+            | Credentials::Signature { .. }
+            | Credentials::AwsSigV4 { .. } => None,
         }
     }
 
@@ -286,6 +302,15 @@ mod tests {
             Credentials::TwoStep(two_step_sample()),
             Credentials::Session(SessionCredentials(two_step_sample())),
             Credentials::None {},
+            Credentials::Signature {
+                username: "key-id".to_owned(),
+                password: Secret::new("key-secret"),
+            },
+            Credentials::AwsSigV4 {
+                access_key_id: "AKIDEXAMPLE".to_owned(),
+                secret_access_key: Secret::new("aws-secret"),
+                session_token: Some(Secret::new("aws-session")),
+            },
         ];
 
         for credentials in cases {

@@ -74,7 +74,10 @@ impl Injection {
             injection.query.push((name.clone(), value));
         }
 
-        if !provider.auth.injects_credential() {
+        // A `none` provider has no credential, and a signing mode adds its
+        // credential in `sign_request`, once the request that the signature
+        // covers is built.
+        if !provider.auth.injects_credential() || provider.auth.signs_requests() {
             return Ok(injection);
         }
         let inject = provider.auth.inject();
@@ -107,6 +110,8 @@ fn check_mode(provider: &Provider, credentials: &Credentials) -> Result<(), Engi
             | (Auth::TwoStep(_), Credentials::TwoStep(_))
             | (Auth::Session(_), Credentials::Session(_))
             | (Auth::None(_), Credentials::None {})
+            | (Auth::Signature(_), Credentials::Signature { .. })
+            | (Auth::AwsSigv4(_), Credentials::AwsSigV4 { .. })
     );
     if matches {
         return Ok(());
@@ -162,7 +167,11 @@ pub(crate) fn credential_variables(
             ));
             variables
         }
-        Credentials::None {} => Vec::new(),
+        Credentials::None {} | Credentials::Signature { .. } | Credentials::AwsSigV4 { .. } => {
+            Vec::new()
+        }
+        // Proxy headers and query parameters see no secret of a signing
+        // mode; `sign_request` reads the keys itself.
     }
 }
 

@@ -3,6 +3,7 @@
 //! No code here names a provider. Every behaviour comes from the typed
 //! [`latchkey_catalog::Provider`] passed in.
 
+mod aws_sigv4;
 mod credentials;
 mod error;
 mod inject;
@@ -10,6 +11,8 @@ mod lifecycle;
 mod oauth2_flow;
 mod post_connection;
 mod secret;
+mod sign;
+mod signature;
 mod template;
 mod token_request;
 mod token_response;
@@ -31,6 +34,7 @@ pub use lifecycle::{refresh_due, DEFAULT_REFRESH_MARGIN};
 pub use oauth2_flow::AuthorizationRequest;
 pub use post_connection::PostConnectionValues;
 pub use secret::Secret;
+pub use sign::{sign_request, SigningContext};
 pub use template::{base_url, render};
 
 /// Runs token requests for every provider over one shared HTTP client.

@@ -37,7 +37,11 @@ fn configured_margin(auth: &Auth) -> TimeDelta {
         Auth::Oauth2(oauth2) => oauth2.refresh_margin_seconds,
         Auth::Oauth2ClientCredentials(cc) => cc.refresh_margin_seconds,
         Auth::TwoStep(two_step) | Auth::Session(two_step) => two_step.refresh_margin_seconds,
-        Auth::ApiKey(_) | Auth::Basic(_) | Auth::None(_) => None,
+        Auth::ApiKey(_)
+        | Auth::Basic(_)
+        | Auth::None(_)
+        | Auth::Signature(_)
+        | Auth::AwsSigv4(_) => None,
     };
     match seconds {
         // A margin too large for TimeDelta is larger than any lifetime, so

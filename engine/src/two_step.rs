@@ -135,6 +135,13 @@ fn build_request(
                     Some("application/x-www-form-urlencoded"),
                 )
             }
+            TokenBodyFormat::Query => {
+                let pairs = scalar_pairs(name, field, &params)?;
+                if !pairs.is_empty() {
+                    url.query_pairs_mut().extend_pairs(pairs);
+                }
+                (http::Method::POST, Vec::new(), None)
+            }
         },
     };
 

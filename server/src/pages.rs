@@ -248,6 +248,13 @@ pub enum FormKind<'a> {
         username_title: Option<&'a str>,
         password_title: Option<&'a str>,
     },
+    /// A `signature` provider's key pair.
+    Signature {
+        username_title: &'a str,
+        password_title: &'a str,
+    },
+    /// AWS access keys, with an optional session token.
+    AwsSigV4,
 }
 
 /// One integration of the connect page and the form that connects it.
@@ -287,6 +294,11 @@ impl<'a> ConnectForm<'a> {
             // TODO: a connect-page form for the credential fields of these
             // modes; until then the application creates their connections.
             Auth::TwoStep(_) | Auth::Session(_) | Auth::None(_) => return None,
+            Auth::Signature(settings) => FormKind::Signature {
+                username_title: settings.username_title.as_deref().unwrap_or("Key id"),
+                password_title: settings.password_title.as_deref().unwrap_or("Secret"),
+            },
+            Auth::AwsSigv4(_) => FormKind::AwsSigV4,
         };
         let fields = provider
             .connection_config
@@ -348,6 +360,22 @@ fn render_form(public_url: &str, session_token: &str, form: &ConnectForm) -> Str
                     .map(|title| credential_input(key, "password", "password", title))
                     .unwrap_or_default(),
         ),
+        FormKind::Signature {
+            username_title,
+            password_title,
+        } => (
+            "post",
+            format!("{public_url}/connect/{key}/signature?connect_session_token={token}"),
+            credential_input(key, "username", "text", username_title)
+                + &credential_input(key, "password", "password", password_title),
+        ),
+        FormKind::AwsSigV4 => (
+            "post",
+            format!("{public_url}/connect/{key}/aws-sigv4?connect_session_token={token}"),
+            credential_input(key, "access_key_id", "text", "Access key ID")
+                + &credential_input(key, "secret_access_key", "password", "Secret access key")
+                + &optional_credential_input(key, "session_token", "Session token (optional)"),
+        ),
     };
     for (name, field) in &form.fields {
         inputs.push_str(&config_input(key, name, field));
@@ -367,6 +395,16 @@ fn credential_input(unique_key: &str, name: &str, input_type: &str, label: &str)
     format!(
         "<p>\n<label for=\"{id}\">{}</label>\n\
          <input type=\"{input_type}\" id=\"{id}\" name=\"{name}\" required autocomplete=\"off\">\n</p>\n",
+        escape_html(label)
+    )
+}
+
+/// Renders an optional secret input, such as an AWS session token.
+fn optional_credential_input(unique_key: &str, name: &str, label: &str) -> String {
+    let id = escape_html(&format!("{unique_key}-{name}"));
+    format!(
+        "<p>\n<label for=\"{id}\">{}</label>\n\
+         <input type=\"password\" id=\"{id}\" name=\"{name}\" autocomplete=\"off\">\n</p>\n",
         escape_html(label)
     )
 }

@@ -79,6 +79,7 @@ pub fn token_of(credentials: &Credentials) -> Option<&OAuth2Token> {
         Credentials::TwoStep(_) | Credentials::Session(_) | Credentials::None {} => {
             credentials.renewable_token()
         }
+        Credentials::Signature { .. } | Credentials::AwsSigV4 { .. } => None,
     }
 }
 
@@ -293,6 +294,11 @@ async fn request_new_token(
         Credentials::None {} => Err(EngineError::Unsupported(
             "a connection of the `none` mode has no token to refresh".to_owned(),
         )),
+        Credentials::Signature { .. } | Credentials::AwsSigV4 { .. } => {
+            Err(EngineError::Unsupported(
+                "signing credentials are static keys, which never need a refresh".to_owned(),
+            ))
+        }
     }
 }
 

@@ -12,6 +12,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::parse_flag;
+use super::signing_credentials::{
+    aws_sigv4_credentials, signature_credentials, AwsSigV4Input, SignatureInput,
+};
 use crate::connection_config;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery};
@@ -90,6 +93,22 @@ enum ImportCredentials {
     },
     #[serde(rename = "NONE")]
     None {},
+    #[serde(rename = "SIGNATURE")]
+    Signature {
+        #[serde(default)]
+        username: Option<String>,
+        #[serde(default)]
+        password: Option<String>,
+    },
+    #[serde(rename = "AWS_SIGV4")]
+    AwsSigV4 {
+        #[serde(default)]
+        access_key_id: Option<String>,
+        #[serde(default)]
+        secret_access_key: Option<String>,
+        #[serde(default)]
+        session_token: Option<String>,
+    },
 }
 
 /// Reads `credentials.expires_at`. It is checked here rather than by serde,
@@ -132,6 +151,8 @@ impl ImportCredentials {
             ImportCredentials::TwoStep { .. } => "TWO_STEP",
             ImportCredentials::Session { .. } => "BILL",
             ImportCredentials::None {} => "NONE",
+            ImportCredentials::Signature { .. } => "SIGNATURE",
+            ImportCredentials::AwsSigV4 { .. } => "AWS_SIGV4",
         }
     }
 }
@@ -380,7 +401,41 @@ async fn import_credentials(
         (Auth::TwoStep(_), input) => Err(mismatch(&input, "TWO_STEP")),
         (Auth::Session(_), input) => Err(mismatch(&input, "BILL")),
         (Auth::None(_), input) => Err(mismatch(&input, "NONE")),
+        (Auth::Signature(_), ImportCredentials::Signature { username, password }) => {
+            let input = SignatureInput { username, password };
+            signature_credentials("credentials.", input, |field| {
+                missing_field(provider, field)
+            })
+        }
+        (
+            Auth::AwsSigv4(_),
+            ImportCredentials::AwsSigV4 {
+                access_key_id,
+                secret_access_key,
+                session_token,
+            },
+        ) => {
+            let input = AwsSigV4Input {
+                access_key_id,
+                secret_access_key,
+                session_token,
+            };
+            aws_sigv4_credentials("credentials.", input, |field| {
+                missing_field(provider, field)
+            })
+        }
+        (Auth::Signature(_), input) => Err(mismatch(&input, "SIGNATURE")),
+        (Auth::AwsSigv4(_), input) => Err(mismatch(&input, "AWS_SIGV4")),
     }
+}
+
+/// The error for a credential field that an import left out or sent empty,
+/// which is a malformed body like any other missing field of `credentials`.
+fn missing_field(provider: &Provider, field: &str) -> ApiError {
+    ApiError::invalid_body(format!(
+        "missing or empty field `{field}`: provider `{}` requires a value",
+        provider.name
+    ))
 }
 
 /// Checks an API key against the provider's `key_pattern` and wraps it as
@@ -575,6 +630,8 @@ fn credential_type(credentials: &Credentials) -> &'static str {
         Credentials::TwoStep(_) | Credentials::Session(_) | Credentials::None {} => {
             credentials.type_name()
         }
+        Credentials::Signature { .. } => "SIGNATURE",
+        Credentials::AwsSigV4 { .. } => "AWS_SIGV4",
     }
 }
 

@@ -26,6 +26,9 @@ use super::connect::{hash_token, session_for};
 use super::connections::{
     api_key_credentials, basic_credentials, basic_half, connection_outcome, new_connection,
 };
+use super::signing_credentials::{
+    aws_sigv4_credentials, signature_credentials, AwsSigV4Input, SignatureInput,
+};
 use crate::connection_config;
 use crate::error::ApiError;
 use crate::extract::{parse_json, read_body, ApiQuery, MAX_JSON_BODY};
@@ -45,6 +48,8 @@ pub struct EntryQuery {
 enum EntryMode {
     ApiKey,
     Basic,
+    Signature,
+    AwsSigV4,
 }
 
 impl EntryMode {
@@ -53,6 +58,8 @@ impl EntryMode {
         match self {
             EntryMode::ApiKey => &["api_key"],
             EntryMode::Basic => &["username", "password"],
+            EntryMode::Signature => &["username", "password"],
+            EntryMode::AwsSigV4 => &["access_key_id", "secret_access_key", "session_token"],
         }
     }
 }
@@ -126,6 +133,12 @@ struct JsonEntry {
     #[serde(default)]
     password: Option<String>,
     #[serde(default)]
+    access_key_id: Option<String>,
+    #[serde(default)]
+    secret_access_key: Option<String>,
+    #[serde(default)]
+    session_token: Option<String>,
+    #[serde(default)]
     connection_config: Option<ConnectionConfig>,
 }
 
@@ -143,6 +156,8 @@ pub async fn enter(
     let mode = match mode.as_str() {
         "api-key" => EntryMode::ApiKey,
         "basic" => EntryMode::Basic,
+        "signature" => EntryMode::Signature,
+        "aws-sigv4" => EntryMode::AwsSigV4,
         _ => return ApiError::not_found(uri.path()).into_response(),
     };
     record_integration(&unique_key);
@@ -213,6 +228,8 @@ async fn store_entry(
 enum ModeSettings<'a> {
     ApiKey(&'a ApiKeySettings),
     Basic(&'a BasicSettings),
+    /// `signature` or `aws_sigv4`, whose fields need no provider settings.
+    Signing,
 }
 
 /// Returns the provider's settings for the route's mode, or rejects a route
@@ -234,6 +251,11 @@ fn check_mode<'a>(
         | (Auth::None(_), _) => {
             "POST /connections, called by the application with the secret key".to_owned()
         }
+        (Auth::Signature(_), EntryMode::Signature) | (Auth::AwsSigv4(_), EntryMode::AwsSigV4) => {
+            return Ok(ModeSettings::Signing)
+        }
+        (Auth::Signature(_), _) => format!("POST /connect/{unique_key}/signature"),
+        (Auth::AwsSigv4(_), _) => format!("POST /connect/{unique_key}/aws-sigv4"),
     };
     Err(ApiError::invalid_credentials(format!(
         "integration `{unique_key}` uses {} auth, so its connection is created with {right_route}",
@@ -250,6 +272,9 @@ fn parse_entry(format: BodyFormat, mode: EntryMode, body: &[u8]) -> Result<Entry
                 ("api_key", parsed.api_key),
                 ("username", parsed.username),
                 ("password", parsed.password),
+                ("access_key_id", parsed.access_key_id),
+                ("secret_access_key", parsed.secret_access_key),
+                ("session_token", parsed.session_token),
             ]
             .into_iter()
             .filter_map(|(name, value)| Some((name.to_owned(), value?)))
@@ -298,12 +323,17 @@ fn entry_credentials(
     settings: ModeSettings,
     mut fields: HashMap<String, String>,
 ) -> Result<Credentials, ApiError> {
+    // The signing modes have an optional field, so the loop below, which
+    // requires every field, does not apply to them.
+    if let ModeSettings::Signing = settings {
+        return signing_entry_credentials(provider, mode, fields);
+    }
     let mut values = HashMap::new();
     for name in mode.fields() {
         let sent = fields.remove(*name).filter(|value| !value.is_empty());
         let value = match settings {
             ModeSettings::Basic(basic) => basic_half(provider, basic, "", name, sent)?,
-            ModeSettings::ApiKey(_) => sent,
+            ModeSettings::ApiKey(_) | ModeSettings::Signing => sent,
         };
         let Some(value) = value else {
             return Err(ApiError::invalid_credentials(format!(
@@ -321,6 +351,40 @@ fn entry_credentials(
         ModeSettings::Basic(_) => {
             let username = take("username");
             basic_credentials("", username, take("password"))
+        }
+        ModeSettings::Signing => unreachable!("returned before the loop"),
+    }
+}
+
+/// Builds the credentials of a `signature` or `aws_sigv4` entry; a field
+/// left out or sent empty is reported by name.
+fn signing_entry_credentials(
+    provider: &Provider,
+    mode: EntryMode,
+    mut fields: HashMap<String, String>,
+) -> Result<Credentials, ApiError> {
+    let missing = |field: &str| {
+        ApiError::invalid_credentials(format!(
+            "missing or empty field `{field}`: provider `{}` requires a value",
+            provider.name
+        ))
+    };
+    let mut take = |name: &str| fields.remove(name);
+    match mode {
+        EntryMode::Signature => {
+            let input = SignatureInput {
+                username: take("username"),
+                password: take("password"),
+            };
+            signature_credentials("", input, missing)
+        }
+        _ => {
+            let input = AwsSigV4Input {
+                access_key_id: take("access_key_id"),
+                secret_access_key: take("secret_access_key"),
+                session_token: take("session_token"),
+            };
+            aws_sigv4_credentials("", input, missing)
         }
     }
 }

@@ -8,6 +8,7 @@ mod integrations;
 mod oauth;
 mod providers;
 mod proxy;
+mod signing_credentials;
 
 use axum::http::{Method, Uri};
 use axum::middleware;
