@@ -216,6 +216,19 @@ fn render_auth(
             line(out, "client auth", client_auth(cc.client_auth));
         }
         Auth::ApiKey(_) | Auth::Basic(_) => {}
+        Auth::Jwt(jwt) => {
+            line(out, "algorithm", &format!("{:?}", jwt.algorithm));
+            line(
+                out,
+                "lifetime",
+                &format!("{} seconds", jwt.lifetime_seconds),
+            );
+            let token_url = match &jwt.token_url {
+                Some(template) => url_field(provider, "auth.token_url", template, config)?,
+                None => "none (the signed JWT is the bearer token)".to_owned(),
+            };
+            line(out, "token URL", &token_url);
+        }
     }
     Ok(())
 }
@@ -350,6 +363,10 @@ fn placeholder_credentials(auth: &Auth) -> Credentials {
             username: "<username>".to_owned(),
             password: Secret::new("<password>"),
         },
+        Auth::Jwt(_) => Credentials::Jwt(latchkey_engine::JwtCredentials {
+            fields: Default::default(),
+            token: token(),
+        }),
     }
 }
 

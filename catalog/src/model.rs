@@ -45,6 +45,9 @@ pub enum Auth {
     ApiKey(ApiKey),
     /// HTTP basic authentication with a username and a password.
     Basic(Basic),
+    /// A JWT signed with a key the end user enters, used as the bearer token
+    /// or exchanged with the JWT bearer grant (RFC 7523).
+    Jwt(crate::Jwt),
 }
 
 impl Auth {
@@ -55,6 +58,7 @@ impl Auth {
             Auth::Oauth2ClientCredentials(_) => "oauth2_client_credentials",
             Auth::ApiKey(_) => "api_key",
             Auth::Basic(_) => "basic",
+            Auth::Jwt(_) => "jwt",
         }
     }
 
@@ -66,6 +70,7 @@ impl Auth {
             Auth::Oauth2ClientCredentials(c) => c.inject.clone(),
             Auth::ApiKey(a) => Some(a.inject.clone()),
             Auth::Basic(b) => b.inject.clone(),
+            Auth::Jwt(j) => j.inject.clone(),
         };
         explicit.unwrap_or_else(|| match self {
             Auth::Basic(_) => Inject::basic_default(),

@@ -36,6 +36,8 @@ pub enum Credentials {
     ApiKey { api_key: Secret },
     #[serde(rename = "BASIC")]
     Basic { username: String, password: Secret },
+    #[serde(rename = "JWT")]
+    Jwt(crate::JwtCredentials),
 }
 
 impl Credentials {
@@ -46,16 +48,18 @@ impl Credentials {
             Credentials::ClientCredentials { .. } => "OAUTH2_CC",
             Credentials::ApiKey { .. } => "API_KEY",
             Credentials::Basic { .. } => "BASIC",
+            Credentials::Jwt(_) => "JWT",
         }
     }
 
-    /// Returns the OAuth token of an `OAUTH2` or `OAUTH2_CC` credential.
+    /// Returns the token of an `OAUTH2`, `OAUTH2_CC` or `JWT` credential.
     pub fn oauth2_token(&self) -> Option<&OAuth2Token> {
         match self {
             Credentials::OAuth2(token) | Credentials::ClientCredentials { token, .. } => {
                 Some(token)
             }
             Credentials::ApiKey { .. } | Credentials::Basic { .. } => None,
+            Credentials::Jwt(jwt) => Some(&jwt.token),
         }
     }
 }

@@ -63,6 +63,11 @@ pub enum EngineError {
     /// match its field's pattern.
     #[error("{0}")]
     InvalidCallback(String),
+
+    /// A value the end user entered cannot be used, such as a private key
+    /// that is not valid PEM. The message names the field, never the value.
+    #[error("{0}")]
+    InvalidCredential(String),
 }
 
 /// The action a caller should take on a provider's error reply.

@@ -98,6 +98,7 @@ fn check_mode(provider: &Provider, credentials: &Credentials) -> Result<(), Engi
             )
             | (Auth::ApiKey(_), Credentials::ApiKey { .. })
             | (Auth::Basic(_), Credentials::Basic { .. })
+            | (Auth::Jwt(_), Credentials::Jwt(_))
     );
     if matches {
         return Ok(());
@@ -137,6 +138,7 @@ fn credential_variables(provider: &Provider, credentials: &Credentials) -> Vec<(
                 text("password", fixed_password.unwrap_or(password.expose())),
             ]
         }
+        Credentials::Jwt(jwt) => vec![text("access_token", jwt.token.access_token.expose())],
     }
 }
 

@@ -6,6 +6,7 @@
 mod credentials;
 mod error;
 mod inject;
+mod jwt;
 mod lifecycle;
 mod oauth2_flow;
 mod secret;
@@ -21,6 +22,9 @@ mod test_support;
 pub use credentials::{ClientApp, ConnectionConfig, Credentials, OAuth2Token, TokenGrant};
 pub use error::{EngineError, ProviderErrorKind};
 pub use inject::Injection;
+pub use jwt::{
+    check_entered_values, sign_assertion, JwtCredentials, SignedAssertion, JWT_BEARER_GRANT,
+};
 pub use lifecycle::{refresh_due, DEFAULT_REFRESH_MARGIN};
 pub use oauth2_flow::AuthorizationRequest;
 pub use secret::Secret;

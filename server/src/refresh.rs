@@ -21,7 +21,9 @@ use std::sync::{Arc, Mutex};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use latchkey_catalog::Provider;
-use latchkey_engine::{ClientApp, Credentials, EngineError, OAuth2Token, TokenGrant};
+use latchkey_engine::{
+    ClientApp, Credentials, EngineError, JwtCredentials, OAuth2Token, TokenGrant,
+};
 
 use crate::error::ApiError;
 use crate::records::{ConnectionErrorRecord, ConnectionRecord, IntegrationRecord};
@@ -70,6 +72,7 @@ pub fn token_of(credentials: &Credentials) -> Option<&OAuth2Token> {
         Credentials::OAuth2(token) => Some(token),
         Credentials::ClientCredentials { token, .. } => Some(token),
         Credentials::ApiKey { .. } | Credentials::Basic { .. } => None,
+        Credentials::Jwt(jwt) => Some(&jwt.token),
     }
 }
 
@@ -234,7 +237,8 @@ pub fn missing_connection(
     ))
 }
 
-/// Runs the refresh grant, or the client-credentials grant again.
+/// Runs the refresh grant, the client-credentials grant again, or signs a
+/// new JWT (and exchanges it where the definition says so).
 /// `integration` is `None` when the integration was deleted meanwhile.
 async fn request_new_token(
     state: &AppState,
@@ -274,6 +278,12 @@ async fn request_new_token(
         Credentials::ApiKey { .. } | Credentials::Basic { .. } => Err(EngineError::Unsupported(
             "only OAuth tokens can be refreshed".to_owned(),
         )),
+        Credentials::Jwt(jwt) => {
+            state
+                .engine
+                .jwt_token(provider, &jwt.fields, config, Utc::now())
+                .await
+        }
     }
 }
 
@@ -292,6 +302,10 @@ async fn store_refreshed(
             client_id,
             client_secret,
         },
+        Credentials::Jwt(jwt) => Credentials::Jwt(JwtCredentials {
+            fields: jwt.fields,
+            token: grant.token,
+        }),
         _ => Credentials::OAuth2(grant.token),
     };
     connection.connection_config.extend(grant.connection_config);

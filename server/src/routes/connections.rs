@@ -10,7 +10,9 @@ use latchkey_engine::{ConnectionConfig, Credentials, OAuth2Token, Secret};
 use regex::Regex;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
+use super::jwt::{jwt_credentials, jwt_credentials_json};
 use super::parse_flag;
 use crate::connection_config;
 use crate::error::ApiError;
@@ -73,6 +75,13 @@ enum ImportCredentials {
         #[serde(default)]
         password: Option<String>,
     },
+    /// The values of the definition's `credentials` under their own keys,
+    /// as Nango's JWT credentials carry them.
+    #[serde(rename = "JWT")]
+    Jwt {
+        #[serde(flatten)]
+        fields: BTreeMap<String, Value>,
+    },
 }
 
 /// Reads `credentials.expires_at`. It is checked here rather than by serde,
@@ -112,6 +121,7 @@ impl ImportCredentials {
             ImportCredentials::ClientCredentials { .. } => "OAUTH2_CC",
             ImportCredentials::ApiKey { .. } => "API_KEY",
             ImportCredentials::Basic { .. } => "BASIC",
+            ImportCredentials::Jwt { .. } => "JWT",
         }
     }
 }
@@ -343,6 +353,10 @@ async fn import_credentials(
         (Auth::Oauth2ClientCredentials(_), input) => Err(mismatch(&input, "OAUTH2_CC")),
         (Auth::ApiKey(_), input) => Err(mismatch(&input, "API_KEY")),
         (Auth::Basic(_), input) => Err(mismatch(&input, "BASIC")),
+        (Auth::Jwt(_), ImportCredentials::Jwt { fields }) => {
+            jwt_credentials(state, provider, integration, fields, config).await
+        }
+        (Auth::Jwt(_), input) => Err(mismatch(&input, "JWT")),
     }
 }
 
@@ -535,6 +549,7 @@ fn credential_type(credentials: &Credentials) -> &'static str {
         Credentials::ClientCredentials { .. } => "OAUTH2_CC",
         Credentials::ApiKey { .. } => "API_KEY",
         Credentials::Basic { .. } => "BASIC",
+        Credentials::Jwt(_) => "JWT",
     }
 }
 
@@ -576,6 +591,7 @@ fn credentials_json(credentials: &Credentials) -> Value {
             "client_id": client_id,
             "client_secret": client_secret.expose(),
         }),
+        Credentials::Jwt(jwt) => jwt_credentials_json(jwt),
         other => serde_json::to_value(other).unwrap_or(Value::Null),
     }
 }
