@@ -247,6 +247,19 @@ fn render_auth(
             line(out, "service", &aws.service);
             line(out, "region", &aws.region);
         }
+        Auth::Jwt(jwt) => {
+            line(out, "algorithm", &format!("{:?}", jwt.algorithm));
+            line(
+                out,
+                "lifetime",
+                &format!("{} seconds", jwt.lifetime_seconds),
+            );
+            let token_url = match &jwt.token_url {
+                Some(template) => url_field(provider, "auth.token_url", template, config)?,
+                None => "none (the signed JWT is the bearer token)".to_owned(),
+            };
+            line(out, "token URL", &token_url);
+        }
     }
     Ok(())
 }
@@ -406,6 +419,10 @@ fn placeholder_credentials(auth: &Auth) -> Credentials {
             secret_access_key: Secret::new("<secret_access_key>"),
             session_token: None,
         },
+        Auth::Jwt(_) => Credentials::Jwt(latchkey_engine::JwtCredentials {
+            fields: Default::default(),
+            token: token(),
+        }),
     }
 }
 

@@ -179,6 +179,7 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
         | Auth::None(_)
         | Auth::Signature(_)
         | Auth::AwsSigv4(_) => return,
+        Auth::Jwt(jwt) => &jwt.token_response.connection_config,
     };
     let declared: Vec<&str> = provider
         .connection_config
@@ -388,6 +389,7 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
             push_one(&mut fields, "/auth/service", &aws.service);
             push_one(&mut fields, "/auth/region", &aws.region);
         }
+        Auth::Jwt(jwt) => push_jwt_fields(&mut fields, jwt),
     }
     let oauth = matches!(
         provider.auth,
@@ -450,6 +452,46 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
     }
     fields
 }
+
+/// Pushes the templates of a `jwt` definition. Those that build the
+/// assertion also see the entered values as `credentials.<key>`.
+fn push_jwt_fields<'a>(fields: &mut Vec<TemplateField<'a>>, jwt: &'a crate::Jwt) {
+    if let Some(token_url) = &jwt.token_url {
+        push_one(fields, "/auth/token_url", token_url);
+    }
+    let assertion_fields = std::iter::once(("/auth/signing_key".to_owned(), &jwt.signing_key))
+        .chain(
+            jwt.header
+                .iter()
+                .map(|(key, text)| (format!("/auth/header/{}", escape_pointer(key)), text)),
+        )
+        .chain(
+            jwt.claims
+                .iter()
+                .map(|(key, text)| (format!("/auth/claims/{}", escape_pointer(key)), text)),
+        );
+    for (pointer, text) in assertion_fields {
+        fields.push(TemplateField {
+            pointer,
+            text,
+            credentials: false,
+            random: false,
+            client_id: false,
+        });
+    }
+}
+
+/// Checks whether `variable` is the `credentials` object of entered values,
+/// which the assertion templates of a `jwt` definition see.
+fn is_entered_credentials(auth: &Auth, pointer: &str, variable: &str) -> bool {
+    let assertion_field = ["/auth/signing_key", "/auth/header/", "/auth/claims/"]
+        .iter()
+        .any(|prefix| pointer.starts_with(prefix));
+    matches!(auth, Auth::Jwt(_)) && assertion_field && variable == JWT_CREDENTIALS_VARIABLE
+}
+
+/// The variable that holds the entered values in `jwt` assertion templates.
+const JWT_CREDENTIALS_VARIABLE: &str = "credentials";
 
 fn push_one<'a>(fields: &mut Vec<TemplateField<'a>>, pointer: &str, text: &'a str) {
     fields.push(TemplateField {
@@ -548,6 +590,7 @@ fn explicit_inject(auth: &Auth) -> Option<&Inject> {
         Auth::Basic(basic) => basic.inject.as_ref(),
         Auth::TwoStep(two_step) | Auth::Session(two_step) => two_step.inject.as_ref(),
         Auth::None(_) | Auth::Signature(_) | Auth::AwsSigv4(_) => None,
+        Auth::Jwt(jwt) => jwt.inject.as_ref(),
     }
 }
 
@@ -565,6 +608,7 @@ fn credential_variables(auth: &Auth) -> Vec<&str> {
             .collect(),
         Auth::Signature(_) => vec!["username", "password"],
         Auth::None(_) | Auth::AwsSigv4(_) => Vec::new(),
+        Auth::Jwt(_) => vec!["access_token"],
     }
 }
 
@@ -643,7 +687,8 @@ fn check_templates(
                     || field.pointer.starts_with("/auth/refresh_request"));
             let is_random = field.random && variable == RANDOM_VARIABLE;
             let is_client_id = field.client_id && variable == CLIENT_ID_VARIABLE;
-            if is_config || is_credential || is_random || is_client_id {
+            let is_entered = is_entered_credentials(&provider.auth, &field.pointer, &variable);
+            if is_config || is_credential || is_random || is_client_id || is_entered {
                 continue;
             }
             let mut known = config_keys.clone();
@@ -777,6 +822,7 @@ fn captured_keys(auth: &Auth) -> BTreeSet<&String> {
         | Auth::None(_)
         | Auth::Signature(_)
         | Auth::AwsSigv4(_) => BTreeSet::new(),
+        Auth::Jwt(jwt) => jwt.token_response.connection_config.keys().collect(),
     }
 }
 
@@ -853,6 +899,11 @@ fn check_urls(
         | Auth::None(_)
         | Auth::Signature(_)
         | Auth::AwsSigv4(_) => {}
+        Auth::Jwt(jwt) => {
+            if let Some(token_url) = &jwt.token_url {
+                urls.push(("/auth/token_url".to_owned(), token_url));
+            }
+        }
     }
     if let Some(docs_url) = &provider.docs_url {
         urls.push(("/docs_url".to_owned(), docs_url));

@@ -16,6 +16,7 @@ mod checks;
 mod diagnostic;
 mod document;
 mod import;
+mod jwt;
 mod load;
 mod model;
 mod patterns;
@@ -29,6 +30,7 @@ mod two_step;
 pub use catalog::{validate_paths, Catalog, CatalogError, ValidationReport};
 pub use diagnostic::{Code, Diagnostic, Severity};
 pub use import::{import_nango, ConvertedEntry, ImportError, ImportReport, Reason, SkippedEntry};
+pub use jwt::{HmacKeyEncoding, Jwt, JwtAlgorithm};
 pub use load::parse_provider;
 pub use model::*;
 pub use post_connection::{

@@ -68,6 +68,9 @@ pub enum Auth {
     Signature(Signature),
     /// AWS Signature Version 4 over each request.
     AwsSigv4(AwsSigV4),
+    /// A JWT signed with a key the end user enters, used as the bearer token
+    /// or exchanged with the JWT bearer grant (RFC 7523).
+    Jwt(crate::Jwt),
 }
 
 impl Auth {
@@ -83,6 +86,7 @@ impl Auth {
             Auth::None(_) => "none",
             Auth::Signature(_) => "signature",
             Auth::AwsSigv4(_) => "aws_sigv4",
+            Auth::Jwt(_) => "jwt",
         }
     }
 
@@ -96,6 +100,7 @@ impl Auth {
             Auth::Basic(b) => b.inject.clone(),
             Auth::TwoStep(t) | Auth::Session(t) => t.inject.clone(),
             Auth::None(_) | Auth::Signature(_) | Auth::AwsSigv4(_) => None,
+            Auth::Jwt(j) => j.inject.clone(),
         };
         explicit.unwrap_or_else(|| match self {
             Auth::Basic(_) => Inject::basic_default(),

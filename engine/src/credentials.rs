@@ -56,6 +56,8 @@ pub enum Credentials {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         session_token: Option<Secret>,
     },
+    #[serde(rename = "JWT")]
+    Jwt(crate::JwtCredentials),
 }
 
 impl Credentials {
@@ -71,15 +73,17 @@ impl Credentials {
             Credentials::None {} => "NONE",
             Credentials::Signature { .. } => "SIGNATURE",
             Credentials::AwsSigV4 { .. } => "AWS_SIGV4",
+            Credentials::Jwt(_) => "JWT",
         }
     }
 
-    /// Returns the OAuth token of an `OAUTH2` or `OAUTH2_CC` credential.
+    /// Returns the token of an `OAUTH2`, `OAUTH2_CC` or `JWT` credential.
     pub fn oauth2_token(&self) -> Option<&OAuth2Token> {
         match self {
             Credentials::OAuth2(token) | Credentials::ClientCredentials { token, .. } => {
                 Some(token)
             }
+            Credentials::Jwt(jwt) => Some(&jwt.token),
             Credentials::ApiKey { .. }
             | Credentials::Basic { .. }
             | Credentials::TwoStep(_)

@@ -77,6 +77,10 @@ pub enum EngineError {
         /// by `[redacted]`.
         body_start: String,
     },
+    /// A value the end user entered cannot be used, such as a private key
+    /// that is not valid PEM. The message names the field, never the value.
+    #[error("{0}")]
+    InvalidCredential(String),
 }
 
 /// The action a caller should take on a provider's error reply.

@@ -112,6 +112,7 @@ fn check_mode(provider: &Provider, credentials: &Credentials) -> Result<(), Engi
             | (Auth::None(_), Credentials::None {})
             | (Auth::Signature(_), Credentials::Signature { .. })
             | (Auth::AwsSigv4(_), Credentials::AwsSigV4 { .. })
+            | (Auth::Jwt(_), Credentials::Jwt(_))
     );
     if matches {
         return Ok(());
@@ -172,6 +173,7 @@ pub(crate) fn credential_variables(
         }
         // Proxy headers and query parameters see no secret of a signing
         // mode; `sign_request` reads the keys itself.
+        Credentials::Jwt(jwt) => vec![text("access_token", jwt.token.access_token.expose())],
     }
 }
 

@@ -7,6 +7,7 @@ mod aws_sigv4;
 mod credentials;
 mod error;
 mod inject;
+mod jwt;
 mod lifecycle;
 mod oauth2_flow;
 mod post_connection;
@@ -30,6 +31,9 @@ pub use credentials::{
 pub use error::{EngineError, ProviderErrorKind};
 pub use http::HeaderValue;
 pub use inject::Injection;
+pub use jwt::{
+    check_entered_values, sign_assertion, JwtCredentials, SignedAssertion, JWT_BEARER_GRANT,
+};
 pub use lifecycle::{refresh_due, DEFAULT_REFRESH_MARGIN};
 pub use oauth2_flow::AuthorizationRequest;
 pub use post_connection::PostConnectionValues;

@@ -42,6 +42,7 @@ fn configured_margin(auth: &Auth) -> TimeDelta {
         | Auth::None(_)
         | Auth::Signature(_)
         | Auth::AwsSigv4(_) => None,
+        Auth::Jwt(jwt) => jwt.refresh_margin_seconds,
     };
     match seconds {
         // A margin too large for TimeDelta is larger than any lifetime, so

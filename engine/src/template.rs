@@ -192,6 +192,18 @@ pub(crate) fn uses_unset_optional(provider: &Provider, template: &str, vars: &Va
         })
 }
 
+/// Returns the dotted variable paths (such as `credentials.private_key`)
+/// that `template` reads, or none when it does not compile.
+pub(crate) fn variable_paths(template: &str) -> Vec<String> {
+    let environment = environment();
+    let Ok(compiled) = environment.template_from_str(template) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<String> = compiled.undeclared_variables(true).into_iter().collect();
+    paths.sort();
+    paths
+}
+
 /// Template variables from a connection config: the `default` of every
 /// connection-config field the config lacks, then the config itself.
 pub(crate) fn config_variables(provider: &Provider, config: &ConnectionConfig) -> Value {

@@ -299,6 +299,9 @@ impl<'a> ConnectForm<'a> {
                 password_title: settings.password_title.as_deref().unwrap_or("Secret"),
             },
             Auth::AwsSigv4(_) => FormKind::AwsSigV4,
+            // TODO: a form for the entered values of a `jwt` definition; until
+            // then the application creates these connections.
+            Auth::Jwt(_) => return None,
         };
         let fields = provider
             .connection_config

@@ -22,8 +22,8 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use latchkey_catalog::Provider;
 use latchkey_engine::{
-    ClientApp, Credentials, EngineError, OAuth2Token, SessionCredentials, TokenGrant,
-    TwoStepCredentials,
+    ClientApp, Credentials, EngineError, JwtCredentials, OAuth2Token, SessionCredentials,
+    TokenGrant, TwoStepCredentials,
 };
 
 use crate::error::ApiError;
@@ -80,6 +80,7 @@ pub fn token_of(credentials: &Credentials) -> Option<&OAuth2Token> {
             credentials.renewable_token()
         }
         Credentials::Signature { .. } | Credentials::AwsSigV4 { .. } => None,
+        Credentials::Jwt(jwt) => Some(&jwt.token),
     }
 }
 
@@ -244,7 +245,8 @@ pub fn missing_connection(
     ))
 }
 
-/// Runs the refresh grant, or the client-credentials grant again.
+/// Runs the refresh grant, the client-credentials grant again, or signs a
+/// new JWT (and exchanges it where the definition says so).
 /// `integration` is `None` when the integration was deleted meanwhile.
 async fn request_new_token(
     state: &AppState,
@@ -299,6 +301,12 @@ async fn request_new_token(
                 "signing credentials are static keys, which never need a refresh".to_owned(),
             ))
         }
+        Credentials::Jwt(jwt) => {
+            state
+                .engine
+                .jwt_token(provider, &jwt.fields, config, Utc::now())
+                .await
+        }
     }
 }
 
@@ -322,6 +330,10 @@ async fn store_refreshed(
             let provider = state.provider(&connection.provider)?;
             two_step::wrap(provider, fields, grant.token)
         }
+        Credentials::Jwt(jwt) => Credentials::Jwt(JwtCredentials {
+            fields: jwt.fields,
+            token: grant.token,
+        }),
         _ => Credentials::OAuth2(grant.token),
     };
     connection.connection_config.extend(grant.connection_config);

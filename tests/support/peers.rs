@@ -440,3 +440,63 @@ impl TwoStepServer {
         self.process.stderr_text()
     }
 }
+
+/// `tests/peers/jwt_peer.py` on PyJWT: a JWT bearer token endpoint and an
+/// API that verifies bearer JWTs. It generates its keys at start and writes
+/// the private halves into a temporary directory.
+pub struct JwtPeer {
+    pub port: u16,
+    pub base_url: String,
+    /// The `aud` claim that the peer requires in every JWT.
+    pub audience: String,
+    keys: TempDir,
+    process: ChildGuard,
+}
+
+impl JwtPeer {
+    /// Starts the peer; access tokens issued by its `/token` live
+    /// `access_token_ttl` seconds.
+    pub fn start(audience: &str, access_token_ttl: u64) -> JwtPeer {
+        let python = require_installed(peers_dir().join(".venv/bin/python"), "PyJWT");
+        let keys = TempDir::new().unwrap();
+        let port = free_port();
+        let mut command = Command::new(python);
+        command
+            .arg(peers_dir().join("jwt_peer.py"))
+            .args(["--port", &port.to_string(), "--audience", audience])
+            .args(["--access-token-ttl", &access_token_ttl.to_string()])
+            .arg("--key-dir")
+            .arg(keys.path())
+            .stdout(Stdio::null());
+        let mut process = ChildGuard::spawn("jwt_peer", command, &keys.path().join("stderr"));
+        process.wait_for_port(port, START_TIMEOUT);
+        JwtPeer {
+            port,
+            base_url: format!("http://127.0.0.1:{port}"),
+            audience: audience.to_owned(),
+            keys,
+            process,
+        }
+    }
+
+    /// Returns the generated private key or secret in `name` (`rsa.pem`,
+    /// `ec.pem` or `hmac.hex`).
+    pub fn key(&self, name: &str) -> String {
+        std::fs::read_to_string(self.keys.path().join(name)).unwrap()
+    }
+
+    /// Returns the peer's counters (`token_requests`, `tokens_issued`,
+    /// `assertions_rejected`, `api_calls`, `api_rejected`).
+    pub async fn stats(&self) -> Value {
+        reqwest::get(format!("{}/stats", self.base_url))
+            .await
+            .expect("GET /stats of the JWT peer")
+            .json()
+            .await
+            .expect("JSON stats")
+    }
+
+    pub fn stderr_text(&self) -> String {
+        self.process.stderr_text()
+    }
+}

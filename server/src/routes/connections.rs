@@ -10,7 +10,9 @@ use latchkey_engine::{ConnectionConfig, Credentials, OAuth2Token, Secret};
 use regex::Regex;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
+use super::jwt::{jwt_credentials, jwt_credentials_json};
 use super::parse_flag;
 use super::signing_credentials::{
     aws_sigv4_credentials, signature_credentials, AwsSigV4Input, SignatureInput,
@@ -109,6 +111,13 @@ enum ImportCredentials {
         #[serde(default)]
         session_token: Option<String>,
     },
+    /// The values of the definition's `credentials` under their own keys,
+    /// as Nango's JWT credentials carry them.
+    #[serde(rename = "JWT")]
+    Jwt {
+        #[serde(flatten)]
+        fields: BTreeMap<String, Value>,
+    },
 }
 
 /// Reads `credentials.expires_at`. It is checked here rather than by serde,
@@ -153,6 +162,7 @@ impl ImportCredentials {
             ImportCredentials::None {} => "NONE",
             ImportCredentials::Signature { .. } => "SIGNATURE",
             ImportCredentials::AwsSigV4 { .. } => "AWS_SIGV4",
+            ImportCredentials::Jwt { .. } => "JWT",
         }
     }
 }
@@ -426,6 +436,10 @@ async fn import_credentials(
         }
         (Auth::Signature(_), input) => Err(mismatch(&input, "SIGNATURE")),
         (Auth::AwsSigv4(_), input) => Err(mismatch(&input, "AWS_SIGV4")),
+        (Auth::Jwt(_), ImportCredentials::Jwt { fields }) => {
+            jwt_credentials(state, provider, integration, fields, config).await
+        }
+        (Auth::Jwt(_), input) => Err(mismatch(&input, "JWT")),
     }
 }
 
@@ -632,6 +646,7 @@ fn credential_type(credentials: &Credentials) -> &'static str {
         }
         Credentials::Signature { .. } => "SIGNATURE",
         Credentials::AwsSigV4 { .. } => "AWS_SIGV4",
+        Credentials::Jwt(_) => "JWT",
     }
 }
 
@@ -673,6 +688,7 @@ fn credentials_json(credentials: &Credentials) -> Value {
             "client_id": client_id,
             "client_secret": client_secret.expose(),
         }),
+        Credentials::Jwt(jwt) => jwt_credentials_json(jwt),
         other => serde_json::to_value(other).unwrap_or(Value::Null),
     }
 }

@@ -256,6 +256,9 @@ fn check_mode<'a>(
         }
         (Auth::Signature(_), _) => format!("POST /connect/{unique_key}/signature"),
         (Auth::AwsSigv4(_), _) => format!("POST /connect/{unique_key}/aws-sigv4"),
+        (Auth::Jwt(_), _) => {
+            "POST /connections, called by the application with the secret key".to_owned()
+        }
     };
     Err(ApiError::invalid_credentials(format!(
         "integration `{unique_key}` uses {} auth, so its connection is created with {right_route}",

@@ -5,6 +5,7 @@ mod connect;
 mod connections;
 mod credential_entry;
 mod integrations;
+mod jwt;
 mod oauth;
 mod providers;
 mod proxy;

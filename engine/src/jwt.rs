@@ -1,0 +1,517 @@
+//! The `jwt` auth mode: signing the assertion and, where the definition has
+//! a token URL, exchanging it with the JWT bearer grant (RFC 7523 section
+//! 2.1).
+//!
+//! The jsonwebtoken crate does the signing. This module renders the header
+//! and the claims from the definition, turns the entered key into a signing
+//! key, and builds the exchange request.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use http::header::CONTENT_TYPE;
+use http::{HeaderValue, Method, Request};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use latchkey_catalog::{Auth, HmacKeyEncoding, Jwt, JwtAlgorithm, Provider};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use crate::template::{config_variables, render, uses_unset_optional, variable_paths};
+use crate::token_response::parse_token_reply;
+use crate::transport::TokenTransport;
+use crate::url_template::render_url;
+use crate::{ConnectionConfig, Engine, EngineError, OAuth2Token, Secret, TokenGrant};
+
+/// The `grant_type` of the JWT bearer grant (RFC 7523 section 2.1).
+pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// Random bytes of a `jti` claim: 128 bits, base64url-encoded.
+const JTI_BYTES: u32 = 16;
+
+/// The credential of a `jwt` connection: what the end user entered and the
+/// token currently in use.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JwtCredentials {
+    /// The entered values by the keys of the definition's `credentials`.
+    pub fields: BTreeMap<String, Secret>,
+    /// The signed assertion, or the access token it was exchanged for.
+    pub token: OAuth2Token,
+}
+
+/// A signed assertion and its expiry.
+#[derive(Debug)]
+pub struct SignedAssertion {
+    pub assertion: Secret,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Engine {
+    /// Obtains the token of a `jwt` connection: signs a new assertion at
+    /// `now` and, when the definition has a `token_url`, exchanges it there.
+    /// Without a token URL the assertion is the token, valid until its `exp`.
+    pub async fn jwt_token(
+        &self,
+        provider: &Provider,
+        fields: &BTreeMap<String, Secret>,
+        config: &ConnectionConfig,
+        now: DateTime<Utc>,
+    ) -> Result<TokenGrant, EngineError> {
+        let jwt = jwt_settings(provider)?;
+        let signed = sign_assertion(provider, fields, config, now)?;
+        let Some(token_url) = &jwt.token_url else {
+            return Ok(TokenGrant {
+                token: OAuth2Token {
+                    access_token: signed.assertion,
+                    refresh_token: None,
+                    expires_at: Some(signed.expires_at),
+                    obtained_at: signed.issued_at,
+                    raw: json!({}),
+                },
+                connection_config: ConnectionConfig::new(),
+            });
+        };
+
+        let vars = config_variables(provider, config);
+        let url = render_url(provider, "auth.token_url", token_url, &vars)?;
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", JWT_BEARER_GRANT)
+            .append_pair("assertion", signed.assertion.expose())
+            .finish();
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(url.as_str())
+            .header(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/x-www-form-urlencoded"),
+            )
+            .body(body.into_bytes())
+            .map_err(|err| EngineError::Transport(format!("invalid token request: {err}")))?;
+        let reply = TokenTransport::new(&self.http, &provider.name, "jwt-bearer", &url)
+            .send(request)
+            .await?;
+        parse_token_reply(&provider.name, &jwt.token_response, &reply, now, None)
+    }
+}
+
+/// Returns the `jwt` settings of `provider`, or an error for another mode.
+pub(crate) fn jwt_settings(provider: &Provider) -> Result<&Jwt, EngineError> {
+    match &provider.auth {
+        Auth::Jwt(jwt) => Ok(jwt),
+        other => Err(EngineError::Unsupported(format!(
+            "provider `{}` uses auth mode `{}`, which signs no JWT",
+            provider.name,
+            other.mode_name()
+        ))),
+    }
+}
+
+/// Signs the assertion of a `jwt` definition at `now`: its header
+/// parameters and claims rendered with the connection config and the
+/// entered values, plus `iat`, `exp` and, with `jti: true`, a random `jti`.
+pub fn sign_assertion(
+    provider: &Provider,
+    fields: &BTreeMap<String, Secret>,
+    config: &ConnectionConfig,
+    now: DateTime<Utc>,
+) -> Result<SignedAssertion, EngineError> {
+    let jwt = jwt_settings(provider)?;
+    let vars = assertion_variables(provider, fields, config);
+    let expires_at = now.checked_add_signed(lifetime(jwt)).ok_or_else(|| {
+        EngineError::template(
+            &provider.name,
+            "auth.lifetime_seconds",
+            format!("{} seconds is out of range", jwt.lifetime_seconds),
+        )
+    })?;
+    let claims = render_claims(provider, jwt, &vars, now, expires_at)?;
+    let header = render_header(provider, jwt, &vars)?;
+    let key = signing_key(provider, jwt, &vars)?;
+
+    let assertion = jsonwebtoken::encode(&header, &claims, &key).map_err(|err| {
+        EngineError::InvalidCredential(format!(
+            "signing the JWT of provider `{}` with {:?} failed: {err}",
+            provider.name, jwt.algorithm
+        ))
+    })?;
+    Ok(SignedAssertion {
+        assertion: Secret::new(assertion),
+        issued_at: now,
+        expires_at,
+    })
+}
+
+/// Checks that every entered value the definition requires is present and
+/// that no value has a key the definition lacks.
+pub fn check_entered_values(
+    provider: &Provider,
+    fields: &BTreeMap<String, Secret>,
+) -> Result<(), EngineError> {
+    let jwt = jwt_settings(provider)?;
+    for (key, field) in &jwt.credentials {
+        let present = fields
+            .get(key)
+            .is_some_and(|v| !v.expose().trim().is_empty());
+        if !field.optional && !present {
+            return Err(EngineError::MissingCredential(format!(
+                "missing field `credentials.{key}` ({}): provider `{}` requires it",
+                field.title, provider.name
+            )));
+        }
+    }
+    if let Some(unknown) = fields
+        .keys()
+        .find(|key| !jwt.credentials.contains_key(*key))
+    {
+        let known: Vec<String> = jwt.credentials.keys().map(|k| format!("`{k}`")).collect();
+        return Err(EngineError::InvalidCredential(format!(
+            "unknown field `credentials.{unknown}`: provider `{}` takes {}",
+            provider.name,
+            known.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Template variables of the assertion: the connection config, and the
+/// entered values under `credentials`.
+fn assertion_variables(
+    provider: &Provider,
+    fields: &BTreeMap<String, Secret>,
+    config: &ConnectionConfig,
+) -> Value {
+    let mut vars = config_variables(provider, config);
+    let entered: Map<String, Value> = fields
+        .iter()
+        .map(|(key, value)| (key.clone(), Value::String(value.expose().to_owned())))
+        .collect();
+    if let Value::Object(object) = &mut vars {
+        object.insert("credentials".to_owned(), Value::Object(entered));
+    }
+    vars
+}
+
+/// Renders the claims, then sets `iat`, `exp` and `jti`. A claim listed in
+/// `list_claims` becomes an array of its space-separated parts.
+pub(crate) fn render_claims(
+    provider: &Provider,
+    jwt: &Jwt,
+    vars: &Value,
+    now: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+) -> Result<Map<String, Value>, EngineError> {
+    let mut claims = Map::new();
+    for (name, template) in &jwt.claims {
+        if uses_unset_optional(provider, template, vars) {
+            continue;
+        }
+        let value = render(
+            &provider.name,
+            &format!("auth.claims.{name}"),
+            template,
+            vars,
+        )?;
+        let value = if jwt.list_claims.contains(name) {
+            Value::Array(
+                value
+                    .split_whitespace()
+                    .map(|part| Value::String(part.to_owned()))
+                    .collect(),
+            )
+        } else {
+            Value::String(value)
+        };
+        claims.insert(name.clone(), value);
+    }
+    claims.insert("iat".to_owned(), json!(now.timestamp()));
+    claims.insert("exp".to_owned(), json!(expires_at.timestamp()));
+    if jwt.jti {
+        let jti = oauth2::CsrfToken::new_random_len(JTI_BYTES).into_secret();
+        claims.insert("jti".to_owned(), Value::String(jti));
+    }
+    Ok(claims)
+}
+
+fn render_header(provider: &Provider, jwt: &Jwt, vars: &Value) -> Result<Header, EngineError> {
+    let mut header = Header::new(algorithm(jwt.algorithm));
+    for (name, template) in &jwt.header {
+        let value = render(
+            &provider.name,
+            &format!("auth.header.{name}"),
+            template,
+            vars,
+        )?;
+        match name.as_str() {
+            "kid" => header.kid = Some(value),
+            "typ" => header.typ = Some(value),
+            // The schema allows only `kid` and `typ`.
+            _ => {
+                return Err(EngineError::template(
+                    &provider.name,
+                    &format!("auth.header.{name}"),
+                    "only the header parameters `kid` and `typ` can be set",
+                ))
+            }
+        }
+    }
+    Ok(header)
+}
+
+/// Builds the signing key from the rendered `signing_key`. Errors name the
+/// entered fields that the template reads, never the key.
+fn signing_key(provider: &Provider, jwt: &Jwt, vars: &Value) -> Result<EncodingKey, EngineError> {
+    let text = render(&provider.name, "auth.signing_key", &jwt.signing_key, vars)?;
+    let invalid = |expected: &str, detail: String| {
+        EngineError::InvalidCredential(format!(
+            "{} of provider `{}` is not {expected}: {detail}",
+            key_fields(&jwt.signing_key),
+            provider.name
+        ))
+    };
+    match jwt.algorithm {
+        JwtAlgorithm::RS256 => EncodingKey::from_rsa_pem(pem_text(&text).as_bytes()).map_err(|err| {
+            invalid(
+                "a PEM RSA private key (`-----BEGIN PRIVATE KEY-----` or `-----BEGIN RSA PRIVATE KEY-----`)",
+                err.to_string(),
+            )
+        }),
+        JwtAlgorithm::ES256 => EncodingKey::from_ec_pem(pem_text(&text).as_bytes()).map_err(|err| {
+            invalid(
+                "a PEM PKCS#8 P-256 private key (`-----BEGIN PRIVATE KEY-----`)",
+                err.to_string(),
+            )
+        }),
+        JwtAlgorithm::HS256 => match jwt.hmac_key_encoding {
+            HmacKeyEncoding::Utf8 => Ok(EncodingKey::from_secret(text.as_bytes())),
+            HmacKeyEncoding::Hex => hex::decode(text.trim())
+                .map(|bytes| EncodingKey::from_secret(&bytes))
+                .map_err(|err| invalid("a hexadecimal secret", err.to_string())),
+        },
+    }
+}
+
+/// Restores the line breaks of a PEM key pasted with literal `\n`
+/// sequences, as keys copied from JSON files often are.
+fn pem_text(text: &str) -> String {
+    let text = text.trim();
+    if !text.contains('\n') && text.contains("\\n") {
+        text.replace("\\n", "\n")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Names the entered fields a template reads, for example
+/// "field `credentials.private_key`".
+fn key_fields(template: &str) -> String {
+    let fields: Vec<String> = variable_paths(template)
+        .into_iter()
+        .filter(|path| path.starts_with("credentials."))
+        .map(|path| format!("`{path}`"))
+        .collect();
+    match fields.len() {
+        0 => "the signing key".to_owned(),
+        1 => format!("field {}", fields[0]),
+        _ => format!("the signing key built from fields {}", fields.join(", ")),
+    }
+}
+
+fn algorithm(algorithm: JwtAlgorithm) -> Algorithm {
+    match algorithm {
+        JwtAlgorithm::RS256 => Algorithm::RS256,
+        JwtAlgorithm::ES256 => Algorithm::ES256,
+        JwtAlgorithm::HS256 => Algorithm::HS256,
+    }
+}
+
+fn lifetime(jwt: &Jwt) -> TimeDelta {
+    i64::try_from(jwt.lifetime_seconds)
+        .ok()
+        .and_then(TimeDelta::try_seconds)
+        .unwrap_or(TimeDelta::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::provider_from_yaml;
+    use jsonwebtoken::{DecodingKey, Validation};
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    /// Builds a `jwt` provider signing with HS256 over `SECRET`, with `claims` as
+    /// the YAML of its claims map.
+    fn provider(claims: &str, extra: &str) -> Provider {
+        provider_from_yaml(&format!(
+            r#"
+name: claims
+display_name: Claims
+connection_config:
+  tenant: {{ title: Tenant }}
+  scope: {{ title: Scope, optional: true }}
+auth:
+  mode: jwt
+  algorithm: HS256
+  credentials:
+    secret: {{ title: Secret }}
+    issuer: {{ title: Issuer }}
+  signing_key: "{{{{ credentials.secret }}}}"
+  claims: {claims}
+  lifetime_seconds: 600
+{extra}
+proxy:
+  base_url: https://api.claims.example
+"#
+        ))
+    }
+
+    fn entered() -> BTreeMap<String, Secret> {
+        BTreeMap::from([
+            ("secret".to_owned(), Secret::new(SECRET)),
+            ("issuer".to_owned(), Secret::new("iss-1")),
+        ])
+    }
+
+    fn now() -> DateTime<Utc> {
+        "2026-01-01T00:00:00Z".parse().unwrap()
+    }
+
+    /// Signs with `provider` and decodes the payload with the same secret.
+    fn signed_claims(provider: &Provider, config: Value) -> Map<String, Value> {
+        let config = config.as_object().unwrap().clone();
+        let signed = sign_assertion(provider, &entered(), &config, now()).unwrap();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        jsonwebtoken::decode::<Map<String, Value>>(
+            signed.assertion.expose(),
+            &DecodingKey::from_secret(SECRET.as_bytes()),
+            &validation,
+        )
+        .unwrap()
+        .claims
+    }
+
+    #[test]
+    fn claims_rendered_from_table() {
+        let cases = [
+            (
+                "entered value and config",
+                r#"{ iss: "{{ credentials.issuer }}", sub: "{{ tenant }}" }"#,
+                "",
+                json!({"tenant": "t-1"}),
+                json!({"iss": "iss-1", "sub": "t-1"}),
+            ),
+            (
+                "static audience",
+                r#"{ aud: "https://oauth2.example/token" }"#,
+                "",
+                json!({"tenant": "t-1"}),
+                json!({"aud": "https://oauth2.example/token"}),
+            ),
+            (
+                "list claim",
+                r#"{ scope: "{{ scope }}" }"#,
+                "  list_claims: [scope]",
+                json!({"tenant": "t-1", "scope": "a b  c"}),
+                json!({"scope": ["a", "b", "c"]}),
+            ),
+            (
+                "optional value unset",
+                r#"{ iss: x, scope: "{{ scope }}" }"#,
+                "",
+                json!({"tenant": "t-1"}),
+                json!({"iss": "x"}),
+            ),
+        ];
+        for (case, claims, extra, config, expected) in cases {
+            let mut rendered = signed_claims(&provider(claims, extra), config);
+
+            assert_eq!(
+                rendered.remove("iat"),
+                Some(json!(now().timestamp())),
+                "{case}"
+            );
+            assert_eq!(
+                rendered.remove("exp"),
+                Some(json!(now().timestamp() + 600)),
+                "{case}"
+            );
+            assert_eq!(Value::Object(rendered), expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn jti_random_per_assertion() {
+        let provider = provider("{ iss: x }", "  jti: true");
+        let config = json!({"tenant": "t"});
+
+        let first = signed_claims(&provider, config.clone());
+        let second = signed_claims(&provider, config);
+
+        assert!(first["jti"].as_str().is_some_and(|jti| jti.len() >= 16));
+        assert_ne!(first["jti"], second["jti"]);
+    }
+
+    #[test]
+    fn missing_config_value_names_variable() {
+        let provider = provider(r#"{ sub: "{{ tenant }}" }"#, "");
+
+        let error = sign_assertion(&provider, &entered(), &ConnectionConfig::new(), now())
+            .unwrap_err()
+            .to_string();
+
+        assert!(error.contains("auth.claims.sub"), "{error}");
+        assert!(error.contains("`tenant`"), "{error}");
+    }
+
+    #[test]
+    fn invalid_hex_secret_names_field() {
+        let provider = provider("{ iss: x }", "  hmac_key_encoding: hex");
+        let config = json!({"tenant": "t"}).as_object().unwrap().clone();
+        let mut fields = entered();
+        fields.insert("secret".to_owned(), Secret::new("not-hex-secret"));
+
+        let error = sign_assertion(&provider, &fields, &config, now()).unwrap_err();
+
+        assert!(
+            matches!(error, EngineError::InvalidCredential(_)),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(message.contains("`credentials.secret`"), "{message}");
+        assert!(!message.contains("not-hex-secret"), "{message}");
+    }
+
+    #[test]
+    fn entered_values_checked() {
+        let provider = provider("{ iss: x }", "");
+        let mut missing = entered();
+        missing.remove("issuer");
+        let mut unknown = entered();
+        unknown.insert("other".to_owned(), Secret::new("v"));
+
+        let missing = check_entered_values(&provider, &missing)
+            .unwrap_err()
+            .to_string();
+        let unknown = check_entered_values(&provider, &unknown)
+            .unwrap_err()
+            .to_string();
+
+        assert!(missing.contains("`credentials.issuer`"), "{missing}");
+        assert!(unknown.contains("`credentials.other`"), "{unknown}");
+        assert!(check_entered_values(&provider, &entered()).is_ok());
+    }
+
+    #[test]
+    fn escaped_pem_line_breaks_restored() {
+        let text = "-----BEGIN PRIVATE KEY-----\\nABC\\n-----END PRIVATE KEY-----";
+
+        assert_eq!(
+            pem_text(text),
+            "-----BEGIN PRIVATE KEY-----\nABC\n-----END PRIVATE KEY-----"
+        );
+        assert_eq!(pem_text("a\nb\\nc"), "a\nb\\nc");
+    }
+}
