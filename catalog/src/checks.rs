@@ -9,7 +9,7 @@ use minijinja::Environment;
 use regex_automata::meta::Regex;
 
 use crate::diagnostic::Code;
-use crate::model::{Auth, Basic, ConfigField, Inject, Provider};
+use crate::model::{Auth, Basic, ConfigField, Inject, McpOAuth2, Provider};
 use crate::patterns::{search_regex, whole_value_regex, CompileResult};
 use crate::positions::escape_pointer;
 use crate::suggest::closest_match;
@@ -166,6 +166,7 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
         Auth::Oauth2(oauth) => &oauth.token_response.connection_config,
         Auth::Oauth2ClientCredentials(cc) => &cc.token_response.connection_config,
         Auth::ApiKey(_) | Auth::Basic(_) => return,
+        Auth::McpOauth2(_) => return,
     };
     let declared: Vec<&str> = provider
         .connection_config
@@ -310,6 +311,7 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
             push_params(&mut fields, "/auth/token_params", &cc.token_params);
         }
         Auth::ApiKey(_) | Auth::Basic(_) => {}
+        Auth::McpOauth2(mcp) => push_mcp_urls(&mut fields, mcp),
     }
     let oauth = matches!(
         provider.auth,
@@ -393,6 +395,7 @@ fn explicit_inject(auth: &Auth) -> Option<&Inject> {
         Auth::Oauth2ClientCredentials(cc) => cc.inject.as_ref(),
         Auth::ApiKey(api_key) => Some(&api_key.inject),
         Auth::Basic(basic) => basic.inject.as_ref(),
+        Auth::McpOauth2(mcp) => mcp.inject.as_ref(),
     }
 }
 
@@ -402,6 +405,7 @@ fn credential_variables(auth: &Auth) -> &'static [&'static str] {
         Auth::Oauth2(_) | Auth::Oauth2ClientCredentials(_) => &["access_token"],
         Auth::ApiKey(_) => &["api_key"],
         Auth::Basic(_) => &["username", "password"],
+        Auth::McpOauth2(_) => &["access_token"],
     }
 }
 
@@ -597,6 +601,7 @@ fn captured_keys(auth: &Auth) -> BTreeSet<&String> {
             .collect(),
         Auth::Oauth2ClientCredentials(cc) => cc.token_response.connection_config.keys().collect(),
         Auth::ApiKey(_) | Auth::Basic(_) => BTreeSet::new(),
+        Auth::McpOauth2(_) => BTreeSet::new(),
     }
 }
 
@@ -656,6 +661,11 @@ fn check_urls(
             fallbacks.push(("/auth/token_url_fallbacks", &cc.token_url_fallbacks));
         }
         Auth::ApiKey(_) | Auth::Basic(_) => {}
+        Auth::McpOauth2(mcp) => {
+            for (pointer, url) in mcp_urls(mcp) {
+                urls.push((pointer.to_owned(), url));
+            }
+        }
     }
     if let Some(docs_url) = &provider.docs_url {
         urls.push(("/docs_url".to_owned(), docs_url));
@@ -1145,5 +1155,25 @@ mod tests {
         assert!(pattern_forces_https("https://[|a-z]+"));
         assert!(!pattern_forces_https("https://a|http://b"));
         assert!(!pattern_forces_https("http://a"));
+    }
+}
+
+/// Returns the URL templates of an `mcp_oauth2` definition with their
+/// JSON pointers.
+fn mcp_urls(mcp: &McpOAuth2) -> Vec<(&'static str, &str)> {
+    [
+        ("/auth/server_url", &mcp.server_url),
+        ("/auth/authorization_url", &mcp.authorization_url),
+        ("/auth/token_url", &mcp.token_url),
+        ("/auth/registration_url", &mcp.registration_url),
+    ]
+    .into_iter()
+    .filter_map(|(pointer, url)| url.as_deref().map(|url| (pointer, url)))
+    .collect()
+}
+
+fn push_mcp_urls<'a>(fields: &mut Vec<TemplateField<'a>>, mcp: &'a McpOAuth2) {
+    for (pointer, url) in mcp_urls(mcp) {
+        push_one(fields, pointer, url);
     }
 }

@@ -16,6 +16,7 @@ mod checks;
 mod diagnostic;
 mod import;
 mod load;
+mod mcp;
 mod model;
 mod patterns;
 mod positions;

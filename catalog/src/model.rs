@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::mcp::{ClientRegistration, McpOAuth2, RegistrationValue};
+
 /// One provider: how to authenticate with it and where its API lives.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,6 +47,9 @@ pub enum Auth {
     ApiKey(ApiKey),
     /// HTTP basic authentication with a username and a password.
     Basic(Basic),
+    /// OAuth 2.0 for an MCP server, with discovery and dynamic client
+    /// registration.
+    McpOauth2(McpOAuth2),
 }
 
 impl Auth {
@@ -55,6 +60,7 @@ impl Auth {
             Auth::Oauth2ClientCredentials(_) => "oauth2_client_credentials",
             Auth::ApiKey(_) => "api_key",
             Auth::Basic(_) => "basic",
+            Auth::McpOauth2(_) => "mcp_oauth2",
         }
     }
 
@@ -66,6 +72,7 @@ impl Auth {
             Auth::Oauth2ClientCredentials(c) => c.inject.clone(),
             Auth::ApiKey(a) => Some(a.inject.clone()),
             Auth::Basic(b) => b.inject.clone(),
+            Auth::McpOauth2(m) => m.inject.clone(),
         };
         explicit.unwrap_or_else(|| match self {
             Auth::Basic(_) => Inject::basic_default(),

@@ -3,7 +3,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::Secret;
+use crate::{McpSetup, Secret};
 
 /// Per-connection values (a subdomain, a shop name, an instance URL) that
 /// provider templates refer to by key.
@@ -36,6 +36,14 @@ pub enum Credentials {
     ApiKey { api_key: Secret },
     #[serde(rename = "BASIC")]
     Basic { username: String, password: Secret },
+    /// A token of an MCP server, with the endpoints and the client that
+    /// obtained it, so that a refresh needs no discovery.
+    #[serde(rename = "MCP_OAUTH2")]
+    McpOAuth2 {
+        #[serde(flatten)]
+        token: OAuth2Token,
+        mcp: McpSetup,
+    },
 }
 
 impl Credentials {
@@ -46,6 +54,7 @@ impl Credentials {
             Credentials::ClientCredentials { .. } => "OAUTH2_CC",
             Credentials::ApiKey { .. } => "API_KEY",
             Credentials::Basic { .. } => "BASIC",
+            Credentials::McpOAuth2 { .. } => "MCP_OAUTH2",
         }
     }
 
@@ -56,6 +65,7 @@ impl Credentials {
                 Some(token)
             }
             Credentials::ApiKey { .. } | Credentials::Basic { .. } => None,
+            Credentials::McpOAuth2 { token, .. } => Some(token),
         }
     }
 }

@@ -63,6 +63,12 @@ pub enum EngineError {
     /// match its field's pattern.
     #[error("{0}")]
     InvalidCallback(String),
+
+    /// MCP discovery or dynamic client registration failed: metadata
+    /// missing or rejected, or the registration refused. The message names
+    /// the URL and the server's answer.
+    #[error("{0}")]
+    Discovery(String),
 }
 
 /// The action a caller should take on a provider's error reply.

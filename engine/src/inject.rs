@@ -98,6 +98,7 @@ fn check_mode(provider: &Provider, credentials: &Credentials) -> Result<(), Engi
             )
             | (Auth::ApiKey(_), Credentials::ApiKey { .. })
             | (Auth::Basic(_), Credentials::Basic { .. })
+            | (Auth::McpOauth2(_), Credentials::McpOAuth2 { .. })
     );
     if matches {
         return Ok(());
@@ -124,6 +125,9 @@ fn credential_variables(provider: &Provider, credentials: &Credentials) -> Vec<(
             text("client_id", client_id),
         ],
         Credentials::ApiKey { api_key } => vec![text("api_key", api_key.expose())],
+        Credentials::McpOAuth2 { token, .. } => {
+            vec![text("access_token", token.access_token.expose())]
+        }
         Credentials::Basic { username, password } => {
             let (fixed_username, fixed_password) = match &provider.auth {
                 Auth::Basic(basic) => (

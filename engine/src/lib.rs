@@ -7,6 +7,7 @@ mod credentials;
 mod error;
 mod inject;
 mod lifecycle;
+mod mcp;
 mod oauth2_flow;
 mod secret;
 mod template;
@@ -22,6 +23,7 @@ pub use credentials::{ClientApp, ConnectionConfig, Credentials, OAuth2Token, Tok
 pub use error::{EngineError, ProviderErrorKind};
 pub use inject::Injection;
 pub use lifecycle::{refresh_due, DEFAULT_REFRESH_MARGIN};
+pub use mcp::McpSetup;
 pub use oauth2_flow::AuthorizationRequest;
 pub use secret::Secret;
 pub use template::{base_url, render};

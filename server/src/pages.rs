@@ -284,6 +284,7 @@ impl<'a> ConnectForm<'a> {
                     .then(|| settings.password_title.as_deref().unwrap_or("Password")),
             },
             Auth::Oauth2ClientCredentials(_) => return None,
+            Auth::McpOauth2(_) => FormKind::OAuth2,
         };
         let fields = provider
             .connection_config

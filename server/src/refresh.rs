@@ -70,6 +70,7 @@ pub fn token_of(credentials: &Credentials) -> Option<&OAuth2Token> {
         Credentials::OAuth2(token) => Some(token),
         Credentials::ClientCredentials { token, .. } => Some(token),
         Credentials::ApiKey { .. } | Credentials::Basic { .. } => None,
+        Credentials::McpOAuth2 { token, .. } => Some(token),
     }
 }
 
@@ -274,6 +275,13 @@ async fn request_new_token(
         Credentials::ApiKey { .. } | Credentials::Basic { .. } => Err(EngineError::Unsupported(
             "only OAuth tokens can be refreshed".to_owned(),
         )),
+        // The stored setup holds the client and token endpoint, so the
+        // refresh needs neither discovery nor the integration's client.
+        Credentials::McpOAuth2 { token, mcp } => {
+            let flow = mcp.oauth2_provider(provider)?;
+            let app = mcp.client_app(provider, &[]);
+            state.engine.refresh(&flow, &app, token, config).await
+        }
     }
 }
 
@@ -291,6 +299,10 @@ async fn store_refreshed(
             token: grant.token,
             client_id,
             client_secret,
+        },
+        Credentials::McpOAuth2 { mcp, .. } => Credentials::McpOAuth2 {
+            token: grant.token,
+            mcp,
         },
         _ => Credentials::OAuth2(grant.token),
     };

@@ -343,6 +343,10 @@ async fn import_credentials(
         (Auth::Oauth2ClientCredentials(_), input) => Err(mismatch(&input, "OAUTH2_CC")),
         (Auth::ApiKey(_), input) => Err(mismatch(&input, "API_KEY")),
         (Auth::Basic(_), input) => Err(mismatch(&input, "BASIC")),
+        (Auth::McpOauth2(_), _) => Err(ApiError::invalid_credentials(format!(
+            "provider `{}` uses mcp_oauth2 auth, whose connections need the endpoints and client found by discovery: create the connection with the browser flow, GET /oauth/connect/{}",
+            provider.name, integration.unique_key
+        ))),
     }
 }
 
@@ -535,6 +539,7 @@ fn credential_type(credentials: &Credentials) -> &'static str {
         Credentials::ClientCredentials { .. } => "OAUTH2_CC",
         Credentials::ApiKey { .. } => "API_KEY",
         Credentials::Basic { .. } => "BASIC",
+        Credentials::McpOAuth2 { .. } => "MCP_OAUTH2",
     }
 }
 
