@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Inject;
+use crate::{Inject, ScopeEncoding};
 
 /// OAuth for an MCP server. The endpoints come from discovery, starting at
 /// `server_url`: the protected-resource metadata (RFC 9728), then the
@@ -39,6 +39,9 @@ pub struct McpOAuth2 {
     /// Separator between scopes in the `scope` parameter.
     #[serde(default = "default_scope_separator")]
     pub scope_separator: String,
+    /// Encoding of the `scope` value in the authorization URL.
+    #[serde(default, skip_serializing_if = "ScopeEncoding::is_form")]
+    pub scope_encoding: ScopeEncoding,
     /// Scopes always requested, before the integration's own. When both
     /// are empty, the `scopes_supported` of the protected-resource metadata
     /// are requested.

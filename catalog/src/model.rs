@@ -291,7 +291,7 @@ pub enum ScopeEncoding {
 }
 
 impl ScopeEncoding {
-    fn is_form(&self) -> bool {
+    pub(crate) fn is_form(&self) -> bool {
         *self == ScopeEncoding::Form
     }
 }

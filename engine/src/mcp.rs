@@ -17,7 +17,7 @@ use std::fmt;
 use http::header::{ACCEPT, WWW_AUTHENTICATE};
 use latchkey_catalog::{
     Auth, ClientAuth, ClientRegistration, McpOAuth2, OAuth2, Provider, RegistrationValue,
-    ScopeEncoding, TokenBodyFormat, TokenResponse,
+    TokenBodyFormat, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -102,7 +102,7 @@ impl McpSetup {
             refresh_url: None,
             scope_separator: mcp.scope_separator.clone(),
             default_scopes: mcp.default_scopes.clone(),
-            scope_encoding: ScopeEncoding::Form,
+            scope_encoding: mcp.scope_encoding,
             authorization_params: params.clone(),
             drop_empty_authorization_params: false,
             authorization_param_names: BTreeMap::new(),
