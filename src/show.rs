@@ -9,8 +9,8 @@ use anyhow::{anyhow, bail, Context as _};
 use clap::Args;
 use latchkey_catalog::{Auth, Catalog, ClientAuth, InjectLocation, Provider};
 use latchkey_engine::{
-    ClientApp, ConnectionConfig, Credentials, Engine, EngineError, Injection, OAuth2Token, Secret,
-    SessionCredentials, TwoStepCredentials,
+    ClientApp, ConnectionConfig, Credentials, Engine, EngineError, Injection, McpSetup,
+    OAuth2Token, Secret, SessionCredentials, TwoStepCredentials,
 };
 
 /// Query parameters of the authorization URL that differ per integration or
@@ -260,6 +260,32 @@ fn render_auth(
             };
             line(out, "token URL", &token_url);
         }
+        Auth::McpOauth2(mcp) => {
+            let discovered = "(discovered when a connection starts)".to_owned();
+            let fields = [
+                ("server URL", "auth.server_url", &mcp.server_url),
+                (
+                    "authorization URL",
+                    "auth.authorization_url",
+                    &mcp.authorization_url,
+                ),
+                ("token URL", "auth.token_url", &mcp.token_url),
+                (
+                    "registration URL",
+                    "auth.registration_url",
+                    &mcp.registration_url,
+                ),
+            ];
+            for (label, field, template) in fields {
+                let value = match template {
+                    Some(template) => url_field(provider, field, template, config)?,
+                    None => discovered.clone(),
+                };
+                line(out, label, &value);
+            }
+            line(out, "PKCE", "S256");
+            render_scopes(out, &mcp.default_scopes, &mcp.scope_separator);
+        }
     }
     Ok(())
 }
@@ -423,6 +449,20 @@ fn placeholder_credentials(auth: &Auth) -> Credentials {
             fields: Default::default(),
             token: token(),
         }),
+        Auth::McpOauth2(_) => Credentials::McpOAuth2 {
+            token: token(),
+            mcp: McpSetup {
+                issuer: None,
+                authorization_endpoint: String::new(),
+                token_endpoint: String::new(),
+                resource: None,
+                discovered_scopes: Vec::new(),
+                client_id: "<client_id>".to_owned(),
+                client_secret: Secret::new("<client_secret>"),
+                token_endpoint_auth_method: "client_secret_basic".to_owned(),
+                client_registered: true,
+            },
+        },
     }
 }
 

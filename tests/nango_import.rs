@@ -9,14 +9,21 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 const ENTRIES: usize = 1013;
-const CONVERTED: usize = 837;
-const SUPPORTED_MODES: [&str; 4] = ["OAUTH2", "OAUTH2_CC", "API_KEY", "BASIC"];
+const CONVERTED: usize = 853;
+const SUPPORTED_MODES: [&str; 6] = [
+    "OAUTH2",
+    "OAUTH2_CC",
+    "API_KEY",
+    "BASIC",
+    "MCP_OAUTH2",
+    "MCP_OAUTH2_GENERIC",
+];
 
 /// Entries not converted, per reason, for the pinned package.
 const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
     (
         "Nango field `alternate_access_token_response_path` has no Latchkey equivalent",
-        1,
+        2,
     ),
     (
         "Nango field `authorization_url_replacements` has no Latchkey equivalent",
@@ -55,8 +62,6 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
     ("auth mode CUSTOM is not supported", 1),
     ("auth mode INSTALL_PLUGIN is not supported", 1),
     ("auth mode JWT is not supported", 4),
-    ("auth mode MCP_OAUTH2 is not supported", 30),
-    ("auth mode MCP_OAUTH2_GENERIC is not supported", 2),
     ("auth mode NONE is not supported", 2),
     ("auth mode OAUTH1 is not supported", 4),
     ("auth mode SIGNATURE is not supported", 1),
@@ -77,7 +82,8 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
     ),
     ("template or key with no Latchkey form", 9),
     ("template variable filled by a post-connection script", 4),
-    ("unexpected entry shape", 1),
+    ("unexpected entry shape", 2),
+    ("MCP server URL taken whole from the connection config", 2),
 ];
 
 fn providers_yaml() -> PathBuf {
@@ -228,7 +234,7 @@ fn unsupported_modes_are_listed() {
             "{name}"
         );
     }
-    assert_eq!(unsupported, 116);
+    assert_eq!(unsupported, 84);
 }
 
 #[test]

@@ -9,7 +9,7 @@ use minijinja::Environment;
 use regex_automata::meta::Regex;
 
 use crate::diagnostic::Code;
-use crate::model::{Auth, Basic, ConfigField, Inject, Provider, Signature};
+use crate::model::{Auth, Basic, ConfigField, Inject, McpOAuth2, Provider, Signature};
 use crate::patterns::{search_regex, whole_value_regex, CompileResult};
 use crate::positions::escape_pointer;
 use crate::suggest::closest_match;
@@ -180,6 +180,7 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
         | Auth::Signature(_)
         | Auth::AwsSigv4(_) => return,
         Auth::Jwt(jwt) => &jwt.token_response.connection_config,
+        Auth::McpOauth2(_) => return,
     };
     let declared: Vec<&str> = provider
         .connection_config
@@ -390,6 +391,7 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
             push_one(&mut fields, "/auth/region", &aws.region);
         }
         Auth::Jwt(jwt) => push_jwt_fields(&mut fields, jwt),
+        Auth::McpOauth2(mcp) => push_mcp_urls(&mut fields, mcp),
     }
     let oauth = matches!(
         provider.auth,
@@ -591,6 +593,7 @@ fn explicit_inject(auth: &Auth) -> Option<&Inject> {
         Auth::TwoStep(two_step) | Auth::Session(two_step) => two_step.inject.as_ref(),
         Auth::None(_) | Auth::Signature(_) | Auth::AwsSigv4(_) => None,
         Auth::Jwt(jwt) => jwt.inject.as_ref(),
+        Auth::McpOauth2(mcp) => mcp.inject.as_ref(),
     }
 }
 
@@ -609,6 +612,7 @@ fn credential_variables(auth: &Auth) -> Vec<&str> {
         Auth::Signature(_) => vec!["username", "password"],
         Auth::None(_) | Auth::AwsSigv4(_) => Vec::new(),
         Auth::Jwt(_) => vec!["access_token"],
+        Auth::McpOauth2(_) => vec!["access_token"],
     }
 }
 
@@ -823,6 +827,7 @@ fn captured_keys(auth: &Auth) -> BTreeSet<&String> {
         | Auth::Signature(_)
         | Auth::AwsSigv4(_) => BTreeSet::new(),
         Auth::Jwt(jwt) => jwt.token_response.connection_config.keys().collect(),
+        Auth::McpOauth2(_) => BTreeSet::new(),
     }
 }
 
@@ -902,6 +907,11 @@ fn check_urls(
         Auth::Jwt(jwt) => {
             if let Some(token_url) = &jwt.token_url {
                 urls.push(("/auth/token_url".to_owned(), token_url));
+            }
+        }
+        Auth::McpOauth2(mcp) => {
+            for (pointer, url) in mcp_urls(mcp) {
+                urls.push((pointer.to_owned(), url));
             }
         }
     }
@@ -1488,5 +1498,24 @@ fn check_signature(provider: &Provider, signature: &Signature, problems: &mut Ve
                 .to_owned(),
             Some("add a header such as `X-Signature: \"{{ signature }}\"`".to_owned()),
         ));
+    }
+}
+/// Returns the URL templates of an `mcp_oauth2` definition with their
+/// JSON pointers.
+fn mcp_urls(mcp: &McpOAuth2) -> Vec<(&'static str, &str)> {
+    [
+        ("/auth/server_url", &mcp.server_url),
+        ("/auth/authorization_url", &mcp.authorization_url),
+        ("/auth/token_url", &mcp.token_url),
+        ("/auth/registration_url", &mcp.registration_url),
+    ]
+    .into_iter()
+    .filter_map(|(pointer, url)| url.as_deref().map(|url| (pointer, url)))
+    .collect()
+}
+
+fn push_mcp_urls<'a>(fields: &mut Vec<TemplateField<'a>>, mcp: &'a McpOAuth2) {
+    for (pointer, url) in mcp_urls(mcp) {
+        push_one(fields, pointer, url);
     }
 }

@@ -18,6 +18,7 @@ mod document;
 mod import;
 mod jwt;
 mod load;
+mod mcp;
 mod model;
 mod patterns;
 mod positions;

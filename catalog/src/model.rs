@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::mcp::{ClientRegistration, McpOAuth2, RegistrationValue};
 pub use crate::signing::{
     AwsSigV4, Signature, SignatureAlgorithm, SignatureEncoding, TimestampFormat,
 };
@@ -71,6 +72,9 @@ pub enum Auth {
     /// A JWT signed with a key the end user enters, used as the bearer token
     /// or exchanged with the JWT bearer grant (RFC 7523).
     Jwt(crate::Jwt),
+    /// OAuth 2.0 for an MCP server, with discovery and dynamic client
+    /// registration.
+    McpOauth2(McpOAuth2),
 }
 
 impl Auth {
@@ -87,6 +91,7 @@ impl Auth {
             Auth::Signature(_) => "signature",
             Auth::AwsSigv4(_) => "aws_sigv4",
             Auth::Jwt(_) => "jwt",
+            Auth::McpOauth2(_) => "mcp_oauth2",
         }
     }
 
@@ -101,6 +106,7 @@ impl Auth {
             Auth::TwoStep(t) | Auth::Session(t) => t.inject.clone(),
             Auth::None(_) | Auth::Signature(_) | Auth::AwsSigv4(_) => None,
             Auth::Jwt(j) => j.inject.clone(),
+            Auth::McpOauth2(m) => m.inject.clone(),
         };
         explicit.unwrap_or_else(|| match self {
             Auth::Basic(_) => Inject::basic_default(),
@@ -343,7 +349,7 @@ pub enum ScopeEncoding {
 }
 
 impl ScopeEncoding {
-    fn is_form(&self) -> bool {
+    pub(crate) fn is_form(&self) -> bool {
         *self == ScopeEncoding::Form
     }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::Secret;
+use crate::{McpSetup, Secret};
 
 /// Per-connection values (a subdomain, a shop name, an instance URL) that
 /// provider templates refer to by key.
@@ -58,6 +58,14 @@ pub enum Credentials {
     },
     #[serde(rename = "JWT")]
     Jwt(crate::JwtCredentials),
+    /// A token of an MCP server, with the endpoints and the client that
+    /// obtained it, so that a refresh needs no discovery.
+    #[serde(rename = "MCP_OAUTH2")]
+    McpOAuth2 {
+        #[serde(flatten)]
+        token: OAuth2Token,
+        mcp: McpSetup,
+    },
 }
 
 impl Credentials {
@@ -74,6 +82,7 @@ impl Credentials {
             Credentials::Signature { .. } => "SIGNATURE",
             Credentials::AwsSigV4 { .. } => "AWS_SIGV4",
             Credentials::Jwt(_) => "JWT",
+            Credentials::McpOAuth2 { .. } => "MCP_OAUTH2",
         }
     }
 
@@ -84,6 +93,7 @@ impl Credentials {
                 Some(token)
             }
             Credentials::Jwt(jwt) => Some(&jwt.token),
+            Credentials::McpOAuth2 { token, .. } => Some(token),
             Credentials::ApiKey { .. }
             | Credentials::Basic { .. }
             | Credentials::TwoStep(_)

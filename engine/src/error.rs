@@ -81,6 +81,11 @@ pub enum EngineError {
     /// that is not valid PEM. The message names the field, never the value.
     #[error("{0}")]
     InvalidCredential(String),
+    /// MCP discovery or dynamic client registration failed: metadata
+    /// missing or rejected, or the registration refused. The message names
+    /// the URL and the server's answer.
+    #[error("{0}")]
+    Discovery(String),
 }
 
 /// The action a caller should take on a provider's error reply.

@@ -113,6 +113,7 @@ fn check_mode(provider: &Provider, credentials: &Credentials) -> Result<(), Engi
             | (Auth::Signature(_), Credentials::Signature { .. })
             | (Auth::AwsSigv4(_), Credentials::AwsSigV4 { .. })
             | (Auth::Jwt(_), Credentials::Jwt(_))
+            | (Auth::McpOauth2(_), Credentials::McpOAuth2 { .. })
     );
     if matches {
         return Ok(());
@@ -142,6 +143,9 @@ pub(crate) fn credential_variables(
             text("client_id", client_id),
         ],
         Credentials::ApiKey { api_key } => vec![text("api_key", api_key.expose())],
+        Credentials::McpOAuth2 { token, .. } => {
+            vec![text("access_token", token.access_token.expose())]
+        }
         Credentials::Basic { username, password } => {
             let (fixed_username, fixed_password) = match &provider.auth {
                 Auth::Basic(basic) => (

@@ -9,6 +9,7 @@ mod error;
 mod inject;
 mod jwt;
 mod lifecycle;
+mod mcp;
 mod oauth2_flow;
 mod post_connection;
 mod secret;
@@ -35,6 +36,7 @@ pub use jwt::{
     check_entered_values, sign_assertion, JwtCredentials, SignedAssertion, JWT_BEARER_GRANT,
 };
 pub use lifecycle::{refresh_due, DEFAULT_REFRESH_MARGIN};
+pub use mcp::McpSetup;
 pub use oauth2_flow::AuthorizationRequest;
 pub use post_connection::PostConnectionValues;
 pub use secret::Secret;

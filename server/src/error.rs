@@ -212,6 +212,11 @@ impl ApiError {
                 error.to_string(),
             ),
             EngineError::MissingCredential(_) => ApiError::invalid_credentials(error.to_string()),
+            EngineError::Discovery(_) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "mcp_discovery_failed",
+                error.to_string(),
+            ),
             _ => ApiError::new(StatusCode::BAD_GATEWAY, "engine_error", error.to_string()),
         }
     }

@@ -302,6 +302,7 @@ impl<'a> ConnectForm<'a> {
             // TODO: a form for the entered values of a `jwt` definition; until
             // then the application creates these connections.
             Auth::Jwt(_) => return None,
+            Auth::McpOauth2(_) => FormKind::OAuth2,
         };
         let fields = provider
             .connection_config

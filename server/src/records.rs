@@ -2,7 +2,7 @@
 //! so fields holding secrets use [`Secret`], which serializes its real value.
 
 use chrono::{DateTime, Utc};
-use latchkey_engine::{ConnectionConfig, Credentials, Secret};
+use latchkey_engine::{ConnectionConfig, Credentials, McpSetup, Secret};
 use serde::{Deserialize, Serialize};
 
 /// The person who owns a connection, as the caller identified them when
@@ -23,6 +23,8 @@ pub enum AppCredentialsType {
     OAuth2,
     #[serde(rename = "OAUTH2_CC")]
     OAuth2ClientCredentials,
+    #[serde(rename = "MCP_OAUTH2")]
+    McpOAuth2,
 }
 
 impl AppCredentialsType {
@@ -30,6 +32,7 @@ impl AppCredentialsType {
         match self {
             AppCredentialsType::OAuth2 => "OAUTH2",
             AppCredentialsType::OAuth2ClientCredentials => "OAUTH2_CC",
+            AppCredentialsType::McpOAuth2 => "MCP_OAUTH2",
         }
     }
 }
@@ -143,4 +146,8 @@ pub struct OAuthStateRecord {
     /// taken even while the first one is still exchanging the code.
     #[serde(default)]
     pub claimed: bool,
+    /// The endpoints and client of an `mcp_oauth2` authorization, found
+    /// when it started.
+    #[serde(default)]
+    pub mcp: Option<McpSetup>,
 }

@@ -81,6 +81,7 @@ pub fn token_of(credentials: &Credentials) -> Option<&OAuth2Token> {
         }
         Credentials::Signature { .. } | Credentials::AwsSigV4 { .. } => None,
         Credentials::Jwt(jwt) => Some(&jwt.token),
+        Credentials::McpOAuth2 { token, .. } => Some(token),
     }
 }
 
@@ -307,6 +308,13 @@ async fn request_new_token(
                 .jwt_token(provider, &jwt.fields, config, Utc::now())
                 .await
         }
+        // The stored setup holds the client and token endpoint, so the
+        // refresh needs neither discovery nor the integration's client.
+        Credentials::McpOAuth2 { token, mcp } => {
+            let flow = mcp.oauth2_provider(provider)?;
+            let app = mcp.client_app(provider, &[]);
+            state.engine.refresh(&flow, &app, token, config).await
+        }
     }
 }
 
@@ -334,6 +342,10 @@ async fn store_refreshed(
             fields: jwt.fields,
             token: grant.token,
         }),
+        Credentials::McpOAuth2 { mcp, .. } => Credentials::McpOAuth2 {
+            token: grant.token,
+            mcp,
+        },
         _ => Credentials::OAuth2(grant.token),
     };
     connection.connection_config.extend(grant.connection_config);

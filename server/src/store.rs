@@ -752,6 +752,7 @@ mod tests {
             expires_at: Utc::now() + expires_in,
             session_token_hash: None,
             claimed: false,
+            mcp: None,
         }
     }
 

@@ -3,7 +3,12 @@
 // Usage: node oidc.mjs '<config JSON>' (or the same JSON in OIDC_CONFIG).
 // The config is {"clients": [{client_id, client_secret,
 // token_endpoint_auth_method, redirect_uris?, grant_types?,
-// access_token_ttl?}], "access_token_ttl"?}. TTLs are in seconds.
+// access_token_ttl?}], "access_token_ttl"?, "registration"?,
+// "resources"?}. TTLs are in seconds. `registration: true` turns on dynamic
+// client registration (RFC 7591) at /reg. `resources` lists resource servers
+// as [{resource, scope, access_token_ttl?}]: an authorization request naming
+// one with `resource` (RFC 8707) gets a JWT access token for it, whose
+// audience is the resource.
 //
 // Once listening it prints one JSON line to stdout: {"issuer", "port"}.
 // Every other output goes to stderr. It exits when stdin reaches EOF, so it
@@ -21,7 +26,7 @@ import http from 'node:http';
 // single JSON line the harness reads.
 console.info = (...args) => console.error(...args);
 
-const { default: Provider } = await import('oidc-provider');
+const { default: Provider, errors } = await import('oidc-provider');
 
 function readConfig() {
   const text = process.argv[2] ?? process.env.OIDC_CONFIG;
@@ -29,8 +34,9 @@ function readConfig() {
     throw new Error('missing config: pass the config JSON as the first argument or in OIDC_CONFIG');
   }
   const config = JSON.parse(text);
-  if (!Array.isArray(config.clients) || config.clients.length === 0) {
-    throw new Error('invalid config: `clients` must be a non-empty array');
+  const dynamic = config.registration === true;
+  if (!Array.isArray(config.clients) || (config.clients.length === 0 && !dynamic)) {
+    throw new Error('invalid config: `clients` must be a non-empty array unless `registration` is true');
   }
   return config;
 }
@@ -43,6 +49,25 @@ const ttlByClient = new Map(
 const authMethodByClient = new Map(
   config.clients.map((client) => [client.client_id, client.token_endpoint_auth_method]),
 );
+
+const resourceServers = new Map(
+  (config.resources ?? []).map((server) => [server.resource, server]),
+);
+
+// Describes the resource server that an RFC 8707 `resource` parameter names,
+// or rejects an unknown one with `invalid_target`.
+async function getResourceServerInfo(_ctx, resourceIndicator) {
+  const server = resourceServers.get(resourceIndicator);
+  if (!server) {
+    throw new errors.InvalidTarget(`unknown resource ${resourceIndicator}`);
+  }
+  return {
+    scope: server.scope,
+    audience: server.resource,
+    accessTokenTTL: server.access_token_ttl ?? defaultTtl,
+    accessTokenFormat: 'jwt',
+  };
+}
 
 const stats = { token_requests: {}, rejected_client_auth: {} };
 
@@ -155,6 +180,13 @@ provider = new Provider(issuer, {
   features: {
     devInteractions: { enabled: true },
     clientCredentials: { enabled: true },
+    registration: { enabled: config.registration === true },
+    resourceIndicators: {
+      enabled: true,
+      getResourceServerInfo,
+      // A refresh that names no resource keeps the granted one.
+      useGrantedResource: async () => true,
+    },
   },
   pkce: { required: () => true },
   issueRefreshToken: async () => true,

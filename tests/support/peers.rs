@@ -400,6 +400,40 @@ pub struct TwoStepServer {
     process: ChildGuard,
     _logs: TempDir,
 }
+impl Oidc {
+    /// Starts oidc-provider with `clients` and the further config keys of
+    /// `extra`, such as `registration` and `resources` (see
+    /// `tests/peers/oidc.mjs`).
+    pub fn start_with(clients: &[OidcClient], extra: Value) -> Oidc {
+        require_installed(
+            peers_dir().join("node_modules/oidc-provider/package.json"),
+            "oidc-provider",
+        );
+        let mut config =
+            json!({ "clients": clients.iter().map(OidcClient::to_config).collect::<Vec<_>>() });
+        if let (Some(config), Value::Object(extra)) = (config.as_object_mut(), extra) {
+            config.extend(extra);
+        }
+        let started = NodePeer::start("oidc-provider", "oidc.mjs", &[config.to_string()]);
+        Oidc {
+            port: started.port,
+            issuer: started.issuer,
+            clients: clients.to_vec(),
+            process: started.process,
+            _logs: started.logs,
+        }
+    }
+}
+
+/// The protected MCP resource run by `tests/peers/mcp_resource.mjs`, which
+/// accepts JWT access tokens of `issuer` whose audience is its resource URL.
+pub struct McpResource {
+    pub port: u16,
+    /// `http://127.0.0.1:PORT`.
+    pub origin: String,
+    process: ChildGuard,
+    _logs: TempDir,
+}
 
 impl TwoStepServer {
     /// Starts the server with tokens that live `token_lifetime_seconds`.
@@ -494,6 +528,26 @@ impl JwtPeer {
             .json()
             .await
             .expect("JSON stats")
+    }
+
+    pub fn stderr_text(&self) -> String {
+        self.process.stderr_text()
+    }
+}
+
+impl McpResource {
+    /// Starts the resource on `port`, trusting the authorization server
+    /// `issuer` and advertising `scope`.
+    pub fn start(port: u16, issuer: &str, scope: &str) -> McpResource {
+        require_installed(peers_dir().join("node_modules/jose/package.json"), "jose");
+        let config = json!({ "issuer": issuer, "scope": scope, "port": port });
+        let started = NodePeer::start("mcp-resource", "mcp_resource.mjs", &[config.to_string()]);
+        McpResource {
+            port: started.port,
+            origin: format!("http://127.0.0.1:{}", started.port),
+            process: started.process,
+            _logs: started.logs,
+        }
     }
 
     pub fn stderr_text(&self) -> String {

@@ -18,12 +18,25 @@ use super::template::{latchkey_key, translate, Translated, Variable};
 use super::Reason;
 use crate::model::{RESERVED_AUTHORIZATION_PARAMS, RESERVED_TOKEN_PARAMS};
 
+#[path = "nango_mcp.rs"]
+mod mcp;
+
+/// Keys of Nango's MCP modes besides the OAuth ones.
+const MCP_KEYS: &[&str] = &[
+    "client_registration",
+    "registration_url",
+    "registration_params",
+    "mcp_server_url",
+];
+
 /// The Nango modes that map onto a Latchkey mode.
-const MODES: [(&str, &str); 4] = [
+const MODES: [(&str, &str); 6] = [
     ("OAUTH2", "oauth2"),
     ("OAUTH2_CC", "oauth2_client_credentials"),
     ("API_KEY", "api_key"),
     ("BASIC", "basic"),
+    ("MCP_OAUTH2", "mcp_oauth2"),
+    ("MCP_OAUTH2_GENERIC", "mcp_oauth2"),
 ];
 
 /// Top-level keys that carry no request behaviour: names, links into
@@ -200,7 +213,8 @@ fn check_known_keys(entry: &Mapping, mode: &str) -> Result<(), Reason> {
             || (key == "connection_configuration" && entry.contains_key("post_connection_script"))
             || (key == "auth" && auth_is_default(entry))
             || (!oauth && OAUTH_KEYS.contains(&key))
-            || (oauth && OAUTH_KEYS.contains(&key) && !oauth2_only(mode, key));
+            || (oauth && OAUTH_KEYS.contains(&key) && !oauth2_only(mode, key))
+            || (mode == "mcp_oauth2" && MCP_KEYS.contains(&key));
         if !known {
             return Err(unconverted_key(key));
         }
@@ -555,6 +569,7 @@ impl<'a> Builder<'a> {
             "oauth2" => self.oauth2(&mut auth)?,
             "oauth2_client_credentials" => self.client_credentials(&mut auth)?,
             "api_key" => self.api_key(&mut auth)?,
+            "mcp_oauth2" => self.mcp_oauth2(&mut auth)?,
             _ => self.basic(&mut auth)?,
         }
         Ok(auth)

@@ -440,6 +440,10 @@ async fn import_credentials(
             jwt_credentials(state, provider, integration, fields, config).await
         }
         (Auth::Jwt(_), input) => Err(mismatch(&input, "JWT")),
+        (Auth::McpOauth2(_), _) => Err(ApiError::invalid_credentials(format!(
+            "provider `{}` uses mcp_oauth2 auth, whose connections need the endpoints and client found by discovery: create the connection with the browser flow, GET /oauth/connect/{}",
+            provider.name, integration.unique_key
+        ))),
     }
 }
 
@@ -647,6 +651,7 @@ fn credential_type(credentials: &Credentials) -> &'static str {
         Credentials::Signature { .. } => "SIGNATURE",
         Credentials::AwsSigV4 { .. } => "AWS_SIGV4",
         Credentials::Jwt(_) => "JWT",
+        Credentials::McpOAuth2 { .. } => "MCP_OAUTH2",
     }
 }
 

@@ -259,6 +259,7 @@ fn check_mode<'a>(
         (Auth::Jwt(_), _) => {
             "POST /connections, called by the application with the secret key".to_owned()
         }
+        (Auth::McpOauth2(_), _) => format!("GET /oauth/connect/{unique_key}"),
     };
     Err(ApiError::invalid_credentials(format!(
         "integration `{unique_key}` uses {} auth, so its connection is created with {right_route}",

@@ -1,6 +1,7 @@
 //! The end user's browser flow: `GET /oauth/connect/{unique_key}` sends the
 //! browser to the provider, `GET /oauth/callback` brings it back.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use axum::extract::{Path, State};
@@ -8,8 +9,8 @@ use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use latchkey_catalog::Auth;
-use latchkey_engine::{ClientApp, ConnectionConfig, Credentials, EngineError};
+use latchkey_catalog::{Auth, Provider};
+use latchkey_engine::{ClientApp, ConnectionConfig, Credentials, EngineError, McpSetup};
 use serde::Deserialize;
 
 use super::connect::{hash_token, session_for};
@@ -81,13 +82,12 @@ async fn start_authorization(
         .get_integration(&unique_key)?
         .ok_or_else(|| ApiError::unknown_integration(&unique_key))?;
     let provider = state.provider(&integration.provider)?;
-    if !matches!(provider.auth, Auth::Oauth2(_)) {
+    if !matches!(provider.auth, Auth::Oauth2(_) | Auth::McpOauth2(_)) {
         return Err(ApiError::invalid_credentials(format!(
             "integration `{unique_key}` uses {} auth, which has no browser flow: create its connection with POST /connections",
             provider.auth.mode_name()
         )));
     }
-    let app = client_app(&integration)?;
     let mut input_config = parse_params(query.params.as_deref())?;
     connection_config::check_browser_limits("params", &input_config)?;
     let pairs = query_pairs(uri);
@@ -100,9 +100,21 @@ async fn start_authorization(
     let config = connection_config::validate(provider, &input_config)?;
 
     let redirect_uri = state.settings.redirect_uri();
+    let (flow_provider, app, mcp) = match &provider.auth {
+        Auth::McpOauth2(_) => {
+            let setup = prepare_mcp(state, provider, &integration, &redirect_uri, &config).await?;
+            let flow_provider = setup
+                .oauth2_provider(provider)
+                .map_err(|error| ApiError::engine(&error))?;
+            let scopes = integration_scopes(&integration);
+            let app = setup.client_app(provider, &scopes);
+            (Cow::Owned(flow_provider), app, Some(setup))
+        }
+        _ => (Cow::Borrowed(provider), client_app(&integration)?, None),
+    };
     let request = state
         .engine
-        .authorization_url(provider, &app, &redirect_uri, &config)
+        .authorization_url(&flow_provider, &app, &redirect_uri, &config)
         .map_err(|error| ApiError::engine(&error))?;
 
     let now = Utc::now();
@@ -117,6 +129,7 @@ async fn start_authorization(
         expires_at: state.settings.expiry(now, state.settings.oauth_state_ttl)?,
         session_token_hash: query.connect_session_token.as_deref().map(hash_token),
         claimed: false,
+        mcp,
     };
     state
         .store
@@ -124,6 +137,41 @@ async fn start_authorization(
         .await?;
 
     Ok((StatusCode::FOUND, [(LOCATION, request.url.to_string())]).into_response())
+}
+
+/// Discovers the endpoints of an `mcp_oauth2` provider and registers a
+/// client unless the integration has one.
+async fn prepare_mcp(
+    state: &AppState,
+    provider: &Provider,
+    integration: &IntegrationRecord,
+    redirect_uri: &str,
+    config: &ConnectionConfig,
+) -> Result<McpSetup, ApiError> {
+    let app = integration
+        .credentials
+        .clone()
+        .map(|credentials| ClientApp {
+            client_id: credentials.client_id,
+            client_secret: credentials.client_secret,
+            scopes: credentials.scopes,
+        });
+    state
+        .engine
+        .mcp_prepare(provider, app.as_ref(), redirect_uri, config)
+        .await
+        .map_err(|error| {
+            tracing::warn!(error = %error, "MCP discovery or client registration failed");
+            ApiError::engine(&error)
+        })
+}
+
+fn integration_scopes(integration: &IntegrationRecord) -> Vec<String> {
+    integration
+        .credentials
+        .as_ref()
+        .map(|credentials| credentials.scopes.clone())
+        .unwrap_or_default()
 }
 
 fn client_app(integration: &IntegrationRecord) -> Result<ClientApp, ApiError> {
@@ -327,7 +375,17 @@ async fn exchange(
         .get_integration(&pending.integration)?
         .ok_or_else(|| ApiError::unknown_integration(&pending.integration))?;
     let provider = state.provider(&integration.provider)?;
-    let app = client_app(&integration)?;
+    let (provider, app) = match &pending.mcp {
+        Some(setup) => {
+            let flow_provider = setup
+                .oauth2_provider(provider)
+                .map_err(|error| ApiError::engine(&error))?;
+            let app = setup.client_app(provider, &integration_scopes(&integration));
+            (Cow::Owned(flow_provider), app)
+        }
+        None => (Cow::Borrowed(provider), client_app(&integration)?),
+    };
+    let provider = provider.as_ref();
     let mut connection_config = pending.connection_config.clone();
     let captured = state
         .engine
@@ -357,12 +415,19 @@ async fn exchange(
 
     connection_config.extend(grant.connection_config);
     let integration_record = integration.clone();
+    let credentials = match &pending.mcp {
+        Some(setup) => Credentials::McpOAuth2 {
+            token: grant.token,
+            mcp: setup.clone(),
+        },
+        None => Credentials::OAuth2(grant.token),
+    };
     let mut connection = new_connection(
         state,
         integration,
         uuid::Uuid::new_v4().to_string(),
         connection_config,
-        Credentials::OAuth2(grant.token),
+        credentials,
     )?;
     connection.end_user = Some(pending.end_user.clone());
     crate::post_connection::apply(state, provider, &integration_record, &mut connection).await?;
