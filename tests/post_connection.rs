@@ -45,9 +45,9 @@ impl SeenRequest {
     }
 }
 
-/// A stand-in for api.atlassian.com on 127.0.0.1. `accessible-resources`
-/// answers by the bearer token, so each import chooses its reply; every
-/// other path answers `200 {}`.
+/// A stand-in for api.atlassian.com on 127.0.0.1. Its reply to
+/// `accessible-resources` depends on the bearer token, so each import
+/// chooses its reply. Every other path returns `200 {}`.
 struct AtlassianStandIn {
     base_url: String,
     requests: Arc<Mutex<Vec<SeenRequest>>>,

@@ -19,7 +19,7 @@ use support::{provider_file, random_hex};
 const PROVIDER: &str = "test-reset";
 
 /// A listener on 127.0.0.1 that accepts every connection and drops it
-/// without reading or answering.
+/// without reading or replying.
 struct DroppingListener {
     port: u16,
     accepted: Arc<AtomicUsize>,
@@ -110,7 +110,7 @@ async fn connection_reset_is_temporary() {
         listed[0]
     );
 
-    // After the backoff, the next read asks the provider again.
+    // After the backoff, the next read sends a new token request.
     tokio::time::sleep(Duration::from_millis(5200)).await;
     let retried = api.connection_reply(&key, "expired", Some(false)).await;
     assert_eq!(retried.status, StatusCode::BAD_GATEWAY, "{}", retried.text);

@@ -120,7 +120,7 @@ mod tests {
         }
     }
 
-    /// A provider that answers an early refresh with the same token and the
+    /// A provider that replies to an early refresh with the same token and the
     /// same absolute expiry: the stored token then has a short lifetime, so
     /// the cap at half of it keeps the next request from refreshing again.
     #[test]

@@ -35,8 +35,8 @@ pub struct PostConnectionValues {
 
 impl Engine {
     /// Runs the provider's `post_connection` steps in order and returns the
-    /// values they read. Each step sees `config` plus the keys that earlier
-    /// steps filled and `config` lacks.
+    /// values they read. Each step renders its templates with `config` plus
+    /// the keys that earlier steps filled and `config` lacks.
     ///
     /// Fails, so that the caller stores no connection, when a request
     /// fails, its status is not 2xx, its body is not JSON or a path is
@@ -238,7 +238,8 @@ fn body_start(body: &[u8]) -> String {
         .collect()
 }
 
-/// The URL without its query string, which might carry an injected API key.
+/// Returns the URL without its query string, which might carry an
+/// injected API key.
 fn endpoint_for_errors(url: &Url) -> String {
     format!("{}{}", url.origin().ascii_serialization(), url.path())
 }
@@ -268,7 +269,7 @@ mod tests {
         })
     }
 
-    /// An Atlassian-like definition whose accessible-resources call goes to
+    /// Returns an Atlassian-like definition whose accessible-resources call goes to
     /// the test server at `base`.
     fn atlassian(base: &str) -> Provider {
         provider_from_yaml(&format!(
