@@ -216,6 +216,36 @@ fn render_auth(
             line(out, "client auth", client_auth(cc.client_auth));
         }
         Auth::ApiKey(_) | Auth::Basic(_) => {}
+        Auth::Oauth1(oauth1) => {
+            let request_token_url = url_field(
+                provider,
+                "auth.request_token_url",
+                &oauth1.request_token_url,
+                config,
+            )?;
+            line(out, "request token URL", &request_token_url);
+            let authorization_url = url_field(
+                provider,
+                "auth.authorization_url",
+                &oauth1.authorization_url,
+                config,
+            )?;
+            line(out, "authorization URL", &authorization_url);
+            let access_token_url = url_field(
+                provider,
+                "auth.access_token_url",
+                &oauth1.access_token_url,
+                config,
+            )?;
+            line(out, "access token URL", &access_token_url);
+            line(out, "signature", oauth1.signature_method.as_str());
+        }
+        Auth::Tba(tba) => {
+            line(out, "signature", tba.signature_method.as_str());
+            if let Some(realm) = &tba.realm {
+                line(out, "realm template", realm);
+            }
+        }
     }
     Ok(())
 }
@@ -350,6 +380,15 @@ fn placeholder_credentials(auth: &Auth) -> Credentials {
             username: "<username>".to_owned(),
             password: Secret::new("<password>"),
         },
+        Auth::Oauth1(_) => Credentials::OAuth1(latchkey_engine::OAuth1Credentials {
+            oauth_token: Secret::new("<oauth_token>"),
+            oauth_token_secret: Secret::new("<oauth_token_secret>"),
+            raw: Default::default(),
+        }),
+        Auth::Tba(_) => Credentials::Tba {
+            token_id: Secret::new("<token_id>"),
+            token_secret: Secret::new("<token_secret>"),
+        },
     }
 }
 
@@ -360,6 +399,21 @@ fn render_injection(
 ) -> anyhow::Result<()> {
     let credentials = placeholder_credentials(&provider.auth);
     let injection = Injection::for_request(provider, &credentials, config, Some("<client_id>"))?;
+    if provider.auth.signs_requests() {
+        line(
+            out,
+            "credential",
+            "header Authorization: OAuth ... (an OAuth 1.0a signature of each request)",
+        );
+        for (name, value) in &injection.headers {
+            let value = value.to_str().unwrap_or("<not visible ASCII>");
+            line(out, "static header", &format!("{name}: {value}"));
+        }
+        for (name, value) in &injection.query {
+            line(out, "static query", &format!("{name}={value}"));
+        }
+        return Ok(());
+    }
     let inject = provider.auth.inject();
 
     // The engine adds the credential after the static headers and query

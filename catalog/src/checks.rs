@@ -166,6 +166,7 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
         Auth::Oauth2(oauth) => &oauth.token_response.connection_config,
         Auth::Oauth2ClientCredentials(cc) => &cc.token_response.connection_config,
         Auth::ApiKey(_) | Auth::Basic(_) => return,
+        Auth::Oauth1(_) | Auth::Tba(_) => return,
     };
     let declared: Vec<&str> = provider
         .connection_config
@@ -310,6 +311,43 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
             push_params(&mut fields, "/auth/token_params", &cc.token_params);
         }
         Auth::ApiKey(_) | Auth::Basic(_) => {}
+        Auth::Oauth1(oauth1) => {
+            push_one(
+                &mut fields,
+                "/auth/request_token_url",
+                &oauth1.request_token_url,
+            );
+            push_one(
+                &mut fields,
+                "/auth/authorization_url",
+                &oauth1.authorization_url,
+            );
+            push_one(
+                &mut fields,
+                "/auth/access_token_url",
+                &oauth1.access_token_url,
+            );
+            push_params(
+                &mut fields,
+                "/auth/request_token_params",
+                &oauth1.request_token_params,
+            );
+            push_params(
+                &mut fields,
+                "/auth/authorization_params",
+                &oauth1.authorization_params,
+            );
+            push_params(
+                &mut fields,
+                "/auth/access_token_params",
+                &oauth1.access_token_params,
+            );
+        }
+        Auth::Tba(tba) => {
+            if let Some(realm) = &tba.realm {
+                push_one(&mut fields, "/auth/realm", realm);
+            }
+        }
     }
     let oauth = matches!(
         provider.auth,
@@ -393,6 +431,7 @@ fn explicit_inject(auth: &Auth) -> Option<&Inject> {
         Auth::Oauth2ClientCredentials(cc) => cc.inject.as_ref(),
         Auth::ApiKey(api_key) => Some(&api_key.inject),
         Auth::Basic(basic) => basic.inject.as_ref(),
+        Auth::Oauth1(_) | Auth::Tba(_) => None,
     }
 }
 
@@ -402,6 +441,7 @@ fn credential_variables(auth: &Auth) -> &'static [&'static str] {
         Auth::Oauth2(_) | Auth::Oauth2ClientCredentials(_) => &["access_token"],
         Auth::ApiKey(_) => &["api_key"],
         Auth::Basic(_) => &["username", "password"],
+        Auth::Oauth1(_) | Auth::Tba(_) => &[],
     }
 }
 
@@ -597,6 +637,7 @@ fn captured_keys(auth: &Auth) -> BTreeSet<&String> {
             .collect(),
         Auth::Oauth2ClientCredentials(cc) => cc.token_response.connection_config.keys().collect(),
         Auth::ApiKey(_) | Auth::Basic(_) => BTreeSet::new(),
+        Auth::Oauth1(_) | Auth::Tba(_) => BTreeSet::new(),
     }
 }
 
@@ -656,6 +697,21 @@ fn check_urls(
             fallbacks.push(("/auth/token_url_fallbacks", &cc.token_url_fallbacks));
         }
         Auth::ApiKey(_) | Auth::Basic(_) => {}
+        Auth::Oauth1(oauth1) => {
+            urls.push((
+                "/auth/request_token_url".to_owned(),
+                &oauth1.request_token_url,
+            ));
+            urls.push((
+                "/auth/authorization_url".to_owned(),
+                &oauth1.authorization_url,
+            ));
+            urls.push((
+                "/auth/access_token_url".to_owned(),
+                &oauth1.access_token_url,
+            ));
+        }
+        Auth::Tba(_) => {}
     }
     if let Some(docs_url) = &provider.docs_url {
         urls.push(("/docs_url".to_owned(), docs_url));

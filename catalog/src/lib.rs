@@ -17,6 +17,7 @@ mod diagnostic;
 mod import;
 mod load;
 mod model;
+mod oauth1;
 mod patterns;
 mod positions;
 mod schema;

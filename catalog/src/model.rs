@@ -11,6 +11,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::oauth1::{OAuth1, SignatureLocation, SignatureMethod, Tba, TokenMethod};
+
 /// One provider: how to authenticate with it and where its API lives.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,6 +47,12 @@ pub enum Auth {
     ApiKey(ApiKey),
     /// HTTP basic authentication with a username and a password.
     Basic(Basic),
+    /// OAuth 1.0a three-legged flow, with every proxied request signed
+    /// (RFC 5849).
+    Oauth1(OAuth1),
+    /// Token-based authentication (NetSuite's TBA): OAuth 1.0a signing with
+    /// a token id and secret that the end user enters.
+    Tba(Tba),
 }
 
 impl Auth {
@@ -55,17 +63,28 @@ impl Auth {
             Auth::Oauth2ClientCredentials(_) => "oauth2_client_credentials",
             Auth::ApiKey(_) => "api_key",
             Auth::Basic(_) => "basic",
+            Auth::Oauth1(_) => "oauth1",
+            Auth::Tba(_) => "tba",
         }
     }
 
+    /// Returns whether the mode signs each proxied request (see
+    /// `latchkey_engine::sign_request`) instead of injecting a credential.
+    pub fn signs_requests(&self) -> bool {
+        matches!(self, Auth::Oauth1(_) | Auth::Tba(_))
+    }
+
     /// Returns the credential injection of this mode: the file's own, or the
-    /// mode's default.
+    /// mode's default. A mode that signs requests injects nothing, so
+    /// callers check [`Auth::signs_requests`] first; for it this returns the
+    /// bearer default.
     pub fn inject(&self) -> Inject {
         let explicit = match self {
             Auth::Oauth2(o) => o.inject.clone(),
             Auth::Oauth2ClientCredentials(c) => c.inject.clone(),
             Auth::ApiKey(a) => Some(a.inject.clone()),
             Auth::Basic(b) => b.inject.clone(),
+            Auth::Oauth1(_) | Auth::Tba(_) => None,
         };
         explicit.unwrap_or_else(|| match self {
             Auth::Basic(_) => Inject::basic_default(),

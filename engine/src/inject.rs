@@ -71,6 +71,10 @@ impl Injection {
             injection.query.push((name.clone(), value));
         }
 
+        // The signing hook adds the credential of these modes.
+        if provider.auth.signs_requests() {
+            return Ok(injection);
+        }
         let inject = provider.auth.inject();
         let field = "auth.inject.value";
         let value = render(&provider.name, field, &inject.value, &vars)?;
@@ -98,6 +102,8 @@ fn check_mode(provider: &Provider, credentials: &Credentials) -> Result<(), Engi
             )
             | (Auth::ApiKey(_), Credentials::ApiKey { .. })
             | (Auth::Basic(_), Credentials::Basic { .. })
+            | (Auth::Oauth1(_), Credentials::OAuth1(_))
+            | (Auth::Tba(_), Credentials::Tba { .. })
     );
     if matches {
         return Ok(());
@@ -137,6 +143,7 @@ fn credential_variables(provider: &Provider, credentials: &Credentials) -> Vec<(
                 text("password", fixed_password.unwrap_or(password.expose())),
             ]
         }
+        Credentials::OAuth1(_) | Credentials::Tba { .. } => Vec::new(),
     }
 }
 

@@ -7,8 +7,10 @@ mod credentials;
 mod error;
 mod inject;
 mod lifecycle;
+mod oauth1;
 mod oauth2_flow;
 mod secret;
+mod sign;
 mod template;
 mod token_request;
 mod token_response;
@@ -18,12 +20,16 @@ mod url_template;
 #[cfg(test)]
 mod test_support;
 
-pub use credentials::{ClientApp, ConnectionConfig, Credentials, OAuth2Token, TokenGrant};
+pub use credentials::{
+    ClientApp, ConnectionConfig, Credentials, OAuth1Credentials, OAuth2Token, TokenGrant,
+};
 pub use error::{EngineError, ProviderErrorKind};
 pub use inject::Injection;
 pub use lifecycle::{refresh_due, DEFAULT_REFRESH_MARGIN};
+pub use oauth1::{AccessToken, RequestToken};
 pub use oauth2_flow::AuthorizationRequest;
 pub use secret::Secret;
+pub use sign::{sign_request, SigningContext};
 pub use template::{base_url, render};
 
 /// Runs token requests for every provider over one shared HTTP client.

@@ -37,6 +37,7 @@ fn configured_margin(auth: &Auth) -> TimeDelta {
         Auth::Oauth2(oauth2) => oauth2.refresh_margin_seconds,
         Auth::Oauth2ClientCredentials(cc) => cc.refresh_margin_seconds,
         Auth::ApiKey(_) | Auth::Basic(_) => None,
+        Auth::Oauth1(_) | Auth::Tba(_) => None,
     };
     match seconds {
         // A margin too large for TimeDelta is larger than any lifetime, so

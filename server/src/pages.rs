@@ -248,6 +248,8 @@ pub enum FormKind<'a> {
         username_title: Option<&'a str>,
         password_title: Option<&'a str>,
     },
+    /// The token id and token secret of token-based authentication.
+    Tba,
 }
 
 /// One integration of the connect page and the form that connects it.
@@ -284,6 +286,8 @@ impl<'a> ConnectForm<'a> {
                     .then(|| settings.password_title.as_deref().unwrap_or("Password")),
             },
             Auth::Oauth2ClientCredentials(_) => return None,
+            Auth::Oauth1(_) => FormKind::OAuth2,
+            Auth::Tba(_) => FormKind::Tba,
         };
         let fields = provider
             .connection_config
@@ -344,6 +348,12 @@ fn render_form(public_url: &str, session_token: &str, form: &ConnectForm) -> Str
                 + &password_title
                     .map(|title| credential_input(key, "password", "password", title))
                     .unwrap_or_default(),
+        ),
+        FormKind::Tba => (
+            "post",
+            format!("{public_url}/connect/{key}/tba?connect_session_token={token}"),
+            credential_input(key, "token_id", "password", "Token ID")
+                + &credential_input(key, "token_secret", "password", "Token secret"),
         ),
     };
     for (name, field) in &form.fields {

@@ -23,6 +23,12 @@ pub enum AppCredentialsType {
     OAuth2,
     #[serde(rename = "OAUTH2_CC")]
     OAuth2ClientCredentials,
+    /// The consumer key and secret of an OAuth 1.0a app.
+    #[serde(rename = "OAUTH1")]
+    OAuth1,
+    /// The consumer key and secret of a token-based authentication app.
+    #[serde(rename = "TBA")]
+    Tba,
 }
 
 impl AppCredentialsType {
@@ -30,6 +36,8 @@ impl AppCredentialsType {
         match self {
             AppCredentialsType::OAuth2 => "OAUTH2",
             AppCredentialsType::OAuth2ClientCredentials => "OAUTH2_CC",
+            AppCredentialsType::OAuth1 => "OAUTH1",
+            AppCredentialsType::Tba => "TBA",
         }
     }
 }
@@ -143,4 +151,15 @@ pub struct OAuthStateRecord {
     /// taken even while the first one is still exchanging the code.
     #[serde(default)]
     pub claimed: bool,
+    /// The request token of an OAuth 1.0a authorization, which the access
+    /// token request is signed with. `None` for OAuth 2.0.
+    #[serde(default)]
+    pub oauth1_request_token: Option<RequestTokenRecord>,
+}
+
+/// The temporary credentials of an OAuth 1.0a authorization in progress.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RequestTokenRecord {
+    pub token: Secret,
+    pub token_secret: Secret,
 }

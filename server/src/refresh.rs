@@ -70,6 +70,7 @@ pub fn token_of(credentials: &Credentials) -> Option<&OAuth2Token> {
         Credentials::OAuth2(token) => Some(token),
         Credentials::ClientCredentials { token, .. } => Some(token),
         Credentials::ApiKey { .. } | Credentials::Basic { .. } => None,
+        Credentials::OAuth1(_) | Credentials::Tba { .. } => None,
     }
 }
 
@@ -273,6 +274,9 @@ async fn request_new_token(
         }
         Credentials::ApiKey { .. } | Credentials::Basic { .. } => Err(EngineError::Unsupported(
             "only OAuth tokens can be refreshed".to_owned(),
+        )),
+        Credentials::OAuth1(_) | Credentials::Tba { .. } => Err(EngineError::Unsupported(
+            "OAuth 1.0a tokens do not expire and cannot be refreshed".to_owned(),
         )),
     }
 }

@@ -17,12 +17,17 @@ use super::template::{latchkey_key, translate, Translated, Variable};
 use super::Reason;
 use crate::model::{RESERVED_AUTHORIZATION_PARAMS, RESERVED_TOKEN_PARAMS};
 
+#[path = "nango_oauth1.rs"]
+mod nango_oauth1;
+
 /// The Nango modes that map onto a Latchkey mode.
-const MODES: [(&str, &str); 4] = [
+const MODES: [(&str, &str); 6] = [
     ("OAUTH2", "oauth2"),
     ("OAUTH2_CC", "oauth2_client_credentials"),
     ("API_KEY", "api_key"),
     ("BASIC", "basic"),
+    ("OAUTH1", "oauth1"),
+    ("TBA", "tba"),
 ];
 
 /// Top-level keys that carry no request behaviour: names, links into
@@ -179,6 +184,8 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
 /// a way this importer does not convert.
 fn check_known_keys(entry: &Mapping, mode: &str) -> Result<(), Reason> {
     let oauth = mode.starts_with("oauth2");
+    // An OAUTH1 entry's OAuth keys are converted, so none is dropped.
+    let oauth1 = mode == "oauth1";
     for key in entry.keys().filter_map(Value::as_str) {
         let known = METADATA_KEYS.contains(&key)
             || matches!(
@@ -187,7 +194,8 @@ fn check_known_keys(entry: &Mapping, mode: &str) -> Result<(), Reason> {
             )
             || (key == "connection_configuration" && entry.contains_key("post_connection_script"))
             || (key == "auth" && auth_is_default(entry))
-            || (!oauth && OAUTH_KEYS.contains(&key))
+            || (oauth1 && nango_oauth1::OAUTH1_KEYS.contains(&key))
+            || (!oauth && !oauth1 && OAUTH_KEYS.contains(&key))
             || (oauth && OAUTH_KEYS.contains(&key) && !oauth2_only(mode, key));
         if !known {
             return Err(Reason::no_equivalent(key));
@@ -521,6 +529,8 @@ impl<'a> Builder<'a> {
             "oauth2" => self.oauth2(&mut auth)?,
             "oauth2_client_credentials" => self.client_credentials(&mut auth)?,
             "api_key" => self.api_key(&mut auth)?,
+            "oauth1" => self.oauth1(&mut auth)?,
+            "tba" => self.tba(&mut auth)?,
             _ => self.basic(&mut auth)?,
         }
         Ok(auth)

@@ -11,6 +11,7 @@ use regex::Regex;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::oauth1::{oauth1_credentials, required_credential, tba_credentials};
 use super::parse_flag;
 use crate::connection_config;
 use crate::error::ApiError;
@@ -73,6 +74,21 @@ enum ImportCredentials {
         #[serde(default)]
         password: Option<String>,
     },
+    /// Fields are checked by hand for the same reason as `expires_at`.
+    #[serde(rename = "OAUTH1")]
+    OAuth1 {
+        #[serde(default)]
+        oauth_token: Option<String>,
+        #[serde(default)]
+        oauth_token_secret: Option<String>,
+    },
+    #[serde(rename = "TBA")]
+    Tba {
+        #[serde(default)]
+        token_id: Option<String>,
+        #[serde(default)]
+        token_secret: Option<String>,
+    },
 }
 
 /// Reads `credentials.expires_at`. It is checked here rather than by serde,
@@ -112,6 +128,8 @@ impl ImportCredentials {
             ImportCredentials::ClientCredentials { .. } => "OAUTH2_CC",
             ImportCredentials::ApiKey { .. } => "API_KEY",
             ImportCredentials::Basic { .. } => "BASIC",
+            ImportCredentials::OAuth1 { .. } => "OAUTH1",
+            ImportCredentials::Tba { .. } => "TBA",
         }
     }
 }
@@ -343,6 +361,26 @@ async fn import_credentials(
         (Auth::Oauth2ClientCredentials(_), input) => Err(mismatch(&input, "OAUTH2_CC")),
         (Auth::ApiKey(_), input) => Err(mismatch(&input, "API_KEY")),
         (Auth::Basic(_), input) => Err(mismatch(&input, "BASIC")),
+        (
+            Auth::Oauth1(_),
+            ImportCredentials::OAuth1 {
+                oauth_token,
+                oauth_token_secret,
+            },
+        ) => oauth1_credentials(provider, oauth_token, oauth_token_secret),
+        (
+            Auth::Tba(_),
+            ImportCredentials::Tba {
+                token_id,
+                token_secret,
+            },
+        ) => {
+            let token_id = required_credential(provider, "token_id", token_id)?;
+            let token_secret = required_credential(provider, "token_secret", token_secret)?;
+            tba_credentials("credentials.", token_id, token_secret)
+        }
+        (Auth::Oauth1(_), input) => Err(mismatch(&input, "OAUTH1")),
+        (Auth::Tba(_), input) => Err(mismatch(&input, "TBA")),
     }
 }
 
@@ -535,6 +573,8 @@ fn credential_type(credentials: &Credentials) -> &'static str {
         Credentials::ClientCredentials { .. } => "OAUTH2_CC",
         Credentials::ApiKey { .. } => "API_KEY",
         Credentials::Basic { .. } => "BASIC",
+        Credentials::OAuth1(_) => "OAUTH1",
+        Credentials::Tba { .. } => "TBA",
     }
 }
 

@@ -1,5 +1,6 @@
-//! The end user's credential entry for API-key and basic integrations:
-//! `POST /connect/{unique_key}/api-key` and `POST /connect/{unique_key}/basic`.
+//! The end user's credential entry for API-key, basic and token-based
+//! authentication integrations: `POST /connect/{unique_key}/api-key`,
+//! `POST /connect/{unique_key}/basic` and `POST /connect/{unique_key}/tba`.
 //! Like the OAuth browser flow, they are authorized by the connect session
 //! token, not the secret key.
 //!
@@ -26,6 +27,7 @@ use super::connect::{hash_token, session_for};
 use super::connections::{
     api_key_credentials, basic_credentials, basic_half, connection_outcome, new_connection,
 };
+use super::oauth1::tba_credentials;
 use crate::connection_config;
 use crate::error::ApiError;
 use crate::extract::{parse_json, read_body, ApiQuery, MAX_JSON_BODY};
@@ -45,6 +47,7 @@ pub struct EntryQuery {
 enum EntryMode {
     ApiKey,
     Basic,
+    Tba,
 }
 
 impl EntryMode {
@@ -53,6 +56,7 @@ impl EntryMode {
         match self {
             EntryMode::ApiKey => &["api_key"],
             EntryMode::Basic => &["username", "password"],
+            EntryMode::Tba => &["token_id", "token_secret"],
         }
     }
 }
@@ -126,6 +130,10 @@ struct JsonEntry {
     #[serde(default)]
     password: Option<String>,
     #[serde(default)]
+    token_id: Option<String>,
+    #[serde(default)]
+    token_secret: Option<String>,
+    #[serde(default)]
     connection_config: Option<ConnectionConfig>,
 }
 
@@ -143,6 +151,7 @@ pub async fn enter(
     let mode = match mode.as_str() {
         "api-key" => EntryMode::ApiKey,
         "basic" => EntryMode::Basic,
+        "tba" => EntryMode::Tba,
         _ => return ApiError::not_found(uri.path()).into_response(),
     };
     record_integration(&unique_key);
@@ -213,6 +222,7 @@ async fn store_entry(
 enum ModeSettings<'a> {
     ApiKey(&'a ApiKeySettings),
     Basic(&'a BasicSettings),
+    Tba,
 }
 
 /// Returns the provider's settings for the route's mode, or rejects a route
@@ -231,6 +241,9 @@ fn check_mode<'a>(
         (Auth::Oauth2ClientCredentials(_), _) => {
             "POST /connections, called by the application with the secret key".to_owned()
         }
+        (Auth::Tba(_), EntryMode::Tba) => return Ok(ModeSettings::Tba),
+        (Auth::Tba(_), _) => format!("POST /connect/{unique_key}/tba"),
+        (Auth::Oauth1(_), _) => format!("GET /oauth/connect/{unique_key}"),
     };
     Err(ApiError::invalid_credentials(format!(
         "integration `{unique_key}` uses {} auth, so its connection is created with {right_route}",
@@ -247,6 +260,8 @@ fn parse_entry(format: BodyFormat, mode: EntryMode, body: &[u8]) -> Result<Entry
                 ("api_key", parsed.api_key),
                 ("username", parsed.username),
                 ("password", parsed.password),
+                ("token_id", parsed.token_id),
+                ("token_secret", parsed.token_secret),
             ]
             .into_iter()
             .filter_map(|(name, value)| Some((name.to_owned(), value?)))
@@ -300,7 +315,7 @@ fn entry_credentials(
         let sent = fields.remove(*name).filter(|value| !value.is_empty());
         let value = match settings {
             ModeSettings::Basic(basic) => basic_half(provider, basic, "", name, sent)?,
-            ModeSettings::ApiKey(_) => sent,
+            ModeSettings::ApiKey(_) | ModeSettings::Tba => sent,
         };
         let Some(value) = value else {
             return Err(ApiError::invalid_credentials(format!(
@@ -318,6 +333,10 @@ fn entry_credentials(
         ModeSettings::Basic(_) => {
             let username = take("username");
             basic_credentials("", username, take("password"))
+        }
+        ModeSettings::Tba => {
+            let token_id = take("token_id");
+            tba_credentials("", token_id, take("token_secret"))
         }
     }
 }

@@ -201,6 +201,8 @@ fn app_credentials(
     let expected = match provider.auth {
         Auth::Oauth2(_) => AppCredentialsType::OAuth2,
         Auth::Oauth2ClientCredentials(_) => AppCredentialsType::OAuth2ClientCredentials,
+        Auth::Oauth1(_) => AppCredentialsType::OAuth1,
+        Auth::Tba(_) => AppCredentialsType::Tba,
         Auth::ApiKey(_) | Auth::Basic(_) => {
             return Err(ApiError::invalid_credentials(format!(
                 "provider `{}` uses {} auth, so its integrations take no client credentials: omit `credentials`",

@@ -6,6 +6,7 @@ mod connections;
 mod credential_entry;
 mod integrations;
 mod oauth;
+mod oauth1;
 mod providers;
 mod proxy;
 

@@ -11,7 +11,7 @@ use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::Response;
 use latchkey_catalog::{Auth, Provider};
-use latchkey_engine::Injection;
+use latchkey_engine::{sign_request, Injection, SigningContext};
 use url::Url;
 
 use crate::error::ApiError;
@@ -61,12 +61,25 @@ pub async fn forward(
     let headers = upstream_headers(&parts.headers, &injection);
     let body = read_body(body, MAX_REQUEST_BODY).await?;
 
-    let upstream = state
+    let mut request = state
         .proxy_client
         .request(parts.method, url.clone())
         .headers(headers)
         .body(body)
-        .send()
+        .build()
+        .map_err(|error| unreachable_error(&url, error))?;
+    let app = super::oauth1::signing_app(&state, provider, &connection)?;
+    let signing = SigningContext {
+        provider,
+        credentials: &connection.credentials,
+        config: &connection.connection_config,
+        app: app.as_ref(),
+        now: chrono::Utc::now(),
+    };
+    sign_request(&signing, &mut request).map_err(|error| ApiError::engine(&error))?;
+    let upstream = state
+        .proxy_client
+        .execute(request)
         .await
         .map_err(|error| unreachable_error(&url, error))?;
     tracing::debug!(status = upstream.status().as_u16(), "upstream responded");
