@@ -307,7 +307,7 @@ async fn wrong_consumer_secret_fails_request_token() {
         "{}",
         reply.text
     );
-    // oauthlib answers a bad signature with a bare 401.
+    // oauthlib rejects a bad signature with a 401 and an empty body.
     assert!(
         reply.error_message().contains("HTTP 401 and an empty body"),
         "{}",

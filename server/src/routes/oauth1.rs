@@ -1,7 +1,9 @@
-//! The OAuth 1.0a parts of the browser flow and of credential entry: the
-//! request token step before the redirect, the access token exchange in the
-//! callback, the checks of entered or imported `OAUTH1` and `TBA`
-//! credentials, and the consumer key and secret that sign proxied requests.
+//! The OAuth 1.0a parts of the browser flow and of credential entry.
+//!
+//! The browser flow gets a request token before the redirect and exchanges
+//! it for the access token in the callback. This file also checks entered
+//! or imported `OAUTH1` and `TBA` credentials, and loads the consumer key
+//! and secret that sign proxied requests.
 
 use std::collections::HashMap;
 
