@@ -286,6 +286,36 @@ fn render_auth(
             line(out, "PKCE", "S256");
             render_scopes(out, &mcp.default_scopes, &mcp.scope_separator);
         }
+        Auth::Oauth1(oauth1) => {
+            let request_token_url = url_field(
+                provider,
+                "auth.request_token_url",
+                &oauth1.request_token_url,
+                config,
+            )?;
+            line(out, "request token URL", &request_token_url);
+            let authorization_url = url_field(
+                provider,
+                "auth.authorization_url",
+                &oauth1.authorization_url,
+                config,
+            )?;
+            line(out, "authorization URL", &authorization_url);
+            let access_token_url = url_field(
+                provider,
+                "auth.access_token_url",
+                &oauth1.access_token_url,
+                config,
+            )?;
+            line(out, "access token URL", &access_token_url);
+            line(out, "signature", oauth1.signature_method.as_str());
+        }
+        Auth::Tba(tba) => {
+            line(out, "signature", tba.signature_method.as_str());
+            if let Some(realm) = &tba.realm {
+                line(out, "realm template", realm);
+            }
+        }
     }
     Ok(())
 }
@@ -463,6 +493,15 @@ fn placeholder_credentials(auth: &Auth) -> Credentials {
                 client_registered: true,
             },
         },
+        Auth::Oauth1(_) => Credentials::OAuth1(latchkey_engine::OAuth1Credentials {
+            oauth_token: Secret::new("<oauth_token>"),
+            oauth_token_secret: Secret::new("<oauth_token_secret>"),
+            raw: Default::default(),
+        }),
+        Auth::Tba(_) => Credentials::Tba {
+            token_id: Secret::new("<token_id>"),
+            token_secret: Secret::new("<token_secret>"),
+        },
     }
 }
 
@@ -479,7 +518,13 @@ fn render_injection(
         return Ok(());
     }
     if provider.auth.signs_requests() {
-        line(out, "credential", "a signature computed for each request");
+        let credential = match provider.auth {
+            Auth::Oauth1(_) | Auth::Tba(_) => {
+                "header Authorization: OAuth ... (an OAuth 1.0a signature of each request)"
+            }
+            _ => "a signature computed for each request",
+        };
+        line(out, "credential", credential);
         render_static(out, &injection.headers, &injection.query);
         return Ok(());
     }

@@ -181,6 +181,7 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
         | Auth::AwsSigv4(_) => return,
         Auth::Jwt(jwt) => &jwt.token_response.connection_config,
         Auth::McpOauth2(_) => return,
+        Auth::Oauth1(_) | Auth::Tba(_) => return,
     };
     let declared: Vec<&str> = provider
         .connection_config
@@ -392,6 +393,43 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
         }
         Auth::Jwt(jwt) => push_jwt_fields(&mut fields, jwt),
         Auth::McpOauth2(mcp) => push_mcp_urls(&mut fields, mcp),
+        Auth::Oauth1(oauth1) => {
+            push_one(
+                &mut fields,
+                "/auth/request_token_url",
+                &oauth1.request_token_url,
+            );
+            push_one(
+                &mut fields,
+                "/auth/authorization_url",
+                &oauth1.authorization_url,
+            );
+            push_one(
+                &mut fields,
+                "/auth/access_token_url",
+                &oauth1.access_token_url,
+            );
+            push_params(
+                &mut fields,
+                "/auth/request_token_params",
+                &oauth1.request_token_params,
+            );
+            push_params(
+                &mut fields,
+                "/auth/authorization_params",
+                &oauth1.authorization_params,
+            );
+            push_params(
+                &mut fields,
+                "/auth/access_token_params",
+                &oauth1.access_token_params,
+            );
+        }
+        Auth::Tba(tba) => {
+            if let Some(realm) = &tba.realm {
+                push_one(&mut fields, "/auth/realm", realm);
+            }
+        }
     }
     let oauth = matches!(
         provider.auth,
@@ -594,6 +632,7 @@ fn explicit_inject(auth: &Auth) -> Option<&Inject> {
         Auth::None(_) | Auth::Signature(_) | Auth::AwsSigv4(_) => None,
         Auth::Jwt(jwt) => jwt.inject.as_ref(),
         Auth::McpOauth2(mcp) => mcp.inject.as_ref(),
+        Auth::Oauth1(_) | Auth::Tba(_) => None,
     }
 }
 
@@ -613,6 +652,7 @@ fn credential_variables(auth: &Auth) -> Vec<&str> {
         Auth::None(_) | Auth::AwsSigv4(_) => Vec::new(),
         Auth::Jwt(_) => vec!["access_token"],
         Auth::McpOauth2(_) => vec!["access_token"],
+        Auth::Oauth1(_) | Auth::Tba(_) => Vec::new(),
     }
 }
 
@@ -828,6 +868,7 @@ fn captured_keys(auth: &Auth) -> BTreeSet<&String> {
         | Auth::AwsSigv4(_) => BTreeSet::new(),
         Auth::Jwt(jwt) => jwt.token_response.connection_config.keys().collect(),
         Auth::McpOauth2(_) => BTreeSet::new(),
+        Auth::Oauth1(_) | Auth::Tba(_) => BTreeSet::new(),
     }
 }
 
@@ -914,6 +955,21 @@ fn check_urls(
                 urls.push((pointer.to_owned(), url));
             }
         }
+        Auth::Oauth1(oauth1) => {
+            urls.push((
+                "/auth/request_token_url".to_owned(),
+                &oauth1.request_token_url,
+            ));
+            urls.push((
+                "/auth/authorization_url".to_owned(),
+                &oauth1.authorization_url,
+            ));
+            urls.push((
+                "/auth/access_token_url".to_owned(),
+                &oauth1.access_token_url,
+            ));
+        }
+        Auth::Tba(_) => {}
     }
     if let Some(docs_url) = &provider.docs_url {
         urls.push(("/docs_url".to_owned(), docs_url));

@@ -20,6 +20,7 @@ mod jwt;
 mod load;
 mod mcp;
 mod model;
+mod oauth1;
 mod patterns;
 mod positions;
 mod post_connection;

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use crate::mcp::{ClientRegistration, McpOAuth2, RegistrationValue};
+pub use crate::oauth1::{OAuth1, SignatureLocation, SignatureMethod, Tba, TokenMethod};
 pub use crate::signing::{
     AwsSigV4, Signature, SignatureAlgorithm, SignatureEncoding, TimestampFormat,
 };
@@ -75,6 +76,12 @@ pub enum Auth {
     /// OAuth 2.0 for an MCP server, with discovery and dynamic client
     /// registration.
     McpOauth2(McpOAuth2),
+    /// OAuth 1.0a three-legged flow, with every proxied request signed
+    /// (RFC 5849).
+    Oauth1(OAuth1),
+    /// Token-based authentication (NetSuite's TBA): OAuth 1.0a signing with
+    /// a token id and secret that the end user enters.
+    Tba(Tba),
 }
 
 impl Auth {
@@ -92,11 +99,24 @@ impl Auth {
             Auth::AwsSigv4(_) => "aws_sigv4",
             Auth::Jwt(_) => "jwt",
             Auth::McpOauth2(_) => "mcp_oauth2",
+            Auth::Oauth1(_) => "oauth1",
+            Auth::Tba(_) => "tba",
         }
     }
 
+    /// Returns whether the mode signs each proxied request (see
+    /// `latchkey_engine::sign_request`) instead of injecting a credential.
+    pub fn signs_requests(&self) -> bool {
+        matches!(
+            self,
+            Auth::Oauth1(_) | Auth::Tba(_) | Auth::Signature(_) | Auth::AwsSigv4(_)
+        )
+    }
+
     /// Returns the credential injection of this mode: the file's own, or the
-    /// mode's default.
+    /// mode's default. A mode that signs requests injects nothing, so
+    /// callers check [`Auth::signs_requests`] first; for it this returns the
+    /// bearer default.
     pub fn inject(&self) -> Inject {
         let explicit = match self {
             Auth::Oauth2(o) => o.inject.clone(),
@@ -107,6 +127,7 @@ impl Auth {
             Auth::None(_) | Auth::Signature(_) | Auth::AwsSigv4(_) => None,
             Auth::Jwt(j) => j.inject.clone(),
             Auth::McpOauth2(m) => m.inject.clone(),
+            Auth::Oauth1(_) | Auth::Tba(_) => None,
         };
         explicit.unwrap_or_else(|| match self {
             Auth::Basic(_) => Inject::basic_default(),
@@ -118,12 +139,6 @@ impl Auth {
     /// `none` mode carries none, and its `inject` is never rendered.
     pub fn injects_credential(&self) -> bool {
         !matches!(self, Auth::None(_))
-    }
-
-    /// Returns whether the mode signs each proxied request itself, so that
-    /// the request carries no `inject` credential.
-    pub fn signs_requests(&self) -> bool {
-        matches!(self, Auth::Signature(_) | Auth::AwsSigv4(_))
     }
 }
 

@@ -66,6 +66,15 @@ pub enum Credentials {
         token: OAuth2Token,
         mcp: McpSetup,
     },
+    #[serde(rename = "OAUTH1")]
+    OAuth1(OAuth1Credentials),
+    /// Token-based authentication: the token the end user created in the
+    /// provider. The consumer key and secret are the integration's.
+    #[serde(rename = "TBA")]
+    Tba {
+        token_id: Secret,
+        token_secret: Secret,
+    },
 }
 
 impl Credentials {
@@ -83,6 +92,8 @@ impl Credentials {
             Credentials::AwsSigV4 { .. } => "AWS_SIGV4",
             Credentials::Jwt(_) => "JWT",
             Credentials::McpOAuth2 { .. } => "MCP_OAUTH2",
+            Credentials::OAuth1(_) => "OAUTH1",
+            Credentials::Tba { .. } => "TBA",
         }
     }
 
@@ -100,7 +111,9 @@ impl Credentials {
             | Credentials::Session(_)
             | Credentials::None {}
             | Credentials::Signature { .. }
-            | Credentials::AwsSigV4 { .. } => None,
+            | Credentials::AwsSigV4 { .. }
+            | Credentials::OAuth1(_)
+            | Credentials::Tba { .. } => None,
         }
     }
 
@@ -255,6 +268,28 @@ impl fmt::Debug for OAuth2Token {
     }
 }
 
+/// OAuth 1.0a token credentials (RFC 5849 section 2.3). They do not
+/// expire, so nothing refreshes them.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct OAuth1Credentials {
+    pub oauth_token: Secret,
+    pub oauth_token_secret: Secret,
+    /// The whole access token reply, which contains the token secret, so
+    /// `Debug` omits it.
+    #[serde(default)]
+    pub raw: serde_json::Value,
+}
+
+impl fmt::Debug for OAuth1Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuth1Credentials")
+            .field("oauth_token", &self.oauth_token)
+            .field("oauth_token_secret", &self.oauth_token_secret)
+            .field("raw", &"[redacted]")
+            .finish()
+    }
+}
+
 /// The outcome of a successful token request.
 #[derive(Clone, Debug)]
 pub struct TokenGrant {
@@ -324,6 +359,15 @@ mod tests {
                 access_key_id: "AKIDEXAMPLE".to_owned(),
                 secret_access_key: Secret::new("aws-secret"),
                 session_token: Some(Secret::new("aws-session")),
+            },
+            Credentials::OAuth1(OAuth1Credentials {
+                oauth_token: Secret::new("ot"),
+                oauth_token_secret: Secret::new("ots"),
+                raw: json!({"oauth_token": "ot", "oauth_token_secret": "ots"}),
+            }),
+            Credentials::Tba {
+                token_id: Secret::new("tid"),
+                token_secret: Secret::new("ts"),
             },
         ];
 
@@ -417,5 +461,51 @@ mod tests {
         let text = format!("{:?}", Credentials::TwoStep(two_step_sample()));
         assert!(!text.contains("pw-1"), "{text}");
         assert!(!text.contains("at-1"), "{text}");
+    }
+
+    #[test]
+    fn oauth1_and_tba_serialize_in_wire_shape() {
+        let oauth1 = Credentials::OAuth1(OAuth1Credentials {
+            oauth_token: Secret::new("ot"),
+            oauth_token_secret: Secret::new("ots"),
+            raw: json!({"user_id": "1"}),
+        });
+        let tba = Credentials::Tba {
+            token_id: Secret::new("tid"),
+            token_secret: Secret::new("ts"),
+        };
+
+        assert_eq!(
+            serde_json::to_value(oauth1).unwrap(),
+            json!({"type": "OAUTH1", "oauth_token": "ot", "oauth_token_secret": "ots", "raw": {"user_id": "1"}})
+        );
+        assert_eq!(
+            serde_json::to_value(tba).unwrap(),
+            json!({"type": "TBA", "token_id": "tid", "token_secret": "ts"})
+        );
+    }
+
+    #[test]
+    fn oauth1_debug_hides_secrets() {
+        let text = format!(
+            "{:?}",
+            Credentials::OAuth1(OAuth1Credentials {
+                oauth_token: Secret::new("ot-1"),
+                oauth_token_secret: Secret::new("ots-1"),
+                raw: json!({"oauth_token_secret": "ots-1"}),
+            })
+        );
+        let tba = format!(
+            "{:?}",
+            Credentials::Tba {
+                token_id: Secret::new("tid-1"),
+                token_secret: Secret::new("ts-1"),
+            }
+        );
+
+        assert!(!text.contains("ot-1"), "{text}");
+        assert!(!text.contains("ots-1"), "{text}");
+        assert!(!tba.contains("tid-1"), "{tba}");
+        assert!(!tba.contains("ts-1"), "{tba}");
     }
 }

@@ -114,6 +114,8 @@ fn check_mode(provider: &Provider, credentials: &Credentials) -> Result<(), Engi
             | (Auth::AwsSigv4(_), Credentials::AwsSigV4 { .. })
             | (Auth::Jwt(_), Credentials::Jwt(_))
             | (Auth::McpOauth2(_), Credentials::McpOAuth2 { .. })
+            | (Auth::Oauth1(_), Credentials::OAuth1(_))
+            | (Auth::Tba(_), Credentials::Tba { .. })
     );
     if matches {
         return Ok(());
@@ -178,6 +180,7 @@ pub(crate) fn credential_variables(
         // Proxy headers and query parameters see no secret of a signing
         // mode; `sign_request` reads the keys itself.
         Credentials::Jwt(jwt) => vec![text("access_token", jwt.token.access_token.expose())],
+        Credentials::OAuth1(_) | Credentials::Tba { .. } => Vec::new(),
     }
 }
 

@@ -10,6 +10,7 @@ mod inject;
 mod jwt;
 mod lifecycle;
 mod mcp;
+mod oauth1;
 mod oauth2_flow;
 mod post_connection;
 mod secret;
@@ -26,8 +27,8 @@ mod url_template;
 mod test_support;
 
 pub use credentials::{
-    ClientApp, ConnectionConfig, Credentials, OAuth2Token, SessionCredentials, TokenGrant,
-    TwoStepCredentials,
+    ClientApp, ConnectionConfig, Credentials, OAuth1Credentials, OAuth2Token, SessionCredentials,
+    TokenGrant, TwoStepCredentials,
 };
 pub use error::{EngineError, ProviderErrorKind};
 pub use http::HeaderValue;
@@ -37,6 +38,7 @@ pub use jwt::{
 };
 pub use lifecycle::{refresh_due, DEFAULT_REFRESH_MARGIN};
 pub use mcp::McpSetup;
+pub use oauth1::{AccessToken, RequestToken};
 pub use oauth2_flow::AuthorizationRequest;
 pub use post_connection::PostConnectionValues;
 pub use secret::Secret;

@@ -44,6 +44,7 @@ fn configured_margin(auth: &Auth) -> TimeDelta {
         | Auth::AwsSigv4(_) => None,
         Auth::Jwt(jwt) => jwt.refresh_margin_seconds,
         Auth::McpOauth2(mcp) => mcp.refresh_margin_seconds,
+        Auth::Oauth1(_) | Auth::Tba(_) => None,
     };
     match seconds {
         // A margin too large for TimeDelta is larger than any lifetime, so

@@ -255,6 +255,8 @@ pub enum FormKind<'a> {
     },
     /// AWS access keys, with an optional session token.
     AwsSigV4,
+    /// The token id and token secret of token-based authentication.
+    Tba,
 }
 
 /// One integration of the connect page and the form that connects it.
@@ -303,6 +305,8 @@ impl<'a> ConnectForm<'a> {
             // then the application creates these connections.
             Auth::Jwt(_) => return None,
             Auth::McpOauth2(_) => FormKind::OAuth2,
+            Auth::Oauth1(_) => FormKind::OAuth2,
+            Auth::Tba(_) => FormKind::Tba,
         };
         let fields = provider
             .connection_config
@@ -379,6 +383,12 @@ fn render_form(public_url: &str, session_token: &str, form: &ConnectForm) -> Str
             credential_input(key, "access_key_id", "text", "Access key ID")
                 + &credential_input(key, "secret_access_key", "password", "Secret access key")
                 + &optional_credential_input(key, "session_token", "Session token (optional)"),
+        ),
+        FormKind::Tba => (
+            "post",
+            format!("{public_url}/connect/{key}/tba?connect_session_token={token}"),
+            credential_input(key, "token_id", "password", "Token ID")
+                + &credential_input(key, "token_secret", "password", "Token secret"),
         ),
     };
     for (name, field) in &form.fields {

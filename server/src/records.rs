@@ -25,6 +25,12 @@ pub enum AppCredentialsType {
     OAuth2ClientCredentials,
     #[serde(rename = "MCP_OAUTH2")]
     McpOAuth2,
+    /// The consumer key and secret of an OAuth 1.0a app.
+    #[serde(rename = "OAUTH1")]
+    OAuth1,
+    /// The consumer key and secret of a token-based authentication app.
+    #[serde(rename = "TBA")]
+    Tba,
 }
 
 impl AppCredentialsType {
@@ -33,6 +39,8 @@ impl AppCredentialsType {
             AppCredentialsType::OAuth2 => "OAUTH2",
             AppCredentialsType::OAuth2ClientCredentials => "OAUTH2_CC",
             AppCredentialsType::McpOAuth2 => "MCP_OAUTH2",
+            AppCredentialsType::OAuth1 => "OAUTH1",
+            AppCredentialsType::Tba => "TBA",
         }
     }
 }
@@ -150,4 +158,15 @@ pub struct OAuthStateRecord {
     /// when it started.
     #[serde(default)]
     pub mcp: Option<McpSetup>,
+    /// The request token of an OAuth 1.0a authorization, which the access
+    /// token request is signed with. `None` for OAuth 2.0.
+    #[serde(default)]
+    pub oauth1_request_token: Option<RequestTokenRecord>,
+}
+
+/// The temporary credentials of an OAuth 1.0a authorization in progress.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RequestTokenRecord {
+    pub token: Secret,
+    pub token_secret: Secret,
 }

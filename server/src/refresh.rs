@@ -82,6 +82,7 @@ pub fn token_of(credentials: &Credentials) -> Option<&OAuth2Token> {
         Credentials::Signature { .. } | Credentials::AwsSigV4 { .. } => None,
         Credentials::Jwt(jwt) => Some(&jwt.token),
         Credentials::McpOAuth2 { token, .. } => Some(token),
+        Credentials::OAuth1(_) | Credentials::Tba { .. } => None,
     }
 }
 
@@ -315,6 +316,9 @@ async fn request_new_token(
             let app = mcp.client_app(provider, &[]);
             state.engine.refresh(&flow, &app, token, config).await
         }
+        Credentials::OAuth1(_) | Credentials::Tba { .. } => Err(EngineError::Unsupported(
+            "OAuth 1.0a tokens do not expire and cannot be refreshed".to_owned(),
+        )),
     }
 }
 

@@ -738,6 +738,7 @@ mod tests {
 
     fn pending_state(integration: &str, expires_in: Duration) -> OAuthStateRecord {
         OAuthStateRecord {
+            oauth1_request_token: None,
             integration: integration.to_owned(),
             provider: "github".to_owned(),
             end_user: EndUser {

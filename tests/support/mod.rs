@@ -11,6 +11,7 @@
 
 pub mod html_form;
 pub mod latchkey;
+pub mod oauth1_peer;
 pub mod oauth_flow;
 pub mod peers;
 pub mod process;

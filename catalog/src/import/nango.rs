@@ -29,14 +29,19 @@ const MCP_KEYS: &[&str] = &[
     "mcp_server_url",
 ];
 
+#[path = "nango_oauth1.rs"]
+mod nango_oauth1;
+
 /// The Nango modes that map onto a Latchkey mode.
-const MODES: [(&str, &str); 6] = [
+const MODES: [(&str, &str); 8] = [
     ("OAUTH2", "oauth2"),
     ("OAUTH2_CC", "oauth2_client_credentials"),
     ("API_KEY", "api_key"),
     ("BASIC", "basic"),
     ("MCP_OAUTH2", "mcp_oauth2"),
     ("MCP_OAUTH2_GENERIC", "mcp_oauth2"),
+    ("OAUTH1", "oauth1"),
+    ("TBA", "tba"),
 ];
 
 /// Top-level keys that carry no request behaviour: names, links into
@@ -204,6 +209,8 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
 /// a way this importer does not convert.
 fn check_known_keys(entry: &Mapping, mode: &str) -> Result<(), Reason> {
     let oauth = mode.starts_with("oauth2");
+    // An OAUTH1 entry's OAuth keys are converted, so none is dropped.
+    let oauth1 = mode == "oauth1";
     for key in entry.keys().filter_map(Value::as_str) {
         let known = METADATA_KEYS.contains(&key)
             || matches!(
@@ -212,7 +219,8 @@ fn check_known_keys(entry: &Mapping, mode: &str) -> Result<(), Reason> {
             )
             || (key == "connection_configuration" && entry.contains_key("post_connection_script"))
             || (key == "auth" && auth_is_default(entry))
-            || (!oauth && OAUTH_KEYS.contains(&key))
+            || (oauth1 && nango_oauth1::OAUTH1_KEYS.contains(&key))
+            || (!oauth && !oauth1 && OAUTH_KEYS.contains(&key))
             || (oauth && OAUTH_KEYS.contains(&key) && !oauth2_only(mode, key))
             || (mode == "mcp_oauth2" && MCP_KEYS.contains(&key));
         if !known {
@@ -570,6 +578,8 @@ impl<'a> Builder<'a> {
             "oauth2_client_credentials" => self.client_credentials(&mut auth)?,
             "api_key" => self.api_key(&mut auth)?,
             "mcp_oauth2" => self.mcp_oauth2(&mut auth)?,
+            "oauth1" => self.oauth1(&mut auth)?,
+            "tba" => self.tba(&mut auth)?,
             _ => self.basic(&mut auth)?,
         }
         Ok(auth)

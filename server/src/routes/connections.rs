@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 use super::jwt::{jwt_credentials, jwt_credentials_json};
+use super::oauth1::{oauth1_credentials, required_credential, tba_credentials};
 use super::parse_flag;
 use super::signing_credentials::{
     aws_sigv4_credentials, signature_credentials, AwsSigV4Input, SignatureInput,
@@ -118,6 +119,21 @@ enum ImportCredentials {
         #[serde(flatten)]
         fields: BTreeMap<String, Value>,
     },
+    /// Fields are checked by hand for the same reason as `expires_at`.
+    #[serde(rename = "OAUTH1")]
+    OAuth1 {
+        #[serde(default)]
+        oauth_token: Option<String>,
+        #[serde(default)]
+        oauth_token_secret: Option<String>,
+    },
+    #[serde(rename = "TBA")]
+    Tba {
+        #[serde(default)]
+        token_id: Option<String>,
+        #[serde(default)]
+        token_secret: Option<String>,
+    },
 }
 
 /// Reads `credentials.expires_at`. It is checked here rather than by serde,
@@ -163,6 +179,8 @@ impl ImportCredentials {
             ImportCredentials::Signature { .. } => "SIGNATURE",
             ImportCredentials::AwsSigV4 { .. } => "AWS_SIGV4",
             ImportCredentials::Jwt { .. } => "JWT",
+            ImportCredentials::OAuth1 { .. } => "OAUTH1",
+            ImportCredentials::Tba { .. } => "TBA",
         }
     }
 }
@@ -444,6 +462,26 @@ async fn import_credentials(
             "provider `{}` uses mcp_oauth2 auth, whose connections need the endpoints and client found by discovery: create the connection with the browser flow, GET /oauth/connect/{}",
             provider.name, integration.unique_key
         ))),
+        (
+            Auth::Oauth1(_),
+            ImportCredentials::OAuth1 {
+                oauth_token,
+                oauth_token_secret,
+            },
+        ) => oauth1_credentials(provider, oauth_token, oauth_token_secret),
+        (
+            Auth::Tba(_),
+            ImportCredentials::Tba {
+                token_id,
+                token_secret,
+            },
+        ) => {
+            let token_id = required_credential(provider, "token_id", token_id)?;
+            let token_secret = required_credential(provider, "token_secret", token_secret)?;
+            tba_credentials("credentials.", token_id, token_secret)
+        }
+        (Auth::Oauth1(_), input) => Err(mismatch(&input, "OAUTH1")),
+        (Auth::Tba(_), input) => Err(mismatch(&input, "TBA")),
     }
 }
 
@@ -652,6 +690,8 @@ fn credential_type(credentials: &Credentials) -> &'static str {
         Credentials::AwsSigV4 { .. } => "AWS_SIGV4",
         Credentials::Jwt(_) => "JWT",
         Credentials::McpOAuth2 { .. } => "MCP_OAUTH2",
+        Credentials::OAuth1(_) => "OAUTH1",
+        Credentials::Tba { .. } => "TBA",
     }
 }
 

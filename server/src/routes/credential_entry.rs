@@ -1,5 +1,6 @@
-//! The end user's credential entry for API-key and basic integrations:
-//! `POST /connect/{unique_key}/api-key` and `POST /connect/{unique_key}/basic`.
+//! The end user's credential entry for API-key, basic and token-based
+//! authentication integrations: `POST /connect/{unique_key}/api-key`,
+//! `POST /connect/{unique_key}/basic` and `POST /connect/{unique_key}/tba`.
 //! Like the OAuth browser flow, they are authorized by the connect session
 //! token, not the secret key.
 //!
@@ -26,6 +27,7 @@ use super::connect::{hash_token, session_for};
 use super::connections::{
     api_key_credentials, basic_credentials, basic_half, connection_outcome, new_connection,
 };
+use super::oauth1::tba_credentials;
 use super::signing_credentials::{
     aws_sigv4_credentials, signature_credentials, AwsSigV4Input, SignatureInput,
 };
@@ -50,6 +52,7 @@ enum EntryMode {
     Basic,
     Signature,
     AwsSigV4,
+    Tba,
 }
 
 impl EntryMode {
@@ -60,6 +63,7 @@ impl EntryMode {
             EntryMode::Basic => &["username", "password"],
             EntryMode::Signature => &["username", "password"],
             EntryMode::AwsSigV4 => &["access_key_id", "secret_access_key", "session_token"],
+            EntryMode::Tba => &["token_id", "token_secret"],
         }
     }
 }
@@ -138,6 +142,9 @@ struct JsonEntry {
     secret_access_key: Option<String>,
     #[serde(default)]
     session_token: Option<String>,
+    token_id: Option<String>,
+    #[serde(default)]
+    token_secret: Option<String>,
     #[serde(default)]
     connection_config: Option<ConnectionConfig>,
 }
@@ -158,6 +165,7 @@ pub async fn enter(
         "basic" => EntryMode::Basic,
         "signature" => EntryMode::Signature,
         "aws-sigv4" => EntryMode::AwsSigV4,
+        "tba" => EntryMode::Tba,
         _ => return ApiError::not_found(uri.path()).into_response(),
     };
     record_integration(&unique_key);
@@ -230,6 +238,7 @@ enum ModeSettings<'a> {
     Basic(&'a BasicSettings),
     /// `signature` or `aws_sigv4`, whose fields need no provider settings.
     Signing,
+    Tba,
 }
 
 /// Returns the provider's settings for the route's mode, or rejects a route
@@ -260,6 +269,9 @@ fn check_mode<'a>(
             "POST /connections, called by the application with the secret key".to_owned()
         }
         (Auth::McpOauth2(_), _) => format!("GET /oauth/connect/{unique_key}"),
+        (Auth::Tba(_), EntryMode::Tba) => return Ok(ModeSettings::Tba),
+        (Auth::Tba(_), _) => format!("POST /connect/{unique_key}/tba"),
+        (Auth::Oauth1(_), _) => format!("GET /oauth/connect/{unique_key}"),
     };
     Err(ApiError::invalid_credentials(format!(
         "integration `{unique_key}` uses {} auth, so its connection is created with {right_route}",
@@ -279,6 +291,8 @@ fn parse_entry(format: BodyFormat, mode: EntryMode, body: &[u8]) -> Result<Entry
                 ("access_key_id", parsed.access_key_id),
                 ("secret_access_key", parsed.secret_access_key),
                 ("session_token", parsed.session_token),
+                ("token_id", parsed.token_id),
+                ("token_secret", parsed.token_secret),
             ]
             .into_iter()
             .filter_map(|(name, value)| Some((name.to_owned(), value?)))
@@ -337,7 +351,7 @@ fn entry_credentials(
         let sent = fields.remove(*name).filter(|value| !value.is_empty());
         let value = match settings {
             ModeSettings::Basic(basic) => basic_half(provider, basic, "", name, sent)?,
-            ModeSettings::ApiKey(_) | ModeSettings::Signing => sent,
+            ModeSettings::ApiKey(_) | ModeSettings::Signing | ModeSettings::Tba => sent,
         };
         let Some(value) = value else {
             return Err(ApiError::invalid_credentials(format!(
@@ -355,6 +369,10 @@ fn entry_credentials(
         ModeSettings::Basic(_) => {
             let username = take("username");
             basic_credentials("", username, take("password"))
+        }
+        ModeSettings::Tba => {
+            let token_id = take("token_id");
+            tba_credentials("", token_id, take("token_secret"))
         }
         ModeSettings::Signing => unreachable!("returned before the loop"),
     }

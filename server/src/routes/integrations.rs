@@ -202,6 +202,8 @@ fn app_credentials(
         Auth::Oauth2(_) => AppCredentialsType::OAuth2,
         Auth::Oauth2ClientCredentials(_) => AppCredentialsType::OAuth2ClientCredentials,
         Auth::McpOauth2(_) => AppCredentialsType::McpOAuth2,
+        Auth::Oauth1(_) => AppCredentialsType::OAuth1,
+        Auth::Tba(_) => AppCredentialsType::Tba,
         Auth::ApiKey(_) | Auth::Basic(_) | Auth::TwoStep(_) | Auth::Session(_) | Auth::None(_) | Auth::Signature(_) | Auth::AwsSigv4(_) | Auth::Jwt(_) => {
             return Err(ApiError::invalid_credentials(format!(
                 "provider `{}` uses {} auth, so its integrations take no client credentials: omit `credentials`",

@@ -7,6 +7,7 @@ mod credential_entry;
 mod integrations;
 mod jwt;
 mod oauth;
+mod oauth1;
 mod providers;
 mod proxy;
 mod signing_credentials;

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use super::connect::{hash_token, session_for};
 use super::connections::new_connection;
+use super::oauth1;
 use crate::connection_config;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
@@ -82,7 +83,10 @@ async fn start_authorization(
         .get_integration(&unique_key)?
         .ok_or_else(|| ApiError::unknown_integration(&unique_key))?;
     let provider = state.provider(&integration.provider)?;
-    if !matches!(provider.auth, Auth::Oauth2(_) | Auth::McpOauth2(_)) {
+    if !matches!(
+        provider.auth,
+        Auth::Oauth2(_) | Auth::McpOauth2(_) | Auth::Oauth1(_)
+    ) {
         return Err(ApiError::invalid_credentials(format!(
             "integration `{unique_key}` uses {} auth, which has no browser flow: create its connection with POST /connections",
             provider.auth.mode_name()
@@ -112,10 +116,21 @@ async fn start_authorization(
         }
         _ => (Cow::Borrowed(provider), client_app(&integration)?, None),
     };
-    let request = state
-        .engine
-        .authorization_url(&flow_provider, &app, &redirect_uri, &config)
-        .map_err(|error| ApiError::engine(&error))?;
+    let (url, state_value, pkce_verifier, oauth1_request_token) = match &provider.auth {
+        Auth::Oauth1(_) => {
+            let authorization =
+                oauth1::authorize(state, provider, &app, &config, &unique_key).await?;
+            let token = Some(authorization.request_token);
+            (authorization.url, authorization.state, None, token)
+        }
+        _ => {
+            let request = state
+                .engine
+                .authorization_url(&flow_provider, &app, &redirect_uri, &config)
+                .map_err(|error| ApiError::engine(&error))?;
+            (request.url, request.state, request.pkce_verifier, None)
+        }
+    };
 
     let now = Utc::now();
     let record = OAuthStateRecord {
@@ -123,20 +138,21 @@ async fn start_authorization(
         provider: integration.provider,
         end_user: session.end_user,
         connection_config: config,
-        pkce_verifier: request.pkce_verifier,
+        pkce_verifier,
         redirect_uri,
         created_at: now,
         expires_at: state.settings.expiry(now, state.settings.oauth_state_ttl)?,
         session_token_hash: query.connect_session_token.as_deref().map(hash_token),
         claimed: false,
         mcp,
+        oauth1_request_token,
     };
     state
         .store
-        .create_state(&hash_token(request.state.expose()), &record)
+        .create_state(&hash_token(state_value.expose()), &record)
         .await?;
 
-    Ok((StatusCode::FOUND, [(LOCATION, request.url.to_string())]).into_response())
+    Ok((StatusCode::FOUND, [(LOCATION, url.to_string())]).into_response())
 }
 
 /// Discovers the endpoints of an `mcp_oauth2` provider and registers a
@@ -357,6 +373,7 @@ fn code_param(state: &AppState, integration: &str) -> Result<String, CallbackFai
     let provider = state.provider(&integration.provider)?;
     Ok(match &provider.auth {
         Auth::Oauth2(oauth2) => oauth2.callback_code_param().to_owned(),
+        Auth::Oauth1(_) => "oauth_verifier".to_owned(),
         _ => "code".to_owned(),
     })
 }
@@ -400,27 +417,39 @@ async fn exchange(
         })?;
     connection_config.extend(captured);
 
-    let grant = state
-        .engine
-        .exchange_code(
+    let integration_record = integration.clone();
+    let credentials = if let Auth::Oauth1(_) = provider.auth {
+        oauth1::exchange(
+            state,
             provider,
             &app,
+            pending,
             code,
-            pending.pkce_verifier.as_ref(),
-            &pending.redirect_uri,
+            query,
             &connection_config,
         )
-        .await
-        .map_err(|error| exchange_failure(&error, &pending.integration))?;
-
-    connection_config.extend(grant.connection_config);
-    let integration_record = integration.clone();
-    let credentials = match &pending.mcp {
-        Some(setup) => Credentials::McpOAuth2 {
-            token: grant.token,
-            mcp: setup.clone(),
-        },
-        None => Credentials::OAuth2(grant.token),
+        .await?
+    } else {
+        let grant = state
+            .engine
+            .exchange_code(
+                provider,
+                &app,
+                code,
+                pending.pkce_verifier.as_ref(),
+                &pending.redirect_uri,
+                &connection_config,
+            )
+            .await
+            .map_err(|error| exchange_failure(&error, &pending.integration))?;
+        connection_config.extend(grant.connection_config);
+        match &pending.mcp {
+            Some(setup) => Credentials::McpOAuth2 {
+                token: grant.token,
+                mcp: setup.clone(),
+            },
+            None => Credentials::OAuth2(grant.token),
+        }
     };
     let mut connection = new_connection(
         state,

@@ -69,11 +69,12 @@ pub async fn forward(
         .body(body)
         .build()
         .map_err(|error| unreachable_error(&url, error))?;
+    let app = super::oauth1::signing_app(&state, provider, &connection)?;
     let signing = SigningContext {
         provider,
         credentials: &connection.credentials,
         config: &connection.connection_config,
-        app: None,
+        app: app.as_ref(),
         now: Utc::now(),
     };
     sign_request(&signing, &mut request).map_err(|error| ApiError::engine(&error))?;
