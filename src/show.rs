@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context as _};
+use base64::prelude::{Engine as _, BASE64_STANDARD};
 use clap::Args;
 use latchkey_catalog::{Auth, Catalog, ClientAuth, InjectLocation, Provider};
 use latchkey_engine::{
@@ -539,6 +540,7 @@ fn render_injection(
                 .split_last()
                 .context("the engine added no credential header")?;
             let value = last.1.to_str().unwrap_or("<not visible ASCII>");
+            let value = redact_encoded_placeholders(value);
             (rest, format!("header {}: {value}", last.0))
         }
         InjectLocation::Query => {
@@ -548,7 +550,7 @@ fn render_injection(
                 .context("the engine added no credential query parameter")?;
             (
                 injection.headers.as_slice(),
-                format!("query {name}={value}"),
+                format!("query {name}={}", redact_encoded_placeholders(value)),
             )
         }
     };
@@ -574,6 +576,30 @@ fn render_static<N: std::fmt::Display>(
     for (name, value) in query {
         line(out, "static query", &format!("{name}={value}"));
     }
+}
+
+/// Shows each word of `value` that is the base64 of text with placeholders,
+/// such as the `Basic` credential of `<username>:<password>`, as
+/// `base64(<username>:<password>)`. The encoded form would hide which
+/// secrets the word carries, where every other secret is shown by its
+/// placeholder.
+fn redact_encoded_placeholders(value: &str) -> String {
+    value
+        .split(' ')
+        .map(|word| {
+            let decoded = BASE64_STANDARD
+                .decode(word)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok());
+            match decoded {
+                Some(text) if text.contains('<') && text.contains('>') => {
+                    format!("base64({text})")
+                }
+                _ => word.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn render_config(
@@ -680,11 +706,29 @@ mod tests {
                 .contains("credential template: Basic {{ (username ~ ':' ~ password) | base64 }}"),
             "{output}"
         );
-        // base64 of `<username>:<password>`.
         assert!(
-            output.contains("header authorization: Basic PHVzZXJuYW1lPjo8cGFzc3dvcmQ+"),
+            output.contains("header authorization: Basic base64(<username>:<password>)"),
             "{output}"
         );
+        // The base64 of `<username>:<password>`.
+        assert!(!output.contains("PHVzZXJuYW1lPjo8cGFzc3dvcmQ+"), "{output}");
+    }
+
+    #[test]
+    fn encoded_placeholders_are_redacted() {
+        // (rendered credential, shown)
+        let cases = [
+            (
+                "Basic PHVzZXJuYW1lPjo8cGFzc3dvcmQ+",
+                "Basic base64(<username>:<password>)",
+            ),
+            ("Bearer <access_token>", "Bearer <access_token>"),
+            // The base64 of `plain`, which has no placeholder.
+            ("Token cGxhaW4=", "Token cGxhaW4="),
+        ];
+        for (rendered, shown) in cases {
+            assert_eq!(redact_encoded_placeholders(rendered), shown);
+        }
     }
 
     #[test]

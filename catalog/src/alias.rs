@@ -55,6 +55,27 @@ pub(crate) fn detect(file_name: &str, source: &str) -> Option<PendingAlias> {
     })
 }
 
+/// The providers that an alias may extend when the files being loaded do
+/// not define its target.
+pub(crate) trait Fallback {
+    fn get(&self, name: &str) -> Option<Provider>;
+
+    /// The names of every provider [`Fallback::get`] returns, which the
+    /// "did you mean" suggestion for an unknown target searches.
+    fn names(&self) -> Vec<String>;
+}
+
+/// No fallback: a load of the built-in catalog, alone or with directories.
+impl Fallback for () {
+    fn get(&self, _name: &str) -> Option<Provider> {
+        None
+    }
+
+    fn names(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
 /// Resolves every pending alias against `providers`, then against
 /// `fallback` (the built-in catalog when single files are validated), and
 /// inserts each resolved provider into `providers`.
@@ -64,7 +85,7 @@ pub(crate) fn detect(file_name: &str, source: &str) -> Option<PendingAlias> {
 pub(crate) fn resolve(
     providers: &mut BTreeMap<String, Provider>,
     pending: Vec<PendingAlias>,
-    fallback: &dyn Fn(&str) -> Option<Provider>,
+    fallback: &dyn Fallback,
     known_targets: &BTreeMap<String, String>,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
@@ -97,7 +118,7 @@ fn resolve_one(
     providers: &BTreeMap<String, Provider>,
     alias: &PendingAlias,
     alias_targets: &BTreeMap<String, String>,
-    fallback: &dyn Fn(&str) -> Option<Provider>,
+    fallback: &dyn Fallback,
 ) -> Result<Provider, Vec<Diagnostic>> {
     let positions = PositionIndex::build(&alias.source).map_err(|error| {
         let message = format!("invalid YAML: {}", error.info());
@@ -144,9 +165,14 @@ fn resolve_one(
     let Some(base) = providers
         .get(&target)
         .cloned()
-        .or_else(|| fallback(&target))
+        .or_else(|| fallback.get(&target))
     else {
-        let names: Vec<&str> = providers.keys().map(String::as_str).collect();
+        let fallback_names = fallback.names();
+        let names: Vec<&str> = providers
+            .keys()
+            .chain(fallback_names.iter())
+            .map(String::as_str)
+            .collect();
         let help = match closest_match(&target, &names) {
             Some(best) => format!("did you mean `{best}`?"),
             None => "write the name of a provider in the catalog".to_owned(),

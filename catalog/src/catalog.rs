@@ -6,16 +6,18 @@ use std::fmt;
 use std::fs;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
+use std::str::Utf8Error;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
 use include_dir::{include_dir, Dir};
 use serde::Serialize;
 
-use crate::alias::{self, PendingAlias};
+use crate::alias::{self, Fallback, PendingAlias};
 use crate::diagnostic::{Code, Diagnostic};
 use crate::load::{diagnostic_at_pointer, parse_provider};
 use crate::model::Provider;
+use crate::positions::Span;
 
 /// `catalog/providers`, embedded at build time so that a server needs no files.
 static BUILTIN_PROVIDERS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/providers");
@@ -82,7 +84,7 @@ impl Catalog {
     /// Loads the built-in providers embedded from `catalog/providers`.
     pub fn builtin() -> Result<Catalog, CatalogError> {
         let mut report = load_builtin();
-        report.resolve_aliases(&|_| None);
+        report.resolve_aliases(&());
         if !report.diagnostics.is_empty() {
             return Err(CatalogError {
                 diagnostics: report.diagnostics,
@@ -106,7 +108,7 @@ impl Catalog {
             list_dir(dir.as_ref(), &mut steps);
         }
         loaded.apply(steps);
-        loaded.resolve_aliases(&|_| None);
+        loaded.resolve_aliases(&());
         if !loaded.diagnostics.is_empty() {
             return Err(CatalogError {
                 diagnostics: loaded.diagnostics,
@@ -143,7 +145,7 @@ impl Catalog {
 pub fn validate_paths<P: AsRef<Path>>(paths: &[P]) -> ValidationReport {
     if paths.is_empty() {
         let mut loaded = load_builtin();
-        loaded.resolve_aliases(&|_| None);
+        loaded.resolve_aliases(&());
         return ValidationReport {
             files_checked: loaded.files_checked,
             diagnostics: loaded.diagnostics,
@@ -170,17 +172,37 @@ pub fn validate_paths<P: AsRef<Path>>(paths: &[P]) -> ValidationReport {
     if !loaded.aliases.is_empty() {
         loaded.known_alias_targets = alias::targets(&load_builtin().aliases);
     }
-    let builtin = OnceCell::new();
-    loaded.resolve_aliases(&|name| {
-        builtin
-            .get_or_init(|| Catalog::builtin().ok())
-            .as_ref()?
-            .get(name)
-            .cloned()
-    });
+    loaded.resolve_aliases(&BuiltinFallback::default());
     ValidationReport {
         files_checked: loaded.files_checked,
         diagnostics: loaded.diagnostics,
+    }
+}
+
+/// The built-in catalog as the fallback of [`validate_paths`], loaded on
+/// first use.
+#[derive(Default)]
+struct BuiltinFallback {
+    catalog: OnceCell<Option<Catalog>>,
+}
+
+impl BuiltinFallback {
+    fn catalog(&self) -> Option<&Catalog> {
+        self.catalog
+            .get_or_init(|| Catalog::builtin().ok())
+            .as_ref()
+    }
+}
+
+impl Fallback for BuiltinFallback {
+    fn get(&self, name: &str) -> Option<Provider> {
+        self.catalog()?.get(name).cloned()
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.catalog()
+            .map(|catalog| catalog.providers.keys().cloned().collect())
+            .unwrap_or_default()
     }
 }
 
@@ -302,7 +324,7 @@ impl Loaded {
 
     /// Resolves the pending aliases against the loaded providers, then
     /// against `fallback`.
-    fn resolve_aliases(&mut self, fallback: &dyn Fn(&str) -> Option<Provider>) {
+    fn resolve_aliases(&mut self, fallback: &dyn Fallback) {
         let pending = std::mem::take(&mut self.aliases);
         alias::resolve(
             &mut self.providers,
@@ -375,17 +397,24 @@ fn read_and_parse(path: &Path, canonical: Option<PathBuf>) -> ReadFile {
             Diagnostic::for_file(&file_name, Code::InvalidExtension, message).with_help(Some(help));
         return rejected(diagnostic);
     }
-    match fs::read_to_string(path) {
-        Ok(source) => {
+    match fs::read(path) {
+        Ok(bytes) => {
+            let source = match String::from_utf8(bytes) {
+                Ok(source) => source,
+                Err(error) => {
+                    return rejected(not_utf8(&file_name, error.as_bytes(), error.utf8_error()))
+                }
+            };
+            let source = match source.strip_prefix(BYTE_ORDER_MARK) {
+                Some(rest) => rest.to_owned(),
+                None => source,
+            };
             let parsed = parse_file(&file_name, &source);
             ReadFile {
                 canonical,
                 file_name,
                 outcome: ReadOutcome::Parsed { source, parsed },
             }
-        }
-        Err(error) if error.kind() == std::io::ErrorKind::InvalidData => {
-            rejected(not_utf8(&file_name))
         }
         Err(error) => {
             let message = format!("failed to read provider file: {error}");
@@ -477,23 +506,29 @@ fn load_builtin() -> Loaded {
         .filter(|file| file.path().extension().is_some_and(|ext| ext == "yaml"))
         .map(|file| {
             let file_name = format!("{BUILTIN_DISPLAY_DIR}/{}", file.path().display());
-            (file_name, file.contents_utf8())
+            let source = std::str::from_utf8(file.contents()).map(strip_byte_order_mark);
+            (file_name, file.contents(), source)
         })
         .collect();
     // The embedded files lie directly in one directory, so sorting by name
     // sorts by path.
-    files.sort_by(|(left, _), (right, _)| left.cmp(right));
+    files.sort_by(|(left, ..), (right, ..)| left.cmp(right));
     let mut loaded = Loaded::default();
-    let parse = |(file_name, source): &(String, Option<&str>)| {
-        source.map(|source| parse_file(file_name, source))
+    type BuiltinFile<'a> = (String, &'a [u8], Result<&'a str, Utf8Error>);
+    let parse = |(file_name, _, source): &BuiltinFile| {
+        source
+            .as_ref()
+            .ok()
+            .map(|source| parse_file(file_name, source))
     };
-    process_in_order(files, parse, |(file_name, source), parsed| {
+    process_in_order(files, parse, |(file_name, bytes, source), parsed| {
         match (source, parsed) {
-            (Some(source), Some(parsed)) => loaded.add(&file_name, source, parsed),
-            _ => {
+            (Ok(source), Some(parsed)) => loaded.add(&file_name, source, parsed),
+            (Err(error), _) => {
                 loaded.files_checked += 1;
-                loaded.diagnostics.push(not_utf8(&file_name));
+                loaded.diagnostics.push(not_utf8(&file_name, bytes, error));
             }
+            (Ok(_), None) => unreachable!("`parse` parses every UTF-8 file"),
         }
     });
     loaded
@@ -594,10 +629,45 @@ fn list_dir(dir: &Path, steps: &mut Vec<Step>) {
     );
 }
 
-fn not_utf8(file_name: &str) -> Diagnostic {
-    let message = "provider file is not valid UTF-8".to_owned();
+/// Creates the diagnostic for `bytes`, a file that is not UTF-8, at the
+/// first byte that `error` names as invalid.
+fn not_utf8(file_name: &str, bytes: &[u8], error: Utf8Error) -> Diagnostic {
+    let valid = &bytes[..error.valid_up_to()];
+    let line_start = valid
+        .iter()
+        .rposition(|&byte| byte == b'\n')
+        .map_or(0, |i| i + 1);
+    let before = std::str::from_utf8(&valid[line_start..]).unwrap_or_default();
+    let span = Span {
+        line: valid.iter().filter(|&&byte| byte == b'\n').count() + 1,
+        column: before.chars().count() + 1,
+        width: 1,
+    };
+    // `error_len` is `None` when the file ends inside a character.
+    let invalid: Vec<String> = bytes[error.valid_up_to()..]
+        .iter()
+        .take(error.error_len().unwrap_or(1))
+        .map(|byte| format!("0x{byte:02x}"))
+        .collect();
+    let message = format!(
+        "provider file is not valid UTF-8: invalid byte {}",
+        invalid.join(" ")
+    );
     let help = "save the file with UTF-8 encoding";
-    Diagnostic::for_file(file_name, Code::InvalidUtf8, message).with_help(Some(help.to_owned()))
+    // The line is shown with the invalid sequence replaced by one U+FFFD.
+    let shown = String::from_utf8_lossy(bytes);
+    Diagnostic::at(file_name, &shown, span, Code::InvalidUtf8, message)
+        .with_help(Some(help.to_owned()))
+}
+
+/// U+FEFF at the start of a file, which some editors write to mark UTF-8.
+const BYTE_ORDER_MARK: char = '\u{feff}';
+
+/// Removes a leading byte-order mark, which is not part of the YAML text.
+/// Lines and columns of diagnostics are counted after it, as editors show
+/// them.
+fn strip_byte_order_mark(source: &str) -> &str {
+    source.strip_prefix(BYTE_ORDER_MARK).unwrap_or(source)
 }
 
 fn has_extension(path: &Path, extensions: &[&str]) -> bool {

@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 pub(crate) struct Document {
     pub value: Value,
     /// True when some mapping contains the same key twice. `value` then
-    /// holds the last of the two values, as serde_json keeps it.
+    /// contains the last of the two values, as serde_json keeps it.
     pub has_duplicate_key: bool,
 }
 

@@ -11,7 +11,7 @@ use crate::checks;
 use crate::diagnostic::{dotted_path, Code, Diagnostic};
 use crate::document;
 use crate::model::Provider;
-use crate::positions::{self, span_at, LazyPositionIndex, PositionIndex, Positions, Scan};
+use crate::positions::{self, span_at, LazyPositionIndex, PositionIndex, Positions, Scan, Span};
 use crate::schema;
 
 /// Parses and validates one provider file.
@@ -29,7 +29,13 @@ pub fn parse_provider(file_name: &str, source: &str) -> Result<Provider, Vec<Dia
     // file's one diagnostic. Running it on every file would double the cost
     // of parsing, so it runs only when the file has some other diagnostic,
     // or when the file has an anchor (`&`), whose aliases could be repeated
-    // keys that only yaml-rust2 sees.
+    // keys that only yaml-rust2 detects.
+    // A leading byte-order mark is not part of the YAML text, and columns
+    // on the first line count from after it.
+    let source = source.strip_prefix('\u{feff}').unwrap_or(source);
+    if let Some(span) = positions::flow_nesting_too_deep(source) {
+        return Err(vec![too_deep(file_name, source, span)]);
+    }
     let document = match document::from_str(source) {
         Ok(document) => document,
         Err(error) => return Err(vec![yaml_error(file_name, source, &error)]),
@@ -64,8 +70,15 @@ fn parse_non_empty_document(
     if document.is_null() {
         let message = "provider file is empty".to_owned();
         let help = "write a YAML mapping with at least `name`, `display_name`, `auth` and `proxy`";
-        return Err(vec![Diagnostic::for_file(
+        let start = Span {
+            line: 1,
+            column: 1,
+            width: 1,
+        };
+        return Err(vec![Diagnostic::at(
             file_name,
+            source,
+            start,
             Code::EmptyFile,
             message,
         )
@@ -79,6 +92,38 @@ fn yaml_rust2_error(file_name: &str, source: &str, error: &ScanError) -> Diagnos
     let span = clamp_to_source(source, span_at(error.marker(), 1));
     let message = format!("invalid YAML: {}", error.info());
     Diagnostic::at(file_name, source, span, Code::InvalidYaml, message)
+        .with_help(tab_help(source, span))
+}
+
+fn too_deep(file_name: &str, source: &str, span: Span) -> Diagnostic {
+    let message = format!(
+        "invalid YAML: flow collections (`[...]`, `{{...}}`) nest more than {} levels deep",
+        positions::MAX_FLOW_DEPTH
+    );
+    let help = "a provider file needs only a few levels; remove the extra brackets";
+    Diagnostic::at(file_name, source, span, Code::InvalidYaml, message)
+        .with_help(Some(help.to_owned()))
+}
+
+/// Returns help for a syntax error at a tab character, which YAML forbids
+/// in indentation.
+fn tab_help(source: &str, span: Span) -> Option<String> {
+    let line = source.lines().nth(span.line.checked_sub(1)?)?;
+    let at_tab = line.chars().nth(span.column.checked_sub(1)?) == Some('\t');
+    let help = "YAML does not allow tabs for indentation; indent with spaces";
+    at_tab.then(|| help.to_owned())
+}
+
+/// Turns serde_yaml's error for a file of several documents, which carries
+/// no position, into a diagnostic at the start of the second document.
+fn multiple_documents(file_name: &str, source: &str) -> Diagnostic {
+    let message = "invalid YAML: the file contains more than one YAML document".to_owned();
+    let help = "a provider file is one YAML document; remove this `---` and the document after it, or move that document to a file of its own";
+    let diagnostic = match positions::second_document_start(source) {
+        Some(span) => Diagnostic::at(file_name, source, span, Code::InvalidYaml, message),
+        None => Diagnostic::for_file(file_name, Code::InvalidYaml, message),
+    };
+    diagnostic.with_help(Some(help.to_owned()))
 }
 
 /// Checks a parsed document (duplicate keys, the schema, the semantic
@@ -220,6 +265,10 @@ fn yaml_error(file_name: &str, source: &str, error: &serde_yaml::Error) -> Diagn
             .expect("valid regex")
     });
     let text = error.to_string();
+    // serde_yaml 0.9 words this error so, without a position.
+    if text == "deserializing from YAML containing more than one document is not supported" {
+        return multiple_documents(file_name, source);
+    }
     let Some(location) = error.location() else {
         return Diagnostic::for_file(
             file_name,
@@ -227,7 +276,7 @@ fn yaml_error(file_name: &str, source: &str, error: &serde_yaml::Error) -> Diagn
             format!("invalid YAML: {text}"),
         );
     };
-    let problem = crate::positions::Span {
+    let problem = Span {
         line: location.line(),
         column: location.column(),
         width: 1,
@@ -236,7 +285,7 @@ fn yaml_error(file_name: &str, source: &str, error: &serde_yaml::Error) -> Diagn
     if is_past_last_character(source, problem) {
         if let Some(context) = CONTEXT.captures(&text) {
             let construct = &context[1];
-            let start = crate::positions::Span {
+            let start = Span {
                 line: context[2].parse().unwrap_or(problem.line),
                 column: context[3].parse().unwrap_or(problem.column),
                 width: 1,
@@ -257,10 +306,11 @@ fn yaml_error(file_name: &str, source: &str, error: &serde_yaml::Error) -> Diagn
     let message = format!("invalid YAML: {reason}");
     let span = clamp_to_source(source, problem);
     Diagnostic::at(file_name, source, span, Code::InvalidYaml, message)
+        .with_help(tab_help(source, span))
 }
 
 /// Checks whether `span` lies after the last character of the file.
-fn is_past_last_character(source: &str, span: crate::positions::Span) -> bool {
+fn is_past_last_character(source: &str, span: Span) -> bool {
     let lines: Vec<&str> = source.lines().collect();
     match lines.last() {
         None => true,
@@ -274,13 +324,13 @@ fn is_past_last_character(source: &str, span: crate::positions::Span) -> bool {
 /// Moves a span that lies beyond the last line (libyaml's end-of-file mark)
 /// to the end of the last non-empty line, so that the diagnostic can show a
 /// source line.
-fn clamp_to_source(source: &str, span: crate::positions::Span) -> crate::positions::Span {
+fn clamp_to_source(source: &str, span: Span) -> Span {
     let lines: Vec<&str> = source.lines().collect();
     if span.line <= lines.len() {
         return span;
     }
     match lines.iter().rposition(|line| !line.trim().is_empty()) {
-        Some(index) => crate::positions::Span {
+        Some(index) => Span {
             line: index + 1,
             column: lines[index].chars().count() + 1,
             width: 1,

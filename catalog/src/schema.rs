@@ -220,8 +220,35 @@ fn describe(
             let span = positions.key_or_value(&child).or(value_span);
             (Code::InvalidKey, child, span, message, Some(help))
         }
+        ValidationErrorKind::UniqueItems => {
+            let items = error
+                .instance()
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            let repeat = items.iter().enumerate().find_map(|(index, item)| {
+                let first = items[..index].iter().position(|earlier| earlier == item)?;
+                Some((first, index, item))
+            });
+            match repeat {
+                Some((first, index, item)) => {
+                    let child = format!("{pointer}/{index}");
+                    let message = format!(
+                        "duplicate entry {} in {field}: index {index} repeats index {first}",
+                        compact_json(item)
+                    );
+                    let help = format!("remove the entry at index {index}");
+                    let span = positions.nearest_value(&child).or(value_span);
+                    (Code::SchemaViolation, child, span, message, Some(help))
+                }
+                None => {
+                    let message = format!("invalid value for {field}: {}", error.masked());
+                    (Code::SchemaViolation, pointer, value_span, message, None)
+                }
+            }
+        }
         _ => {
-            // The remaining keywords (minLength, minimum, uniqueItems, const, ...)
+            // The remaining keywords (minLength, minimum, const, ...)
             // have clear messages of their own in the jsonschema crate.
             let message = format!("invalid value for {field}: {}", error.masked());
             let help = schema

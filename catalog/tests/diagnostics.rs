@@ -270,6 +270,39 @@ const CASES: &[Case] = &[
             "  default_scopes: [read]\n  refresh_margin_seconds: 1e30\n",
         )],
     },
+    Case {
+        name: "byte_order_mark_then_unknown_field",
+        file_name: "demo.yaml",
+        edits: &[
+            ("# Demo provider", "\u{feff}# Demo provider"),
+            ("display_name:", "display_nme:"),
+        ],
+    },
+    Case {
+        name: "tab_indentation",
+        file_name: "demo.yaml",
+        edits: &[("  token_url:", "\ttoken_url:")],
+    },
+    Case {
+        name: "tab_before_key",
+        file_name: "demo.yaml",
+        edits: &[("proxy:\n  base_url:", "proxy:\n\tbase_url:")],
+    },
+    Case {
+        name: "duplicate_category",
+        file_name: "demo.yaml",
+        edits: &[("categories: [storage]", "categories: [storage, crm, storage]")],
+    },
+    Case {
+        name: "multiple_documents",
+        file_name: "demo.yaml",
+        edits: &[("proxy:\n", "---\nproxy:\n")],
+    },
+    Case {
+        name: "zero_byte_file",
+        file_name: "demo.yaml",
+        edits: &[(VALID, "")],
+    },
 ];
 
 fn apply(edits: &[(&str, &str)]) -> String {
@@ -489,4 +522,79 @@ fn json_lines_of_a_run() {
     }
     let shown = lines.replace(&dir.path().display().to_string(), "<dir>");
     insta::assert_snapshot!("json_lines", shown);
+}
+
+#[test]
+fn byte_order_mark_is_accepted() {
+    let source = format!("\u{feff}{VALID}");
+    assert!(parse_provider("demo.yaml", &source).is_ok());
+
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("demo.yaml"), &source).unwrap();
+    let report = validate_paths(&[dir.path()]);
+    assert!(report.is_valid(), "{report}");
+}
+
+#[test]
+fn not_utf8_points_at_invalid_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("demo.yaml");
+    // `é` is two bytes and one column, and 0xc3 0x28 is an invalid pair.
+    fs::write(&path, b"name: demo\ndisplay_name: D\xc3\xa9mo \xc3\x28\n").unwrap();
+    let report = validate_paths(&[&path]);
+    assert_eq!(report.diagnostics.len(), 1, "{report}");
+    let diagnostic = &report.diagnostics[0];
+    assert_eq!(diagnostic.code, Code::InvalidUtf8);
+    assert_eq!(diagnostic.line, Some(2));
+    assert_eq!(diagnostic.column, Some(20));
+    assert_eq!(
+        diagnostic.message,
+        "provider file is not valid UTF-8: invalid byte 0xc3"
+    );
+}
+
+#[test]
+fn deep_flow_nesting_is_rejected_quickly() {
+    // libyaml takes time quadratic in this depth: about 8 s for 32,000
+    // levels in a release build, without the depth check.
+    let depth = 200_000;
+    let source = format!(
+        "name: demo\nx: {}{}\n",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    );
+    let started = std::time::Instant::now();
+    let diagnostics = diagnostics_of("demo.yaml", &source);
+    let elapsed = started.elapsed();
+    assert_eq!(diagnostics.len(), 1);
+    assert_eq!(diagnostics[0].code, Code::InvalidYaml);
+    assert_eq!(diagnostics[0].line, Some(2));
+    // `x: ` takes 3 columns, and the 129th bracket is the first too deep.
+    assert_eq!(diagnostics[0].column, Some(3 + 129));
+    assert!(
+        diagnostics[0]
+            .message
+            .contains("nest more than 128 levels deep"),
+        "{}",
+        diagnostics[0].message
+    );
+    assert!(elapsed.as_secs() < 5, "took {elapsed:?}");
+}
+
+#[test]
+fn brackets_in_quotes_do_not_count_as_nesting() {
+    let brackets = "[".repeat(300);
+    let source = apply(&[(
+        "    example: acme\n",
+        "    example: acme\n    description: 'a [ list' # [[[\n",
+    )]);
+    let quoted = format!("{source}# {brackets}\n");
+    assert!(parse_provider("demo.yaml", &quoted).is_ok());
+    let double_quoted = apply(&[(
+        "    example: acme\n",
+        "    example: acme\n    description: \"x \\\" [[[[\"\n",
+    )]);
+    let double_quoted = double_quoted.replace("[[[[", &brackets);
+    let result = parse_provider("demo.yaml", &double_quoted);
+    assert!(result.is_ok(), "{result:?}");
 }
