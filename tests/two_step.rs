@@ -1,9 +1,9 @@
-//! The `two_step`, `session` and `none` auth modes end to end: connections
-//! created through `POST /connections`, tokens obtained from
-//! `tests/peers/two_step_server.py` (which checks each request's exact body
-//! and headers), obtained again after they expire, and injected by the proxy
-//! into requests that the same server's API checks. The `none` mode goes
-//! through the proxy to httpbin.
+//! The `two_step`, `session` and `none` auth modes end to end. Connections
+//! are created through `POST /connections`, and their tokens come from
+//! `tests/peers/two_step_server.py`, which checks each request's exact body
+//! and headers. The tokens are obtained again after they expire and
+//! injected by the proxy into requests that the same server's API checks.
+//! The `none` mode goes through the proxy to httpbin.
 
 mod support;
 
@@ -56,8 +56,9 @@ fn env() -> &'static Env {
     })
 }
 
-/// A JSON login with a nested body value and a header from a credential
-/// field, whose reply nests the token and its lifetime in seconds.
+/// Returns a provider with a JSON login, a nested body value and a header
+/// from a credential field, whose reply nests the token and its lifetime in
+/// seconds.
 fn json_provider(base: &str) -> String {
     let auth = format!(
         r#"  mode: two_step
@@ -87,9 +88,9 @@ fn json_provider(base: &str) -> String {
     )
 }
 
-/// A form-encoded password grant with basic client authentication built
-/// from two credential fields, whose reply gives the lifetime in
-/// milliseconds.
+/// Returns a provider with a form-encoded password grant and basic client
+/// authentication built from two credential fields, whose reply gives the
+/// lifetime in milliseconds.
 fn form_provider(base: &str) -> String {
     let auth = format!(
         r#"  mode: two_step
@@ -119,8 +120,8 @@ fn form_provider(base: &str) -> String {
     )
 }
 
-/// Bill.com's shape: a JSON login whose reply carries `sessionId`, sent
-/// back with the developer key on every API call.
+/// Returns a provider in Bill.com's shape: a JSON login whose reply carries
+/// `sessionId`, sent back with the developer key on every API call.
 fn session_provider(base: &str) -> String {
     let auth = format!(
         r#"  mode: session

@@ -22,10 +22,9 @@ const BODY_START_CHARS: usize = 300;
 impl Engine {
     /// Obtains a token for a `two_step` or `session` connection.
     ///
-    /// With `previous` set and a `refresh_request` in the definition, and a
-    /// refresh token from the last reply, the refresh request is sent; in
-    /// every other case the token request is sent again with the entered
-    /// `fields`. A reply with a status other than 2xx is
+    /// The refresh request is sent when the definition has one and
+    /// `previous` carries a refresh token. Otherwise the token request is
+    /// sent again with the entered `fields`. A reply with a status other than 2xx is
     /// [`EngineError::CredentialsRejected`], quoting the start of its body.
     pub async fn two_step_token(
         &self,
