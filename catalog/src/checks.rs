@@ -923,7 +923,7 @@ fn leading_variable(url: &str) -> Option<&str> {
     is_identifier.then_some(name)
 }
 
-/// Variables that every `signature` template sees besides the
+/// Variables available to every `signature` template besides the
 /// connection-config keys.
 const SIGNATURE_VARIABLES: [&str; 10] = [
     "method",
