@@ -1224,6 +1224,98 @@ fn leading_variable(url: &str) -> Option<&str> {
     is_identifier.then_some(name)
 }
 
+/// Variables available to every `signature` template besides the
+/// connection-config keys.
+const SIGNATURE_VARIABLES: [&str; 10] = [
+    "method",
+    "host",
+    "path",
+    "query",
+    "body",
+    "body_sha256",
+    "timestamp",
+    "nonce",
+    "username",
+    "password",
+];
+
+/// Checks the `signature` mode: its templates use only variables in scope,
+/// a digest algorithm has no key, and the signature lands in the request.
+fn check_signature(provider: &Provider, signature: &Signature, problems: &mut Vec<Problem>) {
+    let mut templates = vec![(
+        "/auth/string_to_sign".to_owned(),
+        signature.string_to_sign.as_str(),
+        false,
+    )];
+    if let Some(key) = &signature.key {
+        templates.push(("/auth/key".to_owned(), key.as_str(), false));
+    }
+    for (base, map) in [
+        ("/auth/headers", &signature.headers),
+        ("/auth/query", &signature.query),
+    ] {
+        for (name, value) in map {
+            templates.push((
+                format!("{base}/{}", escape_pointer(name)),
+                value.as_str(),
+                true,
+            ));
+        }
+    }
+
+    let mut placed = false;
+    for (pointer, text, sees_signature) in templates {
+        let used = match compile_template(text) {
+            Ok(used) => used,
+            Err(detail) => {
+                problems.push(Problem::new(
+                    Code::InvalidTemplate,
+                    pointer,
+                    format!("invalid template: {detail}"),
+                    Some("write variables as `{{ name }}` (minijinja syntax)".to_owned()),
+                ));
+                continue;
+            }
+        };
+        placed |= sees_signature && used.contains("signature");
+        for variable in used {
+            let known = provider.connection_config.contains_key(&variable)
+                || SIGNATURE_VARIABLES.contains(&variable.as_str())
+                || (sees_signature && variable == "signature");
+            if !known {
+                problems.push(Problem::new(
+                    Code::UndeclaredVariable,
+                    pointer.clone(),
+                    format!("template variable `{variable}` is not available in this field"),
+                    Some(format!(
+                        "use a connection-config key or one of {}{}",
+                        quoted(&SIGNATURE_VARIABLES),
+                        if sees_signature { ", `signature`" } else { "" }
+                    )),
+                ));
+            }
+        }
+    }
+
+    if signature.key.is_some() && !signature.algorithm.is_keyed() {
+        problems.push(Problem::new(
+            Code::InvalidValue,
+            "/auth/key".to_owned(),
+            "a digest algorithm takes no key".to_owned(),
+            Some("remove `key` and put the secret into `string_to_sign`, or use an `hmac_*` algorithm".to_owned()),
+        ));
+    }
+    if !placed {
+        problems.push(Problem::new(
+            Code::InvalidValue,
+            "/auth".to_owned(),
+            "no value of `headers` or `query` uses `signature`, so requests would go out unsigned"
+                .to_owned(),
+            Some("add a header such as `X-Signature: \"{{ signature }}\"`".to_owned()),
+        ));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1463,97 +1555,49 @@ mod tests {
         assert!(!pattern_forces_https("https://a|http://b"));
         assert!(!pattern_forces_https("http://a"));
     }
-}
-
-/// Variables that every `signature` template sees besides the
-/// connection-config keys.
-const SIGNATURE_VARIABLES: [&str; 10] = [
-    "method",
-    "host",
-    "path",
-    "query",
-    "body",
-    "body_sha256",
-    "timestamp",
-    "nonce",
-    "username",
-    "password",
-];
-
-/// Checks the `signature` mode: its templates use only variables in scope,
-/// a digest algorithm has no key, and the signature lands in the request.
-fn check_signature(provider: &Provider, signature: &Signature, problems: &mut Vec<Problem>) {
-    let mut templates = vec![(
-        "/auth/string_to_sign".to_owned(),
-        signature.string_to_sign.as_str(),
-        false,
-    )];
-    if let Some(key) = &signature.key {
-        templates.push(("/auth/key".to_owned(), key.as_str(), false));
-    }
-    for (base, map) in [
-        ("/auth/headers", &signature.headers),
-        ("/auth/query", &signature.query),
-    ] {
-        for (name, value) in map {
-            templates.push((
-                format!("{base}/{}", escape_pointer(name)),
-                value.as_str(),
-                true,
-            ));
-        }
-    }
-
-    let mut placed = false;
-    for (pointer, text, sees_signature) in templates {
-        let used = match compile_template(text) {
-            Ok(used) => used,
-            Err(detail) => {
-                problems.push(Problem::new(
-                    Code::InvalidTemplate,
-                    pointer,
-                    format!("invalid template: {detail}"),
-                    Some("write variables as `{{ name }}` (minijinja syntax)".to_owned()),
-                ));
-                continue;
-            }
+    #[test]
+    fn signature_templates_checked() {
+        let signature = |fields: &str| {
+            format!(
+                "name: p\ndisplay_name: P\nauth:\n  mode: signature\n  encoding: hex\n{fields}proxy:\n  base_url: https://p.example\n"
+            )
         };
-        placed |= sees_signature && used.contains("signature");
-        for variable in used {
-            let known = provider.connection_config.contains_key(&variable)
-                || SIGNATURE_VARIABLES.contains(&variable.as_str())
-                || (sees_signature && variable == "signature");
-            if !known {
-                problems.push(Problem::new(
-                    Code::UndeclaredVariable,
-                    pointer.clone(),
-                    format!("template variable `{variable}` is not available in this field"),
-                    Some(format!(
-                        "use a connection-config key or one of {}{}",
-                        quoted(&SIGNATURE_VARIABLES),
-                        if sees_signature { ", `signature`" } else { "" }
-                    )),
-                ));
-            }
-        }
-    }
+        let placed = "  headers:\n    X-Sig: \"{{ signature }}\"\n";
+        let valid = format!("  algorithm: hmac_sha256\n  string_to_sign: \"{{{{ method }}}}{{{{ body }}}}\"\n{placed}");
+        assert_eq!(diagnostics(&signature(&valid)), []);
 
-    if signature.key.is_some() && !signature.algorithm.is_keyed() {
-        problems.push(Problem::new(
-            Code::InvalidValue,
-            "/auth/key".to_owned(),
-            "a digest algorithm takes no key".to_owned(),
-            Some("remove `key` and put the secret into `string_to_sign`, or use an `hmac_*` algorithm".to_owned()),
-        ));
-    }
-    if !placed {
-        problems.push(Problem::new(
-            Code::InvalidValue,
-            "/auth".to_owned(),
-            "no value of `headers` or `query` uses `signature`, so requests would go out unsigned"
-                .to_owned(),
-            Some("add a header such as `X-Signature: \"{{ signature }}\"`".to_owned()),
-        ));
+        let unknown =
+            format!("  algorithm: hmac_sha256\n  string_to_sign: \"{{{{ verb }}}}\"\n{placed}");
+        assert_eq!(
+            diagnostics(&signature(&unknown)),
+            [(
+                "undeclared-variable".to_owned(),
+                "auth.string_to_sign".to_owned()
+            )]
+        );
+
+        let early = format!(
+            "  algorithm: hmac_sha256\n  string_to_sign: \"{{{{ signature }}}}\"\n{placed}"
+        );
+        assert_eq!(
+            diagnostics(&signature(&early)),
+            [(
+                "undeclared-variable".to_owned(),
+                "auth.string_to_sign".to_owned()
+            )]
+        );
+
+        let keyed_digest = format!("  algorithm: sha1\n  key: k\n  string_to_sign: x\n{placed}");
+        assert_eq!(
+            diagnostics(&signature(&keyed_digest)),
+            [("invalid-value".to_owned(), "auth.key".to_owned())]
+        );
+
+        let unplaced = "  algorithm: hmac_sha1\n  string_to_sign: x\n  headers:\n    X-Time: \"{{ timestamp }}\"\n";
+        assert_eq!(
+            diagnostics(&signature(unplaced)),
+            [("invalid-value".to_owned(), "auth".to_owned())]
+        );
     }
 }
 /// Returns the URL templates of an `mcp_oauth2` definition with their

@@ -7,15 +7,16 @@ use latchkey_engine::{Credentials, Secret};
 use crate::error::ApiError;
 use crate::validate::{check_credential_size, check_header_credential};
 
-/// Values sent for a `signature` connection. A field left out or sent empty
-/// is `None`.
+/// Values sent for a `signature` connection, `None` where a field was left
+/// out. An empty value is rejected like a missing one.
 pub(super) struct SignatureInput {
     pub username: Option<String>,
     pub password: Option<String>,
 }
 
-/// Values sent for an `aws_sigv4` connection. A field left out or sent empty
-/// is `None`.
+/// Values sent for an `aws_sigv4` connection, `None` where a field was left
+/// out. An empty key is rejected like a missing one, and an empty session
+/// token counts as none.
 pub(super) struct AwsSigV4Input {
     pub access_key_id: Option<String>,
     pub secret_access_key: Option<String>,

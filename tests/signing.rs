@@ -1,0 +1,431 @@
+//! The request-signing modes end to end: connections of `aws_sigv4` and
+//! `signature` providers created through `POST /connections` and the
+//! connect form, then proxied requests that a Python upstream verifies
+//! (botocore's SigV4Auth for SigV4, Python's hmac for the HMAC scheme).
+//!
+//! The upstream is `tests/peers/signing_upstream.py`. Two run: the second
+//! expects a session token.
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use support::latchkey::{assert_error, send, Api, CatalogDir, CatalogServer, Reply};
+use support::peers::peers_dir;
+use support::process::{free_port, random_hex, ChildGuard};
+use support::provider_file;
+
+const ACCESS_KEY_ID: &str = "AKIDLATCHKEYTEST";
+const SECRET_ACCESS_KEY: &str = "test/secret+access/key";
+const SESSION_TOKEN: &str = "session-token-for-the-test";
+const SERVICE: &str = "execute-api";
+const REGION: &str = "eu-west-3";
+const HMAC_KEY_ID: &str = "key-id-1";
+const HMAC_SECRET: &str = "hmac-secret-1";
+
+/// One `signing_upstream.py` process on a free port.
+struct SigningUpstream {
+    base_url: String,
+    _process: ChildGuard,
+    _logs: TempDir,
+}
+
+impl SigningUpstream {
+    fn start(session_token: Option<&str>) -> SigningUpstream {
+        let python = peers_dir().join(".venv/bin/python");
+        assert!(
+            python.exists(),
+            "the Python test peers are not installed: run scripts/test.sh"
+        );
+        let logs = TempDir::new().unwrap();
+        let port = free_port();
+        let mut command = Command::new(python);
+        command
+            .arg(peers_dir().join("signing_upstream.py"))
+            .args(["--port", &port.to_string()])
+            .args(["--access-key-id", ACCESS_KEY_ID])
+            .args(["--secret-access-key", SECRET_ACCESS_KEY])
+            .args(["--service", SERVICE, "--region", REGION])
+            .args(["--hmac-key-id", HMAC_KEY_ID, "--hmac-secret", HMAC_SECRET])
+            .stdout(Stdio::null());
+        if let Some(token) = session_token {
+            command.args(["--session-token", token]);
+        }
+        let mut process =
+            ChildGuard::spawn("signing upstream", command, &logs.path().join("stderr"));
+        process.wait_for_port(port, Duration::from_secs(30));
+        SigningUpstream {
+            base_url: format!("http://127.0.0.1:{port}"),
+            _process: process,
+            _logs: logs,
+        }
+    }
+}
+
+struct Env {
+    _upstream: SigningUpstream,
+    _session_upstream: SigningUpstream,
+    latchkey: CatalogServer,
+}
+
+fn aws_provider(name: &str, base_url: &str) -> String {
+    let auth = format!("  mode: aws_sigv4\n  service: {SERVICE}\n  region: \"{{{{ region }}}}\"");
+    let config =
+        "connection_config:\n  region:\n    title: AWS region\n    pattern: \"[a-z0-9-]+\"\n";
+    provider_file(name, name, &auth, &format!("{base_url}/aws"), config)
+}
+
+fn hmac_provider(base_url: &str) -> String {
+    let auth = r#"  mode: signature
+  algorithm: hmac_sha256
+  string_to_sign: "{{ method }}\n{{ path }}\n{{ query }}\n{{ timestamp }}\n{{ nonce }}\n{{ body }}"
+  encoding: hex
+  headers:
+    X-Key-Id: "{{ username }}"
+    X-Timestamp: "{{ timestamp }}"
+    X-Nonce: "{{ nonce }}"
+    X-Signature: "{{ signature }}""#;
+    provider_file(
+        "signing-hmac-test",
+        "HMAC test",
+        auth,
+        &format!("{base_url}/hmac"),
+        "",
+    )
+}
+
+fn env() -> &'static Env {
+    static ENV: OnceLock<Env> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let upstream = SigningUpstream::start(None);
+        let session_upstream = SigningUpstream::start(Some(SESSION_TOKEN));
+        let catalog = CatalogDir::new();
+        catalog.write(
+            "signing-aws-test",
+            &aws_provider("signing-aws-test", &upstream.base_url),
+        );
+        catalog.write(
+            "signing-aws-session-test",
+            &aws_provider("signing-aws-session-test", &session_upstream.base_url),
+        );
+        catalog.write("signing-hmac-test", &hmac_provider(&upstream.base_url));
+        let latchkey = CatalogServer::start(catalog, &[]);
+        Env {
+            _upstream: upstream,
+            _session_upstream: session_upstream,
+            latchkey,
+        }
+    })
+}
+
+async fn integration(api: &Api, provider: &str) -> String {
+    let key = format!("{provider}-{}", random_hex(4));
+    api.create_integration(&json!({ "unique_key": key, "provider": provider }))
+        .await;
+    key
+}
+
+/// Imports a connection and returns its integration key and id.
+async fn import(api: &Api, provider: &str, credentials: Value, config: Value) -> (String, String) {
+    let key = integration(api, provider).await;
+    let id = format!("conn-{}", random_hex(6));
+    api.create_connection(&json!({
+        "provider_config_key": key,
+        "connection_id": id,
+        "connection_config": config,
+        "credentials": credentials,
+    }))
+    .await;
+    (key, id)
+}
+
+fn aws_credentials(secret: &str) -> Value {
+    json!({
+        "type": "AWS_SIGV4",
+        "access_key_id": ACCESS_KEY_ID,
+        "secret_access_key": secret,
+    })
+}
+
+fn assert_verified(reply: &Reply, check: &str, case: &str) {
+    assert_eq!(reply.status, StatusCode::OK, "{case}: {}", reply.text);
+    assert_eq!(reply.json()["verified"], check, "{case}: {}", reply.text);
+}
+
+#[tokio::test]
+async fn aws_get_with_query_verified() {
+    let api = env().latchkey.server.api();
+    let (key, id) = import(
+        &api,
+        "signing-aws-test",
+        aws_credentials(SECRET_ACCESS_KEY),
+        json!({ "region": REGION }),
+    )
+    .await;
+
+    let path = "/items/a%20b/c?b=2&a=1&q=x+y&empty=&tilde=~";
+    let reply = send(api.proxy(Method::GET, path, &key, &id)).await;
+
+    assert_verified(&reply, "verify_sigv4", "GET");
+    assert_eq!(reply.json()["path"], "/aws/items/a%20b/c", "{}", reply.text);
+}
+
+#[tokio::test]
+async fn aws_post_json_verified() {
+    let api = env().latchkey.server.api();
+    let (key, id) = import(
+        &api,
+        "signing-aws-test",
+        aws_credentials(SECRET_ACCESS_KEY),
+        json!({ "region": REGION }),
+    )
+    .await;
+    let body = json!({ "name": "Ada", "tags": ["x", "y"] });
+
+    let reply = send(api.proxy(Method::POST, "/items", &key, &id).json(&body)).await;
+
+    assert_verified(&reply, "verify_sigv4", "POST");
+    let echoed: Value = serde_json::from_str(reply.json()["body"].as_str().unwrap()).unwrap();
+    assert_eq!(echoed, body);
+}
+
+#[tokio::test]
+async fn aws_session_token_verified() {
+    let api = env().latchkey.server.api();
+    let mut credentials = aws_credentials(SECRET_ACCESS_KEY);
+    credentials["session_token"] = json!(SESSION_TOKEN);
+    let (key, id) = import(
+        &api,
+        "signing-aws-session-test",
+        credentials.clone(),
+        json!({ "region": REGION }),
+    )
+    .await;
+
+    let reply = send(api.proxy(Method::GET, "/items?x=1", &key, &id)).await;
+    assert_verified(&reply, "verify_sigv4", "with session token");
+
+    let without = aws_credentials(SECRET_ACCESS_KEY);
+    let (key, id) = import(
+        &api,
+        "signing-aws-session-test",
+        without,
+        json!({ "region": REGION }),
+    )
+    .await;
+    let reply = send(api.proxy(Method::GET, "/items", &key, &id)).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
+    assert!(
+        reply.text.contains("X-Amz-Security-Token"),
+        "{}",
+        reply.text
+    );
+}
+
+#[tokio::test]
+async fn aws_connection_in_nango_shape() {
+    let api = env().latchkey.server.api();
+    let (key, id) = import(
+        &api,
+        "signing-aws-test",
+        aws_credentials(SECRET_ACCESS_KEY),
+        json!({ "region": REGION }),
+    )
+    .await;
+
+    let connection = api.connection(&key, &id, None).await;
+
+    let credentials = &connection["credentials"];
+    assert_eq!(credentials["type"], "AWS_SIGV4", "{connection}");
+    assert_eq!(credentials["access_key_id"], ACCESS_KEY_ID, "{connection}");
+    assert_eq!(
+        credentials["secret_access_key"], SECRET_ACCESS_KEY,
+        "{connection}"
+    );
+    assert_eq!(connection["connection_config"]["region"], REGION);
+}
+
+#[tokio::test]
+async fn aws_wrong_secret_returns_upstream_answer() {
+    let api = env().latchkey.server.api();
+    let (key, id) = import(
+        &api,
+        "signing-aws-test",
+        aws_credentials("not-the-secret"),
+        json!({ "region": REGION }),
+    )
+    .await;
+
+    let reply = send(api.proxy(Method::GET, "/items", &key, &id)).await;
+
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
+    assert!(
+        reply.json()["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("SigV4 signature mismatch"),
+        "{}",
+        reply.text
+    );
+}
+
+#[tokio::test]
+async fn aws_missing_secret_rejected() {
+    let api = env().latchkey.server.api();
+    let key = integration(&api, "signing-aws-test").await;
+    let cases = [
+        (
+            json!({"type": "AWS_SIGV4", "access_key_id": ACCESS_KEY_ID}),
+            "credentials.secret_access_key",
+        ),
+        (
+            json!({"type": "AWS_SIGV4", "access_key_id": ACCESS_KEY_ID, "secret_access_key": ""}),
+            "credentials.secret_access_key",
+        ),
+        (
+            json!({"type": "AWS_SIGV4", "secret_access_key": "s"}),
+            "credentials.access_key_id",
+        ),
+    ];
+
+    for (credentials, field) in cases {
+        let reply = api
+            .post(
+                "/connections",
+                &json!({
+                    "provider_config_key": key,
+                    "connection_id": format!("conn-{}", random_hex(6)),
+                    "connection_config": { "region": REGION },
+                    "credentials": credentials,
+                }),
+            )
+            .await;
+
+        assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_body", field);
+        assert!(reply.error_message().contains(field), "{}", reply.text);
+    }
+}
+
+#[tokio::test]
+async fn aws_connect_form_connects() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let key = integration(&api, "signing-aws-test").await;
+    let user = format!("signing-user-{}", random_hex(6));
+    let token = api.connect_session(&user, Some(&[key.as_str()])).await;
+    let url = env.latchkey.server.url(&format!(
+        "/connect/{key}/aws-sigv4?connect_session_token={token}"
+    ));
+    let client = reqwest::Client::new();
+
+    let missing = client
+        .post(&url)
+        .json(&json!({ "access_key_id": ACCESS_KEY_ID, "connection_config": { "region": REGION } }))
+        .send()
+        .await
+        .unwrap();
+    let missing = Reply::read(missing).await;
+    assert_error(
+        &missing,
+        StatusCode::BAD_REQUEST,
+        "invalid_credentials",
+        "no secret",
+    );
+    assert!(
+        missing.error_message().contains("`secret_access_key`"),
+        "{}",
+        missing.text
+    );
+
+    let reply = client
+        .post(&url)
+        .form(&[
+            ("access_key_id", ACCESS_KEY_ID),
+            ("secret_access_key", SECRET_ACCESS_KEY),
+            ("session_token", ""),
+            ("params[region]", REGION),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let reply = Reply::read(reply).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+
+    let connections = api.connections_of(&user).await;
+    assert_eq!(connections.len(), 1, "{connections:?}");
+    let id = connections[0]["connection_id"].as_str().unwrap().to_owned();
+    let proxied = send(api.proxy(Method::GET, "/items", &key, &id)).await;
+    assert_verified(&proxied, "verify_sigv4", "form connection");
+}
+
+#[tokio::test]
+async fn hmac_get_and_post_verified() {
+    let api = env().latchkey.server.api();
+    let (key, id) = import(
+        &api,
+        "signing-hmac-test",
+        json!({ "type": "SIGNATURE", "username": HMAC_KEY_ID, "password": HMAC_SECRET }),
+        json!({}),
+    )
+    .await;
+
+    let get = send(api.proxy(Method::GET, "/orders?limit=5&from=a%2Fb", &key, &id)).await;
+    assert_verified(&get, "verify_hmac", "GET");
+    assert_eq!(get.json()["query"], "limit=5&from=a%2Fb", "{}", get.text);
+
+    let body = json!({ "side": "buy", "qty": 2 });
+    let post = send(api.proxy(Method::POST, "/orders", &key, &id).json(&body)).await;
+    assert_verified(&post, "verify_hmac", "POST");
+}
+
+#[tokio::test]
+async fn hmac_wrong_secret_returns_upstream_answer() {
+    let api = env().latchkey.server.api();
+    let (key, id) = import(
+        &api,
+        "signing-hmac-test",
+        json!({ "type": "SIGNATURE", "username": HMAC_KEY_ID, "password": "wrong" }),
+        json!({}),
+    )
+    .await;
+
+    let reply = send(api.proxy(Method::GET, "/orders", &key, &id)).await;
+
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
+    assert_eq!(reply.json()["message"], "HMAC signature mismatch");
+}
+
+#[tokio::test]
+async fn hmac_missing_password_rejected() {
+    let api = env().latchkey.server.api();
+    let key = integration(&api, "signing-hmac-test").await;
+
+    let reply = api
+        .post(
+            "/connections",
+            &json!({
+                "provider_config_key": key,
+                "connection_id": format!("conn-{}", random_hex(6)),
+                "credentials": { "type": "SIGNATURE", "username": HMAC_KEY_ID },
+            }),
+        )
+        .await;
+
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "invalid_body",
+        "no password",
+    );
+    assert!(
+        reply.error_message().contains("`credentials.password`"),
+        "{}",
+        reply.text
+    );
+}
