@@ -24,17 +24,41 @@ const SUPPORTED_MODES: [&str; 8] = [
 /// Entries not converted, per reason, for the pinned package.
 const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
     ("MCP server URL taken whole from the connection config", 2),
-    ("Nango field `alternate_access_token_response_path` has no Latchkey equivalent", 2),
-    ("Nango field `authorization_url_replacements` has no Latchkey equivalent", 1),
-    ("Nango field `authorization_url` has no Latchkey equivalent", 1),
+    (
+        "Nango field `alternate_access_token_response_path` has no Latchkey equivalent",
+        2,
+    ),
+    (
+        "Nango field `authorization_url_replacements` has no Latchkey equivalent",
+        1,
+    ),
+    (
+        "Nango field `authorization_url` has no Latchkey equivalent",
+        1,
+    ),
     ("Nango field `decode_url` has no Latchkey equivalent", 1),
     ("Nango field `installation` has no Latchkey equivalent", 1),
-    ("Nango field `integration_config` has no Latchkey equivalent", 2),
+    (
+        "Nango field `integration_config` has no Latchkey equivalent",
+        2,
+    ),
     ("Nango field `proxy.body` has no Latchkey equivalent", 1),
-    ("Nango field `refresh_token_response_metadata` has no Latchkey equivalent", 1),
-    ("Nango field `require_client_certificate` has no Latchkey equivalent", 5),
-    ("Nango field `token_expires_in_ms` has no Latchkey equivalent", 1),
-    ("Nango field `token_request_auth_method` has no Latchkey equivalent", 2),
+    (
+        "Nango field `refresh_token_response_metadata` has no Latchkey equivalent",
+        1,
+    ),
+    (
+        "Nango field `require_client_certificate` has no Latchkey equivalent",
+        5,
+    ),
+    (
+        "Nango field `token_expires_in_ms` has no Latchkey equivalent",
+        1,
+    ),
+    (
+        "Nango field `token_request_auth_method` has no Latchkey equivalent",
+        2,
+    ),
     ("auth mode APP is not supported", 1),
     ("auth mode AWS_SIGV4 is not supported", 1),
     ("auth mode BILL is not supported", 2),
@@ -46,11 +70,17 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
     ("auth mode TWO_STEP is not supported", 66),
     ("callback parameter that carries no authorization code", 1),
     ("credential placement with no Latchkey form", 8),
-    ("example of a URL variable does not fit its part of the URL", 9),
+    (
+        "example of a URL variable does not fit its part of the URL",
+        9,
+    ),
     ("grant type other than the standard one", 1),
     ("parameter that Latchkey sets itself", 6),
     ("pattern is not a Rust regular expression", 2),
-    ("pattern of a URL variable accepts values that change the URL", 2),
+    (
+        "pattern of a URL variable accepts values that change the URL",
+        2,
+    ),
     ("template or key with no Latchkey form", 9),
     ("template variable filled by a post-connection script", 4),
     ("unexpected entry shape", 2),

@@ -1316,6 +1316,26 @@ fn check_signature(provider: &Provider, signature: &Signature, problems: &mut Ve
     }
 }
 
+/// Returns the URL templates of an `mcp_oauth2` definition with their
+/// JSON pointers.
+fn mcp_urls(mcp: &McpOAuth2) -> Vec<(&'static str, &str)> {
+    [
+        ("/auth/server_url", &mcp.server_url),
+        ("/auth/authorization_url", &mcp.authorization_url),
+        ("/auth/token_url", &mcp.token_url),
+        ("/auth/registration_url", &mcp.registration_url),
+    ]
+    .into_iter()
+    .filter_map(|(pointer, url)| url.as_deref().map(|url| (pointer, url)))
+    .collect()
+}
+
+fn push_mcp_urls<'a>(fields: &mut Vec<TemplateField<'a>>, mcp: &'a McpOAuth2) {
+    for (pointer, url) in mcp_urls(mcp) {
+        push_one(fields, pointer, url);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1598,24 +1618,5 @@ mod tests {
             diagnostics(&signature(unplaced)),
             [("invalid-value".to_owned(), "auth".to_owned())]
         );
-    }
-}
-/// Returns the URL templates of an `mcp_oauth2` definition with their
-/// JSON pointers.
-fn mcp_urls(mcp: &McpOAuth2) -> Vec<(&'static str, &str)> {
-    [
-        ("/auth/server_url", &mcp.server_url),
-        ("/auth/authorization_url", &mcp.authorization_url),
-        ("/auth/token_url", &mcp.token_url),
-        ("/auth/registration_url", &mcp.registration_url),
-    ]
-    .into_iter()
-    .filter_map(|(pointer, url)| url.as_deref().map(|url| (pointer, url)))
-    .collect()
-}
-
-fn push_mcp_urls<'a>(fields: &mut Vec<TemplateField<'a>>, mcp: &'a McpOAuth2) {
-    for (pointer, url) in mcp_urls(mcp) {
-        push_one(fields, pointer, url);
     }
 }
