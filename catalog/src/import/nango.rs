@@ -1094,6 +1094,9 @@ impl<'a> Builder<'a> {
             let values = self.static_values(nango, key)?;
             insert_map(&mut proxy, key, values);
         }
+        if self.mode == "session" {
+            nango_two_step::insert_session_headers(&mut proxy);
+        }
         if let Some(retry) = retry(nango) {
             proxy.insert("retry".into(), Value::Mapping(retry));
         }

@@ -27,8 +27,7 @@ pub(super) const TWO_STEP_KEYS: &[&str] = &[
     "refresh_token_headers",
 ];
 
-/// The entered values of Nango's BILL mode, which its connect step asks
-/// for, with their Latchkey field names and the login body keys of Bill's
+/// The entered values that Nango's BILL connect step requests, with their Latchkey field names and the login body keys of Bill's
 /// Connect API (`POST /v3/login`).
 const BILL_FIELDS: &[(&str, &str, bool)] = &[
     ("username", "username", false),
@@ -89,8 +88,8 @@ impl Builder<'_> {
 
         // NOTE: without `refresh_url`, `refresh_token_params` and
         // `refresh_token_headers` are taken to renew the token at
-        // `token_url`, replacing the token request's own parameters and
-        // headers; the catalog does not state how Nango combines them.
+        // `token_url` in place of the token request's own parameters and
+        // headers. The catalog does not state how Nango combines them.
         let refreshes = [
             "refresh_url",
             "refresh_token_params",
@@ -441,6 +440,17 @@ impl Builder<'_> {
     }
 }
 
+/// Adds the `devKey` header that Bill's Connect API expects on each call
+/// besides the session id.
+pub(super) fn insert_session_headers(proxy: &mut Mapping) {
+    let headers = proxy
+        .entry("headers".into())
+        .or_insert_with(|| Value::Mapping(Mapping::new()));
+    if let Value::Mapping(headers) = headers {
+        headers.insert("devKey".into(), "{{ dev_key }}".into());
+    }
+}
+
 /// Returns the body format of the token request: Nango's `body_format`, or
 /// JSON when it is absent and `token_headers` sets a JSON content type.
 fn body_format(entry: &Mapping) -> Result<&'static str, Reason> {
@@ -742,7 +752,7 @@ open:
     #[test]
     fn bill_and_none_convert() {
         let (dir, _report) = import();
-        let Auth::Session(settings) = provider(&dir, "bill-test").auth else {
+        let Auth::Session(settings) = provider(&dir, "bill-test").auth.clone() else {
             panic!("bill-test is not session");
         };
         assert_eq!(
@@ -752,6 +762,8 @@ open:
         assert_eq!(settings.token_request.params["devKey"], "{{ dev_key }}");
         assert_eq!(settings.token_response.access_token, "sessionId");
         assert_eq!(settings.inject.as_ref().unwrap().name, "sessionId");
+        let bill = provider(&dir, "bill-test");
+        assert_eq!(bill.proxy.headers["devKey"], "{{ dev_key }}");
         assert!(matches!(provider(&dir, "open").auth, Auth::None(_)));
     }
 
