@@ -411,7 +411,7 @@ acme-sandbox:
         base_url: https://${connectionConfig.subdomain}.sandbox.acme.test || https://fallback.acme.test
 legacy:
     display_name: Legacy
-    auth_mode: INSTALL_PLUGIN
+    auth_mode: CUSTOM
     proxy:
         base_url: https://legacy.test
 regional:
@@ -532,7 +532,7 @@ hosted:
         );
         assert_eq!(
             reason(&report, "legacy"),
-            "auth mode INSTALL_PLUGIN is not supported"
+            "auth mode CUSTOM is not supported"
         );
         assert_eq!(
             reason(&report, "scripted-host"),

@@ -32,8 +32,11 @@ const MCP_KEYS: &[&str] = &[
 #[path = "nango_oauth1.rs"]
 mod nango_oauth1;
 
+#[path = "nango_two_step.rs"]
+mod nango_two_step;
+
 /// The Nango modes that map onto a Latchkey mode.
-const MODES: [(&str, &str); 8] = [
+const MODES: [(&str, &str); 11] = [
     ("OAUTH2", "oauth2"),
     ("OAUTH2_CC", "oauth2_client_credentials"),
     ("API_KEY", "api_key"),
@@ -42,6 +45,9 @@ const MODES: [(&str, &str); 8] = [
     ("MCP_OAUTH2_GENERIC", "mcp_oauth2"),
     ("OAUTH1", "oauth1"),
     ("TBA", "tba"),
+    ("TWO_STEP", "two_step"),
+    ("BILL", "session"),
+    ("NONE", "none"),
 ];
 
 /// Top-level keys that carry no request behaviour: names, links into
@@ -211,6 +217,10 @@ fn check_known_keys(entry: &Mapping, mode: &str) -> Result<(), Reason> {
     let oauth = mode.starts_with("oauth2");
     // An OAUTH1 entry's OAuth keys are converted, so none is dropped.
     let oauth1 = mode == "oauth1";
+    // A TWO_STEP entry's token keys are converted, and a BILL entry's
+    // `token_url` is its login URL.
+    let two_step = mode == "two_step";
+    let session = mode == "session";
     for key in entry.keys().filter_map(Value::as_str) {
         let known = METADATA_KEYS.contains(&key)
             || matches!(
@@ -220,7 +230,9 @@ fn check_known_keys(entry: &Mapping, mode: &str) -> Result<(), Reason> {
             || (key == "connection_configuration" && entry.contains_key("post_connection_script"))
             || (key == "auth" && auth_is_default(entry))
             || (oauth1 && nango_oauth1::OAUTH1_KEYS.contains(&key))
-            || (!oauth && !oauth1 && OAUTH_KEYS.contains(&key))
+            || (two_step && nango_two_step::TWO_STEP_KEYS.contains(&key))
+            || (session && key == "token_url")
+            || (!oauth && !oauth1 && !two_step && !session && OAUTH_KEYS.contains(&key))
             || (oauth && OAUTH_KEYS.contains(&key) && !oauth2_only(mode, key))
             || (mode == "mcp_oauth2" && MCP_KEYS.contains(&key));
         if !known {
@@ -580,6 +592,9 @@ impl<'a> Builder<'a> {
             "mcp_oauth2" => self.mcp_oauth2(&mut auth)?,
             "oauth1" => self.oauth1(&mut auth)?,
             "tba" => self.tba(&mut auth)?,
+            "two_step" => self.two_step(&mut auth)?,
+            "session" => self.session(&mut auth)?,
+            "none" => {}
             _ => self.basic(&mut auth)?,
         }
         Ok(auth)
@@ -1079,6 +1094,9 @@ impl<'a> Builder<'a> {
             let values = self.static_values(nango, key)?;
             insert_map(&mut proxy, key, values);
         }
+        if self.mode == "session" {
+            nango_two_step::insert_session_headers(&mut proxy);
+        }
         if let Some(retry) = retry(nango) {
             proxy.insert("retry".into(), Value::Mapping(retry));
         }
@@ -1125,11 +1143,18 @@ impl<'a> Builder<'a> {
                     "`proxy.{key}` is not a map of strings"
                 )));
             };
+            let field = format!("proxy.{key}.{name}");
+            if self.mode == "two_step" {
+                if let Some(value) = self.two_step_static_value(&field, &value)? {
+                    values.insert(name.into(), value.into());
+                }
+                continue;
+            }
             if uses_credential(&value) {
                 continue;
             }
             let value = broker_identity(value);
-            let value = self.template(&format!("proxy.{key}.{name}"), &value)?;
+            let value = self.template(&field, &value)?;
             values.insert(name.into(), value.into());
         }
         Ok(values)

@@ -13,9 +13,23 @@ pub(super) enum Variable {
     /// A credential variable of the mode: `api_key`, `access_token`,
     /// `username` or `password`.
     Credential(&'static str),
-    /// A variable that the engine fills itself: `oauth_client_id` or
-    /// `random_token`.
+    /// A variable that the engine fills itself: `oauth_client_id`,
+    /// `random_token`, or `refresh_token` in a `two_step` refresh request.
     Builtin(&'static str),
+    /// A value that the end user enters in a `two_step` or `session` mode,
+    /// from Nango's `${credentials.KEY}`.
+    Field(String),
+}
+
+/// The variables that a translation accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Scope {
+    /// The fixed credential variables of the token and key modes.
+    Fixed,
+    /// A mode whose end user enters named fields: every
+    /// `${credentials.KEY}` is a field, and `${refresh_token}` is the
+    /// refresh token of the last token reply.
+    Fields,
 }
 
 /// A minijinja template and the variables it uses.
@@ -29,14 +43,14 @@ impl Translated {
     pub fn config_keys(&self) -> impl Iterator<Item = &str> {
         self.variables.iter().filter_map(|variable| match variable {
             Variable::Config(key) => Some(key.as_str()),
-            Variable::Credential(_) | Variable::Builtin(_) => None,
+            Variable::Credential(_) | Variable::Builtin(_) | Variable::Field(_) => None,
         })
     }
 
     pub fn uses_credential(&self) -> bool {
         self.variables
             .iter()
-            .any(|variable| matches!(variable, Variable::Credential(_)))
+            .any(|variable| matches!(variable, Variable::Credential(_) | Variable::Field(_)))
     }
 }
 
@@ -46,13 +60,18 @@ static VARIABLE_NAME: LazyLock<Regex> =
 /// Translates one Nango string. The error names the construct that has no
 /// Latchkey form.
 pub(super) fn translate(nango: &str) -> Result<Translated, String> {
+    translate_in(nango, Scope::Fixed)
+}
+
+/// Translates one Nango string with the variables of `scope`.
+pub(super) fn translate_in(nango: &str, scope: Scope) -> Result<Translated, String> {
     let mut text = String::new();
     let mut variables = BTreeSet::new();
     for part in split(nango)? {
         match part {
             Part::Literal(literal) => text.push_str(&escape_literal(literal)?),
             Part::Expression(expression) => {
-                let (rendered, used) = translate_expression(expression)?;
+                let (rendered, used) = translate_expression(expression, scope)?;
                 text.push_str(&format!("{{{{ {rendered} }}}}"));
                 variables.extend(used);
             }
@@ -117,27 +136,27 @@ fn escape_literal(literal: &str) -> Result<String, String> {
 }
 
 /// Translates the inside of one `${...}` into a minijinja expression.
-fn translate_expression(expression: &str) -> Result<(String, Vec<Variable>), String> {
+fn translate_expression(expression: &str, scope: Scope) -> Result<(String, Vec<Variable>), String> {
     if let Some(inner) = expression
         .strip_prefix("base64(")
         .and_then(|rest| rest.strip_suffix(')'))
     {
-        return translate_base64(inner);
+        return translate_base64(inner, scope);
     }
-    let variable = variable(expression)?;
+    let variable = variable(expression, scope)?;
     Ok((variable_name(&variable).to_owned(), vec![variable]))
 }
 
 /// `${base64(A:B)}`: the parts are joined with `~` and encoded with the
 /// `base64` filter.
-fn translate_base64(inner: &str) -> Result<(String, Vec<Variable>), String> {
+fn translate_base64(inner: &str, scope: Scope) -> Result<(String, Vec<Variable>), String> {
     let mut operands = Vec::new();
     let mut used = Vec::new();
     for part in split(inner)? {
         match part {
             Part::Literal(literal) => operands.push(quote(literal)?),
             Part::Expression(expression) => {
-                let variable = variable(expression)?;
+                let variable = variable(expression, scope)?;
                 operands.push(variable_name(&variable).to_owned());
                 used.push(variable);
             }
@@ -158,7 +177,20 @@ fn quote(literal: &str) -> Result<String, String> {
     Ok(format!("'{literal}'"))
 }
 
-fn variable(expression: &str) -> Result<Variable, String> {
+fn variable(expression: &str, scope: Scope) -> Result<Variable, String> {
+    if scope == Scope::Fields {
+        if expression == "refresh_token" {
+            return Ok(Variable::Builtin("refresh_token"));
+        }
+        if let Some(name) = expression.strip_prefix("credentials.") {
+            if !VARIABLE_NAME.is_match(name) {
+                return Err(format!(
+                    "credential field `{name}` is not a template variable name"
+                ));
+            }
+            return Ok(Variable::Field(name.to_owned()));
+        }
+    }
     match expression {
         "apiKey" => return Ok(Variable::Credential("api_key")),
         "accessToken" => return Ok(Variable::Credential("access_token")),
@@ -191,7 +223,7 @@ pub(super) fn latchkey_key(key: &str) -> Option<String> {
 
 fn variable_name(variable: &Variable) -> &str {
     match variable {
-        Variable::Config(key) => key,
+        Variable::Config(key) | Variable::Field(key) => key,
         Variable::Credential(name) | Variable::Builtin(name) => name,
     }
 }
@@ -236,6 +268,25 @@ mod tests {
         let keys: Vec<_> = translated.config_keys().collect();
         assert_eq!(keys, ["a"]);
         assert!(translated.uses_credential());
+    }
+
+    #[test]
+    fn translates_fields_in_field_scope() {
+        let translated = translate_in(
+            "Basic ${base64(${credentials.clientId}:${credentials.secret})}",
+            Scope::Fields,
+        )
+        .unwrap();
+        assert_eq!(
+            translated.text,
+            "Basic {{ (clientId ~ ':' ~ secret) | base64 }}"
+        );
+        assert!(translated.uses_credential());
+        assert_eq!(translated.config_keys().count(), 0);
+        let refresh = translate_in("${refresh_token}", Scope::Fields).unwrap();
+        assert_eq!(refresh.text, "{{ refresh_token }}");
+        assert!(translate("${refresh_token}").is_err());
+        assert!(translate_in("${credentials.a.b}", Scope::Fields).is_err());
     }
 
     #[test]
