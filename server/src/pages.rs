@@ -1,5 +1,7 @@
 //! The small HTML pages of the end user's browser flow.
 
+use std::collections::BTreeMap;
+
 use axum::extract::Request;
 use axum::http::header::{
     ACCEPT, CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY, X_FRAME_OPTIONS,
@@ -7,7 +9,7 @@ use axum::http::header::{
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
-use latchkey_catalog::{Auth, ConfigField, FieldFormat, FieldType, Provider};
+use latchkey_catalog::{Auth, ConfigField, FieldFormat, FieldType, JwtAlgorithm, Provider};
 use serde_json::json;
 
 use crate::error::{ApiError, ErrorCode};
@@ -231,6 +233,10 @@ pub fn explain_for_end_user(code: &str, message: &str) -> String {
         "invalid_connection_config" | "invalid_credentials" => {
             format!("A value you entered is not valid: {message}")
         }
+        "missing_client_credentials" => "This account cannot be connected yet, because the \
+             application that sent you here has not finished setting up this integration. \
+             Ask it to complete the setup."
+            .to_owned(),
         _ => format!("The account could not be connected: {message}"),
     }
 }
@@ -257,6 +263,22 @@ pub enum FormKind<'a> {
     AwsSigV4,
     /// The token id and token secret of token-based authentication.
     Tba,
+    /// The credential fields that a `two_step`, `session` or `jwt`
+    /// definition declares, posted as `credentials[NAME]` to
+    /// `/connect/{unique_key}/{route}`.
+    EnteredFields {
+        route: &'static str,
+        fields: Vec<EnteredField<'a>>,
+    },
+}
+
+/// One credential field of a [`FormKind::EnteredFields`] form.
+pub struct EnteredField<'a> {
+    pub name: &'a str,
+    pub field: &'a ConfigField,
+    /// Whether the value spans lines, such as the PEM private key that a
+    /// `jwt` definition signs with, so the form shows a textarea.
+    pub multiline: bool,
 }
 
 /// One integration of the connect page and the form that connects it.
@@ -293,17 +315,19 @@ impl<'a> ConnectForm<'a> {
                     .then(|| settings.password_title.as_deref().unwrap_or("Password")),
             },
             Auth::Oauth2ClientCredentials(_) => return None,
-            // TODO: a connect-page form for the credential fields of these
-            // modes; until then the application creates their connections.
-            Auth::TwoStep(_) | Auth::Session(_) | Auth::None(_) => return None,
+            Auth::TwoStep(settings) => entered_fields_form("two-step", &settings.credentials, None),
+            Auth::Session(settings) => entered_fields_form("session", &settings.credentials, None),
+            Auth::None(_) => return None,
             Auth::Signature(settings) => FormKind::Signature {
                 username_title: settings.username_title.as_deref().unwrap_or("Key id"),
                 password_title: settings.password_title.as_deref().unwrap_or("Secret"),
             },
             Auth::AwsSigv4(_) => FormKind::AwsSigV4,
-            // TODO: a form for the entered values of a `jwt` definition; until
-            // then the application creates these connections.
-            Auth::Jwt(_) => return None,
+            Auth::Jwt(settings) => {
+                let pem_key = settings.algorithm != JwtAlgorithm::HS256;
+                let signing_key = pem_key.then_some(settings.signing_key.as_str());
+                entered_fields_form("jwt", &settings.credentials, signing_key)
+            }
             Auth::McpOauth2(_) => FormKind::OAuth2,
             Auth::Oauth1(_) => FormKind::OAuth2,
             Auth::Tba(_) => FormKind::Tba,
@@ -321,6 +345,26 @@ impl<'a> ConnectForm<'a> {
             fields,
         })
     }
+}
+
+/// Builds the form of the credential fields a definition declares. A field
+/// that `pem_signing_key` (the `signing_key` template of an RS256 or ES256
+/// `jwt` definition) reads gets a textarea, because a PEM key spans lines.
+fn entered_fields_form<'a>(
+    route: &'static str,
+    credentials: &'a BTreeMap<String, ConfigField>,
+    pem_signing_key: Option<&str>,
+) -> FormKind<'a> {
+    let fields = credentials
+        .iter()
+        .map(|(name, field)| EnteredField {
+            name,
+            field,
+            multiline: pem_signing_key
+                .is_some_and(|template| template.contains(&format!("credentials.{name}"))),
+        })
+        .collect();
+    FormKind::EnteredFields { route, fields }
 }
 
 /// Renders the page behind a connect session's `connect_link`: one form per
@@ -341,7 +385,7 @@ pub fn connect_page(public_url: &str, session_token: &str, forms: &[ConnectForm]
 fn render_form(public_url: &str, session_token: &str, form: &ConnectForm) -> String {
     let key = form.unique_key;
     let token: String = url::form_urlencoded::byte_serialize(session_token.as_bytes()).collect();
-    let (method, action, mut inputs) = match form.kind {
+    let (method, action, mut inputs) = match &form.kind {
         FormKind::OAuth2 => (
             "get",
             format!("{public_url}/oauth/connect/{key}"),
@@ -390,6 +434,18 @@ fn render_form(public_url: &str, session_token: &str, form: &ConnectForm) -> Str
             credential_input(key, "token_id", "password", "Token ID")
                 + &credential_input(key, "token_secret", "password", "Token secret"),
         ),
+        FormKind::EnteredFields { route, fields } => (
+            "post",
+            format!("{public_url}/connect/{key}/{route}?connect_session_token={token}"),
+            fields
+                .iter()
+                .map(|entered| {
+                    let id = format!("{key}-credentials-{}", entered.name);
+                    let name = format!("credentials[{}]", entered.name);
+                    field_input(&id, &name, entered.field, entered.multiline)
+                })
+                .collect(),
+        ),
     };
     for (name, field) in &form.fields {
         inputs.push_str(&config_input(key, name, field));
@@ -425,20 +481,45 @@ fn optional_credential_input(unique_key: &str, name: &str, label: &str) -> Strin
 
 /// Renders the input of one connection-config field, sent as `params[NAME]`.
 fn config_input(unique_key: &str, name: &str, field: &ConfigField) -> String {
-    let id = escape_html(&format!("{unique_key}-params-{name}"));
-    let mut attributes = format!(
-        " type=\"{}\" id=\"{id}\" name=\"params[{}]\"",
-        config_input_type(field),
-        escape_html(name)
-    );
+    let id = format!("{unique_key}-params-{name}");
+    field_input(&id, &format!("params[{name}]"), field, false)
+}
+
+/// Renders a labelled input for `field`, sent as `input_name`: a textarea
+/// when `multiline`, else an `<input>` whose type follows the field (a
+/// password input for a secret).
+fn field_input(id: &str, input_name: &str, field: &ConfigField, multiline: bool) -> String {
+    let id = escape_html(id);
+    let mut attributes = if multiline {
+        format!(
+            " id=\"{id}\" name=\"{}\" rows=\"8\" spellcheck=\"false\"",
+            escape_html(input_name)
+        )
+    } else {
+        format!(
+            " type=\"{}\" id=\"{id}\" name=\"{}\"",
+            config_input_type(field),
+            escape_html(input_name)
+        )
+    };
+    if field.secret {
+        attributes.push_str(" autocomplete=\"off\"");
+    }
     if !field.optional {
         attributes.push_str(" required");
     }
-    let browser_pattern = field.pattern.as_deref().map(browser_pattern);
+    // A textarea has no `pattern` or `value` attribute: the server checks
+    // the pattern, and the default is the element's content.
+    let browser_pattern = field
+        .pattern
+        .as_deref()
+        .filter(|_| !multiline)
+        .map(browser_pattern);
+    let value = field.default.clone().filter(|_| !multiline);
     let optional_attributes = [
         ("pattern", &browser_pattern),
         ("placeholder", &field.example),
-        ("value", &field.default),
+        ("value", &value),
     ];
     for (attribute, value) in optional_attributes {
         if let Some(value) = value {
@@ -459,8 +540,14 @@ fn config_input(unique_key: &str, name: &str, field: &ConfigField) -> String {
         Some(text) => format!("<span>{}</span>", escape_html(text)),
         None => String::new(),
     };
+    let control = if multiline {
+        let content = field.default.as_deref().unwrap_or_default();
+        format!("<textarea{attributes}>{}</textarea>", escape_html(content))
+    } else {
+        format!("<input{attributes}>")
+    };
     format!(
-        "<p>\n<label for=\"{id}\">{}</label>\n{}<input{attributes}>{}\n{help}</p>\n",
+        "<p>\n<label for=\"{id}\">{}</label>\n{}{control}{}\n{help}</p>\n",
         escape_html(&field.title),
         affix(&field.prefix),
         affix(&field.suffix),

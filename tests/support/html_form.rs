@@ -42,6 +42,7 @@ impl Tag {
 #[derive(Clone, Debug)]
 pub struct Form {
     pub tag: Tag,
+    /// The `<input>` and `<textarea>` start tags.
     pub inputs: Vec<Tag>,
     pub buttons: Vec<Tag>,
     /// The markup between `<form ...>` and `</form>`.
@@ -164,7 +165,9 @@ pub fn forms(html: &str) -> Vec<Form> {
         };
         forms.push(Form {
             tag: tag.clone(),
-            inputs: controls().filter(|t| t.name == "input").collect(),
+            inputs: controls()
+                .filter(|t| t.name == "input" || t.name == "textarea")
+                .collect(),
             buttons: controls().filter(|t| t.name == "button").collect(),
             text: text_of(&inner_html),
             inner_html,

@@ -1,6 +1,7 @@
-//! The end user's credential entry for API-key, basic and token-based
-//! authentication integrations: `POST /connect/{unique_key}/api-key`,
-//! `POST /connect/{unique_key}/basic` and `POST /connect/{unique_key}/tba`.
+//! The end user's credential entry on the connect page: `POST
+//! /connect/{unique_key}/{mode}` with the mode `api-key`, `basic`, `tba`,
+//! `signature`, `aws-sigv4`, or (in `field_entry`) `two-step`, `session`
+//! and `jwt`.
 //! Like the OAuth browser flow, they are authorized by the connect session
 //! token, not the secret key.
 //!
@@ -27,6 +28,7 @@ use super::connect::{hash_token, session_for};
 use super::connections::{
     api_key_credentials, basic_credentials, basic_half, connection_outcome, new_connection,
 };
+use super::field_entry;
 use super::oauth1::tba_credentials;
 use super::signing_credentials::{
     aws_sigv4_credentials, signature_credentials, AwsSigV4Input, SignatureInput,
@@ -53,6 +55,9 @@ enum EntryMode {
     Signature,
     AwsSigV4,
     Tba,
+    TwoStep,
+    Session,
+    Jwt,
 }
 
 impl EntryMode {
@@ -64,13 +69,15 @@ impl EntryMode {
             EntryMode::Signature => &["username", "password"],
             EntryMode::AwsSigV4 => &["access_key_id", "secret_access_key", "session_token"],
             EntryMode::Tba => &["token_id", "token_secret"],
+            // The definition declares these fields; `field_entry` reads them.
+            EntryMode::TwoStep | EntryMode::Session | EntryMode::Jwt => &[],
         }
     }
 }
 
 /// Encoding of the request body, which is also the format of the reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum BodyFormat {
+pub(super) enum BodyFormat {
     Form,
     Json,
     /// Missing or another Content-Type; errors are returned as JSON.
@@ -149,8 +156,8 @@ struct JsonEntry {
     connection_config: Option<ConnectionConfig>,
 }
 
-/// Handles `POST /connect/{unique_key}/{mode}`, where `mode` is `api-key` or
-/// `basic`; any other mode is the JSON 404 of an unknown route. A body that
+/// Handles `POST /connect/{unique_key}/{mode}`; a mode not listed in the
+/// module documentation is the JSON 404 of an unknown route. A body that
 /// is neither form-encoded nor JSON is a 400 `invalid_body`, not a 415.
 pub async fn enter(
     State(state): State<AppState>,
@@ -166,6 +173,9 @@ pub async fn enter(
         "signature" => EntryMode::Signature,
         "aws-sigv4" => EntryMode::AwsSigV4,
         "tba" => EntryMode::Tba,
+        "two-step" => EntryMode::TwoStep,
+        "session" => EntryMode::Session,
+        "jwt" => EntryMode::Jwt,
         _ => return ApiError::not_found(uri.path()).into_response(),
     };
     record_integration(&unique_key);
@@ -216,9 +226,17 @@ async fn store_entry(
     let settings = check_mode(provider, mode, unique_key)?;
 
     let body = read_body(body, MAX_JSON_BODY).await?;
-    let entry = parse_entry(format, mode, &body)?;
-    let credentials = entry_credentials(provider, mode, settings, entry.credentials)?;
-    let config = connection_config::validate(provider, &entry.connection_config)?;
+    let (config, credentials) = match settings {
+        ModeSettings::EnteredFields => {
+            field_entry::entered_credentials(state, provider, &integration, format, &body).await?
+        }
+        settings => {
+            let entry = parse_entry(format, mode, &body)?;
+            let credentials = entry_credentials(provider, mode, settings, entry.credentials)?;
+            let config = connection_config::validate(provider, &entry.connection_config)?;
+            (config, credentials)
+        }
+    };
 
     let connection_id = uuid::Uuid::new_v4().to_string();
     let mut record = new_connection(state, integration, connection_id, config, credentials)?;
@@ -239,6 +257,8 @@ enum ModeSettings<'a> {
     /// `signature` or `aws_sigv4`, whose fields need no provider settings.
     Signing,
     Tba,
+    /// `two_step`, `session` or `jwt`, whose definition declares the fields.
+    EnteredFields,
 }
 
 /// Returns the provider's settings for the route's mode, or rejects a route
@@ -254,20 +274,20 @@ fn check_mode<'a>(
         (Auth::ApiKey(_), _) => format!("POST /connect/{unique_key}/api-key"),
         (Auth::Basic(_), _) => format!("POST /connect/{unique_key}/basic"),
         (Auth::Oauth2(_), _) => format!("GET /oauth/connect/{unique_key}"),
-        (Auth::Oauth2ClientCredentials(_), _)
-        | (Auth::TwoStep(_), _)
-        | (Auth::Session(_), _)
-        | (Auth::None(_), _) => {
+        (Auth::Oauth2ClientCredentials(_), _) | (Auth::None(_), _) => {
             "POST /connections, called by the application with the secret key".to_owned()
         }
+        (Auth::TwoStep(_), EntryMode::TwoStep)
+        | (Auth::Session(_), EntryMode::Session)
+        | (Auth::Jwt(_), EntryMode::Jwt) => return Ok(ModeSettings::EnteredFields),
+        (Auth::TwoStep(_), _) => format!("POST /connect/{unique_key}/two-step"),
+        (Auth::Session(_), _) => format!("POST /connect/{unique_key}/session"),
         (Auth::Signature(_), EntryMode::Signature) | (Auth::AwsSigv4(_), EntryMode::AwsSigV4) => {
             return Ok(ModeSettings::Signing)
         }
         (Auth::Signature(_), _) => format!("POST /connect/{unique_key}/signature"),
         (Auth::AwsSigv4(_), _) => format!("POST /connect/{unique_key}/aws-sigv4"),
-        (Auth::Jwt(_), _) => {
-            "POST /connections, called by the application with the secret key".to_owned()
-        }
+        (Auth::Jwt(_), _) => format!("POST /connect/{unique_key}/jwt"),
         (Auth::McpOauth2(_), _) => format!("GET /oauth/connect/{unique_key}"),
         (Auth::Tba(_), EntryMode::Tba) => return Ok(ModeSettings::Tba),
         (Auth::Tba(_), _) => format!("POST /connect/{unique_key}/tba"),
@@ -304,11 +324,16 @@ fn parse_entry(format: BodyFormat, mode: EntryMode, body: &[u8]) -> Result<Entry
                 connection_config,
             })
         }
-        BodyFormat::Unsupported => Err(ApiError::invalid_body(
-            "the request body must be form-encoded (Content-Type: application/x-www-form-urlencoded) \
-             or JSON (Content-Type: application/json)",
-        )),
+        BodyFormat::Unsupported => Err(unsupported_body()),
     }
+}
+
+/// Builds the error for a body that is neither form-encoded nor JSON.
+pub(super) fn unsupported_body() -> ApiError {
+    ApiError::invalid_body(
+        "the request body must be form-encoded (Content-Type: application/x-www-form-urlencoded) \
+         or JSON (Content-Type: application/json)",
+    )
 }
 
 fn parse_form(mode: EntryMode, body: &[u8]) -> Result<Entry, ApiError> {
@@ -351,7 +376,10 @@ fn entry_credentials(
         let sent = fields.remove(*name).filter(|value| !value.is_empty());
         let value = match settings {
             ModeSettings::Basic(basic) => basic_half(provider, basic, "", name, sent)?,
-            ModeSettings::ApiKey(_) | ModeSettings::Signing | ModeSettings::Tba => sent,
+            ModeSettings::ApiKey(_)
+            | ModeSettings::Signing
+            | ModeSettings::Tba
+            | ModeSettings::EnteredFields => sent,
         };
         let Some(value) = value else {
             return Err(ApiError::invalid_credentials(format!(
@@ -375,6 +403,7 @@ fn entry_credentials(
             tba_credentials("", token_id, take("token_secret"))
         }
         ModeSettings::Signing => unreachable!("returned before the loop"),
+        ModeSettings::EnteredFields => unreachable!("read by `field_entry`"),
     }
 }
 

@@ -4,6 +4,7 @@
 mod connect;
 mod connections;
 mod credential_entry;
+mod field_entry;
 mod integrations;
 mod jwt;
 mod oauth;

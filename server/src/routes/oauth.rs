@@ -92,6 +92,12 @@ async fn start_authorization(
             provider.auth.mode_name()
         )));
     }
+    // Checked before the end user's values, which cannot fix this. An
+    // `mcp_oauth2` integration may lack them, because discovery registers
+    // a client.
+    if integration.credentials.is_none() && !matches!(provider.auth, Auth::McpOauth2(_)) {
+        return Err(missing_client_credentials(&unique_key));
+    }
     let mut input_config = parse_params(query.params.as_deref())?;
     connection_config::check_browser_limits("params", &input_config)?;
     let pairs = query_pairs(uri);
@@ -190,13 +196,26 @@ fn integration_scopes(integration: &IntegrationRecord) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Builds the error for an OAuth integration created without client credentials.
+/// Creating one is allowed so that the application can add them later, as
+/// Nango's integration records allow (`missing_fields` in @nangohq/types),
+/// but its browser flow cannot start.
+fn missing_client_credentials(unique_key: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "missing_client_credentials",
+        format!(
+            "integration `{unique_key}` has no client credentials, so its browser flow cannot start: \
+             PATCH /integrations/{unique_key} with `credentials` (type, client_id, client_secret)"
+        ),
+    )
+}
+
 fn client_app(integration: &IntegrationRecord) -> Result<ClientApp, ApiError> {
-    let credentials = integration.credentials.clone().ok_or_else(|| {
-        ApiError::invalid_credentials(format!(
-            "integration `{}` has no client credentials: PATCH it with `credentials` (type, client_id, client_secret)",
-            integration.unique_key
-        ))
-    })?;
+    let credentials = integration
+        .credentials
+        .clone()
+        .ok_or_else(|| missing_client_credentials(&integration.unique_key))?;
     Ok(ClientApp {
         client_id: credentials.client_id,
         client_secret: credentials.client_secret,
