@@ -27,22 +27,55 @@ const SUPPORTED_MODES: [&str; 11] = [
 /// Entries not converted, per reason, for the pinned package.
 const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
     ("MCP server URL taken whole from the connection config", 2),
-    ("Nango field `additional_steps` has no Latchkey equivalent", 4),
-    ("Nango field `alternate_access_token_response_path` has no Latchkey equivalent", 2),
+    (
+        "Nango field `additional_steps` has no Latchkey equivalent",
+        4,
+    ),
+    (
+        "Nango field `alternate_access_token_response_path` has no Latchkey equivalent",
+        2,
+    ),
     ("Nango field `assertion` has no Latchkey equivalent", 5),
-    ("Nango field `authorization_url_replacements` has no Latchkey equivalent", 1),
-    ("Nango field `authorization_url` has no Latchkey equivalent", 2),
+    (
+        "Nango field `authorization_url_replacements` has no Latchkey equivalent",
+        1,
+    ),
+    (
+        "Nango field `authorization_url` has no Latchkey equivalent",
+        2,
+    ),
     ("Nango field `decode_url` has no Latchkey equivalent", 1),
     ("Nango field `installation` has no Latchkey equivalent", 1),
-    ("Nango field `integration_config` has no Latchkey equivalent", 4),
+    (
+        "Nango field `integration_config` has no Latchkey equivalent",
+        4,
+    ),
     ("Nango field `proxy.body` has no Latchkey equivalent", 1),
-    ("Nango field `proxy.forward_headers_on_redirect` has no Latchkey equivalent", 1),
-    ("Nango field `refresh_token_response_metadata` has no Latchkey equivalent", 1),
-    ("Nango field `require_client_certificate` has no Latchkey equivalent", 5),
+    (
+        "Nango field `proxy.forward_headers_on_redirect` has no Latchkey equivalent",
+        1,
+    ),
+    (
+        "Nango field `refresh_token_response_metadata` has no Latchkey equivalent",
+        1,
+    ),
+    (
+        "Nango field `require_client_certificate` has no Latchkey equivalent",
+        5,
+    ),
     ("Nango field `signature` has no Latchkey equivalent", 3),
-    ("Nango field `token_expires_in_ms` has no Latchkey equivalent", 1),
-    ("Nango field `token_request_auth_method` has no Latchkey equivalent", 2),
-    ("Nango field `token_response_headers` has no Latchkey equivalent", 1),
+    (
+        "Nango field `token_expires_in_ms` has no Latchkey equivalent",
+        1,
+    ),
+    (
+        "Nango field `token_request_auth_method` has no Latchkey equivalent",
+        2,
+    ),
+    (
+        "Nango field `token_response_headers` has no Latchkey equivalent",
+        1,
+    ),
     ("absolute token expiry in an unstated format", 5),
     ("auth mode APP is not supported", 1),
     ("auth mode AWS_SIGV4 is not supported", 1),
@@ -52,11 +85,17 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
     ("auth mode SIGNATURE is not supported", 1),
     ("callback parameter that carries no authorization code", 1),
     ("credential placement with no Latchkey form", 8),
-    ("example of a URL variable does not fit its part of the URL", 10),
+    (
+        "example of a URL variable does not fit its part of the URL",
+        10,
+    ),
     ("grant type other than the standard one", 1),
     ("parameter that Latchkey sets itself", 6),
     ("pattern is not a Rust regular expression", 2),
-    ("pattern of a URL variable accepts values that change the URL", 2),
+    (
+        "pattern of a URL variable accepts values that change the URL",
+        2,
+    ),
     ("template or key with no Latchkey form", 12),
     ("template variable filled by a post-connection script", 4),
     ("token request body format with no Latchkey form", 1),
