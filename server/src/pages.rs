@@ -762,11 +762,23 @@ mod tests {
                     .replace("&amp;", "&")
             })
             .collect();
-        let declared = forms
+        let config_patterns = forms
             .iter()
             .flat_map(|form| &form.fields)
             .filter(|(_, field)| field.pattern.is_some())
             .count();
+        // Entered credential fields carry a pattern too, except in a
+        // textarea, which has no `pattern` attribute.
+        let credential_patterns = forms
+            .iter()
+            .filter_map(|form| match &form.kind {
+                FormKind::EnteredFields { fields, .. } => Some(fields),
+                _ => None,
+            })
+            .flatten()
+            .filter(|entered| entered.field.pattern.is_some() && !entered.multiline)
+            .count();
+        let declared = config_patterns + credential_patterns;
         assert_eq!(patterns.len(), declared, "{html}");
         assert!(!patterns.is_empty());
 
