@@ -16,6 +16,14 @@ pub enum Error {
     /// A generated document could not be serialized.
     #[error("provider `{provider}`: {message}")]
     Provider { provider: String, message: String },
+    /// A provider definition has a value that an OpenAPI 3.1 document cannot
+    /// express; `field` is the path of the value in the provider file.
+    #[error("provider `{provider}`: field `{field}` cannot be expressed in OpenAPI: {reason}")]
+    OpenApi {
+        provider: String,
+        field: String,
+        reason: String,
+    },
     /// Reading or writing an output file failed.
     #[error("{}: {source}", path.display())]
     Io {
