@@ -11,8 +11,11 @@ const SECRET_KEY: &str = "secretKey";
 const SESSION_TOKEN: &str = "connectSessionToken";
 const PAGE_SESSION_TOKEN: &str = "connectPageSessionToken";
 
-/// Methods the proxy route documents; it forwards any method.
-const PROXY_METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch"];
+/// Methods the proxy route documents: every method OpenAPI 3.1 has a field
+/// for, because the route forwards any method.
+const PROXY_METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
 
 pub(crate) fn document(catalog_version: &str) -> Value {
     json!({

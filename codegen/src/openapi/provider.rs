@@ -10,10 +10,11 @@ use super::url_template::{ServerVariables, UrlTemplate};
 use super::{error_schema, OPENAPI_VERSION};
 use crate::Error;
 
-/// Methods of the pass-through path. The proxy forwards any method; these
-/// are the ones OpenAPI has a field for, minus `trace`, which upstream APIs
-/// rarely serve.
-const PASS_THROUGH_METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch"];
+/// Methods of the pass-through path: every method OpenAPI 3.1 has a field
+/// for, because the proxy forwards any method.
+const PASS_THROUGH_METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
 
 /// Default of the `latchkeyUrl` server variable: the address `latchkey
 /// serve` listens on when `--listen` is not given.
@@ -37,12 +38,12 @@ pub(crate) fn document(provider: &Provider, catalog_version: &str) -> Result<Val
     for (index, upstream) in upstreams.iter().enumerate() {
         let description = if index == 0 {
             format!(
-                "{} API, called directly with the provider's own credential.",
+                "{} upstream, called directly with the provider's own credential.",
                 provider.display_name
             )
         } else {
             format!(
-                "{} API when the connection config lacks a value that the servers above use (fallback {index}).",
+                "{} upstream when the connection config lacks a value that the servers above use (fallback {index}).",
                 provider.display_name
             )
         };
@@ -104,7 +105,7 @@ pub(crate) fn document(provider: &Provider, catalog_version: &str) -> Result<Val
             },
             "responses": {
                 "LatchkeyError": {
-                    "description": "An error of the Latchkey proxy itself (missing header, unknown connection, failed refresh, unreachable upstream). Errors of the provider pass through unchanged.",
+                    "description": "An error of the Latchkey proxy itself (missing header, unknown connection, failed refresh, unreachable upstream) in this shape, or the provider's own error passed through unchanged.",
                     "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } },
                 },
             },
@@ -257,6 +258,7 @@ fn verification_path(
             ),
         });
     }
+
     let mut parameters = proxy_parameters();
     for pair in query
         .unwrap_or("")
@@ -283,6 +285,7 @@ fn verification_path(
             "schema": { "type": "string" },
         }));
     }
+
     let statuses = if verification.expected_statuses.is_empty() {
         "any 2xx status".to_owned()
     } else {
@@ -306,7 +309,13 @@ fn verification_path(
     for status in success_statuses {
         responses[status] = json!({ "description": "The credential works." });
     }
-    let method = format!("{:?}", verification.method).to_ascii_lowercase();
+
+    // The method serializes as its uppercase name, as in provider files.
+    let method_name = json!(verification.method)
+        .as_str()
+        .unwrap_or("GET")
+        .to_owned();
+    let method = method_name.to_ascii_lowercase();
     let operation = json!({
         "operationId": "verifyCredential",
         "summary": "Check that the connection's credential works",
@@ -315,7 +324,7 @@ fn verification_path(
         "parameters": parameters,
         "responses": responses,
         "x-latchkey-verification": {
-            "method": method.to_ascii_uppercase(),
+            "method": method_name,
             "path": verification.path,
             "expectedStatuses": verification.expected_statuses,
         },

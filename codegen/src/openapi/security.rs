@@ -71,9 +71,9 @@ pub(crate) fn provider_security(
             let mut scheme = json!({
                 "type": "oauth2",
                 "description": format!(
-                    "OAuth 2.0 authorization code grant{}. Scopes are joined with `{}`.{}",
+                    "OAuth 2.0 authorization code grant{}. {}{}",
                     if oauth.pkce { " with PKCE (S256)" } else { "" },
-                    oauth.scope_separator,
+                    scope_separator_note(&oauth.scope_separator),
                     templated_url_note(&[&authorization, &token]),
                 ),
                 "flows": { "authorizationCode": flow },
@@ -102,8 +102,8 @@ pub(crate) fn provider_security(
             let mut scheme = json!({
                 "type": "oauth2",
                 "description": format!(
-                    "OAuth 2.0 client credentials grant (`grant_type={grant_type}`). Scopes are joined with `{}`.{}",
-                    grant.scope_separator,
+                    "OAuth 2.0 client credentials grant (`grant_type={grant_type}`). {}{}",
+                    scope_separator_note(&grant.scope_separator),
                     templated_url_note(&[&token]),
                 ),
                 "flows": { "clientCredentials": flow },
@@ -173,8 +173,9 @@ pub(crate) fn provider_security(
             simple(token_scheme(
                 &provider.auth.inject(),
                 &format!(
-                    "A JWT that Latchkey signs ({:?}) with a key that the end user enters{exchange}; it lives {} seconds.",
-                    settings.algorithm, settings.lifetime_seconds
+                    "A JWT that Latchkey signs ({}) with a key that the end user enters{exchange}; it lives {} seconds.",
+                    json!(settings.algorithm).as_str().unwrap_or_default(),
+                    settings.lifetime_seconds
                 ),
             ))
         }
@@ -247,6 +248,14 @@ fn simple(scheme: Value) -> ProviderSecurity {
 
 fn template(provider: &Provider, field: &str, text: &str) -> Result<UrlTemplate, Error> {
     UrlTemplate::parse(provider, field, text)
+}
+
+fn scope_separator_note(separator: &str) -> String {
+    if separator == " " {
+        "Scopes are joined with a space.".to_owned()
+    } else {
+        format!("Scopes are joined with `{separator}`.")
+    }
 }
 
 fn scope_map(scopes: &[String]) -> Value {
@@ -355,8 +364,8 @@ fn signature_scheme(location: SignatureLocation, description: &str) -> Value {
 }
 
 /// Describes a `signature` mode by the first header, or else the first
-/// query parameter, that carries the signature; a definition that sends
-/// it nowhere cannot be described.
+/// query parameter, that carries the signature. A definition that sends it
+/// nowhere is an error.
 fn request_signature_scheme(provider: &Provider, settings: &Signature) -> Result<Value, Error> {
     let (place, name) = match (settings.headers.keys().next(), settings.query.keys().next()) {
         (Some(header), _) => ("header", header),
@@ -378,12 +387,13 @@ fn request_signature_scheme(provider: &Provider, settings: &Signature) -> Result
         "in": place,
         "name": name,
         "description": format!(
-            "A {:?} signature over `{}`, computed by Latchkey for each request with the key that the end user enters, and sent in {}.",
-            settings.algorithm,
+            "A signature (`{}`) over `{}`, computed by Latchkey for each request with the key that the end user enters, and sent in {}.",
+            json!(settings.algorithm).as_str().unwrap_or_default(),
             settings.string_to_sign,
             code_list(&headers),
         ),
         "x-latchkey-signature": {
+            "algorithm": settings.algorithm,
             "headers": settings.headers,
             "query": settings.query,
             "stringToSign": settings.string_to_sign,

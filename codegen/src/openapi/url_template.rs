@@ -25,8 +25,8 @@ pub(crate) struct UrlTemplate {
 impl UrlTemplate {
     /// Parses `template`, the value of `field` in the provider file. Only
     /// plain `{{ key }}` placeholders of declared connection-config keys
-    /// become server variables; any other minijinja syntax, and a literal
-    /// `{` or `}` that OpenAPI would read as a variable, is an error.
+    /// become server variables. Any other minijinja syntax is an error, and
+    /// so is a literal `{` or `}`, because OpenAPI would read it as a variable.
     pub fn parse(provider: &Provider, field: &str, template: &str) -> Result<UrlTemplate, Error> {
         let error = |reason: String| Error::OpenApi {
             provider: provider.name.clone(),
@@ -159,7 +159,7 @@ struct ServerVariable {
 }
 
 impl ServerVariables {
-    /// Adds the variables of `templates`, each described from its
+    /// Collects the variables of `templates`, each described from its
     /// connection-config field.
     pub fn collect(provider: &Provider, templates: &[&UrlTemplate]) -> ServerVariables {
         let mut variables = BTreeMap::new();
@@ -232,13 +232,13 @@ fn server_variable(name: &str, field: &ConfigField, starts_url: bool) -> ServerV
         allowed = None;
     }
 
-    let mut description = field.title.clone();
+    let mut description = sentence(&field.title);
     if let Some(text) = &field.description {
-        description.push_str(". ");
-        description.push_str(text);
+        description.push(' ');
+        description.push_str(&sentence(text));
     }
     description.push_str(&format!(
-        ". Connection-config key `{name}`. The default is {source}."
+        " Connection-config key `{name}`. The default is {source}."
     ));
     if field.automated {
         description.push_str(" Latchkey fills this value itself when the connection is created.");
@@ -255,6 +255,16 @@ fn server_variable(name: &str, field: &ConfigField, starts_url: bool) -> ServerV
         default,
         allowed,
         description,
+    }
+}
+
+/// Ends `text` with a period unless it ends with one already.
+fn sentence(text: &str) -> String {
+    let text = text.trim_end();
+    if text.ends_with(['.', '!', '?']) {
+        text.to_owned()
+    } else {
+        format!("{text}.")
     }
 }
 
