@@ -465,8 +465,8 @@ fn get_connection() -> Value {
             "400": error_response("Missing `provider_config_key` or an invalid `force_refresh`: `invalid_query_params`."),
             "401": response_ref("Unauthorized"),
             "404": response_ref("UnknownConnection"),
-            "424": error_response("The provider rejected the refresh; the connection records the error."),
-            "502": error_response("The refresh request failed on the way."),
+            "424": error_response("The provider rejected the refresh (`refresh_failed`). The connection records the error."),
+            "502": error_response("The refresh request failed on the way (`refresh_temporarily_failed`); retry later."),
         },
     })
 }
@@ -521,7 +521,9 @@ fn proxy() -> Value {
                 "401": response_ref("Unauthorized"),
                 "404": response_ref("UnknownConnection"),
                 "413": response_ref("PayloadTooLarge"),
-                "502": error_response("The provider could not be reached: `upstream_unreachable`."),
+                "424": error_response("The credential needed a refresh and the provider rejected it (`refresh_failed`). The connection records the error."),
+                "500": error_response("A template of the definition failed to render (`template_error`), or the store failed (`store_error`)."),
+                "502": error_response("The provider could not be reached (`upstream_unreachable`), a refresh failed on the way (`refresh_temporarily_failed`), or signing or attaching the credential failed (`engine_error`)."),
             },
         });
         if matches!(*method, "put" | "post" | "patch") {
@@ -602,6 +604,7 @@ fn enter_credentials() -> Value {
             "403": response_ref("BrowserError"),
             "404": response_ref("BrowserError"),
             "409": response_ref("BrowserError"),
+            "413": response_ref("PayloadTooLarge"),
         },
     })
 }
