@@ -255,3 +255,38 @@ fn signature_without_target_is_rejected() {
     signature.query.clear();
     expect_openapi_error(&provider, "auth.headers", "at least one");
 }
+
+fn operation_parameter<'a>(
+    operation: &'a serde_json::Value,
+    name: &str,
+) -> Option<&'a serde_json::Value> {
+    operation["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|parameter| parameter["name"] == name)
+}
+
+#[test]
+fn verification_query_becomes_parameters() {
+    let document: serde_json::Value = serde_json::from_str(&document_text("attention")).unwrap();
+    let operation = &document["paths"]["/v2/conversations"]["get"];
+    let size = operation_parameter(operation, "size").expect("no `size` parameter");
+    assert_eq!(size["in"], "query");
+    assert_eq!(size["schema"]["const"], "1");
+    assert!(operation_parameter(operation, "Nango-Proxy-content-type").is_none());
+    let description = operation["description"].as_str().unwrap();
+    assert!(
+        description.contains("Content-Type: application/json"),
+        "{description}"
+    );
+
+    let document: serde_json::Value = serde_json::from_str(&document_text("fireflies")).unwrap();
+    let operation = &document["paths"]["/graphql"];
+    let method = ["get", "post"]
+        .into_iter()
+        .find(|method| operation.get(*method).is_some())
+        .expect("no verification operation");
+    let query = operation_parameter(&operation[method], "query").expect("no `query` parameter");
+    assert_eq!(query["schema"]["const"], "{__schema{types{name}}}");
+}

@@ -274,15 +274,26 @@ fn verification_path(
             "schema": { "type": "string", "const": value },
         }));
     }
+    let mut content_type = None;
     for (name, value) in &verification.headers {
+        // The proxy forwards `Content-Type` as sent, and OpenAPI ignores a
+        // `Content-Type` header parameter, so the description states it.
+        if name.eq_ignore_ascii_case("content-type") {
+            content_type = Some(value);
+            continue;
+        }
+        let mut schema = json!({ "type": "string" });
+        if !value.contains("{{") {
+            schema["const"] = json!(value);
+        }
         parameters.push(json!({
             "name": format!("Nango-Proxy-{name}"),
             "in": "header",
             "required": true,
             "description": format!(
-                "The proxy forwards it upstream as `{name}`. The definition's template: `{value}`."
+                "The proxy forwards it upstream as `{name}`. The definition's value: `{value}`."
             ),
-            "schema": { "type": "string" },
+            "schema": schema,
         }));
     }
 
@@ -296,6 +307,12 @@ fn verification_path(
             .collect();
         format!("status {}", codes.join(" or "))
     };
+    let mut description =
+        format!("The provider answers with {statuses} when the credential works.");
+    if let Some(content_type) = content_type {
+        description.push_str(&format!(" Send `Content-Type: {content_type}`."));
+    }
+
     let mut responses = proxy_responses();
     let success_statuses: Vec<String> = if verification.expected_statuses.is_empty() {
         vec!["2XX".to_owned()]
@@ -319,7 +336,7 @@ fn verification_path(
     let operation = json!({
         "operationId": "verifyCredential",
         "summary": "Check that the connection's credential works",
-        "description": format!("The provider answers with {statuses} when the credential works."),
+        "description": description,
         "security": proxy_security(),
         "parameters": parameters,
         "responses": responses,
