@@ -52,7 +52,8 @@ const FEATURES: &[(&str, &str)] = &[
     ("url_placeholders", "zendesk"),
     ("url_fallbacks", "amplitude"),
     ("query_credential", "builtwith"),
-    ("rate_limits_and_pagination", "aircall"),
+    ("rate_limits_and_pagination", "notion"),
+    ("reset_header_and_link_pagination", "aircall"),
     ("fixed_mcp_endpoints", "airtable-mcp"),
     ("verification_with_query", "attention"),
 ];

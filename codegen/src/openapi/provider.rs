@@ -353,11 +353,18 @@ fn verification_path(
 fn add_proxy_extensions(provider: &Provider, document: &mut Value) {
     let proxy = &provider.proxy;
     if let Some(retry) = &proxy.retry {
-        if !retry.after_headers.is_empty() || !retry.reset_at_headers.is_empty() {
-            document["x-latchkey-rate-limit-headers"] = json!({
-                "retryAfterSeconds": retry.after_headers,
-                "resetAtUnixSeconds": retry.reset_at_headers,
-            });
+        let mut headers = serde_json::Map::new();
+        if !retry.after_headers.is_empty() {
+            headers.insert("retryAfterSeconds".to_owned(), json!(retry.after_headers));
+        }
+        if !retry.reset_at_headers.is_empty() {
+            headers.insert(
+                "resetAtUnixSeconds".to_owned(),
+                json!(retry.reset_at_headers),
+            );
+        }
+        if !headers.is_empty() {
+            document["x-latchkey-rate-limit-headers"] = Value::Object(headers);
         }
         if !retry.statuses.is_empty() {
             document["x-latchkey-retryable-statuses"] = json!(retry.statuses);

@@ -116,12 +116,14 @@ pub(crate) fn provider_security(
         }
         Auth::ApiKey(settings) => {
             let label = settings.key_title.as_deref().unwrap_or("API key");
+            let sent = if is_bare_variable(&settings.inject.value, "api_key") {
+                "sent as is".to_owned()
+            } else {
+                format!("sent as `{}`", settings.inject.value)
+            };
             let scheme = injected_scheme(
                 &settings.inject,
-                &format!(
-                    "{label} that the end user enters, sent as `{}`.",
-                    settings.inject.value
-                ),
+                &format!("{label} that the end user enters, {sent}."),
             );
             simple(scheme)
         }
@@ -239,6 +241,15 @@ pub(crate) fn provider_security(
     Ok(Some(security))
 }
 
+/// Returns whether `template` is only the placeholder of `variable`.
+fn is_bare_variable(template: &str, variable: &str) -> bool {
+    template
+        .trim()
+        .strip_prefix("{{")
+        .and_then(|rest| rest.strip_suffix("}}"))
+        .is_some_and(|inner| inner.trim() == variable)
+}
+
 fn simple(scheme: Value) -> ProviderSecurity {
     ProviderSecurity {
         scheme,
@@ -329,10 +340,12 @@ fn token_scheme(inject: &Inject, description: &str) -> Value {
     if *inject == Inject::bearer_default() {
         json!({ "type": "http", "scheme": "bearer", "description": description })
     } else {
-        injected_scheme(
-            inject,
-            &format!("{description} It is sent as `{}`.", inject.value),
-        )
+        let sent = if is_bare_variable(&inject.value, "access_token") {
+            "It is sent as is.".to_owned()
+        } else {
+            format!("It is sent as `{}`.", inject.value)
+        };
+        injected_scheme(inject, &format!("{description} {sent}"))
     }
 }
 
