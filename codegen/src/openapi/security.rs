@@ -1,0 +1,477 @@
+//! The security scheme of a provider's own API, one per auth mode.
+//!
+//! OpenAPI 3.1 has schemes for OAuth 2.0, API keys and HTTP authentication
+//! only. A mode outside those (request signing, OAuth 1.0a, tokens that
+//! Latchkey obtains itself) is described as the header or query parameter
+//! its credential lands in, with the mode's details under `x-latchkey-*`
+//! extensions.
+
+use latchkey_catalog::{
+    Auth, Inject, InjectLocation, McpOAuth2, Provider, Signature, SignatureLocation,
+};
+use serde_json::{json, Value};
+
+use super::url_template::{ServerVariables, UrlTemplate};
+use crate::Error;
+
+/// Name of the provider's scheme in `components.securitySchemes`.
+pub(crate) const PROVIDER_SCHEME: &str = "providerAuth";
+
+/// Name of the scheme of Latchkey's secret key.
+pub(crate) const LATCHKEY_SCHEME: &str = "latchkeySecretKey";
+
+/// The provider's security scheme and the scopes its requirement lists.
+pub(crate) struct ProviderSecurity {
+    pub scheme: Value,
+    pub scopes: Vec<String>,
+}
+
+/// Returns the scheme of the provider's auth mode, or `None` for the
+/// `none` mode, whose requests carry no credential.
+pub(crate) fn provider_security(
+    provider: &Provider,
+    variables: &ServerVariables,
+) -> Result<Option<ProviderSecurity>, Error> {
+    let security = match &provider.auth {
+        Auth::None(_) => return Ok(None),
+        Auth::Oauth2(oauth) => {
+            let authorization =
+                template(provider, "auth.authorization_url", &oauth.authorization_url)?;
+            let token = template(provider, "auth.token_url", &oauth.token_url)?;
+            let mut flow = json!({
+                "authorizationUrl": authorization.with_defaults(variables),
+                "tokenUrl": token.with_defaults(variables),
+                "scopes": scope_map(&oauth.default_scopes),
+            });
+            if let Some(refresh_url) = &oauth.refresh_url {
+                let refresh = template(provider, "auth.refresh_url", refresh_url)?;
+                flow["refreshUrl"] = json!(refresh.with_defaults(variables));
+                add_url_template(&mut flow, "x-latchkey-refresh-url-template", &refresh);
+            }
+            add_url_template(
+                &mut flow,
+                "x-latchkey-authorization-url-template",
+                &authorization,
+            );
+            add_url_template(&mut flow, "x-latchkey-token-url-template", &token);
+            add_fallbacks(
+                provider,
+                &mut flow,
+                "auth.authorization_url_fallbacks",
+                "x-latchkey-authorization-url-fallbacks",
+                &oauth.authorization_url_fallbacks,
+            )?;
+            add_fallbacks(
+                provider,
+                &mut flow,
+                "auth.token_url_fallbacks",
+                "x-latchkey-token-url-fallbacks",
+                &oauth.token_url_fallbacks,
+            )?;
+            let mut scheme = json!({
+                "type": "oauth2",
+                "description": format!(
+                    "OAuth 2.0 authorization code grant{}. {}{}",
+                    if oauth.pkce { " with PKCE (S256)" } else { "" },
+                    scope_separator_note(&oauth.scope_separator),
+                    templated_url_note(&[&authorization, &token]),
+                ),
+                "flows": { "authorizationCode": flow },
+            });
+            add_inject(&mut scheme, &provider.auth.inject());
+            ProviderSecurity {
+                scheme,
+                scopes: oauth.default_scopes.clone(),
+            }
+        }
+        Auth::Oauth2ClientCredentials(grant) => {
+            let token = template(provider, "auth.token_url", &grant.token_url)?;
+            let mut flow = json!({
+                "tokenUrl": token.with_defaults(variables),
+                "scopes": scope_map(&grant.default_scopes),
+            });
+            add_url_template(&mut flow, "x-latchkey-token-url-template", &token);
+            add_fallbacks(
+                provider,
+                &mut flow,
+                "auth.token_url_fallbacks",
+                "x-latchkey-token-url-fallbacks",
+                &grant.token_url_fallbacks,
+            )?;
+            let grant_type = grant.grant_type.as_deref().unwrap_or("client_credentials");
+            let mut scheme = json!({
+                "type": "oauth2",
+                "description": format!(
+                    "OAuth 2.0 client credentials grant (`grant_type={grant_type}`). {}{}",
+                    scope_separator_note(&grant.scope_separator),
+                    templated_url_note(&[&token]),
+                ),
+                "flows": { "clientCredentials": flow },
+            });
+            add_inject(&mut scheme, &provider.auth.inject());
+            ProviderSecurity {
+                scheme,
+                scopes: grant.default_scopes.clone(),
+            }
+        }
+        Auth::ApiKey(settings) => {
+            let label = settings.key_title.as_deref().unwrap_or("API key");
+            let sent = if is_bare_variable(&settings.inject.value, "api_key") {
+                "sent as is".to_owned()
+            } else {
+                format!("sent as `{}`", settings.inject.value)
+            };
+            let scheme = injected_scheme(
+                &settings.inject,
+                &format!("{label} that the end user enters, {sent}."),
+            );
+            simple(scheme)
+        }
+        Auth::Basic(settings) => {
+            let username = settings.username_title.as_deref().unwrap_or("username");
+            let password = settings.password_title.as_deref().unwrap_or("password");
+            let description = format!(
+                "HTTP basic authentication with the {username} and the {password} that the end user enters."
+            );
+            let inject = provider.auth.inject();
+            if inject == Inject::basic_default() {
+                simple(json!({ "type": "http", "scheme": "basic", "description": description }))
+            } else {
+                simple(injected_scheme(
+                    &inject,
+                    &format!("{description} The value is sent as `{}`.", inject.value),
+                ))
+            }
+        }
+        Auth::TwoStep(settings) | Auth::Session(settings) => {
+            let fields: Vec<&str> = settings.credentials.keys().map(String::as_str).collect();
+            let url = template(
+                provider,
+                "auth.token_request.url",
+                &settings.token_request.url,
+            )?;
+            let mut scheme = token_scheme(
+                &provider.auth.inject(),
+                &format!(
+                    "A token that Latchkey obtains from `{}` with the credential fields {} that the end user enters, and obtains again before it expires.",
+                    url.openapi_notation(),
+                    code_list(&fields),
+                ),
+            );
+            scheme["x-latchkey-token-url-template"] = json!(url.openapi_notation());
+            simple(scheme)
+        }
+        Auth::Jwt(settings) => {
+            let exchange = match &settings.token_url {
+                Some(url) => {
+                    let url = template(provider, "auth.token_url", url)?;
+                    format!(
+                        ", exchanged at `{}` with the JWT bearer grant (RFC 7523) for an access token",
+                        url.openapi_notation()
+                    )
+                }
+                None => String::new(),
+            };
+            simple(token_scheme(
+                &provider.auth.inject(),
+                &format!(
+                    "A JWT that Latchkey signs ({}) with a key that the end user enters{exchange}; it lives {} seconds.",
+                    json!(settings.algorithm).as_str().unwrap_or_default(),
+                    settings.lifetime_seconds
+                ),
+            ))
+        }
+        Auth::McpOauth2(settings) => mcp_security(provider, settings, variables)?,
+        Auth::Oauth1(settings) => {
+            let request_token = template(
+                provider,
+                "auth.request_token_url",
+                &settings.request_token_url,
+            )?;
+            let authorization = template(
+                provider,
+                "auth.authorization_url",
+                &settings.authorization_url,
+            )?;
+            let access_token = template(
+                provider,
+                "auth.access_token_url",
+                &settings.access_token_url,
+            )?;
+            let mut scheme = signature_scheme(
+                settings.signature_location,
+                &format!(
+                    "OAuth 1.0a (RFC 5849): Latchkey signs each request with {} and the token from the three-legged flow.",
+                    settings.signature_method.as_str()
+                ),
+            );
+            scheme["x-latchkey-oauth1"] = json!({
+                "requestTokenUrl": request_token.openapi_notation(),
+                "authorizationUrl": authorization.openapi_notation(),
+                "accessTokenUrl": access_token.openapi_notation(),
+                "signatureMethod": settings.signature_method.as_str(),
+            });
+            simple(scheme)
+        }
+        Auth::Tba(settings) => {
+            let mut scheme = signature_scheme(
+                settings.signature_location,
+                &format!(
+                    "NetSuite token-based authentication: Latchkey signs each request with OAuth 1.0a {} using the token id and secret that the end user enters.",
+                    settings.signature_method.as_str()
+                ),
+            );
+            scheme["x-latchkey-oauth1"] = json!({
+                "signatureMethod": settings.signature_method.as_str(),
+            });
+            simple(scheme)
+        }
+        Auth::Signature(settings) => simple(request_signature_scheme(provider, settings)?),
+        Auth::AwsSigv4(settings) => simple(json!({
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": format!(
+                "AWS Signature Version 4 over each request, for the service `{}` in the region `{}`, with the access key that the end user enters.",
+                settings.service, settings.region
+            ),
+            "x-amazon-apigateway-authtype": "awsSigv4",
+        })),
+    };
+    Ok(Some(security))
+}
+
+/// Returns whether `template` is only the placeholder of `variable`.
+fn is_bare_variable(template: &str, variable: &str) -> bool {
+    template
+        .trim()
+        .strip_prefix("{{")
+        .and_then(|rest| rest.strip_suffix("}}"))
+        .is_some_and(|inner| inner.trim() == variable)
+}
+
+fn simple(scheme: Value) -> ProviderSecurity {
+    ProviderSecurity {
+        scheme,
+        scopes: Vec::new(),
+    }
+}
+
+fn template(provider: &Provider, field: &str, text: &str) -> Result<UrlTemplate, Error> {
+    UrlTemplate::parse(provider, field, text)
+}
+
+fn scope_separator_note(separator: &str) -> String {
+    if separator == " " {
+        "Scopes are joined with a space.".to_owned()
+    } else {
+        format!("Scopes are joined with `{separator}`.")
+    }
+}
+
+fn scope_map(scopes: &[String]) -> Value {
+    let map: serde_json::Map<String, Value> = scopes
+        .iter()
+        .map(|scope| (scope.clone(), json!("Requested by default.")))
+        .collect();
+    Value::Object(map)
+}
+
+fn add_url_template(flow: &mut Value, key: &str, url: &UrlTemplate) {
+    if url.is_templated() {
+        flow[key] = json!(url.openapi_notation());
+    }
+}
+
+fn add_fallbacks(
+    provider: &Provider,
+    flow: &mut Value,
+    field: &str,
+    key: &str,
+    fallbacks: &[String],
+) -> Result<(), Error> {
+    if fallbacks.is_empty() {
+        return Ok(());
+    }
+    let mut urls = Vec::new();
+    for (index, fallback) in fallbacks.iter().enumerate() {
+        let url = template(provider, &format!("{field}[{index}]"), fallback)?;
+        urls.push(url.openapi_notation());
+    }
+    flow[key] = json!(urls);
+    Ok(())
+}
+
+/// Explains, for templated OAuth URLs, that the flow's URLs are examples.
+fn templated_url_note(urls: &[&UrlTemplate]) -> &'static str {
+    if urls.iter().any(|url| url.is_templated()) {
+        " The flow's URLs depend on the connection config: they show the server variables' \
+         defaults, and the `x-latchkey-*-url-template` extensions give the templates."
+    } else {
+        ""
+    }
+}
+
+/// Adds the credential's placement when it is not the standard bearer header.
+fn add_inject(scheme: &mut Value, inject: &Inject) {
+    if *inject != Inject::bearer_default() {
+        scheme["x-latchkey-inject"] = inject_json(inject);
+    }
+}
+
+fn inject_json(inject: &Inject) -> Value {
+    json!({
+        "in": location(inject.location),
+        "name": inject.name,
+        "value": inject.value,
+    })
+}
+
+fn location(location: InjectLocation) -> &'static str {
+    match location {
+        InjectLocation::Header => "header",
+        InjectLocation::Query => "query",
+    }
+}
+
+/// Describes a token sent as `Authorization: Bearer` as an HTTP bearer
+/// scheme, and one sent elsewhere as an API key in that place.
+fn token_scheme(inject: &Inject, description: &str) -> Value {
+    if *inject == Inject::bearer_default() {
+        json!({ "type": "http", "scheme": "bearer", "description": description })
+    } else {
+        let sent = if is_bare_variable(&inject.value, "access_token") {
+            "It is sent as is.".to_owned()
+        } else {
+            format!("It is sent as `{}`.", inject.value)
+        };
+        injected_scheme(inject, &format!("{description} {sent}"))
+    }
+}
+
+fn injected_scheme(inject: &Inject, description: &str) -> Value {
+    json!({
+        "type": "apiKey",
+        "in": location(inject.location),
+        "name": inject.name,
+        "description": description,
+        "x-latchkey-inject": inject_json(inject),
+    })
+}
+
+fn signature_scheme(location: SignatureLocation, description: &str) -> Value {
+    match location {
+        SignatureLocation::Header => json!({
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": description,
+        }),
+        SignatureLocation::Query => json!({
+            "type": "apiKey",
+            "in": "query",
+            "name": "oauth_signature",
+            "description": format!("{description} The OAuth parameters go in the query string."),
+        }),
+    }
+}
+
+/// Describes a `signature` mode by the first header, or else the first
+/// query parameter, that carries the signature. A definition that sends it
+/// nowhere is an error.
+fn request_signature_scheme(provider: &Provider, settings: &Signature) -> Result<Value, Error> {
+    let (place, name) = match (settings.headers.keys().next(), settings.query.keys().next()) {
+        (Some(header), _) => ("header", header),
+        (None, Some(parameter)) => ("query", parameter),
+        (None, None) => {
+            return Err(Error::OpenApi {
+                provider: provider.name.clone(),
+                field: "auth.headers".to_owned(),
+                reason: "a `signature` definition must send the signature in at least one \
+                         header or query parameter (`auth.headers` or `auth.query`); add one"
+                    .to_owned(),
+            })
+        }
+    };
+    let mut headers: Vec<&str> = settings.headers.keys().map(String::as_str).collect();
+    headers.extend(settings.query.keys().map(String::as_str));
+    Ok(json!({
+        "type": "apiKey",
+        "in": place,
+        "name": name,
+        "description": format!(
+            "A signature (`{}`) over `{}`, computed by Latchkey for each request with the key that the end user enters, and sent in {}.",
+            json!(settings.algorithm).as_str().unwrap_or_default(),
+            settings.string_to_sign,
+            code_list(&headers),
+        ),
+        "x-latchkey-signature": {
+            "algorithm": settings.algorithm,
+            "headers": settings.headers,
+            "query": settings.query,
+            "stringToSign": settings.string_to_sign,
+        },
+    }))
+}
+
+fn mcp_security(
+    provider: &Provider,
+    settings: &McpOAuth2,
+    variables: &ServerVariables,
+) -> Result<ProviderSecurity, Error> {
+    let server = settings
+        .server_url
+        .as_deref()
+        .map(|url| template(provider, "auth.server_url", url))
+        .transpose()?;
+    let mut description = "OAuth 2.0 for an MCP server".to_owned();
+    if let Some(server) = &server {
+        description.push_str(&format!(" at `{}`", server.openapi_notation()));
+    }
+    if let (Some(authorization), Some(token)) = (&settings.authorization_url, &settings.token_url) {
+        let authorization = template(provider, "auth.authorization_url", authorization)?;
+        let token = template(provider, "auth.token_url", token)?;
+        let mut flow = json!({
+            "authorizationUrl": authorization.with_defaults(variables),
+            "tokenUrl": token.with_defaults(variables),
+            "scopes": scope_map(&settings.default_scopes),
+        });
+        add_url_template(
+            &mut flow,
+            "x-latchkey-authorization-url-template",
+            &authorization,
+        );
+        add_url_template(&mut flow, "x-latchkey-token-url-template", &token);
+        let mut scheme = json!({
+            "type": "oauth2",
+            "description": format!("{description}, with PKCE (S256) and the `resource` parameter (RFC 8707)."),
+            "flows": { "authorizationCode": flow },
+        });
+        add_inject(&mut scheme, &provider.auth.inject());
+        return Ok(ProviderSecurity {
+            scheme,
+            scopes: settings.default_scopes.clone(),
+        });
+    }
+    // Without fixed endpoints there is no URL to put in an OAuth flow: the
+    // endpoints are discovered per connection, so the result is described
+    // as the bearer token it produces.
+    let mut scheme = token_scheme(
+        &provider.auth.inject(),
+        &format!(
+            "{description}. Latchkey discovers the authorization server (RFC 9728, RFC 8414) and registers a client (RFC 7591); the resulting access token is sent with each request."
+        ),
+    );
+    if let Some(server) = &server {
+        scheme["x-latchkey-mcp-server-url"] = json!(server.openapi_notation());
+    }
+    Ok(ProviderSecurity {
+        scheme,
+        scopes: Vec::new(),
+    })
+}
+
+fn code_list(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+    quoted.join(", ")
+}

@@ -1,0 +1,1 @@
+//! The Rust client crate: one module per provider and a `Provider` enum.
