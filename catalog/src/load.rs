@@ -61,6 +61,31 @@ pub fn parse_provider(file_name: &str, source: &str) -> Result<Provider, Vec<Dia
     result
 }
 
+/// Validates a provider file whose document `build.rs` has already
+/// converted to `json`, which it does only for a file that both YAML parsers
+/// accept without a repeated key, that is a mapping and that is not an alias
+/// file. The result equals that of [`parse_provider`] on `source`: the JSON
+/// Schema validation and the semantic checks run here, and positions for
+/// their diagnostics come from `source` when a diagnostic needs one.
+pub(crate) fn parse_converted(
+    file_name: &str,
+    source: &str,
+    json: &str,
+) -> Result<Provider, Vec<Diagnostic>> {
+    let Ok(document) = serde_json::from_str::<Value>(json) else {
+        // Only a bug in `build.rs` leads here, and the YAML gives the same
+        // result at a higher cost.
+        return parse_provider(file_name, source);
+    };
+    let positions = LazyPositionIndex::new(
+        source,
+        Scan {
+            may_have_duplicates: false,
+        },
+    );
+    parse_document(file_name, source, document, &positions)
+}
+
 fn parse_non_empty_document(
     file_name: &str,
     source: &str,
