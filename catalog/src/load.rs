@@ -330,8 +330,51 @@ fn yaml_error(file_name: &str, source: &str, error: &serde_yaml::Error) -> Diagn
         .replace(" at line ", " starting at line ");
     let message = format!("invalid YAML: {reason}");
     let span = clamp_to_source(source, problem);
-    Diagnostic::at(file_name, source, span, Code::InvalidYaml, message)
-        .with_help(tab_help(source, span))
+    let help = tab_help(source, span).or_else(|| syntax_help(&text).map(str::to_owned));
+    Diagnostic::at(file_name, source, span, Code::InvalidYaml, message).with_help(help)
+}
+
+/// Returns what usually fixes a provider file that libyaml (through
+/// serde_yaml 0.9) rejects with `message`, for the messages that have one
+/// usual cause.
+fn syntax_help(message: &str) -> Option<&'static str> {
+    const HELP: &[(&str, &str)] = &[
+        (
+            "did not find expected ',' or ']'",
+            "a flow sequence lists its items between `[` and `]`, separated by commas; add the missing `,` or `]`",
+        ),
+        (
+            "did not find expected ',' or '}'",
+            "a flow mapping lists its entries between `{` and `}`, separated by commas; add the missing `,` or `}`",
+        ),
+        (
+            "mapping values are not allowed in this context",
+            "YAML reads a line indented deeper than the key above it as part of that key's value; indent this key like the others of its mapping, or quote a value that contains `: `",
+        ),
+        (
+            "did not find expected key",
+            "the keys of one mapping start in the same column; indent this line like the keys above it",
+        ),
+        (
+            "block sequence entries are not allowed in this context",
+            "start the list on the line after its key, with each `-` indented the same",
+        ),
+        (
+            "found character that cannot start any token",
+            "a plain value cannot start with `@`, `%` or `` ` ``; quote the value",
+        ),
+        (
+            "found unknown escape character",
+            "a backslash in double quotes starts an escape; write `\\\\` for a backslash, or quote the value with single quotes",
+        ),
+        (
+            "recursion limit exceeded",
+            "the YAML parser reads at most 128 nested levels, and a provider file needs only a few; remove the extra levels",
+        ),
+    ];
+    HELP.iter()
+        .find(|(start, _)| message.starts_with(start))
+        .map(|(_, help)| *help)
 }
 
 /// Checks whether `span` lies after the last character of the file.
