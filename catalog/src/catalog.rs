@@ -690,7 +690,8 @@ fn path_not_found(path: &Path) -> Option<Diagnostic> {
     }
     let name = path.display().to_string();
     let message = format!("path `{name}` does not exist");
-    Some(Diagnostic::for_file(&name, Code::PathNotFound, message))
+    let help = "check the path for a typo, or pass a path that exists";
+    Some(Diagnostic::for_file(&name, Code::PathNotFound, message).with_help(Some(help.to_owned())))
 }
 
 /// Renders diagnostics with a blank line between two of them. Each rendered
