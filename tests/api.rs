@@ -440,6 +440,67 @@ async fn invalid_bodies_return_400_naming_field() {
 }
 
 #[tokio::test]
+async fn oauth2_credentials_need_id_and_secret() {
+    // An empty `client_secret` is accepted, because a public client (PKCE)
+    // has none and the token request then sends only the client id.
+    let env = env();
+    let api = env.server.api();
+    let key = format!("oauth-{}", random_hex(4));
+    // (credentials, expected error code, field the message must name)
+    let cases = [
+        (
+            json!({ "type": "OAUTH2", "client_id": "cid" }),
+            "invalid_body",
+            "client_secret",
+        ),
+        (
+            json!({ "type": "OAUTH2", "client_secret": "secret" }),
+            "invalid_body",
+            "client_id",
+        ),
+        (
+            json!({ "type": "OAUTH2", "client_id": " ", "client_secret": "secret" }),
+            "invalid_credentials",
+            "client_id",
+        ),
+    ];
+    for (credentials, code, field) in &cases {
+        let body =
+            json!({ "unique_key": key, "provider": "test-oauth", "credentials": credentials });
+        let reply = api.post("/integrations", &body).await;
+        let case = format!("POST /integrations {body}");
+        assert_error(&reply, StatusCode::BAD_REQUEST, code, &case);
+        let message = reply.error_message();
+        assert!(message.contains(field), "{case}: {message}");
+    }
+    let stored = api.get(&format!("/integrations/{key}")).await;
+    assert_eq!(stored.status, StatusCode::NOT_FOUND, "{}", stored.text);
+
+    // PATCH checks new credentials as POST does and keeps the old ones.
+    api.create_integration(&json!({
+        "unique_key": key,
+        "provider": "test-oauth",
+        "credentials": { "type": "OAUTH2", "client_id": "cid", "client_secret": "secret" },
+    }))
+    .await;
+    for (credentials, code, field) in &cases {
+        let body = json!({ "credentials": credentials });
+        let reply = api.patch(&format!("/integrations/{key}"), &body).await;
+        let case = format!("PATCH /integrations/{key} {body}");
+        assert_error(&reply, StatusCode::BAD_REQUEST, code, &case);
+        let message = reply.error_message();
+        assert!(message.contains(field), "{case}: {message}");
+    }
+    let stored = api
+        .get(&format!("/integrations/{key}?include=credentials"))
+        .await;
+    assert_eq!(stored.status, StatusCode::OK, "{}", stored.text);
+    let credentials = &stored.json()["data"]["credentials"];
+    assert_eq!(credentials["client_id"], "cid", "{}", stored.text);
+    assert_eq!(credentials["client_secret"], "secret", "{}", stored.text);
+}
+
+#[tokio::test]
 async fn invalid_values_return_400() {
     let env = env();
     let api = env.server.api();

@@ -10,17 +10,27 @@ use std::str::Utf8Error;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
-use include_dir::{include_dir, Dir};
 use serde::Serialize;
 
 use crate::alias::{self, Fallback, PendingAlias};
 use crate::diagnostic::{Code, Diagnostic};
-use crate::load::{diagnostic_at_pointer, parse_provider};
+use crate::load::{diagnostic_at_pointer, parse_converted, parse_provider};
 use crate::model::Provider;
 use crate::positions::Span;
 
-/// `catalog/providers`, embedded at build time so that a server needs no files.
-static BUILTIN_PROVIDERS: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/providers");
+/// One file of `catalog/providers`, embedded at build time so that a server
+/// needs no files.
+struct BuiltinFile {
+    /// The file name, such as `github.yaml`.
+    name: &'static str,
+    source: &'static [u8],
+    /// The document as JSON text, which `build.rs` writes for a file whose
+    /// YAML parses without any diagnostic of its own (see [`parse_converted`]).
+    json: Option<&'static str>,
+}
+
+/// Every `*.yaml` file of `catalog/providers`, sorted by name.
+static BUILTIN_FILES: &[BuiltinFile] = include!(concat!(env!("OUT_DIR"), "/builtin_providers.rs"));
 
 /// The directory shown in diagnostics for built-in files, relative to the
 /// repository root.
@@ -501,32 +511,28 @@ fn map_in_parallel<T: Sync, R: Send>(
 }
 
 fn load_builtin() -> Loaded {
-    let mut files: Vec<_> = BUILTIN_PROVIDERS
-        .files()
-        .filter(|file| file.path().extension().is_some_and(|ext| ext == "yaml"))
-        .map(|file| {
-            let file_name = format!("{BUILTIN_DISPLAY_DIR}/{}", file.path().display());
-            let source = std::str::from_utf8(file.contents()).map(strip_byte_order_mark);
-            (file_name, file.contents(), source)
-        })
-        .collect();
-    // The embedded files lie directly in one directory, so sorting by name
-    // sorts by path.
-    files.sort_by(|(left, ..), (right, ..)| left.cmp(right));
     let mut loaded = Loaded::default();
-    type BuiltinFile<'a> = (String, &'a [u8], Result<&'a str, Utf8Error>);
-    let parse = |(file_name, _, source): &BuiltinFile| {
-        source
-            .as_ref()
-            .ok()
-            .map(|source| parse_file(file_name, source))
+    let parse = |file: &&BuiltinFile| {
+        let file_name = format!("{BUILTIN_DISPLAY_DIR}/{}", file.name);
+        let source = std::str::from_utf8(file.source).map(strip_byte_order_mark);
+        let parsed = match (source, file.json) {
+            (Ok(source), Some(json)) => Some(ParsedFile::Provider(
+                parse_converted(&file_name, source, json).map(Box::new),
+            )),
+            (Ok(source), None) => Some(parse_file(&file_name, source)),
+            (Err(_), _) => None,
+        };
+        (file_name, source, parsed)
     };
-    process_in_order(files, parse, |(file_name, bytes, source), parsed| {
+    let files: Vec<&BuiltinFile> = BUILTIN_FILES.iter().collect();
+    process_in_order(files, parse, |file, (file_name, source, parsed)| {
         match (source, parsed) {
             (Ok(source), Some(parsed)) => loaded.add(&file_name, source, parsed),
             (Err(error), _) => {
                 loaded.files_checked += 1;
-                loaded.diagnostics.push(not_utf8(&file_name, bytes, error));
+                loaded
+                    .diagnostics
+                    .push(not_utf8(&file_name, file.source, error));
             }
             (Ok(_), None) => unreachable!("`parse` parses every UTF-8 file"),
         }
@@ -684,7 +690,8 @@ fn path_not_found(path: &Path) -> Option<Diagnostic> {
     }
     let name = path.display().to_string();
     let message = format!("path `{name}` does not exist");
-    Some(Diagnostic::for_file(&name, Code::PathNotFound, message))
+    let help = "check the path for a typo, or pass a path that exists";
+    Some(Diagnostic::for_file(&name, Code::PathNotFound, message).with_help(Some(help.to_owned())))
 }
 
 /// Renders diagnostics with a blank line between two of them. Each rendered

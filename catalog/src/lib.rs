@@ -13,6 +13,10 @@
 mod alias;
 mod catalog;
 mod checks;
+// `build.rs` converts the built-in files with this module, and the crate
+// compiles it only to test it.
+#[cfg(test)]
+mod convert;
 mod diagnostic;
 mod document;
 mod import;

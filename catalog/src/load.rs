@@ -61,6 +61,31 @@ pub fn parse_provider(file_name: &str, source: &str) -> Result<Provider, Vec<Dia
     result
 }
 
+/// Validates a provider file whose document `build.rs` has already
+/// converted to `json`, which it does only for a file that both YAML parsers
+/// accept without a repeated key, that is a mapping and that is not an alias
+/// file. The result equals that of [`parse_provider`] on `source`: the JSON
+/// Schema validation and the semantic checks run here, and positions for
+/// their diagnostics come from `source` when a diagnostic needs one.
+pub(crate) fn parse_converted(
+    file_name: &str,
+    source: &str,
+    json: &str,
+) -> Result<Provider, Vec<Diagnostic>> {
+    let Ok(document) = serde_json::from_str::<Value>(json) else {
+        // Only a bug in `build.rs` leads here, and the YAML gives the same
+        // result at a higher cost.
+        return parse_provider(file_name, source);
+    };
+    let positions = LazyPositionIndex::new(
+        source,
+        Scan {
+            may_have_duplicates: false,
+        },
+    );
+    parse_document(file_name, source, document, &positions)
+}
+
 fn parse_non_empty_document(
     file_name: &str,
     source: &str,
@@ -305,8 +330,51 @@ fn yaml_error(file_name: &str, source: &str, error: &serde_yaml::Error) -> Diagn
         .replace(" at line ", " starting at line ");
     let message = format!("invalid YAML: {reason}");
     let span = clamp_to_source(source, problem);
-    Diagnostic::at(file_name, source, span, Code::InvalidYaml, message)
-        .with_help(tab_help(source, span))
+    let help = tab_help(source, span).or_else(|| syntax_help(&text).map(str::to_owned));
+    Diagnostic::at(file_name, source, span, Code::InvalidYaml, message).with_help(help)
+}
+
+/// Returns what usually fixes a provider file that libyaml (through
+/// serde_yaml 0.9) rejects with `message`, for the messages that have one
+/// usual cause.
+fn syntax_help(message: &str) -> Option<&'static str> {
+    const HELP: &[(&str, &str)] = &[
+        (
+            "did not find expected ',' or ']'",
+            "a flow sequence lists its items between `[` and `]`, separated by commas; add the missing `,` or `]`",
+        ),
+        (
+            "did not find expected ',' or '}'",
+            "a flow mapping lists its entries between `{` and `}`, separated by commas; add the missing `,` or `}`",
+        ),
+        (
+            "mapping values are not allowed in this context",
+            "YAML reads a line indented deeper than the key above it as part of that key's value; indent this key like the others of its mapping, or quote a value that contains `: `",
+        ),
+        (
+            "did not find expected key",
+            "the keys of one mapping start in the same column; indent this line like the keys above it",
+        ),
+        (
+            "block sequence entries are not allowed in this context",
+            "start the list on the line after its key, with each `-` indented the same",
+        ),
+        (
+            "found character that cannot start any token",
+            "a plain value cannot start with `@`, `%` or `` ` ``; quote the value",
+        ),
+        (
+            "found unknown escape character",
+            "a backslash in double quotes starts an escape; write `\\\\` for a backslash, or quote the value with single quotes",
+        ),
+        (
+            "recursion limit exceeded",
+            "the YAML parser reads at most 128 nested levels, and a provider file needs only a few; remove the extra levels",
+        ),
+    ];
+    HELP.iter()
+        .find(|(start, _)| message.starts_with(start))
+        .map(|(_, help)| *help)
 }
 
 /// Checks whether `span` lies after the last character of the file.

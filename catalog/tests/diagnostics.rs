@@ -582,6 +582,33 @@ fn deep_flow_nesting_is_rejected_quickly() {
 }
 
 #[test]
+fn deep_block_nesting_is_rejected_quickly() {
+    // Block collections need no closing bracket, so a line of `- ` or `? `
+    // nests as deep as it is long. libyaml reads them in linear time, and
+    // serde_yaml then rejects more than 128 levels.
+    let depth = 200_000;
+    for indicator in ["- ", "? "] {
+        let source = format!("name: demo\nx:\n  {}x\n", indicator.repeat(depth));
+        let started = std::time::Instant::now();
+        let diagnostics = diagnostics_of("demo.yaml", &source);
+        let elapsed = started.elapsed();
+        assert_eq!(diagnostics.len(), 1, "{indicator:?}");
+        assert_eq!(diagnostics[0].code, Code::InvalidYaml, "{indicator:?}");
+        assert_eq!(diagnostics[0].line, Some(3), "{indicator:?}");
+        assert!(elapsed.as_secs() < 5, "{indicator:?} took {elapsed:?}");
+    }
+    let source = format!("name: demo\nx:\n  {}x\n", "- ".repeat(depth));
+    let diagnostics = diagnostics_of("demo.yaml", &source);
+    assert!(
+        diagnostics[0].message.contains("recursion limit exceeded"),
+        "{}",
+        diagnostics[0].message
+    );
+    let help = diagnostics[0].help.as_deref().unwrap_or_default();
+    assert!(help.contains("at most 128 nested levels"), "{help}");
+}
+
+#[test]
 fn brackets_in_quotes_do_not_count_as_nesting() {
     let brackets = "[".repeat(300);
     let source = apply(&[(
