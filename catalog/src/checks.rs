@@ -27,7 +27,12 @@ pub(crate) struct Problem {
 }
 
 impl Problem {
-    fn new(code: Code, pointer: String, message: String, help: Option<String>) -> Problem {
+    pub(crate) fn new(
+        code: Code,
+        pointer: String,
+        message: String,
+        help: Option<String>,
+    ) -> Problem {
         Problem {
             code,
             pointer,
@@ -155,6 +160,9 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
     }
     if let Auth::Basic(basic) = &provider.auth {
         check_fixed_basic_half(basic, problems);
+    }
+    if let Auth::Jwt(jwt) = &provider.auth {
+        crate::jwt::check_jwt(jwt, problems);
     }
     if let Auth::ApiKey(api_key) = &provider.auth {
         if let Some(pattern) = &api_key.key_pattern {
@@ -509,6 +517,11 @@ fn push_jwt_fields<'a>(fields: &mut Vec<TemplateField<'a>>, jwt: &'a crate::Jwt)
             jwt.claims
                 .iter()
                 .map(|(key, text)| (format!("/auth/claims/{}", escape_pointer(key)), text)),
+        )
+        .chain(
+            jwt.token_params
+                .iter()
+                .map(|(key, text)| (format!("/auth/token_params/{}", escape_pointer(key)), text)),
         );
     for (pointer, text) in assertion_fields {
         fields.push(TemplateField {
@@ -524,11 +537,25 @@ fn push_jwt_fields<'a>(fields: &mut Vec<TemplateField<'a>>, jwt: &'a crate::Jwt)
 /// Checks whether `variable` is the `credentials` object of entered values,
 /// which the assertion templates of a `jwt` definition see.
 fn is_entered_credentials(auth: &Auth, pointer: &str, variable: &str) -> bool {
-    let assertion_field = ["/auth/signing_key", "/auth/header/", "/auth/claims/"]
+    let assertion_field = [
+        "/auth/signing_key",
+        "/auth/header/",
+        "/auth/claims/",
+        "/auth/token_params/",
+    ]
+    .iter()
+    .any(|prefix| pointer.starts_with(prefix));
+    let fingerprint_field = ["/auth/header/", "/auth/claims/"]
         .iter()
         .any(|prefix| pointer.starts_with(prefix));
-    matches!(auth, Auth::Jwt(_)) && assertion_field && variable == JWT_CREDENTIALS_VARIABLE
+    matches!(auth, Auth::Jwt(_))
+        && ((assertion_field && variable == JWT_CREDENTIALS_VARIABLE)
+            || (fingerprint_field && variable == JWT_PUBLIC_KEY_SHA256_VARIABLE))
 }
+
+/// The variable of the SHA-256 fingerprint of the signing key's public half,
+/// which the claim and header templates of a `jwt` definition see.
+const JWT_PUBLIC_KEY_SHA256_VARIABLE: &str = "public_key_sha256";
 
 /// The variable that holds the entered values in `jwt` assertion templates.
 const JWT_CREDENTIALS_VARIABLE: &str = "credentials";

@@ -8,6 +8,7 @@ mod credentials;
 mod error;
 mod inject;
 mod jwt;
+mod jwt_keys;
 mod lifecycle;
 mod mcp;
 mod oauth1;
