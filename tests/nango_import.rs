@@ -9,8 +9,10 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 const ENTRIES: usize = 1013;
-const CONVERTED: usize = 912;
-const SUPPORTED_MODES: [&str; 11] = [
+const CONVERTED: usize = 926;
+const SUPPORTED_MODES: [&str; 13] = [
+    "JWT",
+    "SIGNATURE",
     "OAUTH2",
     "OAUTH2_CC",
     "API_KEY",
@@ -29,26 +31,25 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
     ("MCP server URL taken whole from the connection config", 2),
     (
         "Nango field `additional_steps` has no Latchkey equivalent",
-        4,
+        5,
     ),
     (
         "Nango field `alternate_access_token_response_path` has no Latchkey equivalent",
         2,
     ),
-    ("Nango field `assertion` has no Latchkey equivalent", 5),
     (
         "Nango field `authorization_url_replacements` has no Latchkey equivalent",
         1,
     ),
     (
         "Nango field `authorization_url` has no Latchkey equivalent",
-        2,
+        1,
     ),
     ("Nango field `decode_url` has no Latchkey equivalent", 1),
     ("Nango field `installation` has no Latchkey equivalent", 1),
     (
         "Nango field `integration_config` has no Latchkey equivalent",
-        4,
+        5,
     ),
     ("Nango field `proxy.body` has no Latchkey equivalent", 1),
     (
@@ -63,26 +64,24 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
         "Nango field `require_client_certificate` has no Latchkey equivalent",
         5,
     ),
-    ("Nango field `signature` has no Latchkey equivalent", 3),
     (
         "Nango field `token_expires_in_ms` has no Latchkey equivalent",
         1,
     ),
     (
         "Nango field `token_request_auth_method` has no Latchkey equivalent",
-        2,
+        1,
     ),
     (
         "Nango field `token_response_headers` has no Latchkey equivalent",
         1,
     ),
+    ("SAML 2.0 bearer assertion", 1),
     ("absolute token expiry in an unstated format", 5),
     ("auth mode APP is not supported", 1),
     ("auth mode AWS_SIGV4 is not supported", 1),
     ("auth mode CUSTOM is not supported", 1),
     ("auth mode INSTALL_PLUGIN is not supported", 1),
-    ("auth mode JWT is not supported", 4),
-    ("auth mode SIGNATURE is not supported", 1),
     ("callback parameter that carries no authorization code", 1),
     ("credential placement with no Latchkey form", 8),
     (
@@ -96,7 +95,8 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
         "pattern of a URL variable accepts values that change the URL",
         2,
     ),
-    ("template or key with no Latchkey form", 12),
+    ("template fallback in token_url", 1),
+    ("template or key with no Latchkey form", 9),
     ("template variable filled by a post-connection script", 4),
     ("token request body format with no Latchkey form", 1),
     ("unexpected entry shape", 3),
@@ -233,7 +233,7 @@ fn unsupported_modes_are_listed() {
         .map(|entry| {
             (
                 entry["name"].as_str().unwrap(),
-                entry["message"].as_str().unwrap(),
+                entry["reason"].as_str().unwrap(),
             )
         })
         .collect();
@@ -250,7 +250,7 @@ fn unsupported_modes_are_listed() {
             "{name}"
         );
     }
-    assert_eq!(unsupported, 9);
+    assert_eq!(unsupported, 4);
 }
 
 #[test]

@@ -224,14 +224,34 @@ fn assertion_variables(
     config: &ConnectionConfig,
 ) -> Value {
     let mut vars = config_variables(provider, config);
+    // A blank value counts as unset, as `check_entered_values` counts it.
     let entered: Map<String, Value> = fields
         .iter()
+        .filter(|(_, value)| !value.expose().trim().is_empty())
         .map(|(key, value)| (key.clone(), Value::String(value.expose().to_owned())))
         .collect();
     if let Value::Object(object) = &mut vars {
         object.insert("credentials".to_owned(), Value::Object(entered));
     }
     vars
+}
+
+/// Checks whether `template` reads an optional entered value that is unset
+/// or blank, and no other missing variable, so that its claim is left out.
+fn uses_unset_optional_credential(jwt: &Jwt, template: &str, vars: &Value) -> bool {
+    let missing: Vec<String> = variable_paths(template)
+        .into_iter()
+        .filter(|path| {
+            vars.pointer(&format!("/{}", path.replace('.', "/")))
+                .is_none()
+        })
+        .collect();
+    !missing.is_empty()
+        && missing.iter().all(|path| {
+            path.strip_prefix("credentials.")
+                .and_then(|key| jwt.credentials.get(key))
+                .is_some_and(|field| field.optional)
+        })
 }
 
 /// Sets `public_key_sha256` when a claim or header template reads it, so
@@ -279,7 +299,9 @@ pub(crate) fn render_claims(
 ) -> Result<Map<String, Value>, EngineError> {
     let mut claims = Map::new();
     for (name, template) in &jwt.claims {
-        if uses_unset_optional(provider, template, vars) {
+        if uses_unset_optional(provider, template, vars)
+            || uses_unset_optional_credential(jwt, template, vars)
+        {
             continue;
         }
         let value = render(
@@ -703,6 +725,46 @@ proxy:
 
         assert_eq!(header.alg, Algorithm::RS256);
         assert_eq!(claims["sub"], "client-1");
+    }
+
+    #[test]
+    fn optional_credential_claim_left_out() {
+        let auth =
+            "  algorithm: RS256\n  claims:\n    sub: \"{{ credentials.delegate }}\"\n    iss: x";
+        let mut provider = rsa_provider(auth);
+        if let Auth::Jwt(jwt) = &mut provider.auth {
+            let field: latchkey_catalog::ConfigField =
+                serde_yaml::from_str("{ title: Delegate, optional: true }").unwrap();
+            jwt.credentials.insert("delegate".to_owned(), field);
+        }
+        let config = json!({"host": "h"}).as_object().unwrap().clone();
+        let unset = BTreeMap::from([("key".to_owned(), Secret::new(RSA_PEM))]);
+        let mut blank = unset.clone();
+        blank.insert("delegate".to_owned(), Secret::new(" "));
+        let mut set = unset.clone();
+        set.insert("delegate".to_owned(), Secret::new("user@example.com"));
+
+        for (case, fields, expected) in [
+            ("unset", unset, None),
+            ("blank", blank, None),
+            ("set", set, Some(json!("user@example.com"))),
+        ] {
+            let signed = sign_assertion(&provider, &fields, &config, now()).unwrap();
+            let payload = signed
+                .assertion
+                .expose()
+                .split('.')
+                .nth(1)
+                .unwrap()
+                .to_owned();
+            let payload: Map<String, Value> = serde_json::from_slice(
+                &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+                    .unwrap(),
+            )
+            .unwrap();
+            assert_eq!(payload.get("sub").cloned(), expected, "{case}");
+            assert_eq!(payload["iss"], "x", "{case}");
+        }
     }
 
     #[test]

@@ -481,7 +481,7 @@ fn body_format(entry: &Mapping) -> Result<&'static str, Reason> {
 /// Converts one credential definition into an entered field: its pattern
 /// (without `^` and `$`), format, example when it matches the pattern,
 /// `default_value` as the default, and the `optional` and `secret` flags.
-fn entered_field(key: &str, nango: &Mapping) -> Result<Mapping, Reason> {
+pub(super) fn entered_field(key: &str, nango: &Mapping) -> Result<Mapping, Reason> {
     let mut field = Mapping::new();
     field.insert("title".into(), title_from_key(key).into());
     let pattern = field_pattern(key, nango, Usage::default())?;
