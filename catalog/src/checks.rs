@@ -716,9 +716,17 @@ impl<'a> TemplateVariables<'a> {
     }
 }
 
+/// The functions that the engine adds to its template environment, which
+/// templates call by name and no provider declares.
+const TEMPLATE_FUNCTIONS: &[&str] = &["now"];
+
 fn compile_template(text: &str) -> Result<BTreeSet<String>, String> {
     match ENVIRONMENT.template_from_str(text) {
-        Ok(template) => Ok(template.undeclared_variables(false).into_iter().collect()),
+        Ok(template) => Ok(template
+            .undeclared_variables(false)
+            .into_iter()
+            .filter(|name| !TEMPLATE_FUNCTIONS.contains(&name.as_str()))
+            .collect()),
         Err(error) => Err(error.detail().unwrap_or("syntax error").to_owned()),
     }
 }

@@ -18,6 +18,7 @@ mod secret;
 mod sign;
 mod signature;
 mod template;
+mod template_time;
 mod token_request;
 mod token_response;
 mod transport;
