@@ -1261,11 +1261,12 @@ fn leading_variable(url: &str) -> Option<&str> {
 
 /// Variables available to every `signature` template besides the
 /// connection-config keys.
-const SIGNATURE_VARIABLES: [&str; 10] = [
+const SIGNATURE_VARIABLES: [&str; 11] = [
     "method",
     "host",
     "path",
     "query",
+    "sorted_query",
     "body",
     "body_sha256",
     "timestamp",

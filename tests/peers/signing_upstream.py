@@ -5,19 +5,25 @@ SigV4Auth over the request as received. `/hmac/...` checks the HMAC-SHA256
 scheme of the test provider `signing-hmac-test` with Python's hmac module:
 hex of HMAC(secret, METHOD \n PATH \n QUERY \n TIMESTAMP \n NONCE \n BODY),
 sent in `X-Signature` beside `X-Key-Id`, `X-Timestamp` and `X-Nonce`.
+`/duo/...` checks Duo's Admin API signature with the same key pair: hex
+HMAC-SHA1 of the Date header, the method, the lowercase host, the path and
+the sorted, RFC 3986 encoded query parameters on separate lines, sent as
+`Authorization: Basic base64(key id:signature)`.
 
 A verified request gets 200 with what was signed; any other gets 403 with
 a JSON `message` naming the failed check.
 """
 
 import argparse
+import base64
+import email.utils
 import hashlib
 import hmac
 import json
 import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -93,13 +99,39 @@ def verify_hmac(args, method, raw_path, query, headers, body):
         raise Rejected("HMAC signature mismatch")
 
 
+def verify_duo(args, method, raw_path, query, headers, body):
+    date = headers.get("date", "")
+    try:
+        signed_at = email.utils.parsedate_to_datetime(date)
+    except (TypeError, ValueError):
+        raise Rejected(f"Date {date!r} is not an RFC 2822 date")
+    if abs(time.time() - signed_at.timestamp()) > MAX_SKEW_SECONDS:
+        raise Rejected(f"Date {date!r} is stale")
+    params = sorted(parse_qsl(query, keep_blank_values=True))
+    canonical_params = "&".join(
+        f"{quote(name, safe='~')}={quote(value, safe='~')}" for name, value in params
+    )
+    text = "\n".join(
+        [date, method.upper(), headers.get("host", "").lower(), raw_path, canonical_params]
+    )
+    signature = hmac.new(args.hmac_secret.encode(), text.encode(), hashlib.sha1).hexdigest()
+    expected = "Basic " + base64.b64encode(f"{args.hmac_key_id}:{signature}".encode()).decode()
+    if not hmac.compare_digest(expected, headers.get("authorization", "")):
+        raise Rejected("Duo signature mismatch; canonical text: " + repr(text))
+
+
 class Handler(BaseHTTPRequestHandler):
     def handle_any(self):
         url = urlsplit(self.path)
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length)
         headers = {name.lower(): value for name, value in self.headers.items()}
-        check = verify_sigv4 if url.path.startswith("/aws/") else verify_hmac
+        if url.path.startswith("/aws/"):
+            check = verify_sigv4
+        elif url.path.startswith("/duo/"):
+            check = verify_duo
+        else:
+            check = verify_hmac
         try:
             check(self.server.args, self.command, url.path, url.query, headers, body)
             status, reply = 200, {

@@ -601,7 +601,7 @@ impl<'a> Builder<'a> {
             "two_step" => self.two_step(&mut auth)?,
             "session" => self.session(&mut auth)?,
             "jwt" => self.jwt(&mut auth)?,
-            "signature" => self.wsse(&mut auth)?,
+            "signature" => self.signature(&mut auth)?,
             "aws_sigv4" => self.aws_sigv4(&mut auth)?,
             "none" => {}
             _ => self.basic(&mut auth)?,

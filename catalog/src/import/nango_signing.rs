@@ -3,7 +3,9 @@
 //!
 //! JWTs become the `jwt` mode: auth mode JWT, the `signature` JWT of a
 //! TWO_STEP entry, the `assertion` JWT and OAUTH2_CC's `private_key_jwt`.
-//! Emarsys's WSSE header (auth mode SIGNATURE) becomes the `signature` mode.
+//! Emarsys's WSSE header (auth mode SIGNATURE) and Duo's HMAC-SHA1 request
+//! signature (a BASIC entry with `${hmacSha1Hex(...)}`) become the
+//! `signature` mode.
 //! BASIC entries whose authorization header is `${awsSigV4(...)}` become the
 //! `aws_sigv4` mode.
 
@@ -86,6 +88,7 @@ pub(super) fn signing_mode(entry: &Mapping) -> Result<Option<&'static str>, Reas
             ))
         }
         "BASIC" if aws_header(entry).is_some() => Some("aws_sigv4"),
+        "BASIC" if duo_header(entry).is_some() => Some("signature"),
         _ => None,
     };
     Ok(mode)
@@ -118,6 +121,9 @@ pub(super) fn set_by_mode(mode: &str, location: &str, name: &str) -> bool {
                 name.eq_ignore_ascii_case("authorization")
                     || name.eq_ignore_ascii_case("x-amz-date")
             }
+            "signature" => {
+                name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("date")
+            }
             _ => false,
         }
 }
@@ -130,6 +136,26 @@ fn aws_header(entry: &Mapping) -> Option<&str> {
         let name = name.as_str()?;
         let value = value.as_str()?;
         (name.eq_ignore_ascii_case("authorization") && value.starts_with("${awsSigV4("))
+            .then_some(value)
+    })
+}
+
+/// The opening and the end of Duo's `Authorization` header in Nango's form,
+/// around the lines of the signed text.
+const DUO_PREFIX: &str = "Basic ${base64(${credentials.username}:${hmacSha1Hex(";
+const DUO_SUFFIX: &str = ", ${credentials.password})})}";
+
+/// The time format of Duo's `Date` header in Nango's Day.js tokens.
+const DUO_DATE: &str = "${now:ddd, DD MMM YYYY HH:mm:ss ZZ}";
+
+/// Returns the `proxy.headers.authorization` of an entry when it is Duo's
+/// `Basic ${base64(USERNAME:${hmacSha1Hex(TEXT, PASSWORD)})}`.
+fn duo_header(entry: &Mapping) -> Option<&str> {
+    let headers = mapping(entry, "proxy").and_then(|proxy| mapping(proxy, "headers"))?;
+    headers.iter().find_map(|(name, value)| {
+        let name = name.as_str()?;
+        let value = value.as_str()?;
+        (name.eq_ignore_ascii_case("authorization") && value.contains("${hmacSha1Hex("))
             .then_some(value)
     })
 }
@@ -653,10 +679,70 @@ impl Builder<'_> {
             .map_err(|message| Reason::template(field, &message))
     }
 
+    /// Converts a SIGNATURE entry or a BASIC entry with Duo's signature.
+    pub(super) fn signature(&mut self, auth: &mut Mapping) -> Result<(), Reason> {
+        match duo_header(self.entry) {
+            Some(header) => self.duo(auth, header),
+            None => self.wsse(auth),
+        }
+    }
+
+    /// Converts Duo's Admin API signature: the hex HMAC-SHA1, keyed with the
+    /// secret key, of the `Date` header, the method, the host, the path and
+    /// the sorted query parameters on separate lines, sent as the password
+    /// of basic authentication with the integration key as username.
+    fn duo(&mut self, auth: &mut Mapping, header: &str) -> Result<(), Reason> {
+        let field = "proxy.headers.authorization";
+        let lines: Option<Vec<&str>> = header
+            .strip_prefix(DUO_PREFIX)
+            .and_then(|rest| rest.strip_suffix(DUO_SUFFIX))
+            .map(|text| text.split('\n').collect());
+        let expected = [DUO_DATE, "${method}", "${host}", "${path}", "${params}"];
+        if lines.as_deref() != Some(expected.as_slice()) {
+            return Err(Reason::template(
+                field,
+                &format!("template `{header}` has no Latchkey equivalent"),
+            ));
+        }
+        let date = mapping(self.entry, "proxy")
+            .and_then(|proxy| mapping(proxy, "headers"))
+            .and_then(|headers| {
+                headers.iter().find(|(name, _)| {
+                    name.as_str()
+                        .is_some_and(|n| n.eq_ignore_ascii_case("date"))
+                })
+            })
+            .and_then(|(_, value)| value.as_str());
+        if date != Some(DUO_DATE) {
+            return Err(Reason::template(
+                "proxy.headers.date",
+                "the `date` header is not the time that the signature covers",
+            ));
+        }
+        auth.insert("algorithm".into(), "hmac_sha1".into());
+        // NOTE: Duo signs the form parameters of a POST body in place of
+        // the query, and `sorted_query` covers only the query string, so a
+        // POST with a form body is signed over an empty parameter line.
+        auth.insert(
+            "string_to_sign".into(),
+            "{{ timestamp }}\n{{ method }}\n{{ host }}\n{{ path }}\n{{ sorted_query }}".into(),
+        );
+        auth.insert("encoding".into(), "hex".into());
+        auth.insert("timestamp_format".into(), "rfc2822".into());
+        let mut headers = Mapping::new();
+        headers.insert("date".into(), "{{ timestamp }}".into());
+        headers.insert(
+            "authorization".into(),
+            "Basic {{ (username ~ ':' ~ signature) | base64 }}".into(),
+        );
+        auth.insert("headers".into(), Value::Mapping(headers));
+        Ok(())
+    }
+
     /// Converts Nango's WSSE signature (Emarsys): an `X-WSSE` header with a
     /// `UsernameToken` whose `PasswordDigest` is the base64 of the lowercase
     /// hex SHA-1 of nonce, creation time and secret.
-    pub(super) fn wsse(&mut self, auth: &mut Mapping) -> Result<(), Reason> {
+    fn wsse(&mut self, auth: &mut Mapping) -> Result<(), Reason> {
         let headers = mapping(self.entry, "proxy").and_then(|proxy| mapping(proxy, "headers"));
         let header = headers
             .into_iter()
@@ -898,6 +984,22 @@ wsse:
     credentials:
         username: { type: string, title: User }
         password: { type: string, title: Secret }
+duo:
+    display_name: Duo
+    auth_mode: BASIC
+    proxy:
+        base_url: https://duo.example
+        headers:
+            date: ${now:ddd, DD MMM YYYY HH:mm:ss ZZ}
+            authorization: "Basic ${base64(${credentials.username}:${hmacSha1Hex(${now:ddd, DD MMM YYYY HH:mm:ss ZZ}\n${method}\n${host}\n${path}\n${params}, ${credentials.password})})}"
+duo-other-text:
+    display_name: Duo Other Text
+    auth_mode: BASIC
+    proxy:
+        base_url: https://duo.example
+        headers:
+            date: ${now:ddd, DD MMM YYYY HH:mm:ss ZZ}
+            authorization: "Basic ${base64(${credentials.username}:${hmacSha1Hex(${method}\n${path}, ${credentials.password})})}"
 aws-fixed:
     display_name: AWS Fixed
     auth_mode: BASIC
@@ -1073,6 +1175,19 @@ headers:
 "#,
             ),
             (
+                "duo",
+                r#"
+mode: signature
+algorithm: hmac_sha1
+string_to_sign: "{{ timestamp }}\n{{ method }}\n{{ host }}\n{{ path }}\n{{ sorted_query }}"
+encoding: hex
+timestamp_format: rfc2822
+headers:
+  date: "{{ timestamp }}"
+  authorization: "Basic {{ (username ~ ':' ~ signature) | base64 }}"
+"#,
+            ),
+            (
                 "aws-fixed",
                 r#"
 mode: aws_sigv4
@@ -1091,6 +1206,7 @@ region: "{{ region }}"
         let aws_proxy = &documents["aws-fixed"]["proxy"];
         assert_eq!(aws_proxy.get("headers"), None);
         assert_eq!(documents["wsse"]["proxy"].get("headers"), None);
+        assert_eq!(documents["duo"]["proxy"].get("headers"), None);
     }
 
     #[test]
@@ -1107,6 +1223,7 @@ region: "{{ region }}"
                 "`${fingerprint(...)}` takes a key other than the signing key",
             ),
             ("eddsa", "`token.header.alg` is `EdDSA`"),
+            ("duo-other-text", "hmacSha1Hex(${method}"),
         ];
         for (name, expected) in cases {
             let reason = reasons
