@@ -32,7 +32,8 @@ const EXCHANGE_RS256: &str = "test-jwt-exchange";
 const WRONG_AUDIENCE: &str = "test-jwt-wrong-audience";
 /// PS256 client assertion with an `x5t#S256` header and token parameters.
 const CLIENT_ASSERTION_PS256: &str = "test-jwt-client-assertion";
-/// RS256 client assertion signed with a private JWK, as Okta's are.
+/// RS256 client assertion signed with a private JWK, as Okta's are, sent to
+/// a fallback token URL that is also its audience.
 const CLIENT_ASSERTION_JWK: &str = "test-jwt-client-assertion-jwk";
 /// Direct bearer, RS256, with Snowflake's public-key fingerprint in `iss`.
 const FINGERPRINT_RS256: &str = "test-jwt-fingerprint";
@@ -133,14 +134,15 @@ fn env() -> &'static Env {
   claims:
     iss: "{{{{ credentials.client_id }}}}"
     sub: "{{{{ credentials.client_id }}}}"
-    aud: {AUDIENCE}
+    aud: "{{{{ token_url }}}}"
   jti: true
   lifetime_seconds: {LIFETIME}
-  token_url: "{base}/token"
+  token_url: "https://{{{{ hostname }}}}/token"
+  token_url_fallbacks: ["{base}/token"]
   grant: client_assertion"#,
                     base = peer.base_url
                 ),
-                "",
+                "connection_config:\n  hostname:\n    title: Hostname\n    pattern: \"[a-z0-9-]+\"\n    optional: true\n",
             ),
             (
                 FINGERPRINT_RS256,
@@ -516,6 +518,8 @@ async fn jwk_client_assertion_exchanged() {
     assert_eq!(body["header"]["alg"], "RS256");
     assert_eq!(body["claims"]["iss"], "okta-client");
     assert_eq!(body["claims"]["sub"], "okta-client");
+    let token_url = format!("{}/token", env().peer.base_url);
+    assert_eq!(body["claims"]["aud"], token_url.as_str());
 }
 
 #[tokio::test]

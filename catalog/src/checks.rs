@@ -507,6 +507,11 @@ fn push_jwt_fields<'a>(fields: &mut Vec<TemplateField<'a>>, jwt: &'a crate::Jwt)
     if let Some(token_url) = &jwt.token_url {
         push_one(fields, "/auth/token_url", token_url);
     }
+    push_list(
+        fields,
+        "/auth/token_url_fallbacks",
+        &jwt.token_url_fallbacks,
+    );
     let assertion_fields = std::iter::once(("/auth/signing_key".to_owned(), &jwt.signing_key))
         .chain(
             jwt.header
@@ -548,9 +553,11 @@ fn is_entered_credentials(auth: &Auth, pointer: &str, variable: &str) -> bool {
     let fingerprint_field = ["/auth/header/", "/auth/claims/"]
         .iter()
         .any(|prefix| pointer.starts_with(prefix));
+    let exchanged = matches!(auth, Auth::Jwt(jwt) if jwt.token_url.is_some());
     matches!(auth, Auth::Jwt(_))
         && ((assertion_field && variable == JWT_CREDENTIALS_VARIABLE)
-            || (fingerprint_field && variable == JWT_PUBLIC_KEY_SHA256_VARIABLE))
+            || (fingerprint_field && variable == JWT_PUBLIC_KEY_SHA256_VARIABLE)
+            || (exchanged && pointer.starts_with("/auth/claims/") && variable == "token_url"))
 }
 
 /// The variable of the SHA-256 fingerprint of the signing key's public half,
@@ -983,6 +990,9 @@ fn check_urls(
         Auth::Jwt(jwt) => {
             if let Some(token_url) = &jwt.token_url {
                 urls.push(("/auth/token_url".to_owned(), token_url));
+            }
+            for (index, url) in jwt.token_url_fallbacks.iter().enumerate() {
+                urls.push((format!("/auth/token_url_fallbacks/{index}"), url));
             }
         }
         Auth::McpOauth2(mcp) => {

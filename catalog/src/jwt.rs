@@ -60,6 +60,11 @@ pub struct Jwt {
     /// the bearer token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_url: Option<String>,
+    /// Token URL templates tried in order when `token_url` reads a variable
+    /// that the connection lacks. The claim templates see the chosen URL as
+    /// `token_url`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_url_fallbacks: Vec<String>,
     /// How the token request at `token_url` carries the assertion.
     #[serde(default, skip_serializing_if = "JwtGrant::is_jwt_bearer")]
     pub grant: JwtGrant,
@@ -178,6 +183,14 @@ pub(crate) fn check_jwt(jwt: &Jwt, problems: &mut Vec<Problem>) {
         }
     }
     if jwt.token_url.is_none() {
+        if !jwt.token_url_fallbacks.is_empty() {
+            problems.push(Problem::new(
+                Code::InvalidValue,
+                "/auth/token_url_fallbacks".to_owned(),
+                "`token_url_fallbacks` has no effect without `token_url`".to_owned(),
+                Some("add the `token_url` that takes the assertion".to_owned()),
+            ));
+        }
         if jwt.grant != JwtGrant::JwtBearer {
             problems.push(Problem::new(
                 Code::InvalidValue,
@@ -217,5 +230,103 @@ pub(crate) fn check_jwt(jwt: &Jwt, problems: &mut Vec<Problem>) {
             ),
             Some("use `RS256` or `PS256`, or remove `signing_key_format`".to_owned()),
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::parse_provider;
+
+    /// Returns the messages of the diagnostics of a `jwt` provider whose
+    /// auth section ends with `extra`.
+    fn messages(extra: &str) -> Vec<String> {
+        let source = format!(
+            r#"name: demo
+display_name: Demo
+auth:
+  mode: jwt
+  algorithm: RS256
+  credentials:
+    key: {{ title: Key }}
+  signing_key: "{{{{ credentials.key }}}}"
+  lifetime_seconds: 60
+  claims:
+    iss: demo
+    scope: read
+{extra}
+proxy:
+  base_url: https://api.demo.example
+"#
+        );
+        match parse_provider("demo.yaml", &source) {
+            Ok(_) => Vec::new(),
+            Err(diagnostics) => diagnostics.into_iter().map(|d| d.message).collect(),
+        }
+    }
+
+    #[test]
+    fn jwt_settings_checked_together() {
+        let cases = [
+            ("  list_claims: [aud]", "claim `aud` is not in `claims`"),
+            ("  array_claims: [aud]", "claim `aud` is not in `claims`"),
+            (
+                "  list_claims: [scope]\n  array_claims: [scope]",
+                "claim `scope` is in both `list_claims` and `array_claims`",
+            ),
+            (
+                "  grant: client_assertion",
+                "`grant` has no effect without `token_url`",
+            ),
+            (
+                "  token_params: { scope: read }",
+                "`token_params` has no effect without `token_url`",
+            ),
+            (
+                "  token_url_fallbacks: [https://login.demo.example/token]",
+                "`token_url_fallbacks` has no effect without `token_url`",
+            ),
+            (
+                "  hmac_key_encoding: hex",
+                "`hmac_key_encoding` applies to HS256, not RS256",
+            ),
+            (
+                "  header: { kid: \"{{ token_url }}\" }",
+                "template variable `token_url`",
+            ),
+        ];
+        for (extra, expected) in cases {
+            let messages = messages(extra);
+            assert!(
+                messages.iter().any(|message| message.contains(expected)),
+                "{extra}: {messages:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn jwt_settings_accepted_with_token_url() {
+        let extra = "  token_url: https://login.demo.example/token
+  token_url_fallbacks: [https://backup.demo.example/token]
+  grant: client_assertion
+  token_params: { client_id: \"{{ credentials.key }}\" }
+  array_claims: [scope]";
+
+        assert_eq!(messages(extra), Vec::<String>::new());
+    }
+
+    #[test]
+    fn token_url_claim_needs_token_url() {
+        let claim = "    aud: \"{{ token_url }}\"";
+        let with_url = format!("{claim}\n  token_url: https://login.demo.example/token");
+
+        let without = messages(claim);
+
+        assert!(
+            without
+                .iter()
+                .any(|message| message.contains("template variable `token_url`")),
+            "{without:?}"
+        );
+        assert_eq!(messages(&with_url), Vec::<String>::new());
     }
 }

@@ -20,11 +20,11 @@ use serde_json::{json, Map, Value};
 
 use crate::jwt_keys::{rsa_jwk_to_pkcs1_der, rsa_public_key_sha256};
 use crate::template::{
-    config_variables, render, render_params, uses_unset_optional, variable_paths,
+    config_variables, render, render_params, render_url_with_fallbacks, uses_unset_optional,
+    variable_paths,
 };
 use crate::token_response::parse_token_reply;
 use crate::transport::TokenTransport;
-use crate::url_template::render_url;
 use crate::{ConnectionConfig, Engine, EngineError, OAuth2Token, Secret, TokenGrant};
 
 /// The `grant_type` of the JWT bearer grant (RFC 7523 section 2.1).
@@ -71,8 +71,8 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<TokenGrant, EngineError> {
         let jwt = jwt_settings(provider)?;
-        let signed = sign_assertion(provider, fields, config, now)?;
         let Some(token_url) = &jwt.token_url else {
+            let signed = sign_assertion(provider, fields, config, now)?;
             return Ok(TokenGrant {
                 token: OAuth2Token {
                     access_token: signed.assertion,
@@ -86,7 +86,14 @@ impl Engine {
         };
 
         let vars = config_variables(provider, config);
-        let url = render_url(provider, "auth.token_url", token_url, &vars)?;
+        let url = render_url_with_fallbacks(
+            provider,
+            "auth.token_url",
+            token_url,
+            &jwt.token_url_fallbacks,
+            &vars,
+        )?;
+        let signed = sign_assertion_for(provider, fields, config, now, Some(url.as_str()))?;
         let body = token_request_body(provider, jwt, fields, config, &signed.assertion)?;
         let request = Request::builder()
             .method(Method::POST)
@@ -157,8 +164,23 @@ pub fn sign_assertion(
     config: &ConnectionConfig,
     now: DateTime<Utc>,
 ) -> Result<SignedAssertion, EngineError> {
+    sign_assertion_for(provider, fields, config, now, None)
+}
+
+/// Signs the assertion as [`sign_assertion`] does, with `token_url` (the
+/// rendered URL the assertion goes to) as a template variable.
+fn sign_assertion_for(
+    provider: &Provider,
+    fields: &BTreeMap<String, Secret>,
+    config: &ConnectionConfig,
+    now: DateTime<Utc>,
+    token_url: Option<&str>,
+) -> Result<SignedAssertion, EngineError> {
     let jwt = jwt_settings(provider)?;
     let mut vars = assertion_variables(provider, fields, config);
+    if let (Some(url), Value::Object(object)) = (token_url, &mut vars) {
+        object.insert("token_url".to_owned(), Value::String(url.to_owned()));
+    }
     add_public_key_sha256(provider, jwt, &mut vars)?;
     let expires_at = now.checked_add_signed(lifetime(jwt)).ok_or_else(|| {
         EngineError::template(

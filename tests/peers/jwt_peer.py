@@ -42,8 +42,10 @@ REQUIRED_CLAIMS = ["iss", "aud", "iat", "exp"]
 
 
 class State:
-    def __init__(self, key_dir, audience, access_token_ttl):
+    def __init__(self, key_dir, audience, access_token_ttl, token_url):
         self.audience = audience
+        # A client assertion may name the token endpoint as its audience.
+        self.token_url = token_url
         self.access_token_ttl = access_token_ttl
         self.lock = threading.Lock()
         self.issued = {}
@@ -90,7 +92,7 @@ class State:
             token,
             self.public_keys[algorithm],
             algorithms=[algorithm],
-            audience=self.audience,
+            audience=[self.audience, self.token_url],
             options={"require": REQUIRED_CLAIMS},
         )
 
@@ -212,7 +214,8 @@ def main():
     parser.add_argument("--access-token-ttl", type=int, default=3600,
                         help="lifetime of issued access tokens, in seconds")
     args = parser.parse_args()
-    Handler.state = State(args.key_dir, args.audience, args.access_token_ttl)
+    token_url = f"http://127.0.0.1:{args.port}/token"
+    Handler.state = State(args.key_dir, args.audience, args.access_token_ttl, token_url)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.serve_forever()
 

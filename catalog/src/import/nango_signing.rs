@@ -316,17 +316,12 @@ impl Builder<'_> {
     /// the client credentials grant authenticated with a JWT that the
     /// client's private JWK signs, with the claims OpenID Connect Core
     /// section 9 fixes (`iss` and `sub` the client id, `aud` the token
-    /// endpoint, a random `jti`).
+    /// endpoint that the request goes to, a random `jti`).
     fn private_key_jwt(&mut self, auth: &mut Mapping) -> Result<(), Reason> {
         let entry = self.entry;
         let nango_url = string(entry, "token_url")
             .ok_or_else(|| Reason::malformed("`token_url` is missing"))?;
-        if nango_url.contains("||") {
-            // NOTE: the JWT's `aud` must equal the URL the token request
-            // goes to, so a fallback URL would need a fallback audience too.
-            return Err(Reason::fallback("token_url"));
-        }
-        let token_url = self.url("token_url", nango_url)?;
+        self.insert_url(auth, "token_url", "token_url", nango_url)?;
         auth.insert("algorithm".into(), "RS256".into());
         auth.insert(
             "signing_key".into(),
@@ -336,7 +331,7 @@ impl Builder<'_> {
         let mut claims = Mapping::new();
         claims.insert("iss".into(), "{{ credentials.client_id }}".into());
         claims.insert("sub".into(), "{{ credentials.client_id }}".into());
-        claims.insert("aud".into(), token_url.clone().into());
+        claims.insert("aud".into(), "{{ token_url }}".into());
         auth.insert("claims".into(), Value::Mapping(claims));
         auth.insert("jti".into(), true.into());
         auth.insert("lifetime_seconds".into(), OKTA_ASSERTION_SECONDS.into());
@@ -957,6 +952,22 @@ client-assertion:
         assertion: { type: string, title: '', automated: true }
     assertion_option:
         privateKey: { type: string, title: Key }
+private-key-jwt:
+    display_name: Private Key JWT
+    auth_mode: OAUTH2_CC
+    token_url: https://${connectionConfig.hostname}/token || https://${connectionConfig.subdomain}.idp.example/token
+    token_request_auth_method: private_key_jwt
+    token_params:
+        grant_type: client_credentials
+    proxy:
+        base_url: https://${connectionConfig.hostname}
+    credentials:
+        client_id: { type: string, title: Client }
+        client_private_key: { type: string, title: Key, secret: true }
+    connection_config:
+        hostname: { type: string, title: Host, format: hostname }
+        subdomain: { type: string, title: Sub, pattern: "^[a-z0-9-]+$" }
+        oauth_scopes: { type: string, title: Scopes }
 saml:
     display_name: SAML
     auth_mode: TWO_STEP
@@ -1160,6 +1171,29 @@ grant: client_assertion
 token_params:
   client_id: "{{ credentials.clientId }}"
   scope: read
+"#,
+            ),
+            (
+                "private-key-jwt",
+                r#"
+mode: jwt
+credentials:
+  client_id: { title: Client ID }
+  client_private_key: { title: Client private key, secret: true }
+token_url: "https://{{ hostname }}/token"
+token_url_fallbacks: ["https://{{ subdomain }}.idp.example/token"]
+algorithm: RS256
+signing_key: "{{ credentials.client_private_key }}"
+signing_key_format: jwk
+claims:
+  iss: "{{ credentials.client_id }}"
+  sub: "{{ credentials.client_id }}"
+  aud: "{{ token_url }}"
+jti: true
+lifetime_seconds: 3600
+grant: client_assertion
+token_params:
+  scope: "{{ oauth_scopes }}"
 "#,
             ),
             (
