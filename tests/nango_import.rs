@@ -323,3 +323,52 @@ fn imported_files_validate_and_copy_no_prose() {
     assert!(mailchimp.ends_with(expected_step), "{mailchimp}");
     assert!(!mailchimp.contains("is not run"), "{mailchimp}");
 }
+
+#[test]
+fn signing_entries_keep_their_facts() {
+    let out = tempfile::tempdir().unwrap();
+    run_import(out.path());
+    let cases = [
+        (
+            "tripletex",
+            vec![
+                "      expirationDate: '{{ now(''%Y-%m-%d'', days=7) }}'\n",
+                "    value: Basic {{ (proxyCompanyId ~ ':' ~ access_token) | base64 }}\n",
+            ],
+        ),
+        (
+            "ghost-admin",
+            vec![
+                "  signing_key: '{{ (credentials.privateKey | split('':''))[1] }}'\n",
+                "  hmac_key_encoding: hex\n",
+                "    value: Ghost {{ access_token }}\n",
+            ],
+        ),
+        (
+            "snowflake-jwt",
+            vec!["    iss: '{{ credentials.accountIdentifier }}.{{ credentials.userName }}.SHA256:{{ public_key_sha256 }}'\n"],
+        ),
+        (
+            "okta-cc",
+            vec![
+                "  signing_key_format: jwk\n",
+                "    aud: '{{ token_url }}'\n",
+                "  - https://{{ subdomain }}.okta.com/oauth2/v1/token\n",
+                "  grant: client_assertion\n",
+            ],
+        ),
+        (
+            "microsoft-oauth2-cc-cert",
+            vec!["  algorithm: PS256\n", "    x5t#S256: '{{ credentials.certificateThumbprint }}'\n"],
+        ),
+        ("cisco-duo-admin", vec!["  timestamp_format: rfc2822\n"]),
+        ("aws-multi-service", vec!["  service: '{{ service }}'\n"]),
+        ("emarsys", vec!["  encoding: base64_hex\n"]),
+    ];
+    for (name, lines) in cases {
+        let text = std::fs::read_to_string(out.path().join(format!("{name}.yaml"))).unwrap();
+        for line in lines {
+            assert!(text.contains(line), "{name} lacks {line:?}:\n{text}");
+        }
+    }
+}

@@ -120,6 +120,25 @@ fn duo_provider(base_url: &str) -> String {
     )
 }
 
+/// Returns a provider with Emarsys's WSSE header, as the importer writes it
+/// for Nango's `emarsys`.
+fn wsse_provider(base_url: &str) -> String {
+    let auth = r#"  mode: signature
+  algorithm: sha1
+  string_to_sign: "{{ nonce }}{{ timestamp }}{{ password }}"
+  encoding: base64_hex
+  timestamp_format: iso8601
+  headers:
+    x-wsse: 'UsernameToken Username="{{ username }}", PasswordDigest="{{ signature }}", Nonce="{{ nonce }}", Created="{{ timestamp }}"'"#;
+    provider_file(
+        "signing-wsse-test",
+        "WSSE test",
+        auth,
+        &format!("{base_url}/wsse"),
+        "",
+    )
+}
+
 fn env() -> &'static Env {
     static ENV: OnceLock<Env> = OnceLock::new();
     ENV.get_or_init(|| {
@@ -136,6 +155,7 @@ fn env() -> &'static Env {
         );
         catalog.write("signing-hmac-test", &hmac_provider(&upstream.base_url));
         catalog.write("signing-duo-test", &duo_provider(&upstream.base_url));
+        catalog.write("signing-wsse-test", &wsse_provider(&upstream.base_url));
         let latchkey = CatalogServer::start(catalog, &[]);
         Env {
             _upstream: upstream,
@@ -493,4 +513,31 @@ async fn duo_wrong_secret_rejected_upstream() {
     assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
     let message = reply.json()["message"].as_str().unwrap().to_owned();
     assert!(message.starts_with("Duo signature mismatch"), "{message}");
+}
+
+#[tokio::test]
+async fn wsse_digest_verified() {
+    let api = env().latchkey.server.api();
+    let (key, id) = import(
+        &api,
+        "signing-wsse-test",
+        json!({ "type": "SIGNATURE", "username": HMAC_KEY_ID, "password": HMAC_SECRET }),
+        json!({}),
+    )
+    .await;
+
+    for path in ["/api/v2/settings", "/api/v2/contact?limit=1"] {
+        let reply = send(api.proxy(Method::GET, path, &key, &id)).await;
+        assert_verified(&reply, "verify_wsse", path);
+    }
+    let (key, id) = import(
+        &api,
+        "signing-wsse-test",
+        json!({ "type": "SIGNATURE", "username": HMAC_KEY_ID, "password": "wrong" }),
+        json!({}),
+    )
+    .await;
+    let reply = send(api.proxy(Method::GET, "/api/v2/settings", &key, &id)).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
+    assert_eq!(reply.json()["message"], "WSSE PasswordDigest mismatch");
 }

@@ -8,7 +8,10 @@ sent in `X-Signature` beside `X-Key-Id`, `X-Timestamp` and `X-Nonce`.
 `/duo/...` checks Duo's Admin API signature with the same key pair: hex
 HMAC-SHA1 of the Date header, the method, the lowercase host, the path and
 the sorted, RFC 3986 encoded query parameters on separate lines, sent as
-`Authorization: Basic base64(key id:signature)`.
+`Authorization: Basic base64(key id:signature)`. `/wsse/...` checks
+Emarsys's WSSE header `X-WSSE: UsernameToken Username="...",
+PasswordDigest="...", Nonce="...", Created="..."`, whose digest is the
+base64 of the hex SHA-1 of nonce, creation time and secret.
 
 A verified request gets 200 with what was signed; any other gets 403 with
 a JSON `message` naming the failed check.
@@ -18,6 +21,7 @@ import argparse
 import base64
 import email.utils
 import hashlib
+import re
 import hmac
 import json
 import time
@@ -120,6 +124,28 @@ def verify_duo(args, method, raw_path, query, headers, body):
         raise Rejected("Duo signature mismatch; canonical text: " + repr(text))
 
 
+def verify_wsse(args, method, raw_path, query, headers, body):
+    header = headers.get("x-wsse", "")
+    if not header.startswith("UsernameToken "):
+        raise Rejected(f"X-WSSE {header!r} is not a UsernameToken")
+    fields = dict(re.findall(r'(\w+)="([^"]*)"', header))
+    if fields.get("Username") != args.hmac_key_id:
+        raise Rejected(f"unknown Username {fields.get('Username')!r}")
+    nonce, created = fields.get("Nonce", ""), fields.get("Created", "")
+    if not re.fullmatch(r"[0-9a-f]{32}", nonce):
+        raise Rejected(f"Nonce {nonce!r} is not 32 hex digits")
+    try:
+        signed_at = datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise Rejected(f"Created {created!r} is not an ISO 8601 UTC time")
+    if abs(time.time() - signed_at.timestamp()) > MAX_SKEW_SECONDS:
+        raise Rejected(f"Created {created!r} is stale")
+    digest = hashlib.sha1((nonce + created + args.hmac_secret).encode()).hexdigest()
+    expected = base64.b64encode(digest.encode()).decode()
+    if not hmac.compare_digest(expected, fields.get("PasswordDigest", "")):
+        raise Rejected("WSSE PasswordDigest mismatch")
+
+
 class Handler(BaseHTTPRequestHandler):
     def handle_any(self):
         url = urlsplit(self.path)
@@ -130,6 +156,8 @@ class Handler(BaseHTTPRequestHandler):
             check = verify_sigv4
         elif url.path.startswith("/duo/"):
             check = verify_duo
+        elif url.path.startswith("/wsse/"):
+            check = verify_wsse
         else:
             check = verify_hmac
         try:
