@@ -65,7 +65,8 @@ pub struct Jwt {
     /// `token_url`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub token_url_fallbacks: Vec<String>,
-    /// How the token request at `token_url` carries the assertion.
+    /// The grant of the token request at `token_url`, which fixes the
+    /// parameters that carry the assertion.
     #[serde(default, skip_serializing_if = "JwtGrant::is_jwt_bearer")]
     pub grant: JwtGrant,
     /// Extra form parameters of the token request (values are templates
@@ -134,7 +135,7 @@ impl SigningKeyFormat {
     }
 }
 
-/// How the token request carries the signed assertion.
+/// The OAuth grant that carries the signed assertion in the token request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum JwtGrant {
