@@ -30,6 +30,16 @@ const DIRECT_HS256: &str = "test-jwt-hs256";
 const EXCHANGE_RS256: &str = "test-jwt-exchange";
 /// Like `EXCHANGE_RS256`, but with an audience the peer rejects.
 const WRONG_AUDIENCE: &str = "test-jwt-wrong-audience";
+/// PS256 client assertion with an `x5t#S256` header and token parameters.
+const CLIENT_ASSERTION_PS256: &str = "test-jwt-client-assertion";
+/// RS256 client assertion signed with a private JWK, as Okta's are, sent to
+/// a fallback token URL that is also its audience.
+const CLIENT_ASSERTION_JWK: &str = "test-jwt-client-assertion-jwk";
+/// Direct bearer, RS256, with Snowflake's public-key fingerprint in `iss`.
+const FINGERPRINT_RS256: &str = "test-jwt-fingerprint";
+/// Direct bearer, HS256 over the hex half of an entered `ID:SECRET`, with
+/// the id as `kid` and a one-element array claim.
+const SPLIT_KEY_HS256: &str = "test-jwt-split-key";
 
 struct Env {
     peer: JwtPeer,
@@ -82,6 +92,96 @@ fn env() -> &'static Env {
                 "",
             ),
             (EXCHANGE_RS256, exchange_auth(&peer, AUDIENCE), ""),
+            (
+                CLIENT_ASSERTION_PS256,
+                format!(
+                    r#"  mode: jwt
+  algorithm: PS256
+  credentials:
+    client_id: {{ title: Client ID }}
+    private_key: {{ title: Private key, secret: true }}
+    thumbprint: {{ title: Thumbprint }}
+    subject: {{ title: Subject, optional: true }}
+  signing_key: "{{{{ credentials.private_key }}}}"
+  header:
+    x5t#S256: "{{{{ credentials.thumbprint }}}}"
+  claims:
+    iss: "{{{{ credentials.client_id }}}}"
+    sub: "{{{{ credentials.subject }}}}"
+    aud: {AUDIENCE}
+  jti: true
+  lifetime_seconds: {LIFETIME}
+  token_url: "{base}/token"
+  grant: client_assertion
+  token_params:
+    client_id: "{{{{ credentials.client_id }}}}"
+    scope: "{{{{ tenant }}}}/.default"
+    resource: "{{{{ resource }}}}""#,
+                    base = peer.base_url
+                ),
+                "connection_config:\n  tenant:\n    title: Tenant\n  resource:\n    title: Resource\n    optional: true\n",
+            ),
+            (
+                CLIENT_ASSERTION_JWK,
+                format!(
+                    r#"  mode: jwt
+  algorithm: RS256
+  credentials:
+    client_id: {{ title: Client ID }}
+    client_private_key: {{ title: Private key (JWK), secret: true }}
+  signing_key: "{{{{ credentials.client_private_key }}}}"
+  signing_key_format: jwk
+  claims:
+    iss: "{{{{ credentials.client_id }}}}"
+    sub: "{{{{ credentials.client_id }}}}"
+    aud: "{{{{ token_url }}}}"
+  jti: true
+  lifetime_seconds: {LIFETIME}
+  token_url: "https://{{{{ hostname }}}}/token"
+  token_url_fallbacks: ["{base}/token"]
+  grant: client_assertion"#,
+                    base = peer.base_url
+                ),
+                "connection_config:\n  hostname:\n    title: Hostname\n    pattern: \"[a-z0-9-]+\"\n    optional: true\n",
+            ),
+            (
+                FINGERPRINT_RS256,
+                format!(
+                    r#"  mode: jwt
+  algorithm: RS256
+  credentials:
+    account: {{ title: Account }}
+    user: {{ title: User }}
+    private_key: {{ title: Private key, secret: true }}
+  signing_key: "{{{{ credentials.private_key }}}}"
+  claims:
+    iss: "{{{{ credentials.account }}}}.{{{{ credentials.user }}}}.SHA256:{{{{ public_key_sha256 }}}}"
+    sub: "{{{{ credentials.account }}}}.{{{{ credentials.user }}}}"
+    aud: {AUDIENCE}
+  lifetime_seconds: {LIFETIME}"#
+                ),
+                "",
+            ),
+            (
+                SPLIT_KEY_HS256,
+                format!(
+                    r#"  mode: jwt
+  algorithm: HS256
+  credentials:
+    admin_key: {{ title: Admin API key, pattern: "[a-f0-9]{{24}}:[a-f0-9]{{64}}" }}
+  signing_key: "{{{{ (credentials.admin_key | split(':'))[1] }}}}"
+  hmac_key_encoding: hex
+  header:
+    kid: "{{{{ (credentials.admin_key | split(':'))[0] }}}}"
+  claims:
+    iss: latchkey
+    aud: {AUDIENCE}
+    scope: GET /v1/apps
+  array_claims: [scope]
+  lifetime_seconds: {LIFETIME}"#
+                ),
+                "",
+            ),
             (WRONG_AUDIENCE, exchange_auth(&peer, "someone-else"), ""),
         ];
         for (name, auth, extra) in files {
@@ -345,4 +445,136 @@ async fn wrong_credential_type_rejected() {
         "API_KEY for jwt",
     );
     assert!(reply.error_message().contains("`JWT`"), "{}", reply.text);
+}
+
+#[tokio::test]
+async fn ps256_client_assertion_exchanged() {
+    let api = api();
+    let key = api.integration_of(CLIENT_ASSERTION_PS256).await;
+    let credentials = json!({
+        "client_id": "client-7",
+        "private_key": env().peer.key("rsa.pem"),
+        "thumbprint": "dGh1bWJwcmludA",
+    });
+    let (id, reply) = import(&api, &key, credentials, json!({"tenant": "api://t1"})).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+
+    let body = assert_verified(&whoami(&api, &key, &id).await, "access_token");
+    assert_eq!(body["header"]["alg"], "PS256");
+    assert_eq!(body["header"]["x5t#S256"], "dGh1bWJwcmludA");
+    assert_eq!(body["claims"]["iss"], "client-7");
+    assert!(body["claims"].get("sub").is_none(), "{body}");
+    assert!(body["claims"]["jti"].is_string(), "{body}");
+    // The unset optional `resource` parameter is left out.
+    assert_eq!(
+        body["params"],
+        json!([
+            ["grant_type", "client_credentials"],
+            [
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+            ],
+            ["client_id", "client-7"],
+            ["scope", "api://t1/.default"],
+        ])
+    );
+}
+
+#[tokio::test]
+async fn optional_subject_claim_sent_when_set() {
+    let api = api();
+    let key = api.integration_of(CLIENT_ASSERTION_PS256).await;
+    let credentials = json!({
+        "client_id": "client-8",
+        "private_key": env().peer.key("rsa.pem"),
+        "thumbprint": "dA",
+        "subject": "user@example.com",
+    });
+    let config = json!({"tenant": "t2", "resource": "https://graph.example"});
+    let (id, reply) = import(&api, &key, credentials, config).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+
+    let body = assert_verified(&whoami(&api, &key, &id).await, "access_token");
+    assert_eq!(body["claims"]["sub"], "user@example.com");
+    let params = body["params"].as_array().unwrap();
+    assert!(
+        params.contains(&json!(["resource", "https://graph.example"])),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn jwk_client_assertion_exchanged() {
+    let api = api();
+    let key = api.integration_of(CLIENT_ASSERTION_JWK).await;
+    let credentials = json!({
+        "client_id": "okta-client",
+        "client_private_key": env().peer.key("rsa.jwk"),
+    });
+    let (id, reply) = import(&api, &key, credentials, json!({})).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+
+    let body = assert_verified(&whoami(&api, &key, &id).await, "access_token");
+    assert_eq!(body["header"]["alg"], "RS256");
+    assert_eq!(body["claims"]["iss"], "okta-client");
+    assert_eq!(body["claims"]["sub"], "okta-client");
+    let token_url = format!("{}/token", env().peer.base_url);
+    assert_eq!(body["claims"]["aud"], token_url.as_str());
+}
+
+#[tokio::test]
+async fn jwk_of_wrong_type_rejected() {
+    let api = api();
+    let key = api.integration_of(CLIENT_ASSERTION_JWK).await;
+    let credentials = json!({
+        "client_id": "okta-client",
+        "client_private_key": r#"{"kty":"EC","crv":"P-256","x":"a","y":"b","d":"c"}"#,
+    });
+    let (id, reply) = import(&api, &key, credentials, json!({})).await;
+
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "invalid_credentials",
+        "EC JWK",
+    );
+    let message = reply.error_message();
+    assert!(
+        message.contains("`credentials.client_private_key`"),
+        "{message}"
+    );
+    let stored = api.connection_reply(&key, &id, None).await;
+    assert_eq!(stored.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn fingerprint_issuer_matches_peer() {
+    let api = api();
+    let key = api.integration_of(FINGERPRINT_RS256).await;
+    let credentials = json!({
+        "account": "ACME-1",
+        "user": "ROBOT",
+        "private_key": env().peer.key("rsa.pem"),
+    });
+    let (id, reply) = import(&api, &key, credentials, json!({})).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+
+    let body = assert_verified(&whoami(&api, &key, &id).await, "jwt");
+    let expected = format!("ACME-1.ROBOT.SHA256:{}", env().peer.key("rsa.fp"));
+    assert_eq!(body["claims"]["iss"], expected);
+    assert_eq!(body["claims"]["sub"], "ACME-1.ROBOT");
+}
+
+#[tokio::test]
+async fn split_hex_key_verified() {
+    let api = api();
+    let key = api.integration_of(SPLIT_KEY_HS256).await;
+    let admin_key = format!("0123456789abcdef01234567:{}", env().peer.key("hmac.hex"));
+    let (id, reply) = import(&api, &key, json!({ "admin_key": admin_key }), json!({})).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+
+    let body = assert_verified(&whoami(&api, &key, &id).await, "jwt");
+    assert_eq!(body["header"]["alg"], "HS256");
+    assert_eq!(body["header"]["kid"], "0123456789abcdef01234567");
+    assert_eq!(body["claims"]["scope"], json!(["GET /v1/apps"]));
 }

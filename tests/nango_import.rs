@@ -9,8 +9,10 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 const ENTRIES: usize = 1013;
-const CONVERTED: usize = 912;
-const SUPPORTED_MODES: [&str; 11] = [
+const CONVERTED: usize = 929;
+const SUPPORTED_MODES: [&str; 13] = [
+    "JWT",
+    "SIGNATURE",
     "OAUTH2",
     "OAUTH2_CC",
     "API_KEY",
@@ -29,26 +31,25 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
     ("MCP server URL taken whole from the connection config", 2),
     (
         "Nango field `additional_steps` has no Latchkey equivalent",
-        4,
+        5,
     ),
     (
         "Nango field `alternate_access_token_response_path` has no Latchkey equivalent",
         2,
     ),
-    ("Nango field `assertion` has no Latchkey equivalent", 5),
     (
         "Nango field `authorization_url_replacements` has no Latchkey equivalent",
         1,
     ),
     (
         "Nango field `authorization_url` has no Latchkey equivalent",
-        2,
+        1,
     ),
     ("Nango field `decode_url` has no Latchkey equivalent", 1),
     ("Nango field `installation` has no Latchkey equivalent", 1),
     (
         "Nango field `integration_config` has no Latchkey equivalent",
-        4,
+        5,
     ),
     ("Nango field `proxy.body` has no Latchkey equivalent", 1),
     (
@@ -63,26 +64,24 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
         "Nango field `require_client_certificate` has no Latchkey equivalent",
         5,
     ),
-    ("Nango field `signature` has no Latchkey equivalent", 3),
     (
         "Nango field `token_expires_in_ms` has no Latchkey equivalent",
         1,
     ),
     (
         "Nango field `token_request_auth_method` has no Latchkey equivalent",
-        2,
+        1,
     ),
     (
         "Nango field `token_response_headers` has no Latchkey equivalent",
         1,
     ),
+    ("SAML 2.0 bearer assertion", 1),
     ("absolute token expiry in an unstated format", 5),
     ("auth mode APP is not supported", 1),
     ("auth mode AWS_SIGV4 is not supported", 1),
     ("auth mode CUSTOM is not supported", 1),
     ("auth mode INSTALL_PLUGIN is not supported", 1),
-    ("auth mode JWT is not supported", 4),
-    ("auth mode SIGNATURE is not supported", 1),
     ("callback parameter that carries no authorization code", 1),
     ("credential placement with no Latchkey form", 8),
     (
@@ -96,7 +95,7 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
         "pattern of a URL variable accepts values that change the URL",
         2,
     ),
-    ("template or key with no Latchkey form", 12),
+    ("template or key with no Latchkey form", 7),
     ("template variable filled by a post-connection script", 4),
     ("token request body format with no Latchkey form", 1),
     ("unexpected entry shape", 3),
@@ -233,7 +232,7 @@ fn unsupported_modes_are_listed() {
         .map(|entry| {
             (
                 entry["name"].as_str().unwrap(),
-                entry["message"].as_str().unwrap(),
+                entry["reason"].as_str().unwrap(),
             )
         })
         .collect();
@@ -250,7 +249,7 @@ fn unsupported_modes_are_listed() {
             "{name}"
         );
     }
-    assert_eq!(unsupported, 9);
+    assert_eq!(unsupported, 4);
 }
 
 #[test]
@@ -323,4 +322,53 @@ fn imported_files_validate_and_copy_no_prose() {
 ";
     assert!(mailchimp.ends_with(expected_step), "{mailchimp}");
     assert!(!mailchimp.contains("is not run"), "{mailchimp}");
+}
+
+#[test]
+fn signing_entries_keep_their_facts() {
+    let out = tempfile::tempdir().unwrap();
+    run_import(out.path());
+    let cases = [
+        (
+            "tripletex",
+            vec![
+                "      expirationDate: '{{ now(''%Y-%m-%d'', days=7) }}'\n",
+                "    value: Basic {{ (proxyCompanyId ~ ':' ~ access_token) | base64 }}\n",
+            ],
+        ),
+        (
+            "ghost-admin",
+            vec![
+                "  signing_key: '{{ (credentials.privateKey | split('':''))[1] }}'\n",
+                "  hmac_key_encoding: hex\n",
+                "    value: Ghost {{ access_token }}\n",
+            ],
+        ),
+        (
+            "snowflake-jwt",
+            vec!["    iss: '{{ credentials.accountIdentifier }}.{{ credentials.userName }}.SHA256:{{ public_key_sha256 }}'\n"],
+        ),
+        (
+            "okta-cc",
+            vec![
+                "  signing_key_format: jwk\n",
+                "    aud: '{{ token_url }}'\n",
+                "  - https://{{ subdomain }}.okta.com/oauth2/v1/token\n",
+                "  grant: client_assertion\n",
+            ],
+        ),
+        (
+            "microsoft-oauth2-cc-cert",
+            vec!["  algorithm: PS256\n", "    x5t#S256: '{{ credentials.certificateThumbprint }}'\n"],
+        ),
+        ("cisco-duo-admin", vec!["  timestamp_format: rfc2822\n"]),
+        ("aws-multi-service", vec!["  service: '{{ service }}'\n"]),
+        ("emarsys", vec!["  encoding: base64_hex\n"]),
+    ];
+    for (name, lines) in cases {
+        let text = std::fs::read_to_string(out.path().join(format!("{name}.yaml"))).unwrap();
+        for line in lines {
+            assert!(text.contains(line), "{name} lacks {line:?}:\n{text}");
+        }
+    }
 }

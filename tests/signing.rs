@@ -1,7 +1,7 @@
 //! The request-signing modes end to end: connections of `aws_sigv4` and
 //! `signature` providers created through `POST /connections` and the
 //! connect form, then proxied requests that a Python upstream verifies
-//! (botocore's SigV4Auth for SigV4, Python's hmac for the HMAC scheme).
+//! (botocore's SigV4Auth for SigV4, Python's hmac for the HMAC schemes).
 //!
 //! The upstream is `tests/peers/signing_upstream.py`. Two run: the second
 //! expects a session token.
@@ -100,6 +100,45 @@ fn hmac_provider(base_url: &str) -> String {
     )
 }
 
+/// Returns a provider with Duo's Admin API signature, as the importer writes
+/// it for Nango's `cisco-duo-admin`.
+fn duo_provider(base_url: &str) -> String {
+    let auth = r#"  mode: signature
+  algorithm: hmac_sha1
+  string_to_sign: "{{ timestamp }}\n{{ method }}\n{{ host }}\n{{ path }}\n{{ sorted_query }}"
+  encoding: hex
+  timestamp_format: rfc2822
+  headers:
+    date: "{{ timestamp }}"
+    authorization: "Basic {{ (username ~ ':' ~ signature) | base64 }}""#;
+    provider_file(
+        "signing-duo-test",
+        "Duo test",
+        auth,
+        &format!("{base_url}/duo"),
+        "",
+    )
+}
+
+/// Returns a provider with Emarsys's WSSE header, as the importer writes it
+/// for Nango's `emarsys`.
+fn wsse_provider(base_url: &str) -> String {
+    let auth = r#"  mode: signature
+  algorithm: sha1
+  string_to_sign: "{{ nonce }}{{ timestamp }}{{ password }}"
+  encoding: base64_hex
+  timestamp_format: iso8601
+  headers:
+    x-wsse: 'UsernameToken Username="{{ username }}", PasswordDigest="{{ signature }}", Nonce="{{ nonce }}", Created="{{ timestamp }}"'"#;
+    provider_file(
+        "signing-wsse-test",
+        "WSSE test",
+        auth,
+        &format!("{base_url}/wsse"),
+        "",
+    )
+}
+
 fn env() -> &'static Env {
     static ENV: OnceLock<Env> = OnceLock::new();
     ENV.get_or_init(|| {
@@ -115,6 +154,8 @@ fn env() -> &'static Env {
             &aws_provider("signing-aws-session-test", &session_upstream.base_url),
         );
         catalog.write("signing-hmac-test", &hmac_provider(&upstream.base_url));
+        catalog.write("signing-duo-test", &duo_provider(&upstream.base_url));
+        catalog.write("signing-wsse-test", &wsse_provider(&upstream.base_url));
         let latchkey = CatalogServer::start(catalog, &[]);
         Env {
             _upstream: upstream,
@@ -428,4 +469,75 @@ async fn hmac_missing_password_rejected() {
         "{}",
         reply.text
     );
+}
+
+#[tokio::test]
+async fn duo_signature_verified() {
+    let api = env().latchkey.server.api();
+    let (key, id) = import(
+        &api,
+        "signing-duo-test",
+        json!({ "type": "SIGNATURE", "username": HMAC_KEY_ID, "password": HMAC_SECRET }),
+        json!({}),
+    )
+    .await;
+
+    let cases = [
+        (Method::GET, "/admin/v1/users", "no query"),
+        (
+            Method::GET,
+            "/admin/v1/users?username=root&limit=10&email=a%40b.example&name=A+B",
+            "unsorted query",
+        ),
+        (Method::DELETE, "/admin/v1/users/DU123", "delete"),
+    ];
+    for (method, path, case) in cases {
+        let reply = send(api.proxy(method, path, &key, &id)).await;
+        assert_verified(&reply, "verify_duo", case);
+    }
+}
+
+#[tokio::test]
+async fn duo_wrong_secret_rejected_upstream() {
+    let api = env().latchkey.server.api();
+    let (key, id) = import(
+        &api,
+        "signing-duo-test",
+        json!({ "type": "SIGNATURE", "username": HMAC_KEY_ID, "password": "wrong" }),
+        json!({}),
+    )
+    .await;
+
+    let reply = send(api.proxy(Method::GET, "/admin/v1/users", &key, &id)).await;
+
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
+    let message = reply.json()["message"].as_str().unwrap().to_owned();
+    assert!(message.starts_with("Duo signature mismatch"), "{message}");
+}
+
+#[tokio::test]
+async fn wsse_digest_verified() {
+    let api = env().latchkey.server.api();
+    let (key, id) = import(
+        &api,
+        "signing-wsse-test",
+        json!({ "type": "SIGNATURE", "username": HMAC_KEY_ID, "password": HMAC_SECRET }),
+        json!({}),
+    )
+    .await;
+
+    for path in ["/api/v2/settings", "/api/v2/contact?limit=1"] {
+        let reply = send(api.proxy(Method::GET, path, &key, &id)).await;
+        assert_verified(&reply, "verify_wsse", path);
+    }
+    let (key, id) = import(
+        &api,
+        "signing-wsse-test",
+        json!({ "type": "SIGNATURE", "username": HMAC_KEY_ID, "password": "wrong" }),
+        json!({}),
+    )
+    .await;
+    let reply = send(api.proxy(Method::GET, "/api/v2/settings", &key, &id)).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
+    assert_eq!(reply.json()["message"], "WSSE PasswordDigest mismatch");
 }

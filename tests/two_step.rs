@@ -47,6 +47,9 @@ fn env() -> &'static Env {
         catalog.write("test-two-step-form", &form_provider(base));
         catalog.write("test-session", &session_provider(base));
         catalog.write("test-none", &none_provider(&httpbin.base_url));
+        for (name, days) in [("test-dated", 7), ("test-dated-wrong", 6)] {
+            catalog.write(name, &dated_provider(base, name, days));
+        }
         let latchkey = CatalogServer::start(catalog, &[]);
         Env {
             tokens,
@@ -154,6 +157,28 @@ fn session_provider(base: &str) -> String {
         "{}\n  headers:\n    devKey: \"{{{{ dev_key }}}}\"\n",
         file.trim_end()
     )
+}
+
+/// Returns a provider whose login sends an expiry date `days` ahead and the
+/// current Unix time, both from the `now` template function.
+fn dated_provider(base: &str, name: &str, days: i64) -> String {
+    let auth = format!(
+        r#"  mode: two_step
+  credentials:
+    user: {{title: User}}
+  token_request:
+    url: "{base}/dated/login"
+    body_format: json
+    params:
+      user: "{{{{ user }}}}"
+      expirationDate: "{{{{ now('%Y-%m-%d', days={days}) }}}}"
+    headers:
+      X-Sent-At: "{{{{ now('unix') }}}}"
+  token_response:
+    access_token: token
+    default_expires_in: {TOKEN_LIFETIME_SECONDS}"#
+    );
+    provider_file(name, "Dated login", &auth, &format!("{base}/api"), "")
 }
 
 fn none_provider(httpbin: &str) -> String {
@@ -417,4 +442,41 @@ async fn rejected_login_quoted_and_not_stored() {
     assert_eq!(stored.status, StatusCode::NOT_FOUND, "{}", stored.text);
     let logs = env.latchkey.server.logs();
     assert!(!logs.contains(&wrong_secret), "the secret reached the logs");
+}
+
+#[tokio::test]
+async fn now_dates_in_login_accepted() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let credentials = json!({"type": "TWO_STEP", "user": USERNAME});
+
+    let key = integration(&api, "test-dated").await;
+    let issued_before = env.tokens.issued("dated").await;
+    let created = api
+        .create_connection(&json!({
+            "provider_config_key": key,
+            "connection_id": format!("dated-{}", random_hex(6)),
+            "credentials": credentials,
+        }))
+        .await;
+    assert_eq!(created["credentials"]["type"], "TWO_STEP");
+    assert_eq!(env.tokens.issued("dated").await, issued_before + 1);
+
+    // Six days ahead is not the date the server expects, so its rejection
+    // shows that it checks the rendered date.
+    let key = integration(&api, "test-dated-wrong").await;
+    let reply = api
+        .post(
+            "/connections",
+            &json!({"provider_config_key": key, "credentials": credentials}),
+        )
+        .await;
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "invalid_credentials",
+        "date six days ahead",
+    );
+    let message = reply.error_message();
+    assert!(message.contains("expirationDate"), "{message}");
 }

@@ -27,7 +27,12 @@ pub(crate) struct Problem {
 }
 
 impl Problem {
-    fn new(code: Code, pointer: String, message: String, help: Option<String>) -> Problem {
+    pub(crate) fn new(
+        code: Code,
+        pointer: String,
+        message: String,
+        help: Option<String>,
+    ) -> Problem {
         Problem {
             code,
             pointer,
@@ -155,6 +160,9 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
     }
     if let Auth::Basic(basic) = &provider.auth {
         check_fixed_basic_half(basic, problems);
+    }
+    if let Auth::Jwt(jwt) = &provider.auth {
+        crate::jwt::check_jwt(jwt, problems);
     }
     if let Auth::ApiKey(api_key) = &provider.auth {
         if let Some(pattern) = &api_key.key_pattern {
@@ -499,6 +507,11 @@ fn push_jwt_fields<'a>(fields: &mut Vec<TemplateField<'a>>, jwt: &'a crate::Jwt)
     if let Some(token_url) = &jwt.token_url {
         push_one(fields, "/auth/token_url", token_url);
     }
+    push_list(
+        fields,
+        "/auth/token_url_fallbacks",
+        &jwt.token_url_fallbacks,
+    );
     let assertion_fields = std::iter::once(("/auth/signing_key".to_owned(), &jwt.signing_key))
         .chain(
             jwt.header
@@ -509,6 +522,11 @@ fn push_jwt_fields<'a>(fields: &mut Vec<TemplateField<'a>>, jwt: &'a crate::Jwt)
             jwt.claims
                 .iter()
                 .map(|(key, text)| (format!("/auth/claims/{}", escape_pointer(key)), text)),
+        )
+        .chain(
+            jwt.token_params
+                .iter()
+                .map(|(key, text)| (format!("/auth/token_params/{}", escape_pointer(key)), text)),
         );
     for (pointer, text) in assertion_fields {
         fields.push(TemplateField {
@@ -524,11 +542,27 @@ fn push_jwt_fields<'a>(fields: &mut Vec<TemplateField<'a>>, jwt: &'a crate::Jwt)
 /// Checks whether `variable` is the `credentials` object of entered values,
 /// which the assertion templates of a `jwt` definition see.
 fn is_entered_credentials(auth: &Auth, pointer: &str, variable: &str) -> bool {
-    let assertion_field = ["/auth/signing_key", "/auth/header/", "/auth/claims/"]
+    let assertion_field = [
+        "/auth/signing_key",
+        "/auth/header/",
+        "/auth/claims/",
+        "/auth/token_params/",
+    ]
+    .iter()
+    .any(|prefix| pointer.starts_with(prefix));
+    let fingerprint_field = ["/auth/header/", "/auth/claims/"]
         .iter()
         .any(|prefix| pointer.starts_with(prefix));
-    matches!(auth, Auth::Jwt(_)) && assertion_field && variable == JWT_CREDENTIALS_VARIABLE
+    let exchanged = matches!(auth, Auth::Jwt(jwt) if jwt.token_url.is_some());
+    matches!(auth, Auth::Jwt(_))
+        && ((assertion_field && variable == JWT_CREDENTIALS_VARIABLE)
+            || (fingerprint_field && variable == JWT_PUBLIC_KEY_SHA256_VARIABLE)
+            || (exchanged && pointer.starts_with("/auth/claims/") && variable == "token_url"))
 }
+
+/// The variable of the SHA-256 fingerprint of the signing key's public half,
+/// which the claim and header templates of a `jwt` definition see.
+const JWT_PUBLIC_KEY_SHA256_VARIABLE: &str = "public_key_sha256";
 
 /// The variable that holds the entered values in `jwt` assertion templates.
 const JWT_CREDENTIALS_VARIABLE: &str = "credentials";
@@ -689,9 +723,17 @@ impl<'a> TemplateVariables<'a> {
     }
 }
 
+/// The functions that the engine adds to its template environment, which
+/// templates call by name and no provider declares.
+const TEMPLATE_FUNCTIONS: &[&str] = &["now"];
+
 fn compile_template(text: &str) -> Result<BTreeSet<String>, String> {
     match ENVIRONMENT.template_from_str(text) {
-        Ok(template) => Ok(template.undeclared_variables(false).into_iter().collect()),
+        Ok(template) => Ok(template
+            .undeclared_variables(false)
+            .into_iter()
+            .filter(|name| !TEMPLATE_FUNCTIONS.contains(&name.as_str()))
+            .collect()),
         Err(error) => Err(error.detail().unwrap_or("syntax error").to_owned()),
     }
 }
@@ -948,6 +990,9 @@ fn check_urls(
         Auth::Jwt(jwt) => {
             if let Some(token_url) = &jwt.token_url {
                 urls.push(("/auth/token_url".to_owned(), token_url));
+            }
+            for (index, url) in jwt.token_url_fallbacks.iter().enumerate() {
+                urls.push((format!("/auth/token_url_fallbacks/{index}"), url));
             }
         }
         Auth::McpOauth2(mcp) => {
@@ -1226,11 +1271,12 @@ fn leading_variable(url: &str) -> Option<&str> {
 
 /// Variables available to every `signature` template besides the
 /// connection-config keys.
-const SIGNATURE_VARIABLES: [&str; 10] = [
+const SIGNATURE_VARIABLES: [&str; 11] = [
     "method",
     "host",
     "path",
     "query",
+    "sorted_query",
     "body",
     "body_sha256",
     "timestamp",

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::checks::Problem;
+use crate::diagnostic::Code;
 use crate::model::{ConfigField, Inject, TokenResponse};
 
 /// Signed JWT assertion settings.
@@ -20,13 +22,18 @@ pub struct Jwt {
     /// The values the end user enters, such as a private key and a key id,
     /// by key. They are stored as secrets.
     pub credentials: BTreeMap<String, ConfigField>,
-    /// Template of the signing key: a PEM private key for `RS256` and
-    /// `ES256`, a shared secret for `HS256`.
+    /// Template of the signing key: a private key for `RS256`, `PS256` and
+    /// `ES256` (in the form `signing_key_format` names), a shared secret for
+    /// `HS256`.
     pub signing_key: String,
+    /// Form of a rendered RSA or EC private key.
+    #[serde(default, skip_serializing_if = "SigningKeyFormat::is_pem")]
+    pub signing_key_format: SigningKeyFormat,
     /// Encoding of an `HS256` shared secret after rendering.
     #[serde(default, skip_serializing_if = "HmacKeyEncoding::is_utf8")]
     pub hmac_key_encoding: HmacKeyEncoding,
-    /// Extra JOSE header parameters; only `kid` and `typ` are allowed.
+    /// Extra JOSE header parameters; only `kid`, `typ` and `x5t#S256` are
+    /// allowed.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub header: BTreeMap<String, String>,
     /// Claims of the payload (values are templates). A claim whose template
@@ -38,6 +45,10 @@ pub struct Jwt {
     /// such as a `scope` that a provider expects as a list.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub list_claims: Vec<String>,
+    /// Claims whose rendered value becomes a JSON array of that one string,
+    /// such as Apple's `scope` of one API request (`GET /v1/apps`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub array_claims: Vec<String>,
     /// Whether the payload carries a random `jti` claim (RFC 7519 section
     /// 4.1.7), for providers that reject a replayed assertion.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -49,6 +60,19 @@ pub struct Jwt {
     /// the bearer token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_url: Option<String>,
+    /// Token URL templates tried in order when `token_url` reads a variable
+    /// that the connection lacks. The claim templates see the chosen URL as
+    /// `token_url`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub token_url_fallbacks: Vec<String>,
+    /// The grant of the token request at `token_url`, which fixes the
+    /// parameters that carry the assertion.
+    #[serde(default, skip_serializing_if = "JwtGrant::is_jwt_bearer")]
+    pub grant: JwtGrant,
+    /// Extra form parameters of the token request (values are templates
+    /// that see the connection config and `credentials.<key>`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub token_params: BTreeMap<String, String>,
     /// Paths of the token and its lifetime in the exchange reply.
     #[serde(default)]
     pub token_response: TokenResponse,
@@ -67,6 +91,8 @@ pub struct Jwt {
 pub enum JwtAlgorithm {
     /// RSASSA-PKCS1-v1_5 with SHA-256.
     RS256,
+    /// RSASSA-PSS with SHA-256 and MGF1 with SHA-256.
+    PS256,
     /// ECDSA with the P-256 curve and SHA-256.
     ES256,
     /// HMAC with SHA-256.
@@ -87,5 +113,221 @@ pub enum HmacKeyEncoding {
 impl HmacKeyEncoding {
     fn is_utf8(&self) -> bool {
         *self == HmacKeyEncoding::Utf8
+    }
+}
+
+/// Form of a rendered RSA or EC private key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SigningKeyFormat {
+    /// PEM: PKCS#8 (`BEGIN PRIVATE KEY`), or PKCS#1 (`BEGIN RSA PRIVATE
+    /// KEY`) for RSA.
+    #[default]
+    Pem,
+    /// A JSON Web Key (RFC 7517) of key type `RSA` with the private members
+    /// `d`, `p` and `q`, as Okta's API service applications use.
+    Jwk,
+}
+
+impl SigningKeyFormat {
+    fn is_pem(&self) -> bool {
+        *self == SigningKeyFormat::Pem
+    }
+}
+
+/// The OAuth grant that carries the signed assertion in the token request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JwtGrant {
+    /// The JWT bearer grant (RFC 7523 section 2.1): `grant_type` is
+    /// `urn:ietf:params:oauth:grant-type:jwt-bearer` and `assertion` the JWT.
+    #[default]
+    JwtBearer,
+    /// The client credentials grant with the JWT as client authentication
+    /// (RFC 7523 section 2.2, `private_key_jwt` in OpenID Connect):
+    /// `grant_type` is `client_credentials`, `client_assertion_type` is
+    /// `urn:ietf:params:oauth:client-assertion-type:jwt-bearer` and
+    /// `client_assertion` the JWT.
+    ClientAssertion,
+}
+
+impl JwtGrant {
+    fn is_jwt_bearer(&self) -> bool {
+        *self == JwtGrant::JwtBearer
+    }
+}
+
+/// Checks the settings of a `jwt` definition that the schema cannot relate:
+/// claim lists that name claims, token request settings without a
+/// `token_url`, and key options of another algorithm.
+pub(crate) fn check_jwt(jwt: &Jwt, problems: &mut Vec<Problem>) {
+    for (field, names) in [
+        ("list_claims", &jwt.list_claims),
+        ("array_claims", &jwt.array_claims),
+    ] {
+        for (index, name) in names.iter().enumerate() {
+            if !jwt.claims.contains_key(name) {
+                problems.push(Problem::new(
+                    Code::InvalidValue,
+                    format!("/auth/{field}/{index}"),
+                    format!("claim `{name}` is not in `claims`"),
+                    Some(format!("add `{name}` to `claims` or remove it here")),
+                ));
+            } else if field == "array_claims" && jwt.list_claims.contains(name) {
+                problems.push(Problem::new(
+                    Code::InvalidValue,
+                    format!("/auth/{field}/{index}"),
+                    format!("claim `{name}` is in both `list_claims` and `array_claims`"),
+                    Some("keep it in one of the two lists".to_owned()),
+                ));
+            }
+        }
+    }
+    if jwt.token_url.is_none() {
+        if !jwt.token_url_fallbacks.is_empty() {
+            problems.push(Problem::new(
+                Code::InvalidValue,
+                "/auth/token_url_fallbacks".to_owned(),
+                "`token_url_fallbacks` has no effect without `token_url`".to_owned(),
+                Some("add the `token_url` that takes the assertion".to_owned()),
+            ));
+        }
+        if jwt.grant != JwtGrant::JwtBearer {
+            problems.push(Problem::new(
+                Code::InvalidValue,
+                "/auth/grant".to_owned(),
+                "`grant` has no effect without `token_url`".to_owned(),
+                Some("add the `token_url` that takes the assertion".to_owned()),
+            ));
+        }
+        if !jwt.token_params.is_empty() {
+            problems.push(Problem::new(
+                Code::InvalidValue,
+                "/auth/token_params".to_owned(),
+                "`token_params` has no effect without `token_url`".to_owned(),
+                Some("add the `token_url` that takes the assertion".to_owned()),
+            ));
+        }
+    }
+    if jwt.hmac_key_encoding != HmacKeyEncoding::Utf8 && jwt.algorithm != JwtAlgorithm::HS256 {
+        problems.push(Problem::new(
+            Code::InvalidValue,
+            "/auth/hmac_key_encoding".to_owned(),
+            format!(
+                "`hmac_key_encoding` applies to HS256, not {:?}",
+                jwt.algorithm
+            ),
+            Some("remove `hmac_key_encoding`".to_owned()),
+        ));
+    }
+    let rsa = matches!(jwt.algorithm, JwtAlgorithm::RS256 | JwtAlgorithm::PS256);
+    if jwt.signing_key_format == SigningKeyFormat::Jwk && !rsa {
+        problems.push(Problem::new(
+            Code::InvalidValue,
+            "/auth/signing_key_format".to_owned(),
+            format!(
+                "`signing_key_format: jwk` takes an RSA key, and {:?} does not use one",
+                jwt.algorithm
+            ),
+            Some("use `RS256` or `PS256`, or remove `signing_key_format`".to_owned()),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::parse_provider;
+
+    /// Returns the messages of the diagnostics of a `jwt` provider whose
+    /// auth section ends with `extra`.
+    fn messages(extra: &str) -> Vec<String> {
+        let source = format!(
+            r#"name: demo
+display_name: Demo
+auth:
+  mode: jwt
+  algorithm: RS256
+  credentials:
+    key: {{ title: Key }}
+  signing_key: "{{{{ credentials.key }}}}"
+  lifetime_seconds: 60
+  claims:
+    iss: demo
+    scope: read
+{extra}
+proxy:
+  base_url: https://api.demo.example
+"#
+        );
+        match parse_provider("demo.yaml", &source) {
+            Ok(_) => Vec::new(),
+            Err(diagnostics) => diagnostics.into_iter().map(|d| d.message).collect(),
+        }
+    }
+
+    #[test]
+    fn jwt_settings_checked_together() {
+        let cases = [
+            ("  list_claims: [aud]", "claim `aud` is not in `claims`"),
+            ("  array_claims: [aud]", "claim `aud` is not in `claims`"),
+            (
+                "  list_claims: [scope]\n  array_claims: [scope]",
+                "claim `scope` is in both `list_claims` and `array_claims`",
+            ),
+            (
+                "  grant: client_assertion",
+                "`grant` has no effect without `token_url`",
+            ),
+            (
+                "  token_params: { scope: read }",
+                "`token_params` has no effect without `token_url`",
+            ),
+            (
+                "  token_url_fallbacks: [https://login.demo.example/token]",
+                "`token_url_fallbacks` has no effect without `token_url`",
+            ),
+            (
+                "  hmac_key_encoding: hex",
+                "`hmac_key_encoding` applies to HS256, not RS256",
+            ),
+            (
+                "  header: { kid: \"{{ token_url }}\" }",
+                "template variable `token_url`",
+            ),
+        ];
+        for (extra, expected) in cases {
+            let messages = messages(extra);
+            assert!(
+                messages.iter().any(|message| message.contains(expected)),
+                "{extra}: {messages:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn jwt_settings_accepted_with_token_url() {
+        let extra = "  token_url: https://login.demo.example/token
+  token_url_fallbacks: [https://backup.demo.example/token]
+  grant: client_assertion
+  token_params: { client_id: \"{{ credentials.key }}\" }
+  array_claims: [scope]";
+
+        assert_eq!(messages(extra), Vec::<String>::new());
+    }
+
+    #[test]
+    fn token_url_claim_needs_token_url() {
+        let claim = "    aud: \"{{ token_url }}\"";
+        let with_url = format!("{claim}\n  token_url: https://login.demo.example/token");
+
+        let without = messages(claim);
+
+        assert!(
+            without
+                .iter()
+                .any(|message| message.contains("template variable `token_url`")),
+            "{without:?}"
+        );
+        assert_eq!(messages(&with_url), Vec::<String>::new());
     }
 }

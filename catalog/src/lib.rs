@@ -36,7 +36,7 @@ mod two_step;
 pub use catalog::{validate_paths, Catalog, CatalogError, ValidationReport};
 pub use diagnostic::{Code, Diagnostic, Severity};
 pub use import::{import_nango, ConvertedEntry, ImportError, ImportReport, Reason, SkippedEntry};
-pub use jwt::{HmacKeyEncoding, Jwt, JwtAlgorithm};
+pub use jwt::{HmacKeyEncoding, Jwt, JwtAlgorithm, JwtGrant, SigningKeyFormat};
 pub use load::parse_provider;
 pub use model::*;
 pub use post_connection::{

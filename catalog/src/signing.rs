@@ -29,7 +29,10 @@ pub struct AwsSigV4 {
 /// templates. Besides the connection-config keys they see `method`
 /// (uppercase), `host`, `path` (percent-encoded, as sent), `query` (the
 /// query string as sent, without `?`), `body` (as UTF-8 text),
-/// `body_sha256` (lowercase hex), `timestamp`, `nonce` and the credential
+/// `body_sha256` (lowercase hex), `sorted_query` (the query parameters
+/// sorted by name, then value, each name and value percent-encoded except
+/// for the unreserved characters of RFC 3986, joined with `&`),
+/// `timestamp`, `nonce` and the credential
 /// fields `username` and `password`. `headers` and `query` also see
 /// `signature`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,6 +125,9 @@ pub enum TimestampFormat {
     /// The HTTP date format of RFC 9110, for example
     /// `Thu, 01 Jan 2026 00:00:00 GMT`.
     HttpDate,
+    /// The date format of RFC 2822 with a numeric zone, for example
+    /// `Thu, 01 Jan 2026 00:00:00 +0000`, as Duo's API signatures use.
+    Rfc2822,
 }
 
 fn default_true() -> bool {

@@ -12,18 +12,31 @@ use chrono::{DateTime, TimeDelta, Utc};
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Method, Request};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use latchkey_catalog::{Auth, HmacKeyEncoding, Jwt, JwtAlgorithm, Provider};
+use latchkey_catalog::{
+    Auth, HmacKeyEncoding, Jwt, JwtAlgorithm, JwtGrant, Provider, SigningKeyFormat,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::template::{config_variables, render, uses_unset_optional, variable_paths};
+use crate::jwt_keys::{rsa_jwk_to_pkcs1_der, rsa_public_key_sha256};
+use crate::template::{
+    config_variables, render, render_params, render_url_with_fallbacks, uses_unset_optional,
+    variable_paths,
+};
 use crate::token_response::parse_token_reply;
 use crate::transport::TokenTransport;
-use crate::url_template::render_url;
 use crate::{ConnectionConfig, Engine, EngineError, OAuth2Token, Secret, TokenGrant};
 
 /// The `grant_type` of the JWT bearer grant (RFC 7523 section 2.1).
 pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// The `client_assertion_type` of a JWT client assertion (RFC 7523 section
+/// 2.2).
+pub const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// The template variable of the base64 SHA-256 digest of the signing key's
+/// public half, which Snowflake's issuer claim carries.
+const PUBLIC_KEY_SHA256: &str = "public_key_sha256";
 
 /// Random bytes of a `jti` claim: 128 bits, base64url-encoded.
 const JTI_BYTES: u32 = 16;
@@ -58,8 +71,8 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<TokenGrant, EngineError> {
         let jwt = jwt_settings(provider)?;
-        let signed = sign_assertion(provider, fields, config, now)?;
         let Some(token_url) = &jwt.token_url else {
+            let signed = sign_assertion(provider, fields, config, now)?;
             return Ok(TokenGrant {
                 token: OAuth2Token {
                     access_token: signed.assertion,
@@ -73,11 +86,15 @@ impl Engine {
         };
 
         let vars = config_variables(provider, config);
-        let url = render_url(provider, "auth.token_url", token_url, &vars)?;
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("grant_type", JWT_BEARER_GRANT)
-            .append_pair("assertion", signed.assertion.expose())
-            .finish();
+        let url = render_url_with_fallbacks(
+            provider,
+            "auth.token_url",
+            token_url,
+            &jwt.token_url_fallbacks,
+            &vars,
+        )?;
+        let signed = sign_assertion_for(provider, fields, config, now, Some(url.as_str()))?;
+        let body = token_request_body(provider, jwt, fields, config, &signed.assertion)?;
         let request = Request::builder()
             .method(Method::POST)
             .uri(url.as_str())
@@ -92,6 +109,38 @@ impl Engine {
             .await?;
         parse_token_reply(&provider.name, &jwt.token_response, &reply, now, None)
     }
+}
+
+/// Builds the form body of the token request: the grant's own parameters,
+/// then the rendered `token_params`.
+fn token_request_body(
+    provider: &Provider,
+    jwt: &Jwt,
+    fields: &BTreeMap<String, Secret>,
+    config: &ConnectionConfig,
+    assertion: &Secret,
+) -> Result<String, EngineError> {
+    let mut body = url::form_urlencoded::Serializer::new(String::new());
+    match jwt.grant {
+        JwtGrant::JwtBearer => body
+            .append_pair("grant_type", JWT_BEARER_GRANT)
+            .append_pair("assertion", assertion.expose()),
+        JwtGrant::ClientAssertion => body
+            .append_pair("grant_type", "client_credentials")
+            .append_pair("client_assertion_type", CLIENT_ASSERTION_TYPE)
+            .append_pair("client_assertion", assertion.expose()),
+    };
+    let vars = assertion_variables(provider, fields, config);
+    let params: BTreeMap<String, String> = jwt
+        .token_params
+        .iter()
+        .filter(|(_, template)| !uses_unset_optional(provider, template, &vars))
+        .map(|(key, template)| (key.clone(), template.clone()))
+        .collect();
+    for (key, value) in render_params(&provider.name, "auth.token_params", &params, &vars)? {
+        body.append_pair(&key, &value);
+    }
+    Ok(body.finish())
 }
 
 /// Returns the `jwt` settings of `provider`, or an error for another mode.
@@ -115,8 +164,24 @@ pub fn sign_assertion(
     config: &ConnectionConfig,
     now: DateTime<Utc>,
 ) -> Result<SignedAssertion, EngineError> {
+    sign_assertion_for(provider, fields, config, now, None)
+}
+
+/// Signs the assertion as [`sign_assertion`] does, with `token_url` (the
+/// rendered URL the assertion goes to) as a template variable.
+fn sign_assertion_for(
+    provider: &Provider,
+    fields: &BTreeMap<String, Secret>,
+    config: &ConnectionConfig,
+    now: DateTime<Utc>,
+    token_url: Option<&str>,
+) -> Result<SignedAssertion, EngineError> {
     let jwt = jwt_settings(provider)?;
-    let vars = assertion_variables(provider, fields, config);
+    let mut vars = assertion_variables(provider, fields, config);
+    if let (Some(url), Value::Object(object)) = (token_url, &mut vars) {
+        object.insert("token_url".to_owned(), Value::String(url.to_owned()));
+    }
+    add_public_key_sha256(provider, jwt, &mut vars)?;
     let expires_at = now.checked_add_signed(lifetime(jwt)).ok_or_else(|| {
         EngineError::template(
             &provider.name,
@@ -181,8 +246,10 @@ fn assertion_variables(
     config: &ConnectionConfig,
 ) -> Value {
     let mut vars = config_variables(provider, config);
+    // A blank value counts as unset, as `check_entered_values` counts it.
     let entered: Map<String, Value> = fields
         .iter()
+        .filter(|(_, value)| !value.expose().trim().is_empty())
         .map(|(key, value)| (key.clone(), Value::String(value.expose().to_owned())))
         .collect();
     if let Value::Object(object) = &mut vars {
@@ -191,8 +258,60 @@ fn assertion_variables(
     vars
 }
 
+/// Checks whether `template` reads an optional entered value that is unset
+/// or blank, and no other missing variable, so that its claim is left out.
+fn uses_unset_optional_credential(jwt: &Jwt, template: &str, vars: &Value) -> bool {
+    let missing: Vec<String> = variable_paths(template)
+        .into_iter()
+        .filter(|path| {
+            vars.pointer(&format!("/{}", path.replace('.', "/")))
+                .is_none()
+        })
+        .collect();
+    !missing.is_empty()
+        && missing.iter().all(|path| {
+            path.strip_prefix("credentials.")
+                .and_then(|key| jwt.credentials.get(key))
+                .is_some_and(|field| field.optional)
+        })
+}
+
+/// Sets `public_key_sha256` when a claim or header template reads it, so
+/// that other definitions never parse their key twice.
+fn add_public_key_sha256(
+    provider: &Provider,
+    jwt: &Jwt,
+    vars: &mut Value,
+) -> Result<(), EngineError> {
+    let reads_fingerprint = jwt
+        .claims
+        .values()
+        .chain(jwt.header.values())
+        .any(|template| {
+            variable_paths(template)
+                .iter()
+                .any(|path| path == PUBLIC_KEY_SHA256)
+        });
+    if !reads_fingerprint {
+        return Ok(());
+    }
+    let pem = render(&provider.name, "auth.signing_key", &jwt.signing_key, vars)?;
+    let fingerprint = rsa_public_key_sha256(&pem_text(&pem)).map_err(|detail| {
+        EngineError::InvalidCredential(format!(
+            "{} of provider `{}` has no public key fingerprint: {detail}",
+            key_fields(&jwt.signing_key),
+            provider.name
+        ))
+    })?;
+    if let Value::Object(object) = vars {
+        object.insert(PUBLIC_KEY_SHA256.to_owned(), Value::String(fingerprint));
+    }
+    Ok(())
+}
+
 /// Renders the claims, then sets `iat`, `exp` and `jti`. A claim listed in
-/// `list_claims` becomes an array of its space-separated parts.
+/// `list_claims` becomes an array of its space-separated parts, and one in
+/// `array_claims` an array of its whole value.
 pub(crate) fn render_claims(
     provider: &Provider,
     jwt: &Jwt,
@@ -202,7 +321,9 @@ pub(crate) fn render_claims(
 ) -> Result<Map<String, Value>, EngineError> {
     let mut claims = Map::new();
     for (name, template) in &jwt.claims {
-        if uses_unset_optional(provider, template, vars) {
+        if uses_unset_optional(provider, template, vars)
+            || uses_unset_optional_credential(jwt, template, vars)
+        {
             continue;
         }
         let value = render(
@@ -218,6 +339,8 @@ pub(crate) fn render_claims(
                     .map(|part| Value::String(part.to_owned()))
                     .collect(),
             )
+        } else if jwt.array_claims.contains(name) {
+            Value::Array(vec![Value::String(value)])
         } else {
             Value::String(value)
         };
@@ -244,12 +367,13 @@ fn render_header(provider: &Provider, jwt: &Jwt, vars: &Value) -> Result<Header,
         match name.as_str() {
             "kid" => header.kid = Some(value),
             "typ" => header.typ = Some(value),
-            // The schema allows only `kid` and `typ`.
+            "x5t#S256" => header.x5t_s256 = Some(value),
+            // The schema allows only `kid`, `typ` and `x5t#S256`.
             _ => {
                 return Err(EngineError::template(
                     &provider.name,
                     &format!("auth.header.{name}"),
-                    "only the header parameters `kid` and `typ` can be set",
+                    "only the header parameters `kid`, `typ` and `x5t#S256` can be set",
                 ))
             }
         }
@@ -269,7 +393,14 @@ fn signing_key(provider: &Provider, jwt: &Jwt, vars: &Value) -> Result<EncodingK
         ))
     };
     match jwt.algorithm {
-        JwtAlgorithm::RS256 => EncodingKey::from_rsa_pem(pem_text(&text).as_bytes()).map_err(|err| {
+        JwtAlgorithm::RS256 | JwtAlgorithm::PS256
+            if jwt.signing_key_format == SigningKeyFormat::Jwk =>
+        {
+            rsa_jwk_to_pkcs1_der(&text)
+                .map(|der| EncodingKey::from_rsa_der(&der))
+                .map_err(|detail| invalid("an RSA private JSON Web Key", detail))
+        }
+        JwtAlgorithm::RS256 | JwtAlgorithm::PS256 => EncodingKey::from_rsa_pem(pem_text(&text).as_bytes()).map_err(|err| {
             invalid(
                 "a PEM RSA private key (`-----BEGIN PRIVATE KEY-----` or `-----BEGIN RSA PRIVATE KEY-----`)",
                 err.to_string(),
@@ -319,6 +450,7 @@ fn key_fields(template: &str) -> String {
 fn algorithm(algorithm: JwtAlgorithm) -> Algorithm {
     match algorithm {
         JwtAlgorithm::RS256 => Algorithm::RS256,
+        JwtAlgorithm::PS256 => Algorithm::PS256,
         JwtAlgorithm::ES256 => Algorithm::ES256,
         JwtAlgorithm::HS256 => Algorithm::HS256,
     }
@@ -502,6 +634,226 @@ proxy:
         assert!(missing.contains("`credentials.issuer`"), "{missing}");
         assert!(unknown.contains("`credentials.other`"), "{unknown}");
         assert!(check_entered_values(&provider, &entered()).is_ok());
+    }
+
+    const RSA_PEM: &str = include_str!("../testdata/rsa2048.pem");
+
+    /// Builds an RSA `jwt` provider whose key is entered as `key`.
+    fn rsa_provider(auth: &str) -> Provider {
+        provider_from_yaml(&format!(
+            r#"
+name: rsa
+display_name: RSA
+connection_config:
+  host: {{ title: Host, pattern: "[a-z.]+" }}
+  audience: {{ title: Audience, optional: true }}
+auth:
+  mode: jwt
+  credentials:
+    key: {{ title: Key }}
+    client_id: {{ title: Client ID }}
+  signing_key: "{{{{ credentials.key }}}}"
+  lifetime_seconds: 300
+{auth}
+proxy:
+  base_url: https://api.rsa.example
+"#
+        ))
+    }
+
+    /// Returns the PEM public key of `RSA_PEM`.
+    fn rsa_public_pem() -> String {
+        use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey, LineEnding};
+        rsa::RsaPrivateKey::from_pkcs8_pem(RSA_PEM)
+            .unwrap()
+            .to_public_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap()
+    }
+
+    /// Signs with `provider` and the entered `key`, then verifies the JWT
+    /// with the public half of `RSA_PEM`.
+    fn decode_rsa(provider: &Provider, key: &str) -> (Header, Map<String, Value>) {
+        let fields = BTreeMap::from([
+            ("key".to_owned(), Secret::new(key)),
+            ("client_id".to_owned(), Secret::new("client-1")),
+        ]);
+        let config = json!({"host": "login.example"})
+            .as_object()
+            .unwrap()
+            .clone();
+        let signed = sign_assertion(provider, &fields, &config, now()).unwrap();
+        let jwt = jwt_settings(provider).unwrap();
+        let mut validation = Validation::new(algorithm(jwt.algorithm));
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        let decoded = jsonwebtoken::decode::<Map<String, Value>>(
+            signed.assertion.expose(),
+            &DecodingKey::from_rsa_pem(rsa_public_pem().as_bytes()).unwrap(),
+            &validation,
+        )
+        .unwrap();
+        (decoded.header, decoded.claims)
+    }
+
+    #[test]
+    fn ps256_with_certificate_thumbprint() {
+        let provider = rsa_provider(
+            "  algorithm: PS256\n  header:\n    x5t#S256: abc-_1\n  claims:\n    iss: \"{{ credentials.client_id }}\"",
+        );
+
+        let (header, claims) = decode_rsa(&provider, RSA_PEM);
+
+        assert_eq!(header.alg, Algorithm::PS256);
+        assert_eq!(header.x5t_s256.as_deref(), Some("abc-_1"));
+        assert_eq!(claims["iss"], "client-1");
+    }
+
+    #[test]
+    fn public_key_sha256_in_claim() {
+        let provider = rsa_provider(
+            "  algorithm: RS256\n  claims:\n    iss: \"ACCT.USER.SHA256:{{ public_key_sha256 }}\"",
+        );
+
+        let (_, claims) = decode_rsa(&provider, RSA_PEM);
+
+        // The digest that `openssl pkey -pubout -outform DER | openssl dgst
+        // -sha256 -binary | base64` prints for testdata/rsa2048.pem.
+        assert_eq!(
+            claims["iss"],
+            "ACCT.USER.SHA256:6DQ26LSw87qAxDx52ZRgDvmUQxkRAi8OvdS3Zi/VHwU="
+        );
+    }
+
+    #[test]
+    fn jwk_signing_key_verified_with_pem() {
+        use base64::Engine as _;
+        use rsa::pkcs8::DecodePrivateKey;
+        use rsa::traits::{PrivateKeyParts, PublicKeyParts};
+        let key = rsa::RsaPrivateKey::from_pkcs8_pem(RSA_PEM).unwrap();
+        let b64 = |n: &rsa::BigUint| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(n.to_bytes_be())
+        };
+        let jwk = json!({
+            "kty": "RSA", "kid": "k1", "n": b64(key.n()), "e": b64(key.e()),
+            "d": b64(key.d()), "p": b64(&key.primes()[0]), "q": b64(&key.primes()[1]),
+        })
+        .to_string();
+        let provider = rsa_provider(
+            "  algorithm: RS256\n  signing_key_format: jwk\n  claims:\n    sub: \"{{ credentials.client_id }}\"",
+        );
+
+        let (header, claims) = decode_rsa(&provider, &jwk);
+
+        assert_eq!(header.alg, Algorithm::RS256);
+        assert_eq!(claims["sub"], "client-1");
+    }
+
+    #[test]
+    fn optional_credential_claim_left_out() {
+        let auth =
+            "  algorithm: RS256\n  claims:\n    sub: \"{{ credentials.delegate }}\"\n    iss: x";
+        let mut provider = rsa_provider(auth);
+        if let Auth::Jwt(jwt) = &mut provider.auth {
+            let field: latchkey_catalog::ConfigField =
+                serde_yaml::from_str("{ title: Delegate, optional: true }").unwrap();
+            jwt.credentials.insert("delegate".to_owned(), field);
+        }
+        let config = json!({"host": "h"}).as_object().unwrap().clone();
+        let unset = BTreeMap::from([("key".to_owned(), Secret::new(RSA_PEM))]);
+        let mut blank = unset.clone();
+        blank.insert("delegate".to_owned(), Secret::new(" "));
+        let mut set = unset.clone();
+        set.insert("delegate".to_owned(), Secret::new("user@example.com"));
+
+        for (case, fields, expected) in [
+            ("unset", unset, None),
+            ("blank", blank, None),
+            ("set", set, Some(json!("user@example.com"))),
+        ] {
+            let signed = sign_assertion(&provider, &fields, &config, now()).unwrap();
+            let payload = signed
+                .assertion
+                .expose()
+                .split('.')
+                .nth(1)
+                .unwrap()
+                .to_owned();
+            let payload: Map<String, Value> = serde_json::from_slice(
+                &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+                    .unwrap(),
+            )
+            .unwrap();
+            assert_eq!(payload.get("sub").cloned(), expected, "{case}");
+            assert_eq!(payload["iss"], "x", "{case}");
+        }
+    }
+
+    #[test]
+    fn array_claim_keeps_spaces() {
+        let provider = provider(r#"{ scope: "{{ scope }}" }"#, "  array_claims: [scope]");
+
+        let claims = signed_claims(&provider, json!({"tenant": "t", "scope": "GET /v1/apps"}));
+
+        assert_eq!(claims["scope"], json!(["GET /v1/apps"]));
+    }
+
+    #[test]
+    fn token_request_bodies_by_grant() {
+        let cases = [
+            (
+                "jwt bearer",
+                "",
+                "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=A.B.C",
+            ),
+            (
+                "client assertion with params",
+                "  grant: client_assertion\n  token_params:\n    client_id: \"{{ credentials.client_id }}\"\n    scope: a b\n    audience: \"{{ audience }}\"",
+                "grant_type=client_credentials\
+                 &client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer\
+                 &client_assertion=A.B.C&client_id=client-1&scope=a+b",
+            ),
+        ];
+        let fields = BTreeMap::from([
+            ("key".to_owned(), Secret::new(RSA_PEM)),
+            ("client_id".to_owned(), Secret::new("client-1")),
+        ]);
+        let config = json!({"host": "h"}).as_object().unwrap().clone();
+        for (case, extra, expected) in cases {
+            let provider = rsa_provider(&format!(
+                "  algorithm: RS256\n  token_url: https://{{{{ host }}}}/token\n{extra}"
+            ));
+            let jwt = jwt_settings(&provider).unwrap();
+
+            let body = token_request_body(&provider, jwt, &fields, &config, &Secret::new("A.B.C"))
+                .unwrap();
+
+            assert_eq!(body, expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn invalid_jwk_names_field_not_key() {
+        let provider = rsa_provider("  algorithm: RS256\n  signing_key_format: jwk");
+        let fields = BTreeMap::from([
+            (
+                "key".to_owned(),
+                Secret::new(r#"{"kty":"RSA","n":"secret-n"}"#),
+            ),
+            ("client_id".to_owned(), Secret::new("c")),
+        ]);
+        let config = json!({"host": "h"}).as_object().unwrap().clone();
+
+        let error = sign_assertion(&provider, &fields, &config, now()).unwrap_err();
+
+        let message = error.to_string();
+        assert!(
+            matches!(error, EngineError::InvalidCredential(_)),
+            "{message}"
+        );
+        assert!(message.contains("`credentials.key`"), "{message}");
+        assert!(message.contains("RSA private JSON Web Key"), "{message}");
+        assert!(!message.contains("secret-n"), "{message}");
     }
 
     #[test]

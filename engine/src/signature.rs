@@ -96,6 +96,7 @@ fn request_variables(
         ("host", host),
         ("path", url.path().to_owned()),
         ("query", url.query().unwrap_or("").to_owned()),
+        ("sorted_query", sorted_query(url)),
         ("body", String::from_utf8_lossy(body).into_owned()),
         ("body_sha256", hex(&Sha256::digest(body))),
         ("timestamp", timestamp),
@@ -119,8 +120,35 @@ pub(crate) fn timestamp(now: DateTime<Utc>, format: TimestampFormat) -> String {
         TimestampFormat::UnixMilliseconds => now.timestamp_millis().to_string(),
         TimestampFormat::Iso8601 => now.to_rfc3339_opts(SecondsFormat::Secs, true),
         TimestampFormat::HttpDate => now.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+        TimestampFormat::Rfc2822 => now.format("%a, %d %b %Y %H:%M:%S +0000").to_string(),
     }
 }
+
+/// Writes the query parameters of `url` sorted by name, then value, each
+/// name and value decoded and percent-encoded again except for the
+/// unreserved characters of RFC 3986, joined with `&`: the parameter form
+/// of Duo's canonical request.
+pub(crate) fn sorted_query(url: &url::Url) -> String {
+    let mut pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    pairs.sort();
+    pairs
+        .iter()
+        .map(|(name, value)| format!("{}={}", rfc3986(name), rfc3986(value)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn rfc3986(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, UNRESERVED_COMPLEMENT).to_string()
+}
+
+/// Every byte but the unreserved characters of RFC 3986 (`A-Z a-z 0-9 - .
+/// _ ~`).
+const UNRESERVED_COMPLEMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Returns the HMAC of `data` with `key`, or the digest of `data` for a
 /// keyless algorithm.
@@ -207,6 +235,28 @@ mod tests {
     }
 
     #[test]
+    fn sorted_query_table() {
+        let cases = [
+            ("https://api.example/v1", ""),
+            ("https://api.example/v1?b=2&a=1", "a=1&b=2"),
+            ("https://api.example/v1?a=2&a=1", "a=1&a=2"),
+            (
+                "https://api.example/v1?realname=First%20Last&username=root",
+                "realname=First%20Last&username=root",
+            ),
+            ("https://api.example/v1?q=a+b&z=%7E%2F", "q=a%20b&z=~%2F"),
+            (
+                "https://api.example/v1?email=x%40y.example",
+                "email=x%40y.example",
+            ),
+        ];
+        for (url, expected) in cases {
+            let url = url::Url::parse(url).unwrap();
+            assert_eq!(sorted_query(&url), expected, "{url}");
+        }
+    }
+
+    #[test]
     fn timestamp_formats() {
         let now: DateTime<Utc> = "2026-01-01T00:00:05.250Z".parse().unwrap();
         let cases = [
@@ -214,6 +264,7 @@ mod tests {
             (TimestampFormat::UnixMilliseconds, "1767225605250"),
             (TimestampFormat::Iso8601, "2026-01-01T00:00:05Z"),
             (TimestampFormat::HttpDate, "Thu, 01 Jan 2026 00:00:05 GMT"),
+            (TimestampFormat::Rfc2822, "Thu, 01 Jan 2026 00:00:05 +0000"),
         ];
 
         for (format, expected) in cases {

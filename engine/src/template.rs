@@ -1,8 +1,9 @@
 //! Rendering of the template fields of a provider definition.
 //!
-//! One shared minijinja environment contains the settings and the `base64`
-//! filter, and nothing else: every template is compiled from its string on
-//! each call, so no state passes from one provider to another.
+//! One shared minijinja environment contains the settings, the `base64`
+//! filter and the `now` function, and nothing else: every template is
+//! compiled from its string on each call, so no state passes from one
+//! provider to another.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::OnceLock;
@@ -22,6 +23,7 @@ fn environment() -> &'static Environment<'static> {
         let mut environment = Environment::new();
         environment.set_undefined_behavior(UndefinedBehavior::Strict);
         environment.add_filter("base64", base64_filter);
+        environment.add_function("now", crate::template_time::now_function);
         environment
     })
 }

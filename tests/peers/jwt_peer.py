@@ -5,9 +5,16 @@ At start it generates an RSA key, a P-256 key and an HMAC secret, writes
 the private halves into --key-dir (rsa.pem, ec.pem, hmac.hex) for the test
 to enter, and keeps the public halves to verify with.
 
+It also writes the RSA key as a private JWK (rsa.jwk), and the base64
+SHA-256 digest of the RSA public key's DER SubjectPublicKeyInfo (rsa.fp),
+the fingerprint that Snowflake puts into the issuer claim.
+
 Routes:
-  POST /token          the JWT bearer grant (RFC 7523) with an RS256
-                       assertion, replying like Google's token endpoint
+  POST /token          the JWT bearer grant (RFC 7523 section 2.1) with an
+                       RS256 assertion, or the client credentials grant
+                       with an RS256, PS256 or ES256 client assertion
+                       (RFC 7523 section 2.2), replying like Google's
+                       token endpoint
   GET  /api/whoami     an API that takes `Authorization: Bearer <token>`:
                        a token issued by /token, or a JWT signed with one
                        of the three keys (RS256, ES256, HS256)
@@ -15,6 +22,8 @@ Routes:
 """
 
 import argparse
+import base64
+import hashlib
 import json
 import pathlib
 import secrets
@@ -28,12 +37,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 REQUIRED_CLAIMS = ["iss", "aud", "iat", "exp"]
 
 
 class State:
-    def __init__(self, key_dir, audience, access_token_ttl):
+    def __init__(self, key_dir, audience, access_token_ttl, token_url):
         self.audience = audience
+        # A client assertion may name the token endpoint as its audience.
+        self.token_url = token_url
         self.access_token_ttl = access_token_ttl
         self.lock = threading.Lock()
         self.issued = {}
@@ -45,6 +57,7 @@ class State:
         self.hmac_secret = secrets.token_bytes(32)
         self.public_keys = {
             "RS256": rsa_key.public_key(),
+            "PS256": rsa_key.public_key(),
             "ES256": ec_key.public_key(),
             "HS256": self.hmac_secret,
         }
@@ -58,6 +71,12 @@ class State:
             )
             (key_dir / name).write_bytes(pem)
         (key_dir / "hmac.hex").write_text(self.hmac_secret.hex())
+        (key_dir / "rsa.jwk").write_text(json.dumps(private_jwk(rsa_key)))
+        spki = rsa_key.public_key().public_bytes(
+            serialization.Encoding.DER,
+            serialization.PublicFormat.SubjectPublicKeyInfo,
+        )
+        (key_dir / "rsa.fp").write_text(base64.b64encode(hashlib.sha256(spki).digest()).decode())
 
     def count(self, name):
         with self.lock:
@@ -73,9 +92,25 @@ class State:
             token,
             self.public_keys[algorithm],
             algorithms=[algorithm],
-            audience=self.audience,
+            audience=[self.audience, self.token_url],
             options={"require": REQUIRED_CLAIMS},
         )
+
+
+def private_jwk(key):
+    """The RSA key as a private JWK (RFC 7518 section 6.3)."""
+    numbers = key.private_numbers()
+
+    def b64(number):
+        data = number.to_bytes((number.bit_length() + 7) // 8, "big")
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    return {
+        "kty": "RSA", "kid": "peer-rsa",
+        "n": b64(numbers.public_numbers.n), "e": b64(numbers.public_numbers.e),
+        "d": b64(numbers.d), "p": b64(numbers.p), "q": b64(numbers.q),
+        "dp": b64(numbers.dmp1), "dq": b64(numbers.dmq1), "qi": b64(numbers.iqmp),
+    }
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -110,24 +145,39 @@ class Handler(BaseHTTPRequestHandler):
     def token(self):
         self.state.count("token_requests")
         length = int(self.headers.get("Content-Length", "0"))
-        form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+        body = self.rfile.read(length).decode()
+        form = urllib.parse.parse_qs(body)
         grant_type = form.get("grant_type", [""])[0]
-        assertion = form.get("assertion", [""])[0]
-        if grant_type != JWT_BEARER:
+        if grant_type == JWT_BEARER:
+            assertion = form.get("assertion", [""])[0]
+            algorithms = ["RS256"]
+        elif grant_type == "client_credentials":
+            if form.get("client_assertion_type", [""])[0] != CLIENT_ASSERTION_TYPE:
+                self.state.count("assertions_rejected")
+                return self.reply(400, {"error": "invalid_client",
+                                        "error_description": "client_assertion_type is missing"})
+            assertion = form.get("client_assertion", [""])[0]
+            algorithms = ["RS256", "PS256", "ES256"]
+        else:
             self.state.count("assertions_rejected")
             return self.reply(400, {"error": "unsupported_grant_type",
                                     "error_description": f"grant_type {grant_type!r}"})
         try:
-            _, claims = self.state.verify(assertion, ["RS256"])
+            header, claims = self.state.verify(assertion, algorithms)
         except jwt.PyJWTError as error:
             self.state.count("assertions_rejected")
             return self.reply(400, {"error": "invalid_grant",
                                     "error_description": f"Invalid JWT: {error}"})
         access_token = "ya29." + secrets.token_urlsafe(24)
         with self.state.lock:
+            # The form without the JWT, in the order it was sent.
+            params = [(name, value) for name, value in urllib.parse.parse_qsl(body)
+                      if name not in ("assertion", "client_assertion")]
             self.state.issued[access_token] = {
                 "expires_at": time.time() + self.state.access_token_ttl,
                 "claims": claims,
+                "header": header,
+                "params": params,
             }
             self.state.stats["tokens_issued"] += 1
         self.reply(200, {"access_token": access_token, "token_type": "Bearer",
@@ -146,9 +196,10 @@ class Handler(BaseHTTPRequestHandler):
             if issued["expires_at"] <= time.time():
                 self.state.count("api_rejected")
                 return self.reply(401, {"error": "access token expired"})
-            return self.reply(200, {"kind": "access_token", "claims": issued["claims"]})
+            return self.reply(200, {"kind": "access_token", "claims": issued["claims"],
+                                    "header": issued["header"], "params": issued["params"]})
         try:
-            header, claims = self.state.verify(token, ["RS256", "ES256", "HS256"])
+            header, claims = self.state.verify(token, ["RS256", "PS256", "ES256", "HS256"])
         except jwt.PyJWTError as error:
             self.state.count("api_rejected")
             return self.reply(401, {"error": f"invalid JWT: {error}"})
@@ -163,7 +214,8 @@ def main():
     parser.add_argument("--access-token-ttl", type=int, default=3600,
                         help="lifetime of issued access tokens, in seconds")
     args = parser.parse_args()
-    Handler.state = State(args.key_dir, args.audience, args.access_token_ttl)
+    token_url = f"http://127.0.0.1:{args.port}/token"
+    Handler.state = State(args.key_dir, args.audience, args.access_token_ttl, token_url)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.serve_forever()
 

@@ -5,19 +5,29 @@ SigV4Auth over the request as received. `/hmac/...` checks the HMAC-SHA256
 scheme of the test provider `signing-hmac-test` with Python's hmac module:
 hex of HMAC(secret, METHOD \n PATH \n QUERY \n TIMESTAMP \n NONCE \n BODY),
 sent in `X-Signature` beside `X-Key-Id`, `X-Timestamp` and `X-Nonce`.
+`/duo/...` checks Duo's Admin API signature with the same key pair: hex
+HMAC-SHA1 of the Date header, the method, the lowercase host, the path and
+the sorted, RFC 3986 encoded query parameters on separate lines, sent as
+`Authorization: Basic base64(key id:signature)`. `/wsse/...` checks
+Emarsys's WSSE header `X-WSSE: UsernameToken Username="...",
+PasswordDigest="...", Nonce="...", Created="..."`, whose digest is the
+base64 of the hex SHA-1 of nonce, creation time and secret.
 
 A verified request gets 200 with what was signed; any other gets 403 with
 a JSON `message` naming the failed check.
 """
 
 import argparse
+import base64
+import email.utils
 import hashlib
+import re
 import hmac
 import json
 import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -93,13 +103,63 @@ def verify_hmac(args, method, raw_path, query, headers, body):
         raise Rejected("HMAC signature mismatch")
 
 
+def verify_duo(args, method, raw_path, query, headers, body):
+    date = headers.get("date", "")
+    try:
+        signed_at = email.utils.parsedate_to_datetime(date)
+    except (TypeError, ValueError):
+        raise Rejected(f"Date {date!r} is not an RFC 2822 date")
+    if abs(time.time() - signed_at.timestamp()) > MAX_SKEW_SECONDS:
+        raise Rejected(f"Date {date!r} is stale")
+    params = sorted(parse_qsl(query, keep_blank_values=True))
+    canonical_params = "&".join(
+        f"{quote(name, safe='~')}={quote(value, safe='~')}" for name, value in params
+    )
+    text = "\n".join(
+        [date, method.upper(), headers.get("host", "").lower(), raw_path, canonical_params]
+    )
+    signature = hmac.new(args.hmac_secret.encode(), text.encode(), hashlib.sha1).hexdigest()
+    expected = "Basic " + base64.b64encode(f"{args.hmac_key_id}:{signature}".encode()).decode()
+    if not hmac.compare_digest(expected, headers.get("authorization", "")):
+        raise Rejected("Duo signature mismatch; canonical text: " + repr(text))
+
+
+def verify_wsse(args, method, raw_path, query, headers, body):
+    header = headers.get("x-wsse", "")
+    if not header.startswith("UsernameToken "):
+        raise Rejected(f"X-WSSE {header!r} is not a UsernameToken")
+    fields = dict(re.findall(r'(\w+)="([^"]*)"', header))
+    if fields.get("Username") != args.hmac_key_id:
+        raise Rejected(f"unknown Username {fields.get('Username')!r}")
+    nonce, created = fields.get("Nonce", ""), fields.get("Created", "")
+    if not re.fullmatch(r"[0-9a-f]{32}", nonce):
+        raise Rejected(f"Nonce {nonce!r} is not 32 hex digits")
+    try:
+        signed_at = datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise Rejected(f"Created {created!r} is not an ISO 8601 UTC time")
+    if abs(time.time() - signed_at.timestamp()) > MAX_SKEW_SECONDS:
+        raise Rejected(f"Created {created!r} is stale")
+    digest = hashlib.sha1((nonce + created + args.hmac_secret).encode()).hexdigest()
+    expected = base64.b64encode(digest.encode()).decode()
+    if not hmac.compare_digest(expected, fields.get("PasswordDigest", "")):
+        raise Rejected("WSSE PasswordDigest mismatch")
+
+
 class Handler(BaseHTTPRequestHandler):
     def handle_any(self):
         url = urlsplit(self.path)
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length)
         headers = {name.lower(): value for name, value in self.headers.items()}
-        check = verify_sigv4 if url.path.startswith("/aws/") else verify_hmac
+        if url.path.startswith("/aws/"):
+            check = verify_sigv4
+        elif url.path.startswith("/duo/"):
+            check = verify_duo
+        elif url.path.startswith("/wsse/"):
+            check = verify_wsse
+        else:
+            check = verify_hmac
         try:
             check(self.server.args, self.command, url.path, url.query, headers, body)
             status, reply = 200, {

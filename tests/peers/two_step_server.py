@@ -15,6 +15,10 @@ Token endpoints (the credentials they accept are the constants below):
                        replies {"access_token", "expires_ms"}.
   POST /bill/login     JSON body {"username", "password", "organizationId",
                        "devKey"}; replies {"sessionId", "organizationId"}.
+  POST /dated/login    JSON body {"user", "expirationDate"}, where the date is
+                       the UTC date seven days ahead (YYYY-MM-DD), and header
+                       X-Sent-At with the Unix time within 60 seconds of this
+                       server's clock; replies {"token"}.
 API:
   GET /api/...         needs Authorization: Bearer <live two-step token>.
   GET /bill/api/...    needs headers sessionId (live) and devKey.
@@ -22,6 +26,7 @@ API:
 """
 
 import base64
+import datetime
 import json
 import secrets
 import sys
@@ -39,7 +44,7 @@ DEV_KEY = "dev-key-42"
 
 LOCK = threading.Lock()
 TOKENS = {}  # token -> (endpoint, expiry as time.monotonic())
-ISSUED = {"json": 0, "form": 0, "bill": 0}
+ISSUED = {"json": 0, "form": 0, "bill": 0, "dated": 0}
 
 
 def issue(endpoint, lifetime):
@@ -84,6 +89,8 @@ class Handler(BaseHTTPRequestHandler):
             self.form_token()
         elif self.path == "/bill/login":
             self.bill_login()
+        elif self.path == "/dated/login":
+            self.dated_login()
         else:
             self.reply(404, {"message": f"no route {self.path}"})
 
@@ -139,6 +146,30 @@ class Handler(BaseHTTPRequestHandler):
             )
         session = issue("bill", self.lifetime)
         self.reply(200, {"sessionId": session, "organizationId": ORGANIZATION_ID})
+
+    def dated_login(self):
+        now = datetime.datetime.now(datetime.timezone.utc)
+        # The date a moment earlier too, in case the request crossed midnight.
+        expected_dates = {
+            (moment + datetime.timedelta(days=7)).strftime("%Y-%m-%d")
+            for moment in (now, now - datetime.timedelta(seconds=5))
+        }
+        try:
+            sent_at = int(self.headers.get("X-Sent-At", ""))
+        except ValueError:
+            return self.reply(400, {"message": "X-Sent-At is not a Unix time"})
+        if abs(sent_at - now.timestamp()) > 60:
+            return self.reply(400, {"message": f"X-Sent-At {sent_at} is not the current time"})
+        body = json.loads(self.body() or b"{}")
+        if body.get("user") != USERNAME:
+            return self.reply(401, {"message": "invalid user"})
+        if body.get("expirationDate") not in expected_dates:
+            return self.reply(
+                400,
+                {"message": f"expirationDate {body.get('expirationDate')!r} is not "
+                            f"one of {sorted(expected_dates)}"},
+            )
+        self.reply(200, {"token": issue("dated", self.lifetime)})
 
     def do_GET(self):
         if self.path == "/stats":

@@ -457,7 +457,8 @@ impl TwoStepServer {
         }
     }
 
-    /// Returns how many tokens the endpoint `json`, `form` or `bill` issued.
+    /// Returns how many tokens the endpoint `json`, `form`, `bill` or `dated`
+    /// issued.
     pub async fn issued(&self, endpoint: &str) -> u64 {
         let stats: Value = reqwest::get(format!("{}/stats", self.base_url))
             .await

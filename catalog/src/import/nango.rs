@@ -35,6 +35,9 @@ mod nango_oauth1;
 #[path = "nango_two_step.rs"]
 mod nango_two_step;
 
+#[path = "nango_signing.rs"]
+mod nango_signing;
+
 /// The Nango modes that map onto a Latchkey mode.
 const MODES: [(&str, &str); 11] = [
     ("OAUTH2", "oauth2"),
@@ -161,7 +164,9 @@ pub(super) struct Converted {
 /// Converts one resolved entry.
 pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> {
     let nango_mode = string(entry, "auth_mode").unwrap_or("(none)");
-    let Some(&(_, mode)) = MODES.iter().find(|(nango, _)| *nango == nango_mode) else {
+    let signing_mode = nango_signing::signing_mode(entry)?;
+    let listed_mode = MODES.iter().find(|(nango, _)| *nango == nango_mode);
+    let Some(mode) = signing_mode.or(listed_mode.map(|&(_, mode)| mode)) else {
         return Err(Reason::unsupported_mode(nango_mode));
     };
     check_known_keys(entry, mode)?;
@@ -234,7 +239,8 @@ fn check_known_keys(entry: &Mapping, mode: &str) -> Result<(), Reason> {
             || (session && key == "token_url")
             || (!oauth && !oauth1 && !two_step && !session && OAUTH_KEYS.contains(&key))
             || (oauth && OAUTH_KEYS.contains(&key) && !oauth2_only(mode, key))
-            || (mode == "mcp_oauth2" && MCP_KEYS.contains(&key));
+            || (mode == "mcp_oauth2" && MCP_KEYS.contains(&key))
+            || nango_signing::known_key(mode, key);
         if !known {
             return Err(unconverted_key(key));
         }
@@ -594,6 +600,9 @@ impl<'a> Builder<'a> {
             "tba" => self.tba(&mut auth)?,
             "two_step" => self.two_step(&mut auth)?,
             "session" => self.session(&mut auth)?,
+            "jwt" => self.jwt(&mut auth)?,
+            "signature" => self.signature(&mut auth)?,
+            "aws_sigv4" => self.aws_sigv4(&mut auth)?,
             "none" => {}
             _ => self.basic(&mut auth)?,
         }
@@ -1144,6 +1153,9 @@ impl<'a> Builder<'a> {
                 )));
             };
             let field = format!("proxy.{key}.{name}");
+            if nango_signing::set_by_mode(self.mode, key, name) {
+                continue;
+            }
             if self.mode == "two_step" {
                 if let Some(value) = self.two_step_static_value(&field, &value)? {
                     values.insert(name.into(), value.into());

@@ -401,6 +401,7 @@ impl Builder<'_> {
                         "`proxy.{key}` is not a map of strings"
                     )));
                 };
+                let value = token_alias(self.entry, &value);
                 if !value.contains("${accessToken}") {
                     continue;
                 }
@@ -432,11 +433,23 @@ impl Builder<'_> {
         field: &str,
         value: &str,
     ) -> Result<Option<String>, Reason> {
+        let value = token_alias(self.entry, value);
         if value.contains("${accessToken}") {
             return Ok(None);
         }
-        let value = broker_identity(value.to_owned());
+        let value = broker_identity(value);
         Ok(Some(self.field_template(field, &value)?.text))
+    }
+}
+
+/// Writes Nango's `${credentials.token}`, the token of a TWO_STEP
+/// connection, as `${accessToken}` when no entered field is named `token`.
+fn token_alias(entry: &Mapping, value: &str) -> String {
+    let entered = mapping(entry, "credentials").is_some_and(|fields| fields.contains_key("token"));
+    if entered {
+        value.to_owned()
+    } else {
+        value.replace("${credentials.token}", "${accessToken}")
     }
 }
 
@@ -481,7 +494,7 @@ fn body_format(entry: &Mapping) -> Result<&'static str, Reason> {
 /// Converts one credential definition into an entered field: its pattern
 /// (without `^` and `$`), format, example when it matches the pattern,
 /// `default_value` as the default, and the `optional` and `secret` flags.
-fn entered_field(key: &str, nango: &Mapping) -> Result<Mapping, Reason> {
+pub(super) fn entered_field(key: &str, nango: &Mapping) -> Result<Mapping, Reason> {
     let mut field = Mapping::new();
     field.insert("title".into(), title_from_key(key).into());
     let pattern = field_pattern(key, nango, Usage::default())?;

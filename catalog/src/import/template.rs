@@ -135,8 +135,14 @@ fn escape_literal(literal: &str) -> Result<String, String> {
     Ok(literal.to_owned())
 }
 
+#[path = "template_time.rs"]
+mod time;
+
 /// Translates the inside of one `${...}` into a minijinja expression.
 fn translate_expression(expression: &str, scope: Scope) -> Result<(String, Vec<Variable>), String> {
+    if let Some(spec) = expression.strip_prefix("now") {
+        return time::translate_now(spec).map(|call| (call, Vec::new()));
+    }
     if let Some(inner) = expression
         .strip_prefix("base64(")
         .and_then(|rest| rest.strip_suffix(')'))
