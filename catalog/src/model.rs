@@ -481,6 +481,11 @@ pub enum TimeFormat {
     /// An ISO 8601 / RFC 3339 date-time with an offset, for example
     /// `2026-01-01T00:00:00Z`.
     Iso8601,
+    /// Whichever of the three the value is: a number or numeric string
+    /// below 10^11 is Unix seconds, one at or above 10^11 (in 1973 when
+    /// read as milliseconds, in 5138 as seconds) is Unix milliseconds, and
+    /// any other string is an ISO 8601 date-time with an offset.
+    Auto,
 }
 
 /// Placement of a credential in an outgoing request.
