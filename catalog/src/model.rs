@@ -229,9 +229,21 @@ pub struct OAuth2 {
     /// this route and the query, and has no query of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_url_fragment: Option<String>,
+    /// Value of the `response_type` parameter, such as `code id_token`
+    /// (OpenID Connect's hybrid flow), for a provider that wants another
+    /// value than `code`. An empty value leaves the parameter out. The
+    /// callback must still carry an authorization code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_type: Option<String>,
 }
 
 impl OAuth2 {
+    /// Returns the value of the authorization URL's `response_type`
+    /// parameter; empty when the URL leaves it out.
+    pub fn response_type(&self) -> &str {
+        self.response_type.as_deref().unwrap_or("code")
+    }
+
     /// Returns the name of the callback query parameter that carries the
     /// authorization code.
     pub fn callback_code_param(&self) -> &str {
@@ -481,10 +493,10 @@ pub enum TimeFormat {
     /// An ISO 8601 / RFC 3339 date-time with an offset, for example
     /// `2026-01-01T00:00:00Z`.
     Iso8601,
-    /// Whichever of the three the value is: a number or numeric string
-    /// below 10^11 is Unix seconds, one at or above 10^11 (in 1973 when
-    /// read as milliseconds, in 5138 as seconds) is Unix milliseconds, and
-    /// any other string is an ISO 8601 date-time with an offset.
+    /// Whichever of the three the value is. A number or numeric string
+    /// below 10^11 is Unix seconds, and one from 10^11 up is Unix
+    /// milliseconds (10^11 is in 1973 as milliseconds, in 5138 as
+    /// seconds). Any other string is an ISO 8601 date-time with an offset.
     Auto,
 }
 

@@ -43,7 +43,8 @@ pub struct AuthorizationRequest {
 }
 
 impl Engine {
-    /// Builds the authorization URL: `response_type=code`, `client_id`, a
+    /// Builds the authorization URL: `response_type` (`code` unless the
+    /// definition sets another value or none), `client_id`, a
     /// random `state`, the PKCE S256 challenge unless the definition sets
     /// `pkce: false`, `redirect_uri`, the default then the integration
     /// scopes (de-duplicated, joined with `scope_separator`) and the rendered
@@ -82,11 +83,15 @@ impl Engine {
                 .map_or(param.as_str(), String::as_str)
                 .to_owned()
         };
-        let mut params: Vec<(String, String)> = vec![
-            (name(StandardParam::ResponseType), "code".to_owned()),
-            (name(StandardParam::ClientId), app.client_id.clone()),
-            (name(StandardParam::State), state.clone()),
-        ];
+        let mut params: Vec<(String, String)> = Vec::new();
+        if !oauth2.response_type().is_empty() {
+            params.push((
+                name(StandardParam::ResponseType),
+                oauth2.response_type().to_owned(),
+            ));
+        }
+        params.push((name(StandardParam::ClientId), app.client_id.clone()));
+        params.push((name(StandardParam::State), state.clone()));
         let mut pkce_verifier = None;
         if oauth2.pkce {
             let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -1375,6 +1380,24 @@ proxy: {{base_url: "https://dialect.example"}}
                 "  authorization_param_names: {client_id: client_key, redirect_uri: redirect_url}",
                 vec!["user.info.basic"],
                 format!("https://dialect.example/authorize?response_type=code&client_key=cid&state={{state}}&redirect_url={ENCODED_REDIRECT_URI}&scope=user.info.basic"),
+            ),
+            (
+                "hybrid response type",
+                "  response_type: code id_token\n  authorization_params: {response_mode: query}",
+                vec!["openid"],
+                format!("https://dialect.example/authorize?response_type=code+id_token&client_id=cid&state={{state}}&redirect_uri={ENCODED_REDIRECT_URI}&scope=openid&response_mode=query"),
+            ),
+            (
+                "renamed response type",
+                "  response_type: auth_code",
+                vec![],
+                format!("https://dialect.example/authorize?response_type=auth_code&client_id=cid&state={{state}}&redirect_uri={ENCODED_REDIRECT_URI}"),
+            ),
+            (
+                "empty response type left out",
+                "  response_type: \"\"",
+                vec![],
+                format!("https://dialect.example/authorize?client_id=cid&state={{state}}&redirect_uri={ENCODED_REDIRECT_URI}"),
             ),
         ];
 

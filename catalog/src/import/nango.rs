@@ -637,6 +637,9 @@ impl<'a> Builder<'a> {
         {
             auth.insert("drop_empty_authorization_params".into(), true.into());
         }
+        if let Some(response_type) = response_type(entry)? {
+            auth.insert("response_type".into(), response_type.into());
+        }
         if let Some(names) = self.param_names()? {
             auth.insert("authorization_param_names".into(), Value::Mapping(names));
         }
@@ -761,8 +764,12 @@ impl<'a> Builder<'a> {
                     format!("`{key}.grant_type` is `{value}`, not `{standard}`"),
                 ));
             }
-            if key == "authorization_params" && name == "response_type" && value == "code" {
-                // Latchkey always sends `response_type=code`.
+            if key == "authorization_params"
+                && name == "response_type"
+                && (value == "code" || self.mode == "oauth2")
+            {
+                // Latchkey sends `response_type=code` unless the definition
+                // sets another `response_type`, which `oauth2` writes.
                 continue;
             }
             let reserved = if key == "authorization_params" {
@@ -795,12 +802,16 @@ impl<'a> Builder<'a> {
         for (from, to) in replacements {
             let from = from.as_str().unwrap_or_default().trim_end_matches('=');
             let to = to.as_str().unwrap_or_default().trim_end_matches('=');
+            if from == "response_type" && to.is_empty() {
+                // `response_type()` turns this into an empty `response_type`.
+                continue;
+            }
             if !STANDARD_PARAMS.contains(&from) || to.is_empty() {
                 return Err(Reason::no_equivalent("authorization_url_replacements"));
             }
             names.insert(from.into(), to.into());
         }
-        Ok(Some(names))
+        Ok((!names.is_empty()).then_some(names))
     }
 
     /// Nango's `token_request_auth_method: basic` sends the Basic header and
@@ -1391,6 +1402,43 @@ impl Builder<'_> {
         }
         let scopes: Vec<Value> = self.param_scopes.drain(..).map(Value::from).collect();
         auth.insert("default_scopes".into(), scopes.into());
+    }
+}
+
+/// Reads the `response_type` an OAUTH2 entry sends in place of `code`:
+/// another `authorization_params.response_type`, or none when
+/// `authorization_url_replacements` replaces `response_type` with nothing.
+/// Nango's replacement then leaves `=code` in the URL, a parameter with no
+/// name, so leaving the parameter out sends the same name-value pairs.
+fn response_type(entry: &Mapping) -> Result<Option<String>, Reason> {
+    let removed = mapping(entry, "authorization_url_replacements").is_some_and(|replacements| {
+        replacements
+            .iter()
+            .any(|(from, to)| from.as_str() == Some("response_type") && to.as_str() == Some(""))
+    });
+    let value = mapping(entry, "authorization_params")
+        .and_then(|params| params.get("response_type"))
+        .map(|value| {
+            scalar_text(value).ok_or_else(|| {
+                Reason::malformed("`authorization_params.response_type` is not a scalar")
+            })
+        })
+        .transpose()?;
+    match (removed, value.as_deref()) {
+        (true, None | Some("code")) => Ok(Some(String::new())),
+        (true, Some(_)) => Err(Reason::no_equivalent("authorization_url_replacements")),
+        (false, None | Some("code")) => Ok(None),
+        (false, Some(value)) => {
+            let valid = value.split(' ').all(|name| {
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
+            if !valid {
+                return Err(Reason::malformed(&format!(
+                    "`authorization_params.response_type` `{value}` is not a list of response names separated by spaces"
+                )));
+            }
+            Ok(Some(value.to_owned()))
+        }
     }
 }
 

@@ -1,0 +1,144 @@
+//! Conversion of Nango OAuth entries that need a Latchkey field beyond the
+//! common shape: another `response_type` and an absolute expiry.
+
+use latchkey_catalog::{import_nango, parse_provider, Auth, ImportReport, OAuth2, Provider};
+
+const FIXTURE: &str = r#"
+hybrid:
+    display_name: Hybrid
+    auth_mode: OAUTH2
+    authorization_url: https://login.hybrid.test/openid/authorize
+    token_url: https://api.hybrid.test/token
+    authorization_params:
+        response_type: code id_token
+        response_mode: query
+    proxy:
+        base_url: https://api.hybrid.test
+renamed-code:
+    display_name: Renamed code
+    auth_mode: OAUTH2
+    authorization_url: https://renamed.test/oauth/authorize
+    token_url: https://renamed.test/oauth/token
+    authorization_params:
+        response_type: auth_code
+    proxy:
+        base_url: https://api.renamed.test
+unnamed-code:
+    display_name: Unnamed code
+    auth_mode: OAUTH2
+    authorization_url: https://unnamed.test/oauth2/authorize
+    token_url: https://unnamed.test/oauth2/token
+    authorization_url_replacements:
+        response_type: ''
+    proxy:
+        base_url: https://api.unnamed.test
+removed-and-renamed:
+    display_name: Removed and renamed
+    auth_mode: OAUTH2
+    authorization_url: https://both.test/authorize
+    token_url: https://both.test/token
+    authorization_params:
+        response_type: token
+    authorization_url_replacements:
+        response_type: ''
+    proxy:
+        base_url: https://api.both.test
+odd-response-type:
+    display_name: Odd response type
+    auth_mode: OAUTH2
+    authorization_url: https://odd.test/authorize
+    token_url: https://odd.test/token
+    authorization_params:
+        response_type: code,token
+    proxy:
+        base_url: https://api.odd.test
+"#;
+
+fn import() -> (tempfile::TempDir, ImportReport) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("providers.yaml");
+    std::fs::write(&input, FIXTURE).unwrap();
+    let report = import_nango(&input, &dir.path().join("out")).unwrap();
+    (dir, report)
+}
+
+fn converted(dir: &tempfile::TempDir, name: &str) -> Provider {
+    let path = dir.path().join(format!("out/{name}.yaml"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    parse_provider(&format!("{name}.yaml"), &text).unwrap()
+}
+
+fn oauth2(provider: &Provider) -> &OAuth2 {
+    let Auth::Oauth2(settings) = &provider.auth else {
+        panic!("mode is {}", provider.auth.mode_name());
+    };
+    settings
+}
+
+fn reason<'a>(report: &'a ImportReport, name: &str) -> &'a str {
+    report
+        .not_converted
+        .iter()
+        .find(|entry| entry.name == name)
+        .map(|entry| entry.reason.message.as_str())
+        .unwrap_or_else(|| panic!("{name} was converted"))
+}
+
+#[test]
+fn response_type_converts() {
+    let (dir, _report) = import();
+    // (entry, expected `response_type`)
+    let cases = [
+        ("hybrid", "code id_token"),
+        ("renamed-code", "auth_code"),
+        ("unnamed-code", ""),
+    ];
+    for (name, expected) in cases {
+        let provider = converted(&dir, name);
+        let settings = oauth2(&provider);
+        assert_eq!(settings.response_type(), expected, "{name}");
+        assert!(
+            !settings.authorization_params.contains_key("response_type"),
+            "{name}"
+        );
+        assert!(settings.authorization_param_names.is_empty(), "{name}");
+    }
+    let hybrid = converted(&dir, "hybrid");
+    assert_eq!(
+        oauth2(&hybrid).authorization_params["response_mode"],
+        "query"
+    );
+}
+
+#[test]
+fn conflicting_response_type_not_converted() {
+    let (_dir, report) = import();
+    assert_eq!(
+        reason(&report, "removed-and-renamed"),
+        "Nango field `authorization_url_replacements` has no Latchkey equivalent"
+    );
+    assert_eq!(
+        reason(&report, "odd-response-type"),
+        "`authorization_params.response_type` `code,token` is not a list of response names separated by spaces"
+    );
+}
+
+#[test]
+fn invalid_response_type_rejected() {
+    let file = |value: &str| {
+        format!(
+            "name: rt\ndisplay_name: RT\nauth:\n  mode: oauth2\n  authorization_url: https://rt.test/authorize\n  token_url: https://rt.test/token\n  response_type: \"{value}\"\nproxy:\n  base_url: https://rt.test\n"
+        )
+    };
+    for valid in ["code", "code id_token", "auth_code", ""] {
+        assert!(parse_provider("rt.yaml", &file(valid)).is_ok(), "{valid:?}");
+    }
+    for invalid in ["code,token", "code  token", " code", "code\\ntoken"] {
+        let error = parse_provider("rt.yaml", &file(invalid)).unwrap_err();
+        assert!(
+            format!("{error:?}").contains("response_type"),
+            "{invalid:?}: {error:?}"
+        );
+    }
+}
