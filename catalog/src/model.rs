@@ -235,6 +235,12 @@ pub struct OAuth2 {
     /// callback must still carry an authorization code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_type: Option<String>,
+    /// Scopes sent, joined with `scope_separator`, in the `scope`
+    /// parameter of a refresh (RFC 6749 section 6), for a provider that
+    /// issues a refreshed token for the scopes named there. A refresh
+    /// sends no `scope` when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refresh_scopes: Vec<String>,
 }
 
 impl OAuth2 {
@@ -263,6 +269,9 @@ pub struct ClientCredentials {
     pub token_url_fallbacks: Vec<String>,
     #[serde(default = "default_scope_separator")]
     pub scope_separator: String,
+    /// Scopes always requested, before the integration's own. Each is a
+    /// template rendered with the connection config, for a scope that
+    /// names the connection's own resource (`https://{{ host }}/.default`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub default_scopes: Vec<String>,
     /// Extra body parameters of the token request (values are templates).

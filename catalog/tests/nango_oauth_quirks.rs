@@ -1,5 +1,6 @@
 //! Conversion of Nango OAuth entries that need a Latchkey field beyond the
-//! common shape: another `response_type` and an absolute expiry.
+//! common shape: another `response_type`, templated client-credentials
+//! scopes and the scopes of a refresh.
 
 use latchkey_catalog::{import_nango, parse_provider, Auth, ImportReport, OAuth2, Provider};
 
@@ -52,6 +53,32 @@ odd-response-type:
         response_type: code,token
     proxy:
         base_url: https://api.odd.test
+refresh-scoped:
+    display_name: Refresh scoped
+    auth_mode: OAUTH2
+    authorization_url: https://login.refresh.test/authorize
+    token_url: https://login.refresh.test/token
+    default_scopes:
+        - https://ads.refresh.test/manage
+        - offline_access
+    refresh_params:
+        grant_type: refresh_token
+        scope: https://ads.refresh.test/manage
+    proxy:
+        base_url: https://api.refresh.test
+refresh-templated:
+    display_name: Refresh templated
+    auth_mode: OAUTH2
+    authorization_url: https://login.refresh.test/authorize
+    token_url: https://login.refresh.test/token
+    refresh_params:
+        scope: https://${connectionConfig.host}/.default
+    proxy:
+        base_url: https://api.refresh.test
+    connection_config:
+        host:
+            type: string
+            format: hostname
 "#;
 
 fn import() -> (tempfile::TempDir, ImportReport) {
@@ -141,4 +168,40 @@ fn invalid_response_type_rejected() {
             "{invalid:?}: {error:?}"
         );
     }
+}
+
+#[test]
+fn refresh_scope_converts() {
+    let (dir, _report) = import();
+    let provider = converted(&dir, "refresh-scoped");
+    let settings = oauth2(&provider);
+    assert_eq!(settings.refresh_scopes, ["https://ads.refresh.test/manage"]);
+    assert!(settings.refresh_params.is_empty());
+    assert_eq!(
+        settings.default_scopes,
+        ["https://ads.refresh.test/manage", "offline_access"]
+    );
+}
+
+#[test]
+fn templated_refresh_scope_not_converted() {
+    let (_dir, report) = import();
+    assert_eq!(
+        reason(&report, "refresh-templated"),
+        "`refresh_params.scope` is the template `https://${connectionConfig.host}/.default`, but `refresh_scopes` are fixed strings"
+    );
+}
+
+#[test]
+fn default_scope_variable_must_be_declared() {
+    let file = |scope: &str| {
+        format!(
+            "name: cc\ndisplay_name: CC\nauth:\n  mode: oauth2_client_credentials\n  token_url: https://cc.test/token\n  default_scopes: [\"{scope}\"]\nconnection_config:\n  host: {{title: Host, format: hostname}}\nproxy:\n  base_url: https://cc.test\n"
+        )
+    };
+    assert!(parse_provider("cc.yaml", &file("https://{{ host }}/.default")).is_ok());
+    let error = parse_provider("cc.yaml", &file("https://{{ missing }}/.default")).unwrap_err();
+    let text = format!("{error:?}");
+    assert!(text.contains("default_scopes"), "{text}");
+    assert!(text.contains("missing"), "{text}");
 }

@@ -20,7 +20,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::template::{
-    config_variables, render_params, render_url_with_fallbacks, with_random_token,
+    config_variables, render, render_params, render_url_with_fallbacks, with_random_token,
 };
 use crate::token_request::{TokenClient, TokenParams};
 use crate::token_response::parse_token_reply;
@@ -208,8 +208,8 @@ impl Engine {
 
     /// Refreshes an OAuth2 token (grant type `refresh_token`) at
     /// `refresh_url`, or `token_url` when the definition has none. The
-    /// request carries the rendered `refresh_params` and none of the
-    /// code-exchange parameters. A reply without a refresh token keeps the
+    /// request carries `refresh_scopes`, the rendered `refresh_params` and
+    /// none of the code-exchange parameters. A reply without a refresh token keeps the
     /// old one.
     pub async fn refresh(
         &self,
@@ -246,7 +246,14 @@ impl Engine {
                     refresh_token.expose().to_owned(),
                 ),
             ],
-            trailing: Vec::new(),
+            trailing: if oauth2.refresh_scopes.is_empty() {
+                Vec::new()
+            } else {
+                vec![(
+                    StandardParam::Scope,
+                    join_scopes(&oauth2.refresh_scopes, &[], &oauth2.scope_separator),
+                )]
+            },
             extra,
         };
         let request = oauth2_client(oauth2, app).request(&token_url, params)?;
@@ -265,7 +272,7 @@ impl Engine {
     }
 
     /// Obtains a token with the client-credentials grant, requesting the
-    /// provider's default scopes then `scopes`, with the rendered
+    /// provider's rendered default scopes then `scopes`, with the rendered
     /// `token_params`.
     pub async fn client_credentials(
         &self,
@@ -294,7 +301,20 @@ impl Engine {
             RESERVED_TOKEN_PARAMS,
         )?;
 
-        let scope = join_scopes(&settings.default_scopes, scopes, &settings.scope_separator);
+        let default_scopes = settings
+            .default_scopes
+            .iter()
+            .enumerate()
+            .map(|(index, template)| {
+                render(
+                    &provider.name,
+                    &format!("auth.default_scopes[{index}]"),
+                    template,
+                    &vars,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let scope = join_scopes(&default_scopes, scopes, &settings.scope_separator);
         let trailing = if scope.is_empty() {
             Vec::new()
         } else {
@@ -877,6 +897,45 @@ proxy: {{base_url: "{base}"}}
     }
 
     #[tokio::test]
+    async fn refresh_sends_refresh_scopes() {
+        let reply = json!({"access_token": "at-new", "expires_in": 3600});
+        let server = TestServer::start(vec![CannedReply::json(200, reply)]).await;
+        let provider = provider_from_yaml(&format!(
+            r#"
+name: ads
+display_name: Ads
+auth:
+  mode: oauth2
+  authorization_url: {base}/authorize
+  token_url: {base}/token
+  default_scopes: ["https://ads.example/manage", offline_access]
+  refresh_scopes: ["https://ads.example/manage"]
+proxy: {{base_url: "{base}"}}
+"#,
+            base = server.base_url
+        ));
+        let old = OAuth2Token {
+            access_token: Secret::new("at-old"),
+            refresh_token: Some(Secret::new("rt-old")),
+            expires_at: None,
+            obtained_at: Utc::now(),
+            raw: json!({}),
+        };
+
+        engine()
+            .refresh(&provider, &app(&["extra"]), &old, &config(&[]))
+            .await
+            .unwrap();
+
+        let request = server.single_request();
+        assert_token_request_head(&request, "/token");
+        assert_eq!(
+            request.body,
+            "grant_type=refresh_token&refresh_token=rt-old&client_id=cid&client_secret=c%24ecret&scope=https%3A%2F%2Fads.example%2Fmanage"
+        );
+    }
+
+    #[tokio::test]
     async fn refresh_uses_token_url_without_refresh_url() {
         let reply = json!({"access_token": "at-new", "refresh_token": "rt-new"});
         let server = TestServer::start(vec![CannedReply::json(200, reply)]).await;
@@ -1090,6 +1149,53 @@ proxy: {{base_url: "{base}"}}
             let lifetime = grant.token.expires_at.unwrap() - grant.token.obtained_at;
             assert_eq!(lifetime.num_seconds(), 300);
         }
+    }
+
+    #[tokio::test]
+    async fn client_credentials_templated_default_scope() {
+        let reply = json!({"access_token": "cc-token", "expires_in": 300});
+        let server = TestServer::start(vec![CannedReply::json(200, reply)]).await;
+        let provider = provider_from_yaml(&format!(
+            r#"
+name: tenant-scope
+display_name: Tenant scope
+auth:
+  mode: oauth2_client_credentials
+  token_url: {base}/token
+  default_scopes: ["https://{{{{ instance }}}}.api.example/.default"]
+connection_config:
+  instance: {{title: Instance, pattern: "[a-z0-9-]+"}}
+proxy: {{base_url: "{base}"}}
+"#,
+            base = server.base_url
+        ));
+
+        engine()
+            .client_credentials(
+                &provider,
+                "cid",
+                &Secret::new("c$ecret"),
+                &["extra".to_owned()],
+                &config(&[("instance", "acme")]),
+            )
+            .await
+            .unwrap();
+
+        let request = server.single_request();
+        assert_token_request_head(&request, "/token");
+        assert_eq!(
+            request.body,
+            "grant_type=client_credentials&client_id=cid&client_secret=c%24ecret&scope=https%3A%2F%2Facme.api.example%2F.default+extra"
+        );
+
+        let err = engine()
+            .client_credentials(&provider, "cid", &Secret::new("c$ecret"), &[], &config(&[]))
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("auth.default_scopes[0]"), "{text}");
+        assert!(text.contains("instance"), "{text}");
+        assert_eq!(server.requests().len(), 1);
     }
 
     #[tokio::test]

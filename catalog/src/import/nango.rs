@@ -657,6 +657,10 @@ impl<'a> Builder<'a> {
         };
         insert_map(auth, "token_params", token_params);
         insert_map(auth, "refresh_params", refresh_params);
+        let refresh_scopes = refresh_scopes(entry)?;
+        if !refresh_scopes.is_empty() {
+            auth.insert("refresh_scopes".into(), refresh_scopes.into());
+        }
 
         self.client_auth(auth)?;
         self.token_request(auth)?;
@@ -778,6 +782,10 @@ impl<'a> Builder<'a> {
                 RESERVED_TOKEN_PARAMS
             };
             if name == "scope" && self.scope_param_is_default(key, &value)? {
+                continue;
+            }
+            if (key, name) == ("refresh_params", "scope") && self.mode == "oauth2" {
+                // `oauth2` writes it as `refresh_scopes`.
                 continue;
             }
             if reserved.contains(&name) {
@@ -1381,18 +1389,20 @@ impl Builder<'_> {
         if key != place || self.entry.contains_key("default_scopes") {
             return Ok(false);
         }
-        if value.contains("${") {
+        // Client-credentials default scopes are templates, and those of
+        // the authorization code mode are fixed strings.
+        if value.contains("${") && self.mode != "oauth2_client_credentials" {
             return Err(Reason::new(
                 "parameter that Latchkey sets itself",
                 format!("`{key}.scope` is the template `{value}`, but Latchkey sets `scope` itself from default scopes, which are fixed strings"),
             ));
         }
         let separator = string(self.entry, "scope_separator").unwrap_or(" ");
-        self.param_scopes = value
-            .split(separator)
-            .filter(|scope| !scope.is_empty())
-            .map(str::to_owned)
-            .collect();
+        let mut scopes = Vec::new();
+        for scope in value.split(separator).filter(|scope| !scope.is_empty()) {
+            scopes.push(self.template(&format!("{key}.scope"), scope)?);
+        }
+        self.param_scopes = scopes;
         Ok(true)
     }
 
@@ -1403,6 +1413,28 @@ impl Builder<'_> {
         let scopes: Vec<Value> = self.param_scopes.drain(..).map(Value::from).collect();
         auth.insert("default_scopes".into(), scopes.into());
     }
+}
+
+/// Splits an OAUTH2 entry's `refresh_params.scope` on its scope separator.
+fn refresh_scopes(entry: &Mapping) -> Result<Vec<Value>, Reason> {
+    let Some(value) = mapping(entry, "refresh_params").and_then(|params| params.get("scope"))
+    else {
+        return Ok(Vec::new());
+    };
+    let value = scalar_text(value)
+        .ok_or_else(|| Reason::malformed("`refresh_params.scope` is not a scalar"))?;
+    if value.contains("${") {
+        return Err(Reason::new(
+            "parameter that Latchkey sets itself",
+            format!("`refresh_params.scope` is the template `{value}`, but `refresh_scopes` are fixed strings"),
+        ));
+    }
+    let separator = string(entry, "scope_separator").unwrap_or(" ");
+    Ok(value
+        .split(separator)
+        .filter(|scope| !scope.is_empty())
+        .map(Value::from)
+        .collect())
 }
 
 /// Reads the `response_type` an OAUTH2 entry sends in place of `code`:
