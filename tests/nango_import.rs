@@ -33,7 +33,7 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
     ),
     (
         "Nango field `alternate_access_token_response_path` has no Latchkey equivalent",
-        2,
+        1,
     ),
     ("Nango field `assertion` has no Latchkey equivalent", 5),
     (
@@ -90,7 +90,7 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
         "pattern of a URL variable accepts values that change the URL",
         2,
     ),
-    ("template or key with no Latchkey form", 12),
+    ("template or key with no Latchkey form", 13),
     ("template variable filled by a post-connection script", 4),
     ("token expiry given as a remaining time", 1),
     ("token request body format with no Latchkey form", 1),

@@ -432,6 +432,11 @@ impl StandardParam {
 pub struct TokenResponse {
     #[serde(default = "default_access_token_path")]
     pub access_token: String,
+    /// Path of the access token when the reply has none at
+    /// `access_token`, such as Slack's user token at
+    /// `authed_user.access_token` for an installation without bot scopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_fallback: Option<String>,
     #[serde(default = "default_refresh_token_path")]
     pub refresh_token: String,
     /// Path of the lifetime, a number or a numeric string.
@@ -457,6 +462,7 @@ impl Default for TokenResponse {
     fn default() -> Self {
         TokenResponse {
             access_token: default_access_token_path(),
+            access_token_fallback: None,
             refresh_token: default_refresh_token_path(),
             expires_in: default_expires_in_path(),
             expires_in_unit: ExpiresInUnit::Seconds,

@@ -1,6 +1,6 @@
 //! Conversion of Nango OAuth entries that need a Latchkey field beyond the
 //! common shape: another `response_type`, templated client-credentials
-//! scopes and the scopes of a refresh.
+//! scopes, the scopes of a refresh and a second access token path.
 
 use latchkey_catalog::{import_nango, parse_provider, Auth, ImportReport, OAuth2, Provider};
 
@@ -79,6 +79,21 @@ refresh-templated:
         host:
             type: string
             format: hostname
+user-token:
+    display_name: User token
+    auth_mode: OAUTH2
+    authorization_url: https://user.test/oauth/v2/authorize
+    token_url: https://user.test/api/oauth.v2.access
+    alternate_access_token_response_path: authed_user
+    proxy:
+        base_url: https://user.test/api
+user-token-cc:
+    display_name: User token CC
+    auth_mode: OAUTH2_CC
+    token_url: https://user.test/api/token
+    alternate_access_token_response_path: authed_user
+    proxy:
+        base_url: https://user.test/api
 "#;
 
 fn import() -> (tempfile::TempDir, ImportReport) {
@@ -204,4 +219,20 @@ fn default_scope_variable_must_be_declared() {
     let text = format!("{error:?}");
     assert!(text.contains("default_scopes"), "{text}");
     assert!(text.contains("missing"), "{text}");
+}
+
+#[test]
+fn alternate_token_path_converts() {
+    let (dir, report) = import();
+    let provider = converted(&dir, "user-token");
+    let settings = oauth2(&provider);
+    assert_eq!(settings.token_response.access_token, "access_token");
+    assert_eq!(
+        settings.token_response.access_token_fallback.as_deref(),
+        Some("authed_user.access_token")
+    );
+    assert_eq!(
+        reason(&report, "user-token-cc"),
+        "Nango field `alternate_access_token_response_path` has no Latchkey equivalent"
+    );
 }

@@ -37,7 +37,13 @@ pub(crate) fn parse_token_reply(
     let object = parse_body(provider, reply)?;
     let invalid = |reason: String| invalid_response(provider, reply.status, &reason, String::new());
 
-    let access_token = lookup(&object, &spec.access_token).and_then(Value::as_str);
+    let non_empty_at = |path: &str| {
+        lookup(&object, path)
+            .and_then(Value::as_str)
+            .filter(|token| !token.is_empty())
+    };
+    let access_token = non_empty_at(&spec.access_token)
+        .or_else(|| spec.access_token_fallback.as_deref().and_then(non_empty_at));
     let is_success = (200..300).contains(&reply.status);
     if let Some(error) = object.get("error") {
         if !is_success || access_token.is_none() {
@@ -49,13 +55,16 @@ pub(crate) fn parse_token_reply(
     }
 
     let access_token = match access_token {
-        Some(token) if !token.is_empty() => token,
-        _ => {
+        Some(token) => token,
+        None => {
+            let place = match &spec.access_token_fallback {
+                Some(fallback) => format!("`{}` or `{fallback}`", spec.access_token),
+                None => format!("`{}`", spec.access_token),
+            };
             return Err(invalid(format!(
-                "no access token at `{}` (the reply has the keys {})",
-                spec.access_token,
+                "no access token at {place} (the reply has the keys {})",
                 list_keys(&object)
-            )))
+            )));
         }
     };
 
@@ -405,6 +414,13 @@ mod tests {
         }
     }
 
+    fn user_token_fallback() -> TokenResponse {
+        TokenResponse {
+            access_token_fallback: Some("authed_user.access_token".to_owned()),
+            ..TokenResponse::default()
+        }
+    }
+
     fn salesforce_spec() -> TokenResponse {
         let mut spec = TokenResponse::default();
         spec.connection_config
@@ -444,6 +460,27 @@ mod tests {
                 "nested access token path",
                 slack_spec(),
                 json!({"ok": true, "access_token": "xoxb-bot", "authed_user": {"access_token": "xoxp-user"}}),
+                None,
+                Expected { access_token: "xoxp-user", refresh_token: None, expires_at: None },
+            ),
+            (
+                "fallback unused when the access token is there",
+                user_token_fallback(),
+                json!({"ok": true, "access_token": "xoxb-bot", "authed_user": {"access_token": "xoxp-user"}}),
+                None,
+                Expected { access_token: "xoxb-bot", refresh_token: None, expires_at: None },
+            ),
+            (
+                "fallback when the access token is absent",
+                user_token_fallback(),
+                json!({"ok": true, "authed_user": {"access_token": "xoxp-user"}}),
+                None,
+                Expected { access_token: "xoxp-user", refresh_token: None, expires_at: None },
+            ),
+            (
+                "fallback when the access token is empty",
+                user_token_fallback(),
+                json!({"ok": true, "access_token": "", "authed_user": {"access_token": "xoxp-user"}}),
                 None,
                 Expected { access_token: "xoxp-user", refresh_token: None, expires_at: None },
             ),
@@ -697,6 +734,25 @@ mod tests {
             assert!(text.contains(expected), "{case}: {text}");
             assert!(!text.contains("secret"), "{case}: {text}");
         }
+    }
+
+    #[test]
+    fn missing_fallback_token_names_both_paths() {
+        let reply = json_reply(200, json!({"ok": true, "authed_user": {"id": "U1"}}));
+
+        let err = parse_token_reply("p", &user_token_fallback(), &reply, obtained_at(), None)
+            .unwrap_err();
+
+        assert!(
+            matches!(err, EngineError::InvalidResponse { .. }),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains(
+                "no access token at `access_token` or `authed_user.access_token` (the reply has the keys `authed_user`, `ok`)"
+            ),
+            "{err}"
+        );
     }
 
     #[test]

@@ -95,6 +95,7 @@ const OAUTH_KEYS: &[&str] = &[
     "refresh_token_params",
     "authorization_code_param_in_callback",
     "authorization_url_fragment",
+    "alternate_access_token_response_path",
 ];
 
 /// OAuth keys that only the authorization code mode converts; an OAUTH2_CC
@@ -112,6 +113,7 @@ const OAUTH2_ONLY_KEYS: &[&str] = &[
     "refresh_token_params",
     "authorization_code_param_in_callback",
     "authorization_url_fragment",
+    "alternate_access_token_response_path",
 ];
 
 const STANDARD_PARAMS: &[&str] = &[
@@ -901,6 +903,18 @@ impl<'a> Builder<'a> {
 
     fn token_response(&mut self, auth: &mut Mapping) -> Result<(), Reason> {
         let mut response = Mapping::new();
+        if let Some(path) = string(self.entry, "alternate_access_token_response_path") {
+            // NOTE: Nango reads the token at this path when the reply has no
+            // `access_token`. Slack's `authed_user` is an object that holds
+            // the user token under `access_token`, so a path that does not
+            // end there gets it appended.
+            let path = if path == "access_token" || path.ends_with(".access_token") {
+                path.to_owned()
+            } else {
+                format!("{path}.access_token")
+            };
+            response.insert("access_token_fallback".into(), path.into());
+        }
         match string(self.entry, "expires_in_unit") {
             None | Some("seconds") => {}
             Some("milliseconds") => {
