@@ -94,6 +94,33 @@ user-token-cc:
     alternate_access_token_response_path: authed_user
     proxy:
         base_url: https://user.test/api
+unused-authorize-cc:
+    display_name: Unused authorize
+    auth_mode: OAUTH2_CC
+    authorization_url: https://unused.test/authorize
+    token_url: https://unused.test/token
+    proxy:
+        base_url: https://unused.test
+unused-authorize-login:
+    display_name: Unused authorize login
+    auth_mode: TWO_STEP
+    authorization_url: https://login.test/authorize
+    authorization_params:
+        prompt: consent
+    default_scopes:
+        - rest
+    token_url: https://login.test/token
+    token_params:
+        key: ${credentials.key}
+    token_response:
+        token: access_token
+    proxy:
+        base_url: https://login.test
+    credentials:
+        key:
+            type: string
+            title: Key
+            secret: true
 "#;
 
 fn import() -> (tempfile::TempDir, ImportReport) {
@@ -235,4 +262,23 @@ fn alternate_token_path_converts() {
         reason(&report, "user-token-cc"),
         "Nango field `alternate_access_token_response_path` has no Latchkey equivalent"
     );
+}
+
+#[test]
+fn unused_authorization_keys_dropped() {
+    let (dir, _report) = import();
+    let client_credentials = converted(&dir, "unused-authorize-cc");
+    assert_eq!(
+        client_credentials.auth.mode_name(),
+        "oauth2_client_credentials"
+    );
+    let login = converted(&dir, "unused-authorize-login");
+    assert_eq!(login.auth.mode_name(), "two_step");
+    for name in ["unused-authorize-cc", "unused-authorize-login"] {
+        let path = dir.path().join(format!("out/{name}.yaml"));
+        let text = std::fs::read_to_string(path).unwrap();
+        assert!(!text.contains("/authorize"), "{name}: {text}");
+        assert!(!text.contains("rest"), "{name}: {text}");
+        assert!(!text.contains("consent"), "{name}: {text}");
+    }
 }

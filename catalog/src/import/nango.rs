@@ -236,7 +236,8 @@ fn check_known_keys(entry: &Mapping, mode: &str) -> Result<(), Reason> {
             || (session && key == "token_url")
             || (!oauth && !oauth1 && !two_step && !session && OAUTH_KEYS.contains(&key))
             || (oauth && OAUTH_KEYS.contains(&key) && !oauth2_only(mode, key))
-            || (mode == "mcp_oauth2" && MCP_KEYS.contains(&key));
+            || (mode == "mcp_oauth2" && MCP_KEYS.contains(&key))
+            || unused_oauth_key(mode, key);
         if !known {
             return Err(unconverted_key(key));
         }
@@ -257,6 +258,22 @@ fn unconverted_key(key: &str) -> Reason {
         Reason::no_equivalent(key).kind,
         format!("Nango field `{key}` has no Latchkey equivalent: {needs}"),
     )
+}
+
+/// Returns whether Nango's flow for the mode never reads the key, which is
+/// then dropped. Neither the client-credentials grant nor the TWO_STEP
+/// token request sends the end user to an `authorization_url`, and the
+/// TWO_STEP request sends no scopes. These keys reach such entries through
+/// an alias of an OAUTH2 entry, or stand in the entry unused.
+fn unused_oauth_key(mode: &str, key: &str) -> bool {
+    match mode {
+        "oauth2_client_credentials" => key == "authorization_url",
+        "two_step" => matches!(
+            key,
+            "authorization_url" | "authorization_params" | "default_scopes" | "scope_separator"
+        ),
+        _ => false,
+    }
 }
 
 fn oauth2_only(mode: &str, key: &str) -> bool {
