@@ -57,10 +57,6 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
     ),
     ("Nango field `signature` has no Latchkey equivalent", 3),
     (
-        "Nango field `token_expires_in_ms` has no Latchkey equivalent",
-        1,
-    ),
-    (
         "Nango field `token_request_auth_method` has no Latchkey equivalent",
         2,
     ),
@@ -81,7 +77,7 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
         10,
     ),
     ("grant type other than the standard one", 1),
-    ("pattern is not a Rust regular expression", 2),
+    ("pattern is not a Rust regular expression", 3),
     (
         "pattern of a URL variable accepts values that change the URL",
         2,

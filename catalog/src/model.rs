@@ -449,7 +449,9 @@ pub struct TokenResponse {
     /// `expires_in`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<ExpiresAt>,
-    /// Lifetime in seconds assumed when the response carries no expiry.
+    /// Lifetime in seconds assumed when the response carries no expiry. 0
+    /// makes such a token due for renewal at once, so each use obtains a
+    /// new one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_expires_in: Option<u64>,
     /// Connection-config keys filled from response paths, for example

@@ -125,7 +125,7 @@ instant-cc:
     display_name: Instant
     auth_mode: OAUTH2_CC
     token_url: https://instant.test/token
-    token_expires_in_ms: 0
+    token_expires_in_ms: 500
     proxy:
         base_url: https://api.instant.test
 "#;
@@ -267,6 +267,6 @@ fn unconverted_fields_name_their_need() {
     );
     assert_eq!(
         reason(&report, "instant-cc"),
-        "Nango field `token_expires_in_ms` is `0`, a lifetime under one second, and `token_response.default_expires_in` takes whole seconds from 1"
+        "Nango field `token_expires_in_ms` is `500`, a lifetime under one second, and `token_response.default_expires_in` takes whole seconds"
     );
 }

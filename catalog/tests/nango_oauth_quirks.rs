@@ -121,6 +121,13 @@ unused-authorize-login:
             type: string
             title: Key
             secret: true
+expiring-cc:
+    display_name: Expiring
+    auth_mode: OAUTH2_CC
+    token_url: https://expiring.test/token
+    token_expires_in_ms: 0
+    proxy:
+        base_url: https://api.expiring.test
 "#;
 
 fn import() -> (tempfile::TempDir, ImportReport) {
@@ -281,4 +288,14 @@ fn unused_authorization_keys_dropped() {
         assert!(!text.contains("rest"), "{name}: {text}");
         assert!(!text.contains("consent"), "{name}: {text}");
     }
+}
+
+#[test]
+fn zero_lifetime_converts() {
+    let (dir, _report) = import();
+    let provider = converted(&dir, "expiring-cc");
+    let Auth::Oauth2ClientCredentials(settings) = &provider.auth else {
+        panic!("mode is {}", provider.auth.mode_name());
+    };
+    assert_eq!(settings.token_response.default_expires_in, Some(0));
 }

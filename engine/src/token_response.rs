@@ -485,6 +485,13 @@ mod tests {
                 Expected { access_token: "xoxp-user", refresh_token: None, expires_at: None },
             ),
             (
+                "zero default lifetime expires at once",
+                with_default_expiry(0),
+                json!({"access_token": "at"}),
+                None,
+                Expected { access_token: "at", refresh_token: None, expires_at: Some("2026-01-01T00:00:00Z") },
+            ),
+            (
                 "expires_in as a string",
                 TokenResponse::default(),
                 json!({"access_token": "at", "expires_in": "7200"}),

@@ -940,12 +940,16 @@ impl<'a> Builder<'a> {
             Some(_) => return Err(Reason::no_equivalent("expires_in_unit")),
         }
         if let Some(lifetime) = self.entry.get("token_expires_in_ms") {
+            // NOTE: Salesforce's client-credentials entry sets 0 for a token
+            // whose reply states no lifetime, taken here to mean that each
+            // use needs a new token. Nango's catalog does not say whether 0
+            // means that or no lifetime at all.
             let seconds = lifetime.as_u64().map(|ms| ms / 1000).unwrap_or(0);
-            if seconds == 0 {
+            if seconds == 0 && lifetime.as_u64() != Some(0) {
                 let key = "token_expires_in_ms";
                 return Err(Reason::new(
                     Reason::no_equivalent(key).kind,
-                    format!("Nango field `{key}` is `{}`, a lifetime under one second, and `token_response.default_expires_in` takes whole seconds from 1", scalar_text(lifetime).unwrap_or_default()),
+                    format!("Nango field `{key}` is `{}`, a lifetime under one second, and `token_response.default_expires_in` takes whole seconds", scalar_text(lifetime).unwrap_or_default()),
                 ));
             }
             response.insert("default_expires_in".into(), seconds.into());
