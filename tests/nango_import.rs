@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 const ENTRIES: usize = 1013;
-const CONVERTED: usize = 924;
+const CONVERTED: usize = 925;
 const SUPPORTED_MODES: [&str; 11] = [
     "OAUTH2",
     "OAUTH2_CC",
@@ -83,7 +83,7 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
         2,
     ),
     ("template or key with no Latchkey form", 13),
-    ("template variable filled by a post-connection script", 4),
+    ("template variable filled by a post-connection script", 3),
     ("token expiry given as a remaining time", 1),
     ("token request body format with no Latchkey form", 1),
     ("unexpected entry shape", 3),
@@ -310,4 +310,18 @@ fn imported_files_validate_and_copy_no_prose() {
 ";
     assert!(mailchimp.ends_with(expected_step), "{mailchimp}");
     assert!(!mailchimp.contains("is not run"), "{mailchimp}");
+    // Sophos Central's script reads the tenant id and the regional API
+    // origin from `whoami`, and the proxy's base URL is that origin.
+    let sophos = std::fs::read_to_string(out.path().join("sophos-central.yaml")).unwrap();
+    let expected_step = "post_connection:
+- url: https://api.central.sophos.com/whoami/v1
+  connection_config:
+    dataRegion: apiHosts.dataRegion
+    tenantId: id
+";
+    assert!(sophos.ends_with(expected_step), "{sophos}");
+    assert!(
+        sophos.contains("  base_url: '{{ dataRegion }}'\n"),
+        "{sophos}"
+    );
 }

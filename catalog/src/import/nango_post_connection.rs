@@ -27,6 +27,16 @@ const KNOWN_SCRIPTS: &[KnownScript] = &[
         headers: &[("Authorization", "OAuth {{ access_token }}")],
         connection_config: &[("dc", "dc")],
     },
+    // Sophos Central's `whoami` returns a tenant credential's tenant id as
+    // `id` and the tenant's regional API origin as `apiHosts.dataRegion`,
+    // which the entry's proxy uses with the id in `X-Tenant-ID`. The step
+    // sends the default `Authorization: Bearer`.
+    KnownScript {
+        script: "sophosCentralPostConnection",
+        url: "https://api.central.sophos.com/whoami/v1",
+        headers: &[],
+        connection_config: &[("dataRegion", "apiHosts.dataRegion"), ("tenantId", "id")],
+    },
 ];
 
 /// The converted steps of Nango's `script`, and the connection-config keys
