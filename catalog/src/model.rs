@@ -290,7 +290,8 @@ pub struct ClientCredentials {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inject: Option<Inject>,
     /// The `grant_type` value sent in place of `client_credentials`, for a
-    /// provider whose grant works the same way under another name.
+    /// provider whose grant works the same way under another name. An
+    /// empty value leaves the parameter out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_type: Option<String>,
 }

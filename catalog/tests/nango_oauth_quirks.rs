@@ -128,6 +128,14 @@ expiring-cc:
     token_expires_in_ms: 0
     proxy:
         base_url: https://api.expiring.test
+login-cc:
+    display_name: Login
+    auth_mode: OAUTH2_CC
+    body_format: json
+    token_request_auth_method: custom
+    token_url: https://api.login.test/authenticate
+    proxy:
+        base_url: https://api.login.test
 "#;
 
 fn import() -> (tempfile::TempDir, ImportReport) {
@@ -298,4 +306,28 @@ fn zero_lifetime_converts() {
         panic!("mode is {}", provider.auth.mode_name());
     };
     assert_eq!(settings.token_response.default_expires_in, Some(0));
+}
+
+#[test]
+fn custom_login_converts() {
+    let (dir, _report) = import();
+    let provider = converted(&dir, "login-cc");
+    let Auth::Oauth2ClientCredentials(settings) = &provider.auth else {
+        panic!("mode is {}", provider.auth.mode_name());
+    };
+    assert_eq!(settings.grant_type.as_deref(), Some(""));
+    let names: Vec<(&str, &str)> = settings
+        .token_param_names
+        .iter()
+        .map(|(param, name)| (param.as_str(), name.as_str()))
+        .collect();
+    assert_eq!(
+        names,
+        [("client_id", "username"), ("client_secret", "password")]
+    );
+    assert_eq!(
+        settings.token_response.access_token_fallback.as_deref(),
+        Some("jwt")
+    );
+    assert_eq!(settings.client_auth, latchkey_catalog::ClientAuth::Body);
 }

@@ -320,14 +320,14 @@ impl Engine {
         } else {
             vec![(StandardParam::Scope, scope)]
         };
+        // An empty `grant_type` leaves the parameter out.
+        let grant = match settings.grant_type.as_deref() {
+            Some("") => Vec::new(),
+            Some(grant_type) => vec![(StandardParam::GrantType, grant_type.to_owned())],
+            None => vec![(StandardParam::GrantType, "client_credentials".to_owned())],
+        };
         let params = TokenParams {
-            grant: vec![(
-                StandardParam::GrantType,
-                settings
-                    .grant_type
-                    .clone()
-                    .unwrap_or_else(|| "client_credentials".to_owned()),
-            )],
+            grant,
             trailing,
             extra,
         };
@@ -1892,6 +1892,43 @@ proxy: {{base_url: "{base}"}}
             Some(basic_header().as_str())
         );
         assert_eq!(request.body, "");
+    }
+
+    #[tokio::test]
+    async fn client_credentials_login_without_grant_type() {
+        let jwt = "eyJhbGciOiJub25lIn0.eyJleHAiOjE3NjcyMjkyMDB9.";
+        let server = TestServer::start(vec![CannedReply::json(200, json!({"jwt": jwt}))]).await;
+        let provider = provider_from_yaml(&format!(
+            r#"
+name: login-cc
+display_name: Login CC
+auth:
+  mode: oauth2_client_credentials
+  token_url: {base}/authenticate
+  grant_type: ""
+  token_body_format: json
+  token_param_names: {{client_id: username, client_secret: password}}
+  token_response: {{access_token_fallback: jwt}}
+proxy: {{base_url: "{base}"}}
+"#,
+            base = server.base_url
+        ));
+
+        let grant = engine()
+            .client_credentials(&provider, "cid", &Secret::new("c$ecret"), &[], &config(&[]))
+            .await
+            .unwrap();
+
+        let request = server.single_request();
+        assert_eq!(request.path, "/authenticate");
+        assert_eq!(request.header("content-type"), Some("application/json"));
+        assert_eq!(request.header("authorization"), None);
+        assert_eq!(request.body, r#"{"password":"c$ecret","username":"cid"}"#);
+        assert_eq!(grant.token.access_token.expose(), jwt);
+        assert_eq!(
+            grant.token.expires_at,
+            Some("2026-01-01T01:00:00Z".parse().unwrap())
+        );
     }
 
     #[test]

@@ -717,6 +717,7 @@ impl<'a> Builder<'a> {
         self.client_auth(auth)?;
         self.token_request(auth)?;
         self.token_response(auth)?;
+        self.custom_login(auth);
         if let Some(credentials) = mapping(self.entry, "credentials") {
             // NOTE: Nango lets a connection bring its own client ID and
             // secret; Latchkey uses the integration's.
@@ -729,6 +730,36 @@ impl<'a> Builder<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Converts `token_request_auth_method: custom` of a client-credentials
+    /// entry. Nango's client-credentials request then sends the client ID
+    /// and secret as `username` and `password`, adds no `grant_type` that
+    /// `token_params` lacks, and takes the token from `access_token`, or
+    /// from `jwt` as ZoomInfo's login replies.
+    /// NOTE: read from Nango's public client-credentials source, not from
+    /// the pinned package, which ships only the provider list.
+    fn custom_login(&self, auth: &mut Mapping) {
+        if string(self.entry, "token_request_auth_method") != Some("custom") {
+            return;
+        }
+        let mut names = Mapping::new();
+        names.insert("client_id".into(), "username".into());
+        names.insert("client_secret".into(), "password".into());
+        auth.insert("token_param_names".into(), Value::Mapping(names));
+        if !auth.contains_key("grant_type") && !self.has_grant_type_param() {
+            auth.insert("grant_type".into(), "".into());
+        }
+        let response = auth
+            .entry("token_response".into())
+            .or_insert_with(|| Value::Mapping(Mapping::new()));
+        if let Value::Mapping(response) = response {
+            response.insert("access_token_fallback".into(), "jwt".into());
+        }
+    }
+
+    fn has_grant_type_param(&self) -> bool {
+        mapping(self.entry, "token_params").is_some_and(|params| params.contains_key("grant_type"))
     }
 
     fn token_url(&mut self, auth: &mut Mapping) -> Result<(), Reason> {
@@ -850,6 +881,8 @@ impl<'a> Builder<'a> {
         let method = string(self.entry, "token_request_auth_method");
         let header_only = string(self.entry, "authorization_method") == Some("header");
         let client_auth = match (method, header_only) {
+            // `client_credentials` converts this login in `custom_login`.
+            (Some("custom"), false) if self.mode == "oauth2_client_credentials" => None,
             (None, false) => None,
             (Some("basic"), false) => Some("basic_and_body"),
             (Some("basic"), true) => Some("basic"),
