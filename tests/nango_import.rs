@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 const ENTRIES: usize = 1013;
-const CONVERTED: usize = 926;
+const CONVERTED: usize = 927;
 const SUPPORTED_MODES: [&str; 11] = [
     "OAUTH2",
     "OAUTH2_CC",
@@ -83,7 +83,7 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
         2,
     ),
     ("template or key with no Latchkey form", 13),
-    ("template variable filled by a post-connection script", 3),
+    ("template variable filled by a post-connection script", 2),
     ("token expiry given as a remaining time", 1),
     ("token request body format with no Latchkey form", 1),
     ("unexpected entry shape", 3),

@@ -136,6 +136,20 @@ login-cc:
     token_url: https://api.login.test/authenticate
     proxy:
         base_url: https://api.login.test
+keyed-cc:
+    display_name: Keyed
+    auth_mode: OAUTH2_CC
+    token_url: https://ims.keyed.test/token
+    post_connection_script: adobeUmapiPostConnection
+    connection_config:
+        clientId:
+            type: string
+            title: ''
+            automated: true
+    proxy:
+        base_url: https://api.keyed.test
+        headers:
+            x-api-key: ${connectionConfig.clientId}
 "#;
 
 fn import() -> (tempfile::TempDir, ImportReport) {
@@ -330,4 +344,15 @@ fn custom_login_converts() {
         Some("jwt")
     );
     assert_eq!(settings.client_auth, latchkey_catalog::ClientAuth::Body);
+}
+
+#[test]
+fn client_id_script_becomes_variable() {
+    let (dir, _report) = import();
+    let provider = converted(&dir, "keyed-cc");
+    assert_eq!(provider.proxy.headers["x-api-key"], "{{ oauth_client_id }}");
+    assert!(provider.connection_config.is_empty());
+    assert!(provider.post_connection.is_empty());
+    let text = std::fs::read_to_string(dir.path().join("out/keyed-cc.yaml")).unwrap();
+    assert!(!text.contains("is not run"), "{text}");
 }

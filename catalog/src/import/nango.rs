@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_yaml::{Mapping, Value};
 
-use super::nango_post_connection::convert_script;
+use super::nango_post_connection::{convert_script, inline_client_id_script};
 use super::template::{latchkey_key, translate, Translated, Variable};
 use super::Reason;
 use crate::model::{RESERVED_AUTHORIZATION_PARAMS, RESERVED_TOKEN_PARAMS};
@@ -166,6 +166,8 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
     let Some(&(_, mode)) = MODES.iter().find(|(nango, _)| *nango == nango_mode) else {
         return Err(Reason::unsupported_mode(nango_mode));
     };
+    let inlined = inline_client_id_script(entry);
+    let entry = inlined.as_ref().unwrap_or(entry);
     check_known_keys(entry, mode)?;
 
     let display_name = string(entry, "display_name")
