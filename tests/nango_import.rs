@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 const ENTRIES: usize = 1013;
-const CONVERTED: usize = 927;
+const CONVERTED: usize = 928;
 const SUPPORTED_MODES: [&str; 11] = [
     "OAUTH2",
     "OAUTH2_CC",
@@ -36,7 +36,6 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
         1,
     ),
     ("Nango field `assertion` has no Latchkey equivalent", 6),
-    ("Nango field `decode_url` has no Latchkey equivalent", 1),
     ("Nango field `installation` has no Latchkey equivalent", 1),
     (
         "Nango field `integration_config` has no Latchkey equivalent",

@@ -150,6 +150,26 @@ keyed-cc:
         base_url: https://api.keyed.test
         headers:
             x-api-key: ${connectionConfig.clientId}
+decoded:
+    display_name: Decoded
+    auth_mode: OAUTH2
+    authorization_url: https://connect.decoded.test/oauth2/authorize
+    token_url: https://connect.decoded.test/oauth2/token
+    decode_url: true
+    authorization_params:
+        session: false
+    proxy:
+        base_url: https://connect.decoded.test
+decoded-template:
+    display_name: Decoded template
+    auth_mode: OAUTH2
+    authorization_url: https://connect.decoded.test/oauth2/authorize
+    token_url: https://connect.decoded.test/oauth2/token
+    decode_url: true
+    authorization_params:
+        prompt: select account
+    proxy:
+        base_url: https://connect.decoded.test
 "#;
 
 fn import() -> (tempfile::TempDir, ImportReport) {
@@ -355,4 +375,20 @@ fn client_id_script_becomes_variable() {
     assert!(provider.post_connection.is_empty());
     let text = std::fs::read_to_string(dir.path().join("out/keyed-cc.yaml")).unwrap();
     assert!(!text.contains("is not run"), "{text}");
+}
+
+#[test]
+fn decode_url_becomes_raw_scopes() {
+    let (dir, report) = import();
+    let provider = converted(&dir, "decoded");
+    let settings = oauth2(&provider);
+    assert_eq!(
+        settings.scope_encoding,
+        latchkey_catalog::ScopeEncoding::Raw
+    );
+    assert_eq!(settings.authorization_params["session"], "false");
+    assert_eq!(
+        reason(&report, "decoded-template"),
+        "Nango field `decode_url` has no Latchkey equivalent"
+    );
 }

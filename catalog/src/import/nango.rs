@@ -96,6 +96,7 @@ const OAUTH_KEYS: &[&str] = &[
     "authorization_code_param_in_callback",
     "authorization_url_fragment",
     "alternate_access_token_response_path",
+    "decode_url",
 ];
 
 /// OAuth keys that only the authorization code mode converts; an OAUTH2_CC
@@ -114,6 +115,7 @@ const OAUTH2_ONLY_KEYS: &[&str] = &[
     "authorization_code_param_in_callback",
     "authorization_url_fragment",
     "alternate_access_token_response_path",
+    "decode_url",
 ];
 
 const STANDARD_PARAMS: &[&str] = &[
@@ -649,6 +651,10 @@ impl<'a> Builder<'a> {
             auth.insert("scope_encoding".into(), "raw".into());
         }
         let authorization_params = self.params("authorization_params", None)?;
+        if entry.get("decode_url").and_then(Value::as_bool) == Some(true) {
+            decoded_url_scopes(&authorization_params)?;
+            auth.insert("scope_encoding".into(), "raw".into());
+        }
         insert_map(auth, "authorization_params", authorization_params);
         self.insert_param_scopes(auth);
         if entry
@@ -1483,6 +1489,28 @@ impl Builder<'_> {
         let scopes: Vec<Value> = self.param_scopes.drain(..).map(Value::from).collect();
         auth.insert("default_scopes".into(), scopes.into());
     }
+}
+
+/// Checks that Nango's `decode_url`, which percent-decodes the whole
+/// authorization URL before the redirect, changes only what
+/// `scope_encoding: raw` changes. Decoding leaves the scopes' spaces and
+/// colons as written, and the browser then encodes a space as `%20`, as
+/// raw scopes do. The decoded `redirect_uri` means the same URL as the
+/// encoded one that Latchkey sends. A parameter value with a character
+/// other than the unreserved ones (RFC 3986 section 2.3), or a template,
+/// would decode into other bytes, so it stops the entry.
+fn decoded_url_scopes(authorization_params: &Mapping) -> Result<(), Reason> {
+    let unchanged_by_decoding = |text: &str| {
+        text.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~'))
+    };
+    for value in authorization_params.values() {
+        let text = value.as_str().unwrap_or_default();
+        if !unchanged_by_decoding(text) {
+            return Err(Reason::no_equivalent("decode_url"));
+        }
+    }
+    Ok(())
 }
 
 /// Splits an OAUTH2 entry's `refresh_params.scope` on its scope separator.
