@@ -1,6 +1,8 @@
-//! Conversion of Nango OAuth entries that need a Latchkey field beyond the
-//! common shape: another `response_type`, templated client-credentials
-//! scopes, the scopes of a refresh and a second access token path.
+//! Conversion of Nango OAuth entries that need a Latchkey field or an
+//! importer rule beyond the common shape: another `response_type`,
+//! templated client-credentials scopes, refresh scopes, a second access
+//! token path, `decode_url`, a login with custom client auth, a zero
+//! lifetime, keys the mode never reads and a client-ID script.
 
 use latchkey_catalog::{import_nango, parse_provider, Auth, ImportReport, OAuth2, Provider};
 

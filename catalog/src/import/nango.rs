@@ -963,7 +963,7 @@ impl<'a> Builder<'a> {
         let mut response = Mapping::new();
         if let Some(path) = string(self.entry, "alternate_access_token_response_path") {
             // NOTE: Nango reads the token at this path when the reply has no
-            // `access_token`. Slack's `authed_user` is an object that holds
+            // `access_token`. Slack's `authed_user` is an object that contains
             // the user token under `access_token`, so a path that does not
             // end there gets it appended.
             let path = if path == "access_token" || path.ends_with(".access_token") {
