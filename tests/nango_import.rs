@@ -65,10 +65,6 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
         5,
     ),
     (
-        "Nango field `token_expires_in_ms` has no Latchkey equivalent",
-        1,
-    ),
-    (
         "Nango field `token_request_auth_method` has no Latchkey equivalent",
         1,
     ),
@@ -89,8 +85,7 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
         10,
     ),
     ("grant type other than the standard one", 1),
-    ("parameter that Latchkey sets itself", 6),
-    ("pattern is not a Rust regular expression", 2),
+    ("pattern is not a Rust regular expression", 3),
     (
         "pattern of a URL variable accepts values that change the URL",
         2,
@@ -322,6 +317,20 @@ fn imported_files_validate_and_copy_no_prose() {
 ";
     assert!(mailchimp.ends_with(expected_step), "{mailchimp}");
     assert!(!mailchimp.contains("is not run"), "{mailchimp}");
+    // Sophos Central's script reads the tenant id and the regional API
+    // origin from `whoami`, and the proxy's base URL is that origin.
+    let sophos = std::fs::read_to_string(out.path().join("sophos-central.yaml")).unwrap();
+    let expected_step = "post_connection:
+- url: https://api.central.sophos.com/whoami/v1
+  connection_config:
+    dataRegion: apiHosts.dataRegion
+    tenantId: id
+";
+    assert!(sophos.ends_with(expected_step), "{sophos}");
+    assert!(
+        sophos.contains("  base_url: '{{ dataRegion }}'\n"),
+        "{sophos}"
+    );
 }
 
 #[test]

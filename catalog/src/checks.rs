@@ -383,6 +383,7 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
                 "/auth/token_url_fallbacks",
                 &cc.token_url_fallbacks,
             );
+            push_list(&mut fields, "/auth/default_scopes", &cc.default_scopes);
             push_params(&mut fields, "/auth/token_params", &cc.token_params);
         }
         Auth::ApiKey(_) | Auth::Basic(_) => {}

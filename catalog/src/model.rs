@@ -229,9 +229,27 @@ pub struct OAuth2 {
     /// this route and the query, and has no query of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_url_fragment: Option<String>,
+    /// Value of the `response_type` parameter, such as `code id_token`
+    /// (OpenID Connect's hybrid flow), for a provider that wants another
+    /// value than `code`. An empty value leaves the parameter out. The
+    /// callback must still carry an authorization code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_type: Option<String>,
+    /// Scopes sent, joined with `scope_separator`, in the `scope`
+    /// parameter of a refresh (RFC 6749 section 6), for a provider that
+    /// issues a refreshed token for the scopes named there. A refresh
+    /// sends no `scope` when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refresh_scopes: Vec<String>,
 }
 
 impl OAuth2 {
+    /// Returns the value of the authorization URL's `response_type`
+    /// parameter; empty when the URL leaves it out.
+    pub fn response_type(&self) -> &str {
+        self.response_type.as_deref().unwrap_or("code")
+    }
+
     /// Returns the name of the callback query parameter that carries the
     /// authorization code.
     pub fn callback_code_param(&self) -> &str {
@@ -251,6 +269,9 @@ pub struct ClientCredentials {
     pub token_url_fallbacks: Vec<String>,
     #[serde(default = "default_scope_separator")]
     pub scope_separator: String,
+    /// Scopes always requested, before the integration's own. Each is a
+    /// template rendered with the connection config, for a scope that
+    /// names the connection's own resource (`https://{{ host }}/.default`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub default_scopes: Vec<String>,
     /// Extra body parameters of the token request (values are templates).
@@ -269,7 +290,8 @@ pub struct ClientCredentials {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inject: Option<Inject>,
     /// The `grant_type` value sent in place of `client_credentials`, for a
-    /// provider whose grant works the same way under another name.
+    /// provider whose grant works the same way under another name. An
+    /// empty value leaves the parameter out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_type: Option<String>,
 }
@@ -411,6 +433,11 @@ impl StandardParam {
 pub struct TokenResponse {
     #[serde(default = "default_access_token_path")]
     pub access_token: String,
+    /// Path of the access token when the reply has none at
+    /// `access_token`, such as Slack's user token at
+    /// `authed_user.access_token` for an installation without bot scopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_fallback: Option<String>,
     #[serde(default = "default_refresh_token_path")]
     pub refresh_token: String,
     /// Path of the lifetime, a number or a numeric string.
@@ -423,7 +450,9 @@ pub struct TokenResponse {
     /// `expires_in`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<ExpiresAt>,
-    /// Lifetime in seconds assumed when the response carries no expiry.
+    /// Lifetime in seconds assumed when the response carries no expiry. 0
+    /// makes such a token due for renewal at once, so each use obtains a
+    /// new one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_expires_in: Option<u64>,
     /// Connection-config keys filled from response paths, for example
@@ -436,6 +465,7 @@ impl Default for TokenResponse {
     fn default() -> Self {
         TokenResponse {
             access_token: default_access_token_path(),
+            access_token_fallback: None,
             refresh_token: default_refresh_token_path(),
             expires_in: default_expires_in_path(),
             expires_in_unit: ExpiresInUnit::Seconds,
@@ -481,6 +511,11 @@ pub enum TimeFormat {
     /// An ISO 8601 / RFC 3339 date-time with an offset, for example
     /// `2026-01-01T00:00:00Z`.
     Iso8601,
+    /// Whichever of the three the value is. A number or numeric string
+    /// below 10^11 is Unix seconds, and one from 10^11 up is Unix
+    /// milliseconds (10^11 is in 1973 as milliseconds, in 5138 as
+    /// seconds). Any other string is an ISO 8601 date-time with an offset.
+    Auto,
 }
 
 /// Placement of a credential in an outgoing request.

@@ -125,7 +125,7 @@ instant-cc:
     display_name: Instant
     auth_mode: OAUTH2_CC
     token_url: https://instant.test/token
-    token_expires_in_ms: 0
+    token_expires_in_ms: 500
     proxy:
         base_url: https://api.instant.test
 "#;
@@ -199,12 +199,17 @@ fn scope_param_becomes_default_scopes() {
 }
 
 #[test]
-fn templated_scope_not_converted() {
-    let (_dir, report) = import();
+fn templated_scope_becomes_default_scope() {
+    let (dir, _report) = import();
+    let (_text, provider) = converted(&dir, "templated-scope-cc");
+    let Auth::Oauth2ClientCredentials(settings) = &provider.auth else {
+        panic!("mode is {}", provider.auth.mode_name());
+    };
     assert_eq!(
-        reason(&report, "templated-scope-cc"),
-        "`token_params.scope` is the template `https://${connectionConfig.instance}.templated.test/.default`, but Latchkey sets `scope` itself from default scopes, which are fixed strings"
+        settings.default_scopes,
+        ["https://{{ instance }}.templated.test/.default"]
     );
+    assert!(!settings.token_params.contains_key("scope"));
 }
 
 #[test]
@@ -262,6 +267,6 @@ fn unconverted_fields_name_their_need() {
     );
     assert_eq!(
         reason(&report, "instant-cc"),
-        "Nango field `token_expires_in_ms` is `0`, a lifetime under one second, and `token_response.default_expires_in` takes whole seconds from 1"
+        "Nango field `token_expires_in_ms` is `500`, a lifetime under one second, and `token_response.default_expires_in` takes whole seconds"
     );
 }

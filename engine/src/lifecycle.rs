@@ -111,6 +111,8 @@ mod tests {
             ("provider margin 30 s, 31 s left", with_margin(30), one_hour, "2026-01-01T00:59:29Z", false),
             ("provider margin 30 s, 30 s left", with_margin(30), one_hour, "2026-01-01T00:59:30Z", true),
             ("not refreshable, expired", not_refreshable(), one_hour, "2026-01-01T02:00:00Z", false),
+            ("zero lifetime, at once", oauth2_provider(), Some(obtained), obtained, true),
+            ("zero lifetime, later", oauth2_provider(), Some(obtained), "2026-01-01T00:00:01Z", true),
         ];
 
         for (case, provider, expires_at, now, expected) in cases {

@@ -119,6 +119,8 @@ impl McpSetup {
             callback_connection_config: BTreeMap::new(),
             callback_code_param: None,
             inject: mcp.inject.clone(),
+            response_type: None,
+            refresh_scopes: Vec::new(),
         };
         let mut flow = provider.clone();
         flow.auth = Auth::Oauth2(oauth2);

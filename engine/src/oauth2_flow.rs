@@ -20,7 +20,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::template::{
-    config_variables, render_params, render_url_with_fallbacks, with_random_token,
+    config_variables, render, render_params, render_url_with_fallbacks, with_random_token,
 };
 use crate::token_request::{TokenClient, TokenParams};
 use crate::token_response::parse_token_reply;
@@ -43,7 +43,8 @@ pub struct AuthorizationRequest {
 }
 
 impl Engine {
-    /// Builds the authorization URL: `response_type=code`, `client_id`, a
+    /// Builds the authorization URL: `response_type` (`code` unless the
+    /// definition sets another value or none), `client_id`, a
     /// random `state`, the PKCE S256 challenge unless the definition sets
     /// `pkce: false`, `redirect_uri`, the default then the integration
     /// scopes (de-duplicated, joined with `scope_separator`) and the rendered
@@ -82,11 +83,15 @@ impl Engine {
                 .map_or(param.as_str(), String::as_str)
                 .to_owned()
         };
-        let mut params: Vec<(String, String)> = vec![
-            (name(StandardParam::ResponseType), "code".to_owned()),
-            (name(StandardParam::ClientId), app.client_id.clone()),
-            (name(StandardParam::State), state.clone()),
-        ];
+        let mut params: Vec<(String, String)> = Vec::new();
+        if !oauth2.response_type().is_empty() {
+            params.push((
+                name(StandardParam::ResponseType),
+                oauth2.response_type().to_owned(),
+            ));
+        }
+        params.push((name(StandardParam::ClientId), app.client_id.clone()));
+        params.push((name(StandardParam::State), state.clone()));
         let mut pkce_verifier = None;
         if oauth2.pkce {
             let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
@@ -203,8 +208,8 @@ impl Engine {
 
     /// Refreshes an OAuth2 token (grant type `refresh_token`) at
     /// `refresh_url`, or `token_url` when the definition has none. The
-    /// request carries the rendered `refresh_params` and none of the
-    /// code-exchange parameters. A reply without a refresh token keeps the
+    /// request carries `refresh_scopes`, the rendered `refresh_params` and
+    /// none of the code-exchange parameters. A reply without a refresh token keeps the
     /// old one.
     pub async fn refresh(
         &self,
@@ -241,7 +246,14 @@ impl Engine {
                     refresh_token.expose().to_owned(),
                 ),
             ],
-            trailing: Vec::new(),
+            trailing: if oauth2.refresh_scopes.is_empty() {
+                Vec::new()
+            } else {
+                vec![(
+                    StandardParam::Scope,
+                    join_scopes(&oauth2.refresh_scopes, &[], &oauth2.scope_separator),
+                )]
+            },
             extra,
         };
         let request = oauth2_client(oauth2, app).request(&token_url, params)?;
@@ -260,7 +272,7 @@ impl Engine {
     }
 
     /// Obtains a token with the client-credentials grant, requesting the
-    /// provider's default scopes then `scopes`, with the rendered
+    /// provider's rendered default scopes then `scopes`, with the rendered
     /// `token_params`.
     pub async fn client_credentials(
         &self,
@@ -289,20 +301,33 @@ impl Engine {
             RESERVED_TOKEN_PARAMS,
         )?;
 
-        let scope = join_scopes(&settings.default_scopes, scopes, &settings.scope_separator);
+        let default_scopes = settings
+            .default_scopes
+            .iter()
+            .enumerate()
+            .map(|(index, template)| {
+                render(
+                    &provider.name,
+                    &format!("auth.default_scopes[{index}]"),
+                    template,
+                    &vars,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let scope = join_scopes(&default_scopes, scopes, &settings.scope_separator);
         let trailing = if scope.is_empty() {
             Vec::new()
         } else {
             vec![(StandardParam::Scope, scope)]
         };
+        // An empty `grant_type` leaves the parameter out.
+        let grant = match settings.grant_type.as_deref() {
+            Some("") => Vec::new(),
+            Some(grant_type) => vec![(StandardParam::GrantType, grant_type.to_owned())],
+            None => vec![(StandardParam::GrantType, "client_credentials".to_owned())],
+        };
         let params = TokenParams {
-            grant: vec![(
-                StandardParam::GrantType,
-                settings
-                    .grant_type
-                    .clone()
-                    .unwrap_or_else(|| "client_credentials".to_owned()),
-            )],
+            grant,
             trailing,
             extra,
         };
@@ -872,6 +897,45 @@ proxy: {{base_url: "{base}"}}
     }
 
     #[tokio::test]
+    async fn refresh_sends_refresh_scopes() {
+        let reply = json!({"access_token": "at-new", "expires_in": 3600});
+        let server = TestServer::start(vec![CannedReply::json(200, reply)]).await;
+        let provider = provider_from_yaml(&format!(
+            r#"
+name: ads
+display_name: Ads
+auth:
+  mode: oauth2
+  authorization_url: {base}/authorize
+  token_url: {base}/token
+  default_scopes: ["https://ads.example/manage", offline_access]
+  refresh_scopes: ["https://ads.example/manage"]
+proxy: {{base_url: "{base}"}}
+"#,
+            base = server.base_url
+        ));
+        let old = OAuth2Token {
+            access_token: Secret::new("at-old"),
+            refresh_token: Some(Secret::new("rt-old")),
+            expires_at: None,
+            obtained_at: Utc::now(),
+            raw: json!({}),
+        };
+
+        engine()
+            .refresh(&provider, &app(&["extra"]), &old, &config(&[]))
+            .await
+            .unwrap();
+
+        let request = server.single_request();
+        assert_token_request_head(&request, "/token");
+        assert_eq!(
+            request.body,
+            "grant_type=refresh_token&refresh_token=rt-old&client_id=cid&client_secret=c%24ecret&scope=https%3A%2F%2Fads.example%2Fmanage"
+        );
+    }
+
+    #[tokio::test]
     async fn refresh_uses_token_url_without_refresh_url() {
         let reply = json!({"access_token": "at-new", "refresh_token": "rt-new"});
         let server = TestServer::start(vec![CannedReply::json(200, reply)]).await;
@@ -1085,6 +1149,53 @@ proxy: {{base_url: "{base}"}}
             let lifetime = grant.token.expires_at.unwrap() - grant.token.obtained_at;
             assert_eq!(lifetime.num_seconds(), 300);
         }
+    }
+
+    #[tokio::test]
+    async fn client_credentials_templated_default_scope() {
+        let reply = json!({"access_token": "cc-token", "expires_in": 300});
+        let server = TestServer::start(vec![CannedReply::json(200, reply)]).await;
+        let provider = provider_from_yaml(&format!(
+            r#"
+name: tenant-scope
+display_name: Tenant scope
+auth:
+  mode: oauth2_client_credentials
+  token_url: {base}/token
+  default_scopes: ["https://{{{{ instance }}}}.api.example/.default"]
+connection_config:
+  instance: {{title: Instance, pattern: "[a-z0-9-]+"}}
+proxy: {{base_url: "{base}"}}
+"#,
+            base = server.base_url
+        ));
+
+        engine()
+            .client_credentials(
+                &provider,
+                "cid",
+                &Secret::new("c$ecret"),
+                &["extra".to_owned()],
+                &config(&[("instance", "acme")]),
+            )
+            .await
+            .unwrap();
+
+        let request = server.single_request();
+        assert_token_request_head(&request, "/token");
+        assert_eq!(
+            request.body,
+            "grant_type=client_credentials&client_id=cid&client_secret=c%24ecret&scope=https%3A%2F%2Facme.api.example%2F.default+extra"
+        );
+
+        let err = engine()
+            .client_credentials(&provider, "cid", &Secret::new("c$ecret"), &[], &config(&[]))
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("auth.default_scopes[0]"), "{text}");
+        assert!(text.contains("instance"), "{text}");
+        assert_eq!(server.requests().len(), 1);
     }
 
     #[tokio::test]
@@ -1375,6 +1486,24 @@ proxy: {{base_url: "https://dialect.example"}}
                 "  authorization_param_names: {client_id: client_key, redirect_uri: redirect_url}",
                 vec!["user.info.basic"],
                 format!("https://dialect.example/authorize?response_type=code&client_key=cid&state={{state}}&redirect_url={ENCODED_REDIRECT_URI}&scope=user.info.basic"),
+            ),
+            (
+                "hybrid response type",
+                "  response_type: code id_token\n  authorization_params: {response_mode: query}",
+                vec!["openid"],
+                format!("https://dialect.example/authorize?response_type=code+id_token&client_id=cid&state={{state}}&redirect_uri={ENCODED_REDIRECT_URI}&scope=openid&response_mode=query"),
+            ),
+            (
+                "renamed response type",
+                "  response_type: auth_code",
+                vec![],
+                format!("https://dialect.example/authorize?response_type=auth_code&client_id=cid&state={{state}}&redirect_uri={ENCODED_REDIRECT_URI}"),
+            ),
+            (
+                "empty response type left out",
+                "  response_type: \"\"",
+                vec![],
+                format!("https://dialect.example/authorize?client_id=cid&state={{state}}&redirect_uri={ENCODED_REDIRECT_URI}"),
             ),
         ];
 
@@ -1763,6 +1892,43 @@ proxy: {{base_url: "{base}"}}
             Some(basic_header().as_str())
         );
         assert_eq!(request.body, "");
+    }
+
+    #[tokio::test]
+    async fn client_credentials_login_without_grant_type() {
+        let jwt = "eyJhbGciOiJub25lIn0.eyJleHAiOjE3NjcyMjkyMDB9.";
+        let server = TestServer::start(vec![CannedReply::json(200, json!({"jwt": jwt}))]).await;
+        let provider = provider_from_yaml(&format!(
+            r#"
+name: login-cc
+display_name: Login CC
+auth:
+  mode: oauth2_client_credentials
+  token_url: {base}/authenticate
+  grant_type: ""
+  token_body_format: json
+  token_param_names: {{client_id: username, client_secret: password}}
+  token_response: {{access_token_fallback: jwt}}
+proxy: {{base_url: "{base}"}}
+"#,
+            base = server.base_url
+        ));
+
+        let grant = engine()
+            .client_credentials(&provider, "cid", &Secret::new("c$ecret"), &[], &config(&[]))
+            .await
+            .unwrap();
+
+        let request = server.single_request();
+        assert_eq!(request.path, "/authenticate");
+        assert_eq!(request.header("content-type"), Some("application/json"));
+        assert_eq!(request.header("authorization"), None);
+        assert_eq!(request.body, r#"{"password":"c$ecret","username":"cid"}"#);
+        assert_eq!(grant.token.access_token.expose(), jwt);
+        assert_eq!(
+            grant.token.expires_at,
+            Some("2026-01-01T01:00:00Z".parse().unwrap())
+        );
     }
 
     #[test]

@@ -37,7 +37,13 @@ pub(crate) fn parse_token_reply(
     let object = parse_body(provider, reply)?;
     let invalid = |reason: String| invalid_response(provider, reply.status, &reason, String::new());
 
-    let access_token = lookup(&object, &spec.access_token).and_then(Value::as_str);
+    let non_empty_at = |path: &str| {
+        lookup(&object, path)
+            .and_then(Value::as_str)
+            .filter(|token| !token.is_empty())
+    };
+    let access_token = non_empty_at(&spec.access_token)
+        .or_else(|| spec.access_token_fallback.as_deref().and_then(non_empty_at));
     let is_success = (200..300).contains(&reply.status);
     if let Some(error) = object.get("error") {
         if !is_success || access_token.is_none() {
@@ -49,13 +55,16 @@ pub(crate) fn parse_token_reply(
     }
 
     let access_token = match access_token {
-        Some(token) if !token.is_empty() => token,
-        _ => {
+        Some(token) => token,
+        None => {
+            let place = match &spec.access_token_fallback {
+                Some(fallback) => format!("`{}` or `{fallback}`", spec.access_token),
+                None => format!("`{}`", spec.access_token),
+            };
             return Err(invalid(format!(
-                "no access token at `{}` (the reply has the keys {})",
-                spec.access_token,
+                "no access token at {place} (the reply has the keys {})",
                 list_keys(&object)
-            )))
+            )));
         }
     };
 
@@ -258,10 +267,22 @@ fn default_expiry(spec: &TokenResponse, obtained_at: DateTime<Utc>) -> Option<Da
     obtained_at.checked_add_signed(TimeDelta::try_seconds(seconds)?)
 }
 
+/// Unix times from this value up are read as milliseconds by
+/// [`TimeFormat::Auto`]: 10^11 seconds is in the year 5138, 10^11
+/// milliseconds in 1973, so a current time in either unit is on its side.
+const AUTO_MILLISECONDS_FROM: u64 = 100_000_000_000;
+
 /// Parses an absolute time: a number or numeric string for the Unix
 /// formats, an RFC 3339 string for ISO 8601.
 fn parse_expires_at(value: &Value, format: TimeFormat) -> Option<DateTime<Utc>> {
     match format {
+        TimeFormat::Auto => match parse_expires_in(value) {
+            Some(number) if number >= AUTO_MILLISECONDS_FROM => {
+                parse_expires_at(value, TimeFormat::UnixMilliseconds)
+            }
+            Some(_) => parse_expires_at(value, TimeFormat::UnixSeconds),
+            None => parse_expires_at(value, TimeFormat::Iso8601),
+        },
         TimeFormat::Iso8601 => {
             let text = value.as_str()?.trim();
             DateTime::parse_from_rfc3339(text)
@@ -284,6 +305,9 @@ fn describe_time_format(format: TimeFormat) -> &'static str {
         TimeFormat::UnixSeconds => "a Unix time in seconds",
         TimeFormat::UnixMilliseconds => "a Unix time in milliseconds",
         TimeFormat::Iso8601 => "an ISO 8601 date-time with an offset",
+        TimeFormat::Auto => {
+            "a Unix time in seconds or milliseconds, or an ISO 8601 date-time with an offset"
+        }
     }
 }
 
@@ -390,6 +414,13 @@ mod tests {
         }
     }
 
+    fn user_token_fallback() -> TokenResponse {
+        TokenResponse {
+            access_token_fallback: Some("authed_user.access_token".to_owned()),
+            ..TokenResponse::default()
+        }
+    }
+
     fn salesforce_spec() -> TokenResponse {
         let mut spec = TokenResponse::default();
         spec.connection_config
@@ -431,6 +462,34 @@ mod tests {
                 json!({"ok": true, "access_token": "xoxb-bot", "authed_user": {"access_token": "xoxp-user"}}),
                 None,
                 Expected { access_token: "xoxp-user", refresh_token: None, expires_at: None },
+            ),
+            (
+                "fallback unused when the access token is there",
+                user_token_fallback(),
+                json!({"ok": true, "access_token": "xoxb-bot", "authed_user": {"access_token": "xoxp-user"}}),
+                None,
+                Expected { access_token: "xoxb-bot", refresh_token: None, expires_at: None },
+            ),
+            (
+                "fallback when the access token is absent",
+                user_token_fallback(),
+                json!({"ok": true, "authed_user": {"access_token": "xoxp-user"}}),
+                None,
+                Expected { access_token: "xoxp-user", refresh_token: None, expires_at: None },
+            ),
+            (
+                "fallback when the access token is empty",
+                user_token_fallback(),
+                json!({"ok": true, "access_token": "", "authed_user": {"access_token": "xoxp-user"}}),
+                None,
+                Expected { access_token: "xoxp-user", refresh_token: None, expires_at: None },
+            ),
+            (
+                "zero default lifetime expires at once",
+                with_default_expiry(0),
+                json!({"access_token": "at"}),
+                None,
+                Expected { access_token: "at", refresh_token: None, expires_at: Some("2026-01-01T00:00:00Z") },
             ),
             (
                 "expires_in as a string",
@@ -685,6 +744,25 @@ mod tests {
     }
 
     #[test]
+    fn missing_fallback_token_names_both_paths() {
+        let reply = json_reply(200, json!({"ok": true, "authed_user": {"id": "U1"}}));
+
+        let err = parse_token_reply("p", &user_token_fallback(), &reply, obtained_at(), None)
+            .unwrap_err();
+
+        assert!(
+            matches!(err, EngineError::InvalidResponse { .. }),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string().contains(
+                "no access token at `access_token` or `authed_user.access_token` (the reply has the keys `authed_user`, `ok`)"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn empty_body_is_invalid() {
         let reply = RawReply {
             status: 200,
@@ -749,6 +827,18 @@ mod tests {
                 json!({"access_token": "at", "expires_in": "1000"}), Some("2026-01-01T00:00:01Z")),
             ("nothing at all is unknown", absolute_expiry("expires_at", TimeFormat::UnixSeconds),
                 json!({"access_token": "at"}), None),
+            ("auto reads seconds", absolute_expiry("expires", TimeFormat::Auto),
+                json!({"access_token": "at", "expires": 1767229200}), Some("2026-01-01T01:00:00Z")),
+            ("auto reads seconds as a string", absolute_expiry("expires", TimeFormat::Auto),
+                json!({"access_token": "at", "expires": "1767229200"}), Some("2026-01-01T01:00:00Z")),
+            ("auto reads milliseconds", absolute_expiry("data.accessTokenExpire", TimeFormat::Auto),
+                json!({"data": {"accessToken": "at", "accessTokenExpire": 1767229200250_u64}, "access_token": "at"}), Some("2026-01-01T01:00:00.250Z")),
+            ("auto below the milliseconds bound", absolute_expiry("expires", TimeFormat::Auto),
+                json!({"access_token": "at", "expires": 99_999_999_999_u64}), Some("5138-11-16T09:46:39Z")),
+            ("auto at the milliseconds bound", absolute_expiry("expires", TimeFormat::Auto),
+                json!({"access_token": "at", "expires": 100_000_000_000_u64}), Some("1973-03-03T09:46:40Z")),
+            ("auto reads iso 8601", absolute_expiry("expires", TimeFormat::Auto),
+                json!({"access_token": "at", "expires": "2026-01-01T01:30:00.000Z"}), Some("2026-01-01T01:30:00Z")),
         ];
 
         for (case, spec, body, expected) in cases {
@@ -867,6 +957,9 @@ mod tests {
             ("iso 8601 as a number", TimeFormat::Iso8601, json!(1767229200), "but an ISO 8601 date-time"),
             ("seconds as text", TimeFormat::UnixSeconds, json!("tomorrow"), "but a Unix time in seconds was expected"),
             ("negative milliseconds", TimeFormat::UnixMilliseconds, json!(-1), "but a Unix time in milliseconds was expected"),
+            ("auto with a duration", TimeFormat::Auto, json!("177:05:38"), "`expires_at` is \"177:05:38\", but a Unix time in seconds or milliseconds, or an ISO 8601 date-time with an offset was expected"),
+            ("auto with a negative number", TimeFormat::Auto, json!(-1), "but a Unix time in seconds or milliseconds"),
+            ("auto with a boolean", TimeFormat::Auto, json!(true), "but a Unix time in seconds or milliseconds"),
         ];
 
         for (case, format, value, expected) in cases {

@@ -254,3 +254,78 @@ fn rejected(
         body_start: text.trim().chars().take(BODY_START_CHARS).collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::test_support::{provider_from_yaml, CannedReply, TestServer};
+
+    /// Every token request goes out through `TokenTransport`, which sets
+    /// the `Accept` header; these cases check it on the bytes that reach
+    /// the socket for each body format of a `two_step` login.
+    #[tokio::test]
+    async fn token_request_accepts_json() {
+        // (case, token_request lines, expected request line)
+        let cases = [
+            (
+                "form body",
+                "    method: POST\n    body_format: form",
+                "POST /login HTTP/1.1\r\n",
+            ),
+            (
+                "json body",
+                "    method: POST\n    body_format: json",
+                "POST /login HTTP/1.1\r\n",
+            ),
+            (
+                "get with query",
+                "    method: GET",
+                "GET /login?user=u1 HTTP/1.1\r\n",
+            ),
+        ];
+
+        for (case, request_lines, request_line) in cases {
+            let reply = json!({"token": "tk", "expires_in": 600});
+            let server = TestServer::start(vec![CannedReply::json(200, reply)]).await;
+            let provider = provider_from_yaml(&format!(
+                r#"
+name: login
+display_name: Login
+auth:
+  mode: two_step
+  credentials:
+    user: {{title: User}}
+  token_request:
+    url: {base}/login
+{request_lines}
+    params: {{user: "{{{{ user }}}}"}}
+  token_response:
+    access_token: token
+proxy: {{base_url: "{base}"}}
+"#,
+                base = server.base_url
+            ));
+            let fields = BTreeMap::from([("user".to_owned(), Secret::new("u1"))]);
+
+            Engine::new(reqwest::Client::new())
+                .two_step_token(&provider, &fields, &ConnectionConfig::new(), None)
+                .await
+                .unwrap_or_else(|err| panic!("{case}: {err}"));
+
+            let request = server.single_request();
+            let raw = String::from_utf8_lossy(&request.raw).to_ascii_lowercase();
+            assert!(
+                raw.starts_with(&request_line.to_ascii_lowercase()),
+                "{case}: {raw}"
+            );
+            assert_eq!(
+                raw.matches("\r\naccept: application/json\r\n").count(),
+                1,
+                "{case}: {raw}"
+            );
+            assert_eq!(raw.matches("\r\naccept:").count(), 1, "{case}: {raw}");
+        }
+    }
+}

@@ -13,7 +13,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_yaml::{Mapping, Value};
 
-use super::nango_post_connection::convert_script;
+use super::nango_post_connection::{convert_script, inline_client_id_script};
 use super::template::{latchkey_key, translate, Translated, Variable};
 use super::Reason;
 use crate::model::{RESERVED_AUTHORIZATION_PARAMS, RESERVED_TOKEN_PARAMS};
@@ -98,6 +98,8 @@ const OAUTH_KEYS: &[&str] = &[
     "refresh_token_params",
     "authorization_code_param_in_callback",
     "authorization_url_fragment",
+    "alternate_access_token_response_path",
+    "decode_url",
 ];
 
 /// OAuth keys that only the authorization code mode converts; an OAUTH2_CC
@@ -115,6 +117,8 @@ const OAUTH2_ONLY_KEYS: &[&str] = &[
     "refresh_token_params",
     "authorization_code_param_in_callback",
     "authorization_url_fragment",
+    "alternate_access_token_response_path",
+    "decode_url",
 ];
 
 const STANDARD_PARAMS: &[&str] = &[
@@ -169,6 +173,8 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
     let Some(mode) = signing_mode.or(listed_mode.map(|&(_, mode)| mode)) else {
         return Err(Reason::unsupported_mode(nango_mode));
     };
+    let inlined = inline_client_id_script(entry);
+    let entry = inlined.as_ref().unwrap_or(entry);
     check_known_keys(entry, mode)?;
 
     let display_name = string(entry, "display_name")
@@ -240,7 +246,8 @@ fn check_known_keys(entry: &Mapping, mode: &str) -> Result<(), Reason> {
             || (!oauth && !oauth1 && !two_step && !session && OAUTH_KEYS.contains(&key))
             || (oauth && OAUTH_KEYS.contains(&key) && !oauth2_only(mode, key))
             || (mode == "mcp_oauth2" && MCP_KEYS.contains(&key))
-            || nango_signing::known_key(mode, key);
+            || nango_signing::known_key(mode, key)
+            || unused_oauth_key(mode, key);
         if !known {
             return Err(unconverted_key(key));
         }
@@ -261,6 +268,22 @@ fn unconverted_key(key: &str) -> Reason {
         Reason::no_equivalent(key).kind,
         format!("Nango field `{key}` has no Latchkey equivalent: {needs}"),
     )
+}
+
+/// Returns whether Nango's flow for the mode never reads the key, which is
+/// then dropped. Neither the client-credentials grant nor the TWO_STEP
+/// token request sends the end user to an `authorization_url`, and the
+/// TWO_STEP request sends no scopes. These keys reach such entries through
+/// an alias of an OAUTH2 entry, or stand in the entry unused.
+fn unused_oauth_key(mode: &str, key: &str) -> bool {
+    match mode {
+        "oauth2_client_credentials" => key == "authorization_url",
+        "two_step" => matches!(
+            key,
+            "authorization_url" | "authorization_params" | "default_scopes" | "scope_separator"
+        ),
+        _ => false,
+    }
 }
 
 fn oauth2_only(mode: &str, key: &str) -> bool {
@@ -637,6 +660,10 @@ impl<'a> Builder<'a> {
             auth.insert("scope_encoding".into(), "raw".into());
         }
         let authorization_params = self.params("authorization_params", None)?;
+        if entry.get("decode_url").and_then(Value::as_bool) == Some(true) {
+            decoded_url_scopes(&authorization_params)?;
+            auth.insert("scope_encoding".into(), "raw".into());
+        }
         insert_map(auth, "authorization_params", authorization_params);
         self.insert_param_scopes(auth);
         if entry
@@ -645,6 +672,9 @@ impl<'a> Builder<'a> {
             == Some(true)
         {
             auth.insert("drop_empty_authorization_params".into(), true.into());
+        }
+        if let Some(response_type) = response_type(entry)? {
+            auth.insert("response_type".into(), response_type.into());
         }
         if let Some(names) = self.param_names()? {
             auth.insert("authorization_param_names".into(), Value::Mapping(names));
@@ -663,6 +693,10 @@ impl<'a> Builder<'a> {
         };
         insert_map(auth, "token_params", token_params);
         insert_map(auth, "refresh_params", refresh_params);
+        let refresh_scopes = refresh_scopes(entry)?;
+        if !refresh_scopes.is_empty() {
+            auth.insert("refresh_scopes".into(), refresh_scopes.into());
+        }
 
         self.client_auth(auth)?;
         self.token_request(auth)?;
@@ -700,6 +734,7 @@ impl<'a> Builder<'a> {
         self.client_auth(auth)?;
         self.token_request(auth)?;
         self.token_response(auth)?;
+        self.custom_login(auth);
         if let Some(credentials) = mapping(self.entry, "credentials") {
             // NOTE: Nango lets a connection bring its own client ID and
             // secret; Latchkey uses the integration's.
@@ -712,6 +747,36 @@ impl<'a> Builder<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Converts `token_request_auth_method: custom` of a client-credentials
+    /// entry. Nango's client-credentials request then sends the client ID
+    /// and secret as `username` and `password`, adds no `grant_type` that
+    /// `token_params` lacks, and takes the token from `access_token`, or
+    /// from `jwt` as ZoomInfo's login replies.
+    /// NOTE: read from Nango's public client-credentials source, not from
+    /// the pinned package, which ships only the provider list.
+    fn custom_login(&self, auth: &mut Mapping) {
+        if string(self.entry, "token_request_auth_method") != Some("custom") {
+            return;
+        }
+        let mut names = Mapping::new();
+        names.insert("client_id".into(), "username".into());
+        names.insert("client_secret".into(), "password".into());
+        auth.insert("token_param_names".into(), Value::Mapping(names));
+        if !auth.contains_key("grant_type") && !self.has_grant_type_param() {
+            auth.insert("grant_type".into(), "".into());
+        }
+        let response = auth
+            .entry("token_response".into())
+            .or_insert_with(|| Value::Mapping(Mapping::new()));
+        if let Value::Mapping(response) = response {
+            response.insert("access_token_fallback".into(), "jwt".into());
+        }
+    }
+
+    fn has_grant_type_param(&self) -> bool {
+        mapping(self.entry, "token_params").is_some_and(|params| params.contains_key("grant_type"))
     }
 
     fn token_url(&mut self, auth: &mut Mapping) -> Result<(), Reason> {
@@ -770,8 +835,12 @@ impl<'a> Builder<'a> {
                     format!("`{key}.grant_type` is `{value}`, not `{standard}`"),
                 ));
             }
-            if key == "authorization_params" && name == "response_type" && value == "code" {
-                // Latchkey always sends `response_type=code`.
+            if key == "authorization_params"
+                && name == "response_type"
+                && (value == "code" || self.mode == "oauth2")
+            {
+                // Latchkey sends `response_type=code` unless the definition
+                // sets another `response_type`, which `oauth2` writes.
                 continue;
             }
             let reserved = if key == "authorization_params" {
@@ -780,6 +849,10 @@ impl<'a> Builder<'a> {
                 RESERVED_TOKEN_PARAMS
             };
             if name == "scope" && self.scope_param_is_default(key, &value)? {
+                continue;
+            }
+            if (key, name) == ("refresh_params", "scope") && self.mode == "oauth2" {
+                // `oauth2` writes it as `refresh_scopes`.
                 continue;
             }
             if reserved.contains(&name) {
@@ -804,12 +877,16 @@ impl<'a> Builder<'a> {
         for (from, to) in replacements {
             let from = from.as_str().unwrap_or_default().trim_end_matches('=');
             let to = to.as_str().unwrap_or_default().trim_end_matches('=');
+            if from == "response_type" && to.is_empty() {
+                // `response_type()` turns this into an empty `response_type`.
+                continue;
+            }
             if !STANDARD_PARAMS.contains(&from) || to.is_empty() {
                 return Err(Reason::no_equivalent("authorization_url_replacements"));
             }
             names.insert(from.into(), to.into());
         }
-        Ok(Some(names))
+        Ok((!names.is_empty()).then_some(names))
     }
 
     /// Nango's `token_request_auth_method: basic` sends the Basic header and
@@ -821,6 +898,8 @@ impl<'a> Builder<'a> {
         let method = string(self.entry, "token_request_auth_method");
         let header_only = string(self.entry, "authorization_method") == Some("header");
         let client_auth = match (method, header_only) {
+            // `client_credentials` converts this login in `custom_login`.
+            (Some("custom"), false) if self.mode == "oauth2_client_credentials" => None,
             (None, false) => None,
             (Some("basic"), false) => Some("basic_and_body"),
             (Some("basic"), true) => Some("basic"),
@@ -891,6 +970,18 @@ impl<'a> Builder<'a> {
 
     fn token_response(&mut self, auth: &mut Mapping) -> Result<(), Reason> {
         let mut response = Mapping::new();
+        if let Some(path) = string(self.entry, "alternate_access_token_response_path") {
+            // NOTE: Nango reads the token at this path when the reply has no
+            // `access_token`. Slack's `authed_user` is an object that contains
+            // the user token under `access_token`, so a path that does not
+            // end there gets it appended.
+            let path = if path == "access_token" || path.ends_with(".access_token") {
+                path.to_owned()
+            } else {
+                format!("{path}.access_token")
+            };
+            response.insert("access_token_fallback".into(), path.into());
+        }
         match string(self.entry, "expires_in_unit") {
             None | Some("seconds") => {}
             Some("milliseconds") => {
@@ -899,12 +990,16 @@ impl<'a> Builder<'a> {
             Some(_) => return Err(Reason::no_equivalent("expires_in_unit")),
         }
         if let Some(lifetime) = self.entry.get("token_expires_in_ms") {
+            // NOTE: Salesforce's client-credentials entry sets 0 for a token
+            // whose reply states no lifetime, taken here to mean that each
+            // use needs a new token. Nango's catalog does not say whether 0
+            // means that or no lifetime at all.
             let seconds = lifetime.as_u64().map(|ms| ms / 1000).unwrap_or(0);
-            if seconds == 0 {
+            if seconds == 0 && lifetime.as_u64() != Some(0) {
                 let key = "token_expires_in_ms";
                 return Err(Reason::new(
                     Reason::no_equivalent(key).kind,
-                    format!("Nango field `{key}` is `{}`, a lifetime under one second, and `token_response.default_expires_in` takes whole seconds from 1", scalar_text(lifetime).unwrap_or_default()),
+                    format!("Nango field `{key}` is `{}`, a lifetime under one second, and `token_response.default_expires_in` takes whole seconds", scalar_text(lifetime).unwrap_or_default()),
                 ));
             }
             response.insert("default_expires_in".into(), seconds.into());
@@ -1382,18 +1477,20 @@ impl Builder<'_> {
         if key != place || self.entry.contains_key("default_scopes") {
             return Ok(false);
         }
-        if value.contains("${") {
+        // Client-credentials default scopes are templates, and those of
+        // the authorization code mode are fixed strings.
+        if value.contains("${") && self.mode != "oauth2_client_credentials" {
             return Err(Reason::new(
                 "parameter that Latchkey sets itself",
                 format!("`{key}.scope` is the template `{value}`, but Latchkey sets `scope` itself from default scopes, which are fixed strings"),
             ));
         }
         let separator = string(self.entry, "scope_separator").unwrap_or(" ");
-        self.param_scopes = value
-            .split(separator)
-            .filter(|scope| !scope.is_empty())
-            .map(str::to_owned)
-            .collect();
+        let mut scopes = Vec::new();
+        for scope in value.split(separator).filter(|scope| !scope.is_empty()) {
+            scopes.push(self.template(&format!("{key}.scope"), scope)?);
+        }
+        self.param_scopes = scopes;
         Ok(true)
     }
 
@@ -1403,6 +1500,87 @@ impl Builder<'_> {
         }
         let scopes: Vec<Value> = self.param_scopes.drain(..).map(Value::from).collect();
         auth.insert("default_scopes".into(), scopes.into());
+    }
+}
+
+/// Checks that Nango's `decode_url`, which percent-decodes the whole
+/// authorization URL before the redirect, changes only what
+/// `scope_encoding: raw` changes. Decoding leaves the scopes' spaces and
+/// colons as written, and the browser then encodes a space as `%20`, as
+/// raw scopes do. The decoded `redirect_uri` means the same URL as the
+/// encoded one that Latchkey sends. A parameter value with a character
+/// other than the unreserved ones (RFC 3986 section 2.3), or a template,
+/// would decode into other bytes, so it stops the entry.
+fn decoded_url_scopes(authorization_params: &Mapping) -> Result<(), Reason> {
+    let unchanged_by_decoding = |text: &str| {
+        text.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~'))
+    };
+    for value in authorization_params.values() {
+        let text = value.as_str().unwrap_or_default();
+        if !unchanged_by_decoding(text) {
+            return Err(Reason::no_equivalent("decode_url"));
+        }
+    }
+    Ok(())
+}
+
+/// Splits an OAUTH2 entry's `refresh_params.scope` on its scope separator.
+fn refresh_scopes(entry: &Mapping) -> Result<Vec<Value>, Reason> {
+    let Some(value) = mapping(entry, "refresh_params").and_then(|params| params.get("scope"))
+    else {
+        return Ok(Vec::new());
+    };
+    let value = scalar_text(value)
+        .ok_or_else(|| Reason::malformed("`refresh_params.scope` is not a scalar"))?;
+    if value.contains("${") {
+        return Err(Reason::new(
+            "parameter that Latchkey sets itself",
+            format!("`refresh_params.scope` is the template `{value}`, but `refresh_scopes` are fixed strings"),
+        ));
+    }
+    let separator = string(entry, "scope_separator").unwrap_or(" ");
+    Ok(value
+        .split(separator)
+        .filter(|scope| !scope.is_empty())
+        .map(Value::from)
+        .collect())
+}
+
+/// Reads the `response_type` an OAUTH2 entry sends in place of `code`:
+/// another `authorization_params.response_type`, or none when
+/// `authorization_url_replacements` replaces `response_type` with nothing.
+/// Nango's replacement then leaves `=code` in the URL, a parameter with no
+/// name, so leaving the parameter out sends the same name-value pairs.
+fn response_type(entry: &Mapping) -> Result<Option<String>, Reason> {
+    let removed = mapping(entry, "authorization_url_replacements").is_some_and(|replacements| {
+        replacements
+            .iter()
+            .any(|(from, to)| from.as_str() == Some("response_type") && to.as_str() == Some(""))
+    });
+    let value = mapping(entry, "authorization_params")
+        .and_then(|params| params.get("response_type"))
+        .map(|value| {
+            scalar_text(value).ok_or_else(|| {
+                Reason::malformed("`authorization_params.response_type` is not a scalar")
+            })
+        })
+        .transpose()?;
+    match (removed, value.as_deref()) {
+        (true, None | Some("code")) => Ok(Some(String::new())),
+        (true, Some(_)) => Err(Reason::no_equivalent("authorization_url_replacements")),
+        (false, None | Some("code")) => Ok(None),
+        (false, Some(value)) => {
+            let valid = value.split(' ').all(|name| {
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
+            if !valid {
+                return Err(Reason::malformed(&format!(
+                    "`authorization_params.response_type` `{value}` is not a list of response names separated by spaces"
+                )));
+            }
+            Ok(Some(value.to_owned()))
+        }
     }
 }
 

@@ -36,6 +36,10 @@ const BILL_FIELDS: &[(&str, &str, bool)] = &[
     ("dev_key", "devKey", true),
 ];
 
+/// Token response paths whose `expireAt` value is a remaining time such as
+/// `177:05:38`, not a point in time: Tableau's sign-in reply.
+const DURATION_EXPIRY_PATHS: &[&str] = &["credentials.estimatedTimeToExpiration"];
+
 /// Bill's session lifetime: a session ends after 35 minutes without a call.
 const BILL_SESSION_SECONDS: u64 = 35 * 60;
 
@@ -346,14 +350,20 @@ impl Builder<'_> {
             (Some(path), Some("expireIn")) => {
                 response.insert("expires_in".into(), path.into());
             }
-            (Some(_), Some("expireAt")) => {
-                // NOTE: Nango's catalog does not say how an `expireAt` value
-                // is written (a date, a Unix time or a duration), so no
-                // `expires_at.format` can be chosen from it.
+            (Some(path), Some("expireAt")) if DURATION_EXPIRY_PATHS.contains(&path) => {
                 return Err(Reason::new(
-                    "absolute token expiry in an unstated format",
-                    "`token_response.token_expiration_strategy` is `expireAt`, and the catalog does not state the format of the expiry value",
+                    "token expiry given as a remaining time",
+                    format!("`token_response.token_expiration` is `{path}`, a remaining time written `hhh:mm:ss`, which no `expires_at.format` reads"),
                 ));
+            }
+            (Some(path), Some("expireAt")) => {
+                // Nango's catalog does not say how an `expireAt` value is
+                // written. Nango reads a number as Unix seconds and a string
+                // as a date, and `auto` reads both, plus Unix milliseconds.
+                let mut absolute = Mapping::new();
+                absolute.insert("path".into(), path.into());
+                absolute.insert("format".into(), "auto".into());
+                response.insert("expires_at".into(), Value::Mapping(absolute));
             }
             _ => {
                 return Err(Reason::malformed(
@@ -611,6 +621,20 @@ dated:
         secret:
             type: string
             title: Secret
+remaining:
+    display_name: Remaining
+    auth_mode: TWO_STEP
+    token_url: https://remaining.test/token
+    token_response:
+        token: credentials.token
+        token_expiration: credentials.estimatedTimeToExpiration
+        token_expiration_strategy: expireAt
+    proxy:
+        base_url: https://remaining.test
+    credentials:
+        secret:
+            type: string
+            title: Secret
 xml-login:
     display_name: XML Login
     auth_mode: TWO_STEP
@@ -781,11 +805,22 @@ open:
     }
 
     #[test]
+    fn expire_at_reads_auto_format() {
+        let (dir, _report) = import();
+        let Auth::TwoStep(settings) = provider(&dir, "dated").auth.clone() else {
+            panic!("dated is not two_step");
+        };
+        let absolute = settings.token_response.expires_at.expect("expires_at");
+        assert_eq!(absolute.path, "expires");
+        assert_eq!(absolute.format, crate::model::TimeFormat::Auto);
+    }
+
+    #[test]
     fn unconvertible_entries_name_reason() {
         let (_dir, report) = import();
         let reasons = reasons(&report);
         let cases = [
-            ("dated", "`token_response.token_expiration_strategy` is `expireAt`, and the catalog does not state the format of the expiry value"),
+            ("remaining", "`token_response.token_expiration` is `credentials.estimatedTimeToExpiration`, a remaining time written `hhh:mm:ss`, which no `expires_at.format` reads"),
             ("xml-login", "`body_format` is `xml`, and a token request body is `form` or `json`"),
             ("undeclared", "token_params.key: credential field `missing` is not declared under `credentials`"),
             ("twice", "the token is sent in more than one place"),
