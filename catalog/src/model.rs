@@ -592,6 +592,14 @@ pub enum FieldFormat {
     Uuid,
     /// An email address.
     Email,
+    /// An https URL that a URL template starts with: `https://`, a public
+    /// host, an optional port and an optional path, such as
+    /// `https://scim.example.com/tenant/scim/v2`.
+    BaseUrl,
+    /// A public host, an optional port and an optional path without a
+    /// scheme, such as `acme.example.com:8443/api`, that a URL template
+    /// puts right after its `https://`.
+    HostPortPath,
 }
 
 /// The provider's API location and what every proxied request carries.

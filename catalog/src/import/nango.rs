@@ -35,6 +35,9 @@ mod nango_oauth1;
 #[path = "nango_two_step.rs"]
 mod nango_two_step;
 
+#[path = "nango_url_form.rs"]
+mod nango_url_form;
+
 /// The Nango modes that map onto a Latchkey mode.
 const MODES: [(&str, &str); 11] = [
     ("OAUTH2", "oauth2"),
@@ -345,6 +348,9 @@ struct Usage {
     /// The value is a URL's whole host, which the engine accepts only with
     /// at least two labels.
     whole_host: bool,
+    /// The value is in a URL's host without being the whole authority
+    /// right after `https://`.
+    partial_host: bool,
     /// Number of template fields that use the key.
     fields: usize,
 }
@@ -549,12 +555,15 @@ impl<'a> Builder<'a> {
     }
 
     fn url_part(&mut self, field: &str, nango: &str) -> Result<String, Reason> {
-        let translated =
+        let mut translated =
             translate(nango.trim()).map_err(|message| Reason::template(field, &message))?;
         if translated.uses_credential() {
             return Err(Reason::credential_placement(&format!(
                 "the credential is used in `{field}`"
             )));
+        }
+        if let Some(text) = nango_url_form::drop_doubled_scheme(self.entry, &translated.text) {
+            translated.text = text;
         }
         self.record(&translated, true);
         Ok(translated.text)
@@ -571,9 +580,11 @@ impl<'a> Builder<'a> {
         let authority = origin.split_once("://").map_or("", |(_, rest)| rest);
         for (key, part) in url_parts(&translated.text) {
             let whole_host = part == UrlPart::Host && authority == format!("{{{{ {key} }}}}");
+            let whole_https_authority = whole_host && origin.starts_with("https://");
             let usage = self.usage.entry(key).or_default();
             usage.in_url = true;
             usage.whole_host |= whole_host;
+            usage.partial_host |= part == UrlPart::Host && !whole_https_authority;
             match part {
                 UrlPart::Start => usage.starts_url = true,
                 UrlPart::Host => usage.in_host = true,
@@ -1276,7 +1287,14 @@ impl<'a> Builder<'a> {
         // Nango's titles are its own prose, so the title is written from the key.
         field.insert("title".into(), title_from_key(key).into());
 
-        let pattern = if self.from_callback.contains(key) && usage.starts_url {
+        let url_form = if self.from_callback.contains(key) {
+            None
+        } else {
+            nango_url_form::choose(key, nango, usage)?
+        };
+        let pattern = if let Some(url_form) = &url_form {
+            url_form.pattern.clone()
+        } else if self.from_callback.contains(key) && usage.starts_url {
             Some(self.callback_origin_pattern(key)?)
         } else {
             field_pattern(key, nango, usage)?
@@ -1284,7 +1302,9 @@ impl<'a> Builder<'a> {
         if let Some(pattern) = &pattern {
             field.insert("pattern".into(), pattern.clone().into());
         }
-        if let Some(format) = string(nango, "format") {
+        if let Some(url_form) = &url_form {
+            field.insert("format".into(), url_form.format_name().into());
+        } else if let Some(format) = string(nango, "format") {
             if matches!(format, "hostname" | "uri" | "uuid" | "email") {
                 field.insert("format".into(), format.into());
             }
@@ -1310,6 +1330,10 @@ impl<'a> Builder<'a> {
                 field.insert(affix.into(), text.into());
             }
         }
+        let (example, completed) = match &url_form {
+            Some(url_form) => (url_form.example.clone(), None),
+            None => (example, completed),
+        };
         if let Some(example) = completed.or(example.filter(|example| matches(example))) {
             field.insert("example".into(), example.into());
         }
@@ -1945,6 +1969,7 @@ mod tests {
             in_host,
             in_path,
             whole_host: false,
+            partial_host: false,
             fields: 1,
         };
         let pattern = |usage| position_pattern("key", usage).unwrap().pattern;
