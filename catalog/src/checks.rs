@@ -54,6 +54,7 @@ pub(crate) fn check(provider: &Provider, expected_name: Option<&str>) -> Vec<Pro
         check_name(provider, expected, &mut problems);
     }
     check_config_fields(provider, &patterns, &mut problems);
+    check_excluded_patterns(provider, &mut problems);
     check_templates(provider, &fields, &templates, &mut problems);
     check_unused_config_fields(provider, &fields, &templates, &mut problems);
     check_urls(provider, &patterns, &templates, &mut problems);
@@ -142,6 +143,42 @@ fn check_config_fields(
                     format!("{name} `{sample}` does not match the pattern `{pattern}`"),
                     Some(format!(
                         "change the {name} or the pattern so that the whole {name} matches"
+                    )),
+                ));
+            }
+        }
+    }
+}
+
+/// Checks that each `excluded_pattern` compiles and that no example or
+/// default matches it.
+fn check_excluded_patterns(provider: &Provider, problems: &mut Vec<Problem>) {
+    for (key, field) in &provider.connection_config {
+        let Some(excluded) = &field.excluded_pattern else {
+            continue;
+        };
+        let base = format!("/connection_config/{}", escape_pointer(key));
+        let regex = match whole_value_regex(excluded) {
+            Ok(regex) => regex,
+            Err(error) => {
+                problems.push(invalid_regex(
+                    format!("{base}/excluded_pattern"),
+                    excluded,
+                    &error,
+                ));
+                continue;
+            }
+        };
+        let samples = [("example", &field.example), ("default", &field.default)];
+        for (name, sample) in samples {
+            let Some(sample) = sample else { continue };
+            if regex.is_match(sample) {
+                problems.push(Problem::new(
+                    Code::ExampleMismatch,
+                    format!("{base}/{name}"),
+                    format!("{name} `{sample}` matches the excluded pattern `{excluded}`"),
+                    Some(format!(
+                        "change the {name} or the excluded pattern so that the {name} is allowed"
                     )),
                 ));
             }

@@ -536,6 +536,10 @@ pub struct ConfigField {
     /// Regular expression the whole value must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
+    /// Regular expression the whole value must not match, for a rule that
+    /// `pattern` cannot state without a lookaround.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub excluded_pattern: Option<String>,
     /// A well-known shape of the value, checked like `pattern` when a
     /// connection's config is validated.
     #[serde(default, skip_serializing_if = "Option::is_none")]

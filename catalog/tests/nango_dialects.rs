@@ -107,6 +107,15 @@ schemed:
             type: string
             pattern: ^https?:\/\/[a-z0-9.-]+$
             example: https://acme.schemed.test
+schemed-loose:
+    display_name: Schemed without pattern
+    auth_mode: BASIC
+    proxy:
+        base_url: https://${connectionConfig.host}
+    connection_config:
+        host:
+            type: string
+            example: https://acme.schemed.test
 certificate-cc:
     display_name: Certificate
     auth_mode: OAUTH2_CC
@@ -241,10 +250,21 @@ fn example_rejected_by_own_pattern_dropped() {
 }
 
 #[test]
+fn scheme_required_by_pattern_starts_url() {
+    let (dir, _report) = import();
+    let (_text, provider) = converted(&dir, "schemed");
+    assert_eq!(provider.proxy.base_url, "{{ host }}");
+    let field = &provider.connection_config["host"];
+    assert_eq!(field.example.as_deref(), Some("https://acme.schemed.test"));
+    assert!(field.accepts("https://acme.schemed.test"));
+    assert!(!field.accepts("http://acme.schemed.test"));
+}
+
+#[test]
 fn example_with_scheme_not_converted() {
     let (_dir, report) = import();
     assert_eq!(
-        reason(&report, "schemed"),
+        reason(&report, "schemed-loose"),
         "the example `https://acme.schemed.test` of connection-config field `host` starts with a scheme, but the URL template already writes `https://` before the field"
     );
 }

@@ -185,6 +185,16 @@ fn check_pattern(
     if config_field.accepts(value) {
         return Ok(());
     }
+    if config_field.excludes(value) {
+        let excluded = config_field.excluded_pattern.as_deref().unwrap_or_default();
+        return Err(config_error(
+            &provider.name,
+            field,
+            variable,
+            value,
+            &format!("it matches the excluded pattern `{excluded}` of the field"),
+        ));
+    }
     let pattern = config_field.pattern.as_deref().unwrap_or_default();
     Err(config_error(
         &provider.name,

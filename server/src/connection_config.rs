@@ -57,6 +57,13 @@ pub fn validate(
         if let Some(pattern) = &field.pattern {
             check_pattern(provider, name, pattern, &value)?;
         }
+        if field.excludes(&value) {
+            return Err(ApiError::invalid_connection_config(format!(
+                "connection config field `{name}` value `{value}` of provider `{}` matches the excluded pattern `{}`; use another value",
+                provider.name,
+                field.excluded_pattern.as_deref().unwrap_or_default()
+            )));
+        }
         config.insert(name.clone(), Value::String(value));
     }
     check_base_url(provider, &config)?;
@@ -385,6 +392,40 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn excluded_value_is_rejected_before_storing() {
+        let provider: Provider = serde_json::from_value(json!({
+            "name": "salesforce",
+            "display_name": "Salesforce",
+            "auth": {"mode": "basic"},
+            "connection_config": {
+                "hostname": {
+                    "title": "Hostname",
+                    "pattern": "[a-z0-9.]+",
+                    "excluded_pattern": "(?:.*\\.)?lightning\\.force\\.com"
+                }
+            },
+            "proxy": {"base_url": "https://{{ hostname }}"}
+        }))
+        .unwrap();
+        let error = validate(
+            &provider,
+            &config(json!({"hostname": "acme.lightning.force.com"})),
+        )
+        .unwrap_err();
+        assert_eq!(error.code, "invalid_connection_config");
+        assert!(
+            error.message.contains("excluded pattern"),
+            "{}",
+            error.message
+        );
+        let accepted = validate(
+            &provider,
+            &config(json!({"hostname": "acme.my.salesforce.com"})),
+        );
+        assert!(accepted.is_ok(), "{:?}", accepted.err());
     }
 
     #[test]

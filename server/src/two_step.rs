@@ -101,6 +101,13 @@ fn check_value(
             describe_expected(field)
         )));
     }
+    if field.excludes(text) {
+        return Err(ApiError::invalid_credentials(format!(
+            "field `{field_name}`: {shown_value} matches the excluded pattern `{}` of provider `{}`; use another value",
+            field.excluded_pattern.as_deref().unwrap_or_default(),
+            provider.name
+        )));
+    }
     let Some(pattern) = &field.pattern else {
         return Ok(());
     };

@@ -38,6 +38,9 @@ mod nango_two_step;
 #[path = "nango_url_form.rs"]
 mod nango_url_form;
 
+#[path = "nango_lookahead.rs"]
+mod nango_lookahead;
+
 /// The Nango modes that map onto a Latchkey mode.
 const MODES: [(&str, &str); 11] = [
     ("OAUTH2", "oauth2"),
@@ -1281,6 +1284,14 @@ impl<'a> Builder<'a> {
 
     fn field(&self, key: &str, nango: &Mapping) -> Result<Mapping, Reason> {
         let usage = self.usage.get(key).copied().unwrap_or_default();
+        // A pattern with a leading negative lookahead continues as its
+        // rest, and the lookahead becomes `excluded_pattern`.
+        let split = string(nango, "pattern").and_then(nango_lookahead::split_leading_lookahead);
+        let mut with_split_pattern = nango.clone();
+        if let Some(split) = &split {
+            with_split_pattern.insert("pattern".into(), split.included.clone().into());
+        }
+        let nango = &with_split_pattern;
         let automated = self.automated.contains(key)
             || nango.get("automated").and_then(Value::as_bool) == Some(true);
         let mut field = Mapping::new();
@@ -1301,6 +1312,9 @@ impl<'a> Builder<'a> {
         };
         if let Some(pattern) = &pattern {
             field.insert("pattern".into(), pattern.clone().into());
+        }
+        if let Some(split) = &split {
+            field.insert("excluded_pattern".into(), split.excluded.clone().into());
         }
         if let Some(url_form) = &url_form {
             field.insert("format".into(), url_form.format_name().into());
