@@ -480,6 +480,15 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
             random: false,
             client_id: oauth,
         });
+        for (index, place) in inject.additional.iter().enumerate() {
+            fields.push(TemplateField {
+                pointer: format!("/auth/inject/additional/{index}/value"),
+                text: &place.value,
+                credentials: true,
+                random: false,
+                client_id: oauth,
+            });
+        }
     }
     push_one(&mut fields, "/proxy/base_url", &provider.proxy.base_url);
     push_list(

@@ -495,6 +495,21 @@ pub struct Inject {
     /// `username`, `password`, and every connection-config key. The filter
     /// `base64` encodes a string with the standard alphabet.
     pub value: String,
+    /// Further places that carry the credential in the same request, for a
+    /// provider that expects it in two headers, or in a header and the query.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub additional: Vec<InjectPlace>,
+}
+
+/// One further place of a credential: a header or query parameter and the
+/// template of its value, with the variables of [`Inject::value`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InjectPlace {
+    #[serde(default)]
+    pub location: InjectLocation,
+    pub name: String,
+    pub value: String,
 }
 
 impl Inject {
@@ -503,6 +518,7 @@ impl Inject {
             location: InjectLocation::Header,
             name: "Authorization".to_owned(),
             value: "Bearer {{ access_token }}".to_owned(),
+            additional: Vec::new(),
         }
     }
 
@@ -511,6 +527,7 @@ impl Inject {
             location: InjectLocation::Header,
             name: "Authorization".to_owned(),
             value: "Basic {{ (username ~ ':' ~ password) | base64 }}".to_owned(),
+            additional: Vec::new(),
         }
     }
 }

@@ -81,15 +81,30 @@ impl Injection {
             return Ok(injection);
         }
         let inject = provider.auth.inject();
-        let field = "auth.inject.value";
-        let value = render(&provider.name, field, &inject.value, &vars)?;
-        match inject.location {
-            InjectLocation::Header => {
-                let (name, mut value) = header(&provider.name, field, &inject.name, &value)?;
-                value.set_sensitive(true);
-                injection.headers.push((name, value));
+        let places = std::iter::once((
+            "auth.inject.value".to_owned(),
+            inject.location,
+            &inject.name,
+            &inject.value,
+        ))
+        .chain(inject.additional.iter().enumerate().map(|(index, place)| {
+            (
+                format!("auth.inject.additional[{index}].value"),
+                place.location,
+                &place.name,
+                &place.value,
+            )
+        }));
+        for (field, location, name, template) in places {
+            let value = render(&provider.name, &field, template, &vars)?;
+            match location {
+                InjectLocation::Header => {
+                    let (name, mut value) = header(&provider.name, &field, name, &value)?;
+                    value.set_sensitive(true);
+                    injection.headers.push((name, value));
+                }
+                InjectLocation::Query => injection.query.push((name.clone(), value)),
             }
-            InjectLocation::Query => injection.query.push((inject.name, value)),
         }
         Ok(injection)
     }

@@ -1044,20 +1044,26 @@ impl<'a> Builder<'a> {
                 found.push((location, name.to_owned(), translated.text));
             }
         }
-        if found.len() > 1 {
-            return Err(Reason::credential_placement(
-                "the credential is sent in more than one place",
-            ));
-        }
-        Ok(found.pop().map(|(location, name, value)| {
-            let mut inject = Mapping::new();
+        // The first place becomes `inject`, and the others, in Nango's
+        // order, its `additional` places.
+        let place = |(location, name, value): (&str, String, String)| {
+            let mut place = Mapping::new();
             if location == "query" {
-                inject.insert("location".into(), "query".into());
+                place.insert("location".into(), "query".into());
             }
-            inject.insert("name".into(), name.into());
-            inject.insert("value".into(), value.into());
-            inject
-        }))
+            place.insert("name".into(), name.into());
+            place.insert("value".into(), value.into());
+            place
+        };
+        let mut places = found.into_iter().map(place);
+        let Some(mut inject) = places.next() else {
+            return Ok(None);
+        };
+        let additional: Vec<Value> = places.map(Value::Mapping).collect();
+        if !additional.is_empty() {
+            inject.insert("additional".into(), additional.into());
+        }
+        Ok(Some(inject))
     }
 
     /// Rejects a credential variable of another mode.
