@@ -107,6 +107,23 @@ schemed:
             type: string
             pattern: ^https?:\/\/[a-z0-9.-]+$
             example: https://acme.schemed.test
+mcp-no-base:
+    display_name: MCP without base URL
+    auth_mode: MCP_OAUTH2
+    client_registration: dynamic
+    authorization_url: https://mcp.nobase.test/authorize
+    token_url: https://mcp.nobase.test/token
+    registration_url: https://mcp.nobase.test/register
+open-none:
+    display_name: Open
+    auth_mode: NONE
+token-less-cc:
+    display_name: Token-less
+    auth_mode: OAUTH2_CC
+    proxy:
+        base_url: https://api.tokenless.test
+        headers:
+            authorization: Bearer ${apiKey}
 schemed-loose:
     display_name: Schemed without pattern
     auth_mode: BASIC
@@ -258,6 +275,26 @@ fn scheme_required_by_pattern_starts_url() {
     assert_eq!(field.example.as_deref(), Some("https://acme.schemed.test"));
     assert!(field.accepts("https://acme.schemed.test"));
     assert!(!field.accepts("http://acme.schemed.test"));
+}
+
+#[test]
+fn mcp_without_base_url_uses_authorization_origin() {
+    let (dir, _report) = import();
+    let (_text, provider) = converted(&dir, "mcp-no-base");
+    assert_eq!(provider.proxy.base_url, "https://mcp.nobase.test");
+}
+
+#[test]
+fn entries_without_needed_urls_not_converted() {
+    let (_dir, report) = import();
+    assert_eq!(
+        reason(&report, "open-none"),
+        "`proxy.base_url` is missing, and a provider without a credential or a base URL would make the proxy send requests to any host the caller names"
+    );
+    assert_eq!(
+        reason(&report, "token-less-cc"),
+        "`token_url` is missing, so no client-credentials token can be requested; a proxy header that uses `apiKey` does not make the entry an API_KEY one"
+    );
 }
 
 #[test]

@@ -723,6 +723,11 @@ impl<'a> Builder<'a> {
         let token_url = match self.entry.get("token_url") {
             Some(Value::String(url)) => url.as_str(),
             Some(_) => return Err(Reason::no_equivalent("token_url (one per mode)")),
+            None if self.mode == "oauth2_client_credentials" => {
+                return Err(Reason::malformed(
+                    "`token_url` is missing, so no client-credentials token can be requested; a proxy header that uses `apiKey` does not make the entry an API_KEY one",
+                ))
+            }
             None => return Err(Reason::malformed("`token_url` is missing")),
         };
         self.insert_url(auth, "token_url", "token_url", token_url)
@@ -1085,6 +1090,27 @@ impl<'a> Builder<'a> {
         Ok(())
     }
 
+    /// Chooses the base URL of an entry without `proxy.base_url`. An MCP
+    /// entry serves its API on the origin of its fixed authorization URL,
+    /// such as `https://mcp.linear.app`. Any other entry is not converted,
+    /// because a provider without a base URL, least of all one without a
+    /// credential, would let the caller choose the host that the proxy
+    /// sends requests to.
+    fn missing_base_url(&self) -> Result<String, Reason> {
+        let authorization_url = string(self.entry, "authorization_url")
+            .filter(|_| self.mode == "mcp_oauth2")
+            .filter(|url| url.starts_with("https://") && !url.contains("${"));
+        if let Some(url) = authorization_url {
+            return Ok(url_origin(url).to_owned());
+        }
+        let message = if self.mode == "none" {
+            "`proxy.base_url` is missing, and a provider without a credential or a base URL would make the proxy send requests to any host the caller names"
+        } else {
+            "`proxy.base_url` is missing"
+        };
+        Err(Reason::malformed(message))
+    }
+
     fn proxy(&mut self) -> Result<Mapping, Reason> {
         let empty = Mapping::new();
         let nango = mapping(self.entry, "proxy").unwrap_or(&empty);
@@ -1105,8 +1131,14 @@ impl<'a> Builder<'a> {
         }
 
         let mut proxy = Mapping::new();
-        let base_url = string(nango, "base_url")
-            .ok_or_else(|| Reason::malformed("`proxy.base_url` is missing"))?;
+        let derived_base_url;
+        let base_url = match string(nango, "base_url") {
+            Some(base_url) => base_url,
+            None => {
+                derived_base_url = self.missing_base_url()?;
+                derived_base_url.as_str()
+            }
+        };
         self.insert_url(&mut proxy, "base_url", "proxy.base_url", base_url)?;
         self.listed_keys(nango)?;
 
