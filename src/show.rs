@@ -541,7 +541,10 @@ fn render_injection(
         .iter()
         .filter(|location| **location == InjectLocation::Header)
         .count();
-    let query_count = locations.len() - header_count;
+    let query_count = locations
+        .iter()
+        .filter(|location| **location == InjectLocation::Query)
+        .count();
     let static_headers = injection
         .headers
         .len()
@@ -553,6 +556,7 @@ fn render_injection(
         )?;
     let mut credential_headers = injection.headers[static_headers..].iter();
     let mut credential_query = injection.query[static_query..].iter();
+    let mut credential_segments = injection.path_segments.iter();
     let templates =
         std::iter::once(&inject.value).chain(inject.additional.iter().map(|place| &place.value));
     for (location, template) in locations.iter().zip(templates) {
@@ -569,6 +573,12 @@ fn render_injection(
                     .next()
                     .context("the engine added no credential query parameter")?;
                 format!("query {name}={}", redact_encoded_placeholders(value))
+            }
+            InjectLocation::PathSegment => {
+                let value = credential_segments
+                    .next()
+                    .context("the engine added no credential path segment")?;
+                format!("path segment /{value} after the base URL's path")
             }
         };
         line(out, "credential", &credential);

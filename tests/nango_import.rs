@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 const ENTRIES: usize = 1013;
-const CONVERTED: usize = 930;
+const CONVERTED: usize = 931;
 const SUPPORTED_MODES: [&str; 11] = [
     "OAUTH2",
     "OAUTH2_CC",
@@ -84,7 +84,7 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
     ("auth mode JWT is not supported", 4),
     ("auth mode SIGNATURE is not supported", 1),
     ("callback parameter that carries no authorization code", 1),
-    ("credential placement with no Latchkey form", 5),
+    ("credential placement with no Latchkey form", 4),
     ("grant type other than the standard one", 1),
     ("parameter that Latchkey sets itself", 6),
     ("template or key with no Latchkey form", 12),

@@ -47,6 +47,16 @@ fn env() -> &'static Env {
         for (name, auth) in &providers {
             catalog.write(name, &httpbin_provider(name, base, auth));
         }
+        catalog.write(
+            "test-httpbin-path-key",
+            &support::provider_file(
+                "test-httpbin-path-key",
+                "Test httpbin path key",
+                "  mode: api_key\n  inject:\n    location: path_segment\n    value: \"bot{{ api_key }}\"",
+                &format!("{base}/anything"),
+                "",
+            ),
+        );
         catalog.write("confluence", &confluence_stand_in(base));
         let latchkey = CatalogServer::start(catalog, &[]);
         Env { httpbin, latchkey }
@@ -318,6 +328,48 @@ async fn proxy_injects_api_key_in_several_places() {
         url.ends_with(&format!("/anything?own=1&apiKey={api_key}")),
         "{url}"
     );
+}
+
+#[tokio::test]
+async fn proxy_injects_api_key_as_path_segment() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let api_key = format!("123456:key-{}", random_hex(8));
+    let connection = connect(
+        &api,
+        "test-httpbin-path-key",
+        json!({ "type": "API_KEY", "api_key": api_key }),
+    )
+    .await;
+
+    let reply = send(api.proxy(Method::GET, "/getMe?own=1", &connection.key, &connection.id)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let echo = reply.json();
+    let url = echo["url"].as_str().unwrap_or_default();
+    assert!(
+        url.ends_with(&format!("/anything/bot{api_key}/getMe?own=1")),
+        "{url}"
+    );
+    assert!(
+        echo["headers"].get("Authorization").is_none(),
+        "{}",
+        echo["headers"]
+    );
+
+    let slash = connect(
+        &api,
+        "test-httpbin-path-key",
+        json!({ "type": "API_KEY", "api_key": "a/b" }),
+    )
+    .await;
+    let reply = send(api.proxy(Method::GET, "/getMe", &slash.key, &slash.id)).await;
+    assert!(
+        reply.status.is_client_error() || reply.status.is_server_error(),
+        "{}",
+        reply.status
+    );
+    assert!(reply.text.contains("one path segment"), "{}", reply.text);
+    assert!(!reply.text.contains("a/b"), "{}", reply.text);
 }
 
 #[tokio::test]

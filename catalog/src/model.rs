@@ -489,7 +489,9 @@ pub enum TimeFormat {
 pub struct Inject {
     #[serde(default)]
     pub location: InjectLocation,
-    /// Header or query parameter name.
+    /// Header or query parameter name. The schema requires it unless the
+    /// location is `path_segment`, which has none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     /// Template of the value. Variables: `access_token`, `api_key`,
     /// `username`, `password`, and every connection-config key. The filter
@@ -508,6 +510,7 @@ pub struct Inject {
 pub struct InjectPlace {
     #[serde(default)]
     pub location: InjectLocation,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     pub value: String,
 }
@@ -538,6 +541,10 @@ pub enum InjectLocation {
     #[default]
     Header,
     Query,
+    /// One path segment appended to the base URL's path, before the path of
+    /// the proxied request, as in Telegram's `/bot<token>/getMe`. `name`
+    /// is not used.
+    PathSegment,
 }
 
 /// One per-connection value.

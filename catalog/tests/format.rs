@@ -392,3 +392,28 @@ fn inject_additional_place_checks_credential() {
         Some("auth.inject.additional[0].value")
     );
 }
+
+#[test]
+fn path_segment_inject_needs_no_name() {
+    let source = SEVERAL_PLACES.replace(
+        "    name: authorization\n    value: \"Bearer {{ api_key }}\"\n",
+        "    location: path_segment\n    value: \"bot{{ api_key }}\"\n",
+    );
+    assert_ne!(source, SEVERAL_PLACES);
+    let provider = parse_provider("places.yaml", &source).unwrap();
+    let inject = provider.auth.inject();
+    assert_eq!(
+        inject.location,
+        latchkey_catalog::InjectLocation::PathSegment
+    );
+    assert_eq!(inject.name, "");
+
+    let nameless_header = SEVERAL_PLACES.replace("    name: authorization\n", "");
+    let problems = parse_provider("places.yaml", &nameless_header).unwrap_err();
+    assert_eq!(
+        problems[0].path.as_deref(),
+        Some("auth.inject.name"),
+        "{problems:?}"
+    );
+    assert_eq!(problems[0].code.as_str(), "missing-field");
+}

@@ -437,6 +437,9 @@ struct Builder<'a> {
     param_scopes: Vec<String>,
     /// A client-credentials grant type other than `client_credentials`.
     grant_type: Option<String>,
+    /// `proxy.base_url` without its last path segment, when that segment
+    /// carries the API key and becomes a `path_segment` injection.
+    base_url_before_key: Option<String>,
 }
 
 impl<'a> Builder<'a> {
@@ -453,6 +456,7 @@ impl<'a> Builder<'a> {
             script: string(entry, "post_connection_script").map(str::to_owned),
             param_scopes: Vec::new(),
             grant_type: None,
+            base_url_before_key: None,
         }
     }
 
@@ -972,11 +976,37 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        let inject = self.inject()?.ok_or_else(|| {
-            Reason::credential_placement("the API key is not sent in a header or query parameter")
-        })?;
+        let inject = match self.inject()? {
+            Some(inject) => inject,
+            None => self.key_path_segment().ok_or_else(|| {
+                Reason::credential_placement(
+                    "the API key is not sent in a header, query parameter or path segment",
+                )
+            })?,
+        };
         auth.insert("inject".into(), Value::Mapping(inject));
         Ok(())
+    }
+
+    /// Builds a `path_segment` injection from a `proxy.base_url` whose last
+    /// path segment is a literal prefix and the API key, such as Telegram's
+    /// `https://api.telegram.org/bot${apiKey}`. The base URL then ends
+    /// before that segment.
+    fn key_path_segment(&mut self) -> Option<Mapping> {
+        static KEY_SEGMENT: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r"^(https://[^$/]+(?:/[^$]*)?)/([A-Za-z0-9._~-]*)\$\{apiKey\}$")
+                .expect("valid regex")
+        });
+        let base_url = mapping(self.entry, "proxy").and_then(|proxy| string(proxy, "base_url"))?;
+        let captures = KEY_SEGMENT.captures(base_url.trim())?;
+        self.base_url_before_key = Some(captures[1].to_owned());
+        let mut inject = Mapping::new();
+        inject.insert("location".into(), "path_segment".into());
+        inject.insert(
+            "value".into(),
+            format!("{}{{{{ api_key }}}}", &captures[2]).into(),
+        );
+        Some(inject)
     }
 
     /// Converts the basic credentials. A half that Nango hides and fills
@@ -1132,7 +1162,8 @@ impl<'a> Builder<'a> {
 
         let mut proxy = Mapping::new();
         let derived_base_url;
-        let base_url = match string(nango, "base_url") {
+        let before_key = self.base_url_before_key.clone();
+        let base_url = match before_key.as_deref().or_else(|| string(nango, "base_url")) {
             Some(base_url) => base_url,
             None => {
                 derived_base_url = self.missing_base_url()?;
