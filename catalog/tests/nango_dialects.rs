@@ -114,6 +114,15 @@ mcp-no-base:
     authorization_url: https://mcp.nobase.test/authorize
     token_url: https://mcp.nobase.test/token
     registration_url: https://mcp.nobase.test/register
+generic-mcp:
+    display_name: Generic MCP
+    auth_mode: MCP_OAUTH2_GENERIC
+    connection_config:
+        mcp_server_url:
+            type: string
+            title: MCP server URL
+            example: https://mcp.generic.test/mcp
+            pattern: ^https://[a-zA-Z0-9.-]+(?:\:[0-9]+)?(?:/.*)?$
 open-none:
     display_name: Open
     auth_mode: NONE
@@ -282,6 +291,20 @@ fn mcp_without_base_url_uses_authorization_origin() {
     let (dir, _report) = import();
     let (_text, provider) = converted(&dir, "mcp-no-base");
     assert_eq!(provider.proxy.base_url, "https://mcp.nobase.test");
+}
+
+#[test]
+fn generic_mcp_takes_whole_server_url() {
+    let (dir, _report) = import();
+    let (_text, provider) = converted(&dir, "generic-mcp");
+    let Auth::McpOauth2(mcp) = &provider.auth else {
+        panic!("mode is {}", provider.auth.mode_name());
+    };
+    assert_eq!(mcp.server_url.as_deref(), Some("{{ mcp_server_url }}"));
+    assert_eq!(provider.proxy.base_url, "{{ mcp_server_url }}");
+    let field = &provider.connection_config["mcp_server_url"];
+    assert_eq!(field.format, Some(latchkey_catalog::FieldFormat::BaseUrl));
+    assert!(field.accepts("https://mcp.generic.test/mcp"));
 }
 
 #[test]

@@ -1133,6 +1133,9 @@ impl<'a> Builder<'a> {
         if let Some(url) = authorization_url {
             return Ok(url_origin(url).to_owned());
         }
+        if string(self.entry, "auth_mode") == Some("MCP_OAUTH2_GENERIC") {
+            return Ok(mcp::GENERIC_SERVER_URL.to_owned());
+        }
         let message = if self.mode == "none" {
             "`proxy.base_url` is missing, and a provider without a credential or a base URL would make the proxy send requests to any host the caller names"
         } else {
