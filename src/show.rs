@@ -531,36 +531,64 @@ fn render_injection(
     }
     let inject = provider.auth.inject();
 
-    // The engine adds the credential after the static headers and query
-    // parameters, so it is the last entry of its list.
-    let (headers, credential) = match inject.location {
-        InjectLocation::Header => {
-            let (last, rest) = injection
-                .headers
-                .split_last()
-                .context("the engine added no credential header")?;
-            let value = last.1.to_str().unwrap_or("<not visible ASCII>");
-            let value = redact_encoded_placeholders(value);
-            (rest, format!("header {}: {value}", last.0))
-        }
-        InjectLocation::Query => {
-            let (name, value) = injection
-                .query
-                .last()
-                .context("the engine added no credential query parameter")?;
-            (
-                injection.headers.as_slice(),
-                format!("query {name}={}", redact_encoded_placeholders(value)),
-            )
-        }
-    };
-    line(out, "credential", &credential);
-    line(out, "credential template", &inject.value);
-    let static_query = match inject.location {
-        InjectLocation::Header => injection.query.as_slice(),
-        InjectLocation::Query => &injection.query[..injection.query.len() - 1],
-    };
-    render_static(out, headers, static_query);
+    // The engine adds the credential places after the static headers and
+    // query parameters, in order: `inject` first, then its `additional`
+    // places. So they are the last entries of their lists.
+    let locations: Vec<InjectLocation> = std::iter::once(inject.location)
+        .chain(inject.additional.iter().map(|place| place.location))
+        .collect();
+    let header_count = locations
+        .iter()
+        .filter(|location| **location == InjectLocation::Header)
+        .count();
+    let query_count = locations
+        .iter()
+        .filter(|location| **location == InjectLocation::Query)
+        .count();
+    let static_headers = injection
+        .headers
+        .len()
+        .checked_sub(header_count)
+        .context("the engine added fewer credential headers than the provider declares")?;
+    let static_query =
+        injection.query.len().checked_sub(query_count).context(
+            "the engine added fewer credential query parameters than the provider declares",
+        )?;
+    let mut credential_headers = injection.headers[static_headers..].iter();
+    let mut credential_query = injection.query[static_query..].iter();
+    let mut credential_segments = injection.path_segments.iter();
+    let templates =
+        std::iter::once(&inject.value).chain(inject.additional.iter().map(|place| &place.value));
+    for (location, template) in locations.iter().zip(templates) {
+        let credential = match location {
+            InjectLocation::Header => {
+                let (name, value) = credential_headers
+                    .next()
+                    .context("the engine added no credential header")?;
+                let value = value.to_str().unwrap_or("<not visible ASCII>");
+                format!("header {name}: {}", redact_encoded_placeholders(value))
+            }
+            InjectLocation::Query => {
+                let (name, value) = credential_query
+                    .next()
+                    .context("the engine added no credential query parameter")?;
+                format!("query {name}={}", redact_encoded_placeholders(value))
+            }
+            InjectLocation::PathSegment => {
+                let value = credential_segments
+                    .next()
+                    .context("the engine added no credential path segment")?;
+                format!("path segment /{value} after the base URL's path")
+            }
+        };
+        line(out, "credential", &credential);
+        line(out, "credential template", template);
+    }
+    render_static(
+        out,
+        &injection.headers[..static_headers],
+        &injection.query[..static_query],
+    );
     Ok(())
 }
 
@@ -662,6 +690,46 @@ mod tests {
             with_placeholders("https://a.example/x", &names),
             "https://a.example/x"
         );
+    }
+
+    #[test]
+    fn several_credential_places_shown() {
+        let source = r#"
+name: places
+display_name: Places
+auth:
+  mode: api_key
+  inject:
+    name: authorization
+    value: "Bearer {{ api_key }}"
+    additional:
+      - location: query
+        name: apiKey
+        value: "{{ api_key }}"
+      - name: apikey
+        value: "{{ api_key }}"
+proxy:
+  base_url: https://api.places.example
+  headers: {accept: application/json}
+  query: {format: json}
+"#;
+        let provider = latchkey_catalog::parse_provider("places.yaml", source).unwrap();
+        let (config, sources) = connection_config(&provider, &[]).unwrap();
+        let output = render(&provider, &config, &sources).unwrap();
+        let expected = [
+            "credential:          header authorization: Bearer <api_key>\n\
+             credential template: Bearer {{ api_key }}\n\
+             credential:          query apiKey=<api_key>\n\
+             credential template: {{ api_key }}\n\
+             credential:          header apikey: <api_key>\n\
+             credential template: {{ api_key }}\n",
+            "static header:       accept: application/json\n",
+            "static query:        format=json\n",
+        ];
+        for part in expected {
+            assert!(output.contains(part), "missing {part:?} in:\n{output}");
+        }
+        assert_eq!(output.matches("credential:").count(), 3, "{output}");
     }
 
     #[test]

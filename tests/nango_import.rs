@@ -28,7 +28,6 @@ const SUPPORTED_MODES: [&str; 13] = [
 
 /// Entries not converted, per reason, for the pinned package.
 const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
-    ("MCP server URL taken whole from the connection config", 2),
     (
         "Nango field `additional_steps` has no Latchkey equivalent",
         5,
@@ -79,11 +78,7 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
     ("auth mode CUSTOM is not supported", 1),
     ("auth mode INSTALL_PLUGIN is not supported", 1),
     ("callback parameter that carries no authorization code", 1),
-    ("credential placement with no Latchkey form", 8),
-    (
-        "example of a URL variable does not fit its part of the URL",
-        10,
-    ),
+    ("credential placement with no Latchkey form", 4),
     ("grant type other than the standard one", 1),
     ("pattern is not a Rust regular expression", 3),
     (
@@ -93,7 +88,7 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
     ("template or key with no Latchkey form", 7),
     ("template variable filled by a post-connection script", 4),
     ("token request body format with no Latchkey form", 1),
-    ("unexpected entry shape", 3),
+    ("unexpected entry shape", 2),
 ];
 
 fn providers_yaml() -> PathBuf {

@@ -39,10 +39,24 @@ fn env() -> &'static Env {
                 "  mode: api_key\n  inject:\n    location: query\n    name: api_key\n    value: \"{{ api_key }}\"".to_owned(),
             ),
             ("test-httpbin-basic", "  mode: basic".to_owned()),
+            (
+                "test-httpbin-multi-key",
+                "  mode: api_key\n  inject:\n    name: Authorization\n    value: \"Bearer {{ api_key }}\"\n    additional:\n      - name: apikey\n        value: \"{{ api_key }}\"\n      - location: query\n        name: apiKey\n        value: \"{{ api_key }}\"".to_owned(),
+            ),
         ];
         for (name, auth) in &providers {
             catalog.write(name, &httpbin_provider(name, base, auth));
         }
+        catalog.write(
+            "test-httpbin-path-key",
+            &support::provider_file(
+                "test-httpbin-path-key",
+                "Test httpbin path key",
+                "  mode: api_key\n  inject:\n    location: path_segment\n    value: \"bot{{ api_key }}\"",
+                &format!("{base}/anything"),
+                "",
+            ),
+        );
         catalog.write("confluence", &confluence_stand_in(base));
         let latchkey = CatalogServer::start(catalog, &[]);
         Env { httpbin, latchkey }
@@ -281,6 +295,81 @@ async fn proxy_injects_api_key_by_location() {
         "{}",
         echo["headers"]
     );
+}
+
+#[tokio::test]
+async fn proxy_injects_api_key_in_several_places() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let api_key = format!("key-{}", random_hex(8));
+    let connection = connect(
+        &api,
+        "test-httpbin-multi-key",
+        json!({ "type": "API_KEY", "api_key": api_key }),
+    )
+    .await;
+
+    let reply = send(api.proxy(
+        Method::GET,
+        "/anything?own=1",
+        &connection.key,
+        &connection.id,
+    ))
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let echo = reply.json();
+    let bearer = format!("Bearer {api_key}");
+    assert_eq!(echo["headers"]["Authorization"], bearer.as_str());
+    assert_eq!(echo["headers"]["Apikey"], api_key.as_str());
+    assert_eq!(echo["args"]["apiKey"], api_key.as_str(), "{}", echo["args"]);
+    assert_eq!(echo["args"]["own"], "1", "{}", echo["args"]);
+    let url = echo["url"].as_str().unwrap_or_default();
+    assert!(
+        url.ends_with(&format!("/anything?own=1&apiKey={api_key}")),
+        "{url}"
+    );
+}
+
+#[tokio::test]
+async fn proxy_injects_api_key_as_path_segment() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let api_key = format!("123456:key-{}", random_hex(8));
+    let connection = connect(
+        &api,
+        "test-httpbin-path-key",
+        json!({ "type": "API_KEY", "api_key": api_key }),
+    )
+    .await;
+
+    let reply = send(api.proxy(Method::GET, "/getMe?own=1", &connection.key, &connection.id)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let echo = reply.json();
+    let url = echo["url"].as_str().unwrap_or_default();
+    assert!(
+        url.ends_with(&format!("/anything/bot{api_key}/getMe?own=1")),
+        "{url}"
+    );
+    assert!(
+        echo["headers"].get("Authorization").is_none(),
+        "{}",
+        echo["headers"]
+    );
+
+    let slash = connect(
+        &api,
+        "test-httpbin-path-key",
+        json!({ "type": "API_KEY", "api_key": "a/b" }),
+    )
+    .await;
+    let reply = send(api.proxy(Method::GET, "/getMe", &slash.key, &slash.id)).await;
+    assert!(
+        reply.status.is_client_error() || reply.status.is_server_error(),
+        "{}",
+        reply.status
+    );
+    assert!(reply.text.contains("one path segment"), "{}", reply.text);
+    assert!(!reply.text.contains("a/b"), "{}", reply.text);
 }
 
 #[tokio::test]

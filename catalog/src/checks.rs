@@ -9,7 +9,7 @@ use minijinja::Environment;
 use regex_automata::meta::Regex;
 
 use crate::diagnostic::Code;
-use crate::model::{Auth, Basic, ConfigField, Inject, McpOAuth2, Provider, Signature};
+use crate::model::{Auth, Basic, ConfigField, FieldFormat, Inject, McpOAuth2, Provider, Signature};
 use crate::patterns::{search_regex, whole_value_regex, CompileResult};
 use crate::positions::escape_pointer;
 use crate::suggest::closest_match;
@@ -59,6 +59,7 @@ pub(crate) fn check(provider: &Provider, expected_name: Option<&str>) -> Vec<Pro
         check_name(provider, expected, &mut problems);
     }
     check_config_fields(provider, &patterns, &mut problems);
+    check_excluded_patterns(provider, &mut problems);
     check_templates(provider, &fields, &templates, &mut problems);
     check_unused_config_fields(provider, &fields, &templates, &mut problems);
     check_urls(provider, &patterns, &templates, &mut problems);
@@ -147,6 +148,42 @@ fn check_config_fields(
                     format!("{name} `{sample}` does not match the pattern `{pattern}`"),
                     Some(format!(
                         "change the {name} or the pattern so that the whole {name} matches"
+                    )),
+                ));
+            }
+        }
+    }
+}
+
+/// Checks that each `excluded_pattern` compiles and that no example or
+/// default matches it.
+fn check_excluded_patterns(provider: &Provider, problems: &mut Vec<Problem>) {
+    for (key, field) in &provider.connection_config {
+        let Some(excluded) = &field.excluded_pattern else {
+            continue;
+        };
+        let base = format!("/connection_config/{}", escape_pointer(key));
+        let regex = match whole_value_regex(excluded) {
+            Ok(regex) => regex,
+            Err(error) => {
+                problems.push(invalid_regex(
+                    format!("{base}/excluded_pattern"),
+                    excluded,
+                    &error,
+                ));
+                continue;
+            }
+        };
+        let samples = [("example", &field.example), ("default", &field.default)];
+        for (name, sample) in samples {
+            let Some(sample) = sample else { continue };
+            if regex.is_match(sample) {
+                problems.push(Problem::new(
+                    Code::ExampleMismatch,
+                    format!("{base}/{name}"),
+                    format!("{name} `{sample}` matches the excluded pattern `{excluded}`"),
+                    Some(format!(
+                        "change the {name} or the excluded pattern so that the {name} is allowed"
                     )),
                 ));
             }
@@ -452,6 +489,15 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
             random: false,
             client_id: oauth,
         });
+        for (index, place) in inject.additional.iter().enumerate() {
+            fields.push(TemplateField {
+                pointer: format!("/auth/inject/additional/{index}/value"),
+                text: &place.value,
+                credentials: true,
+                random: false,
+                client_id: oauth,
+            });
+        }
     }
     push_one(&mut fields, "/proxy/base_url", &provider.proxy.base_url);
     push_list(
@@ -1066,6 +1112,13 @@ fn check_url_variables_constrained(
         let Some(field) = provider.connection_config.get(&variable) else {
             continue;
         };
+        if let Some(format @ (FieldFormat::BaseUrl | FieldFormat::HostPortPath)) = field.format {
+            // The format checks the whole value, so no pattern is needed.
+            if let Some(problem) = check_url_form_place(&variable, format, url) {
+                problems.push(problem);
+            }
+            continue;
+        }
         if field.pattern.is_none() {
             // The message names no URL, so that a field used by several URLs
             // is reported once (`check` drops repeated problems).
@@ -1097,6 +1150,44 @@ fn check_url_variables_constrained(
             }
         }
     }
+}
+
+/// Requires a `base_url` field to start the URL and a `host_port_path`
+/// field to be the whole authority right after `https://`, each used once
+/// in the URL. Elsewhere the engine gives the value the ordinary check of
+/// its place, which rejects the port or path the format allows.
+fn check_url_form_place(variable: &str, format: FieldFormat, url: &str) -> Option<Problem> {
+    let (placed, name, place) = match format {
+        FieldFormat::BaseUrl => (
+            leading_variable(url) == Some(variable),
+            "base_url",
+            "start the URL (`{{ KEY }}/api`)",
+        ),
+        _ => {
+            let after_scheme = url.strip_prefix("https://").filter(|rest| {
+                leading_variable(rest) == Some(variable)
+                    && rest
+                        .find("}}")
+                        .and_then(|end| rest[end + 2..].chars().next())
+                        .is_none_or(|next| matches!(next, '/' | '?' | '#'))
+            });
+            (
+                after_scheme.is_some(),
+                "host_port_path",
+                "be the whole authority after `https://` (`https://{{ KEY }}/api`)",
+            )
+        }
+    };
+    let word = regex::Regex::new(&format!(r"\b{}\b", regex::escape(variable))).ok()?;
+    if placed && word.find_iter(url).count() == 1 {
+        return None;
+    }
+    Some(Problem::new(
+        Code::UrlFormOutOfPlace,
+        format!("/connection_config/{}/format", escape_pointer(variable)),
+        format!("field `{variable}` has `format: {name}`, but the URL `{url}` does not use it where that format applies"),
+        Some(format!("a `{name}` field must {place} and appear once in each URL. Elsewhere, replace the format with a `pattern` for the field's place")),
+    ))
 }
 
 fn captured_from_callback(provider: &Provider, key: &str) -> bool {
@@ -1217,11 +1308,11 @@ fn check_url_scheme(provider: &Provider, url: &str) -> Result<(), String> {
         ));
     }
     if let Some(variable) = leading_variable(url) {
-        let forces_https = provider
-            .connection_config
-            .get(variable)
+        let field = provider.connection_config.get(variable);
+        let forces_https = field
             .and_then(|field| field.pattern.as_deref())
-            .is_some_and(pattern_forces_https);
+            .is_some_and(pattern_forces_https)
+            || field.is_some_and(|field| field.format == Some(FieldFormat::BaseUrl));
         if forces_https {
             return Ok(());
         }

@@ -79,6 +79,9 @@ pub enum Code {
     UrlFieldWithoutPattern,
     /// The pattern of a field used in a URL accepts a value that changes the URL.
     PermissiveUrlPattern,
+    /// A field with `format: base_url` or `host_port_path` sits in a URL
+    /// where that format does not apply.
+    UrlFormOutOfPlace,
     /// A URL does not use https and is not on a loopback host.
     InsecureUrl,
     /// A required connection-config field that no template uses and the
@@ -105,7 +108,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, in declaration order.
-    pub const ALL: [Code; 34] = [
+    pub const ALL: [Code; 35] = [
         Code::InvalidYaml,
         Code::DuplicateKey,
         Code::EmptyFile,
@@ -130,6 +133,7 @@ impl Code {
         Code::CredentialOfOtherMode,
         Code::UrlFieldWithoutPattern,
         Code::PermissiveUrlPattern,
+        Code::UrlFormOutOfPlace,
         Code::InsecureUrl,
         Code::UnusedConfigField,
         Code::InvalidExtension,
@@ -169,6 +173,7 @@ impl Code {
             Code::CredentialOfOtherMode => "credential-of-other-mode",
             Code::UrlFieldWithoutPattern => "url-field-without-pattern",
             Code::PermissiveUrlPattern => "permissive-url-pattern",
+            Code::UrlFormOutOfPlace => "url-form-out-of-place",
             Code::InsecureUrl => "insecure-url",
             Code::UnusedConfigField => "unused-config-field",
             Code::InvalidExtension => "invalid-extension",

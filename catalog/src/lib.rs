@@ -32,6 +32,7 @@ mod schema;
 mod signing;
 mod suggest;
 mod two_step;
+mod url_forms;
 
 pub use catalog::{validate_paths, Catalog, CatalogError, ValidationReport};
 pub use diagnostic::{Code, Diagnostic, Severity};
@@ -45,3 +46,4 @@ pub use post_connection::{
 pub use schema::PROVIDER_SCHEMA;
 pub use suggest::closest_match;
 pub use two_step::{NoAuth, TokenRequest, TokenRequestMethod, TwoStep, RESERVED_TWO_STEP_NAMES};
+pub use url_forms::INTERNAL_HOST_SUFFIXES;

@@ -524,11 +524,29 @@ pub enum TimeFormat {
 pub struct Inject {
     #[serde(default)]
     pub location: InjectLocation,
-    /// Header or query parameter name.
+    /// Header or query parameter name. The schema requires it unless the
+    /// location is `path_segment`, which has none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     /// Template of the value. Variables: `access_token`, `api_key`,
     /// `username`, `password`, and every connection-config key. The filter
     /// `base64` encodes a string with the standard alphabet.
+    pub value: String,
+    /// Further places that carry the credential in the same request, for a
+    /// provider that expects it in two headers, or in a header and the query.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub additional: Vec<InjectPlace>,
+}
+
+/// One further place of a credential: a header or query parameter and the
+/// template of its value, with the variables of [`Inject::value`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InjectPlace {
+    #[serde(default)]
+    pub location: InjectLocation,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub name: String,
     pub value: String,
 }
 
@@ -538,6 +556,7 @@ impl Inject {
             location: InjectLocation::Header,
             name: "Authorization".to_owned(),
             value: "Bearer {{ access_token }}".to_owned(),
+            additional: Vec::new(),
         }
     }
 
@@ -546,6 +565,7 @@ impl Inject {
             location: InjectLocation::Header,
             name: "Authorization".to_owned(),
             value: "Basic {{ (username ~ ':' ~ password) | base64 }}".to_owned(),
+            additional: Vec::new(),
         }
     }
 }
@@ -556,6 +576,10 @@ pub enum InjectLocation {
     #[default]
     Header,
     Query,
+    /// One path segment appended to the base URL's path, before the path of
+    /// the proxied request, as in Telegram's `/bot<token>/getMe`. `name`
+    /// is not used.
+    PathSegment,
 }
 
 /// One per-connection value.
@@ -571,6 +595,10 @@ pub struct ConfigField {
     /// Regular expression the whole value must match.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
+    /// Regular expression the whole value must not match, for a rule that
+    /// `pattern` cannot state without a lookaround.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub excluded_pattern: Option<String>,
     /// A well-known shape of the value, checked like `pattern` when a
     /// connection's config is validated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -627,6 +655,14 @@ pub enum FieldFormat {
     Uuid,
     /// An email address.
     Email,
+    /// An https URL that a URL template starts with: `https://`, a public
+    /// host, an optional port and an optional path, such as
+    /// `https://scim.example.com/tenant/scim/v2`.
+    BaseUrl,
+    /// A public host, an optional port and an optional path without a
+    /// scheme, such as `acme.example.com:8443/api`, that a URL template
+    /// puts right after its `https://`.
+    HostPortPath,
 }
 
 /// The provider's API location and what every proxied request carries.

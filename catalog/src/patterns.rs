@@ -97,15 +97,26 @@ pub(crate) fn search_regex(pattern: &str) -> CompileResult {
 }
 
 impl ConfigField {
-    /// Checks `value` against this field: true without a `pattern`, else
-    /// whether the whole value matches it. A pattern that
+    /// Checks `value` against this field: the whole value must match
+    /// `pattern`, when there is one, and must not match `excluded_pattern`,
+    /// when there is one. A pattern that
     /// does not compile accepts nothing, but loaded catalogs never contain
     /// one because loading rejects it.
     pub fn accepts(&self, value: &str) -> bool {
-        match &self.pattern {
+        let included = match &self.pattern {
             None => true,
             Some(pattern) => whole_value_regex(pattern).is_ok_and(|regex| regex.is_match(value)),
-        }
+        };
+        included && !self.excludes(value)
+    }
+
+    /// Checks whether the whole value matches `excluded_pattern`. False
+    /// without one. An excluded pattern that does not compile excludes
+    /// every value, but loading rejects such a pattern.
+    pub fn excludes(&self, value: &str) -> bool {
+        self.excluded_pattern.as_deref().is_some_and(|pattern| {
+            whole_value_regex(pattern).map_or(true, |regex| regex.is_match(value))
+        })
     }
 }
 

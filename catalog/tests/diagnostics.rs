@@ -173,6 +173,14 @@ const CASES: &[Case] = &[
         edits: &[("    pattern: \"[a-z0-9-]+\"\n", "")],
     },
     Case {
+        name: "url_form_out_of_place",
+        file_name: "demo.yaml",
+        edits: &[(
+            "    pattern: \"[a-z0-9-]+\"\n",
+            "    format: host_port_path\n",
+        )],
+    },
+    Case {
         name: "url_variable_without_https_pattern",
         file_name: "demo.yaml",
         edits: &[(

@@ -336,3 +336,84 @@ fn directory_file_replaces_builtin_alias() {
     assert_eq!(google.display_name, "Google as an alias");
     assert_eq!(google.proxy.base_url, "https://api.github.com");
 }
+
+const SEVERAL_PLACES: &str = r#"
+name: places
+display_name: Places
+auth:
+  mode: api_key
+  inject:
+    name: authorization
+    value: "Bearer {{ api_key }}"
+    additional:
+      - name: apikey
+        value: "{{ api_key }}"
+      - location: query
+        name: apiKey
+        value: "{{ api_key }}"
+proxy:
+  base_url: https://api.places.example
+"#;
+
+#[test]
+fn inject_additional_places_parse() {
+    let provider = parse_provider("places.yaml", SEVERAL_PLACES).unwrap();
+    let Auth::ApiKey(api_key) = &provider.auth else {
+        panic!("mode is {}", provider.auth.mode_name());
+    };
+    let places: Vec<(&str, &str)> = api_key
+        .inject
+        .additional
+        .iter()
+        .map(|place| (place.name.as_str(), place.value.as_str()))
+        .collect();
+    assert_eq!(
+        places,
+        [("apikey", "{{ api_key }}"), ("apiKey", "{{ api_key }}")]
+    );
+    assert_eq!(
+        api_key.inject.additional[1].location,
+        latchkey_catalog::InjectLocation::Query
+    );
+}
+
+#[test]
+fn inject_additional_place_checks_credential() {
+    let source = SEVERAL_PLACES.replacen(
+        "value: \"{{ api_key }}\"\n      - location",
+        "value: \"{{ access_token }}\"\n      - location",
+        1,
+    );
+    assert_ne!(source, SEVERAL_PLACES);
+    let problems = parse_provider("places.yaml", &source).unwrap_err();
+    assert_eq!(problems[0].code.as_str(), "credential-of-other-mode");
+    assert_eq!(
+        problems[0].path.as_deref(),
+        Some("auth.inject.additional[0].value")
+    );
+}
+
+#[test]
+fn path_segment_inject_needs_no_name() {
+    let source = SEVERAL_PLACES.replace(
+        "    name: authorization\n    value: \"Bearer {{ api_key }}\"\n",
+        "    location: path_segment\n    value: \"bot{{ api_key }}\"\n",
+    );
+    assert_ne!(source, SEVERAL_PLACES);
+    let provider = parse_provider("places.yaml", &source).unwrap();
+    let inject = provider.auth.inject();
+    assert_eq!(
+        inject.location,
+        latchkey_catalog::InjectLocation::PathSegment
+    );
+    assert_eq!(inject.name, "");
+
+    let nameless_header = SEVERAL_PLACES.replace("    name: authorization\n", "");
+    let problems = parse_provider("places.yaml", &nameless_header).unwrap_err();
+    assert_eq!(
+        problems[0].path.as_deref(),
+        Some("auth.inject.name"),
+        "{problems:?}"
+    );
+    assert_eq!(problems[0].code.as_str(), "missing-field");
+}

@@ -107,6 +107,41 @@ schemed:
             type: string
             pattern: ^https?:\/\/[a-z0-9.-]+$
             example: https://acme.schemed.test
+mcp-no-base:
+    display_name: MCP without base URL
+    auth_mode: MCP_OAUTH2
+    client_registration: dynamic
+    authorization_url: https://mcp.nobase.test/authorize
+    token_url: https://mcp.nobase.test/token
+    registration_url: https://mcp.nobase.test/register
+generic-mcp:
+    display_name: Generic MCP
+    auth_mode: MCP_OAUTH2_GENERIC
+    connection_config:
+        mcp_server_url:
+            type: string
+            title: MCP server URL
+            example: https://mcp.generic.test/mcp
+            pattern: ^https://[a-zA-Z0-9.-]+(?:\:[0-9]+)?(?:/.*)?$
+open-none:
+    display_name: Open
+    auth_mode: NONE
+token-less-cc:
+    display_name: Token-less
+    auth_mode: OAUTH2_CC
+    proxy:
+        base_url: https://api.tokenless.test
+        headers:
+            authorization: Bearer ${apiKey}
+schemed-loose:
+    display_name: Schemed without pattern
+    auth_mode: BASIC
+    proxy:
+        base_url: https://${connectionConfig.host}
+    connection_config:
+        host:
+            type: string
+            example: https://acme.schemed.test
 certificate-cc:
     display_name: Certificate
     auth_mode: OAUTH2_CC
@@ -246,10 +281,55 @@ fn example_rejected_by_own_pattern_dropped() {
 }
 
 #[test]
+fn scheme_required_by_pattern_starts_url() {
+    let (dir, _report) = import();
+    let (_text, provider) = converted(&dir, "schemed");
+    assert_eq!(provider.proxy.base_url, "{{ host }}");
+    let field = &provider.connection_config["host"];
+    assert_eq!(field.example.as_deref(), Some("https://acme.schemed.test"));
+    assert!(field.accepts("https://acme.schemed.test"));
+    assert!(!field.accepts("http://acme.schemed.test"));
+}
+
+#[test]
+fn mcp_without_base_url_uses_authorization_origin() {
+    let (dir, _report) = import();
+    let (_text, provider) = converted(&dir, "mcp-no-base");
+    assert_eq!(provider.proxy.base_url, "https://mcp.nobase.test");
+}
+
+#[test]
+fn generic_mcp_takes_whole_server_url() {
+    let (dir, _report) = import();
+    let (_text, provider) = converted(&dir, "generic-mcp");
+    let Auth::McpOauth2(mcp) = &provider.auth else {
+        panic!("mode is {}", provider.auth.mode_name());
+    };
+    assert_eq!(mcp.server_url.as_deref(), Some("{{ mcp_server_url }}"));
+    assert_eq!(provider.proxy.base_url, "{{ mcp_server_url }}");
+    let field = &provider.connection_config["mcp_server_url"];
+    assert_eq!(field.format, Some(latchkey_catalog::FieldFormat::BaseUrl));
+    assert!(field.accepts("https://mcp.generic.test/mcp"));
+}
+
+#[test]
+fn entries_without_needed_urls_not_converted() {
+    let (_dir, report) = import();
+    assert_eq!(
+        reason(&report, "open-none"),
+        "`proxy.base_url` is missing, and a provider without a credential or a base URL would make the proxy send requests to any host the caller names"
+    );
+    assert_eq!(
+        reason(&report, "token-less-cc"),
+        "`token_url` is missing, so no client-credentials token can be requested; a proxy header that uses `apiKey` does not make the entry an API_KEY one"
+    );
+}
+
+#[test]
 fn example_with_scheme_not_converted() {
     let (_dir, report) = import();
     assert_eq!(
-        reason(&report, "schemed"),
+        reason(&report, "schemed-loose"),
         "the example `https://acme.schemed.test` of connection-config field `host` starts with a scheme, but the URL template already writes `https://` before the field"
     );
 }

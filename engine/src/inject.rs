@@ -17,6 +17,11 @@ pub struct Injection {
     /// In order: static query parameters, then the credential parameter if
     /// the credential goes in the query.
     pub query: Vec<(String, String)>,
+    /// Path segments that carry the credential, appended in order to the
+    /// base URL's path before the proxied request's path. Each is checked
+    /// to be one segment. They are secrets, so a URL that contains them
+    /// must not be logged.
+    pub path_segments: Vec<String>,
 }
 
 impl Injection {
@@ -81,17 +86,60 @@ impl Injection {
             return Ok(injection);
         }
         let inject = provider.auth.inject();
-        let field = "auth.inject.value";
-        let value = render(&provider.name, field, &inject.value, &vars)?;
-        match inject.location {
-            InjectLocation::Header => {
-                let (name, mut value) = header(&provider.name, field, &inject.name, &value)?;
-                value.set_sensitive(true);
-                injection.headers.push((name, value));
+        let places = std::iter::once((
+            "auth.inject.value".to_owned(),
+            inject.location,
+            &inject.name,
+            &inject.value,
+        ))
+        .chain(inject.additional.iter().enumerate().map(|(index, place)| {
+            (
+                format!("auth.inject.additional[{index}].value"),
+                place.location,
+                &place.name,
+                &place.value,
+            )
+        }));
+        for (field, location, name, template) in places {
+            let value = render(&provider.name, &field, template, &vars)?;
+            match location {
+                InjectLocation::Header => {
+                    let (name, mut value) = header(&provider.name, &field, name, &value)?;
+                    value.set_sensitive(true);
+                    injection.headers.push((name, value));
+                }
+                InjectLocation::Query => injection.query.push((name.clone(), value)),
+                InjectLocation::PathSegment => {
+                    check_path_segment(&provider.name, &field, &value)?;
+                    injection.path_segments.push(value);
+                }
             }
-            InjectLocation::Query => injection.query.push((inject.name, value)),
         }
         Ok(injection)
+    }
+}
+
+/// Rejects a rendered credential that is not exactly one path segment. The
+/// message never shows the value, because it carries the credential.
+fn check_path_segment(provider: &str, field: &str, value: &str) -> Result<(), EngineError> {
+    let problem = if matches!(value, "" | "." | "..") {
+        Some("is empty, `.` or `..`")
+    } else if value.contains(['/', '\\', '?', '#', '%']) {
+        Some("contains `/`, `\\`, `?`, `#` or `%`")
+    } else if value.chars().any(char::is_control) {
+        Some("contains a control character")
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(EngineError::template(
+            provider,
+            field,
+            format!(
+                "the rendered credential path segment {problem}, so it cannot be one path segment"
+            ),
+        )),
+        None => Ok(()),
     }
 }
 

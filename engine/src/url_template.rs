@@ -14,6 +14,10 @@
 //!   hyphens and dots;
 //! - the path: no `/`, `\`, `?` or `#` (raw or percent-encoded), not `.` or `..`;
 //! - the query: no `&` or `#`;
+//! - a field with `format: base_url` that starts the template, or with
+//!   `format: host_port_path` that is the whole authority after a literal
+//!   `https://`: the whole value is checked by that format, which allows a
+//!   public host, a port and a path, but no user info, query or fragment;
 //!
 //! and every value must also match its field's `pattern`. After rendering,
 //! the URL must have the scheme, host, port and number of path segments of
@@ -27,7 +31,7 @@ use minijinja::Environment;
 use serde_json::Value;
 use url::{Host, Url};
 
-use latchkey_catalog::Provider;
+use latchkey_catalog::{FieldFormat, Provider, INTERNAL_HOST_SUFFIXES};
 
 use crate::template::render;
 use crate::EngineError;
@@ -88,9 +92,16 @@ pub(crate) fn render_url(
         {
             host_variables.push(variable.as_str());
         }
+        let format = provider
+            .connection_config
+            .get(variable)
+            .and_then(|config_field| config_field.format);
         for place in places {
-            check_value(place, &value)
-                .map_err(|reason| config_error(name, field, variable, &value, &reason))?;
+            let checked = match url_form(format, place, &skeleton, &bounds, &marker(index)) {
+                Some(form) => check_url_form(form, &value),
+                None => check_value(place, &value),
+            };
+            checked.map_err(|reason| config_error(name, field, variable, &value, &reason))?;
         }
         values.push(Some(value));
     }
@@ -173,6 +184,16 @@ fn check_pattern(
     };
     if config_field.accepts(value) {
         return Ok(());
+    }
+    if config_field.excludes(value) {
+        let excluded = config_field.excluded_pattern.as_deref().unwrap_or_default();
+        return Err(config_error(
+            &provider.name,
+            field,
+            variable,
+            value,
+            &format!("it matches the excluded pattern `{excluded}` of the field"),
+        ));
     }
     let pattern = config_field.pattern.as_deref().unwrap_or_default();
     Err(config_error(
@@ -278,6 +299,45 @@ fn host_range(skeleton: &str, start: usize, end: usize) -> (usize, usize) {
     (start + host_start, start + host_start + host_length)
 }
 
+/// Returns the URL form of a field whose `format` is `base_url` or
+/// `host_port_path` when the variable sits where that form belongs: a
+/// `base_url` value starts the URL, and a `host_port_path` value is the
+/// whole authority right after a literal `https://`. Anywhere else the
+/// value gets the ordinary check of its place.
+fn url_form(
+    format: Option<FieldFormat>,
+    place: Place,
+    skeleton: &str,
+    bounds: &PartBounds,
+    marker: &str,
+) -> Option<FieldFormat> {
+    const SCHEME: &str = "https://";
+    match (format?, place) {
+        (FieldFormat::BaseUrl, Place::Leading) => Some(FieldFormat::BaseUrl),
+        (FieldFormat::HostPortPath, Place::Host)
+            if skeleton.starts_with(SCHEME)
+                && skeleton[SCHEME.len()..].starts_with(marker)
+                && bounds.host_start == SCHEME.len()
+                && bounds.authority_end == SCHEME.len() + marker.len() =>
+        {
+            Some(FieldFormat::HostPortPath)
+        }
+        _ => None,
+    }
+}
+
+/// Checks a value of a URL form as a whole; returns the reason when it is
+/// rejected.
+fn check_url_form(form: FieldFormat, value: &str) -> Result<(), String> {
+    if let Some(character) = value.chars().find(|c| c.is_control()) {
+        return Err(format!(
+            "it contains the control character U+{:04X}",
+            u32::from(character)
+        ));
+    }
+    form.check_url_form(value)
+}
+
 /// Checks one value for one place; returns the reason when it is rejected.
 fn check_value(place: Place, value: &str) -> Result<(), String> {
     if let Some(character) = value.chars().find(|c| c.is_control()) {
@@ -315,19 +375,6 @@ fn check_host_name(value: &str) -> Result<(), String> {
     )
 }
 
-/// Name suffixes that are reserved for or commonly used by private networks.
-/// A host equal to one of them (without the leading dot) is rejected too.
-const INTERNAL_SUFFIXES: [&str; 8] = [
-    ".localhost",
-    ".local",
-    ".internal",
-    ".home.arpa",
-    ".lan",
-    ".intranet",
-    ".corp",
-    ".localdomain",
-];
-
 const PUBLIC_HOST_RULE: &str = "a host that comes from connection config must be a public DNS \
      name with at least two labels, for example `acme.example.com`. IP addresses, `localhost` \
      and names ending in `.localhost`, `.local`, `.internal`, `.home.arpa`, `.lan`, \
@@ -353,7 +400,7 @@ fn check_public_host(url: &Url) -> Result<(), String> {
     if !name.contains('.') {
         return Err("it has only one label".to_owned());
     }
-    let internal = INTERNAL_SUFFIXES
+    let internal = INTERNAL_HOST_SUFFIXES
         .iter()
         .find(|suffix| name.ends_with(*suffix) || name == suffix[1..]);
     if let Some(suffix) = internal {

@@ -57,6 +57,13 @@ pub fn validate(
         if let Some(pattern) = &field.pattern {
             check_pattern(provider, name, pattern, &value)?;
         }
+        if field.excludes(&value) {
+            return Err(ApiError::invalid_connection_config(format!(
+                "connection config field `{name}` value `{value}` of provider `{}` matches the excluded pattern `{}`; use another value",
+                provider.name,
+                field.excluded_pattern.as_deref().unwrap_or_default()
+            )));
+        }
         config.insert(name.clone(), Value::String(value));
     }
     check_base_url(provider, &config)?;
@@ -234,6 +241,14 @@ fn check_type_and_format(
             "a UUID such as `123e4567-e89b-12d3-a456-426614174000`",
         ),
         FieldFormat::Email => (EMAIL.is_match(value), "an email address"),
+        FieldFormat::BaseUrl | FieldFormat::HostPortPath => {
+            return format.check_url_form(value).map_err(|reason| {
+                ApiError::invalid_connection_config(format!(
+                    "connection config field `{name}` value `{value}` of provider `{}` is invalid: {reason}",
+                    provider.name
+                ))
+            });
+        }
     };
     if format_ok {
         return Ok(());
@@ -326,6 +341,91 @@ mod tests {
                 error.message
             );
         }
+    }
+
+    fn url_form_provider() -> Provider {
+        serde_json::from_value(json!({
+            "name": "adoxx",
+            "display_name": "ADOxx",
+            "auth": {"mode": "basic"},
+            "connection_config": {
+                "site": {"title": "Site", "format": "host_port_path"},
+                "endpoint": {"title": "Endpoint", "format": "base_url", "optional": true}
+            },
+            "proxy": {"base_url": "https://{{ site }}/rest"}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn url_form_values_are_checked_before_storing() {
+        let cases = [
+            (json!({"site": "acme.example.com:8000/ADOXX"}), None),
+            (
+                json!({"site": "acme.example.com", "endpoint": "https://scim.example.com/v2"}),
+                None,
+            ),
+            (json!({"site": "localhost:8000/ADOXX"}), Some("site")),
+            (json!({"site": "user@acme.example.com"}), Some("site")),
+            (json!({"site": "acme.example.com/a/../b"}), Some("site")),
+            (
+                json!({"site": "acme.example.com", "endpoint": "http://scim.example.com"}),
+                Some("endpoint"),
+            ),
+            (
+                json!({"site": "acme.example.com", "endpoint": "https://10.0.0.8/v2"}),
+                Some("endpoint"),
+            ),
+        ];
+        for (given, rejected_key) in cases {
+            let result = validate(&url_form_provider(), &config(given.clone()));
+            match rejected_key {
+                None => assert!(result.is_ok(), "{given}: {:?}", result.err()),
+                Some(key) => {
+                    let error = result.expect_err(&given.to_string());
+                    assert_eq!(error.code, "invalid_connection_config", "{given}");
+                    assert!(
+                        error.message.contains(&format!("`{key}`")),
+                        "{given}: {}",
+                        error.message
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn excluded_value_is_rejected_before_storing() {
+        let provider: Provider = serde_json::from_value(json!({
+            "name": "salesforce",
+            "display_name": "Salesforce",
+            "auth": {"mode": "basic"},
+            "connection_config": {
+                "hostname": {
+                    "title": "Hostname",
+                    "pattern": "[a-z0-9.]+",
+                    "excluded_pattern": "(?:.*\\.)?lightning\\.force\\.com"
+                }
+            },
+            "proxy": {"base_url": "https://{{ hostname }}"}
+        }))
+        .unwrap();
+        let error = validate(
+            &provider,
+            &config(json!({"hostname": "acme.lightning.force.com"})),
+        )
+        .unwrap_err();
+        assert_eq!(error.code, "invalid_connection_config");
+        assert!(
+            error.message.contains("excluded pattern"),
+            "{}",
+            error.message
+        );
+        let accepted = validate(
+            &provider,
+            &config(json!({"hostname": "acme.my.salesforce.com"})),
+        );
+        assert!(accepted.is_ok(), "{:?}", accepted.err());
     }
 
     #[test]

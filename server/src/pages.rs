@@ -660,7 +660,7 @@ fn config_input_type(field: &ConfigField) -> &'static str {
     match (field.field_type, field.format) {
         (FieldType::Number, _) => "number",
         (_, Some(FieldFormat::Email)) => "email",
-        (_, Some(FieldFormat::Uri)) => "url",
+        (_, Some(FieldFormat::Uri | FieldFormat::BaseUrl)) => "url",
         _ => "text",
     }
 }

@@ -90,12 +90,22 @@ fn check_value(
         Some(FieldFormat::Email) => text.contains('@') && !text.contains(char::is_whitespace),
         Some(FieldFormat::Uuid) => uuid::Uuid::parse_str(text).is_ok(),
         Some(FieldFormat::Hostname) => url::Host::parse(text).is_ok() && !text.contains(['/', ':']),
+        Some(format @ (FieldFormat::BaseUrl | FieldFormat::HostPortPath)) => {
+            format.check_url_form(text).is_ok()
+        }
     };
     if !type_ok || !format_ok {
         return Err(ApiError::invalid_credentials(format!(
             "field `{field_name}`: {shown_value} is not valid for provider `{}`; expected {}",
             provider.name,
             describe_expected(field)
+        )));
+    }
+    if field.excludes(text) {
+        return Err(ApiError::invalid_credentials(format!(
+            "field `{field_name}`: {shown_value} matches the excluded pattern `{}` of provider `{}`; use another value",
+            field.excluded_pattern.as_deref().unwrap_or_default(),
+            provider.name
         )));
     }
     let Some(pattern) = &field.pattern else {
@@ -128,6 +138,12 @@ fn describe_expected(field: &latchkey_catalog::ConfigField) -> &'static str {
         (_, Some(FieldFormat::Uuid)) => "a UUID such as `123e4567-e89b-12d3-a456-426614174000`",
         (_, Some(FieldFormat::Hostname)) => "a host name such as `acme.example.com`",
         (_, Some(FieldFormat::Uri)) => "an absolute URI such as `https://acme.example.com`",
+        (_, Some(FieldFormat::BaseUrl)) => {
+            "an https base URL such as `https://acme.example.com/api`"
+        }
+        (_, Some(FieldFormat::HostPortPath)) => {
+            "a host with an optional port and path such as `acme.example.com:8443/api`"
+        }
         (FieldType::String, None) => "a string",
     }
 }

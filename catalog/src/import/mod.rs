@@ -489,6 +489,18 @@ hosted:
             type: string
             title: Host
             example: acme.hosted.test/main
+hosted-sub:
+    display_name: Hosted subdomain
+    auth_mode: API_KEY
+    proxy:
+        base_url: https://${connectionConfig.host}.hosted.test
+        headers:
+            authorization: Bearer ${apiKey}
+    connection_config:
+        host:
+            type: string
+            title: Host
+            example: acme/main
 "#;
 
     fn import(fixture: &str) -> (tempfile::TempDir, ImportReport) {
@@ -520,7 +532,7 @@ hosted:
     #[test]
     fn fixture_counts_and_reasons() {
         let (_dir, report) = import(FIXTURE);
-        assert_eq!(report.total, 8);
+        assert_eq!(report.total, 9);
         let converted: Vec<_> = report
             .converted
             .iter()
@@ -528,7 +540,14 @@ hosted:
             .collect();
         assert_eq!(
             converted,
-            ["acme", "acme-sandbox", "regional", "keyed", "scripted"]
+            [
+                "acme",
+                "acme-sandbox",
+                "regional",
+                "keyed",
+                "scripted",
+                "hosted"
+            ]
         );
         assert_eq!(
             reason(&report, "legacy"),
@@ -539,9 +558,20 @@ hosted:
             "template variable `dc` is filled by Nango's post-connection script `scriptedPostConnection`, which Latchkey does not run"
         );
         assert_eq!(
-            reason(&report, "hosted"),
-            "the example `acme.hosted.test/main` of connection-config field `host` carries a port or path after the host name, but the field sits in the URL's host, which holds only a host name"
+            reason(&report, "hosted-sub"),
+            "the example `acme/main` of connection-config field `host` carries a port or path after the host name, but the field sits in the URL's host, which holds only a host name"
         );
+    }
+
+    #[test]
+    fn host_with_path_gets_url_form() {
+        let (dir, _report) = import(FIXTURE);
+        let (_text, provider) = converted(&dir, "hosted");
+        let field = &provider.connection_config["host"];
+        assert_eq!(field.format, Some(crate::FieldFormat::HostPortPath));
+        assert_eq!(field.pattern, None);
+        assert_eq!(field.example.as_deref(), Some("acme.hosted.test/main"));
+        assert_eq!(provider.proxy.base_url, "https://{{ host }}");
     }
 
     #[test]

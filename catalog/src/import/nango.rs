@@ -38,6 +38,12 @@ mod nango_two_step;
 #[path = "nango_signing.rs"]
 mod nango_signing;
 
+#[path = "nango_url_form.rs"]
+mod nango_url_form;
+
+#[path = "nango_lookahead.rs"]
+mod nango_lookahead;
+
 /// The Nango modes that map onto a Latchkey mode.
 const MODES: [(&str, &str); 11] = [
     ("OAUTH2", "oauth2"),
@@ -374,6 +380,9 @@ struct Usage {
     /// The value is a URL's whole host, which the engine accepts only with
     /// at least two labels.
     whole_host: bool,
+    /// The value is in a URL's host without being the whole authority
+    /// right after `https://`.
+    partial_host: bool,
     /// Number of template fields that use the key.
     fields: usize,
 }
@@ -457,6 +466,9 @@ struct Builder<'a> {
     param_scopes: Vec<String>,
     /// A client-credentials grant type other than `client_credentials`.
     grant_type: Option<String>,
+    /// `proxy.base_url` without its last path segment, when that segment
+    /// carries the API key and becomes a `path_segment` injection.
+    base_url_before_key: Option<String>,
 }
 
 impl<'a> Builder<'a> {
@@ -473,6 +485,7 @@ impl<'a> Builder<'a> {
             script: string(entry, "post_connection_script").map(str::to_owned),
             param_scopes: Vec::new(),
             grant_type: None,
+            base_url_before_key: None,
         }
     }
 
@@ -578,12 +591,15 @@ impl<'a> Builder<'a> {
     }
 
     fn url_part(&mut self, field: &str, nango: &str) -> Result<String, Reason> {
-        let translated =
+        let mut translated =
             translate(nango.trim()).map_err(|message| Reason::template(field, &message))?;
         if translated.uses_credential() {
             return Err(Reason::credential_placement(&format!(
                 "the credential is used in `{field}`"
             )));
+        }
+        if let Some(text) = nango_url_form::drop_doubled_scheme(self.entry, &translated.text) {
+            translated.text = text;
         }
         self.record(&translated, true);
         Ok(translated.text)
@@ -600,9 +616,11 @@ impl<'a> Builder<'a> {
         let authority = origin.split_once("://").map_or("", |(_, rest)| rest);
         for (key, part) in url_parts(&translated.text) {
             let whole_host = part == UrlPart::Host && authority == format!("{{{{ {key} }}}}");
+            let whole_https_authority = whole_host && origin.starts_with("https://");
             let usage = self.usage.entry(key).or_default();
             usage.in_url = true;
             usage.whole_host |= whole_host;
+            usage.partial_host |= part == UrlPart::Host && !whole_https_authority;
             match part {
                 UrlPart::Start => usage.starts_url = true,
                 UrlPart::Host => usage.in_host = true,
@@ -783,6 +801,11 @@ impl<'a> Builder<'a> {
         let token_url = match self.entry.get("token_url") {
             Some(Value::String(url)) => url.as_str(),
             Some(_) => return Err(Reason::no_equivalent("token_url (one per mode)")),
+            None if self.mode == "oauth2_client_credentials" => {
+                return Err(Reason::malformed(
+                    "`token_url` is missing, so no client-credentials token can be requested; a proxy header that uses `apiKey` does not make the entry an API_KEY one",
+                ))
+            }
             None => return Err(Reason::malformed("`token_url` is missing")),
         };
         self.insert_url(auth, "token_url", "token_url", token_url)
@@ -1057,11 +1080,37 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        let inject = self.inject()?.ok_or_else(|| {
-            Reason::credential_placement("the API key is not sent in a header or query parameter")
-        })?;
+        let inject = match self.inject()? {
+            Some(inject) => inject,
+            None => self.key_path_segment().ok_or_else(|| {
+                Reason::credential_placement(
+                    "the API key is not sent in a header, query parameter or path segment",
+                )
+            })?,
+        };
         auth.insert("inject".into(), Value::Mapping(inject));
         Ok(())
+    }
+
+    /// Builds a `path_segment` injection from a `proxy.base_url` whose last
+    /// path segment is a literal prefix and the API key, such as Telegram's
+    /// `https://api.telegram.org/bot${apiKey}`. The base URL then ends
+    /// before that segment.
+    fn key_path_segment(&mut self) -> Option<Mapping> {
+        static KEY_SEGMENT: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r"^(https://[^$/]+(?:/[^$]*)?)/([A-Za-z0-9._~-]*)\$\{apiKey\}$")
+                .expect("valid regex")
+        });
+        let base_url = mapping(self.entry, "proxy").and_then(|proxy| string(proxy, "base_url"))?;
+        let captures = KEY_SEGMENT.captures(base_url.trim())?;
+        self.base_url_before_key = Some(captures[1].to_owned());
+        let mut inject = Mapping::new();
+        inject.insert("location".into(), "path_segment".into());
+        inject.insert(
+            "value".into(),
+            format!("{}{{{{ api_key }}}}", &captures[2]).into(),
+        );
+        Some(inject)
     }
 
     /// Converts the basic credentials. A half that Nango hides and fills
@@ -1134,20 +1183,26 @@ impl<'a> Builder<'a> {
                 found.push((location, name.to_owned(), translated.text));
             }
         }
-        if found.len() > 1 {
-            return Err(Reason::credential_placement(
-                "the credential is sent in more than one place",
-            ));
-        }
-        Ok(found.pop().map(|(location, name, value)| {
-            let mut inject = Mapping::new();
+        // The first place becomes `inject`, and the others, in Nango's
+        // order, its `additional` places.
+        let place = |(location, name, value): (&str, String, String)| {
+            let mut place = Mapping::new();
             if location == "query" {
-                inject.insert("location".into(), "query".into());
+                place.insert("location".into(), "query".into());
             }
-            inject.insert("name".into(), name.into());
-            inject.insert("value".into(), value.into());
-            inject
-        }))
+            place.insert("name".into(), name.into());
+            place.insert("value".into(), value.into());
+            place
+        };
+        let mut places = found.into_iter().map(place);
+        let Some(mut inject) = places.next() else {
+            return Ok(None);
+        };
+        let additional: Vec<Value> = places.map(Value::Mapping).collect();
+        if !additional.is_empty() {
+            inject.insert("additional".into(), additional.into());
+        }
+        Ok(Some(inject))
     }
 
     /// Rejects a credential variable of another mode.
@@ -1167,6 +1222,30 @@ impl<'a> Builder<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Chooses the base URL of an entry without `proxy.base_url`. An MCP
+    /// entry serves its API on the origin of its fixed authorization URL,
+    /// such as `https://mcp.linear.app`. Any other entry is not converted,
+    /// because a provider without a base URL, least of all one without a
+    /// credential, would let the caller choose the host that the proxy
+    /// sends requests to.
+    fn missing_base_url(&self) -> Result<String, Reason> {
+        let authorization_url = string(self.entry, "authorization_url")
+            .filter(|_| self.mode == "mcp_oauth2")
+            .filter(|url| url.starts_with("https://") && !url.contains("${"));
+        if let Some(url) = authorization_url {
+            return Ok(url_origin(url).to_owned());
+        }
+        if string(self.entry, "auth_mode") == Some("MCP_OAUTH2_GENERIC") {
+            return Ok(mcp::GENERIC_SERVER_URL.to_owned());
+        }
+        let message = if self.mode == "none" {
+            "`proxy.base_url` is missing, and a provider without a credential or a base URL would make the proxy send requests to any host the caller names"
+        } else {
+            "`proxy.base_url` is missing"
+        };
+        Err(Reason::malformed(message))
     }
 
     fn proxy(&mut self) -> Result<Mapping, Reason> {
@@ -1189,8 +1268,15 @@ impl<'a> Builder<'a> {
         }
 
         let mut proxy = Mapping::new();
-        let base_url = string(nango, "base_url")
-            .ok_or_else(|| Reason::malformed("`proxy.base_url` is missing"))?;
+        let derived_base_url;
+        let before_key = self.base_url_before_key.clone();
+        let base_url = match before_key.as_deref().or_else(|| string(nango, "base_url")) {
+            Some(base_url) => base_url,
+            None => {
+                derived_base_url = self.missing_base_url()?;
+                derived_base_url.as_str()
+            }
+        };
         self.insert_url(&mut proxy, "base_url", "proxy.base_url", base_url)?;
         self.listed_keys(nango)?;
 
@@ -1377,13 +1463,28 @@ impl<'a> Builder<'a> {
 
     fn field(&self, key: &str, nango: &Mapping) -> Result<Mapping, Reason> {
         let usage = self.usage.get(key).copied().unwrap_or_default();
+        // A pattern with a leading negative lookahead continues as its
+        // rest, and the lookahead becomes `excluded_pattern`.
+        let split = string(nango, "pattern").and_then(nango_lookahead::split_leading_lookahead);
+        let mut with_split_pattern = nango.clone();
+        if let Some(split) = &split {
+            with_split_pattern.insert("pattern".into(), split.included.clone().into());
+        }
+        let nango = &with_split_pattern;
         let automated = self.automated.contains(key)
             || nango.get("automated").and_then(Value::as_bool) == Some(true);
         let mut field = Mapping::new();
         // Nango's titles are its own prose, so the title is written from the key.
         field.insert("title".into(), title_from_key(key).into());
 
-        let pattern = if self.from_callback.contains(key) && usage.starts_url {
+        let url_form = if self.from_callback.contains(key) {
+            None
+        } else {
+            nango_url_form::choose(key, nango, usage)?
+        };
+        let pattern = if let Some(url_form) = &url_form {
+            url_form.pattern.clone()
+        } else if self.from_callback.contains(key) && usage.starts_url {
             Some(self.callback_origin_pattern(key)?)
         } else {
             field_pattern(key, nango, usage)?
@@ -1391,7 +1492,12 @@ impl<'a> Builder<'a> {
         if let Some(pattern) = &pattern {
             field.insert("pattern".into(), pattern.clone().into());
         }
-        if let Some(format) = string(nango, "format") {
+        if let Some(split) = &split {
+            field.insert("excluded_pattern".into(), split.excluded.clone().into());
+        }
+        if let Some(url_form) = &url_form {
+            field.insert("format".into(), url_form.format_name().into());
+        } else if let Some(format) = string(nango, "format") {
             if matches!(format, "hostname" | "uri" | "uuid" | "email") {
                 field.insert("format".into(), format.into());
             }
@@ -1417,6 +1523,10 @@ impl<'a> Builder<'a> {
                 field.insert(affix.into(), text.into());
             }
         }
+        let (example, completed) = match &url_form {
+            Some(url_form) => (url_form.example.clone(), None),
+            None => (example, completed),
+        };
         if let Some(example) = completed.or(example.filter(|example| matches(example))) {
             field.insert("example".into(), example.into());
         }
@@ -2135,6 +2245,7 @@ mod tests {
             in_host,
             in_path,
             whole_host: false,
+            partial_host: false,
             fields: 1,
         };
         let pattern = |usage| position_pattern("key", usage).unwrap().pattern;

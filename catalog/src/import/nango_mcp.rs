@@ -10,6 +10,10 @@ use serde_yaml::{Mapping, Value};
 use super::{mapping, string, Builder, OAUTH_KEYS};
 use crate::import::Reason;
 
+/// The server URL of Nango's MCP_OAUTH2_GENERIC mode, which Nango reads
+/// from this connection-config key.
+pub(super) const GENERIC_SERVER_URL: &str = "${connectionConfig.mcp_server_url}";
+
 /// Nango's OAuth keys that an MCP_OAUTH2 entry may carry and that the
 /// conversion reads.
 const CONVERTED_OAUTH_KEYS: &[&str] = &[
@@ -27,10 +31,12 @@ impl Builder<'_> {
     pub(super) fn mcp_oauth2(&mut self, auth: &mut Mapping) -> Result<(), Reason> {
         let entry = self.entry;
         if string(entry, "auth_mode") == Some("MCP_OAUTH2_GENERIC") {
-            return Err(Reason::new(
-                "MCP server URL taken whole from the connection config",
-                "MCP_OAUTH2_GENERIC takes the whole MCP server URL from `connection_config.mcp_server_url`, but a Latchkey URL template takes only an origin from one config value; the hand-written mcp-generic.yaml splits it into origin and path",
-            ));
+            // The whole server URL comes from the connection config. The
+            // field then starts the URL, so it gets `format: base_url`
+            // when Nango's example or pattern shows a path.
+            let server_url = self.url("mcp_server_url", GENERIC_SERVER_URL)?;
+            auth.insert("server_url".into(), server_url.into());
+            return Ok(());
         }
         for key in entry.keys().filter_map(Value::as_str) {
             if OAUTH_KEYS.contains(&key) && !CONVERTED_OAUTH_KEYS.contains(&key) {

@@ -59,6 +59,15 @@ pub async fn forward(
 
     let url = target_url(&base, path, parts.uri.query(), &injection.query)?;
     check_within_base(&base, &url)?;
+    // The base check runs without the credential's path segments, so its
+    // error never shows them. Each is one checked segment, so adding them
+    // keeps the URL under the base.
+    let url = if injection.path_segments.is_empty() {
+        url
+    } else {
+        let base = with_path_segments(base, &injection.path_segments);
+        target_url(&base, path, parts.uri.query(), &injection.query)?
+    };
     let headers = upstream_headers(&parts.headers, &injection);
     let body = read_body(body, MAX_REQUEST_BODY).await?;
 
@@ -193,6 +202,19 @@ fn base_url(
         )));
     }
     Ok(requested)
+}
+
+/// Appends the credential's path segments to the base URL's path. The
+/// engine has checked that each is one segment, and `push` percent-encodes
+/// what a path segment cannot carry raw.
+fn with_path_segments(mut base: Url, segments: &[String]) -> Url {
+    if segments.is_empty() {
+        return base;
+    }
+    if let Ok(mut path) = base.path_segments_mut() {
+        path.pop_if_empty().extend(segments);
+    }
+    base
 }
 
 /// `<base>/<path>?<query>`, with the caller's query string copied as is and
@@ -415,6 +437,7 @@ mod tests {
                 HeaderValue::from_static("Bearer stored-token"),
             )],
             query: Vec::new(),
+            path_segments: Vec::new(),
         };
         let headers = upstream_headers(&incoming, &injection);
 
@@ -442,6 +465,7 @@ mod tests {
         let injection = Injection {
             headers: Vec::new(),
             query: Vec::new(),
+            path_segments: Vec::new(),
         };
         let headers = upstream_headers(&incoming, &injection);
         let values: Vec<_> = headers.get_all(CONTENT_TYPE).iter().collect();
