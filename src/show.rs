@@ -261,6 +261,27 @@ fn render_auth(
             };
             line(out, "token URL", &token_url);
         }
+        Auth::App(app) => {
+            line(
+                out,
+                "install page",
+                &format!("<app_link>{}", app.install_path),
+            );
+            line(out, "installation param", &app.installation_param);
+            line(
+                out,
+                "token URL",
+                &url_field(provider, "auth.token_url", &app.token_url, config)?,
+            );
+            line(
+                out,
+                "app JWT",
+                &format!(
+                    "RS256, iat {} seconds back, exp {} seconds ahead",
+                    app.jwt_backdate_seconds, app.jwt_lifetime_seconds
+                ),
+            );
+        }
         Auth::McpOauth2(mcp) => {
             let discovered = "(discovered when a connection starts)".to_owned();
             let fields = [
@@ -478,6 +499,10 @@ fn placeholder_credentials(auth: &Auth) -> Credentials {
         },
         Auth::Jwt(_) => Credentials::Jwt(latchkey_engine::JwtCredentials {
             fields: Default::default(),
+            token: token(),
+        }),
+        Auth::App(_) => Credentials::App(latchkey_engine::AppInstallation {
+            installation_id: "<installation_id>".to_owned(),
             token: token(),
         }),
         Auth::McpOauth2(_) => Credentials::McpOAuth2 {

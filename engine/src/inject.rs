@@ -116,6 +116,7 @@ fn check_mode(provider: &Provider, credentials: &Credentials) -> Result<(), Engi
             | (Auth::McpOauth2(_), Credentials::McpOAuth2 { .. })
             | (Auth::Oauth1(_), Credentials::OAuth1(_))
             | (Auth::Tba(_), Credentials::Tba { .. })
+            | (Auth::App(_), Credentials::App(_))
     );
     if matches {
         return Ok(());
@@ -180,6 +181,7 @@ pub(crate) fn credential_variables(
         // Proxy headers and query parameters see no secret of a signing
         // mode; `sign_request` reads the keys itself.
         Credentials::Jwt(jwt) => vec![text("access_token", jwt.token.access_token.expose())],
+        Credentials::App(app) => vec![text("access_token", app.token.access_token.expose())],
         Credentials::OAuth1(_) | Credentials::Tba { .. } => Vec::new(),
     }
 }

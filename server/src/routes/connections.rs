@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
+use super::app::{app_credentials_json, check_installation_id, first_installation_token};
 use super::jwt::{jwt_credentials, jwt_credentials_json};
 use super::oauth1::{oauth1_credentials, required_credential, tba_credentials};
 use super::parse_flag;
@@ -134,6 +135,14 @@ enum ImportCredentials {
         #[serde(default)]
         token_secret: Option<String>,
     },
+    /// An installation of the integration's app. Latchkey obtains the
+    /// installation token itself. Nango's import body also carries
+    /// `app_id`, which is ignored here because the integration holds it.
+    #[serde(rename = "APP")]
+    App {
+        #[serde(default)]
+        installation_id: Option<String>,
+    },
 }
 
 /// Reads `credentials.expires_at`. It is checked here rather than by serde,
@@ -181,6 +190,7 @@ impl ImportCredentials {
             ImportCredentials::Jwt { .. } => "JWT",
             ImportCredentials::OAuth1 { .. } => "OAUTH1",
             ImportCredentials::Tba { .. } => "TBA",
+            ImportCredentials::App { .. } => "APP",
         }
     }
 }
@@ -482,6 +492,13 @@ async fn import_credentials(
         }
         (Auth::Oauth1(_), input) => Err(mismatch(&input, "OAUTH1")),
         (Auth::Tba(_), input) => Err(mismatch(&input, "TBA")),
+        (Auth::App(_), ImportCredentials::App { installation_id }) => {
+            let installation_id = required_credential(provider, "installation_id", installation_id)?;
+            let installation_id =
+                check_installation_id(provider, &installation_id, "field `credentials.installation_id`")?;
+            first_installation_token(state, provider, integration, installation_id, config).await
+        }
+        (Auth::App(_), input) => Err(mismatch(&input, "APP")),
     }
 }
 
@@ -692,6 +709,7 @@ fn credential_type(credentials: &Credentials) -> &'static str {
         Credentials::McpOAuth2 { .. } => "MCP_OAUTH2",
         Credentials::OAuth1(_) => "OAUTH1",
         Credentials::Tba { .. } => "TBA",
+        Credentials::App(_) => "APP",
     }
 }
 
@@ -734,6 +752,7 @@ fn credentials_json(credentials: &Credentials) -> Value {
             "client_secret": client_secret.expose(),
         }),
         Credentials::Jwt(jwt) => jwt_credentials_json(jwt),
+        Credentials::App(installation) => app_credentials_json(installation),
         other => serde_json::to_value(other).unwrap_or(Value::Null),
     }
 }
