@@ -35,8 +35,11 @@ mod nango_oauth1;
 #[path = "nango_two_step.rs"]
 mod nango_two_step;
 
+#[path = "nango_app.rs"]
+mod nango_app;
+
 /// The Nango modes that map onto a Latchkey mode.
-const MODES: [(&str, &str); 11] = [
+const MODES: [(&str, &str); 12] = [
     ("OAUTH2", "oauth2"),
     ("OAUTH2_CC", "oauth2_client_credentials"),
     ("API_KEY", "api_key"),
@@ -48,6 +51,7 @@ const MODES: [(&str, &str); 11] = [
     ("TWO_STEP", "two_step"),
     ("BILL", "session"),
     ("NONE", "none"),
+    ("APP", "app"),
 ];
 
 /// Top-level keys that carry no request behaviour: names, links into
@@ -165,6 +169,14 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
         return Err(Reason::unsupported_mode(nango_mode));
     };
     check_known_keys(entry, mode)?;
+    let app_entry;
+    let entry = if mode == "app" {
+        let (link_key, _) = nango_app::install_page(entry)?;
+        app_entry = nango_app::without_link_field(entry, &link_key);
+        &app_entry
+    } else {
+        entry
+    };
 
     let display_name = string(entry, "display_name")
         .ok_or_else(|| Reason::malformed("`display_name` is missing"))?
@@ -221,6 +233,7 @@ fn check_known_keys(entry: &Mapping, mode: &str) -> Result<(), Reason> {
     // `token_url` is its login URL.
     let two_step = mode == "two_step";
     let session = mode == "session";
+    let app = mode == "app";
     for key in entry.keys().filter_map(Value::as_str) {
         let known = METADATA_KEYS.contains(&key)
             || matches!(
@@ -232,7 +245,8 @@ fn check_known_keys(entry: &Mapping, mode: &str) -> Result<(), Reason> {
             || (oauth1 && nango_oauth1::OAUTH1_KEYS.contains(&key))
             || (two_step && nango_two_step::TWO_STEP_KEYS.contains(&key))
             || (session && key == "token_url")
-            || (!oauth && !oauth1 && !two_step && !session && OAUTH_KEYS.contains(&key))
+            || (app && nango_app::APP_KEYS.contains(&key))
+            || (!oauth && !oauth1 && !two_step && !session && !app && OAUTH_KEYS.contains(&key))
             || (oauth && OAUTH_KEYS.contains(&key) && !oauth2_only(mode, key))
             || (mode == "mcp_oauth2" && MCP_KEYS.contains(&key));
         if !known {
@@ -594,6 +608,7 @@ impl<'a> Builder<'a> {
             "tba" => self.tba(&mut auth)?,
             "two_step" => self.two_step(&mut auth)?,
             "session" => self.session(&mut auth)?,
+            "app" => self.app(&mut auth)?,
             "none" => {}
             _ => self.basic(&mut auth)?,
         }

@@ -1,0 +1,116 @@
+//! Conversion of Nango's APP entries (GitHub App installations) into the
+//! `app` mode.
+//!
+//! Nango writes the install page as a connection-config field holding the
+//! app's public link (`appPublicLink`) plus a path. In Latchkey the app link
+//! is a value of the integration, so the conversion keeps only the path
+//! (`install_path`) and drops the link's connection-config field.
+
+use serde_yaml::{Mapping, Value};
+
+use super::{string, Builder};
+use crate::import::Reason;
+
+/// Top-level keys of an APP entry that the conversion reads.
+pub(super) const APP_KEYS: &[&str] = &["authorization_url", "token_url"];
+
+/// Seconds from now to the app JWT's `exp`. GitHub rejects an app JWT whose
+/// `exp` is more than 10 minutes ahead, so this keeps a minute for clock
+/// drift.
+const JWT_LIFETIME_SECONDS: u64 = 540;
+
+/// Splits the install page template, `${connectionConfig.KEY}/PATH`, into
+/// the connection-config key of the app link and the path.
+pub(super) fn install_page(entry: &Mapping) -> Result<(String, String), Reason> {
+    let template = string(entry, "authorization_url")
+        .ok_or_else(|| Reason::malformed("`authorization_url` (the install page) is missing"))?;
+    let shape = || {
+        Reason::new(
+            "install page other than the app link and a path",
+            format!(
+                "`authorization_url` is `{template}`, but an APP entry converts only `${{connectionConfig.KEY}}/PATH`"
+            ),
+        )
+    };
+    let rest = template
+        .strip_prefix("${connectionConfig.")
+        .ok_or_else(shape)?;
+    let (key, path) = rest.split_once('}').ok_or_else(shape)?;
+    let path_valid = path.starts_with('/')
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/_.~-".contains(c));
+    if key.is_empty() || !path_valid {
+        return Err(shape());
+    }
+    Ok((key.to_owned(), path.to_owned()))
+}
+
+/// Returns `entry` without the connection-config field of the app link,
+/// which the integration supplies in Latchkey.
+pub(super) fn without_link_field(entry: &Mapping, link_key: &str) -> Mapping {
+    let mut entry = entry.clone();
+    if let Some(Value::Mapping(config)) = entry.get_mut("connection_config") {
+        config.remove(link_key);
+    }
+    entry
+}
+
+impl Builder<'_> {
+    /// Converts an APP entry: the path of `authorization_url` becomes
+    /// `install_path`, `token_url` the installation token endpoint, and the
+    /// reply is read as GitHub's (`token`, ISO 8601 `expires_at`).
+    pub(super) fn app(&mut self, auth: &mut Mapping) -> Result<(), Reason> {
+        let (_, install_path) = install_page(self.entry)?;
+        auth.insert("install_path".into(), install_path.into());
+        self.token_url(auth)?;
+        auth.insert("jwt_lifetime_seconds".into(), JWT_LIFETIME_SECONDS.into());
+
+        let mut expires_at = Mapping::new();
+        expires_at.insert("path".into(), "expires_at".into());
+        expires_at.insert("format".into(), "iso8601".into());
+        let mut response = Mapping::new();
+        response.insert("access_token".into(), "token".into());
+        response.insert("expires_at".into(), Value::Mapping(expires_at));
+        auth.insert("token_response".into(), Value::Mapping(response));
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(authorization_url: &str) -> Mapping {
+        let mut entry = Mapping::new();
+        entry.insert("authorization_url".into(), authorization_url.into());
+        entry
+    }
+
+    #[test]
+    fn install_page_split() {
+        let (key, path) = install_page(&entry(
+            "${connectionConfig.appPublicLink}/installations/new",
+        ))
+        .unwrap();
+
+        assert_eq!(key, "appPublicLink");
+        assert_eq!(path, "/installations/new");
+    }
+
+    #[test]
+    fn install_page_other_shapes_rejected() {
+        for template in [
+            "https://github.com/apps/x/installations/new",
+            "${connectionConfig.appPublicLink}?a=${connectionConfig.b}",
+            "${connectionConfig.appPublicLink}",
+        ] {
+            let reason = install_page(&entry(template)).unwrap_err();
+
+            assert_eq!(
+                reason.kind, "install page other than the app link and a path",
+                "{template}"
+            );
+        }
+    }
+}
