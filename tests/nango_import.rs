@@ -243,12 +243,10 @@ fn unsupported_modes_are_listed() {
             continue;
         }
         unsupported += 1;
+        // CUSTOM and INSTALL_PLUGIN add what the mode would need.
         let expected = format!("auth mode {mode} is not supported");
-        assert_eq!(
-            reasons.get(name.as_str()),
-            Some(&expected.as_str()),
-            "{name}"
-        );
+        let message = reasons.get(name.as_str()).copied().unwrap_or_default();
+        assert!(message.starts_with(&expected), "{name}: {message}");
     }
     assert_eq!(unsupported, 8);
 }

@@ -166,7 +166,7 @@ pub(super) struct Converted {
 pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> {
     let nango_mode = string(entry, "auth_mode").unwrap_or("(none)");
     let Some(&(_, mode)) = MODES.iter().find(|(nango, _)| *nango == nango_mode) else {
-        return Err(Reason::unsupported_mode(nango_mode));
+        return Err(nango_app::unsupported_mode(nango_mode));
     };
     check_known_keys(entry, mode)?;
     let app_entry;
@@ -263,6 +263,7 @@ fn unconverted_key(key: &str) -> Reason {
         "require_client_certificate" => {
             "the provider requires a TLS client certificate and key per integration, which Latchkey's integrations do not store"
         }
+        "installation" => nango_app::OUTBOUND_INSTALLATION,
         _ => return Reason::no_equivalent(key),
     };
     Reason::new(

@@ -56,6 +56,33 @@ pub(super) fn without_link_field(entry: &Mapping, link_key: &str) -> Mapping {
     entry
 }
 
+/// The reason an entry with `installation: outbound` (Sentry's public
+/// integrations) is not converted.
+pub(super) const OUTBOUND_INSTALLATION: &str = "the installation starts in the provider's own UI, \
+     and its authorization code and installation id arrive in a webhook, not in a browser redirect; \
+     Latchkey has no webhook route that creates a connection";
+
+/// Returns the reason for a Nango mode without a Latchkey mode, with what
+/// the mode needs for the two that extend app installations.
+pub(super) fn unsupported_mode(mode: &str) -> Reason {
+    let needs = match mode {
+        "CUSTOM" => {
+            "the connection keeps both an end user's OAuth token and an app installation token \
+             (`token_url` has one URL per mode), which the `app` mode does not combine"
+        }
+        "INSTALL_PLUGIN" => {
+            "proxied requests carry the integration's own plugin key (basic auth) and the \
+             connection keeps only the `website_id` of the install redirect, but Latchkey's \
+             integrations store no basic credentials, and the entry names no install page"
+        }
+        _ => return Reason::unsupported_mode(mode),
+    };
+    Reason::new(
+        Reason::unsupported_mode(mode).kind,
+        format!("auth mode {mode} is not supported: {needs}"),
+    )
+}
+
 impl Builder<'_> {
     /// Converts an APP entry: the path of `authorization_url` becomes
     /// `install_path`, `token_url` the installation token endpoint, and the
