@@ -627,6 +627,15 @@ fn redact_encoded_placeholders(value: &str) -> String {
         .join(" ")
 }
 
+/// Names what fills an automated connection-config value: the install
+/// callback in the `app` mode, the token response otherwise.
+fn automated_source(provider: &Provider) -> &'static str {
+    match provider.auth {
+        Auth::App(_) => "the install callback",
+        _ => "the token response",
+    }
+}
+
 fn render_config(
     out: &mut String,
     provider: &Provider,
@@ -643,13 +652,13 @@ fn render_config(
         let value = config.get(key).and_then(|value| value.as_str());
         let shown = match source {
             ValueSource::Given => format!("{} (given)", value.unwrap_or_default()),
-            ValueSource::Default => format!(
-                "{} (default)",
-                field.default.as_deref().unwrap_or_default()
-            ),
+            ValueSource::Default => {
+                format!("{} (default)", field.default.as_deref().unwrap_or_default())
+            }
             ValueSource::Example => format!(
-                "{} (missing: the example is shown; the token response fills it when an account connects)",
-                value.unwrap_or_default()
+                "{} (missing: the example is shown; {} fills it when an account connects)",
+                value.unwrap_or_default(),
+                automated_source(provider)
             ),
             ValueSource::Unset => "(missing, optional)".to_owned(),
         };

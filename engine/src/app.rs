@@ -177,3 +177,68 @@ fn seconds(value: u64) -> TimeDelta {
         .and_then(TimeDelta::try_seconds)
         .unwrap_or(TimeDelta::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::provider_from_yaml;
+
+    fn provider() -> Provider {
+        provider_from_yaml(
+            r#"
+name: app-test
+display_name: App test
+connection_config:
+  installation_id: { title: Installation ID, pattern: "[0-9]+", automated: true }
+auth:
+  mode: app
+  install_path: /installations/new
+  token_url: "https://api.app.example/installations/{{ installation_id }}/tokens"
+  jwt_lifetime_seconds: 540
+proxy:
+  base_url: https://api.app.example
+"#,
+        )
+    }
+
+    #[test]
+    fn invalid_private_key_not_echoed() {
+        let provider = provider();
+        let settings = app_settings(&provider).unwrap();
+        let app = InstallableApp {
+            app_id: "1".to_owned(),
+            private_key: Secret::new(
+                "-----BEGIN RSA PRIVATE KEY-----\nsecret-bytes\n-----END RSA PRIVATE KEY-----",
+            ),
+        };
+
+        let error = sign_app_jwt(&provider, settings, &app, Utc::now()).unwrap_err();
+
+        assert!(
+            matches!(error, EngineError::InvalidCredential(_)),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(message.contains("PEM RSA private key"), "{message}");
+        assert!(!message.contains("secret-bytes"), "{message}");
+    }
+
+    #[test]
+    fn other_mode_rejected() {
+        let provider = provider_from_yaml(
+            r#"
+name: key-test
+display_name: Key test
+auth:
+  mode: api_key
+  inject: { name: X-Key, value: "{{ api_key }}" }
+proxy:
+  base_url: https://api.key.example
+"#,
+        );
+
+        let error = app_settings(&provider).unwrap_err().to_string();
+
+        assert!(error.contains("`api_key`"), "{error}");
+    }
+}

@@ -205,6 +205,11 @@ pub(super) async fn first_installation_token(
 
 /// Completes an install callback: checks the installation id, obtains the
 /// first installation token and builds the new connection (not stored yet).
+///
+/// NOTE: nothing proves that the installation belongs to the end user, so
+/// a session holder who knows another installation id of the same app can
+/// connect it. Proving it takes the end user's OAuth token, which this mode
+/// does not obtain.
 pub(super) async fn finish_install(
     state: &AppState,
     provider: &Provider,
