@@ -26,8 +26,7 @@ const BODY_START_CHARS: usize = 300;
 /// The app an integration registered with an `app` provider.
 #[derive(Clone, Debug)]
 pub struct InstallableApp {
-    /// The `iss` claim of the app JWT: GitHub takes the app id or the
-    /// app's client id.
+    /// The `iss` claim of the app JWT, such as a GitHub App's numeric id.
     pub app_id: String,
     /// The app's RSA private key, PEM-encoded.
     pub private_key: Secret,
