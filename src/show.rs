@@ -504,6 +504,7 @@ fn placeholder_credentials(auth: &Auth) -> Credentials {
         Auth::App(_) => Credentials::App(latchkey_engine::AppInstallation {
             installation_id: "<installation_id>".to_owned(),
             token: token(),
+            user: Some(token()),
         }),
         Auth::McpOauth2(_) => Credentials::McpOAuth2 {
             token: token(),

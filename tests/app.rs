@@ -28,7 +28,14 @@ use support::process::free_port;
 use support::{credential, provider_file, random_hex};
 
 const PROVIDER: &str = "test-github-app";
+/// Like `PROVIDER`, with the end user's OAuth authorization during the
+/// install; proxied requests carry the installation token.
+const PROVIDER_OAUTH: &str = "test-github-app-oauth";
+/// Like `PROVIDER_OAUTH`, but proxied requests carry the user's token.
+const PROVIDER_USER: &str = "test-github-app-user";
 const APP_ID: &str = "424242";
+const CLIENT_ID: &str = "Iv1.test-client";
+const CLIENT_SECRET: &str = "test-client-secret";
 /// Seconds an installation token lives at the peer.
 const TOKEN_TTL: u64 = 6;
 /// The definition's `jwt_lifetime_seconds`.
@@ -67,14 +74,32 @@ fn env() -> &'static Env {
     pattern: "^[0-9]+$"
     automated: true
 "#;
+        let user_authorization =
+            format!("\n  user_token_url: \"{peer_url}/login/oauth/access_token\"");
         let catalog = CatalogDir::new();
-        catalog.write(
-            PROVIDER,
-            &provider_file(PROVIDER, "Test GitHub App", &auth, &peer_url, extra),
-        );
+        let files = [
+            (PROVIDER, auth.clone()),
+            (PROVIDER_OAUTH, format!("{auth}{user_authorization}")),
+            (
+                PROVIDER_USER,
+                format!("{auth}{user_authorization}\n  inject_token: user"),
+            ),
+        ];
+        for (name, auth) in files {
+            catalog.write(
+                name,
+                &provider_file(name, "Test GitHub App", &auth, &peer_url, extra),
+            );
+        }
         let latchkey = CatalogServer::start(catalog, &[]);
         let setup_url = latchkey.server.url("/oauth/callback");
-        let peer = AppPeer::start(peer_port, APP_ID, &setup_url, TOKEN_TTL);
+        let peer = AppPeer::start(
+            peer_port,
+            APP_ID,
+            (CLIENT_ID, CLIENT_SECRET),
+            &setup_url,
+            TOKEN_TTL,
+        );
         Env { peer, latchkey }
     })
 }
@@ -520,5 +545,140 @@ async fn connect_page_offers_install() {
         page.text.contains(&format!("/oauth/connect/{key}")),
         "{}",
         page.text
+    );
+}
+
+/// Creates a `CUSTOM` integration of `provider` with the app's keys and
+/// OAuth client, and returns its key.
+async fn custom_integration(api: &Api, provider: &str, client_secret: &str) -> String {
+    let key = format!("app-oauth-{}", random_hex(4));
+    api.create_integration(&json!({
+        "unique_key": key,
+        "provider": provider,
+        "credentials": {
+            "type": "CUSTOM",
+            "client_id": CLIENT_ID,
+            "client_secret": client_secret,
+            "app_id": APP_ID,
+            "app_link": app_link(),
+            "private_key": env().peer.key("app.pem"),
+        },
+    }))
+    .await;
+    key
+}
+
+#[tokio::test]
+async fn user_authorization_keeps_both_tokens() {
+    let api = api();
+    let key = custom_integration(&api, PROVIDER_OAUTH, CLIENT_SECRET).await;
+
+    let id = connect(&api, &key).await;
+    let connection = api.connection(&key, &id, None).await;
+
+    let credentials = &connection["credentials"];
+    assert_eq!(credentials["type"], "CUSTOM", "{connection}");
+    assert_eq!(credentials["app"]["type"], "APP", "{connection}");
+    assert_eq!(credentials["user"]["type"], "OAUTH2", "{connection}");
+    let app_token = credentials["app"]["access_token"].as_str().unwrap();
+    let user_token = credentials["user"]["access_token"].as_str().unwrap();
+    assert!(app_token.starts_with("ghs_"), "{app_token}");
+    assert!(user_token.starts_with("ghu_"), "{user_token}");
+    let reply = repositories(&api, &key, &id).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+}
+
+#[tokio::test]
+async fn declared_user_token_injected() {
+    let api = api();
+    let key = custom_integration(&api, PROVIDER_USER, CLIENT_SECRET).await;
+    let id = connect(&api, &key).await;
+
+    let user = send(api.proxy(Method::GET, "/user", &key, &id)).await;
+    let installation = repositories(&api, &key, &id).await;
+
+    assert_eq!(user.status, StatusCode::OK, "{}", user.text);
+    assert_eq!(user.json()["login"], "octo-user");
+    assert_eq!(
+        installation.status,
+        StatusCode::UNAUTHORIZED,
+        "the installation token was injected: {}",
+        installation.text
+    );
+}
+
+#[tokio::test]
+async fn rejected_client_secret_quotes_provider() {
+    let api = api();
+    let key = custom_integration(&api, PROVIDER_OAUTH, "wrong-secret").await;
+
+    let page = install(&api, &key).await;
+
+    assert_eq!(page.status, StatusCode::BAD_GATEWAY, "{}", page.text);
+    assert!(page.text.contains("oauth_exchange_failed"), "{}", page.text);
+    assert!(
+        page.text.contains("incorrect_client_credentials"),
+        "{}",
+        page.text
+    );
+}
+
+#[tokio::test]
+async fn custom_integration_fields_checked() {
+    let api = api();
+    let cases = [
+        (
+            "APP type for user authorization",
+            json!({"type": "APP", "app_id": APP_ID, "app_link": app_link(),
+                   "private_key": env().peer.key("app.pem")}),
+            "invalid_credentials",
+            "`CUSTOM`",
+        ),
+        (
+            "missing client_id",
+            json!({"type": "CUSTOM", "client_secret": "s", "app_id": APP_ID,
+                   "app_link": app_link(), "private_key": env().peer.key("app.pem")}),
+            "invalid_body",
+            "`credentials.client_id`",
+        ),
+    ];
+    for (case, credentials, code, expected) in cases {
+        let reply = api
+            .post(
+                "/integrations",
+                &json!({"unique_key": format!("bad-custom-{}", random_hex(4)),
+                        "provider": PROVIDER_OAUTH, "credentials": credentials}),
+            )
+            .await;
+
+        assert_error(&reply, StatusCode::BAD_REQUEST, code, case);
+        let message = reply.error_message();
+        assert!(message.contains(expected), "{case}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn user_token_import_rejected() {
+    let api = api();
+    let key = custom_integration(&api, PROVIDER_USER, CLIENT_SECRET).await;
+
+    let reply = api
+        .post(
+            "/connections",
+            &json!({"provider_config_key": key,
+                    "credentials": {"type": "APP", "installation_id": "1"}}),
+        )
+        .await;
+
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "invalid_credentials",
+        "import for a user-token provider",
+    );
+    assert!(
+        reply.error_message().contains("/oauth/connect/"),
+        "{}",
+        reply.text
     );
 }

@@ -52,11 +52,41 @@ pub struct App {
     /// more than half the token's lifetime.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_margin_seconds: Option<u64>,
-    /// Placement of the installation token in proxied requests; an
-    /// `Authorization: Bearer` header when absent. The variable
-    /// `access_token` contains the token.
+    /// Placement of the token in proxied requests; an `Authorization:
+    /// Bearer` header when absent. The variable `access_token` contains the
+    /// token that `inject_token` selects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inject: Option<Inject>,
+    /// Template of the OAuth token endpoint of the end user's
+    /// authorization during the install (GitHub's "request user
+    /// authorization during installation"). When set, the install callback
+    /// must also carry `code`, which is exchanged there with the
+    /// integration's client id and secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_token_url: Option<String>,
+    /// Paths of the user token and its lifetime in the exchange reply.
+    #[serde(default)]
+    pub user_token_response: TokenResponse,
+    /// The token that proxied requests carry.
+    #[serde(default, skip_serializing_if = "AppToken::is_installation")]
+    pub inject_token: AppToken,
+}
+
+/// One of the two tokens of an `app` connection with user authorization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AppToken {
+    /// The installation token, which acts as the app on the installation.
+    #[default]
+    Installation,
+    /// The end user's OAuth token, which acts as the user through the app.
+    User,
+}
+
+impl AppToken {
+    fn is_installation(&self) -> bool {
+        *self == AppToken::Installation
+    }
 }
 
 fn default_installation_param() -> String {

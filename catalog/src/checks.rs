@@ -393,7 +393,12 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
             push_one(&mut fields, "/auth/region", &aws.region);
         }
         Auth::Jwt(jwt) => push_jwt_fields(&mut fields, jwt),
-        Auth::App(app) => push_one(&mut fields, "/auth/token_url", &app.token_url),
+        Auth::App(app) => {
+            push_one(&mut fields, "/auth/token_url", &app.token_url);
+            if let Some(url) = &app.user_token_url {
+                push_one(&mut fields, "/auth/user_token_url", url);
+            }
+        }
         Auth::McpOauth2(mcp) => push_mcp_urls(&mut fields, mcp),
         Auth::Oauth1(oauth1) => {
             push_one(
@@ -954,7 +959,12 @@ fn check_urls(
                 urls.push(("/auth/token_url".to_owned(), token_url));
             }
         }
-        Auth::App(app) => urls.push(("/auth/token_url".to_owned(), &app.token_url)),
+        Auth::App(app) => {
+            urls.push(("/auth/token_url".to_owned(), &app.token_url));
+            if let Some(url) = &app.user_token_url {
+                urls.push(("/auth/user_token_url".to_owned(), url));
+            }
+        }
         Auth::McpOauth2(mcp) => {
             for (pointer, url) in mcp_urls(mcp) {
                 urls.push((pointer.to_owned(), url));

@@ -30,7 +30,7 @@ mod signing;
 mod suggest;
 mod two_step;
 
-pub use app::{App, INSTALLATION_ID_KEY};
+pub use app::{App, AppToken, INSTALLATION_ID_KEY};
 pub use catalog::{validate_paths, Catalog, CatalogError, ValidationReport};
 pub use diagnostic::{Code, Diagnostic, Severity};
 pub use import::{import_nango, ConvertedEntry, ImportError, ImportReport, Reason, SkippedEntry};

@@ -6,7 +6,7 @@
 //! empty body, which is how GitHub issues installation access tokens.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use http::header::AUTHORIZATION;
+use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderName, HeaderValue, Method, Request};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use latchkey_catalog::{App, Auth, Provider};
@@ -18,7 +18,7 @@ use crate::template::config_variables;
 use crate::token_response::{parse_token_reply, RawReply};
 use crate::transport::TokenTransport;
 use crate::url_template::render_url;
-use crate::{ConnectionConfig, Engine, EngineError, OAuth2Token, Secret, TokenGrant};
+use crate::{ClientApp, ConnectionConfig, Engine, EngineError, OAuth2Token, Secret, TokenGrant};
 
 /// Characters of a rejected token request's reply quoted in the error.
 const BODY_START_CHARS: usize = 300;
@@ -38,6 +38,10 @@ pub struct InstallableApp {
 pub struct AppInstallation {
     pub installation_id: String,
     pub token: OAuth2Token,
+    /// The end user's OAuth token, when the definition has a
+    /// `user_token_url`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<OAuth2Token>,
 }
 
 impl Engine {
@@ -90,6 +94,57 @@ impl Engine {
             return Err(rejected(provider, &reply));
         }
         parse_token_reply(&provider.name, &settings.token_response, &reply, now, None)
+    }
+}
+
+impl Engine {
+    /// Exchanges the authorization `code` of the end user's authorization
+    /// during the install at the definition's `user_token_url`, with the
+    /// integration's client id and secret in the form body.
+    pub async fn app_user_token(
+        &self,
+        provider: &Provider,
+        client: &ClientApp,
+        code: &str,
+        redirect_uri: &str,
+        config: &ConnectionConfig,
+        now: DateTime<Utc>,
+    ) -> Result<TokenGrant, EngineError> {
+        let settings = app_settings(provider)?;
+        let Some(template) = &settings.user_token_url else {
+            return Err(EngineError::Unsupported(format!(
+                "provider `{}` has no `user_token_url`, so its installs carry no user authorization",
+                provider.name
+            )));
+        };
+        let vars = config_variables(provider, config);
+        let url = render_url(provider, "auth.user_token_url", template, &vars)?;
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("grant_type", "authorization_code")
+            .append_pair("code", code)
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("client_id", &client.client_id)
+            .append_pair("client_secret", client.client_secret.expose())
+            .finish();
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(url.as_str())
+            .header(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/x-www-form-urlencoded"),
+            )
+            .body(body.into_bytes())
+            .map_err(|err| EngineError::Transport(format!("invalid token request: {err}")))?;
+        let reply = TokenTransport::new(&self.http, &provider.name, "authorization_code", &url)
+            .send(request)
+            .await?;
+        parse_token_reply(
+            &provider.name,
+            &settings.user_token_response,
+            &reply,
+            now,
+            None,
+        )
     }
 }
 

@@ -34,6 +34,10 @@ pub enum AppCredentialsType {
     /// The app id, private key and public link of an installable app.
     #[serde(rename = "APP")]
     App,
+    /// An installable app whose install also authorizes the end user with
+    /// OAuth: the app keys plus the app's OAuth client id and secret.
+    #[serde(rename = "CUSTOM")]
+    Custom,
 }
 
 impl AppCredentialsType {
@@ -45,6 +49,7 @@ impl AppCredentialsType {
             AppCredentialsType::OAuth1 => "OAUTH1",
             AppCredentialsType::Tba => "TBA",
             AppCredentialsType::App => "APP",
+            AppCredentialsType::Custom => "CUSTOM",
         }
     }
 }

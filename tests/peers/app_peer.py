@@ -9,7 +9,12 @@ Routes:
   GET  /apps/test-app/installations/new?state=S
                        the install page: installs the app under a new
                        installation id and redirects to --setup-url with
-                       installation_id, setup_action=install and state
+                       installation_id, setup_action=install, state, and
+                       the `code` of the user's authorization during the
+                       install
+  POST /login/oauth/access_token
+                       the OAuth code exchange of that authorization, with
+                       the app's client id and secret in the form body
   POST /app/installations/{id}/access_tokens
                        GitHub's installation token endpoint: takes the app
                        JWT as a bearer token, replies with `token` and an
@@ -17,6 +22,7 @@ Routes:
   GET  /installation/repositories
                        an API route that takes an installation token as
                        `Authorization: Bearer <token>` or `token <token>`
+  GET  /user           an API route that takes a user token the same way
   GET  /stats          counts of token requests by outcome, and per
                        installation id the tokens issued and the header and
                        claims of the last verified app JWT
@@ -43,8 +49,12 @@ MAX_JWT_SECONDS_AHEAD = 600
 
 
 class State:
-    def __init__(self, key_dir, app_id, setup_url, token_ttl):
+    def __init__(self, key_dir, app_id, client_id, client_secret, setup_url, token_ttl):
         self.app_id = app_id
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.codes = set()
+        self.user_tokens = set()
         self.setup_url = setup_url
         self.token_ttl = token_ttl
         self.lock = threading.Lock()
@@ -120,10 +130,15 @@ class Handler(BaseHTTPRequestHandler):
             return self.install(urllib.parse.parse_qs(url.query))
         if url.path == "/installation/repositories":
             return self.repositories()
+        if url.path == "/user":
+            return self.user()
         self.reply(404, {"message": "route not found"})
 
     def do_POST(self):
-        match = TOKEN_ROUTE.match(urllib.parse.urlsplit(self.path).path)
+        path = urllib.parse.urlsplit(self.path).path
+        if path == "/login/oauth/access_token":
+            return self.user_access_token()
+        match = TOKEN_ROUTE.match(path)
         if match:
             return self.access_token(match.group(1))
         self.reply(404, {"message": "route not found"})
@@ -132,7 +147,10 @@ class Handler(BaseHTTPRequestHandler):
         installation_id = str(10_000_000 + secrets.randbelow(90_000_000))
         with self.state.lock:
             self.state.installations.add(installation_id)
-        params = {"installation_id": installation_id, "setup_action": "install"}
+        code = secrets.token_urlsafe(16)
+        with self.state.lock:
+            self.state.codes.add(code)
+        params = {"installation_id": installation_id, "setup_action": "install", "code": code}
         if "state" in query:
             params["state"] = query["state"][0]
         location = self.state.setup_url + "?" + urllib.parse.urlencode(params)
@@ -179,6 +197,34 @@ class Handler(BaseHTTPRequestHandler):
             "repository_selection": "all",
         })
 
+    def user_access_token(self):
+        length = int(self.headers.get("Content-Length", "0"))
+        form = {key: values[0] for key, values in
+                urllib.parse.parse_qs(self.rfile.read(length).decode()).items()}
+        if (form.get("client_id") != self.state.client_id
+                or form.get("client_secret") != self.state.client_secret):
+            return self.reply(401, {"error": "incorrect_client_credentials",
+                                    "error_description": "the client id or secret is wrong"})
+        with self.state.lock:
+            known = form.get("code") in self.state.codes
+            self.state.codes.discard(form.get("code"))
+        if not known:
+            return self.reply(400, {"error": "bad_verification_code",
+                                    "error_description": "the code is unknown or used"})
+        token = "ghu_" + secrets.token_urlsafe(27)
+        with self.state.lock:
+            self.state.user_tokens.add(token)
+        self.reply(200, {"access_token": token, "token_type": "bearer", "scope": "",
+                         "expires_in": 28800, "refresh_token": "ghr_" + secrets.token_urlsafe(27)})
+
+    def user(self):
+        scheme, _, token = self.headers.get("Authorization", "").partition(" ")
+        with self.state.lock:
+            known = scheme in ("Bearer", "token") and token in self.state.user_tokens
+        if not known:
+            return self.reply(401, {"message": "bad user token"})
+        self.reply(200, {"login": "octo-user"})
+
     def repositories(self):
         self.state.count("api_calls")
         authorization = self.headers.get("Authorization", "")
@@ -197,12 +243,15 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--key-dir", required=True)
     parser.add_argument("--app-id", required=True)
+    parser.add_argument("--client-id", required=True)
+    parser.add_argument("--client-secret", required=True)
     parser.add_argument("--setup-url", required=True,
                         help="where the install page redirects, Latchkey's callback")
     parser.add_argument("--token-ttl", type=int, default=3600,
                         help="lifetime of issued installation tokens, in seconds")
     args = parser.parse_args()
-    Handler.state = State(args.key_dir, args.app_id, args.setup_url, args.token_ttl)
+    Handler.state = State(args.key_dir, args.app_id, args.client_id, args.client_secret,
+                          args.setup_url, args.token_ttl)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.serve_forever()
 

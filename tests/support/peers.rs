@@ -565,16 +565,23 @@ pub struct AppPeer {
 }
 
 impl AppPeer {
-    /// Starts the peer on `port` for the app `app_id`. Its install page
-    /// redirects to `setup_url`, and installation tokens live `token_ttl`
-    /// seconds.
-    pub fn start(port: u16, app_id: &str, setup_url: &str, token_ttl: u64) -> AppPeer {
+    /// Starts the peer on `port` for the app `app_id`, whose OAuth client is
+    /// `client_id` and `client_secret`. Its install page redirects to
+    /// `setup_url`, and installation tokens live `token_ttl` seconds.
+    pub fn start(
+        port: u16,
+        app_id: &str,
+        (client_id, client_secret): (&str, &str),
+        setup_url: &str,
+        token_ttl: u64,
+    ) -> AppPeer {
         let python = require_installed(peers_dir().join(".venv/bin/python"), "PyJWT");
         let keys = TempDir::new().unwrap();
         let mut command = Command::new(python);
         command
             .arg(peers_dir().join("app_peer.py"))
             .args(["--port", &port.to_string(), "--app-id", app_id])
+            .args(["--client-id", client_id, "--client-secret", client_secret])
             .args(["--setup-url", setup_url])
             .args(["--token-ttl", &token_ttl.to_string()])
             .arg("--key-dir")

@@ -4,9 +4,12 @@
 
 use axum::http::StatusCode;
 use chrono::Utc;
-use latchkey_catalog::{Provider, INSTALLATION_ID_KEY};
+use std::collections::HashMap;
+
+use latchkey_catalog::{Auth, Provider, INSTALLATION_ID_KEY};
 use latchkey_engine::{
-    app_signing_key, AppInstallation, ConnectionConfig, Credentials, InstallableApp, Secret,
+    app_signing_key, AppInstallation, ClientApp, ConnectionConfig, Credentials, InstallableApp,
+    OAuth2Token, Secret,
 };
 use serde_json::{json, Value};
 use url::Url;
@@ -200,6 +203,7 @@ pub(super) async fn first_installation_token(
     Ok(Credentials::App(AppInstallation {
         installation_id,
         token: grant.token,
+        user: None,
     }))
 }
 
@@ -207,15 +211,16 @@ pub(super) async fn first_installation_token(
 /// first installation token and builds the new connection (not stored yet).
 ///
 /// NOTE: nothing proves that the installation belongs to the end user, so
-/// a session holder who knows another installation id of the same app can
-/// connect it. Proving it takes the end user's OAuth token, which this mode
-/// does not obtain.
+/// a session holder who has another installation id of the same app can
+/// connect it. Proving it takes the end user's OAuth token and a call such
+/// as GitHub's `GET /user/installations`, which Latchkey does not make.
 pub(super) async fn finish_install(
     state: &AppState,
     provider: &Provider,
     integration: IntegrationRecord,
     pending: &OAuthStateRecord,
     installation_id: &str,
+    query: &HashMap<String, String>,
 ) -> Result<ConnectionRecord, CallbackFailure> {
     let installation_id =
         check_installation_id(provider, installation_id, "installation id in the callback")
@@ -224,9 +229,13 @@ pub(super) async fn finish_install(
                 ApiError::new(StatusCode::BAD_REQUEST, "invalid_callback", error.message)
             })?;
     let mut config = pending.connection_config.clone();
-    let credentials =
+    let user = user_token(state, provider, &integration, pending, query, &config).await?;
+    let mut credentials =
         first_installation_token(state, provider, &integration, installation_id, &mut config)
             .await?;
+    if let Credentials::App(installation) = &mut credentials {
+        installation.user = user;
+    }
     let integration_record = integration.clone();
     let mut connection = new_connection(
         state,
@@ -240,14 +249,91 @@ pub(super) async fn finish_install(
     Ok(connection)
 }
 
+/// Exchanges the callback's `code` for the end user's OAuth token when the
+/// definition has a `user_token_url`, and returns `None` otherwise.
+async fn user_token(
+    state: &AppState,
+    provider: &Provider,
+    integration: &IntegrationRecord,
+    pending: &OAuthStateRecord,
+    query: &HashMap<String, String>,
+    config: &ConnectionConfig,
+) -> Result<Option<OAuth2Token>, ApiError> {
+    let Auth::App(settings) = &provider.auth else {
+        return Ok(None);
+    };
+    if settings.user_token_url.is_none() {
+        return Ok(None);
+    }
+    let Some(code) = query.get("code").filter(|code| !code.is_empty()) else {
+        tracing::warn!("install callback without the user authorization code");
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "missing_code",
+            "the provider redirected back without `code`, which the end user's authorization \
+             during the install carries: enable user authorization during installation in the app's settings",
+        ));
+    };
+    let client = integration
+        .credentials
+        .as_ref()
+        .filter(|credentials| !credentials.client_id.is_empty())
+        .map(|credentials| ClientApp {
+            client_id: credentials.client_id.clone(),
+            client_secret: credentials.client_secret.clone(),
+            scopes: Vec::new(),
+        })
+        .ok_or_else(|| {
+            ApiError::invalid_credentials(format!(
+                "integration `{0}` has no OAuth client for the user authorization: \
+                 PATCH /integrations/{0} with `credentials` of type `CUSTOM`",
+                integration.unique_key
+            ))
+        })?;
+    let grant = state
+        .engine
+        .app_user_token(
+            provider,
+            &client,
+            code,
+            &pending.redirect_uri,
+            config,
+            Utc::now(),
+        )
+        .await
+        .map_err(|error| {
+            tracing::warn!(error = %error, "exchanging the user authorization code failed");
+            ApiError::oauth_exchange(&error, &integration.unique_key)
+        })?;
+    Ok(Some(grant.token))
+}
+
 /// Renders an `APP` credential as Nango does: the installation token as
 /// `access_token`, with `expires_at` and the token reply as `raw`.
+///
+/// With a user token, the shape is Nango's `CUSTOM` one: the installation
+/// token under `app` and the user's OAuth token under `user`.
 pub(super) fn app_credentials_json(installation: &AppInstallation) -> Value {
-    json!({
+    let app = json!({
         "type": "APP",
         "access_token": installation.token.access_token.expose(),
         "expires_at": installation.token.expires_at,
         "raw": installation.token.raw,
+        "installation_id": installation.installation_id,
+    });
+    let Some(user) = &installation.user else {
+        return app;
+    };
+    json!({
+        "type": "CUSTOM",
+        "app": app,
+        "user": {
+            "type": "OAUTH2",
+            "access_token": user.access_token.expose(),
+            "refresh_token": user.refresh_token.as_ref().map(|token| token.expose()),
+            "expires_at": user.expires_at,
+            "raw": user.raw,
+        },
         "installation_id": installation.installation_id,
     })
 }

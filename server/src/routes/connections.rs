@@ -5,7 +5,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use latchkey_catalog::{ApiKey as ApiKeySettings, Auth, Basic as BasicSettings, Provider};
+use latchkey_catalog::{
+    ApiKey as ApiKeySettings, AppToken, Auth, Basic as BasicSettings, Provider,
+};
 use latchkey_engine::{ConnectionConfig, Credentials, OAuth2Token, Secret};
 use regex::Regex;
 use serde::Deserialize;
@@ -492,6 +494,15 @@ async fn import_credentials(
         }
         (Auth::Oauth1(_), input) => Err(mismatch(&input, "OAUTH1")),
         (Auth::Tba(_), input) => Err(mismatch(&input, "TBA")),
+        (Auth::App(settings), ImportCredentials::App { .. })
+            if settings.inject_token == AppToken::User =>
+        {
+            Err(ApiError::invalid_credentials(format!(
+                "provider `{}` injects the end user's OAuth token, which only the install flow obtains: \
+                 create the connection with GET /oauth/connect/{}",
+                provider.name, integration.unique_key
+            )))
+        }
         (Auth::App(_), ImportCredentials::App { installation_id }) => {
             let installation_id = required_credential(provider, "installation_id", installation_id)?;
             let installation_id =

@@ -43,7 +43,7 @@ pub struct UpdateIntegrationBody {
 
 /// Client credentials in Nango's wire format: `client_id` and
 /// `client_secret` for OAuth types, `app_id`, `app_link` and `private_key`
-/// for `APP`. Each type's fields are checked in [`app_credentials`], so the
+/// for `APP`, and all five for `CUSTOM`. Each type's fields are checked in [`app_credentials`], so the
 /// error names the missing field.
 #[derive(Debug, Deserialize)]
 pub struct AppCredentialsInput {
@@ -218,6 +218,13 @@ fn app_credentials(
             ("app_link", input.app_link.is_some()),
             ("private_key", input.private_key.is_some()),
         ],
+        AppCredentialsType::Custom => &[
+            ("client_id", input.client_id.is_some()),
+            ("client_secret", input.client_secret.is_some()),
+            ("app_id", input.app_id.is_some()),
+            ("app_link", input.app_link.is_some()),
+            ("private_key", input.private_key.is_some()),
+        ],
         _ => &[
             ("client_id", input.client_id.is_some()),
             ("client_secret", input.client_secret.is_some()),
@@ -240,6 +247,7 @@ fn app_credentials(
         Auth::McpOauth2(_) => AppCredentialsType::McpOAuth2,
         Auth::Oauth1(_) => AppCredentialsType::OAuth1,
         Auth::Tba(_) => AppCredentialsType::Tba,
+        Auth::App(ref settings) if settings.user_token_url.is_some() => AppCredentialsType::Custom,
         Auth::App(_) => AppCredentialsType::App,
         Auth::ApiKey(_) | Auth::Basic(_) | Auth::TwoStep(_) | Auth::Session(_) | Auth::None(_) | Auth::Signature(_) | Auth::AwsSigv4(_) | Auth::Jwt(_) => {
             return Err(ApiError::invalid_credentials(format!(
@@ -258,7 +266,10 @@ fn app_credentials(
             input.kind.as_str()
         )));
     }
-    if input.kind == AppCredentialsType::App {
+    if matches!(
+        input.kind,
+        AppCredentialsType::App | AppCredentialsType::Custom
+    ) {
         return installable_app_credentials(input);
     }
     let client_id = input.client_id.unwrap_or_default();
@@ -278,13 +289,19 @@ fn app_credentials(
 }
 
 /// Checks the keys of an `APP` integration, which has no client id or
-/// secret.
+/// secret, or of a `CUSTOM` one, which adds the app's OAuth client.
 fn installable_app_credentials(input: AppCredentialsInput) -> Result<AppCredentials, ApiError> {
     let app = super::app::check_app_keys(input.app_id, input.app_link, input.private_key)?;
+    let client_id = input.client_id.unwrap_or_default();
+    if input.kind == AppCredentialsType::Custom && client_id.trim().is_empty() {
+        return Err(ApiError::invalid_credentials(
+            "`credentials.client_id` must not be empty",
+        ));
+    }
     Ok(AppCredentials {
-        kind: AppCredentialsType::App,
-        client_id: String::new(),
-        client_secret: Secret::new(""),
+        kind: input.kind,
+        client_id,
+        client_secret: Secret::new(input.client_secret.unwrap_or_default()),
         scopes: Vec::new(),
         app: Some(app),
     })
@@ -318,14 +335,19 @@ fn integration_json(
     });
     if include_credentials {
         value["credentials"] = match &record.credentials {
-            Some(credentials) if credentials.kind == AppCredentialsType::App => {
+            Some(credentials) if credentials.app.is_some() => {
                 let app = credentials.app.as_ref();
-                json!({
-                    "type": "APP",
+                let mut value = json!({
+                    "type": credentials.kind.as_str(),
                     "app_id": app.map(|app| app.app_id.as_str()),
                     "app_link": app.map(|app| app.app_link.as_str()),
                     "private_key": app.map(|app| app.private_key.expose()),
-                })
+                });
+                if credentials.kind == AppCredentialsType::Custom {
+                    value["client_id"] = json!(credentials.client_id);
+                    value["client_secret"] = json!(credentials.client_secret.expose());
+                }
+                value
             }
             Some(credentials) => json!({
                 "type": credentials.kind.as_str(),

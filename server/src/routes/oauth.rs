@@ -478,7 +478,7 @@ async fn exchange(
         .ok_or_else(|| ApiError::unknown_integration(&pending.integration))?;
     let provider = state.provider(&integration.provider)?;
     if let Auth::App(_) = provider.auth {
-        return app::finish_install(state, provider, integration, pending, code).await;
+        return app::finish_install(state, provider, integration, pending, code, query).await;
     }
     let (provider, app) = match &pending.mcp {
         Some(setup) => {
