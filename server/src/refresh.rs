@@ -378,9 +378,8 @@ async fn store_refreshed(
         Credentials::App(app) => Credentials::App(AppInstallation {
             installation_id: app.installation_id,
             token: grant.token,
-            // NOTE: the user token is kept as it is. A user token that
-            // expires (GitHub's do when the app enables expiring user
-            // tokens) is not renewed yet.
+            // NOTE: the user token is kept as it is, so a user token with
+            // an expiry is not renewed.
             user: app.user,
         }),
         _ => Credentials::OAuth2(grant.token),

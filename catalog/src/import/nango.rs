@@ -39,7 +39,7 @@ mod nango_two_step;
 mod nango_app;
 
 /// The Nango modes that map onto a Latchkey mode.
-const MODES: [(&str, &str); 12] = [
+const MODES: [(&str, &str); 13] = [
     ("OAUTH2", "oauth2"),
     ("OAUTH2_CC", "oauth2_client_credentials"),
     ("API_KEY", "api_key"),
@@ -52,6 +52,7 @@ const MODES: [(&str, &str); 12] = [
     ("BILL", "session"),
     ("NONE", "none"),
     ("APP", "app"),
+    ("CUSTOM", "app"),
 ];
 
 /// Top-level keys that carry no request behaviour: names, links into
@@ -246,6 +247,9 @@ fn check_known_keys(entry: &Mapping, mode: &str) -> Result<(), Reason> {
             || (two_step && nango_two_step::TWO_STEP_KEYS.contains(&key))
             || (session && key == "token_url")
             || (app && nango_app::APP_KEYS.contains(&key))
+            || (app
+                && key == "authorization_url_skip_encode"
+                && nango_app::skips_only_base_url(entry))
             || (!oauth && !oauth1 && !two_step && !session && !app && OAUTH_KEYS.contains(&key))
             || (oauth && OAUTH_KEYS.contains(&key) && !oauth2_only(mode, key))
             || (mode == "mcp_oauth2" && MCP_KEYS.contains(&key));

@@ -1,5 +1,5 @@
-//! Conversion of Nango's APP entries (GitHub App installations) into the
-//! `app` mode.
+//! Conversion of Nango's APP and CUSTOM entries (GitHub App installations,
+//! with or without the end user's OAuth authorization) into the `app` mode.
 //!
 //! Nango writes the install page as a connection-config field holding the
 //! app's public link (`appPublicLink`) plus a path. In Latchkey the app link
@@ -10,9 +10,19 @@ use serde_yaml::{Mapping, Value};
 
 use super::{string, Builder};
 use crate::import::Reason;
+use crate::INSTALLATION_ID_KEY;
 
-/// Top-level keys of an APP entry that the conversion reads.
+/// Top-level keys of an APP or CUSTOM entry that the conversion reads.
 pub(super) const APP_KEYS: &[&str] = &["authorization_url", "token_url"];
+
+/// Returns whether `authorization_url_skip_encode` lists only `base_url`,
+/// which leaves the app link unencoded, as Latchkey does anyway.
+pub(super) fn skips_only_base_url(entry: &Mapping) -> bool {
+    entry
+        .get("authorization_url_skip_encode")
+        .and_then(Value::as_sequence)
+        .is_some_and(|list| list.iter().all(|item| item.as_str() == Some("base_url")))
+}
 
 /// Seconds from now to the app JWT's `exp`. GitHub rejects an app JWT whose
 /// `exp` is more than 10 minutes ahead, so this keeps a minute for clock
@@ -63,13 +73,9 @@ pub(super) const OUTBOUND_INSTALLATION: &str = "the installation starts in the p
      Latchkey has no webhook route that creates a connection";
 
 /// Returns the reason for a Nango mode without a Latchkey mode, with what
-/// the mode needs for the two that extend app installations.
+/// the mode needs for INSTALL_PLUGIN, which is also an install flow.
 pub(super) fn unsupported_mode(mode: &str) -> Reason {
     let needs = match mode {
-        "CUSTOM" => {
-            "the connection keeps both an end user's OAuth token and an app installation token \
-             (`token_url` has one URL per mode), which the `app` mode does not combine"
-        }
         "INSTALL_PLUGIN" => {
             "proxied requests carry the integration's own plugin key (basic auth) and the \
              connection keeps only the `website_id` of the install redirect, but Latchkey's \
@@ -84,13 +90,34 @@ pub(super) fn unsupported_mode(mode: &str) -> Reason {
 }
 
 impl Builder<'_> {
-    /// Converts an APP entry: the path of `authorization_url` becomes
-    /// `install_path`, `token_url` the installation token endpoint, and the
-    /// reply is read as GitHub's (`token`, ISO 8601 `expires_at`).
+    /// Converts an APP or CUSTOM entry: the path of `authorization_url`
+    /// becomes `install_path`, `token_url` the installation token endpoint,
+    /// and the reply is read as GitHub's (`token`, ISO 8601 `expires_at`).
+    /// A CUSTOM entry's `token_url` has one URL per mode: `APP` is the
+    /// installation token endpoint and `OAUTH2` becomes `user_token_url`.
     pub(super) fn app(&mut self, auth: &mut Mapping) -> Result<(), Reason> {
         let (_, install_path) = install_page(self.entry)?;
         auth.insert("install_path".into(), install_path.into());
-        self.token_url(auth)?;
+        // The install callback fills the installation id.
+        self.automated.insert(INSTALLATION_ID_KEY.to_owned());
+        match self.entry.get("token_url") {
+            Some(Value::Mapping(urls)) => {
+                let url = |mode: &str| {
+                    urls.get(mode)
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| Reason::malformed(&format!("`token_url.{mode}` is missing")))
+                };
+                let (installation, user) = (url("APP")?, url("OAUTH2")?);
+                if urls.len() != 2 {
+                    return Err(Reason::no_equivalent(
+                        "token_url (modes other than APP and OAUTH2)",
+                    ));
+                }
+                self.insert_url(auth, "token_url", "token_url.APP", installation)?;
+                self.insert_url(auth, "user_token_url", "token_url.OAUTH2", user)?;
+            }
+            _ => self.token_url(auth)?,
+        }
         auth.insert("jwt_lifetime_seconds".into(), JWT_LIFETIME_SECONDS.into());
 
         let mut expires_at = Mapping::new();
