@@ -261,6 +261,27 @@ fn render_auth(
             };
             line(out, "token URL", &token_url);
         }
+        Auth::App(app) => {
+            line(
+                out,
+                "install page",
+                &format!("<app_link>{}", app.install_path),
+            );
+            line(out, "installation param", &app.installation_param);
+            line(
+                out,
+                "token URL",
+                &url_field(provider, "auth.token_url", &app.token_url, config)?,
+            );
+            line(
+                out,
+                "app JWT",
+                &format!(
+                    "RS256, iat {} seconds back, exp {} seconds ahead",
+                    app.jwt_backdate_seconds, app.jwt_lifetime_seconds
+                ),
+            );
+        }
         Auth::McpOauth2(mcp) => {
             let discovered = "(discovered when a connection starts)".to_owned();
             let fields = [
@@ -480,6 +501,11 @@ fn placeholder_credentials(auth: &Auth) -> Credentials {
             fields: Default::default(),
             token: token(),
         }),
+        Auth::App(_) => Credentials::App(latchkey_engine::AppInstallation {
+            installation_id: "<installation_id>".to_owned(),
+            token: token(),
+            user: Some(token()),
+        }),
         Auth::McpOauth2(_) => Credentials::McpOAuth2 {
             token: token(),
             mcp: McpSetup {
@@ -630,6 +656,15 @@ fn redact_encoded_placeholders(value: &str) -> String {
         .join(" ")
 }
 
+/// Names what fills an automated connection-config value: the install
+/// callback in the `app` mode, the token response otherwise.
+fn automated_source(provider: &Provider) -> &'static str {
+    match provider.auth {
+        Auth::App(_) => "the install callback",
+        _ => "the token response",
+    }
+}
+
 fn render_config(
     out: &mut String,
     provider: &Provider,
@@ -646,13 +681,13 @@ fn render_config(
         let value = config.get(key).and_then(|value| value.as_str());
         let shown = match source {
             ValueSource::Given => format!("{} (given)", value.unwrap_or_default()),
-            ValueSource::Default => format!(
-                "{} (default)",
-                field.default.as_deref().unwrap_or_default()
-            ),
+            ValueSource::Default => {
+                format!("{} (default)", field.default.as_deref().unwrap_or_default())
+            }
             ValueSource::Example => format!(
-                "{} (missing: the example is shown; the token response fills it when an account connects)",
-                value.unwrap_or_default()
+                "{} (missing: the example is shown; {} fills it when an account connects)",
+                value.unwrap_or_default(),
+                automated_source(provider)
             ),
             ValueSource::Unset => "(missing, optional)".to_owned(),
         };

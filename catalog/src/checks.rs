@@ -225,6 +225,7 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
         | Auth::Signature(_)
         | Auth::AwsSigv4(_) => return,
         Auth::Jwt(jwt) => &jwt.token_response.connection_config,
+        Auth::App(app) => &app.token_response.connection_config,
         Auth::McpOauth2(_) => return,
         Auth::Oauth1(_) | Auth::Tba(_) => return,
     };
@@ -438,6 +439,12 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
             push_one(&mut fields, "/auth/region", &aws.region);
         }
         Auth::Jwt(jwt) => push_jwt_fields(&mut fields, jwt),
+        Auth::App(app) => {
+            push_one(&mut fields, "/auth/token_url", &app.token_url);
+            if let Some(url) = &app.user_token_url {
+                push_one(&mut fields, "/auth/user_token_url", url);
+            }
+        }
         Auth::McpOauth2(mcp) => push_mcp_urls(&mut fields, mcp),
         Auth::Oauth1(oauth1) => {
             push_one(
@@ -712,6 +719,7 @@ fn explicit_inject(auth: &Auth) -> Option<&Inject> {
         Auth::TwoStep(two_step) | Auth::Session(two_step) => two_step.inject.as_ref(),
         Auth::None(_) | Auth::Signature(_) | Auth::AwsSigv4(_) => None,
         Auth::Jwt(jwt) => jwt.inject.as_ref(),
+        Auth::App(app) => app.inject.as_ref(),
         Auth::McpOauth2(mcp) => mcp.inject.as_ref(),
         Auth::Oauth1(_) | Auth::Tba(_) => None,
     }
@@ -731,7 +739,7 @@ fn credential_variables(auth: &Auth) -> Vec<&str> {
             .collect(),
         Auth::Signature(_) => vec!["username", "password"],
         Auth::None(_) | Auth::AwsSigv4(_) => Vec::new(),
-        Auth::Jwt(_) => vec!["access_token"],
+        Auth::Jwt(_) | Auth::App(_) => vec!["access_token"],
         Auth::McpOauth2(_) => vec!["access_token"],
         Auth::Oauth1(_) | Auth::Tba(_) => Vec::new(),
     }
@@ -956,6 +964,7 @@ fn captured_keys(auth: &Auth) -> BTreeSet<&String> {
         | Auth::Signature(_)
         | Auth::AwsSigv4(_) => BTreeSet::new(),
         Auth::Jwt(jwt) => jwt.token_response.connection_config.keys().collect(),
+        Auth::App(app) => app.token_response.connection_config.keys().collect(),
         Auth::McpOauth2(_) => BTreeSet::new(),
         Auth::Oauth1(_) | Auth::Tba(_) => BTreeSet::new(),
     }
@@ -1040,6 +1049,12 @@ fn check_urls(
             }
             for (index, url) in jwt.token_url_fallbacks.iter().enumerate() {
                 urls.push((format!("/auth/token_url_fallbacks/{index}"), url));
+            }
+        }
+        Auth::App(app) => {
+            urls.push(("/auth/token_url".to_owned(), &app.token_url));
+            if let Some(url) = &app.user_token_url {
+                urls.push(("/auth/user_token_url".to_owned(), url));
             }
         }
         Auth::McpOauth2(mcp) => {

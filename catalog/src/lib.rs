@@ -11,6 +11,7 @@
 //! time; [`Catalog::with_dirs`] layers directories on top of it.
 
 mod alias;
+mod app;
 mod catalog;
 mod checks;
 // `build.rs` converts the built-in files with this module, and the crate
@@ -34,6 +35,7 @@ mod suggest;
 mod two_step;
 mod url_forms;
 
+pub use app::{App, AppToken, INSTALLATION_ID_KEY};
 pub use catalog::{validate_paths, Catalog, CatalogError, ValidationReport};
 pub use diagnostic::{Code, Diagnostic, Severity};
 pub use import::{import_nango, ConvertedEntry, ImportError, ImportReport, Reason, SkippedEntry};

@@ -82,6 +82,9 @@ pub enum Auth {
     /// Token-based authentication (NetSuite's TBA): OAuth 1.0a signing with
     /// a token id and secret that the end user enters.
     Tba(Tba),
+    /// An app the end user installs into their account (a GitHub App): a
+    /// JWT signed with the app's key is exchanged for an installation token.
+    App(crate::App),
 }
 
 impl Auth {
@@ -101,6 +104,7 @@ impl Auth {
             Auth::McpOauth2(_) => "mcp_oauth2",
             Auth::Oauth1(_) => "oauth1",
             Auth::Tba(_) => "tba",
+            Auth::App(_) => "app",
         }
     }
 
@@ -128,6 +132,7 @@ impl Auth {
             Auth::Jwt(j) => j.inject.clone(),
             Auth::McpOauth2(m) => m.inject.clone(),
             Auth::Oauth1(_) | Auth::Tba(_) => None,
+            Auth::App(a) => a.inject.clone(),
         };
         explicit.unwrap_or_else(|| match self {
             Auth::Basic(_) => Inject::basic_default(),

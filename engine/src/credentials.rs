@@ -75,6 +75,10 @@ pub enum Credentials {
         token_id: Secret,
         token_secret: Secret,
     },
+    /// An app installation and its installation token. The app id and key
+    /// are the integration's.
+    #[serde(rename = "APP")]
+    App(crate::AppInstallation),
 }
 
 impl Credentials {
@@ -94,16 +98,19 @@ impl Credentials {
             Credentials::McpOAuth2 { .. } => "MCP_OAUTH2",
             Credentials::OAuth1(_) => "OAUTH1",
             Credentials::Tba { .. } => "TBA",
+            Credentials::App(_) => "APP",
         }
     }
 
-    /// Returns the token of an `OAUTH2`, `OAUTH2_CC` or `JWT` credential.
+    /// Returns the token of an `OAUTH2`, `OAUTH2_CC`, `JWT`, `MCP_OAUTH2` or
+    /// `APP` credential.
     pub fn oauth2_token(&self) -> Option<&OAuth2Token> {
         match self {
             Credentials::OAuth2(token) | Credentials::ClientCredentials { token, .. } => {
                 Some(token)
             }
             Credentials::Jwt(jwt) => Some(&jwt.token),
+            Credentials::App(app) => Some(&app.token),
             Credentials::McpOAuth2 { token, .. } => Some(token),
             Credentials::ApiKey { .. }
             | Credentials::Basic { .. }

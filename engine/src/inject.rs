@@ -1,7 +1,7 @@
 //! The headers and query parameters a proxied request carries.
 
 use http::{HeaderName, HeaderValue};
-use latchkey_catalog::{Auth, InjectLocation, Provider};
+use latchkey_catalog::{AppToken, Auth, InjectLocation, Provider};
 use serde_json::Value;
 
 use crate::template::{config_variables, render, uses_unset_optional, with_random_token};
@@ -164,6 +164,7 @@ fn check_mode(provider: &Provider, credentials: &Credentials) -> Result<(), Engi
             | (Auth::McpOauth2(_), Credentials::McpOAuth2 { .. })
             | (Auth::Oauth1(_), Credentials::OAuth1(_))
             | (Auth::Tba(_), Credentials::Tba { .. })
+            | (Auth::App(_), Credentials::App(_))
     );
     if matches {
         return Ok(());
@@ -228,6 +229,22 @@ pub(crate) fn credential_variables(
         // Proxy headers and query parameters see no secret of a signing
         // mode; `sign_request` reads the keys itself.
         Credentials::Jwt(jwt) => vec![text("access_token", jwt.token.access_token.expose())],
+        Credentials::App(app) => {
+            let user_token = matches!(
+                &provider.auth,
+                Auth::App(settings) if settings.inject_token == AppToken::User
+            );
+            let token = if user_token {
+                app.user.as_ref()
+            } else {
+                Some(&app.token)
+            };
+            // Without the selected token, `access_token` stays unset, and
+            // rendering `inject` fails naming the variable.
+            token
+                .map(|token| vec![text("access_token", token.access_token.expose())])
+                .unwrap_or_default()
+        }
         Credentials::OAuth1(_) | Credentials::Tba { .. } => Vec::new(),
     }
 }

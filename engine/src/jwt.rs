@@ -423,7 +423,7 @@ fn signing_key(provider: &Provider, jwt: &Jwt, vars: &Value) -> Result<EncodingK
 
 /// Restores the line breaks of a PEM key pasted with literal `\n`
 /// sequences, as keys copied from JSON files often are.
-fn pem_text(text: &str) -> String {
+pub(crate) fn pem_text(text: &str) -> String {
     let text = text.trim();
     if !text.contains('\n') && text.contains("\\n") {
         text.replace("\\n", "\n")

@@ -3,6 +3,7 @@
 //! No code here names a provider. Every behaviour comes from the typed
 //! [`latchkey_catalog::Provider`] passed in.
 
+mod app;
 mod aws_sigv4;
 mod credentials;
 mod error;
@@ -28,6 +29,7 @@ mod url_template;
 #[cfg(test)]
 mod test_support;
 
+pub use app::{app_signing_key, sign_app_jwt, AppInstallation, InstallableApp};
 pub use credentials::{
     ClientApp, ConnectionConfig, Credentials, OAuth1Credentials, OAuth2Token, SessionCredentials,
     TokenGrant, TwoStepCredentials,

@@ -43,6 +43,7 @@ fn configured_margin(auth: &Auth) -> TimeDelta {
         | Auth::Signature(_)
         | Auth::AwsSigv4(_) => None,
         Auth::Jwt(jwt) => jwt.refresh_margin_seconds,
+        Auth::App(app) => app.refresh_margin_seconds,
         Auth::McpOauth2(mcp) => mcp.refresh_margin_seconds,
         Auth::Oauth1(_) | Auth::Tba(_) => None,
     };

@@ -331,6 +331,9 @@ impl<'a> ConnectForm<'a> {
             Auth::McpOauth2(_) => FormKind::OAuth2,
             Auth::Oauth1(_) => FormKind::OAuth2,
             Auth::Tba(_) => FormKind::Tba,
+            // The install page of the app is reached through the same
+            // browser-flow route as an OAuth authorization.
+            Auth::App(_) => FormKind::OAuth2,
         };
         let fields = provider
             .connection_config

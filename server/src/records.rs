@@ -31,6 +31,13 @@ pub enum AppCredentialsType {
     /// The consumer key and secret of a token-based authentication app.
     #[serde(rename = "TBA")]
     Tba,
+    /// The app id, private key and public link of an installable app.
+    #[serde(rename = "APP")]
+    App,
+    /// An installable app whose install also authorizes the end user with
+    /// OAuth: the app keys plus the app's OAuth client id and secret.
+    #[serde(rename = "CUSTOM")]
+    Custom,
 }
 
 impl AppCredentialsType {
@@ -41,11 +48,15 @@ impl AppCredentialsType {
             AppCredentialsType::McpOAuth2 => "MCP_OAUTH2",
             AppCredentialsType::OAuth1 => "OAUTH1",
             AppCredentialsType::Tba => "TBA",
+            AppCredentialsType::App => "APP",
+            AppCredentialsType::Custom => "CUSTOM",
         }
     }
 }
 
 /// The client id, secret and scopes of the app registered with a provider.
+/// An `APP` integration has an empty client id and secret and keeps its
+/// keys in `app`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AppCredentials {
     #[serde(rename = "type")]
@@ -54,6 +65,21 @@ pub struct AppCredentials {
     pub client_secret: Secret,
     #[serde(default)]
     pub scopes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<InstallableAppRecord>,
+}
+
+/// The keys of an installable app (a GitHub App), in Nango's field names.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InstallableAppRecord {
+    /// The `iss` claim of the app JWT.
+    pub app_id: String,
+    /// The app's public page, such as `https://github.com/apps/NAME`; the
+    /// install page is this link followed by the definition's
+    /// `install_path`.
+    pub app_link: String,
+    /// The app's PEM RSA private key.
+    pub private_key: Secret,
 }
 
 /// A provider plus the app credentials used with it, under a unique key.

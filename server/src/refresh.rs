@@ -22,8 +22,8 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use latchkey_catalog::Provider;
 use latchkey_engine::{
-    ClientApp, Credentials, EngineError, JwtCredentials, OAuth2Token, SessionCredentials,
-    TokenGrant, TwoStepCredentials,
+    AppInstallation, ClientApp, Credentials, EngineError, InstallableApp, JwtCredentials,
+    OAuth2Token, SessionCredentials, TokenGrant, TwoStepCredentials,
 };
 
 use crate::error::ApiError;
@@ -81,6 +81,7 @@ pub fn token_of(credentials: &Credentials) -> Option<&OAuth2Token> {
         }
         Credentials::Signature { .. } | Credentials::AwsSigV4 { .. } => None,
         Credentials::Jwt(jwt) => Some(&jwt.token),
+        Credentials::App(app) => Some(&app.token),
         Credentials::McpOAuth2 { token, .. } => Some(token),
         Credentials::OAuth1(_) | Credentials::Tba { .. } => None,
     }
@@ -256,6 +257,10 @@ async fn request_new_token(
     integration: Option<IntegrationRecord>,
     connection: &ConnectionRecord,
 ) -> Result<TokenGrant, EngineError> {
+    let installable = integration
+        .as_ref()
+        .and_then(|i| i.credentials.as_ref())
+        .and_then(|c| c.app.clone());
     let app = integration.and_then(|i| i.credentials);
     let config = &connection.connection_config;
     match &connection.credentials {
@@ -319,6 +324,26 @@ async fn request_new_token(
         Credentials::OAuth1(_) | Credentials::Tba { .. } => Err(EngineError::Unsupported(
             "OAuth 1.0a tokens do not expire and cannot be refreshed".to_owned(),
         )),
+        // The installation id is in the connection config, where the
+        // callback put it, because the token URL reads it there.
+        Credentials::App(_) => {
+            let app = installable
+                .map(|app| InstallableApp {
+                    app_id: app.app_id,
+                    private_key: app.private_key,
+                })
+                .ok_or_else(|| {
+                    EngineError::MissingCredential(format!(
+                        "integration `{}` has no app keys to sign the app JWT with: \
+                         PATCH it with `credentials` of type `APP`",
+                        connection.provider_config_key
+                    ))
+                })?;
+            state
+                .engine
+                .app_installation_token(provider, &app, config, Utc::now())
+                .await
+        }
     }
 }
 
@@ -350,6 +375,13 @@ async fn store_refreshed(
             token: grant.token,
             mcp,
         },
+        Credentials::App(app) => Credentials::App(AppInstallation {
+            installation_id: app.installation_id,
+            token: grant.token,
+            // NOTE: the user token is kept as it is, so a user token with
+            // an expiry is not renewed.
+            user: app.user,
+        }),
         _ => Credentials::OAuth2(grant.token),
     };
     connection.connection_config.extend(grant.connection_config);

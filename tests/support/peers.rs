@@ -555,3 +555,67 @@ impl McpResource {
         self.process.stderr_text()
     }
 }
+
+/// `tests/peers/app_peer.py`: GitHub's install page, installation token
+/// endpoint and one API route for a GitHub App, with PyJWT checking the app
+/// JWT.
+pub struct AppPeer {
+    pub base_url: String,
+    keys: TempDir,
+    process: ChildGuard,
+}
+
+impl AppPeer {
+    /// Starts the peer on `port` for the app `app_id`, whose OAuth client is
+    /// `client_id` and `client_secret`. Its install page redirects to
+    /// `setup_url`, and installation tokens live `token_ttl` seconds.
+    pub fn start(
+        port: u16,
+        app_id: &str,
+        (client_id, client_secret): (&str, &str),
+        setup_url: &str,
+        token_ttl: u64,
+    ) -> AppPeer {
+        let python = require_installed(peers_dir().join(".venv/bin/python"), "PyJWT");
+        let keys = TempDir::new().unwrap();
+        let mut command = Command::new(python);
+        command
+            .arg(peers_dir().join("app_peer.py"))
+            .args(["--port", &port.to_string(), "--app-id", app_id])
+            .args(["--client-id", client_id, "--client-secret", client_secret])
+            .args(["--setup-url", setup_url])
+            .args(["--token-ttl", &token_ttl.to_string()])
+            .arg("--key-dir")
+            .arg(keys.path())
+            .stdout(Stdio::null());
+        let mut process = ChildGuard::spawn("app_peer", command, &keys.path().join("stderr"));
+        process.wait_for_port(port, START_TIMEOUT);
+        AppPeer {
+            base_url: format!("http://127.0.0.1:{port}"),
+            keys,
+            process,
+        }
+    }
+
+    /// Returns a generated private key: `app.pem` (the app's, PKCS#1) or
+    /// `other.pem` (a key the peer does not know, PKCS#8).
+    pub fn key(&self, name: &str) -> String {
+        std::fs::read_to_string(self.keys.path().join(name)).unwrap()
+    }
+
+    /// Returns the peer's counters, and per installation id the tokens
+    /// issued (`issued_by_installation`) and the last verified app JWT
+    /// (`jwt_by_installation.ID.header`, `.claims`).
+    pub async fn stats(&self) -> Value {
+        reqwest::get(format!("{}/stats", self.base_url))
+            .await
+            .expect("GET /stats of the app peer")
+            .json()
+            .await
+            .expect("JSON stats")
+    }
+
+    pub fn stderr_text(&self) -> String {
+        self.process.stderr_text()
+    }
+}

@@ -411,7 +411,7 @@ acme-sandbox:
         base_url: https://${connectionConfig.subdomain}.sandbox.acme.test || https://fallback.acme.test
 legacy:
     display_name: Legacy
-    auth_mode: CUSTOM
+    auth_mode: INSTALL_PLUGIN
     proxy:
         base_url: https://legacy.test
 regional:
@@ -549,10 +549,12 @@ hosted-sub:
                 "hosted"
             ]
         );
-        assert_eq!(
-            reason(&report, "legacy"),
-            "auth mode CUSTOM is not supported"
+        let legacy = reason(&report, "legacy");
+        assert!(
+            legacy.starts_with("auth mode INSTALL_PLUGIN is not supported: "),
+            "{legacy}"
         );
+        assert!(legacy.contains("website_id"), "{legacy}");
         assert_eq!(
             reason(&report, "scripted-host"),
             "template variable `dc` is filled by Nango's post-connection script `scriptedPostConnection`, which Latchkey does not run"

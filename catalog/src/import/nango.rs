@@ -44,8 +44,11 @@ mod nango_url_form;
 #[path = "nango_lookahead.rs"]
 mod nango_lookahead;
 
+#[path = "nango_app.rs"]
+mod nango_app;
+
 /// The Nango modes that map onto a Latchkey mode.
-const MODES: [(&str, &str); 11] = [
+const MODES: [(&str, &str); 13] = [
     ("OAUTH2", "oauth2"),
     ("OAUTH2_CC", "oauth2_client_credentials"),
     ("API_KEY", "api_key"),
@@ -57,6 +60,8 @@ const MODES: [(&str, &str); 11] = [
     ("TWO_STEP", "two_step"),
     ("BILL", "session"),
     ("NONE", "none"),
+    ("APP", "app"),
+    ("CUSTOM", "app"),
 ];
 
 /// Top-level keys that carry no request behaviour: names, links into
@@ -177,11 +182,19 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
     let signing_mode = nango_signing::signing_mode(entry)?;
     let listed_mode = MODES.iter().find(|(nango, _)| *nango == nango_mode);
     let Some(mode) = signing_mode.or(listed_mode.map(|&(_, mode)| mode)) else {
-        return Err(Reason::unsupported_mode(nango_mode));
+        return Err(nango_app::unsupported_mode(nango_mode));
     };
     let inlined = inline_client_id_script(entry);
     let entry = inlined.as_ref().unwrap_or(entry);
     check_known_keys(entry, mode)?;
+    let app_entry;
+    let entry = if mode == "app" {
+        let (link_key, _) = nango_app::install_page(entry)?;
+        app_entry = nango_app::without_link_field(entry, &link_key);
+        &app_entry
+    } else {
+        entry
+    };
 
     let display_name = string(entry, "display_name")
         .ok_or_else(|| Reason::malformed("`display_name` is missing"))?
@@ -238,6 +251,7 @@ fn check_known_keys(entry: &Mapping, mode: &str) -> Result<(), Reason> {
     // `token_url` is its login URL.
     let two_step = mode == "two_step";
     let session = mode == "session";
+    let app = mode == "app";
     for key in entry.keys().filter_map(Value::as_str) {
         let known = METADATA_KEYS.contains(&key)
             || matches!(
@@ -249,7 +263,11 @@ fn check_known_keys(entry: &Mapping, mode: &str) -> Result<(), Reason> {
             || (oauth1 && nango_oauth1::OAUTH1_KEYS.contains(&key))
             || (two_step && nango_two_step::TWO_STEP_KEYS.contains(&key))
             || (session && key == "token_url")
-            || (!oauth && !oauth1 && !two_step && !session && OAUTH_KEYS.contains(&key))
+            || (app && nango_app::APP_KEYS.contains(&key))
+            || (app
+                && key == "authorization_url_skip_encode"
+                && nango_app::skips_only_base_url(entry))
+            || (!oauth && !oauth1 && !two_step && !session && !app && OAUTH_KEYS.contains(&key))
             || (oauth && OAUTH_KEYS.contains(&key) && !oauth2_only(mode, key))
             || (mode == "mcp_oauth2" && MCP_KEYS.contains(&key))
             || nango_signing::known_key(mode, key)
@@ -268,6 +286,7 @@ fn unconverted_key(key: &str) -> Reason {
         "require_client_certificate" => {
             "the provider requires a TLS client certificate and key per integration, which Latchkey's integrations do not store"
         }
+        "installation" => nango_app::OUTBOUND_INSTALLATION,
         _ => return Reason::no_equivalent(key),
     };
     Reason::new(
@@ -644,6 +663,7 @@ impl<'a> Builder<'a> {
             "jwt" => self.jwt(&mut auth)?,
             "signature" => self.signature(&mut auth)?,
             "aws_sigv4" => self.aws_sigv4(&mut auth)?,
+            "app" => self.app(&mut auth)?,
             "none" => {}
             _ => self.basic(&mut auth)?,
         }

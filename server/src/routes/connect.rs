@@ -44,7 +44,7 @@ pub fn hash_token(token: &str) -> String {
 }
 
 /// Generates a random token: `prefix`, then 32 random bytes in base64url.
-fn generate_token(prefix: &str) -> String {
+pub(super) fn generate_token(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     OsRng.fill_bytes(&mut bytes);
     format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes))

@@ -5,13 +5,16 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::{DateTime, Utc};
-use latchkey_catalog::{ApiKey as ApiKeySettings, Auth, Basic as BasicSettings, Provider};
+use latchkey_catalog::{
+    ApiKey as ApiKeySettings, AppToken, Auth, Basic as BasicSettings, Provider,
+};
 use latchkey_engine::{ConnectionConfig, Credentials, OAuth2Token, Secret};
 use regex::Regex;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
+use super::app::{app_credentials_json, check_installation_id, first_installation_token};
 use super::jwt::{jwt_credentials, jwt_credentials_json};
 use super::oauth1::{oauth1_credentials, required_credential, tba_credentials};
 use super::parse_flag;
@@ -134,6 +137,14 @@ enum ImportCredentials {
         #[serde(default)]
         token_secret: Option<String>,
     },
+    /// An installation of the integration's app. Latchkey obtains the
+    /// installation token itself. Nango's import body also carries
+    /// `app_id`, which is ignored here because the integration holds it.
+    #[serde(rename = "APP")]
+    App {
+        #[serde(default)]
+        installation_id: Option<String>,
+    },
 }
 
 /// Reads `credentials.expires_at`. It is checked here rather than by serde,
@@ -181,6 +192,7 @@ impl ImportCredentials {
             ImportCredentials::Jwt { .. } => "JWT",
             ImportCredentials::OAuth1 { .. } => "OAUTH1",
             ImportCredentials::Tba { .. } => "TBA",
+            ImportCredentials::App { .. } => "APP",
         }
     }
 }
@@ -482,6 +494,22 @@ async fn import_credentials(
         }
         (Auth::Oauth1(_), input) => Err(mismatch(&input, "OAUTH1")),
         (Auth::Tba(_), input) => Err(mismatch(&input, "TBA")),
+        (Auth::App(settings), ImportCredentials::App { .. })
+            if settings.inject_token == AppToken::User =>
+        {
+            Err(ApiError::invalid_credentials(format!(
+                "provider `{}` injects the end user's OAuth token, which only the install flow obtains: \
+                 create the connection with GET /oauth/connect/{}",
+                provider.name, integration.unique_key
+            )))
+        }
+        (Auth::App(_), ImportCredentials::App { installation_id }) => {
+            let installation_id = required_credential(provider, "installation_id", installation_id)?;
+            let installation_id =
+                check_installation_id(provider, &installation_id, "field `credentials.installation_id`")?;
+            first_installation_token(state, provider, integration, installation_id, config).await
+        }
+        (Auth::App(_), input) => Err(mismatch(&input, "APP")),
     }
 }
 
@@ -692,6 +720,7 @@ fn credential_type(credentials: &Credentials) -> &'static str {
         Credentials::McpOAuth2 { .. } => "MCP_OAUTH2",
         Credentials::OAuth1(_) => "OAUTH1",
         Credentials::Tba { .. } => "TBA",
+        Credentials::App(_) => "APP",
     }
 }
 
@@ -734,6 +763,7 @@ fn credentials_json(credentials: &Credentials) -> Value {
             "client_secret": client_secret.expose(),
         }),
         Credentials::Jwt(jwt) => jwt_credentials_json(jwt),
+        Credentials::App(installation) => app_credentials_json(installation),
         other => serde_json::to_value(other).unwrap_or(Value::Null),
     }
 }

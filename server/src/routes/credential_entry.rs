@@ -291,7 +291,7 @@ fn check_mode<'a>(
         (Auth::McpOauth2(_), _) => format!("GET /oauth/connect/{unique_key}"),
         (Auth::Tba(_), EntryMode::Tba) => return Ok(ModeSettings::Tba),
         (Auth::Tba(_), _) => format!("POST /connect/{unique_key}/tba"),
-        (Auth::Oauth1(_), _) => format!("GET /oauth/connect/{unique_key}"),
+        (Auth::Oauth1(_), _) | (Auth::App(_), _) => format!("GET /oauth/connect/{unique_key}"),
     };
     Err(ApiError::invalid_credentials(format!(
         "integration `{unique_key}` uses {} auth, so its connection is created with {right_route}",

@@ -41,14 +41,26 @@ pub struct UpdateIntegrationBody {
     credentials: Option<AppCredentialsInput>,
 }
 
+/// Client credentials in Nango's wire format: `client_id` and
+/// `client_secret` for OAuth types, `app_id`, `app_link` and `private_key`
+/// for `APP`, and all five for `CUSTOM`. Each type's fields are checked in [`app_credentials`], so the
+/// error names the missing field.
 #[derive(Debug, Deserialize)]
 pub struct AppCredentialsInput {
     #[serde(rename = "type")]
     kind: AppCredentialsType,
-    client_id: String,
-    client_secret: String,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    client_secret: Option<String>,
     #[serde(default)]
     scopes: Option<Scopes>,
+    #[serde(default)]
+    app_id: Option<String>,
+    #[serde(default)]
+    app_link: Option<String>,
+    #[serde(default)]
+    private_key: Option<String>,
 }
 
 /// Scopes as Nango sends them (one comma-separated string) or as an array.
@@ -198,12 +210,45 @@ fn app_credentials(
     provider: &Provider,
     input: AppCredentialsInput,
 ) -> Result<AppCredentials, ApiError> {
+    // A missing field makes the body malformed whatever the provider, so
+    // it is reported before the type is compared with the auth mode.
+    let required: &[(&str, bool)] = match input.kind {
+        AppCredentialsType::App => &[
+            ("app_id", input.app_id.is_some()),
+            ("app_link", input.app_link.is_some()),
+            ("private_key", input.private_key.is_some()),
+        ],
+        AppCredentialsType::Custom => &[
+            ("client_id", input.client_id.is_some()),
+            ("client_secret", input.client_secret.is_some()),
+            ("app_id", input.app_id.is_some()),
+            ("app_link", input.app_link.is_some()),
+            ("private_key", input.private_key.is_some()),
+        ],
+        _ => &[
+            ("client_id", input.client_id.is_some()),
+            ("client_secret", input.client_secret.is_some()),
+        ],
+    };
+    if let Some((field, _)) = required.iter().find(|(_, present)| !present) {
+        return Err(ApiError::invalid_body(format!(
+            "missing field `credentials.{field}`: credentials of type `{}` need {}",
+            input.kind.as_str(),
+            required
+                .iter()
+                .map(|(name, _)| format!("`{name}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
     let expected = match provider.auth {
         Auth::Oauth2(_) => AppCredentialsType::OAuth2,
         Auth::Oauth2ClientCredentials(_) => AppCredentialsType::OAuth2ClientCredentials,
         Auth::McpOauth2(_) => AppCredentialsType::McpOAuth2,
         Auth::Oauth1(_) => AppCredentialsType::OAuth1,
         Auth::Tba(_) => AppCredentialsType::Tba,
+        Auth::App(ref settings) if settings.user_token_url.is_some() => AppCredentialsType::Custom,
+        Auth::App(_) => AppCredentialsType::App,
         Auth::ApiKey(_) | Auth::Basic(_) | Auth::TwoStep(_) | Auth::Session(_) | Auth::None(_) | Auth::Signature(_) | Auth::AwsSigv4(_) | Auth::Jwt(_) => {
             return Err(ApiError::invalid_credentials(format!(
                 "provider `{}` uses {} auth, so its integrations take no client credentials: omit `credentials`",
@@ -221,16 +266,44 @@ fn app_credentials(
             input.kind.as_str()
         )));
     }
-    if input.client_id.trim().is_empty() {
+    if matches!(
+        input.kind,
+        AppCredentialsType::App | AppCredentialsType::Custom
+    ) {
+        return installable_app_credentials(input);
+    }
+    let client_id = input.client_id.unwrap_or_default();
+    if client_id.trim().is_empty() {
+        return Err(ApiError::invalid_credentials(
+            "`credentials.client_id` must not be empty",
+        ));
+    }
+    let client_secret = input.client_secret.unwrap_or_default();
+    Ok(AppCredentials {
+        kind: input.kind,
+        client_id,
+        client_secret: Secret::new(client_secret),
+        scopes: input.scopes.map(Scopes::into_vec).unwrap_or_default(),
+        app: None,
+    })
+}
+
+/// Checks the keys of an `APP` integration, which has no client id or
+/// secret, or of a `CUSTOM` one, which adds the app's OAuth client.
+fn installable_app_credentials(input: AppCredentialsInput) -> Result<AppCredentials, ApiError> {
+    let app = super::app::check_app_keys(input.app_id, input.app_link, input.private_key)?;
+    let client_id = input.client_id.unwrap_or_default();
+    if input.kind == AppCredentialsType::Custom && client_id.trim().is_empty() {
         return Err(ApiError::invalid_credentials(
             "`credentials.client_id` must not be empty",
         ));
     }
     Ok(AppCredentials {
         kind: input.kind,
-        client_id: input.client_id,
-        client_secret: Secret::new(input.client_secret),
-        scopes: input.scopes.map(Scopes::into_vec).unwrap_or_default(),
+        client_id,
+        client_secret: Secret::new(input.client_secret.unwrap_or_default()),
+        scopes: Vec::new(),
+        app: Some(app),
     })
 }
 
@@ -262,6 +335,20 @@ fn integration_json(
     });
     if include_credentials {
         value["credentials"] = match &record.credentials {
+            Some(credentials) if credentials.app.is_some() => {
+                let app = credentials.app.as_ref();
+                let mut value = json!({
+                    "type": credentials.kind.as_str(),
+                    "app_id": app.map(|app| app.app_id.as_str()),
+                    "app_link": app.map(|app| app.app_link.as_str()),
+                    "private_key": app.map(|app| app.private_key.expose()),
+                });
+                if credentials.kind == AppCredentialsType::Custom {
+                    value["client_id"] = json!(credentials.client_id);
+                    value["client_secret"] = json!(credentials.client_secret.expose());
+                }
+                value
+            }
             Some(credentials) => json!({
                 "type": credentials.kind.as_str(),
                 "client_id": credentials.client_id,

@@ -1,6 +1,7 @@
 //! The router: which path goes to which handler, and which routes need the
 //! secret key.
 
+mod app;
 mod connect;
 mod connections;
 mod credential_entry;

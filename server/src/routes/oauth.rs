@@ -10,10 +10,11 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use latchkey_catalog::{Auth, Provider};
-use latchkey_engine::{ClientApp, ConnectionConfig, Credentials, EngineError, McpSetup};
+use latchkey_engine::{ClientApp, ConnectionConfig, Credentials, EngineError, McpSetup, Secret};
 use serde::Deserialize;
 
-use super::connect::{hash_token, session_for};
+use super::app;
+use super::connect::{generate_token, hash_token, session_for};
 use super::connections::new_connection;
 use super::oauth1;
 use crate::connection_config;
@@ -21,7 +22,9 @@ use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::logging::{record_connection, record_integration};
 use crate::pages::{self, Retry};
-use crate::records::{ConnectionRecord, IntegrationRecord, OAuthStateRecord};
+use crate::records::{
+    ConnectSessionRecord, ConnectionRecord, IntegrationRecord, OAuthStateRecord, RequestTokenRecord,
+};
 use crate::store::{ClaimState, CreateConnection, StoreError};
 use crate::AppState;
 
@@ -85,7 +88,7 @@ async fn start_authorization(
     let provider = state.provider(&integration.provider)?;
     if !matches!(
         provider.auth,
-        Auth::Oauth2(_) | Auth::McpOauth2(_) | Auth::Oauth1(_)
+        Auth::Oauth2(_) | Auth::McpOauth2(_) | Auth::Oauth1(_) | Auth::App(_)
     ) {
         return Err(ApiError::invalid_credentials(format!(
             "integration `{unique_key}` uses {} auth, which has no browser flow: create its connection with POST /connections",
@@ -95,6 +98,10 @@ async fn start_authorization(
     // Checked before the end user's values, which cannot fix this. An
     // `mcp_oauth2` integration may lack them, because discovery registers
     // a client.
+    let app_link = match &provider.auth {
+        Auth::App(_) => Some(app::installable_app(&integration)?.1),
+        _ => None,
+    };
     if integration.credentials.is_none() && !matches!(provider.auth, Auth::McpOauth2(_)) {
         return Err(missing_client_credentials(&unique_key));
     }
@@ -110,6 +117,24 @@ async fn start_authorization(
     let config = connection_config::validate(provider, &input_config)?;
 
     let redirect_uri = state.settings.redirect_uri();
+    if let (Auth::App(settings), Some(app_link)) = (&provider.auth, app_link) {
+        // The provider sends the browser to the app's setup URL, which the
+        // app's owner sets to Latchkey's callback, with `state` passed
+        // through unchanged.
+        let state_value = Secret::new(generate_token(""));
+        let url = app::install_url(&app_link, &settings.install_path, &state_value)?;
+        let pending = PendingAuthorization {
+            unique_key,
+            integration,
+            session,
+            config,
+            pkce_verifier: None,
+            redirect_uri,
+            mcp: None,
+            oauth1_request_token: None,
+        };
+        return store_state_and_redirect(state, pending, query, &state_value, url.as_str()).await;
+    }
     let (flow_provider, app, mcp) = match &provider.auth {
         Auth::McpOauth2(_) => {
             let setup = prepare_mcp(state, provider, &integration, &redirect_uri, &config).await?;
@@ -138,27 +163,61 @@ async fn start_authorization(
         }
     };
 
-    let now = Utc::now();
-    let record = OAuthStateRecord {
-        integration: unique_key,
-        provider: integration.provider,
-        end_user: session.end_user,
-        connection_config: config,
+    let pending = PendingAuthorization {
+        unique_key,
+        integration,
+        session,
+        config,
         pkce_verifier,
         redirect_uri,
+        mcp,
+        oauth1_request_token,
+    };
+    store_state_and_redirect(state, pending, query, &state_value, url.as_str()).await
+}
+
+/// The values an authorization stores under its `state` until the callback.
+struct PendingAuthorization {
+    unique_key: String,
+    integration: IntegrationRecord,
+    session: ConnectSessionRecord,
+    config: ConnectionConfig,
+    pkce_verifier: Option<Secret>,
+    redirect_uri: String,
+    mcp: Option<McpSetup>,
+    oauth1_request_token: Option<RequestTokenRecord>,
+}
+
+/// Stores the OAuth state record under the hash of `state_value` and
+/// redirects the browser to `url`.
+async fn store_state_and_redirect(
+    state: &AppState,
+    pending: PendingAuthorization,
+    query: &ConnectQuery,
+    state_value: &Secret,
+    url: &str,
+) -> Result<Response, ApiError> {
+    let now = Utc::now();
+    let record = OAuthStateRecord {
+        integration: pending.unique_key,
+        provider: pending.integration.provider,
+        end_user: pending.session.end_user,
+        connection_config: pending.config,
+        pkce_verifier: pending.pkce_verifier,
+        redirect_uri: pending.redirect_uri,
         created_at: now,
         expires_at: state.settings.expiry(now, state.settings.oauth_state_ttl)?,
         session_token_hash: query.connect_session_token.as_deref().map(hash_token),
         claimed: false,
-        mcp,
-        oauth1_request_token,
+        mcp: pending.mcp,
+        oauth1_request_token: pending.oauth1_request_token,
     };
     state
         .store
         .create_state(&hash_token(state_value.expose()), &record)
         .await?;
 
-    Ok((StatusCode::FOUND, [(LOCATION, url.to_string())]).into_response())
+    Ok((StatusCode::FOUND, [(LOCATION, url.to_owned())]).into_response())
 }
 
 /// Discovers the endpoints of an `mcp_oauth2` provider and registers a
@@ -252,7 +311,7 @@ pub async fn callback(State(state): State<AppState>, uri: Uri) -> Response {
 }
 
 /// A failed callback: the page's status, error type and description.
-struct CallbackFailure {
+pub(super) struct CallbackFailure {
     status: StatusCode,
     error_type: String,
     description: String,
@@ -337,10 +396,16 @@ async fn finish_authorization(
     };
     let Some(code) = query.get(&code_param).filter(|c| !c.is_empty()) else {
         discard(state, &state_hash).await;
+        // GitHub sends `setup_action=request` without an installation when
+        // the end user asked an organization owner to approve the install.
+        let setup_action = match query.get("setup_action") {
+            Some(action) => format!(" (`setup_action` is {action:?})"),
+            None => String::new(),
+        };
         return Err(CallbackFailure::from_api(ApiError::new(
             StatusCode::BAD_REQUEST,
             "missing_code",
-            format!("the provider redirected back without `{code_param}` or `error`"),
+            format!("the provider redirected back without `{code_param}` or `error`{setup_action}"),
         )));
     };
 
@@ -393,6 +458,7 @@ fn code_param(state: &AppState, integration: &str) -> Result<String, CallbackFai
     Ok(match &provider.auth {
         Auth::Oauth2(oauth2) => oauth2.callback_code_param().to_owned(),
         Auth::Oauth1(_) => "oauth_verifier".to_owned(),
+        Auth::App(app) => app.installation_param.clone(),
         _ => "code".to_owned(),
     })
 }
@@ -411,6 +477,9 @@ async fn exchange(
         .get_integration(&pending.integration)?
         .ok_or_else(|| ApiError::unknown_integration(&pending.integration))?;
     let provider = state.provider(&integration.provider)?;
+    if let Auth::App(_) = provider.auth {
+        return app::finish_install(state, provider, integration, pending, code, query).await;
+    }
     let (provider, app) = match &pending.mcp {
         Some(setup) => {
             let flow_provider = setup
