@@ -1,5 +1,5 @@
 //! `latchkey codegen`: writes the typed Rust client crate and the OpenAPI
-//! documents of the catalog, or checks that a directory holds them.
+//! documents of the catalog, or checks that a directory contains them.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +35,7 @@ pub struct CodegenArgs {
 pub fn run(args: &CodegenArgs) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::with_dirs(&args.catalog_dir)
         .context("the provider catalog is invalid; nothing was generated")?;
+
     let output = generate(&catalog, &args.providers)?;
     let out = args.out.display();
     if !args.check {
@@ -46,12 +47,14 @@ pub fn run(args: &CodegenArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
+
     let differences = check_output(&args.out, &output)
         .with_context(|| format!("cannot read the generated files in {out}"))?;
     if differences.is_empty() {
         println!("{out} is up to date ({} files)", output.files.len());
         return Ok(ExitCode::SUCCESS);
     }
+
     for difference in &differences {
         let state = match difference.kind {
             DifferenceKind::Missing => "missing",
@@ -60,6 +63,7 @@ pub fn run(args: &CodegenArgs) -> anyhow::Result<ExitCode> {
         };
         eprintln!("{out}/{}: {state}", difference.path);
     }
+
     let mut command = format!("latchkey codegen --out {out}");
     for provider in &args.providers {
         command.push_str(&format!(" --provider {provider}"));

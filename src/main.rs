@@ -46,7 +46,7 @@ enum Command {
         command: CatalogCommand,
     },
     /// Generate a typed Rust client crate and OpenAPI documents for the
-    /// catalog, or check that a directory holds them.
+    /// catalog, or check that a directory contains them.
     Codegen(codegen::CodegenArgs),
 }
 

@@ -14,7 +14,7 @@ use crate::{Error, Output, OPENAPI_DIR};
 /// left alone.
 const OWNED_DIRS: [(&str, &str); 2] = [("rust/src/providers", "rs"), (OPENAPI_DIR, "json")];
 
-/// How a file on disk differs from the generated one.
+/// The kind of difference between a file on disk and the generated one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DifferenceKind {
     /// The generator produces the file, and the directory lacks it.

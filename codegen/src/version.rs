@@ -10,7 +10,8 @@ use sha2::{Digest, Sha256};
 pub fn catalog_version(catalog: &Catalog) -> String {
     let mut hasher = Sha256::new();
     for provider in catalog.providers() {
-        // Serializing the typed model cannot fail: its maps have string keys.
+        // Serializing the typed model cannot fail, because every map in it has
+        // string keys.
         let json = serde_json::to_vec(provider).expect("a provider serializes to JSON");
         hasher.update((json.len() as u64).to_be_bytes());
         hasher.update(&json);

@@ -254,11 +254,13 @@ fn field_context(
             FieldType::Boolean => ("bool", "bool", "config::set_bool"),
         }
     };
+
     let set_value = if setter_param.starts_with("impl") {
         "value.into()"
     } else {
         "value"
     };
+
     let optional = match field_use {
         // A field that Latchkey fills may be missing from a caller's values.
         FieldUse::ConnectionConfig => {
@@ -271,12 +273,14 @@ fn field_context(
     } else {
         value_type.to_owned()
     };
+
     let bare_ident = ident.trim_start_matches("r#");
     let rename = if bare_ident == key {
         String::new()
     } else {
         layout::attribute(4, "serde", &[format!("rename = {key_literal}")])
     };
+
     // `build` is the builder's own method.
     let setter_name = if ident == "build" { "build_" } else { ident };
     let setter = layout::signature(
@@ -294,6 +298,7 @@ fn field_context(
             set_value.to_owned(),
         ],
     );
+
     Field {
         key: key.to_owned(),
         ident: ident.to_owned(),
@@ -307,8 +312,8 @@ fn field_context(
     }
 }
 
-/// The doc comment of a field: its title, description and what the builder
-/// checks, as `///` lines for an indent of 4.
+/// Returns the doc comment of a field: its title, description and what the
+/// builder checks, as `///` lines for an indent of 4.
 fn field_doc(field: &ConfigField) -> Vec<String> {
     let mut text = field.title.trim().to_owned();
     if !text.ends_with('.') {
