@@ -1,7 +1,9 @@
 //! The `latchkey` command: `serve` runs the HTTP API, `catalog validate`
 //! checks provider files, `catalog show` prints what Latchkey would send for
-//! a provider, `catalog import` converts Nango's provider catalog.
+//! a provider, `catalog import` converts Nango's provider catalog, and
+//! `codegen` writes typed clients and OpenAPI documents for the catalog.
 
+mod codegen;
 mod show;
 
 use std::io::{IsTerminal as _, Write as _};
@@ -43,6 +45,9 @@ enum Command {
         #[command(subcommand)]
         command: CatalogCommand,
     },
+    /// Generate a typed Rust client crate and OpenAPI documents for the
+    /// catalog, or check that a directory contains them.
+    Codegen(codegen::CodegenArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -163,6 +168,7 @@ fn main() -> ExitCode {
         Command::Catalog {
             command: CatalogCommand::Import(args),
         } => import(&args).map(|()| ExitCode::SUCCESS),
+        Command::Codegen(args) => codegen::run(&args),
     };
     result.unwrap_or_else(|error| {
         eprintln!("error: {error:#}");
@@ -287,7 +293,9 @@ mod tests {
         let argv = ["latchkey", "serve"].iter().chain(extra);
         match Cli::try_parse_from(argv)?.command {
             Command::Serve(args) => Ok(args),
-            Command::Catalog { .. } => unreachable!("the arguments name `serve`"),
+            Command::Catalog { .. } | Command::Codegen(_) => {
+                unreachable!("the arguments name `serve`")
+            }
         }
     }
 

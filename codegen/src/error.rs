@@ -31,4 +31,32 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A provider selected by name is not in the catalog.
+    #[error(
+        "unknown provider `{name}`{}: use a name from the catalog (`GET /providers` lists them), or add your file with `--catalog-dir`",
+        suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default()
+    )]
+    UnknownProvider {
+        name: String,
+        suggestion: Option<String>,
+    },
+    /// Two providers map to the same Rust identifier.
+    #[error(
+        "providers `{first}` and `{second}` both map to the Rust name `{identifier}`: rename one of them"
+    )]
+    NameCollision {
+        first: String,
+        second: String,
+        identifier: String,
+    },
+    /// Two keys of one provider map to the same Rust field name.
+    #[error(
+        "provider `{provider}`: keys `{first}` and `{second}` both map to the Rust field `{identifier}`: rename one of them"
+    )]
+    FieldCollision {
+        provider: String,
+        first: String,
+        second: String,
+        identifier: String,
+    },
 }

@@ -32,6 +32,12 @@ pub(crate) fn provider_security(
     provider: &Provider,
     variables: &ServerVariables,
 ) -> Result<Option<ProviderSecurity>, Error> {
+    let inject = provider.auth.inject();
+    if inject.location == InjectLocation::PathSegment {
+        // OpenAPI has no security scheme for a credential in the URL path;
+        // `path_credential` describes it in an extension instead.
+        return Ok(None);
+    }
     let security = match &provider.auth {
         Auth::None(_) => return Ok(None),
         Auth::Oauth2(oauth) => {
@@ -227,6 +233,18 @@ pub(crate) fn provider_security(
             simple(scheme)
         }
         Auth::Signature(settings) => simple(request_signature_scheme(provider, settings)?),
+        Auth::App(settings) => {
+            let url = template(provider, "auth.token_url", &settings.token_url)?;
+            let mut scheme = token_scheme(
+                &provider.auth.inject(),
+                &format!(
+                    "An installation token that Latchkey obtains from `{}` with an RS256 app JWT signed by the integration's private key, and obtains again before it expires.",
+                    url.openapi_notation(),
+                ),
+            );
+            scheme["x-latchkey-token-url-template"] = json!(url.openapi_notation());
+            simple(scheme)
+        }
         Auth::AwsSigv4(settings) => simple(json!({
             "type": "apiKey",
             "in": "header",
@@ -319,6 +337,19 @@ fn add_inject(scheme: &mut Value, inject: &Inject) {
     }
 }
 
+/// Describes a credential that the proxy appends to the base URL's path as
+/// one segment, for which OpenAPI has no security scheme; `None` for a
+/// credential placed elsewhere.
+pub(crate) fn path_credential(provider: &Provider) -> Option<Value> {
+    let inject = provider.auth.inject();
+    (inject.location == InjectLocation::PathSegment).then(|| {
+        json!({
+            "description": "The credential is appended to the upstream base URL's path as one segment, so a direct call carries it in the URL. Through the proxy, Latchkey adds it.",
+            "value": inject.value,
+        })
+    })
+}
+
 fn inject_json(inject: &Inject) -> Value {
     json!({
         "in": location(inject.location),
@@ -331,6 +362,7 @@ fn location(location: InjectLocation) -> &'static str {
     match location {
         InjectLocation::Header => "header",
         InjectLocation::Query => "query",
+        InjectLocation::PathSegment => "path",
     }
 }
 

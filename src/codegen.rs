@@ -1,0 +1,79 @@
+//! `latchkey codegen`: writes the typed Rust client crate and the OpenAPI
+//! documents of the catalog, or checks that a directory contains them.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Args;
+use latchkey_catalog::Catalog;
+use latchkey_codegen::{check_output, generate, write_output, DifferenceKind};
+
+#[derive(Debug, Args)]
+pub struct CodegenArgs {
+    /// Output directory: the crate goes to `DIR/rust/`, the OpenAPI
+    /// documents to `DIR/openapi/`. Created when missing.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+
+    /// Generate only this provider; repeatable. Default: every provider.
+    #[arg(long = "provider", value_name = "NAME")]
+    providers: Vec<String>,
+
+    /// Write nothing; exit 1 and list the files of DIR that are missing or
+    /// out of date.
+    #[arg(long)]
+    check: bool,
+
+    /// Extra directory of provider files; overrides built-in providers of the
+    /// same name. Repeatable.
+    #[arg(long, value_name = "DIR")]
+    catalog_dir: Vec<PathBuf>,
+}
+
+/// Runs the command; a failed check returns exit status 1.
+pub fn run(args: &CodegenArgs) -> anyhow::Result<ExitCode> {
+    let catalog = Catalog::with_dirs(&args.catalog_dir)
+        .context("the provider catalog is invalid; nothing was generated")?;
+
+    let output = generate(&catalog, &args.providers)?;
+    let out = args.out.display();
+    if !args.check {
+        let changed = write_output(&args.out, &output)
+            .with_context(|| format!("cannot write the generated files to {out}"))?;
+        println!(
+            "generated {} files in {out} ({changed} changed)",
+            output.files.len()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let differences = check_output(&args.out, &output)
+        .with_context(|| format!("cannot read the generated files in {out}"))?;
+    if differences.is_empty() {
+        println!("{out} is up to date ({} files)", output.files.len());
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    for difference in &differences {
+        let state = match difference.kind {
+            DifferenceKind::Missing => "missing",
+            DifferenceKind::Stale => "out of date",
+            DifferenceKind::Unexpected => "not generated any more",
+        };
+        eprintln!("{out}/{}: {state}", difference.path);
+    }
+
+    let mut command = format!("latchkey codegen --out {out}");
+    for provider in &args.providers {
+        command.push_str(&format!(" --provider {provider}"));
+    }
+    for dir in &args.catalog_dir {
+        command.push_str(&format!(" --catalog-dir {}", dir.display()));
+    }
+    eprintln!(
+        "error: {} generated files in {out} differ from the catalog; run `{command}` to update them",
+        differences.len()
+    );
+    Ok(ExitCode::FAILURE)
+}
