@@ -140,11 +140,15 @@ fn every_builtin_document_has_proxy_contract() {
         let has_scheme = document["components"]["securitySchemes"]
             .get("providerAuth")
             .is_some();
+        // A credential in the URL path has no OpenAPI scheme; the document
+        // describes it in `x-latchkey-path-credential` instead.
+        let in_path = document.get("x-latchkey-path-credential").is_some();
         assert_eq!(
-            has_scheme,
+            has_scheme || in_path,
             provider.auth.injects_credential(),
             "provider `{name}`"
         );
+        assert!(!(has_scheme && in_path), "provider `{name}`");
         for flow in document["components"]["securitySchemes"]["providerAuth"]["flows"]
             .as_object()
             .into_iter()
