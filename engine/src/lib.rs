@@ -53,7 +53,9 @@ pub struct Engine {
 
 impl Engine {
     /// Creates an engine that sends token requests with `http`, whose
-    /// timeouts and proxy settings apply to them.
+    /// timeouts and proxy settings apply to them. `http` should follow no
+    /// redirects, because the requests carry secrets that a redirect would
+    /// resend to another host.
     pub fn new(http: reqwest::Client) -> Engine {
         Engine { http }
     }

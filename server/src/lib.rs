@@ -224,7 +224,11 @@ fn build_state(
 ) -> Result<AppState, ServerError> {
     let connect_session_ttl = checked_ttl("connect_session_ttl", config.connect_session_ttl)?;
     let oauth_state_ttl = checked_ttl("oauth_state_ttl", config.oauth_state_ttl)?;
+    // Token, login, post-connection and discovery requests carry client
+    // secrets, codes and entered passwords, and a redirect would resend
+    // them to whatever host the `Location` names. None is followed.
     let token_client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
         .build()?;
