@@ -55,6 +55,7 @@ pub(crate) fn check(provider: &Provider, expected_name: Option<&str>) -> Vec<Pro
     }
     check_config_fields(provider, &patterns, &mut problems);
     check_templates(provider, &fields, &templates, &mut problems);
+    check_jwt_credential_keys(provider, &fields, &mut problems);
     check_unused_config_fields(provider, &fields, &templates, &mut problems);
     check_urls(provider, &patterns, &templates, &mut problems);
     check_auth_details(provider, &mut problems);
@@ -532,6 +533,45 @@ fn is_entered_credentials(auth: &Auth, pointer: &str, variable: &str) -> bool {
 
 /// The variable that holds the entered values in `jwt` assertion templates.
 const JWT_CREDENTIALS_VARIABLE: &str = "credentials";
+
+/// Reports a `credentials.<key>` in a `jwt` assertion template whose key is
+/// not declared under `auth.credentials`, because rendering it fails on
+/// every connection.
+fn check_jwt_credential_keys(
+    provider: &Provider,
+    fields: &[TemplateField<'_>],
+    problems: &mut Vec<Problem>,
+) {
+    let Auth::Jwt(jwt) = &provider.auth else {
+        return;
+    };
+    let declared: Vec<&str> = jwt.credentials.keys().map(String::as_str).collect();
+    let prefix = format!("{JWT_CREDENTIALS_VARIABLE}.");
+    for field in fields {
+        if !is_entered_credentials(&provider.auth, &field.pointer, JWT_CREDENTIALS_VARIABLE) {
+            continue;
+        }
+        // Syntax errors are reported by `check_templates`.
+        let Ok(template) = ENVIRONMENT.template_from_str(field.text) else {
+            continue;
+        };
+        for path in template.undeclared_variables(true) {
+            let Some(key) = path.strip_prefix(&prefix) else {
+                continue;
+            };
+            let key = key.split('.').next().unwrap_or(key);
+            if declared.contains(&key) {
+                continue;
+            }
+            problems.push(Problem::new(
+                Code::UndeclaredVariable,
+                field.pointer.clone(),
+                format!("`{JWT_CREDENTIALS_VARIABLE}.{key}` is not a declared credential field"),
+                Some(undeclared_help(key, &declared, "auth.credentials")),
+            ));
+        }
+    }
+}
 
 fn push_one<'a>(fields: &mut Vec<TemplateField<'a>>, pointer: &str, text: &'a str) {
     fields.push(TemplateField {
