@@ -10,7 +10,11 @@ use std::sync::OnceLock;
 
 use serde_json::{json, Value};
 
-use support::latchkey::{Api, CatalogDir, CatalogServer};
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+
+use support::latchkey::{assert_error, send, Api, CatalogDir, CatalogServer, Reply};
 use support::recorder::{CannedReply, Recorder};
 use support::{provider_file, random_hex};
 
@@ -28,15 +32,32 @@ fn env() -> &'static Env {
         let elsewhere = Recorder::start();
         let base = &provider.base_url;
         let catalog = CatalogDir::new();
-        catalog.write("test-cc-redirect", &client_credentials_provider(base));
-        catalog.write(
-            "test-login-redirect",
-            &two_step_provider("test-login-redirect", base, "/redirect/login"),
-        );
-        catalog.write(
-            "test-post-redirect",
-            &post_connection_provider("test-post-redirect", base, "/redirect/site"),
-        );
+        let files = [
+            ("test-cc-redirect", client_credentials_provider(base)),
+            (
+                "test-login-redirect",
+                two_step_provider("test-login-redirect", base, "/redirect/login"),
+            ),
+            (
+                "test-post-redirect",
+                post_connection_provider("test-post-redirect", base, "/redirect/site"),
+            ),
+            (
+                "test-login-outage",
+                two_step_provider("test-login-outage", base, "/outage/login"),
+            ),
+            (
+                "test-login-echo",
+                two_step_provider("test-login-echo", base, "/echo/login"),
+            ),
+            (
+                "test-refresh-rejected",
+                two_step_refresh_provider("test-refresh-rejected", base, "/rejected/login"),
+            ),
+        ];
+        for (name, file) in &files {
+            catalog.write(name, file);
+        }
         let latchkey = CatalogServer::start(catalog, &[]);
         Env {
             provider,
@@ -79,6 +100,23 @@ fn two_step_provider(name: &str, base: &str, login_path: &str) -> String {
     expires_in: expires_in"#
     );
     provider_file(name, name, &auth, &format!("{base}/api"), "")
+}
+
+/// Returns a `two_step` provider like [`two_step_provider`] whose reply
+/// carries a refresh token, sent to `{login_path}/refresh` to renew the
+/// token.
+fn two_step_refresh_provider(name: &str, base: &str, login_path: &str) -> String {
+    let file = two_step_provider(name, base, login_path);
+    let refresh = format!(
+        r#"  refresh_request:
+    url: "{base}{login_path}/refresh"
+    params:
+      refresh_token: "{{{{ refresh_token }}}}"
+  token_response:
+    refresh_token: refresh_token
+"#
+    );
+    file.replace("  token_response:\n", &refresh)
 }
 
 /// Returns an `api_key` provider with one post-connection step to
@@ -191,4 +229,152 @@ async fn redirects_are_not_followed() {
         "a redirect was followed: {:?}",
         env.elsewhere.requests()
     );
+}
+
+/// Sends `GET /proxy{path}` for the connection.
+async fn proxy_get(api: &Api, key: &str, id: &str, path: &str) -> Reply {
+    send(api.proxy(Method::GET, path, key, id)).await
+}
+
+/// Returns the `Authorization` header of the last request to `path`.
+fn last_authorization(recorder: &Recorder, path: &str) -> String {
+    let requests = recorder.requests_to(path);
+    let last = requests
+        .last()
+        .unwrap_or_else(|| panic!("no request reached {path}"));
+    last.header_values("authorization").join(", ")
+}
+
+#[tokio::test]
+async fn login_outage_is_temporary() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    env.provider.set_reply(
+        "/outage/login",
+        CannedReply::json(200, &json!({"access_token": "outage-t1", "expires_in": 1})),
+    );
+    let (key, id, created) = create(
+        &api,
+        "test-login-outage",
+        json!({"type": "TWO_STEP", "username": "ada", "password": "pw-outage"}),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    env.provider.set_reply(
+        "/outage/login",
+        CannedReply::text(503, "down for maintenance"),
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    let failed = proxy_get(&api, &key, &id, "/outage").await;
+
+    assert_error(
+        &failed,
+        StatusCode::BAD_GATEWAY,
+        "refresh_temporarily_failed",
+        "login answered 503",
+    );
+    assert!(
+        failed.error_message().contains("HTTP 503"),
+        "{}",
+        failed.text
+    );
+    assert_eq!(env.provider.requests_to("/outage/login").len(), 2);
+
+    // After the backoff the provider is asked again, and its new token is used.
+    env.provider.set_reply(
+        "/outage/login",
+        CannedReply::json(
+            200,
+            &json!({"access_token": "outage-t2", "expires_in": 3600}),
+        ),
+    );
+    tokio::time::sleep(Duration::from_millis(5200)).await;
+    let recovered = proxy_get(&api, &key, &id, "/outage").await;
+    assert_eq!(recovered.status, StatusCode::OK, "{}", recovered.text);
+    assert_eq!(env.provider.requests_to("/outage/login").len(), 3);
+    assert_eq!(
+        last_authorization(&env.provider, "/api/outage"),
+        "Bearer outage-t2"
+    );
+}
+
+#[tokio::test]
+async fn rejected_refresh_falls_back_to_login() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    env.provider.set_reply(
+        "/rejected/login",
+        CannedReply::json(
+            200,
+            &json!({"access_token": "fallback-t1", "refresh_token": "fallback-r1", "expires_in": 1}),
+        ),
+    );
+    env.provider.set_reply(
+        "/rejected/login/refresh",
+        CannedReply::json(401, &json!({"error": "refresh token fallback-r1 revoked"})),
+    );
+    let (key, id, created) = create(
+        &api,
+        "test-refresh-rejected",
+        json!({"type": "TWO_STEP", "username": "ada", "password": "pw-fallback"}),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    env.provider.set_reply(
+        "/rejected/login",
+        CannedReply::json(
+            200,
+            &json!({"access_token": "fallback-t2", "expires_in": 3600}),
+        ),
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+
+    let reply = proxy_get(&api, &key, &id, "/fallback").await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(env.provider.requests_to("/rejected/login/refresh").len(), 1);
+    assert_eq!(env.provider.requests_to("/rejected/login").len(), 2);
+    assert_eq!(
+        last_authorization(&env.provider, "/api/fallback"),
+        "Bearer fallback-t2"
+    );
+}
+
+#[tokio::test]
+async fn echoed_login_values_redacted() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    // The username is a prefix of the password, and the password needs
+    // JSON escaping, so a value-by-value replacement would leak either.
+    let username = format!("ada-{}", random_hex(4));
+    let password = format!("{username}\"horse\\battery");
+    let echo =
+        json!({"message": "bad login", "echo": {"username": username, "password": password}});
+    env.provider
+        .set_reply("/echo/login", CannedReply::json(401, &echo));
+
+    let (_, _, reply) = create(
+        &api,
+        "test-login-echo",
+        json!({"type": "TWO_STEP", "username": username, "password": password}),
+    )
+    .await;
+
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "invalid_credentials",
+        "echoed login",
+    );
+    let message = reply.error_message();
+    assert!(message.contains("bad login"), "{message}");
+    assert!(
+        message.contains(r#"{"password":"[redacted]","username":"[redacted]"}"#),
+        "{message}"
+    );
+    assert!(!message.contains("horse"), "{message}");
+    assert!(!message.contains(&username), "{message}");
+    let logs = env.latchkey.server.logs();
+    assert!(!logs.contains("horse"), "the password reached the logs");
 }

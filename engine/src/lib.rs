@@ -13,6 +13,7 @@ mod mcp;
 mod oauth1;
 mod oauth2_flow;
 mod post_connection;
+mod redact;
 mod secret;
 mod sign;
 mod signature;
