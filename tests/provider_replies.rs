@@ -54,6 +54,18 @@ fn env() -> &'static Env {
                 "test-refresh-rejected",
                 two_step_refresh_provider("test-refresh-rejected", base, "/rejected/login"),
             ),
+            (
+                "test-cc-echo-text",
+                client_credentials_at("test-cc-echo-text", base, "/echo/text-token"),
+            ),
+            (
+                "test-cc-echo-oauth",
+                client_credentials_at("test-cc-echo-oauth", base, "/echo/oauth-token"),
+            ),
+            (
+                "test-post-echo",
+                post_connection_provider("test-post-echo", base, "/echo/site"),
+            ),
         ];
         for (name, file) in &files {
             catalog.write(name, file);
@@ -65,6 +77,16 @@ fn env() -> &'static Env {
             latchkey,
         }
     })
+}
+
+/// Returns an `oauth2_client_credentials` provider whose token endpoint is
+/// `token_path`.
+fn client_credentials_at(name: &str, base: &str, token_path: &str) -> String {
+    let auth = format!(
+        r#"  mode: oauth2_client_credentials
+  token_url: "{base}{token_path}""#
+    );
+    provider_file(name, name, &auth, &format!("{base}/api"), "")
 }
 
 fn client_credentials_provider(base: &str) -> String {
@@ -377,4 +399,102 @@ async fn echoed_login_values_redacted() {
     assert!(!message.contains(&username), "{message}");
     let logs = env.latchkey.server.logs();
     assert!(!logs.contains("horse"), "the password reached the logs");
+}
+
+#[tokio::test]
+async fn token_error_bodies_redacted() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let client_secret = format!("cc$secret {}", random_hex(6));
+    let encoded: String = url::form_urlencoded::byte_serialize(client_secret.as_bytes()).collect();
+    env.provider.set_reply(
+        "/echo/text-token",
+        CannedReply::text(
+            400,
+            &format!("bad request: grant_type=client_credentials&client_secret={encoded}"),
+        ),
+    );
+    env.provider.set_reply(
+        "/echo/oauth-token",
+        CannedReply::json(
+            401,
+            &json!({"error": "invalid_client", "error_description": format!("secret {client_secret} is wrong")}),
+        ),
+    );
+
+    for (case, provider, expected) in [
+        (
+            "text body echoing the form",
+            "test-cc-echo-text",
+            "client_secret=[redacted]",
+        ),
+        (
+            "invalid_client description",
+            "test-cc-echo-oauth",
+            "secret [redacted] is wrong",
+        ),
+    ] {
+        let key = format!("{provider}-{}", random_hex(4));
+        api.create_integration(&json!({
+            "unique_key": key,
+            "provider": provider,
+            "credentials": {"type": "OAUTH2_CC", "client_id": "cid", "client_secret": client_secret},
+        }))
+        .await;
+
+        let reply = api
+            .post(
+                "/connections",
+                &json!({"provider_config_key": key, "connection_id": "echo", "credentials": {"type": "OAUTH2_CC"}}),
+            )
+            .await;
+
+        assert!(!reply.status.is_success(), "{case}: {}", reply.text);
+        let message = reply.error_message();
+        assert!(message.contains(expected), "{case}: {message}");
+        assert!(!message.contains(&client_secret), "{case}: {message}");
+        assert!(!message.contains(&encoded), "{case}: {message}");
+    }
+    let logs = env.latchkey.server.logs();
+    assert!(
+        !logs.contains(&client_secret),
+        "the client secret reached the logs"
+    );
+    assert!(
+        !logs.contains(&encoded),
+        "the encoded client secret reached the logs"
+    );
+}
+
+#[tokio::test]
+async fn post_connection_rejection_is_client_error() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let api_key = format!("k-{}", random_hex(8));
+    env.provider.set_reply(
+        "/echo/site",
+        CannedReply::json(401, &json!({"error": format!("bad key {api_key}")})),
+    );
+
+    let (key, id, reply) = create(
+        &api,
+        "test-post-echo",
+        json!({"type": "API_KEY", "api_key": api_key}),
+    )
+    .await;
+
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "invalid_credentials",
+        "key rejected",
+    );
+    let message = reply.error_message();
+    assert!(message.contains("HTTP 401"), "{message}");
+    assert!(message.contains("bad key [redacted]"), "{message}");
+    assert!(!message.contains(&api_key), "{message}");
+    let logs = env.latchkey.server.logs();
+    assert!(!logs.contains(&api_key), "the API key reached the logs");
+    let stored = api.connection_reply(&key, &id, None).await;
+    assert_eq!(stored.status, StatusCode::NOT_FOUND, "{}", stored.text);
 }
