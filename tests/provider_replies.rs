@@ -66,6 +66,10 @@ fn env() -> &'static Env {
                 "test-post-echo",
                 post_connection_provider("test-post-echo", base, "/echo/site"),
             ),
+            (
+                "test-cc-linebreak",
+                client_credentials_at("test-cc-linebreak", base, "/linebreak/token"),
+            ),
         ];
         for (name, file) in &files {
             catalog.write(name, file);
@@ -496,5 +500,41 @@ async fn post_connection_rejection_is_client_error() {
     let logs = env.latchkey.server.logs();
     assert!(!logs.contains(&api_key), "the API key reached the logs");
     let stored = api.connection_reply(&key, &id, None).await;
+    assert_eq!(stored.status, StatusCode::NOT_FOUND, "{}", stored.text);
+}
+
+#[tokio::test]
+async fn unusable_token_not_stored() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    env.provider.set_reply(
+        "/linebreak/token",
+        CannedReply::json(
+            200,
+            &json!({"access_token": "line\nbreak", "expires_in": 3600}),
+        ),
+    );
+    let key = format!("linebreak-{}", random_hex(4));
+    api.create_integration(&json!({
+        "unique_key": key,
+        "provider": "test-cc-linebreak",
+        "credentials": {"type": "OAUTH2_CC", "client_id": "cid", "client_secret": "cs-linebreak"},
+    }))
+    .await;
+
+    let reply = api
+        .post(
+            "/connections",
+            &json!({"provider_config_key": key, "connection_id": "linebreak", "credentials": {"type": "OAUTH2_CC"}}),
+        )
+        .await;
+
+    assert_eq!(reply.status, StatusCode::BAD_GATEWAY, "{}", reply.text);
+    let message = reply.error_message();
+    assert!(
+        message.contains("contains a control character"),
+        "{message}"
+    );
+    let stored = api.connection_reply(&key, "linebreak", None).await;
     assert_eq!(stored.status, StatusCode::NOT_FOUND, "{}", stored.text);
 }
