@@ -1613,6 +1613,31 @@ impl Harness {
 }
 
 #[tokio::test]
+async fn proxy_rejects_trace_and_connect() {
+    let h = harness().await;
+    h.import_query_key().await;
+    let headers = [("provider-config-key", "qkey"), ("connection-id", "c1")];
+    for method in ["TRACE", "CONNECT"] {
+        let reply = send_with(&h.router, method, "/proxy/echo", &headers, String::new()).await;
+
+        assert_eq!(
+            reply.status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method}: {}",
+            reply.body
+        );
+        assert_eq!(reply.error_code(), "method_not_allowed", "{method}");
+        assert!(
+            !reply.body.contains("sk_stored"),
+            "{method}: {}",
+            reply.body
+        );
+    }
+    let allowed = h.proxy("/proxy/echo", &[]).await;
+    assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.body);
+}
+
+#[tokio::test]
 async fn proxy_rejects_dot_segments() {
     let h = harness().await;
     h.import_query_key().await;
