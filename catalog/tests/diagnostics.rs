@@ -363,6 +363,14 @@ const CASES: &[Case] = &[
         )],
     },
     Case {
+        name: "aws_service_not_lowercase",
+        file_name: "demo.yaml",
+        edits: &[(
+            OAUTH2_AUTH,
+            "  mode: aws_sigv4\n  service: S3\n  region: us-east-1\n",
+        )],
+    },
+    Case {
         name: "signature_invalid_header_name",
         file_name: "demo.yaml",
         edits: &[(
