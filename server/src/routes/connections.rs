@@ -336,6 +336,11 @@ async fn import_credentials(
                 raw,
             },
         ) => {
+            if access_token.is_empty() {
+                return Err(ApiError::invalid_credentials(
+                    "`credentials.access_token` is empty; send the access token the provider issued",
+                ));
+            }
             check_header_credential("credentials.access_token", &access_token)?;
             let now = Utc::now();
             let expires_in = expires_in_field(expires_in)?;

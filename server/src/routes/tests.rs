@@ -1783,6 +1783,29 @@ async fn browser_responses_forbid_caching_and_framing() {
 }
 
 #[tokio::test]
+async fn empty_oauth2_access_token_rejected() {
+    let h = harness().await;
+    h.create_every_mode().await;
+    let body = json!({
+        "provider_config_key": "local",
+        "connection_id": "empty-token",
+        "credentials": {"type": "OAUTH2", "access_token": ""},
+    });
+
+    let reply = h.api("POST", "/connections", Some(body)).await;
+
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert_eq!(reply.error_code(), "invalid_credentials");
+    assert!(
+        reply.body.contains("`credentials.access_token` is empty"),
+        "{}",
+        reply.body
+    );
+    let list = send(&h.router, "GET", "/connections", Some(SECRET), None).await;
+    assert_eq!(list.json()["connections"], json!([]));
+}
+
+#[tokio::test]
 async fn header_credentials_reject_control_characters() {
     let h = harness().await;
     h.create_every_mode().await;
