@@ -1346,13 +1346,24 @@ fn check_signature(provider: &Provider, signature: &Signature, problems: &mut Ve
         ));
     }
     if !placed {
-        problems.push(Problem::new(
+        // Underline the key of the mapping that should use the signature
+        // (`headers`, `query`, or `mode` when neither is set).
+        let pointer = if !signature.headers.is_empty() {
+            "/auth/headers"
+        } else if !signature.query.is_empty() {
+            "/auth/query"
+        } else {
+            "/auth/mode"
+        };
+        let mut problem = Problem::new(
             Code::InvalidValue,
-            "/auth".to_owned(),
+            pointer.to_owned(),
             "no value of `headers` or `query` uses `signature`, so requests would go out unsigned"
                 .to_owned(),
             Some("add a header such as `X-Signature: \"{{ signature }}\"`".to_owned()),
-        ));
+        );
+        problem.at_key = true;
+        problems.push(problem);
     }
 }
 
@@ -1656,7 +1667,7 @@ mod tests {
         let unplaced = "  algorithm: hmac_sha1\n  string_to_sign: x\n  headers:\n    X-Time: \"{{ timestamp }}\"\n";
         assert_eq!(
             diagnostics(&signature(unplaced)),
-            [("invalid-value".to_owned(), "auth".to_owned())]
+            [("invalid-value".to_owned(), "auth.headers".to_owned())]
         );
     }
 }

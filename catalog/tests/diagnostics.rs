@@ -371,6 +371,14 @@ const CASES: &[Case] = &[
         )],
     },
     Case {
+        name: "signature_not_placed",
+        file_name: "demo.yaml",
+        edits: &[(
+            OAUTH2_AUTH,
+            "  mode: signature\n  algorithm: hmac_sha256\n  string_to_sign: \"{{ timestamp }}\"\n  encoding: hex\n  headers:\n    X-Timestamp: \"{{ timestamp }}\"\n",
+        )],
+    },
+    Case {
         name: "signature_invalid_header_name",
         file_name: "demo.yaml",
         edits: &[(
