@@ -473,7 +473,10 @@ async fn import_credentials(
                 oauth_token,
                 oauth_token_secret,
             },
-        ) => oauth1_credentials(provider, oauth_token, oauth_token_secret),
+        ) => {
+            require_consumer_credentials(integration, "OAUTH1")?;
+            oauth1_credentials(provider, oauth_token, oauth_token_secret)
+        }
         (
             Auth::Tba(_),
             ImportCredentials::Tba {
@@ -481,6 +484,7 @@ async fn import_credentials(
                 token_secret,
             },
         ) => {
+            require_consumer_credentials(integration, "TBA")?;
             let token_id = required_credential(provider, "token_id", token_id)?;
             let token_secret = required_credential(provider, "token_secret", token_secret)?;
             tba_credentials("credentials.", token_id, token_secret)
@@ -488,6 +492,22 @@ async fn import_credentials(
         (Auth::Oauth1(_), input) => Err(mismatch(&input, "OAUTH1")),
         (Auth::Tba(_), input) => Err(mismatch(&input, "TBA")),
     }
+}
+
+/// Rejects an `OAUTH1` or `TBA` import into an integration without a
+/// consumer key and secret, because every proxy call signs with them.
+fn require_consumer_credentials(
+    integration: &IntegrationRecord,
+    app_type: &str,
+) -> Result<(), ApiError> {
+    if integration.credentials.is_some() {
+        return Ok(());
+    }
+    Err(ApiError::invalid_credentials(format!(
+        "integration `{}` has no consumer key and secret, which sign every request of a {app_type} connection; \
+         give the integration `{app_type}` credentials first",
+        integration.unique_key
+    )))
 }
 
 /// The error for a credential field that an import left out or sent empty,
