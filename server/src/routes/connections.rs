@@ -94,14 +94,21 @@ enum ImportCredentials {
         #[serde(flatten)]
         fields: serde_json::Map<String, Value>,
     },
+    /// `unknown` collects fields these modes do not take, which are
+    /// rejected rather than dropped.
     #[serde(rename = "NONE")]
-    None {},
+    None {
+        #[serde(flatten)]
+        unknown: serde_json::Map<String, Value>,
+    },
     #[serde(rename = "SIGNATURE")]
     Signature {
         #[serde(default)]
         username: Option<String>,
         #[serde(default)]
         password: Option<String>,
+        #[serde(flatten)]
+        unknown: serde_json::Map<String, Value>,
     },
     #[serde(rename = "AWS_SIGV4")]
     AwsSigV4 {
@@ -111,6 +118,8 @@ enum ImportCredentials {
         secret_access_key: Option<String>,
         #[serde(default)]
         session_token: Option<String>,
+        #[serde(flatten)]
+        unknown: serde_json::Map<String, Value>,
     },
     /// The values of the definition's `credentials` under their own keys,
     /// as Nango's JWT credentials carry them.
@@ -175,7 +184,7 @@ impl ImportCredentials {
             ImportCredentials::Basic { .. } => "BASIC",
             ImportCredentials::TwoStep { .. } => "TWO_STEP",
             ImportCredentials::Session { .. } => "BILL",
-            ImportCredentials::None {} => "NONE",
+            ImportCredentials::None { .. } => "NONE",
             ImportCredentials::Signature { .. } => "SIGNATURE",
             ImportCredentials::AwsSigV4 { .. } => "AWS_SIGV4",
             ImportCredentials::Jwt { .. } => "JWT",
@@ -228,7 +237,9 @@ pub async fn create(
 
     let input_credentials = match (body.credentials, &provider.auth) {
         (Some(credentials), _) => credentials,
-        (None, Auth::None(_)) => ImportCredentials::None {},
+        (None, Auth::None(_)) => ImportCredentials::None {
+            unknown: serde_json::Map::new(),
+        },
         (None, _) => return Err(ApiError::invalid_body("missing field `credentials`")),
     };
     let credentials = import_credentials(
@@ -426,7 +437,10 @@ async fn import_credentials(
             two_step::obtain_credentials(state, provider, &integration.unique_key, fields, config)
                 .await
         }
-        (Auth::None(_), ImportCredentials::None {}) => Ok(Credentials::None {}),
+        (Auth::None(_), ImportCredentials::None { unknown }) => {
+            reject_unknown("NONE", &[], &unknown)?;
+            Ok(Credentials::None {})
+        }
         (Auth::Oauth2(_), input) => Err(mismatch(&input, "OAUTH2")),
         (Auth::Oauth2ClientCredentials(_), input) => Err(mismatch(&input, "OAUTH2_CC")),
         (Auth::ApiKey(_), input) => Err(mismatch(&input, "API_KEY")),
@@ -434,7 +448,15 @@ async fn import_credentials(
         (Auth::TwoStep(_), input) => Err(mismatch(&input, "TWO_STEP")),
         (Auth::Session(_), input) => Err(mismatch(&input, "BILL")),
         (Auth::None(_), input) => Err(mismatch(&input, "NONE")),
-        (Auth::Signature(_), ImportCredentials::Signature { username, password }) => {
+        (
+            Auth::Signature(_),
+            ImportCredentials::Signature {
+                username,
+                password,
+                unknown,
+            },
+        ) => {
+            reject_unknown("SIGNATURE", &["username", "password"], &unknown)?;
             let input = SignatureInput { username, password };
             signature_credentials("credentials.", input, |field| {
                 missing_field(provider, field)
@@ -446,8 +468,11 @@ async fn import_credentials(
                 access_key_id,
                 secret_access_key,
                 session_token,
+                unknown,
             },
         ) => {
+            let allowed = ["access_key_id", "secret_access_key", "session_token"];
+            reject_unknown("AWS_SIGV4", &allowed, &unknown)?;
             let input = AwsSigV4Input {
                 access_key_id,
                 secret_access_key,
@@ -492,6 +517,30 @@ async fn import_credentials(
         (Auth::Oauth1(_), input) => Err(mismatch(&input, "OAUTH1")),
         (Auth::Tba(_), input) => Err(mismatch(&input, "TBA")),
     }
+}
+
+/// Rejects the first field of `unknown`, naming the fields that
+/// credentials of `type_name` take.
+fn reject_unknown(
+    type_name: &str,
+    allowed: &[&str],
+    unknown: &serde_json::Map<String, Value>,
+) -> Result<(), ApiError> {
+    let Some(name) = unknown.keys().next() else {
+        return Ok(());
+    };
+    let takes = if allowed.is_empty() {
+        "no other fields".to_owned()
+    } else {
+        allowed
+            .iter()
+            .map(|field| format!("`credentials.{field}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Err(ApiError::invalid_credentials(format!(
+        "unknown field `credentials.{name}`: credentials of type `{type_name}` take {takes}"
+    )))
 }
 
 /// Rejects an `OAUTH1` or `TBA` import into an integration without a
