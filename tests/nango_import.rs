@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 const ENTRIES: usize = 1013;
-const CONVERTED: usize = 969;
+const CONVERTED: usize = 968;
 const SUPPORTED_MODES: [&str; 15] = [
     "JWT",
     "SIGNATURE",
@@ -70,6 +70,7 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
     ("template variable filled by a post-connection script", 2),
     ("token expiry given as a remaining time", 1),
     ("token request body format with no Latchkey form", 1),
+    ("token taken from the whole reply body", 1),
     ("unexpected entry shape", 2),
 ];
 

@@ -486,6 +486,56 @@ async fn tba_import_bad_input() {
 }
 
 #[tokio::test]
+async fn import_needs_consumer_credentials() {
+    let env = env();
+    let api = env.server.api();
+    let cases = [
+        (
+            "test-tba",
+            tba_body(
+                "",
+                json!({"type": "TBA", "token_id": TBA_TOKEN_ID, "token_secret": TBA_TOKEN_SECRET}),
+            ),
+        ),
+        (
+            "test-oauth1",
+            json!({"credentials": {"type": "OAUTH1", "oauth_token": "t", "oauth_token_secret": "s"}}),
+        ),
+    ];
+    for (provider, mut body) in cases {
+        let key = api.integration_of(provider).await;
+        body["provider_config_key"] = json!(key);
+
+        let reply = api.post("/connections", &body).await;
+
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{provider}: {}",
+            reply.text
+        );
+        assert_eq!(reply.error_code(), "invalid_credentials", "{provider}");
+        let message = reply.error_message();
+        assert!(
+            message.contains("has no consumer key and secret"),
+            "{provider}: {message}"
+        );
+        assert!(message.contains(&key), "{provider}: {message}");
+        let listed = api.get("/connections").await;
+        let connections = listed.json()["connections"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(
+            connections
+                .iter()
+                .all(|c| c["provider_config_key"] != key.as_str()),
+            "{provider}: a connection was stored"
+        );
+    }
+}
+
+#[tokio::test]
 async fn tba_connect_form_creates_connection() {
     let env = env();
     let api = env.server.api();

@@ -398,7 +398,7 @@ async fn import_failures_store_nothing() {
     let cases = [
         ("empty", StatusCode::BAD_GATEWAY, "post_connection_failed", "is an empty array, so it has no first element"),
         ("noid", StatusCode::BAD_GATEWAY, "post_connection_failed", "has no value at `id` for connection-config key `cloudId`"),
-        ("unauthorized", StatusCode::BAD_GATEWAY, "post_connection_failed", "returned HTTP 401: expected a 2xx status"),
+        ("unauthorized", StatusCode::BAD_REQUEST, "invalid_credentials", "returned HTTP 401: expected a 2xx status"),
         ("maintenance", StatusCode::BAD_GATEWAY, "post_connection_failed", "Down for maintenance"),
         ("badid", StatusCode::BAD_REQUEST, "invalid_connection_config", "cloudId"),
     ];

@@ -443,6 +443,61 @@ async fn hmac_wrong_secret_returns_upstream_answer() {
 }
 
 #[tokio::test]
+async fn unknown_credential_fields_rejected() {
+    let api = env().latchkey.server.api();
+    let cases = [
+        (
+            "signing-aws-test",
+            json!({"type": "AWS_SIGV4", "access_key_id": ACCESS_KEY_ID, "secret_access_key": "s", "bogus": 1}),
+            "`credentials.access_key_id`, `credentials.secret_access_key`, `credentials.session_token`",
+            json!({ "region": REGION }),
+        ),
+        (
+            "signing-hmac-test",
+            json!({"type": "SIGNATURE", "username": HMAC_KEY_ID, "password": HMAC_SECRET, "bogus": 1}),
+            "`credentials.username`, `credentials.password`",
+            json!({}),
+        ),
+    ];
+    for (provider, credentials, takes, config) in cases {
+        let key = integration(&api, provider).await;
+        let id = format!("conn-{}", random_hex(6));
+
+        let reply = api
+            .post(
+                "/connections",
+                &json!({
+                    "provider_config_key": key,
+                    "connection_id": id,
+                    "connection_config": config,
+                    "credentials": credentials,
+                }),
+            )
+            .await;
+
+        assert_error(
+            &reply,
+            StatusCode::BAD_REQUEST,
+            "invalid_credentials",
+            provider,
+        );
+        let message = reply.error_message();
+        assert!(
+            message.contains("unknown field `credentials.bogus`"),
+            "{provider}: {message}"
+        );
+        assert!(message.contains(takes), "{provider}: {message}");
+        let stored = api.connection_reply(&key, &id, None).await;
+        assert_eq!(
+            stored.status,
+            StatusCode::NOT_FOUND,
+            "{provider}: {}",
+            stored.text
+        );
+    }
+}
+
+#[tokio::test]
 async fn hmac_missing_password_rejected() {
     let api = env().latchkey.server.api();
     let key = integration(&api, "signing-hmac-test").await;

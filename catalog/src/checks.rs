@@ -61,6 +61,7 @@ pub(crate) fn check(provider: &Provider, expected_name: Option<&str>) -> Vec<Pro
     check_config_fields(provider, &patterns, &mut problems);
     check_excluded_patterns(provider, &mut problems);
     check_templates(provider, &fields, &templates, &mut problems);
+    check_jwt_credential_keys(provider, &fields, &mut problems);
     check_unused_config_fields(provider, &fields, &templates, &mut problems);
     check_urls(provider, &patterns, &templates, &mut problems);
     check_auth_details(provider, &mut problems);
@@ -620,6 +621,45 @@ const JWT_PUBLIC_KEY_SHA256_VARIABLE: &str = "public_key_sha256";
 
 /// The variable that holds the entered values in `jwt` assertion templates.
 const JWT_CREDENTIALS_VARIABLE: &str = "credentials";
+
+/// Reports a `credentials.<key>` in a `jwt` assertion template whose key is
+/// not declared under `auth.credentials`, because rendering it fails on
+/// every connection.
+fn check_jwt_credential_keys(
+    provider: &Provider,
+    fields: &[TemplateField<'_>],
+    problems: &mut Vec<Problem>,
+) {
+    let Auth::Jwt(jwt) = &provider.auth else {
+        return;
+    };
+    let declared: Vec<&str> = jwt.credentials.keys().map(String::as_str).collect();
+    let prefix = format!("{JWT_CREDENTIALS_VARIABLE}.");
+    for field in fields {
+        if !is_entered_credentials(&provider.auth, &field.pointer, JWT_CREDENTIALS_VARIABLE) {
+            continue;
+        }
+        // Syntax errors are reported by `check_templates`.
+        let Ok(template) = ENVIRONMENT.template_from_str(field.text) else {
+            continue;
+        };
+        for path in template.undeclared_variables(true) {
+            let Some(key) = path.strip_prefix(&prefix) else {
+                continue;
+            };
+            let key = key.split('.').next().unwrap_or(key);
+            if declared.contains(&key) {
+                continue;
+            }
+            problems.push(Problem::new(
+                Code::UndeclaredVariable,
+                field.pointer.clone(),
+                format!("`{JWT_CREDENTIALS_VARIABLE}.{key}` is not a declared credential field"),
+                Some(undeclared_help(key, &declared, "auth.credentials")),
+            ));
+        }
+    }
+}
 
 fn push_one<'a>(fields: &mut Vec<TemplateField<'a>>, pointer: &str, text: &'a str) {
     fields.push(TemplateField {
@@ -1459,13 +1499,24 @@ fn check_signature(provider: &Provider, signature: &Signature, problems: &mut Ve
         ));
     }
     if !placed {
-        problems.push(Problem::new(
+        // Underline the key of the mapping that should use the signature
+        // (`headers`, `query`, or `mode` when neither is set).
+        let pointer = if !signature.headers.is_empty() {
+            "/auth/headers"
+        } else if !signature.query.is_empty() {
+            "/auth/query"
+        } else {
+            "/auth/mode"
+        };
+        let mut problem = Problem::new(
             Code::InvalidValue,
-            "/auth".to_owned(),
+            pointer.to_owned(),
             "no value of `headers` or `query` uses `signature`, so requests would go out unsigned"
                 .to_owned(),
             Some("add a header such as `X-Signature: \"{{ signature }}\"`".to_owned()),
-        ));
+        );
+        problem.at_key = true;
+        problems.push(problem);
     }
 }
 
@@ -1769,7 +1820,7 @@ mod tests {
         let unplaced = "  algorithm: hmac_sha1\n  string_to_sign: x\n  headers:\n    X-Time: \"{{ timestamp }}\"\n";
         assert_eq!(
             diagnostics(&signature(unplaced)),
-            [("invalid-value".to_owned(), "auth".to_owned())]
+            [("invalid-value".to_owned(), "auth.headers".to_owned())]
         );
     }
 }

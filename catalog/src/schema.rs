@@ -15,11 +15,26 @@ use crate::suggest::closest_match;
 /// The schema text, embedded so that validation needs no files at run time.
 pub const PROVIDER_SCHEMA: &str = include_str!("../schema/provider.schema.json");
 
-/// The auth modes in the order of the `oneOf` branches under `auth`.
-const AUTH_MODES: [&str; 4] = ["oauth2", "oauth2_client_credentials", "api_key", "basic"];
-
 static SCHEMA: LazyLock<Value> = LazyLock::new(|| {
     serde_json::from_str(PROVIDER_SCHEMA).expect("the embedded provider schema is valid JSON")
+});
+
+/// The auth modes in the order of the `oneOf` branches under `auth`, read
+/// from each branch's `mode` constant so that a new mode needs no change
+/// here.
+static AUTH_MODES: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let root: &'static Value = &SCHEMA;
+    root.pointer("/properties/auth/oneOf")
+        .and_then(Value::as_array)
+        .expect("the provider schema has `oneOf` under `auth`")
+        .iter()
+        .map(|branch| {
+            resolve(branch)
+                .and_then(|branch| branch.pointer("/properties/mode/const"))
+                .and_then(Value::as_str)
+                .expect("every `auth` branch of the provider schema has a `mode` constant")
+        })
+        .collect()
 });
 
 static VALIDATOR: LazyLock<Validator> = LazyLock::new(|| {
@@ -213,6 +228,7 @@ fn describe(
             let rule = match inner.kind() {
                 ValidationErrorKind::Pattern { pattern } => format!("match `{pattern}`"),
                 ValidationErrorKind::Not { .. } => forbidden_keys_rule(schema),
+                ValidationErrorKind::Enum { options } => allowed_keys_rule(&name, options),
                 _ => inner.to_string(),
             };
             let message = format!("invalid key `{name}` in {field}");
@@ -246,6 +262,13 @@ fn describe(
                     (Code::SchemaViolation, pointer, value_span, message, None)
                 }
             }
+        }
+        ValidationErrorKind::AnyOf { .. } if required_alternatives(schema).is_some() => {
+            let alternatives = required_alternatives(schema).unwrap_or_default();
+            let message = format!("missing required fields under {field}");
+            let help = format!("add {}", alternatives.join(", or "));
+            let span = positions.key_or_value(&pointer).or(value_span);
+            (Code::MissingField, pointer, span, message, Some(help))
         }
         _ => {
             // The remaining keywords (minLength, minimum, const, ...)
@@ -317,7 +340,8 @@ fn select_branch<'s>(schema: &'s Value, instance_pointer: &str, document: &Value
 fn modes_with_field(name: &str) -> Vec<&'static str> {
     let root: &Value = &SCHEMA;
     AUTH_MODES
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|mode| {
             root.pointer(&format!(
                 "/$defs/{mode}/properties/{}",
@@ -347,7 +371,10 @@ fn other_mode_field(
     } else {
         "auth modes"
     };
-    let owners = owners.join(" and ");
+    let owners = match owners.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => owners.join(""),
+    };
     let message = format!("field `{name}` belongs to {noun} {owners}, not to `{mode}`");
     let help = match best {
         Some(best) => {
@@ -359,6 +386,33 @@ fn other_mode_field(
         ),
     };
     (Code::FieldOfOtherMode, message, help)
+}
+
+/// Describes the branches of an `anyOf` whose branches only list required
+/// fields, such as "`server_url`" and "both `authorization_url` and
+/// `token_url`". Returns `None` for any other `anyOf`.
+fn required_alternatives(schema: Option<&Value>) -> Option<Vec<String>> {
+    let branches = schema?.get("anyOf")?.as_array()?;
+    branches
+        .iter()
+        .map(|branch| {
+            let object = branch.as_object()?;
+            let required: Vec<&str> = object
+                .get("required")?
+                .as_array()?
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            if object.len() != 1 || required.is_empty() {
+                return None;
+            }
+            Some(match required.as_slice() {
+                [single] => format!("`{single}`"),
+                [first, second] => format!("both `{first}` and `{second}`"),
+                _ => format!("all of {}", quoted_list(&required)),
+            })
+        })
+        .collect()
 }
 
 /// Describes the `propertyNames.not` rule of a mapping's schema: the
@@ -377,7 +431,26 @@ fn forbidden_keys_rule(schema: Option<&Value>) -> String {
         .and_then(Value::as_str)
         .map(|text| format!(" ({})", text.trim_end_matches('.')))
         .unwrap_or_default();
-    format!("not be one of {}{reason}", quoted_list(&forbidden))
+    match names.and_then(|names| names.pointer("/not/pattern")) {
+        Some(Value::String(pattern)) if forbidden.is_empty() => {
+            format!("not match `{pattern}`{reason}")
+        }
+        _ => format!("not be one of {}{reason}", quoted_list(&forbidden)),
+    }
+}
+
+/// Describes a `propertyNames.enum` rule for the key `name`, followed by
+/// the closest allowed key when one is close.
+fn allowed_keys_rule(name: &str, options: &Value) -> String {
+    let allowed: Vec<&str> = options
+        .as_array()
+        .map(|values| values.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let listed = quoted_list(&allowed);
+    match closest_match(name, &allowed) {
+        Some(best) => format!("be one of {listed}; did you mean `{best}`?"),
+        None => format!("be one of {listed}"),
+    }
 }
 
 /// Follows a local `$ref` (`#/$defs/...`) to its target. A sibling
@@ -497,6 +570,19 @@ mod tests {
                 .collect();
             assert_eq!(listed, crate::RESERVED_TWO_STEP_NAMES, "{mode}");
         }
+    }
+
+    #[test]
+    fn auth_modes_match_mode_enum() {
+        let listed: Vec<&str> = SCHEMA
+            .pointer("/properties/auth/properties/mode/enum")
+            .and_then(Value::as_array)
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(*AUTH_MODES, listed);
+        assert_eq!(AUTH_MODES.len(), 13);
     }
 
     #[test]

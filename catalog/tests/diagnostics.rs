@@ -34,6 +34,9 @@ struct Case {
     edits: &'static [(&'static str, &'static str)],
 }
 
+/// The `auth` mapping of [`VALID`], which the cases of other modes replace.
+const OAUTH2_AUTH: &str = "  mode: oauth2\n  authorization_url: https://{{ subdomain }}.example.com/oauth/authorize\n  token_url: https://{{ subdomain }}.example.com/oauth/token\n  default_scopes: [read]\n";
+
 const CASES: &[Case] = &[
     Case {
         name: "malformed_yaml",
@@ -310,6 +313,86 @@ const CASES: &[Case] = &[
         name: "zero_byte_file",
         file_name: "demo.yaml",
         edits: &[(VALID, "")],
+    },
+    Case {
+        name: "two_step_reserved_credential_name",
+        file_name: "demo.yaml",
+        edits: &[(
+            OAUTH2_AUTH,
+            "  mode: two_step\n  credentials:\n    username: {title: User}\n    access_token: {title: Token}\n  token_request:\n    url: https://{{ subdomain }}.example.com/login\n    params:\n      username: \"{{ username }}\"\n",
+        )],
+    },
+    Case {
+        name: "two_step_unknown_request_field",
+        file_name: "demo.yaml",
+        edits: &[(
+            OAUTH2_AUTH,
+            "  mode: two_step\n  credentials:\n    username: {title: User}\n  token_request:\n    url: https://{{ subdomain }}.example.com/login\n    methd: GET\n    params:\n      username: \"{{ username }}\"\n",
+        )],
+    },
+    Case {
+        name: "oauth1_protocol_param_set",
+        file_name: "demo.yaml",
+        edits: &[(
+            OAUTH2_AUTH,
+            "  mode: oauth1\n  request_token_url: https://{{ subdomain }}.example.com/oauth/request_token\n  authorization_url: https://{{ subdomain }}.example.com/oauth/authorize\n  access_token_url: https://{{ subdomain }}.example.com/oauth/access_token\n  signature_method: HMAC-SHA1\n  request_token_params:\n    oauth_callback: https://elsewhere.example.com/callback\n",
+        )],
+    },
+    Case {
+        name: "mcp_without_endpoints",
+        file_name: "demo.yaml",
+        edits: &[(
+            OAUTH2_AUTH,
+            "  mode: mcp_oauth2\n  registration_params:\n    redirect_uris: [https://elsewhere.example.com/callback]\n",
+        )],
+    },
+    Case {
+        name: "jwt_rules",
+        file_name: "demo.yaml",
+        edits: &[(
+            OAUTH2_AUTH,
+            "  mode: jwt\n  algorithm: RS256\n  credentials:\n    private_key: {title: Private key, secret: true}\n  signing_key: \"{{ credentials.private_kee }}\"\n  header:\n    alg: none\n  claims:\n    iss: \"{{ subdomain }}\"\n  lifetime_seconds: 0\n",
+        )],
+    },
+    Case {
+        name: "jwt_undeclared_credential_key",
+        file_name: "demo.yaml",
+        edits: &[(
+            OAUTH2_AUTH,
+            "  mode: jwt\n  algorithm: RS256\n  credentials:\n    private_key: {title: Private key, secret: true}\n  signing_key: \"{{ credentials.private_kee }}\"\n  claims:\n    iss: \"{{ subdomain }}\"\n  lifetime_seconds: 600\n",
+        )],
+    },
+    Case {
+        name: "param_name_not_standard",
+        file_name: "demo.yaml",
+        edits: &[(
+            "  default_scopes: [read]\n",
+            "  default_scopes: [read]\n  authorization_param_names: {client_idd: client_key}\n",
+        )],
+    },
+    Case {
+        name: "aws_service_not_lowercase",
+        file_name: "demo.yaml",
+        edits: &[(
+            OAUTH2_AUTH,
+            "  mode: aws_sigv4\n  service: S3\n  region: us-east-1\n",
+        )],
+    },
+    Case {
+        name: "signature_not_placed",
+        file_name: "demo.yaml",
+        edits: &[(
+            OAUTH2_AUTH,
+            "  mode: signature\n  algorithm: hmac_sha256\n  string_to_sign: \"{{ timestamp }}\"\n  encoding: hex\n  headers:\n    X-Timestamp: \"{{ timestamp }}\"\n",
+        )],
+    },
+    Case {
+        name: "signature_invalid_header_name",
+        file_name: "demo.yaml",
+        edits: &[(
+            OAUTH2_AUTH,
+            "  mode: signature\n  algorithm: hmac_sha256\n  string_to_sign: \"{{ timestamp }}\"\n  encoding: hex\n  headers:\n    \"Bad Header\": \"{{ signature }}\"\n",
+        )],
     },
 ];
 

@@ -55,7 +55,7 @@ fn invalid_steps_rejected() {
         ("unknown method", "method: POST", "method: DELETE", "invalid value `DELETE`"),
         ("empty path", "connection_config: {region: data.region}", "connection_config: {region: \"\"}", "does not match the pattern"),
         ("path with empty segment", "metadata: {sites: $}", "metadata: {sites: a..b}", "does not match the pattern"),
-        ("nothing to read", "    connection_config: {region: data.region}\n", "", "is not valid under any of the schemas listed in the 'anyOf' keyword"),
+        ("nothing to read", "    connection_config: {region: data.region}\n", "", "missing required fields under `post_connection[1]`"),
         ("missing url", "  - url: https://api.sites.example/accessible\n    select", "  - select", "missing required field `url`"),
         ("plain http url", "url: https://api.sites.example/accessible", "url: http://api.sites.example/accessible", "URL `http://api.sites.example/accessible` does not use https"),
         ("undeclared variable in url", "{{ siteId }}/region", "{{ site }}/region", "template variable `site` is not a declared connection-config key"),

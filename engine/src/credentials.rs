@@ -81,6 +81,13 @@ pub enum Credentials {
     App(crate::AppInstallation),
 }
 
+/// Returns the access token and the refresh token of `token`.
+fn token_values(token: &OAuth2Token) -> Vec<&str> {
+    let mut values = vec![token.access_token.expose()];
+    values.extend(token.refresh_token.as_ref().map(Secret::expose));
+    values
+}
+
 impl Credentials {
     /// Returns the wire name of the credential type (`OAUTH2`, `API_KEY`, ...).
     pub fn type_name(&self) -> &'static str {
@@ -99,6 +106,65 @@ impl Credentials {
             Credentials::OAuth1(_) => "OAUTH1",
             Credentials::Tba { .. } => "TBA",
             Credentials::App(_) => "APP",
+        }
+    }
+
+    /// Returns every secret value of the credential (tokens, keys,
+    /// passwords and entered secret fields), for redacting quoted replies.
+    pub(crate) fn secret_values(&self) -> Vec<&str> {
+        match self {
+            Credentials::OAuth2(token) => token_values(token),
+            Credentials::McpOAuth2 { token, mcp } => {
+                let mut values = token_values(token);
+                values.push(mcp.client_secret.expose());
+                values
+            }
+            Credentials::ClientCredentials {
+                token,
+                client_secret,
+                ..
+            } => {
+                let mut values = token_values(token);
+                values.push(client_secret.expose());
+                values
+            }
+            Credentials::ApiKey { api_key } => vec![api_key.expose()],
+            Credentials::Basic { password, .. } | Credentials::Signature { password, .. } => {
+                vec![password.expose()]
+            }
+            Credentials::TwoStep(two_step) | Credentials::Session(SessionCredentials(two_step)) => {
+                let mut values = token_values(&two_step.token);
+                values.extend(two_step.fields.values().map(Secret::expose));
+                values
+            }
+            Credentials::Jwt(jwt) => {
+                let mut values = token_values(&jwt.token);
+                values.extend(jwt.fields.values().map(Secret::expose));
+                values
+            }
+            Credentials::AwsSigV4 {
+                secret_access_key,
+                session_token,
+                ..
+            } => {
+                let mut values = vec![secret_access_key.expose()];
+                values.extend(session_token.as_ref().map(Secret::expose));
+                values
+            }
+            Credentials::OAuth1(oauth1) => vec![
+                oauth1.oauth_token.expose(),
+                oauth1.oauth_token_secret.expose(),
+            ],
+            Credentials::Tba {
+                token_id,
+                token_secret,
+            } => vec![token_id.expose(), token_secret.expose()],
+            Credentials::App(app) => {
+                let mut values = token_values(&app.token);
+                values.extend(app.user.as_ref().map(token_values).unwrap_or_default());
+                values
+            }
+            Credentials::None {} => Vec::new(),
         }
     }
 

@@ -4,6 +4,8 @@
 //! contains a secret: token replies are described by their keys, not quoted,
 //! unless the body is not JSON at all.
 
+use crate::redact::redact;
+
 /// An error from interpreting a provider definition or from a provider's
 /// token endpoint.
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +141,38 @@ impl EngineError {
                 ..
             }
         )
+    }
+
+    /// Redacts `secrets` from the parts of the error that quote a
+    /// provider's reply (a description, the start of a body), because
+    /// providers may echo the request's client secret, code or token.
+    pub(crate) fn redact_quoted(self, secrets: &[&str]) -> EngineError {
+        let clean = |text: String| redact(&text, secrets.iter().copied());
+        match self {
+            EngineError::Provider {
+                provider,
+                kind,
+                status,
+                code,
+                description,
+            } => EngineError::Provider {
+                provider,
+                kind,
+                status,
+                code,
+                description: description.map(clean),
+            },
+            EngineError::InvalidResponse {
+                status,
+                message,
+                body_start,
+            } => EngineError::InvalidResponse {
+                status,
+                message: clean(message),
+                body_start: clean(body_start),
+            },
+            other => other,
+        }
     }
 
     pub(crate) fn template(provider: &str, field: &str, message: impl Into<String>) -> EngineError {

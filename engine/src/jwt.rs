@@ -108,6 +108,7 @@ impl Engine {
             .send(request)
             .await?;
         parse_token_reply(&provider.name, &jwt.token_response, &reply, now, None)
+            .map_err(|error| error.redact_quoted(&[signed.assertion.expose()]))
     }
 }
 

@@ -15,6 +15,7 @@ mod mcp;
 mod oauth1;
 mod oauth2_flow;
 mod post_connection;
+mod redact;
 mod secret;
 mod sign;
 mod signature;
@@ -57,7 +58,9 @@ pub struct Engine {
 
 impl Engine {
     /// Creates an engine that sends token requests with `http`, whose
-    /// timeouts and proxy settings apply to them.
+    /// timeouts and proxy settings apply to them. `http` should follow no
+    /// redirects, because the requests carry secrets that a redirect would
+    /// resend to another host.
     pub fn new(http: reqwest::Client) -> Engine {
         Engine { http }
     }

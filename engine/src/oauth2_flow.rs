@@ -193,6 +193,8 @@ impl Engine {
         let request = oauth2_client(oauth2, app).request(&token_url, params)?;
 
         let obtained_at = Utc::now();
+        let mut secrets = vec![app.client_secret.expose(), code];
+        secrets.extend(pkce_verifier.map(Secret::expose));
         let reply =
             TokenTransport::new(&self.http, &provider.name, "authorization_code", &token_url)
                 .send(request)
@@ -204,6 +206,7 @@ impl Engine {
             obtained_at,
             None,
         )
+        .map_err(|error| error.redact_quoted(&secrets))
     }
 
     /// Refreshes an OAuth2 token (grant type `refresh_token`) at
@@ -259,6 +262,11 @@ impl Engine {
         let request = oauth2_client(oauth2, app).request(&token_url, params)?;
 
         let obtained_at = Utc::now();
+        let secrets = [
+            app.client_secret.expose(),
+            refresh_token.expose(),
+            token.access_token.expose(),
+        ];
         let reply = TokenTransport::new(&self.http, &provider.name, "refresh_token", &token_url)
             .send(request)
             .await?;
@@ -269,6 +277,7 @@ impl Engine {
             obtained_at,
             Some(refresh_token),
         )
+        .map_err(|error| error.redact_quoted(&secrets))
     }
 
     /// Obtains a token with the client-credentials grant, requesting the
@@ -352,6 +361,7 @@ impl Engine {
             obtained_at,
             None,
         )
+        .map_err(|error| error.redact_quoted(&[client_secret.expose()]))
     }
 
     /// Picks the connection-config values that the definition captures from

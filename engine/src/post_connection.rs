@@ -13,6 +13,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::inject::{credential_variables, header};
+use crate::redact::redact;
 use crate::template::{config_variables, render};
 use crate::token_response::lookup;
 use crate::url_template::render_url;
@@ -140,11 +141,15 @@ impl Engine {
             body_start,
         }
         };
+        // The quoted body may echo the key or token the step sent.
+        let quoted = |body: &[u8]| {
+            let text = String::from_utf8_lossy(body);
+            body_start(&redact(&text, credentials.secret_values()))
+        };
         if !(200..300).contains(&status) {
-            return Err(invalid("expected a 2xx status", body_start(&body)));
+            return Err(invalid("expected a 2xx status", quoted(&body)));
         }
-        serde_json::from_slice(&body)
-            .map_err(|_| invalid("the body is not JSON", body_start(&body)))
+        serde_json::from_slice(&body).map_err(|_| invalid("the body is not JSON", quoted(&body)))
     }
 }
 
@@ -231,11 +236,8 @@ fn value_at<'a>(value: &'a Value, path: &str) -> Option<&'a Value> {
     found.filter(|value| !value.is_null())
 }
 
-fn body_start(body: &[u8]) -> String {
-    String::from_utf8_lossy(body)
-        .chars()
-        .take(BODY_START_CHARS)
-        .collect()
+fn body_start(text: &str) -> String {
+    text.chars().take(BODY_START_CHARS).collect()
 }
 
 /// Returns the URL without its query string, which might carry an

@@ -68,7 +68,22 @@ pub(crate) fn parse_token_reply(
         }
     };
 
+    // The token goes into a header or a query parameter of every proxied
+    // request, where a control character is invalid, so such a reply is
+    // rejected before anything is stored.
+    if access_token.chars().any(char::is_control) {
+        return Err(invalid(format!(
+            "the access token at `{}` contains a control character, such as a line break, so it cannot be sent in a request",
+            spec.access_token
+        )));
+    }
     let refresh_token = match lookup(&object, &spec.refresh_token).and_then(Value::as_str) {
+        Some(token) if token.chars().any(char::is_control) => {
+            return Err(invalid(format!(
+                "the refresh token at `{}` contains a control character, such as a line break",
+                spec.refresh_token
+            )))
+        }
         Some(token) if !token.is_empty() => Some(Secret::new(token)),
         _ => previous_refresh_token.cloned(),
     };
@@ -724,6 +739,8 @@ mod tests {
             ("negative expires_in", 200, json!({"access_token": "at-secret", "expires_in": -5}), "`expires_in` is -5"),
             ("error status without error field", 401, json!({"message": "Bad credentials", "access_token": "at-secret"}), "no OAuth `error` field and the message \"Bad credentials\""),
             ("not an object", 200, json!(["at-secret"]), "expected a JSON object, got an array"),
+            ("line break in access token", 200, json!({"access_token": "at-\nsecret"}), "the access token at `access_token` contains a control character"),
+            ("tab in refresh token", 200, json!({"access_token": "at-secret", "refresh_token": "rt\tsecret"}), "the refresh token at `refresh_token` contains a control character"),
         ];
 
         for (case, status, body, expected) in cases {

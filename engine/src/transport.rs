@@ -82,6 +82,18 @@ impl TokenTransport {
             status = status.as_u16(),
             "token request finished"
         );
+        if status.is_redirection() {
+            return Err(EngineError::InvalidResponse {
+                status: status.as_u16(),
+                message: format!(
+                    "provider `{}` replied to the token request at {} with a redirect (HTTP {}), which Latchkey does not follow because it would resend the request's secrets; set the provider file's URL to the endpoint that replies directly",
+                    self.provider,
+                    self.endpoint,
+                    status.as_u16()
+                ),
+                body_start: String::new(),
+            });
+        }
 
         let content_type = headers
             .get(CONTENT_TYPE)

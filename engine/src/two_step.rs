@@ -11,6 +11,7 @@ use latchkey_catalog::{
 use serde_json::Value;
 use url::Url;
 
+use crate::redact::redact;
 use crate::template::{config_variables, render, render_url_with_fallbacks, with_random_token};
 use crate::token_response::{parse_token_reply, RawReply};
 use crate::transport::TokenTransport;
@@ -23,8 +24,9 @@ impl Engine {
     /// Obtains a token for a `two_step` or `session` connection.
     ///
     /// The refresh request is sent when the definition has one and
-    /// `previous` carries a refresh token. Otherwise the token request is
-    /// sent again with the entered `fields`. A reply with a status other than 2xx is
+    /// `previous` carries a refresh token. Otherwise, or when the provider
+    /// rejects the refresh request with a 4xx, the token request is sent
+    /// again with the entered `fields`. A reply with a status other than 2xx is
     /// [`EngineError::CredentialsRejected`], quoting the start of its body.
     pub async fn two_step_token(
         &self,
@@ -46,34 +48,86 @@ impl Engine {
             let request = settings.refresh_request.as_ref()?;
             Some((request, token, refresh_token))
         });
-        let (request, field, previous_refresh_token) = match refresh {
-            Some((request, token, refresh_token)) => {
-                if let Value::Object(object) = &mut vars {
-                    let text = |secret: &Secret| Value::String(secret.expose().to_owned());
-                    object.insert("access_token".to_owned(), text(&token.access_token));
-                    object.insert("refresh_token".to_owned(), text(refresh_token));
-                }
-                (request, "auth.refresh_request", Some(refresh_token))
+        if let Some((request, token, refresh_token)) = refresh {
+            let mut refresh_vars = vars.clone();
+            if let Value::Object(object) = &mut refresh_vars {
+                let text = |secret: &Secret| Value::String(secret.expose().to_owned());
+                object.insert("access_token".to_owned(), text(&token.access_token));
+                object.insert("refresh_token".to_owned(), text(refresh_token));
             }
-            None => (&settings.token_request, "auth.token_request", None),
+            let secrets = [token.access_token.expose(), refresh_token.expose()];
+            let sent = SentRequest {
+                field: "auth.refresh_request",
+                request,
+                vars: &refresh_vars,
+                previous_refresh_token: Some(refresh_token),
+            };
+            match self
+                .send_request(provider, settings, sent, fields, &secrets)
+                .await
+            {
+                // The provider rejected the refresh token, but the stored
+                // fields may still sign in, so the token request is sent.
+                Err(EngineError::CredentialsRejected { status, .. }) if status < 500 => {
+                    tracing::info!(
+                        provider = %provider.name,
+                        status,
+                        "refresh request rejected; sending the token request"
+                    );
+                }
+                other => return other,
+            }
+        }
+        let sent = SentRequest {
+            field: "auth.token_request",
+            request: &settings.token_request,
+            vars: &vars,
+            previous_refresh_token: None,
         };
+        self.send_request(provider, settings, sent, fields, &[])
+            .await
+    }
 
-        let (url, http_request) = build_request(provider, field, request, &vars)?;
+    /// Sends one token or refresh request and reads the token from its reply.
+    async fn send_request(
+        &self,
+        provider: &Provider,
+        settings: &TwoStep,
+        sent: SentRequest<'_>,
+        fields: &BTreeMap<String, Secret>,
+        other_secrets: &[&str],
+    ) -> Result<TokenGrant, EngineError> {
+        let (url, http_request) = build_request(provider, sent.field, sent.request, sent.vars)?;
         let obtained_at = Utc::now();
         let reply = TokenTransport::new(&self.http, &provider.name, "two_step", &url)
             .send(http_request)
             .await?;
         if !(200..300).contains(&reply.status) {
-            return Err(rejected(provider, &reply, fields));
+            let secrets = fields
+                .values()
+                .map(Secret::expose)
+                .chain(other_secrets.iter().copied());
+            return Err(rejected(provider, &reply, secrets));
         }
         parse_token_reply(
             &provider.name,
             &settings.token_response,
             &reply,
             obtained_at,
-            previous_refresh_token,
+            sent.previous_refresh_token,
         )
     }
+}
+
+/// One request of a `two_step` definition with the variables it renders
+/// with.
+struct SentRequest<'a> {
+    /// The definition field of the request, for error messages.
+    field: &'static str,
+    request: &'a TokenRequest,
+    vars: &'a Value,
+    /// The refresh token sent, which the reply may omit.
+    previous_refresh_token: Option<&'a Secret>,
 }
 
 fn two_step_settings(provider: &Provider) -> Result<&TwoStep, EngineError> {
@@ -235,19 +289,15 @@ fn scalar_pairs(
 }
 
 /// Builds the error of a reply with a status other than 2xx. Every entered
-/// value is blanked out of the quoted body, because some providers echo the
-/// request.
-fn rejected(
+/// value and token sent is redacted from the quoted body, because some
+/// providers echo the request.
+fn rejected<'a>(
     provider: &Provider,
     reply: &RawReply,
-    fields: &BTreeMap<String, Secret>,
+    secrets: impl IntoIterator<Item = &'a str>,
 ) -> EngineError {
-    let mut text = String::from_utf8_lossy(&reply.body).into_owned();
-    for value in fields.values() {
-        if !value.expose().is_empty() {
-            text = text.replace(value.expose(), "[redacted]");
-        }
-    }
+    let body = String::from_utf8_lossy(&reply.body);
+    let text = redact(&body, secrets);
     EngineError::CredentialsRejected {
         provider: provider.name.clone(),
         status: reply.status,

@@ -55,7 +55,7 @@ pub fn validate(
 
         check_type_and_format(provider, name, field, &value)?;
         if let Some(pattern) = &field.pattern {
-            check_pattern(provider, name, pattern, &value)?;
+            check_pattern(provider, name, field, pattern, &value)?;
         }
         if field.excludes(&value) {
             return Err(ApiError::invalid_connection_config(format!(
@@ -219,7 +219,8 @@ fn check_type_and_format(
             FieldType::Boolean => "`true` or `false`",
         };
         return Err(ApiError::invalid_connection_config(format!(
-            "connection config field `{name}` value `{value}` of provider `{}` is invalid: expected {expected}",
+            "connection config field `{name}` {} of provider `{}` is invalid: expected {expected}",
+            shown_value(field, value),
             provider.name
         )));
     }
@@ -254,7 +255,8 @@ fn check_type_and_format(
         return Ok(());
     }
     Err(ApiError::invalid_connection_config(format!(
-        "connection config field `{name}` value `{value}` of provider `{}` is invalid: expected {expected}",
+        "connection config field `{name}` {} of provider `{}` is invalid: expected {expected}",
+        shown_value(field, value),
         provider.name
     )))
 }
@@ -262,6 +264,7 @@ fn check_type_and_format(
 fn check_pattern(
     provider: &Provider,
     name: &str,
+    field: &ConfigField,
     pattern: &str,
     value: &str,
 ) -> Result<(), ApiError> {
@@ -281,9 +284,19 @@ fn check_pattern(
         return Ok(());
     }
     Err(ApiError::invalid_connection_config(format!(
-        "connection config field `{name}` value `{value}` does not match the pattern `{pattern}` of provider `{}`",
+        "connection config field `{name}` {} does not match the pattern `{pattern}` of provider `{}`",
+        shown_value(field, value),
         provider.name
     )))
+}
+
+/// Quotes `value` for an error message, unless its field is `secret: true`.
+fn shown_value(field: &ConfigField, value: &str) -> String {
+    if field.secret {
+        "value (not shown, because the field is secret)".to_owned()
+    } else {
+        format!("value `{value}`")
+    }
 }
 
 #[cfg(test)]
@@ -324,6 +337,39 @@ mod tests {
             "proxy": {"base_url": "https://{{ store_domain }}/wp-json/{{ api_version | default('wc/v3') }}"}
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn secret_value_not_echoed() {
+        let provider: Provider = serde_json::from_value(json!({
+            "name": "vault",
+            "display_name": "Vault",
+            "auth": {"mode": "basic"},
+            "connection_config": {
+                "token": {"title": "Token", "pattern": "[A-Z]+", "secret": true},
+                "port": {"title": "Port", "type": "number", "secret": true, "optional": true},
+                "team": {"title": "Team", "pattern": "[a-z]+", "optional": true}
+            },
+            "proxy": {"base_url": "https://vault.example.com"}
+        }))
+        .unwrap();
+        // (case, config, expected message part, hidden value)
+        let cases = [
+            ("pattern", json!({"token": "topsecret-lowercase"}), "`token` value (not shown, because the field is secret) does not match", Some("topsecret-lowercase")),
+            ("type", json!({"token": "ABC", "port": "secret-port"}), "`port` value (not shown, because the field is secret) of provider `vault` is invalid", Some("secret-port")),
+            ("not secret", json!({"token": "ABC", "team": "Team-1"}), "`team` value `Team-1` does not match", None),
+        ];
+        for (case, given, expected, hidden) in cases {
+            let error = validate(&provider, &config(given)).unwrap_err();
+            assert!(
+                error.message.contains(expected),
+                "{case}: {}",
+                error.message
+            );
+            if let Some(hidden) = hidden {
+                assert!(!error.message.contains(hidden), "{case}: {}", error.message);
+            }
+        }
     }
 
     #[test]

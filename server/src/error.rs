@@ -242,6 +242,13 @@ impl ApiError {
                 "refresh_temporarily_failed",
                 format!("{subject}: {error}; retry later"),
             ),
+            // A two_step or session login that failed with a 5xx says
+            // nothing about the stored fields, which may sign in later.
+            EngineError::CredentialsRejected { status, .. } if *status >= 500 => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "refresh_temporarily_failed",
+                format!("{subject}: {error}; retry later"),
+            ),
             EngineError::Template { .. } => ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "template_error",
@@ -380,6 +387,24 @@ mod tests {
             ),
             (
                 EngineError::MissingCredential("no refresh token".to_owned()),
+                424,
+                "refresh_failed",
+            ),
+            (
+                EngineError::CredentialsRejected {
+                    provider: "local-login".to_owned(),
+                    status: 503,
+                    body_start: "maintenance".to_owned(),
+                },
+                502,
+                "refresh_temporarily_failed",
+            ),
+            (
+                EngineError::CredentialsRejected {
+                    provider: "local-login".to_owned(),
+                    status: 401,
+                    body_start: "bad password".to_owned(),
+                },
                 424,
                 "refresh_failed",
             ),

@@ -224,9 +224,13 @@ fn build_state(
 ) -> Result<AppState, ServerError> {
     let connect_session_ttl = checked_ttl("connect_session_ttl", config.connect_session_ttl)?;
     let oauth_state_ttl = checked_ttl("oauth_state_ttl", config.oauth_state_ttl)?;
+    // Token, login, post-connection and discovery requests carry client
+    // secrets, codes and entered passwords, and a redirect would resend
+    // them to whatever host the `Location` names. None is followed.
     // GitHub's REST API, which issues `app` installation tokens, rejects a
     // request without a User-Agent, and reqwest sends none by default.
     let token_client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))

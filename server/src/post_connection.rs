@@ -15,9 +15,10 @@ use crate::AppState;
 /// connection config again, because the new values may land in URLs.
 ///
 /// On failure `connection` is left unchanged and the caller must not store
-/// it: a missing response path is `post_connection_failed` (502), a broken
-/// template `template_error` (500), and a filled value that does not fit
-/// its field `invalid_connection_config` (400).
+/// it: a reply of 401 or 403 is `invalid_credentials` (400), a missing
+/// response path or another failure `post_connection_failed` (502), a
+/// broken template `template_error` (500), and a filled value that does
+/// not fit its field `invalid_connection_config` (400).
 pub async fn apply(
     state: &AppState,
     provider: &Provider,
@@ -66,6 +67,15 @@ fn failure(error: &EngineError, integration: &str) -> ApiError {
             "template_error",
             error.to_string(),
         ),
+        // 401 and 403 mean the provider rejected the key or token just
+        // entered, which the caller can fix, as for a rejected two_step login.
+        EngineError::InvalidResponse {
+            status: 401 | 403, ..
+        } => {
+            ApiError::invalid_credentials(format!(
+                "the credentials of integration `{integration}` were not accepted by its post-connection step, so no connection was stored: {error}"
+            ))
+        }
         other => ApiError::new(
             StatusCode::BAD_GATEWAY,
             "post_connection_failed",

@@ -1,8 +1,11 @@
 //! A small HTTP/1.1 upstream of the tests' own that records the target
-//! (unchanged), headers and body of every request and replies `200 {}`. Tests use it where they
-//! must prove what reached an upstream or that nothing did, and to send raw
-//! request lines that an HTTP client would normalize.
+//! (unchanged), headers and body of every request and replies `200 {}`, or
+//! the canned reply set for the request's path. Tests use it where they
+//! must prove what reached an upstream or that nothing did, to script a
+//! provider's misbehaviour, and to send raw request lines that an HTTP
+//! client would normalize.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -40,12 +43,54 @@ impl RecordedRequest {
     }
 }
 
+/// A reply that the recorder sends for every request to one path.
+#[derive(Clone, Debug)]
+pub struct CannedReply {
+    pub status: u16,
+    /// Extra headers, such as `Location`.
+    pub headers: Vec<(String, String)>,
+    pub content_type: String,
+    pub body: String,
+}
+
+impl CannedReply {
+    pub fn json(status: u16, body: &serde_json::Value) -> CannedReply {
+        CannedReply {
+            status,
+            headers: Vec::new(),
+            content_type: "application/json".to_owned(),
+            body: body.to_string(),
+        }
+    }
+
+    pub fn text(status: u16, body: &str) -> CannedReply {
+        CannedReply {
+            status,
+            headers: Vec::new(),
+            content_type: "text/plain".to_owned(),
+            body: body.to_owned(),
+        }
+    }
+
+    pub fn redirect(status: u16, location: &str) -> CannedReply {
+        CannedReply {
+            status,
+            headers: vec![("Location".to_owned(), location.to_owned())],
+            content_type: "text/plain".to_owned(),
+            body: format!("redirecting to {location}"),
+        }
+    }
+}
+
+type Replies = Arc<Mutex<HashMap<String, CannedReply>>>;
+
 /// A listener on 127.0.0.1 whose accept loop runs on its own thread for the
 /// rest of the test process.
 pub struct Recorder {
     pub port: u16,
     pub base_url: String,
     requests: Arc<Mutex<Vec<RecordedRequest>>>,
+    replies: Replies,
 }
 
 impl Recorder {
@@ -53,18 +98,35 @@ impl Recorder {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the recorder");
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
+        let replies = Replies::default();
         let shared = Arc::clone(&requests);
+        let canned = Arc::clone(&replies);
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let shared = Arc::clone(&shared);
-                std::thread::spawn(move || serve_connection(stream, &shared));
+                let canned = Arc::clone(&canned);
+                std::thread::spawn(move || serve_connection(stream, &shared, &canned));
             }
         });
         Recorder {
             port,
             base_url: format!("http://127.0.0.1:{port}"),
             requests,
+            replies,
         }
+    }
+
+    /// Makes every later request to `path` (without query) get `reply`.
+    pub fn set_reply(&self, path: &str, reply: CannedReply) {
+        self.replies.lock().unwrap().insert(path.to_owned(), reply);
+    }
+
+    /// Returns the requests received so far whose path is `path`.
+    pub fn requests_to(&self, path: &str) -> Vec<RecordedRequest> {
+        self.requests()
+            .into_iter()
+            .filter(|request| request.path() == path)
+            .collect()
     }
 
     /// Returns every request received so far, in arrival order.
@@ -73,17 +135,36 @@ impl Recorder {
     }
 }
 
-fn serve_connection(stream: TcpStream, requests: &Mutex<Vec<RecordedRequest>>) {
+fn serve_connection(
+    stream: TcpStream,
+    requests: &Mutex<Vec<RecordedRequest>>,
+    replies: &Mutex<HashMap<String, CannedReply>>,
+) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let mut reader = BufReader::new(stream.try_clone().expect("clone the socket"));
     let Some(request) = read_request(&mut reader) else {
         return;
     };
+    let reply = replies
+        .lock()
+        .unwrap()
+        .get(request.path())
+        .cloned()
+        .unwrap_or_else(|| CannedReply::json(200, &serde_json::json!({})));
     requests.lock().unwrap().push(request);
-    let mut stream = stream;
-    let _ = stream.write_all(
-        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+    let mut head = format!(
+        "HTTP/1.1 {} Canned\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        reply.status,
+        reply.content_type,
+        reply.body.len()
     );
+    for (name, value) in &reply.headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut stream = stream;
+    let _ = stream.write_all(head.as_bytes());
+    let _ = stream.write_all(reply.body.as_bytes());
     let _ = stream.shutdown(Shutdown::Both);
 }
 

@@ -338,6 +338,12 @@ impl Builder<'_> {
         let mut response = Mapping::new();
         let token = string(nango, "token")
             .ok_or_else(|| Reason::malformed("`token_response.token` is missing"))?;
+        if token.is_empty() {
+            return Err(Reason::new(
+                "token taken from the whole reply body",
+                "`token_response.token` is empty, so the token is the whole reply body, which Latchkey does not read",
+            ));
+        }
         response.insert("access_token".into(), token.into());
         if let Some(path) = string(nango, "refresh_token") {
             response.insert("refresh_token".into(), path.into());

@@ -97,14 +97,21 @@ enum ImportCredentials {
         #[serde(flatten)]
         fields: serde_json::Map<String, Value>,
     },
+    /// `unknown` collects fields these modes do not take, which are
+    /// rejected rather than dropped.
     #[serde(rename = "NONE")]
-    None {},
+    None {
+        #[serde(flatten)]
+        unknown: serde_json::Map<String, Value>,
+    },
     #[serde(rename = "SIGNATURE")]
     Signature {
         #[serde(default)]
         username: Option<String>,
         #[serde(default)]
         password: Option<String>,
+        #[serde(flatten)]
+        unknown: serde_json::Map<String, Value>,
     },
     #[serde(rename = "AWS_SIGV4")]
     AwsSigV4 {
@@ -114,6 +121,8 @@ enum ImportCredentials {
         secret_access_key: Option<String>,
         #[serde(default)]
         session_token: Option<String>,
+        #[serde(flatten)]
+        unknown: serde_json::Map<String, Value>,
     },
     /// The values of the definition's `credentials` under their own keys,
     /// as Nango's JWT credentials carry them.
@@ -186,7 +195,7 @@ impl ImportCredentials {
             ImportCredentials::Basic { .. } => "BASIC",
             ImportCredentials::TwoStep { .. } => "TWO_STEP",
             ImportCredentials::Session { .. } => "BILL",
-            ImportCredentials::None {} => "NONE",
+            ImportCredentials::None { .. } => "NONE",
             ImportCredentials::Signature { .. } => "SIGNATURE",
             ImportCredentials::AwsSigV4 { .. } => "AWS_SIGV4",
             ImportCredentials::Jwt { .. } => "JWT",
@@ -240,7 +249,9 @@ pub async fn create(
 
     let input_credentials = match (body.credentials, &provider.auth) {
         (Some(credentials), _) => credentials,
-        (None, Auth::None(_)) => ImportCredentials::None {},
+        (None, Auth::None(_)) => ImportCredentials::None {
+            unknown: serde_json::Map::new(),
+        },
         (None, _) => return Err(ApiError::invalid_body("missing field `credentials`")),
     };
     let credentials = import_credentials(
@@ -348,6 +359,11 @@ async fn import_credentials(
                 raw,
             },
         ) => {
+            if access_token.is_empty() {
+                return Err(ApiError::invalid_credentials(
+                    "`credentials.access_token` is empty; send the access token the provider issued",
+                ));
+            }
             check_header_credential("credentials.access_token", &access_token)?;
             let now = Utc::now();
             let expires_in = expires_in_field(expires_in)?;
@@ -433,7 +449,10 @@ async fn import_credentials(
             two_step::obtain_credentials(state, provider, &integration.unique_key, fields, config)
                 .await
         }
-        (Auth::None(_), ImportCredentials::None {}) => Ok(Credentials::None {}),
+        (Auth::None(_), ImportCredentials::None { unknown }) => {
+            reject_unknown("NONE", &[], &unknown)?;
+            Ok(Credentials::None {})
+        }
         (Auth::Oauth2(_), input) => Err(mismatch(&input, "OAUTH2")),
         (Auth::Oauth2ClientCredentials(_), input) => Err(mismatch(&input, "OAUTH2_CC")),
         (Auth::ApiKey(_), input) => Err(mismatch(&input, "API_KEY")),
@@ -441,7 +460,15 @@ async fn import_credentials(
         (Auth::TwoStep(_), input) => Err(mismatch(&input, "TWO_STEP")),
         (Auth::Session(_), input) => Err(mismatch(&input, "BILL")),
         (Auth::None(_), input) => Err(mismatch(&input, "NONE")),
-        (Auth::Signature(_), ImportCredentials::Signature { username, password }) => {
+        (
+            Auth::Signature(_),
+            ImportCredentials::Signature {
+                username,
+                password,
+                unknown,
+            },
+        ) => {
+            reject_unknown("SIGNATURE", &["username", "password"], &unknown)?;
             let input = SignatureInput { username, password };
             signature_credentials("credentials.", input, |field| {
                 missing_field(provider, field)
@@ -453,8 +480,11 @@ async fn import_credentials(
                 access_key_id,
                 secret_access_key,
                 session_token,
+                unknown,
             },
         ) => {
+            let allowed = ["access_key_id", "secret_access_key", "session_token"];
+            reject_unknown("AWS_SIGV4", &allowed, &unknown)?;
             let input = AwsSigV4Input {
                 access_key_id,
                 secret_access_key,
@@ -480,7 +510,10 @@ async fn import_credentials(
                 oauth_token,
                 oauth_token_secret,
             },
-        ) => oauth1_credentials(provider, oauth_token, oauth_token_secret),
+        ) => {
+            require_consumer_credentials(integration, "OAUTH1")?;
+            oauth1_credentials(provider, oauth_token, oauth_token_secret)
+        }
         (
             Auth::Tba(_),
             ImportCredentials::Tba {
@@ -488,6 +521,7 @@ async fn import_credentials(
                 token_secret,
             },
         ) => {
+            require_consumer_credentials(integration, "TBA")?;
             let token_id = required_credential(provider, "token_id", token_id)?;
             let token_secret = required_credential(provider, "token_secret", token_secret)?;
             tba_credentials("credentials.", token_id, token_secret)
@@ -511,6 +545,46 @@ async fn import_credentials(
         }
         (Auth::App(_), input) => Err(mismatch(&input, "APP")),
     }
+}
+
+/// Rejects the first field of `unknown`, naming the fields that
+/// credentials of `type_name` take.
+fn reject_unknown(
+    type_name: &str,
+    allowed: &[&str],
+    unknown: &serde_json::Map<String, Value>,
+) -> Result<(), ApiError> {
+    let Some(name) = unknown.keys().next() else {
+        return Ok(());
+    };
+    let takes = if allowed.is_empty() {
+        "no other fields".to_owned()
+    } else {
+        allowed
+            .iter()
+            .map(|field| format!("`credentials.{field}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Err(ApiError::invalid_credentials(format!(
+        "unknown field `credentials.{name}`: credentials of type `{type_name}` take {takes}"
+    )))
+}
+
+/// Rejects an `OAUTH1` or `TBA` import into an integration without a
+/// consumer key and secret, because every proxy call signs with them.
+fn require_consumer_credentials(
+    integration: &IntegrationRecord,
+    app_type: &str,
+) -> Result<(), ApiError> {
+    if integration.credentials.is_some() {
+        return Ok(());
+    }
+    Err(ApiError::invalid_credentials(format!(
+        "integration `{}` has no consumer key and secret, which sign every request of a {app_type} connection; \
+         give the integration `{app_type}` credentials first",
+        integration.unique_key
+    )))
 }
 
 /// The error for a credential field that an import left out or sent empty,

@@ -504,6 +504,10 @@ async fn exchange(
             ))
         })?;
     connection_config.extend(captured);
+    if let Some(error) = missing_callback_value(provider, &connection_config) {
+        tracing::warn!(error = %error.message, "OAuth callback lacks a required value");
+        return Err(CallbackFailure::from_api(error));
+    }
 
     let integration_record = integration.clone();
     let credentials = if let Auth::Oauth1(_) = provider.auth {
@@ -549,6 +553,42 @@ async fn exchange(
     connection.end_user = Some(pending.end_user.clone());
     crate::post_connection::apply(state, provider, &integration_record, &mut connection).await?;
     Ok(connection)
+}
+
+/// Returns `invalid_callback` when a required connection-config field that
+/// only the callback's query fills (`callback_connection_config`) has no
+/// value, before the code is exchanged. Without it the connection would be
+/// stored, and every proxy call would fail to render the field.
+fn missing_callback_value(provider: &Provider, config: &ConnectionConfig) -> Option<ApiError> {
+    let Auth::Oauth2(oauth2) = &provider.auth else {
+        return None;
+    };
+    oauth2
+        .callback_connection_config
+        .iter()
+        .find(|(key, _)| {
+            let has_value = config.get(key.as_str()).is_some_and(|value| !value.is_null());
+            let not_required = provider
+                .connection_config
+                .get(key.as_str())
+                .is_none_or(|field| field.optional || field.default.is_some());
+            let filled_later = oauth2.token_response.connection_config.contains_key(key.as_str())
+                || provider
+                    .post_connection
+                    .iter()
+                    .any(|step| step.connection_config.contains_key(key.as_str()));
+            !(has_value || not_required || filled_later)
+        })
+        .map(|(key, param)| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_callback",
+                format!(
+                    "the callback of provider `{}` has no query parameter `{param}`, which fills the required connection-config field `{key}`, so nothing is stored; start the connection again",
+                    provider.name
+                ),
+            )
+        })
 }
 
 /// Builds the failure page for `oauth_exchange_failed`, whose description

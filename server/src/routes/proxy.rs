@@ -1,5 +1,5 @@
 //! `ANY /proxy/{*path}`: forwards a request to the provider's API with the
-//! connection's credential injected.
+//! connection's credential injected. TRACE and CONNECT get 405.
 //!
 //! Only the method, the raw query string, the body, `Content-Type` and the
 //! `Nango-Proxy-<Name>` headers (as `<Name>`) go upstream, so the caller's
@@ -8,7 +8,7 @@
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HOST};
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::Response;
 use chrono::Utc;
 use latchkey_catalog::{Auth, Provider};
@@ -35,6 +35,15 @@ pub async fn forward(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (parts, body) = request.into_parts();
+    // TRACE echoes the request, credential included, back to the caller,
+    // and CONNECT opens a tunnel instead of calling the API, so neither is
+    // forwarded.
+    if parts.method == Method::TRACE || parts.method == Method::CONNECT {
+        return Err(ApiError::method_not_allowed(
+            parts.method.as_str(),
+            parts.uri.path(),
+        ));
+    }
     let path = parts.uri.path().strip_prefix("/proxy").unwrap_or("/");
     check_path_segments(path)?;
     let provider_config_key = required_header(&parts.headers, "Provider-Config-Key")?;

@@ -717,6 +717,37 @@ async fn callback_value_fills_connection_config() {
     assert_eq!(reply.json()["path"], "/api/9130347/echo");
 }
 
+#[tokio::test]
+async fn callback_without_required_value_rejected() {
+    let h = harness().await;
+    h.create_integration(json!({
+        "unique_key": "books",
+        "provider": "local-callback",
+        "credentials": {"type": "OAUTH2", "client_id": "cid", "client_secret": "csecret"},
+    }))
+    .await;
+    let token = h.session(Some(vec!["books"])).await;
+    let uri = format!("/oauth/connect/books?connect_session_token={token}");
+    let redirect = send(&h.router, "GET", &uri, None, None).await;
+    assert_eq!(redirect.status, StatusCode::FOUND, "{}", redirect.body);
+    let location = url::Url::parse(redirect.headers["location"].to_str().unwrap()).unwrap();
+    let state = location
+        .query_pairs()
+        .find(|(name, _)| name == "state")
+        .map(|(_, value)| value.into_owned())
+        .unwrap();
+
+    let callback = format!("/oauth/callback?state={state}&code=good-code");
+    let page = send(&h.router, "GET", &callback, None, None).await;
+
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+    assert!(page.body.contains("invalid_callback"), "{}", page.body);
+    assert!(page.body.contains("realmId"), "{}", page.body);
+    assert_eq!(h.tokens.exchanges.load(Ordering::SeqCst), 0);
+    let list = send(&h.router, "GET", "/connections", Some(SECRET), None).await;
+    assert_eq!(list.json()["connections"].as_array().unwrap().len(), 0);
+}
+
 /// Creates an integration of `local-dialects` and starts its browser flow.
 /// Returns the query of the authorization URL.
 async fn start_dialects(h: &Harness) -> std::collections::HashMap<String, String> {
@@ -1582,6 +1613,31 @@ impl Harness {
 }
 
 #[tokio::test]
+async fn proxy_rejects_trace_and_connect() {
+    let h = harness().await;
+    h.import_query_key().await;
+    let headers = [("provider-config-key", "qkey"), ("connection-id", "c1")];
+    for method in ["TRACE", "CONNECT"] {
+        let reply = send_with(&h.router, method, "/proxy/echo", &headers, String::new()).await;
+
+        assert_eq!(
+            reply.status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method}: {}",
+            reply.body
+        );
+        assert_eq!(reply.error_code(), "method_not_allowed", "{method}");
+        assert!(
+            !reply.body.contains("sk_stored"),
+            "{method}: {}",
+            reply.body
+        );
+    }
+    let allowed = h.proxy("/proxy/echo", &[]).await;
+    assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.body);
+}
+
+#[tokio::test]
 async fn proxy_rejects_dot_segments() {
     let h = harness().await;
     h.import_query_key().await;
@@ -1724,6 +1780,29 @@ async fn browser_responses_forbid_caching_and_framing() {
             "{name}"
         );
     }
+}
+
+#[tokio::test]
+async fn empty_oauth2_access_token_rejected() {
+    let h = harness().await;
+    h.create_every_mode().await;
+    let body = json!({
+        "provider_config_key": "local",
+        "connection_id": "empty-token",
+        "credentials": {"type": "OAUTH2", "access_token": ""},
+    });
+
+    let reply = h.api("POST", "/connections", Some(body)).await;
+
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+    assert_eq!(reply.error_code(), "invalid_credentials");
+    assert!(
+        reply.body.contains("`credentials.access_token` is empty"),
+        "{}",
+        reply.body
+    );
+    let list = send(&h.router, "GET", "/connections", Some(SECRET), None).await;
+    assert_eq!(list.json()["connections"], json!([]));
 }
 
 #[tokio::test]

@@ -1,0 +1,93 @@
+//! Removal of secrets from provider replies that error messages quote.
+//!
+//! Providers often echo the request in an error body. A quoted body may
+//! therefore contain the client secret, the authorization code or a
+//! password the end user entered, either as sent or encoded as in a JSON
+//! or form body.
+
+use std::borrow::Cow;
+
+/// The text that replaces each secret.
+pub(crate) const REDACTED: &str = "[redacted]";
+
+/// Replaces every occurrence of each non-empty value of `secrets` in `text`
+/// with [`REDACTED`], in one left-to-right pass. At each position the
+/// longest matching form wins, so a secret that is a prefix of another
+/// cannot leave the other's tail, and the inserted markers are never
+/// searched again. Each secret is matched as written, JSON-escaped,
+/// form-encoded (`application/x-www-form-urlencoded`) and percent-encoded.
+pub(crate) fn redact<'a>(text: &str, secrets: impl IntoIterator<Item = &'a str>) -> String {
+    let mut forms: Vec<String> = Vec::new();
+    for secret in secrets {
+        if secret.is_empty() {
+            continue;
+        }
+        for form in encoded_forms(secret) {
+            if !form.is_empty() && !forms.contains(&form) {
+                forms.push(form);
+            }
+        }
+    }
+    if forms.is_empty() {
+        return text.to_owned();
+    }
+    forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
+
+    let mut output = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(first) = rest.chars().next() {
+        match forms.iter().find(|form| rest.starts_with(form.as_str())) {
+            Some(form) => {
+                output.push_str(REDACTED);
+                rest = &rest[form.len()..];
+            }
+            None => {
+                output.push(first);
+                rest = &rest[first.len_utf8()..];
+            }
+        }
+    }
+    output
+}
+
+/// Returns `secret` as written, JSON-escaped, form-encoded and
+/// percent-encoded, which may repeat.
+fn encoded_forms(secret: &str) -> [String; 4] {
+    let json = serde_json::to_string(secret).unwrap_or_default();
+    let json_escaped = json
+        .strip_prefix('"')
+        .and_then(|inner| inner.strip_suffix('"'))
+        .unwrap_or(secret)
+        .to_owned();
+    let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+    let percent: Cow<'_, str> =
+        percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC).into();
+    [secret.to_owned(), json_escaped, form, percent.into_owned()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redaction_cases() {
+        // (case, text, secrets, expected)
+        #[rustfmt::skip]
+        let cases: &[(&str, &str, &[&str], &str)] = &[
+            ("plain value", "bad password pw1 for ada", &["pw1"], "bad password [redacted] for ada"),
+            ("prefix of another value", r#"{"user":"correct","password":"correct-horse-battery"}"#,
+                &["correct", "correct-horse-battery"], r#"{"user":"[redacted]","password":"[redacted]"}"#),
+            ("JSON-escaped value", r#"{"echo":{"password":"My\"Pa$$word\\1"}}"#,
+                &[r#"My"Pa$$word\1"#], r#"{"echo":{"password":"[redacted]"}}"#),
+            ("form-encoded value", "client_secret=c%24e+cret&code=abc", &["c$e cret"], "client_secret=[redacted]&code=abc"),
+            ("percent-encoded value", "redirect?secret=c%24e%20cret", &["c$e cret"], "redirect?secret=[redacted]"),
+            ("short value not inside marker", "bad login", &["a", "d"], "b[redacted][redacted] login"),
+            ("marker text as a value", "value red", &["red", "redacted"], "value [redacted]"),
+            ("empty value ignored", "nothing here", &[""], "nothing here"),
+            ("multibyte text kept", "überschrift ü-key", &["ü-key"], "überschrift [redacted]"),
+        ];
+        for (case, text, secrets, expected) in cases {
+            assert_eq!(redact(text, secrets.iter().copied()), *expected, "{case}");
+        }
+    }
+}
