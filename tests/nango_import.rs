@@ -220,7 +220,7 @@ fn unsupported_modes_are_listed() {
         let message = reasons.get(name.as_str()).copied().unwrap_or_default();
         assert!(message.starts_with(&expected), "{name}: {message}");
     }
-    assert_eq!(unsupported, 4);
+    assert_eq!(unsupported, 2);
 }
 
 #[test]

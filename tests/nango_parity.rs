@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use latchkey_catalog::{Auth, Catalog, Provider};
+use latchkey_catalog::{Auth, Catalog, FieldFormat, InjectLocation, Provider};
 use regex::Regex;
 use serde_yaml::{Mapping, Value};
 
@@ -102,12 +102,43 @@ fn latchkey_facts(provider: &Provider) -> [(&'static str, Option<String>); 4] {
         ),
         _ => (None, None, None),
     };
+    let token_url = match &provider.auth {
+        // A JWT client assertion sends its token request to the same
+        // endpoint that Nango's client-credentials entry names.
+        Auth::Jwt(jwt) => jwt.token_url.clone(),
+        _ => token_url,
+    };
     [
         ("authorization_url", authorization_url),
         ("token_url", token_url),
-        ("base_url", Some(provider.proxy.base_url.clone())),
+        ("base_url", Some(comparable_base_url(provider))),
         ("scope_separator", separator),
     ]
+}
+
+/// Returns the base URL as Nango writes it when a credential goes into the
+/// path: Nango's base URL carries that segment, and Latchkey's proxy appends
+/// it.
+fn comparable_base_url(provider: &Provider) -> String {
+    let base_url = provider.proxy.base_url.clone();
+    let inject = provider.auth.inject();
+    if inject.location == InjectLocation::PathSegment {
+        return format!("{}/{}", base_url.trim_end_matches('/'), inject.value);
+    }
+    base_url
+}
+
+/// Returns whether the base URL starts with a `base_url`-format variable,
+/// whose value carries its own `https://`. Nango writes some of these with
+/// and some without a literal `https://` before the variable.
+fn leads_with_base_url_field(provider: &Provider) -> bool {
+    provider
+        .proxy
+        .base_url
+        .strip_prefix("{{")
+        .and_then(|rest| rest.split_once("}}"))
+        .and_then(|(name, _)| provider.connection_config.get(name.trim()))
+        .is_some_and(|field| field.format == Some(FieldFormat::BaseUrl))
 }
 
 /// Returns one of the compared facts of a Nango entry. The OAuth facts
@@ -174,7 +205,32 @@ fn catalog_agrees_with_nango_or_says_why() {
             .expect("provider file readable");
         for (field, ours) in latchkey_facts(provider) {
             let theirs = nango_fact(entry, field);
-            if agrees(ours.as_deref(), theirs.as_deref()) || explained(&source, field) {
+            // Nango's entry may leave out a fact that Latchkey's mode has
+            // (an MCP entry's base URL, derived from its fixed endpoints; a
+            // JWT entry's token URL, kept elsewhere in Nango's entry), or
+            // have one that Latchkey's mode does not use (the scope
+            // separator of a client-credentials entry that Latchkey signs
+            // as a JWT client assertion). A `base_url`-format variable may
+            // stand with or without Nango's literal `https://`.
+            let not_comparable = match field {
+                "base_url" => {
+                    (theirs.is_none() && provider.auth.mode_name() == "mcp_oauth2")
+                        || (leads_with_base_url_field(provider)
+                            && agrees(
+                                ours.as_deref()
+                                    .map(|url| format!("https://{url}"))
+                                    .as_deref(),
+                                theirs.as_deref(),
+                            ))
+                }
+                "token_url" => theirs.is_none() && provider.auth.mode_name() == "jwt",
+                "scope_separator" => ours.is_none() && provider.auth.mode_name() == "jwt",
+                _ => false,
+            };
+            if not_comparable
+                || agrees(ours.as_deref(), theirs.as_deref())
+                || explained(&source, field)
+            {
                 continue;
             }
             unexplained.push(format!(

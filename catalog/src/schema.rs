@@ -582,7 +582,7 @@ mod tests {
             .filter_map(Value::as_str)
             .collect();
         assert_eq!(*AUTH_MODES, listed);
-        assert_eq!(AUTH_MODES.len(), 13);
+        assert_eq!(AUTH_MODES.len(), 14);
     }
 
     #[test]
