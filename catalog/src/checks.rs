@@ -1345,6 +1345,22 @@ fn probe_pattern(
 /// starts with a connection-config variable whose pattern forces `https://`
 /// (Salesforce's `{{ instance_url }}`). Returns the help text otherwise.
 fn check_url_scheme(provider: &Provider, url: &str) -> Result<(), String> {
+    let scheme_rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    if let Some(rest) = scheme_rest {
+        // User info makes the text before `@` look like the host:
+        // `http://localhost:8080@example.com` goes to example.com.
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        if authority.contains('@') {
+            return Err("remove the user info (the part before `@`) from the URL; \
+                 credentials go in `inject`, and the host must follow `://` directly"
+                .to_owned());
+        }
+        if authority.is_empty() {
+            return Err("write the host after `://`".to_owned());
+        }
+    }
     if url.starts_with("https://") {
         return Ok(());
     }

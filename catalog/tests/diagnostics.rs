@@ -219,6 +219,14 @@ const CASES: &[Case] = &[
         )],
     },
     Case {
+        name: "url_with_user_info",
+        file_name: "demo.yaml",
+        edits: &[(
+            "token_url: https://{{ subdomain }}",
+            "token_url: http://localhost:8080@{{ subdomain }}",
+        )],
+    },
+    Case {
         name: "bad_pattern",
         file_name: "demo.yaml",
         edits: &[("pattern: \"[a-z0-9-]+\"", "pattern: \"[a-z0-9-+\"")],
