@@ -400,3 +400,21 @@ proxy:
         "the message does not name a probe: {stderr}"
     );
 }
+
+#[test]
+fn catalog_validate_rejects_fifo() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.yaml");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo runs");
+    assert!(status.success());
+
+    // Before the check, reading the FIFO blocked until a writer came.
+    let output = run_cli(&["catalog", "validate", fifo.to_str().unwrap()]);
+
+    let stderr = stderr_of(&output);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not a regular file"), "{stderr}");
+}

@@ -407,6 +407,20 @@ fn read_and_parse(path: &Path, canonical: Option<PathBuf>) -> ReadFile {
             Diagnostic::for_file(&file_name, Code::InvalidExtension, message).with_help(Some(help));
         return rejected(diagnostic);
     }
+    // A FIFO or a device would block the read or never end, so only a
+    // regular file (or a link to one) is read.
+    let is_regular = fs::metadata(path).map(|metadata| metadata.is_file());
+    if let Ok(false) = is_regular {
+        let diagnostic = Diagnostic::for_file(
+            &file_name,
+            Code::ReadFailed,
+            "failed to read provider file: it is not a regular file".to_owned(),
+        )
+        .with_help(Some(
+            "give the path of a YAML file, or of a directory of them".to_owned(),
+        ));
+        return rejected(diagnostic);
+    }
     match fs::read(path) {
         Ok(bytes) => {
             let source = match String::from_utf8(bytes) {
