@@ -12,7 +12,10 @@ use latchkey_codegen::{check_output, generate, write_output, DifferenceKind};
 #[derive(Debug, Args)]
 pub struct CodegenArgs {
     /// Output directory: the crate goes to `DIR/rust/`, the OpenAPI
-    /// documents to `DIR/openapi/`. Created when missing.
+    /// documents to `DIR/openapi/`. Created when missing. A file of
+    /// `DIR/openapi/` or `DIR/rust/src/providers/` that carries the
+    /// generated header and that this run does not produce is deleted and
+    /// listed.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
 
@@ -39,11 +42,16 @@ pub fn run(args: &CodegenArgs) -> anyhow::Result<ExitCode> {
     let output = generate(&catalog, &args.providers)?;
     let out = args.out.display();
     if !args.check {
-        let changed = write_output(&args.out, &output)
+        let report = write_output(&args.out, &output)
             .with_context(|| format!("cannot write the generated files to {out}"))?;
+        for deleted in &report.deleted {
+            println!("deleted {out}/{deleted}: not generated any more");
+        }
         println!(
-            "generated {} files in {out} ({changed} changed)",
-            output.files.len()
+            "generated {} files in {out} ({} written, {} deleted)",
+            output.files.len(),
+            report.written,
+            report.deleted.len()
         );
         return Ok(ExitCode::SUCCESS);
     }

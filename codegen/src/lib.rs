@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use latchkey_catalog::{Catalog, Provider};
 
 pub use error::Error;
-pub use output::{check_output, write_output, Difference, DifferenceKind};
+pub use output::{check_output, write_output, Difference, DifferenceKind, WriteReport};
 pub use version::catalog_version;
 
 /// The directory of the Rust crate under the output directory.

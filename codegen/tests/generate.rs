@@ -104,11 +104,12 @@ fn write_then_check_is_clean() {
     let catalog = features_catalog();
     let output = generate(&catalog, &selection()).unwrap();
     let out = tempfile::tempdir().unwrap();
-    let written = write_output(out.path(), &output).unwrap();
-    assert_eq!(written, output.files.len());
+    let report = write_output(out.path(), &output).unwrap();
+    assert_eq!(report.written, output.files.len());
+    assert_eq!(report.deleted, Vec::<String>::new());
     assert_eq!(check_output(out.path(), &output).unwrap(), []);
     let rewritten = write_output(out.path(), &output).unwrap();
-    assert_eq!(rewritten, 0, "unchanged files were written again");
+    assert_eq!(rewritten.written, 0, "unchanged files were written again");
 }
 
 #[test]
@@ -120,7 +121,8 @@ fn check_names_each_difference() {
     let dir = out.path();
     fs::write(dir.join("rust/src/lib.rs"), "// edited\n").unwrap();
     fs::remove_file(dir.join("openapi/rate-limit.json")).unwrap();
-    fs::write(dir.join("rust/src/providers/removed.rs"), "").unwrap();
+    let header = latchkey_codegen::rust::header("0.1.0+000000000000");
+    fs::write(dir.join("rust/src/providers/removed.rs"), header).unwrap();
     fs::write(dir.join("rust/src/notes.txt"), "kept").unwrap();
 
     let differences = check_output(dir, &output).unwrap();
@@ -135,7 +137,8 @@ fn check_names_each_difference() {
     });
     assert_eq!(differences, expected);
 
-    write_output(dir, &output).unwrap();
+    let report = write_output(dir, &output).unwrap();
+    assert_eq!(report.deleted, ["rust/src/providers/removed.rs"]);
     assert_eq!(check_output(dir, &output).unwrap(), []);
     assert!(!dir.join("rust/src/providers/removed.rs").exists());
     assert!(
@@ -158,4 +161,101 @@ fn unwritable_out_dir_is_an_io_error() {
         "{error:?}"
     );
     assert!(error.to_string().contains("a-file/out"), "{error}");
+}
+
+/// Writes `output` to a new directory with a stale generated module and
+/// document beside files of the same kinds that the generator did not write.
+fn out_dir_with_foreign_files(output: &latchkey_codegen::Output) -> tempfile::TempDir {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path();
+    write_output(dir, output).unwrap();
+    let header = latchkey_codegen::rust::header("0.1.0+000000000000");
+    let stale_document = r#"{"info": {"x-latchkey-catalog-version": "0.1.0+000000000000"}}"#;
+    fs::write(dir.join("rust/src/providers/old.rs"), format!("{header}\n")).unwrap();
+    fs::write(dir.join("openapi/old.json"), stale_document).unwrap();
+    fs::write(dir.join("rust/src/providers/mine.rs"), "// hand-written\n").unwrap();
+    fs::write(
+        dir.join("openapi/mine.json"),
+        r#"{"info": {"version": "1"}}"#,
+    )
+    .unwrap();
+    fs::write(dir.join("openapi/notes.json"), "not JSON").unwrap();
+    out
+}
+
+#[test]
+fn write_deletes_only_generated_files() {
+    let catalog = features_catalog();
+    let output = generate(&catalog, &selection()).unwrap();
+    let out = out_dir_with_foreign_files(&output);
+    let dir = out.path();
+
+    let differences = check_output(dir, &output).unwrap();
+    let expected = ["openapi/old.json", "rust/src/providers/old.rs"].map(|path| Difference {
+        path: path.to_owned(),
+        kind: DifferenceKind::Unexpected,
+    });
+    assert_eq!(differences, expected);
+
+    let report = write_output(dir, &output).unwrap();
+    assert_eq!(report.written, 0);
+    assert_eq!(
+        report.deleted,
+        ["openapi/old.json", "rust/src/providers/old.rs"]
+    );
+    assert!(!dir.join("openapi/old.json").exists());
+    assert!(!dir.join("rust/src/providers/old.rs").exists());
+    for kept in [
+        "rust/src/providers/mine.rs",
+        "openapi/mine.json",
+        "openapi/notes.json",
+    ] {
+        assert!(dir.join(kept).exists(), "{kept} was deleted");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn write_deletes_nothing_through_symlink() {
+    let catalog = features_catalog();
+    let output = generate(&catalog, &selection()).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let outside_file = outside.path().join("old.json");
+    let stale_document = r#"{"info": {"x-latchkey-catalog-version": "0.1.0+000000000000"}}"#;
+    fs::write(&outside_file, stale_document).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), out.path().join("openapi")).unwrap();
+
+    let report = write_output(out.path(), &output).unwrap();
+    assert_eq!(report.deleted, Vec::<String>::new());
+    assert!(
+        outside_file.exists(),
+        "a file behind a symlinked directory was deleted"
+    );
+    let unexpected: Vec<_> = check_output(out.path(), &output)
+        .unwrap()
+        .into_iter()
+        .filter(|difference| difference.kind == DifferenceKind::Unexpected)
+        .collect();
+    assert_eq!(unexpected, []);
+}
+
+#[cfg(unix)]
+#[test]
+fn write_keeps_symlinked_file() {
+    let catalog = features_catalog();
+    let output = generate(&catalog, &selection()).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    write_output(out.path(), &output).unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let target = outside.path().join("target.rs");
+    let header = latchkey_codegen::rust::header("0.1.0+000000000000");
+    fs::write(&target, header).unwrap();
+    let link = out.path().join("rust/src/providers/link.rs");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+
+    let report = write_output(out.path(), &output).unwrap();
+    assert_eq!(report.deleted, Vec::<String>::new());
+    assert!(link.symlink_metadata().is_ok(), "the symlink was deleted");
+    assert!(target.exists(), "the symlink's target was deleted");
 }
