@@ -35,6 +35,7 @@ const AUTH_MODES: &[(&str, &str)] = &[
     ("notion-mcp", "mcp_oauth2"),
     ("trello", "oauth1"),
     ("netsuite-tba", "tba"),
+    ("github-app", "app"),
 ];
 
 #[test]

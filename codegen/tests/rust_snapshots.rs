@@ -108,6 +108,11 @@ fn mode_tba() {
 }
 
 #[test]
+fn mode_app() {
+    assert_module("modes", "github-app");
+}
+
+#[test]
 fn feature_url_placeholders() {
     assert_module("features", "url-placeholders");
 }

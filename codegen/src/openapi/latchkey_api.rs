@@ -12,10 +12,9 @@ const SESSION_TOKEN: &str = "connectSessionToken";
 const PAGE_SESSION_TOKEN: &str = "connectPageSessionToken";
 
 /// Methods the proxy route documents: every method OpenAPI 3.1 has a field
-/// for, because the route forwards any method.
-const PROXY_METHODS: &[&str] = &[
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
+/// for except TRACE, which the proxy rejects with 405 because an upstream
+/// that echoes the request would send the injected credential back.
+const PROXY_METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch"];
 
 pub(crate) fn document(catalog_version: &str) -> Value {
     json!({

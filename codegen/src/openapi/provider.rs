@@ -11,10 +11,8 @@ use super::{error_schema, OPENAPI_VERSION};
 use crate::Error;
 
 /// Methods of the pass-through path: every method OpenAPI 3.1 has a field
-/// for, because the proxy forwards any method.
-const PASS_THROUGH_METHODS: &[&str] = &[
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
+/// for except TRACE, which the proxy rejects with 405.
+const PASS_THROUGH_METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch"];
 
 /// Default of the `latchkeyUrl` server variable: the address `latchkey
 /// serve` listens on when `--listen` is not given.
