@@ -205,13 +205,14 @@ fn catalog_agrees_with_nango_or_says_why() {
             .expect("provider file readable");
         for (field, ours) in latchkey_facts(provider) {
             let theirs = nango_fact(entry, field);
-            // Nango's entry may leave out a fact that Latchkey's mode has
-            // (an MCP entry's base URL, derived from its fixed endpoints; a
-            // JWT entry's token URL, kept elsewhere in Nango's entry), or
-            // have one that Latchkey's mode does not use (the scope
-            // separator of a client-credentials entry that Latchkey signs
-            // as a JWT client assertion). A `base_url`-format variable may
-            // stand with or without Nango's literal `https://`.
+            // Some facts are not comparable. Nango's entry may lack one that
+            // Latchkey's mode has: an MCP entry's base URL, which Latchkey
+            // derives from its fixed endpoints, or a JWT entry's token URL,
+            // which Nango keeps elsewhere. Nango's entry may also have one
+            // that Latchkey's mode does not use, such as the scope separator
+            // of a client-credentials entry signed as a JWT client
+            // assertion. A `base_url`-format variable may stand with or
+            // without Nango's literal `https://`.
             let not_comparable = match field {
                 "base_url" => {
                     (theirs.is_none() && provider.auth.mode_name() == "mcp_oauth2")
