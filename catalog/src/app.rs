@@ -33,7 +33,7 @@ pub struct App {
     #[serde(default = "default_installation_param")]
     pub installation_param: String,
     /// Template of the endpoint that exchanges the app JWT for an
-    /// installation token. It sees the connection config.
+    /// installation token. Its variables are the connection-config keys.
     pub token_url: String,
     /// Extra headers of the token request, such as a `User-Agent` that the
     /// provider requires. `Accept` is always `application/json`.

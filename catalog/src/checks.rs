@@ -619,7 +619,7 @@ fn is_entered_credentials(auth: &Auth, pointer: &str, variable: &str) -> bool {
 /// which the claim and header templates of a `jwt` definition see.
 const JWT_PUBLIC_KEY_SHA256_VARIABLE: &str = "public_key_sha256";
 
-/// The variable that holds the entered values in `jwt` assertion templates.
+/// The variable that contains the entered values in `jwt` assertion templates.
 const JWT_CREDENTIALS_VARIABLE: &str = "credentials";
 
 /// Reports a `credentials.<key>` in a `jwt` assertion template whose key is

@@ -85,7 +85,7 @@ pub enum EngineError {
     InvalidCredential(String),
     /// MCP discovery or dynamic client registration failed: metadata
     /// missing or rejected, or the registration refused. The message names
-    /// the URL and the server's answer.
+    /// the URL and the server's response.
     #[error("{0}")]
     Discovery(String),
 }

@@ -159,7 +159,7 @@ fn rsa_private_key(provider: &str, pem: &Secret) -> Result<rsa::RsaPrivateKey, E
 }
 
 /// Builds the protocol parameters of one request, `oauth_signature`
-/// included. `extra` holds step-specific ones such as `oauth_callback` or
+/// included. `extra` contains step-specific ones such as `oauth_callback` or
 /// `oauth_verifier`.
 pub(crate) fn protocol_parameters(
     provider: &str,
@@ -259,7 +259,7 @@ fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
 
 /// Signs an outgoing `request` in place: the protocol parameters go in an
 /// `Authorization` header (replacing any) or in the query. A form-encoded
-/// body is signed when reqwest holds it in memory, which the proxy's
+/// body is signed when reqwest keeps it in memory, which the proxy's
 /// buffered bodies are.
 pub(crate) fn sign_reqwest(
     provider: &str,

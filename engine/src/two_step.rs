@@ -313,8 +313,8 @@ mod tests {
     use crate::test_support::{provider_from_yaml, CannedReply, TestServer};
 
     /// Every token request goes out through `TokenTransport`, which sets
-    /// the `Accept` header; these cases check it on the bytes that reach
-    /// the socket for each body format of a `two_step` login.
+    /// the `Accept` header. These cases check it on the bytes that reach
+    /// the socket, for each body format of a `two_step` login.
     #[tokio::test]
     async fn token_request_accepts_json() {
         // (case, token_request lines, expected request line)

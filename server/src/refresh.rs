@@ -249,7 +249,7 @@ pub fn missing_connection(
 }
 
 /// Runs the refresh grant, the client-credentials grant again, or signs a
-/// new JWT (and exchanges it where the definition says so).
+/// new JWT (and exchanges it where the definition sets `token_url`).
 /// `integration` is `None` when the integration was deleted meanwhile.
 async fn request_new_token(
     state: &AppState,
@@ -314,7 +314,7 @@ async fn request_new_token(
                 .jwt_token(provider, &jwt.fields, config, Utc::now())
                 .await
         }
-        // The stored setup holds the client and token endpoint, so the
+        // The stored setup contains the client and token endpoint, so the
         // refresh needs neither discovery nor the integration's client.
         Credentials::McpOAuth2 { token, mcp } => {
             let flow = mcp.oauth2_provider(provider)?;

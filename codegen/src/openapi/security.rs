@@ -338,8 +338,8 @@ fn add_inject(scheme: &mut Value, inject: &Inject) {
 }
 
 /// Describes a credential that the proxy appends to the base URL's path as
-/// one segment, for which OpenAPI has no security scheme; `None` for a
-/// credential placed elsewhere.
+/// one segment, because OpenAPI has no security scheme for it. Returns
+/// `None` for a credential placed elsewhere.
 pub(crate) fn path_credential(provider: &Provider) -> Option<Value> {
     let inject = provider.auth.inject();
     (inject.location == InjectLocation::PathSegment).then(|| {

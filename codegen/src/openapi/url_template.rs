@@ -206,7 +206,7 @@ impl ServerVariables {
 /// Describes one connection-config field as a server variable. OpenAPI
 /// requires a default, so it is, in order of preference: the field's
 /// `default`, its `example`, the first value its pattern allows, or a
-/// placeholder made from the key; the description says which.
+/// placeholder made from the key; the description names which.
 fn server_variable(name: &str, field: &ConfigField, starts_url: bool) -> ServerVariable {
     let mut allowed = field.pattern.as_deref().and_then(literal_alternatives);
     let (default, source) = if let Some(default) = &field.default {

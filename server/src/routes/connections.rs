@@ -148,7 +148,7 @@ enum ImportCredentials {
     },
     /// An installation of the integration's app. Latchkey obtains the
     /// installation token itself. Nango's import body also carries
-    /// `app_id`, which is ignored here because the integration holds it.
+    /// `app_id`, which is ignored here because the integration stores it.
     #[serde(rename = "APP")]
     App {
         #[serde(default)]

@@ -192,7 +192,7 @@ pub(super) fn tba_credentials(
     })
 }
 
-/// Rejects a token value that is too long or holds characters other than
+/// Rejects a token value that is too long or contains characters other than
 /// printable ASCII, without echoing it.
 fn check_token_field(field: &str, value: &str) -> Result<(), ApiError> {
     if value.trim().is_empty() {
