@@ -141,12 +141,26 @@ impl Drop for ChildGuard {
     }
 }
 
-/// Returns a port that was free a moment ago: bind 127.0.0.1:0, read the
-/// port, close the listener. Another process may take it in between, which
-/// is rare enough for tests.
+/// Returns a port that was free a moment ago, for a peer or server that
+/// binds it itself a little later.
+///
+/// The port is drawn at random from 20000..32768, below Linux's ephemeral
+/// range (32768..61000 by default), and checked by binding it. A port from
+/// the ephemeral range would be handed out again to the outgoing connections
+/// that parallel tests open by the hundred, so one of them could take it
+/// before the server binds; ports below the range are only ever taken by an
+/// explicit bind like this one.
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().unwrap().port()
+    const LOW: u16 = 20_000;
+    const HIGH: u16 = 32_768;
+    for _ in 0..200 {
+        let draw = u16::from_le_bytes(random_bytes(2).try_into().unwrap());
+        let port = LOW + draw % (HIGH - LOW);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port in 127.0.0.1:{LOW}..{HIGH} after 200 draws")
 }
 
 /// Returns `len` random bytes from the kernel.
