@@ -579,6 +579,7 @@ fn list_dir(dir: &Path, steps: &mut Vec<Step>) {
     // again, one system call per component.
     let canonical_dir = dir.canonicalize().ok();
     let mut outside_links = Vec::new();
+    let mut dangling_links = Vec::new();
     let mut files: Vec<(PathBuf, Option<PathBuf>)> = entries
         .filter_map(Result::ok)
         .filter_map(|entry| {
@@ -591,7 +592,12 @@ fn list_dir(dir: &Path, steps: &mut Vec<Step>) {
             // adds a link to a host file would get that file quoted back.
             let is_link = entry.file_type().is_ok_and(|kind| kind.is_symlink());
             if is_link && has_extension(&path, &["yaml", "yml"]) {
-                let inside = match (&canonical_dir, path.canonicalize()) {
+                let target = path.canonicalize();
+                if target.is_err() && !path.exists() {
+                    dangling_links.push(path);
+                    return None;
+                }
+                let inside = match (&canonical_dir, target) {
                     (Some(dir), Ok(target)) => target.starts_with(dir),
                     _ => true,
                 };
@@ -627,6 +633,21 @@ fn list_dir(dir: &Path, steps: &mut Vec<Step>) {
             dir.display()
         );
         let help = "replace the link with the provider file itself";
+        steps.push(Step::Diagnostic(
+            Diagnostic::for_file(&link.display().to_string(), Code::ReadFailed, message)
+                .with_help(Some(help.to_owned())),
+        ));
+    }
+    dangling_links.sort();
+    for link in dangling_links {
+        let target = fs::read_link(&link)
+            .map(|target| target.display().to_string())
+            .unwrap_or_default();
+        let message = format!(
+            "`{}` is a symbolic link to `{target}`, which does not exist",
+            link.display()
+        );
+        let help = "point the link at an existing provider file, or remove it";
         steps.push(Step::Diagnostic(
             Diagnostic::for_file(&link.display().to_string(), Code::ReadFailed, message)
                 .with_help(Some(help.to_owned())),
@@ -803,6 +824,25 @@ mod tests {
         assert_eq!(report.files_checked, 1);
         assert!(rendered.contains("symbolic link"), "{rendered}");
         assert!(!rendered.contains("root:*"), "{rendered}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn dangling_link_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("demo.yaml"), provider_file("demo")).unwrap();
+        std::os::unix::fs::symlink("gone.yaml", dir.path().join("ghost.yaml")).unwrap();
+
+        let report = validate_paths(&[dir.path()]);
+        let rendered = report.to_string();
+
+        assert!(!report.is_valid(), "{rendered}");
+        assert_eq!(report.files_checked, 1);
+        assert!(
+            rendered.contains("is a symbolic link to `gone.yaml`, which does not exist"),
+            "{rendered}"
+        );
+        assert!(rendered.contains("ghost.yaml"), "{rendered}");
     }
 
     #[test]

@@ -350,8 +350,17 @@ impl fmt::Display for Diagnostic {
         if let (Some(line), Some(column), Some(text)) =
             (self.line, self.column, self.source_line.as_deref())
         {
-            // Tabs would shift the caret, so they are shown as one space each.
-            let shown = text.replace('\t', " ");
+            // Tabs would shift the caret, so they are shown as one space
+            // each; other control characters would act on the terminal, so
+            // they are shown as one replacement character each.
+            let shown: String = text
+                .chars()
+                .map(|c| match c {
+                    '\t' => ' ',
+                    c if c.is_control() => char::REPLACEMENT_CHARACTER,
+                    c => c,
+                })
+                .collect();
             writeln!(f, "{pad}  |")?;
             writeln!(f, " {line} | {shown}")?;
             writeln!(

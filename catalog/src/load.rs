@@ -294,12 +294,20 @@ fn yaml_error(file_name: &str, source: &str, error: &serde_yaml::Error) -> Diagn
     if text == "deserializing from YAML containing more than one document is not supported" {
         return multiple_documents(file_name, source);
     }
+    // libyaml places this error at the start of the file.
+    if let Some(diagnostic) = control_character(file_name, source, &text) {
+        return diagnostic;
+    }
     let Some(location) = error.location() else {
-        return Diagnostic::for_file(
-            file_name,
-            Code::InvalidYaml,
-            format!("invalid YAML: {text}"),
-        );
+        let message = format!("invalid YAML: {text}");
+        let help = syntax_help(&text).map(str::to_owned);
+        // serde_yaml gives the repetition limit no position; the first alias
+        // is where the expansion starts.
+        let diagnostic = match first_alias(source).filter(|_| text == "repetition limit exceeded") {
+            Some(span) => Diagnostic::at(file_name, source, span, Code::InvalidYaml, message),
+            None => Diagnostic::for_file(file_name, Code::InvalidYaml, message),
+        };
+        return diagnostic.with_help(help);
     };
     let problem = Span {
         line: location.line(),
@@ -334,6 +342,48 @@ fn yaml_error(file_name: &str, source: &str, error: &serde_yaml::Error) -> Diagn
     Diagnostic::at(file_name, source, span, Code::InvalidYaml, message).with_help(help)
 }
 
+/// Returns the span of the first alias (`*name`) in `source`, outside
+/// comments and quotes as far as a line-by-line look can tell.
+fn first_alias(source: &str) -> Option<Span> {
+    static ALIAS: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?:^|[\s\[,{:-])(\*[^\s\[\]{},]+)").expect("valid regex"));
+    source.lines().enumerate().find_map(|(index, line)| {
+        let code = line.split(" #").next().unwrap_or(line);
+        let found = ALIAS.captures(code)?.get(1)?;
+        if code[..found.start()].contains(['"', '\'']) {
+            return None;
+        }
+        Some(Span {
+            line: index + 1,
+            column: code[..found.start()].chars().count() + 1,
+            width: found.as_str().chars().count(),
+        })
+    })
+}
+
+/// Turns libyaml's reader error for a control character, which carries a
+/// byte offset and no line, into a diagnostic at that character.
+fn control_character(file_name: &str, source: &str, text: &str) -> Option<Diagnostic> {
+    static OFFSET: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^control characters are not allowed at position (\d+)$").expect("valid regex")
+    });
+    let offset: usize = OFFSET.captures(text)?[1].parse().ok()?;
+    let before = source.get(..offset)?;
+    let character = source[offset..].chars().next()?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let span = Span {
+        line: before.matches('\n').count() + 1,
+        column: before[line_start..].chars().count() + 1,
+        width: 1,
+    };
+    let code = u32::from(character);
+    let message = format!("invalid YAML: control character U+{code:04X} is not allowed here");
+    let help = format!(
+        "delete the character; if the value needs it, write it as the escape `\\u{code:04X}` inside a double-quoted string"
+    );
+    Some(Diagnostic::at(file_name, source, span, Code::InvalidYaml, message).with_help(Some(help)))
+}
+
 /// Returns what usually fixes a provider file that libyaml (through
 /// serde_yaml 0.9) rejects with `message`, for the messages that have one
 /// usual cause.
@@ -366,6 +416,10 @@ fn syntax_help(message: &str) -> Option<&'static str> {
         (
             "found unknown escape character",
             "a backslash in double quotes starts an escape; write `\\\\` for a backslash, or quote the value with single quotes",
+        ),
+        (
+            "repetition limit exceeded",
+            "aliases (`*name`) that repeat anchored values expand to too many values; a provider file needs no anchors, so write each value out where it is used",
         ),
         (
             "recursion limit exceeded",

@@ -123,6 +123,10 @@ fn describe(
                 };
                 let (code, message, help) = if other_modes.is_empty() {
                     let help = match best {
+                        _ if name == "<<" => format!(
+                            "`<<` is a YAML merge key, which provider files do not support; write the merged fields out here (allowed: {})",
+                            quoted_list(&allowed)
+                        ),
                         Some(best) => format!("did you mean `{best}`?"),
                         None => format!("allowed fields here: {}", quoted_list(&allowed)),
                     };

@@ -290,6 +290,24 @@ const CASES: &[Case] = &[
         )],
     },
     Case {
+        name: "merge_key",
+        file_name: "demo.yaml",
+        edits: &[
+            ("display_name: Demo\n", "display_name: Demo\nshared: &shared\n  decompress: true\n"),
+            ("proxy:\n", "proxy:\n  <<: *shared\n"),
+        ],
+    },
+    Case {
+        name: "alias_expansion_limit",
+        file_name: "demo.yaml",
+        edits: &[("display_name: Demo\n", "display_name: Demo\nx0: &x0 [a, a, a, a, a, a, a, a, a, a]\nx1: &x1 [*x0, *x0, *x0, *x0, *x0, *x0, *x0, *x0, *x0, *x0]\nx2: &x2 [*x1, *x1, *x1, *x1, *x1, *x1, *x1, *x1, *x1, *x1]\nx3: &x3 [*x2, *x2, *x2, *x2, *x2, *x2, *x2, *x2, *x2, *x2]\nx4: &x4 [*x3, *x3, *x3, *x3, *x3, *x3, *x3, *x3, *x3, *x3]\nx5: &x5 [*x4, *x4, *x4, *x4, *x4, *x4, *x4, *x4, *x4, *x4]\nx6: &x6 [*x5, *x5, *x5, *x5, *x5, *x5, *x5, *x5, *x5, *x5]\nx7: &x7 [*x6, *x6, *x6, *x6, *x6, *x6, *x6, *x6, *x6, *x6]\nx8: &x8 [*x7, *x7, *x7, *x7, *x7, *x7, *x7, *x7, *x7, *x7]\n")],
+    },
+    Case {
+        name: "control_character",
+        file_name: "demo.yaml",
+        edits: &[("display_name: Demo", "display_name: \"D\u{1}emo\"")],
+    },
+    Case {
         name: "byte_order_mark_then_unknown_field",
         file_name: "demo.yaml",
         edits: &[
