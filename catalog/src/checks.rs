@@ -24,6 +24,9 @@ pub(crate) struct Problem {
     pub at_key: bool,
     pub message: String,
     pub help: Option<String>,
+    /// A template variable in the value that the problem is about; the
+    /// caret then goes under its `{{ ... }}` when the value is on one line.
+    pub variable: Option<String>,
 }
 
 impl Problem {
@@ -39,7 +42,13 @@ impl Problem {
             at_key: false,
             message,
             help,
+            variable: None,
         }
+    }
+
+    pub(crate) fn at_variable(mut self, variable: &str) -> Problem {
+        self.variable = Some(variable.to_owned());
+        self
     }
 }
 
@@ -919,12 +928,10 @@ fn check_templates(
                     undeclared_help(&variable, &known, "connection_config"),
                 )
             };
-            problems.push(Problem::new(
-                code,
-                field.pointer.clone(),
-                message,
-                Some(help),
-            ));
+            problems.push(
+                Problem::new(code, field.pointer.clone(), message, Some(help))
+                    .at_variable(&variable),
+            );
         }
     }
 }

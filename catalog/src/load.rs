@@ -209,6 +209,10 @@ pub(crate) fn parse_document(
             } else {
                 positions.index().nearest_value(&problem.pointer)
             };
+            let span = match (span, problem.variable.as_deref()) {
+                (Some(span), Some(variable)) => Some(variable_span(source, span, variable)),
+                (span, _) => span,
+            };
             let diagnostic = match span {
                 Some(span) => {
                     Diagnostic::at(file_name, source, span, problem.code, problem.message)
@@ -340,6 +344,36 @@ fn yaml_error(file_name: &str, source: &str, error: &serde_yaml::Error) -> Diagn
     let span = clamp_to_source(source, problem);
     let help = tab_help(source, span).or_else(|| syntax_help(&text).map(str::to_owned));
     Diagnostic::at(file_name, source, span, Code::InvalidYaml, message).with_help(help)
+}
+
+/// Narrows `span`, a template value, to the first `{{ ... }}` that uses
+/// `variable` on the value's line; returns `span` when there is none.
+fn variable_span(source: &str, span: Span, variable: &str) -> Span {
+    let Some(line) = source.lines().nth(span.line.saturating_sub(1)) else {
+        return span;
+    };
+    let Ok(pattern) = Regex::new(&format!(
+        r"\{{\{{-?\s*{}\b[^}}]*\}}\}}",
+        regex::escape(variable)
+    )) else {
+        return span;
+    };
+    let start = line
+        .char_indices()
+        .nth(span.column.saturating_sub(1))
+        .map_or(line.len(), |(index, _)| index);
+    let end = line
+        .char_indices()
+        .nth(span.column.saturating_sub(1) + span.width)
+        .map_or(line.len(), |(index, _)| index);
+    match pattern.find(&line[start..end]) {
+        Some(found) => Span {
+            line: span.line,
+            column: line[..start + found.start()].chars().count() + 1,
+            width: found.as_str().chars().count(),
+        },
+        None => span,
+    }
 }
 
 /// Returns the span of the first alias (`*name`) in `source`, outside

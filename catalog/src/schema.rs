@@ -278,10 +278,40 @@ fn describe(
             // The remaining keywords (minLength, minimum, const, ...)
             // have clear messages of their own in the jsonschema crate.
             let message = format!("invalid value for {field}: {}", error.masked());
-            let help = schema
+            let description = schema
                 .and_then(|s| s.get("description"))
-                .and_then(Value::as_str)
-                .map(str::to_owned);
+                .and_then(Value::as_str);
+            let rule = match error.kind() {
+                ValidationErrorKind::Minimum { limit } => {
+                    Some(format!("use a number of at least {limit}"))
+                }
+                ValidationErrorKind::Maximum { limit } => {
+                    Some(format!("use a number of at most {limit}"))
+                }
+                ValidationErrorKind::ExclusiveMinimum { limit } => {
+                    Some(format!("use a number greater than {limit}"))
+                }
+                ValidationErrorKind::ExclusiveMaximum { limit } => {
+                    Some(format!("use a number less than {limit}"))
+                }
+                ValidationErrorKind::MinLength { limit } => {
+                    Some(format!("use a string of at least {limit} characters"))
+                }
+                ValidationErrorKind::MaxLength { limit } => {
+                    Some(format!("use a string of at most {limit} characters"))
+                }
+                ValidationErrorKind::MinItems { limit } => {
+                    Some(format!("list at least {limit} items"))
+                }
+                _ => None,
+            };
+            let help = match (rule, description) {
+                (Some(rule), Some(description)) => {
+                    Some(format!("{rule} ({})", description.trim_end_matches('.')))
+                }
+                (Some(rule), None) => Some(rule),
+                (None, description) => description.map(str::to_owned),
+            };
             (Code::SchemaViolation, pointer, value_span, message, help)
         }
     };
