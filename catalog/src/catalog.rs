@@ -597,6 +597,19 @@ fn list_dir(dir: &Path, steps: &mut Vec<Step>) {
                     dangling_links.push(path);
                     return None;
                 }
+                // A link to a provider file of the same directory is left
+                // out: the file itself is read under its own name, so its
+                // diagnostics do not blame the link's name.
+                let sibling = match (&canonical_dir, &target) {
+                    (Some(dir), Ok(target)) => {
+                        target.parent() == Some(dir.as_path())
+                            && has_extension(target, &["yaml", "yml"])
+                    }
+                    _ => false,
+                };
+                if sibling {
+                    return None;
+                }
                 let inside = match (&canonical_dir, target) {
                     (Some(dir), Ok(target)) => target.starts_with(dir),
                     _ => true,
@@ -783,6 +796,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("demo.yaml"), provider_file("demo")).unwrap();
         std::os::unix::fs::symlink("demo.yaml", dir.path().join("link.yaml")).unwrap();
+
+        let report = validate_paths(&[dir.path()]);
+
+        assert!(report.is_valid(), "{report}");
+        assert_eq!(report.files_checked, 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn link_sorted_first_does_not_take_the_blame() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("demo.yaml"), provider_file("demo")).unwrap();
+        std::os::unix::fs::symlink("demo.yaml", dir.path().join("a-link.yaml")).unwrap();
+        std::os::unix::fs::symlink("demo.yaml", dir.path().join("b-link.yaml")).unwrap();
 
         let report = validate_paths(&[dir.path()]);
 
