@@ -96,11 +96,25 @@ fn check_name(provider: &Provider, expected: &str, problems: &mut Vec<Problem>) 
                 "provider name `{}` does not match the file name `{expected}.yaml`",
                 provider.name
             ),
-            Some(format!(
-                "set `name: {expected}` or rename the file to `{}.yaml`",
-                provider.name
-            )),
+            Some(name_mismatch_help(&provider.name, expected)),
         ));
+    }
+}
+
+/// Offers the file name as the provider name only when it is one: lowercase
+/// letters, digits and single hyphens, as the schema's `name` pattern says.
+fn name_mismatch_help(name: &str, file_stem: &str) -> String {
+    let is_name = !file_stem.is_empty()
+        && file_stem.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        });
+    if is_name {
+        format!("set `name: {file_stem}` or rename the file to `{name}.yaml`")
+    } else {
+        format!("rename the file to `{name}.yaml`; the file name is not a provider name, which has only lowercase letters, digits and single hyphens")
     }
 }
 
@@ -1566,6 +1580,28 @@ fn push_mcp_urls<'a>(fields: &mut Vec<TemplateField<'a>>, mcp: &'a McpOAuth2) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn name_mismatch_offers_only_valid_names() {
+        assert_eq!(
+            name_mismatch_help("confluence", "conf"),
+            "set `name: conf` or rename the file to `confluence.yaml`"
+        );
+        for stem in [
+            "conf\u{fffd}luence",
+            "Confluence",
+            "conf--x",
+            "-conf",
+            "conf_x",
+            "",
+        ] {
+            let help = name_mismatch_help("confluence", stem);
+            assert!(
+                help.starts_with("rename the file to `confluence.yaml`;"),
+                "{stem}: {help}"
+            );
+        }
+    }
 
     #[test]
     fn leading_variable_reads_simple_names() {
