@@ -111,9 +111,9 @@ fn codegen_reports_unwritable_out() {
         "{message}"
     );
     assert_eq!(
-        message.matches("os error").count(),
+        message.matches("is not a directory").count(),
         1,
-        "the OS error is not stated once: {message}"
+        "the cause is not stated once: {message}"
     );
 }
 

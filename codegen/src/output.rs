@@ -61,10 +61,11 @@ pub struct WriteReport {
 /// The changed files are first written to a temporary directory beside
 /// `out_dir` (see [`Staging`]) and then renamed into place, so a failed
 /// write touches nothing under `out_dir`. Each file that is replaced or
-/// deleted is first moved into the temporary directory, so when a rename
-/// into `out_dir` fails, the files already moved go back and the
-/// directories created go away, and `out_dir` is left as it was. The
-/// temporary directory is removed in both cases.
+/// deleted is first moved into the temporary directory. So when creating a
+/// directory or renaming a file under `out_dir` fails, the files already
+/// moved go back and the directories created go away, and `out_dir` is
+/// left as it was. The temporary directory is removed in both cases, and
+/// so are the missing ancestors of `out_dir` that a failed run created.
 pub fn write_output(out_dir: &Path, output: &Output) -> Result<WriteReport, Error> {
     let changed: Vec<(&String, &String)> = output
         .files
@@ -82,16 +83,36 @@ pub fn write_output(out_dir: &Path, output: &Output) -> Result<WriteReport, Erro
         return Ok(report);
     }
 
-    let staging = Staging::create(out_dir)?;
-    for (relative, content) in &changed {
+    // The missing ancestors of `out_dir` are created first, because the
+    // temporary directory goes beside it, and removed again when the run
+    // fails. The temporary directory is gone by then.
+    let mut ancestors = Journal::default();
+    let result = stage_and_commit(out_dir, &changed, &deleted, &mut ancestors);
+    if result.is_err() {
+        ancestors.roll_back();
+    }
+    result.map(|()| report)
+}
+
+/// Writes the changed files into a [`Staging`] directory, whose missing
+/// ancestors are recorded in `ancestors`, and commits them, undoing the
+/// commit when it fails.
+fn stage_and_commit(
+    out_dir: &Path,
+    changed: &[(&String, &String)],
+    deleted: &BTreeSet<String>,
+    ancestors: &mut Journal,
+) -> Result<(), Error> {
+    let staging = Staging::create(out_dir, ancestors)?;
+    for (relative, content) in changed {
         staging.write(relative, content.as_bytes())?;
     }
     let mut journal = Journal::default();
-    let committed = commit(out_dir, &staging, &changed, &deleted, &mut journal);
+    let committed = commit(out_dir, &staging, changed, deleted, &mut journal);
     if committed.is_err() {
         journal.roll_back();
     }
-    committed.map(|()| report)
+    committed
 }
 
 /// Moves the staged files into `out_dir` and the deleted ones out of it,
@@ -140,10 +161,24 @@ fn move_to_backup(
 }
 
 /// Creates `dir` and its missing ancestors, recording each one created.
+/// An existing file in their place that is not a directory is an error.
 fn create_dirs(dir: &Path, journal: &mut Journal) -> Result<(), Error> {
     let mut missing = Vec::new();
     let mut current = dir;
-    while fs::metadata(current).is_err() {
+    loop {
+        if let Ok(metadata) = fs::metadata(current) {
+            if !metadata.is_dir() {
+                return Err(Error::Io {
+                    action: "create the directory",
+                    path: current.to_owned(),
+                    error: std::io::Error::new(
+                        std::io::ErrorKind::AlreadyExists,
+                        "a file that is not a directory has this path",
+                    ),
+                });
+            }
+            break;
+        }
         missing.push(current.to_owned());
         match current.parent() {
             Some(parent) if !parent.as_os_str().is_empty() => current = parent,
@@ -210,7 +245,9 @@ struct Staging {
 }
 
 impl Staging {
-    fn create(out_dir: &Path) -> Result<Staging, Error> {
+    /// Creates the directory beside `out_dir`, and the missing ancestors of
+    /// `out_dir`, which are recorded in `ancestors`.
+    fn create(out_dir: &Path, ancestors: &mut Journal) -> Result<Staging, Error> {
         let absolute = std::path::absolute(out_dir).map_err(|error| Error::Io {
             action: "resolve the output directory",
             path: out_dir.to_owned(),
@@ -226,7 +263,7 @@ impl Staging {
                 ),
             });
         };
-        create_dir(parent)?;
+        create_dirs(parent, ancestors)?;
         let mut attempt = 0;
         loop {
             let mut staging_name = std::ffi::OsString::from(".");

@@ -179,11 +179,40 @@ fn unwritable_out_dir_is_an_io_error() {
     let message = error.to_string();
     assert!(message.contains("cannot create the directory"), "{message}");
     assert!(message.contains("a-file`"), "{message}");
+    assert!(message.contains("is not a directory"), "{message}");
+    assert!(
+        std::error::Error::source(&error).is_none(),
+        "the message already carries the cause, so a printed chain would repeat it"
+    );
     assert!(
         message.contains("choose another output directory"),
         "{message}"
     );
     assert!(!out.exists(), "the output directory was created");
+}
+
+/// A file that cannot be written to the temporary directory fails the run
+/// before anything is moved: the output directory and the missing parents
+/// created for the temporary directory are gone again.
+#[test]
+fn failed_staging_creates_nothing() {
+    let catalog = features_catalog();
+    let mut output = generate(&catalog, &selection()).unwrap();
+    // A NUL byte is invalid in a file name on every platform.
+    output
+        .files
+        .insert("rust/src/bad\0name.rs".to_owned(), "// x\n".to_owned());
+    let parent = tempfile::tempdir().unwrap();
+    let out = parent.path().join("missing/parent/out");
+
+    let error = write_output(&out, &output).unwrap_err();
+
+    match &error {
+        Error::Io { action, .. } => assert_eq!(*action, "create the file", "{error:?}"),
+        other => panic!("expected Error::Io, got {other:?}"),
+    }
+    let left: Vec<_> = fs::read_dir(parent.path()).unwrap().collect();
+    assert!(left.is_empty(), "the run left {left:?}");
 }
 
 /// Returns every file under `dir` with its content, by relative path.
@@ -217,7 +246,7 @@ fn failed_write_leaves_out_dir_unchanged() {
     let out = parent.path().join("out");
     write_output(&out, &output).unwrap();
     // A regular file where the crate's directory belongs fails the first
-    // rename under `rust/`, after the documents under `openapi/` moved in.
+    // file under `rust/`, after the documents under `openapi/` moved in.
     fs::remove_dir_all(out.join("rust")).unwrap();
     fs::write(out.join("rust"), "not a directory").unwrap();
     let before = tree(&out);
@@ -235,7 +264,7 @@ fn failed_write_leaves_out_dir_unchanged() {
         Error::Io { path, .. } => assert!(path.starts_with(out.join("rust")), "{error:?}"),
         other => panic!("expected Error::Io, got {other:?}"),
     }
-    assert!(error.to_string().contains("/out/rust/"), "{error}");
+    assert!(error.to_string().contains("/out/rust`"), "{error}");
     assert_eq!(tree(&out), before, "the output directory changed");
     let beside: Vec<_> = fs::read_dir(parent.path())
         .unwrap()
