@@ -15,7 +15,9 @@ pub struct CodegenArgs {
     /// documents to `DIR/openapi/`. Created when missing. A file of
     /// `DIR/openapi/` or `DIR/rust/src/providers/` that carries the
     /// generated header and that this run does not produce is deleted and
-    /// listed.
+    /// listed. Files are first written to a temporary directory beside DIR,
+    /// so DIR's parent must be writable, and a failed run leaves DIR as it
+    /// was.
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
 

@@ -1,7 +1,8 @@
 //! `latchkey codegen`: its errors on bad input, `--check`, and the generated
 //! Rust crate for the whole built-in catalog, which must pass clippy and
-//! rustfmt, build, and create a Confluence page through a running Latchkey
-//! with `examples/confluence_page.rs`.
+//! rustfmt, pass its own tests and `tests/generated_crate/`, build, and
+//! create a Confluence page through a running Latchkey with
+//! `examples/confluence_page.rs`.
 
 mod support;
 
@@ -51,6 +52,21 @@ fn codegen_rejects_unknown_provider() {
 }
 
 #[test]
+fn codegen_rejects_empty_provider() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let output = codegen(&out, &["--provider", ""]);
+    assert!(!output.status.success(), "codegen accepted an empty name");
+    let message = stderr(&output);
+    assert!(
+        message.contains("the provider name `` is empty"),
+        "{message}"
+    );
+    assert!(message.contains("leave out `--provider`"), "{message}");
+    assert!(!out.exists(), "a failed run created the output directory");
+}
+
+#[test]
 fn codegen_rejects_invalid_catalog() {
     let catalog = CatalogDir::new();
     catalog.write("broken", "name: broken\ndisplay_name: Broken\n");
@@ -89,6 +105,16 @@ fn codegen_reports_unwritable_out() {
         "{message}"
     );
     assert!(message.contains("plain-file/out"), "{message}");
+    assert!(message.contains("cannot create the directory"), "{message}");
+    assert!(
+        message.contains("choose another output directory"),
+        "{message}"
+    );
+    assert_eq!(
+        message.matches("is not a directory").count(),
+        1,
+        "the cause is not stated once: {message}"
+    );
 }
 
 #[test]
@@ -211,6 +237,11 @@ fn build_generated_crate(out: &Path) -> PathBuf {
         &workspace_root().join("examples/confluence_page.rs"),
         &crate_dir.join("examples/confluence_page.rs"),
     );
+    std::fs::create_dir_all(crate_dir.join("tests")).unwrap();
+    copy_if_changed(
+        &workspace_root().join("tests/generated_crate/connection_config.rs"),
+        &crate_dir.join("tests/connection_config.rs"),
+    );
 
     let target_dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("generated-crate");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
@@ -224,6 +255,7 @@ fn build_generated_crate(out: &Path) -> PathBuf {
             "--check",
             "src/lib.rs",
             "examples/confluence_page.rs",
+            "tests/connection_config.rs",
         ],
     );
     eprintln!("rustfmt --check: {format:.1} s");
@@ -245,9 +277,17 @@ fn build_generated_crate(out: &Path) -> PathBuf {
         &crate_dir,
         &target_dir,
         &cargo,
-        &["test", "--offline", "--lib", "--example", "confluence_page"],
+        &[
+            "test",
+            "--offline",
+            "--lib",
+            "--test",
+            "connection_config",
+            "--example",
+            "confluence_page",
+        ],
     );
-    eprintln!("cargo test --lib --example confluence_page: {test:.1} s");
+    eprintln!("cargo test --lib --test connection_config --example confluence_page: {test:.1} s");
     // `cargo test` builds the example as a test harness, so build the
     // program itself.
     let build = run_in(

@@ -24,13 +24,24 @@ pub enum Error {
         field: String,
         reason: String,
     },
-    /// Reading or writing an output file failed.
-    #[error("{}: {source}", path.display())]
+    /// Reading or writing a file or directory failed; `action` says what,
+    /// such as `create the directory`. The message carries the OS error
+    /// itself, so the error has no source, and a caller that prints the
+    /// chain shows the OS error once.
+    #[error(
+        "cannot {action} `{}`: {error}; check that each parent of the output directory is a writable directory, or choose another output directory",
+        path.display()
+    )]
     Io {
+        action: &'static str,
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
+    /// A provider name given for selection is empty or only whitespace.
+    #[error(
+        "the provider name `{name}` is empty: pass a name from the catalog, such as `--provider github`, or leave out `--provider` to generate every provider"
+    )]
+    EmptyProviderName { name: String },
     /// A provider selected by name is not in the catalog.
     #[error(
         "unknown provider `{name}`{}: use a name from the catalog (`GET /providers` lists them), or add your file with `--catalog-dir`",

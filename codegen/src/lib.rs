@@ -36,7 +36,9 @@ pub struct Output {
 /// catalog, so a selection of providers carries the same version as a full
 /// run.
 ///
-/// Fails with [`Error::UnknownProvider`] when a name is not in the catalog.
+/// Fails with [`Error::EmptyProviderName`] when a name is empty or only
+/// whitespace, and with [`Error::UnknownProvider`] when a name is not in the
+/// catalog.
 pub fn generate(catalog: &Catalog, providers: &[String]) -> Result<Output, Error> {
     let selected = select(catalog, providers)?;
     let version = catalog_version(catalog);
@@ -62,6 +64,9 @@ fn select<'a>(catalog: &'a Catalog, names: &[String]) -> Result<Vec<&'a Provider
     }
     let mut selected = BTreeMap::new();
     for name in names {
+        if name.trim().is_empty() {
+            return Err(Error::EmptyProviderName { name: name.clone() });
+        }
         let Some(provider) = catalog.get(name) else {
             let known: Vec<&str> = catalog.providers().map(|p| p.name.as_str()).collect();
             return Err(Error::UnknownProvider {

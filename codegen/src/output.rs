@@ -56,28 +56,270 @@ pub struct WriteReport {
 /// Writes every file of `output` under `out_dir`, creating directories as
 /// needed, and deletes the generated files of [`OWNED_DIRS`] that `output`
 /// lacks. A file whose content is unchanged is not rewritten, so Cargo does
-/// not rebuild it. Each file is written to a temporary file beside it and
-/// renamed into place, so a reader never sees half a file.
+/// not rebuild it.
+///
+/// The changed files are first written to a temporary directory beside
+/// `out_dir` (see [`Staging`]) and then renamed into place, so a failed
+/// write touches nothing under `out_dir`. Each file that is replaced or
+/// deleted is first moved into the temporary directory. So when creating a
+/// directory or renaming a file under `out_dir` fails, the files already
+/// moved go back and the directories created go away, and `out_dir` is
+/// left as it was. The temporary directory is removed in both cases, and
+/// so are the missing ancestors of `out_dir` that a failed run created.
 pub fn write_output(out_dir: &Path, output: &Output) -> Result<WriteReport, Error> {
-    create_dir(out_dir)?;
-    let mut report = WriteReport::default();
-    for (relative, content) in &output.files {
-        let path = out_dir.join(relative);
-        if fs::read(&path).is_ok_and(|existing| existing == content.as_bytes()) {
-            continue;
+    let changed: Vec<(&String, &String)> = output
+        .files
+        .iter()
+        .filter(|(relative, content)| {
+            fs::read(out_dir.join(relative)).map_or(true, |existing| existing != content.as_bytes())
+        })
+        .collect();
+    let deleted = unexpected_files(out_dir, output)?;
+    let report = WriteReport {
+        written: changed.len(),
+        deleted: deleted.iter().cloned().collect(),
+    };
+    if changed.is_empty() && deleted.is_empty() {
+        return Ok(report);
+    }
+
+    // The missing ancestors of `out_dir` are created first, because the
+    // temporary directory goes beside it, and removed again when the run
+    // fails. The temporary directory is gone by then.
+    let mut ancestors = Journal::default();
+    let result = stage_and_commit(out_dir, &changed, &deleted, &mut ancestors);
+    if result.is_err() {
+        ancestors.roll_back();
+    }
+    result.map(|()| report)
+}
+
+/// Writes the changed files into a [`Staging`] directory, whose missing
+/// ancestors are recorded in `ancestors`, and commits them, undoing the
+/// commit when it fails.
+fn stage_and_commit(
+    out_dir: &Path,
+    changed: &[(&String, &String)],
+    deleted: &BTreeSet<String>,
+    ancestors: &mut Journal,
+) -> Result<(), Error> {
+    let staging = Staging::create(out_dir, ancestors)?;
+    for (relative, content) in changed {
+        staging.write(relative, content.as_bytes())?;
+    }
+    let mut journal = Journal::default();
+    let committed = commit(out_dir, &staging, changed, deleted, &mut journal);
+    if committed.is_err() {
+        journal.roll_back();
+    }
+    committed
+}
+
+/// Moves the staged files into `out_dir` and the deleted ones out of it,
+/// recording each step in `journal`.
+fn commit(
+    out_dir: &Path,
+    staging: &Staging,
+    changed: &[(&String, &String)],
+    deleted: &BTreeSet<String>,
+    journal: &mut Journal,
+) -> Result<(), Error> {
+    for (relative, _) in changed {
+        let target = out_dir.join(relative);
+        if let Some(parent) = target.parent() {
+            create_dirs(parent, journal)?;
         }
+        if fs::symlink_metadata(&target).is_ok() {
+            move_to_backup(&target, staging, relative, journal)?;
+        }
+        let staged = staging.file_path(relative);
+        rename(&staged, &target)?;
+        journal.steps.push(Step::Placed(target));
+    }
+    for relative in deleted {
+        move_to_backup(&out_dir.join(relative), staging, relative, journal)?;
+    }
+    Ok(())
+}
+
+fn move_to_backup(
+    target: &Path,
+    staging: &Staging,
+    relative: &str,
+    journal: &mut Journal,
+) -> Result<(), Error> {
+    let backup = staging.backup_path(relative);
+    if let Some(parent) = backup.parent() {
+        create_dir(parent)?;
+    }
+    rename(target, &backup)?;
+    journal.steps.push(Step::Moved {
+        from: target.to_owned(),
+        to: backup,
+    });
+    Ok(())
+}
+
+/// Creates `dir` and its missing ancestors, recording each one created.
+/// An existing file in their place that is not a directory is an error.
+fn create_dirs(dir: &Path, journal: &mut Journal) -> Result<(), Error> {
+    let mut missing = Vec::new();
+    let mut current = dir;
+    loop {
+        if let Ok(metadata) = fs::metadata(current) {
+            if !metadata.is_dir() {
+                return Err(Error::Io {
+                    action: "create the directory",
+                    path: current.to_owned(),
+                    error: std::io::Error::new(
+                        std::io::ErrorKind::AlreadyExists,
+                        "a file that is not a directory has this path",
+                    ),
+                });
+            }
+            break;
+        }
+        missing.push(current.to_owned());
+        match current.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => current = parent,
+            _ => break,
+        }
+    }
+    for dir in missing.into_iter().rev() {
+        fs::create_dir(&dir).map_err(|error| Error::Io {
+            action: "create the directory",
+            path: dir.clone(),
+            error,
+        })?;
+        journal.steps.push(Step::CreatedDir(dir));
+    }
+    Ok(())
+}
+
+fn rename(from: &Path, to: &Path) -> Result<(), Error> {
+    fs::rename(from, to).map_err(|error| Error::Io {
+        action: "move a file to",
+        path: to.to_owned(),
+        error,
+    })
+}
+
+/// The changes made to the output directory so far, undone in reverse
+/// order when a later change fails.
+#[derive(Default)]
+struct Journal {
+    steps: Vec<Step>,
+}
+
+enum Step {
+    /// A directory that did not exist was created.
+    CreatedDir(PathBuf),
+    /// A file was moved from `from` to `to`, a backup in the staging
+    /// directory.
+    Moved { from: PathBuf, to: PathBuf },
+    /// A staged file was renamed to this path.
+    Placed(PathBuf),
+}
+
+impl Journal {
+    /// Undoes every step, newest first. A step that cannot be undone is
+    /// skipped, because the error that started the rollback is the one to
+    /// report.
+    fn roll_back(self) {
+        for step in self.steps.into_iter().rev() {
+            let _ = match step {
+                Step::CreatedDir(dir) => fs::remove_dir(dir),
+                Step::Moved { from, to } => fs::rename(to, from),
+                Step::Placed(path) => fs::remove_file(path),
+            };
+        }
+    }
+}
+
+/// A temporary directory beside the output directory, on the same file
+/// system, so that renames out of it are atomic. It holds the new files
+/// under `new/` and the replaced or deleted ones under `old/`, and is
+/// removed when dropped.
+struct Staging {
+    root: PathBuf,
+}
+
+impl Staging {
+    /// Creates the directory beside `out_dir`, and the missing ancestors of
+    /// `out_dir`, which are recorded in `ancestors`.
+    fn create(out_dir: &Path, ancestors: &mut Journal) -> Result<Staging, Error> {
+        let absolute = std::path::absolute(out_dir).map_err(|error| Error::Io {
+            action: "resolve the output directory",
+            path: out_dir.to_owned(),
+            error,
+        })?;
+        let (Some(parent), Some(name)) = (absolute.parent(), absolute.file_name()) else {
+            return Err(Error::Io {
+                action: "place a temporary directory beside",
+                path: out_dir.to_owned(),
+                error: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "the path has no parent directory or ends in `..`",
+                ),
+            });
+        };
+        create_dirs(parent, ancestors)?;
+        let mut attempt = 0;
+        loop {
+            let mut staging_name = std::ffi::OsString::from(".");
+            staging_name.push(name);
+            staging_name.push(format!(".codegen-{}-{attempt}.tmp", std::process::id()));
+            let root = parent.join(staging_name);
+            match fs::create_dir(&root) {
+                Ok(()) => return Ok(Staging { root }),
+                Err(error)
+                    if error.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 =>
+                {
+                    attempt += 1;
+                }
+                Err(error) => {
+                    return Err(Error::Io {
+                        action: "create the temporary directory",
+                        path: root,
+                        error,
+                    })
+                }
+            }
+        }
+    }
+
+    fn file_path(&self, relative: &str) -> PathBuf {
+        self.root.join("new").join(relative)
+    }
+
+    fn backup_path(&self, relative: &str) -> PathBuf {
+        self.root.join("old").join(relative)
+    }
+
+    fn write(&self, relative: &str, content: &[u8]) -> Result<(), Error> {
+        let path = self.file_path(relative);
         if let Some(parent) = path.parent() {
             create_dir(parent)?;
         }
-        write_atomically(&path, content.as_bytes())?;
-        report.written += 1;
+        let mut file = fs::File::create(&path).map_err(|error| Error::Io {
+            action: "create the file",
+            path: path.clone(),
+            error,
+        })?;
+        file.write_all(content).map_err(|error| Error::Io {
+            action: "write the file",
+            path,
+            error,
+        })
     }
-    for relative in unexpected_files(out_dir, output)? {
-        let path = out_dir.join(&relative);
-        fs::remove_file(&path).map_err(|source| Error::Io { path, source })?;
-        report.deleted.push(relative);
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        // What is left is the backups of replaced and deleted files, or the
+        // new files of a failed run; neither is needed any more.
+        let _ = fs::remove_dir_all(&self.root);
     }
-    Ok(report)
 }
 
 /// Compares `output` with the files under `out_dir`, and returns every
@@ -91,7 +333,13 @@ pub fn check_output(out_dir: &Path, output: &Output) -> Result<Vec<Difference>, 
             Ok(existing) if existing == content.as_bytes() => continue,
             Ok(_) => DifferenceKind::Stale,
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => DifferenceKind::Missing,
-            Err(source) => return Err(Error::Io { path, source }),
+            Err(error) => {
+                return Err(Error::Io {
+                    action: "read the file",
+                    path,
+                    error,
+                })
+            }
         };
         differences.push(Difference {
             path: relative.clone(),
@@ -119,16 +367,18 @@ fn unexpected_files(out_dir: &Path, output: &Output) -> Result<BTreeSet<String>,
             continue;
         }
         let path = out_dir.join(dir);
+        let list_error = |path: &Path, error| Error::Io {
+            action: "list the directory",
+            path: path.to_owned(),
+            error,
+        };
         let entries = match fs::read_dir(&path) {
             Ok(entries) => entries,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(source) => return Err(Error::Io { path, source }),
+            Err(error) if is_missing(&error) => continue,
+            Err(error) => return Err(list_error(&path, error)),
         };
         for entry in entries {
-            let entry = entry.map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?;
+            let entry = entry.map_err(|error| list_error(&path, error))?;
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
             let relative = format!("{dir}/{name}");
@@ -145,6 +395,15 @@ fn unexpected_files(out_dir: &Path, output: &Output) -> Result<BTreeSet<String>,
     Ok(unexpected)
 }
 
+/// Returns whether an I/O error means that the path does not exist: it is
+/// missing, or one of its parents is not a directory.
+fn is_missing(error: &std::io::Error) -> bool {
+    matches!(
+        error.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+    )
+}
+
 /// Returns whether a component of `relative` under `out_dir` is a symbolic
 /// link. A missing component is not one.
 fn has_symlink(out_dir: &Path, relative: &str) -> Result<bool, Error> {
@@ -154,8 +413,14 @@ fn has_symlink(out_dir: &Path, relative: &str) -> Result<bool, Error> {
         match fs::symlink_metadata(&path) {
             Ok(metadata) if metadata.file_type().is_symlink() => return Ok(true),
             Ok(_) => {}
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-            Err(source) => return Err(Error::Io { path, source }),
+            Err(error) if is_missing(&error) => return Ok(false),
+            Err(error) => {
+                return Err(Error::Io {
+                    action: "read the metadata of",
+                    path,
+                    error,
+                })
+            }
         }
     }
     Ok(false)
@@ -166,9 +431,10 @@ fn has_symlink(out_dir: &Path, relative: &str) -> Result<bool, Error> {
 /// JSON document whose `info` has the catalog version field. A file that is
 /// not valid UTF-8 or not valid JSON is not generated.
 fn is_generated(path: &Path, extension: &str) -> Result<bool, Error> {
-    let bytes = fs::read(path).map_err(|source| Error::Io {
+    let bytes = fs::read(path).map_err(|error| Error::Io {
+        action: "read the file",
         path: path.to_owned(),
-        source,
+        error,
     })?;
     let Ok(text) = std::str::from_utf8(&bytes) else {
         return Ok(false);
@@ -185,30 +451,9 @@ fn is_generated(path: &Path, extension: &str) -> Result<bool, Error> {
 }
 
 fn create_dir(path: &Path) -> Result<(), Error> {
-    fs::create_dir_all(path).map_err(|source| Error::Io {
+    fs::create_dir_all(path).map_err(|error| Error::Io {
+        action: "create the directory",
         path: path.to_owned(),
-        source,
+        error,
     })
-}
-
-fn write_atomically(path: &Path, content: &[u8]) -> Result<(), Error> {
-    let io_error = |source| Error::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let temporary = temporary_path(path);
-    let result = fs::File::create(&temporary)
-        .and_then(|mut file| file.write_all(content))
-        .and_then(|()| fs::rename(&temporary, path));
-    if let Err(error) = result {
-        let _ = fs::remove_file(&temporary);
-        return Err(io_error(error));
-    }
-    Ok(())
-}
-
-fn temporary_path(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_owned();
-    name.push(format!(".{}.tmp", std::process::id()));
-    path.with_file_name(name)
 }

@@ -3,6 +3,7 @@
 //! provider is rejected, and a check names missing, stale and unexpected
 //! files.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
@@ -148,6 +149,21 @@ fn check_names_each_difference() {
 }
 
 #[test]
+fn empty_provider_name_is_rejected() {
+    let catalog = features_catalog();
+    for name in ["", " ", "\t"] {
+        let error = generate(&catalog, &[name.to_owned()]).unwrap_err();
+        assert!(
+            matches!(&error, Error::EmptyProviderName { name: named } if named == name),
+            "{name:?}: {error:?}"
+        );
+        let message = error.to_string();
+        assert!(message.contains("is empty"), "{message}");
+        assert!(message.contains("--provider github"), "{message}");
+    }
+}
+
+#[test]
 fn unwritable_out_dir_is_an_io_error() {
     let catalog = features_catalog();
     let output = generate(&catalog, &selection()).unwrap();
@@ -157,10 +173,104 @@ fn unwritable_out_dir_is_an_io_error() {
     let out = file.join("out");
     let error = write_output(&out, &output).unwrap_err();
     assert!(
-        matches!(error, Error::Io { ref path, .. } if path == &out),
+        matches!(error, Error::Io { ref path, .. } if path == &file),
         "{error:?}"
     );
-    assert!(error.to_string().contains("a-file/out"), "{error}");
+    let message = error.to_string();
+    assert!(message.contains("cannot create the directory"), "{message}");
+    assert!(message.contains("a-file`"), "{message}");
+    assert!(message.contains("is not a directory"), "{message}");
+    assert!(
+        std::error::Error::source(&error).is_none(),
+        "the message already carries the cause, so a printed chain would repeat it"
+    );
+    assert!(
+        message.contains("choose another output directory"),
+        "{message}"
+    );
+    assert!(!out.exists(), "the output directory was created");
+}
+
+/// A file that cannot be written to the temporary directory fails the run
+/// before anything is moved: the output directory and the missing parents
+/// created for the temporary directory are gone again.
+#[test]
+fn failed_staging_creates_nothing() {
+    let catalog = features_catalog();
+    let mut output = generate(&catalog, &selection()).unwrap();
+    // A NUL byte is invalid in a file name on every platform.
+    output
+        .files
+        .insert("rust/src/bad\0name.rs".to_owned(), "// x\n".to_owned());
+    let parent = tempfile::tempdir().unwrap();
+    let out = parent.path().join("missing/parent/out");
+
+    let error = write_output(&out, &output).unwrap_err();
+
+    match &error {
+        Error::Io { action, .. } => assert_eq!(*action, "create the file", "{error:?}"),
+        other => panic!("expected Error::Io, got {other:?}"),
+    }
+    let left: Vec<_> = fs::read_dir(parent.path()).unwrap().collect();
+    assert!(left.is_empty(), "the run left {left:?}");
+}
+
+/// Returns every file under `dir` with its content, by relative path.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(current) = pending.pop() {
+        for entry in fs::read_dir(&current).unwrap() {
+            let path = entry.unwrap().path();
+            let relative = path.strip_prefix(dir).unwrap().display().to_string();
+            if path.is_dir() {
+                files.insert(format!("{relative}/"), Vec::new());
+                pending.push(path);
+            } else {
+                files.insert(relative, fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+/// A rename into the output directory that fails after other files were
+/// moved in undoes them. The replaced files come back, and the new ones and
+/// the directories created for them go away. No temporary directory is
+/// left beside the output directory.
+#[test]
+fn failed_write_leaves_out_dir_unchanged() {
+    let catalog = features_catalog();
+    let output = generate(&catalog, &selection()).unwrap();
+    let parent = tempfile::tempdir().unwrap();
+    let out = parent.path().join("out");
+    write_output(&out, &output).unwrap();
+    // A regular file where the crate's directory belongs fails the first
+    // file under `rust/`, after the documents under `openapi/` moved in.
+    fs::remove_dir_all(out.join("rust")).unwrap();
+    fs::write(out.join("rust"), "not a directory").unwrap();
+    let before = tree(&out);
+
+    let mut changed = output.clone();
+    for content in changed.files.values_mut() {
+        content.push('\n');
+    }
+    changed
+        .files
+        .insert("aaa-new/first.txt".to_owned(), "new".to_owned());
+    let error = write_output(&out, &changed).unwrap_err();
+
+    match &error {
+        Error::Io { path, .. } => assert!(path.starts_with(out.join("rust")), "{error:?}"),
+        other => panic!("expected Error::Io, got {other:?}"),
+    }
+    assert!(error.to_string().contains("/out/rust`"), "{error}");
+    assert_eq!(tree(&out), before, "the output directory changed");
+    let beside: Vec<_> = fs::read_dir(parent.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(beside, ["out"], "a temporary directory was left");
 }
 
 /// Writes `output` to a new directory with a stale generated module and

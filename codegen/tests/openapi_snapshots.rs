@@ -89,37 +89,54 @@ fn output_is_deterministic_json() {
     assert!(api_first.ends_with("}\n"), "no final newline");
 }
 
-/// Checks what every provider document must have: the proxy server first,
-/// the secret-key requirement and the two headers on each operation, no
-/// template syntax in the servers, and plain https URLs in OAuth flows.
+/// Checks the two routes of every provider document. The top-level servers
+/// are the upstream ones, without template syntax, and the top-level
+/// security is the provider's scheme, which the operations outside
+/// `/proxy/` use as they are. Every path under `/proxy/` names the Latchkey
+/// server, and each of its operations takes the secret key and the two
+/// headers. OAuth flows have plain https URLs.
 #[test]
-fn every_builtin_document_has_proxy_contract() {
+fn every_builtin_document_has_both_routes() {
     let catalog = Catalog::builtin().unwrap();
     for provider in catalog.providers() {
         let text = provider_document(provider, CATALOG_VERSION).unwrap();
         let name = &provider.name;
         let document: serde_json::Value = serde_json::from_str(&text).unwrap();
-        let servers = document["servers"].to_string();
-        assert!(
-            !servers.contains("{{"),
-            "provider `{name}`: template syntax in servers"
-        );
-        assert_eq!(
-            document["servers"][0]["url"], "{latchkeyUrl}/proxy",
-            "provider `{name}`"
-        );
-        assert!(
-            document["servers"].as_array().unwrap().len() >= 2,
-            "provider `{name}`: no upstream server"
-        );
+        let servers = document["servers"].as_array().unwrap();
+        assert!(!servers.is_empty(), "provider `{name}`: no upstream server");
+        for server in servers {
+            let url = server["url"].as_str().unwrap();
+            assert!(
+                !url.contains("{{") && !url.contains("latchkeyUrl"),
+                "provider `{name}`: server `{url}` is not an upstream URL"
+            );
+        }
         let paths = document["paths"].as_object().unwrap();
         assert!(paths.contains_key("/{path}"), "provider `{name}`");
-        assert_eq!(
-            paths.len(),
-            1 + usize::from(provider.proxy.verification.is_some()),
-            "provider `{name}`"
-        );
+        assert!(paths.contains_key("/proxy/{path}"), "provider `{name}`");
+        let verifications = usize::from(provider.proxy.verification.is_some());
+        assert_eq!(paths.len(), 2 + 2 * verifications, "provider `{name}`");
         for (path, item) in paths {
+            let through_proxy = path.starts_with("/proxy/");
+            if through_proxy {
+                assert_eq!(
+                    item["servers"],
+                    serde_json::json!([{
+                        "url": "{latchkeyUrl}",
+                        "description": "The Latchkey server, whose `/proxy` route attaches the connection's credential, so callers need only Latchkey's secret key.",
+                        "variables": {"latchkeyUrl": {
+                            "default": "http://127.0.0.1:3003",
+                            "description": "Base URL of the Latchkey server, without a trailing slash. The default is the address `latchkey serve` listens on without `--listen`.",
+                        }},
+                    }]),
+                    "provider `{name}`, {path}"
+                );
+            } else {
+                assert!(
+                    item.get("servers").is_none(),
+                    "provider `{name}`, {path}: the upstream servers are hidden"
+                );
+            }
             for (method, operation) in item.as_object().unwrap() {
                 if matches!(
                     method.as_str(),
@@ -128,14 +145,23 @@ fn every_builtin_document_has_proxy_contract() {
                     continue;
                 }
                 let context = format!("provider `{name}`, {method} {path}");
-                assert_eq!(
-                    operation["security"],
-                    serde_json::json!([{ "latchkeySecretKey": [] }]),
-                    "{context}"
-                );
                 let parameters = operation["parameters"].to_string();
-                assert!(parameters.contains("ProviderConfigKey"), "{context}");
-                assert!(parameters.contains("ConnectionId"), "{context}");
+                if through_proxy {
+                    assert_eq!(
+                        operation["security"],
+                        serde_json::json!([{ "latchkeySecretKey": [] }]),
+                        "{context}"
+                    );
+                    assert!(parameters.contains("ProviderConfigKey"), "{context}");
+                    assert!(parameters.contains("ConnectionId"), "{context}");
+                } else {
+                    assert!(
+                        operation.get("security").is_none(),
+                        "{context}: the provider's security is overridden"
+                    );
+                    assert!(!parameters.contains("ProviderConfigKey"), "{context}");
+                    assert!(!parameters.contains("Nango-Proxy-"), "{context}");
+                }
             }
         }
         let has_scheme = document["components"]["securitySchemes"]
@@ -155,6 +181,14 @@ fn every_builtin_document_has_proxy_contract() {
                 "provider `{name}`: a path credential and a scheme"
             );
         }
+        if has_scheme {
+            assert!(
+                document["security"][0]["providerAuth"].is_array(),
+                "provider `{name}`: no top-level `providerAuth` requirement"
+            );
+        } else {
+            assert!(document.get("security").is_none(), "provider `{name}`");
+        }
         for flow in document["components"]["securitySchemes"]["providerAuth"]["flows"]
             .as_object()
             .into_iter()
@@ -172,10 +206,34 @@ fn every_builtin_document_has_proxy_contract() {
     }
 }
 
+/// The `path` parameter describes how a `/` in it is sent on both routes,
+/// and which paths Latchkey rejects on the proxy route.
+#[test]
+fn path_parameter_explains_encoding() {
+    let document: serde_json::Value = serde_json::from_str(&document_text("zendesk")).unwrap();
+    for path in ["/{path}", "/proxy/{path}"] {
+        let parameter = &document["paths"][path]["parameters"][0];
+        assert_eq!(parameter["name"], "path", "{path}");
+        let description = parameter["description"].as_str().unwrap();
+        for fact in ["sent unencoded", "`%2F`", "group%2Fproject"] {
+            assert!(
+                description.contains(fact),
+                "{path}: `{fact}` missing from {description}"
+            );
+        }
+        let through_proxy = path.starts_with("/proxy/");
+        assert_eq!(
+            description.contains("invalid_proxy_path"),
+            through_proxy,
+            "{path}: {description}"
+        );
+    }
+}
+
 #[test]
 fn server_variables_describe_defaults() {
     let document: serde_json::Value = serde_json::from_str(&document_text("zendesk")).unwrap();
-    let upstream = &document["servers"][1];
+    let upstream = &document["servers"][0];
     assert_eq!(upstream["url"], "https://{subdomain}.zendesk.com");
     let variable = &upstream["variables"]["subdomain"];
     assert_eq!(variable["default"], "acme");
@@ -183,11 +241,11 @@ fn server_variables_describe_defaults() {
     assert!(description.contains("example"), "{description}");
 
     let document: serde_json::Value = serde_json::from_str(&document_text("amplitude")).unwrap();
-    let hostname = &document["servers"][1]["variables"]["hostname"];
+    let hostname = &document["servers"][0]["variables"]["hostname"];
     let allowed = serde_json::json!(["amplitude.com", "analytics.eu.amplitude.com"]);
     assert_eq!(hostname["enum"], allowed);
     assert_eq!(hostname["default"], "amplitude.com");
-    assert_eq!(document["servers"][2]["url"], "https://amplitude.com");
+    assert_eq!(document["servers"][1]["url"], "https://amplitude.com");
 }
 
 fn expect_openapi_error(provider: &Provider, field: &str, detail: &str) {
@@ -281,7 +339,11 @@ fn operation_parameter<'a>(
 #[test]
 fn verification_query_becomes_parameters() {
     let document: serde_json::Value = serde_json::from_str(&document_text("attention")).unwrap();
-    let operation = &document["paths"]["/v2/conversations"]["get"];
+    let direct = &document["paths"]["/v2/conversations"]["get"];
+    let size = operation_parameter(direct, "size").expect("no direct `size` parameter");
+    assert_eq!(size["schema"]["const"], "1");
+    assert!(direct.get("security").is_none(), "{direct}");
+    let operation = &document["paths"]["/proxy/v2/conversations"]["get"];
     let size = operation_parameter(operation, "size").expect("no `size` parameter");
     assert_eq!(size["in"], "query");
     assert_eq!(size["schema"]["const"], "1");
@@ -293,11 +355,67 @@ fn verification_query_becomes_parameters() {
     );
 
     let document: serde_json::Value = serde_json::from_str(&document_text("fireflies")).unwrap();
-    let operation = &document["paths"]["/graphql"];
+    let operation = &document["paths"]["/proxy/graphql"];
     let method = ["get", "post"]
         .into_iter()
         .find(|method| operation.get(*method).is_some())
         .expect("no verification operation");
     let query = operation_parameter(&operation[method], "query").expect("no `query` parameter");
     assert_eq!(query["schema"]["const"], "{__schema{types{name}}}");
+}
+
+/// Returns the `providerAuth` scheme of an `api_key` provider whose key is
+/// sent in `header` as `value`.
+fn api_key_scheme(header: &str, value: &str) -> serde_json::Value {
+    let provider: Provider = serde_json::from_value(serde_json::json!({
+        "name": "keyed",
+        "display_name": "Keyed",
+        "auth": {"mode": "api_key", "inject": {"name": header, "value": value}},
+        "proxy": {"base_url": "https://api.keyed.example"},
+    }))
+    .unwrap();
+    let text = provider_document(&provider, CATALOG_VERSION).unwrap();
+    let document: serde_json::Value = serde_json::from_str(&text).unwrap();
+    document["components"]["securitySchemes"]["providerAuth"].clone()
+}
+
+#[test]
+fn bearer_api_key_is_http_bearer() {
+    for value in [
+        "Bearer {{ api_key }}",
+        "Bearer {{api_key}}",
+        "bearer {{ api_key }}",
+    ] {
+        let scheme = api_key_scheme("Authorization", value);
+        assert_eq!(scheme["type"], "http", "{value}: {scheme}");
+        assert_eq!(scheme["scheme"], "bearer", "{value}: {scheme}");
+        assert!(scheme.get("in").is_none(), "{value}: {scheme}");
+    }
+}
+
+#[test]
+fn other_api_key_prefixes_stay_api_key() {
+    let cases = [
+        ("Authorization", "Token {{ api_key }}"),
+        ("Authorization", "Api-Key {{ api_key }}"),
+        ("Authorization", "Bearer sk-{{ api_key }}"),
+        ("X-Api-Key", "Bearer {{ api_key }}"),
+    ];
+    for (header, value) in cases {
+        let scheme = api_key_scheme(header, value);
+        assert_eq!(scheme["type"], "apiKey", "{value}: {scheme}");
+        assert_eq!(scheme["in"], "header", "{value}: {scheme}");
+        assert_eq!(scheme["name"], header, "{value}: {scheme}");
+        let description = scheme["description"].as_str().unwrap();
+        assert!(
+            description.contains(&format!("in the format `{value}`")),
+            "{description}"
+        );
+    }
+    let raw = api_key_scheme("X-Api-Key", "{{ api_key }}");
+    assert_eq!(raw["type"], "apiKey");
+    assert!(
+        raw["description"].as_str().unwrap().contains("sent as is"),
+        "{raw}"
+    );
 }

@@ -1,6 +1,11 @@
-//! The OpenAPI 3.1 document of one provider: its upstream and the Latchkey
-//! proxy as servers, its auth mode as a security scheme, a pass-through
-//! path for each method, and its verification request.
+//! The OpenAPI 3.1 document of one provider. Its top-level `servers` are
+//! the provider's base URL and fallbacks, and its top-level `security` is
+//! the provider's own scheme, so the operations under `/{path}` (and the
+//! verification request at its own path) describe calls made directly to
+//! the provider. The same operations under `/proxy/` name the Latchkey
+//! server in their path items and Latchkey's secret key in their
+//! `security`, so they override both for calls through the proxy, and
+//! neither route hides the other.
 
 use latchkey_catalog::{Provider, Verification};
 use serde_json::{json, Value};
@@ -13,6 +18,19 @@ use crate::Error;
 /// Methods of the pass-through path: every method OpenAPI 3.1 has a field
 /// for except TRACE, which the proxy rejects with 405.
 const PASS_THROUGH_METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch"];
+
+/// The path prefix of the proxy's operations, under the Latchkey server's
+/// base URL.
+const PROXY_PREFIX: &str = "/proxy";
+
+/// The destination of an operation: the provider's API, called directly
+/// with the document's servers and its `providerAuth` requirement, or the
+/// Latchkey proxy, whose path items name the Latchkey server.
+#[derive(Clone, Copy)]
+enum Route<'a> {
+    Upstream,
+    Proxy(&'a Value),
+}
 
 /// Default of the `latchkeyUrl` server variable: the address `latchkey
 /// serve` listens on when `--listen` is not given.
@@ -32,7 +50,7 @@ pub(crate) fn document(provider: &Provider, catalog_version: &str) -> Result<Val
 
     let security = provider_security(provider, &variables)?;
     let proxy_server = proxy_server();
-    let mut servers = vec![proxy_server.clone()];
+    let mut servers = Vec::new();
     for (index, upstream) in upstreams.iter().enumerate() {
         let description = if index == 0 {
             format!(
@@ -65,10 +83,16 @@ pub(crate) fn document(provider: &Provider, catalog_version: &str) -> Result<Val
     }
 
     let mut paths = serde_json::Map::new();
-    paths.insert("/{path}".to_owned(), pass_through_path(&proxy_server));
+    paths.insert("/{path}".to_owned(), pass_through_path(Route::Upstream));
+    paths.insert(
+        format!("{PROXY_PREFIX}/{{path}}"),
+        pass_through_path(Route::Proxy(&proxy_server)),
+    );
     if let Some(verification) = &provider.proxy.verification {
-        let (path, item) = verification_path(provider, verification, &proxy_server)?;
-        paths.insert(path, item);
+        for route in [Route::Upstream, Route::Proxy(&proxy_server)] {
+            let (path, item) = verification_path(provider, verification, route)?;
+            paths.insert(path, item);
+        }
     }
 
     let mut document = json!({
@@ -166,8 +190,8 @@ fn oauth_url_templates(provider: &Provider) -> Result<Vec<UrlTemplate>, Error> {
 
 fn proxy_server() -> Value {
     json!({
-        "url": "{latchkeyUrl}/proxy",
-        "description": "The Latchkey proxy. It attaches the connection's credential, so callers need only Latchkey's secret key.",
+        "url": "{latchkeyUrl}",
+        "description": "The Latchkey server, whose `/proxy` route attaches the connection's credential, so callers need only Latchkey's secret key.",
         "variables": {
             "latchkeyUrl": {
                 "default": DEFAULT_LATCHKEY_URL,
@@ -204,31 +228,62 @@ fn proxy_responses() -> Value {
     })
 }
 
-fn pass_through_path(proxy_server: &Value) -> Value {
-    let mut item = json!({
-        "summary": "Pass-through to any path of the provider's API",
-        "description": "Latchkey forwards the method, the query string, the body, `Content-Type` and every `Nango-Proxy-<Name>` header (as `<Name>`) to `<base URL>/<path>`, with the connection's credential attached.",
-        "servers": [proxy_server],
-        "parameters": [{
-            "name": "path",
-            "in": "path",
-            "required": true,
-            "description": "Path under the provider's base URL. It may contain `/`; a dot segment (`.` or `..`) is rejected.",
-            "schema": { "type": "string" },
-        }],
+/// Describes the `path` parameter of a pass-through operation on both
+/// routes.
+const PATH_PARAMETER_DESCRIPTION: &str = "Path under the provider's base URL, such as `v1/items`. It may contain `/`, which separates segments and must be sent unencoded, but OpenAPI tools percent-encode a path parameter's `/` as `%2F`: build such a URL by hand, or use the generated Rust client, which sends the path as written. Write `%2F` for a `/` inside one segment, such as GitLab's `group%2Fproject`.";
+
+/// The sentence that the `path` parameter of a proxy operation adds.
+const PROXY_PATH_PARAMETER_NOTE: &str = " Latchkey forwards a `%2F` encoded, and rejects a dot segment (`.` or `..`, also percent-encoded, after an encoded `/` or `\\`, or followed by `;`) with status 400 and the code `invalid_proxy_path`.";
+
+fn pass_through_path(route: Route) -> Value {
+    let description = match route {
+        Route::Upstream => PATH_PARAMETER_DESCRIPTION.to_owned(),
+        Route::Proxy(_) => format!("{PATH_PARAMETER_DESCRIPTION}{PROXY_PATH_PARAMETER_NOTE}"),
+    };
+    let path_parameter = json!({
+        "name": "path",
+        "in": "path",
+        "required": true,
+        "description": description,
+        "schema": { "type": "string" },
     });
+    let mut item = match route {
+        Route::Upstream => json!({
+            "summary": "Any path of the provider's API, called directly",
+            "description": "The provider's own API at `<base URL>/<path>`, called with the provider's credential (`providerAuth`) in place of Latchkey.",
+            "parameters": [path_parameter],
+        }),
+        Route::Proxy(proxy_server) => json!({
+            "summary": "Pass-through to any path of the provider's API",
+            "description": "Latchkey forwards the method, the query string, the body, `Content-Type` and every `Nango-Proxy-<Name>` header (as `<Name>`) to `<base URL>/<path>`, with the connection's credential attached.",
+            "servers": [proxy_server],
+            "parameters": [path_parameter],
+        }),
+    };
     for method in PASS_THROUGH_METHODS {
-        let mut operation = json!({
-            "operationId": format!("proxy{}", capitalized(method)),
-            "summary": format!("{} through the proxy", method.to_ascii_uppercase()),
-            "security": proxy_security(),
-            "parameters": proxy_parameters(),
-            "responses": proxy_responses(),
-        });
+        let upper = method.to_ascii_uppercase();
+        let mut operation = match route {
+            Route::Upstream => json!({
+                "operationId": format!("upstream{}", capitalized(method)),
+                "summary": format!("{upper} on the provider's API"),
+                "responses": upstream_responses(),
+            }),
+            Route::Proxy(_) => json!({
+                "operationId": format!("proxy{}", capitalized(method)),
+                "summary": format!("{upper} through the proxy"),
+                "security": proxy_security(),
+                "parameters": proxy_parameters(),
+                "responses": proxy_responses(),
+            }),
+        };
         if matches!(*method, "put" | "post" | "patch") {
+            let description = match route {
+                Route::Upstream => "The request body, in the format the provider expects.",
+                Route::Proxy(_) => "Forwarded as is, with its `Content-Type`.",
+            };
             operation["requestBody"] = json!({
                 "required": false,
-                "description": "Forwarded as is, with its `Content-Type`.",
+                "description": description,
                 "content": { "*/*": { "schema": {} } },
             });
         }
@@ -237,12 +292,16 @@ fn pass_through_path(proxy_server: &Value) -> Value {
     item
 }
 
+fn upstream_responses() -> Value {
+    json!({ "default": { "description": "The provider's response." } })
+}
+
 /// Builds the path item of the provider's verification request. Its query
 /// string, if any, becomes required query parameters with fixed values.
 fn verification_path(
     provider: &Provider,
     verification: &Verification,
-    proxy_server: &Value,
+    route: Route,
 ) -> Result<(String, Value), Error> {
     let (path, query) = match verification.path.split_once('?') {
         Some((path, query)) => (path, Some(query)),
@@ -260,7 +319,10 @@ fn verification_path(
         });
     }
 
-    let mut parameters = proxy_parameters();
+    let mut parameters = match route {
+        Route::Upstream => Vec::new(),
+        Route::Proxy(_) => proxy_parameters(),
+    };
     for pair in query
         .unwrap_or("")
         .split('&')
@@ -287,13 +349,20 @@ fn verification_path(
         if !value.contains("{{") {
             schema["const"] = json!(value);
         }
+        let (header, description) = match route {
+            Route::Upstream => (name.clone(), format!("The definition's value: `{value}`.")),
+            Route::Proxy(_) => (
+                format!("Nango-Proxy-{name}"),
+                format!(
+                    "The proxy forwards it upstream as `{name}`. The definition's value: `{value}`."
+                ),
+            ),
+        };
         parameters.push(json!({
-            "name": format!("Nango-Proxy-{name}"),
+            "name": header,
             "in": "header",
             "required": true,
-            "description": format!(
-                "The proxy forwards it upstream as `{name}`. The definition's value: `{value}`."
-            ),
+            "description": description,
             "schema": schema,
         }));
     }
@@ -314,7 +383,10 @@ fn verification_path(
         description.push_str(&format!(" Send `Content-Type: {content_type}`."));
     }
 
-    let mut responses = proxy_responses();
+    let mut responses = match route {
+        Route::Upstream => upstream_responses(),
+        Route::Proxy(_) => proxy_responses(),
+    };
     let success_statuses: Vec<String> = if verification.expected_statuses.is_empty() {
         vec!["2XX".to_owned()]
     } else {
@@ -334,11 +406,7 @@ fn verification_path(
         .unwrap_or("GET")
         .to_owned();
     let method = method_name.to_ascii_lowercase();
-    let operation = json!({
-        "operationId": "verifyCredential",
-        "summary": "Check that the connection's credential works",
-        "description": description,
-        "security": proxy_security(),
+    let mut operation = json!({
         "parameters": parameters,
         "responses": responses,
         "x-latchkey-verification": {
@@ -347,8 +415,26 @@ fn verification_path(
             "expectedStatuses": verification.expected_statuses,
         },
     });
-    let item = json!({ "servers": [proxy_server], method: operation });
-    Ok((path.to_owned(), item))
+    let item = match route {
+        Route::Upstream => {
+            operation["operationId"] = json!("verifyCredentialUpstream");
+            operation["summary"] = json!("Check that a credential works, called directly");
+            operation["description"] = json!(description);
+            json!({ method: operation })
+        }
+        Route::Proxy(proxy_server) => {
+            operation["operationId"] = json!("verifyCredential");
+            operation["summary"] = json!("Check that the connection's credential works");
+            operation["description"] = json!(description);
+            operation["security"] = proxy_security();
+            json!({ "servers": [proxy_server], method: operation })
+        }
+    };
+    let path = match route {
+        Route::Upstream => path.to_owned(),
+        Route::Proxy(_) => format!("{PROXY_PREFIX}{path}"),
+    };
+    Ok((path, item))
 }
 
 fn add_proxy_extensions(provider: &Provider, document: &mut Value) {
@@ -387,15 +473,17 @@ fn add_proxy_extensions(provider: &Provider, document: &mut Value) {
 
 fn info_description(provider: &Provider) -> String {
     let mut text = format!(
-        "The {} API (provider `{}`, auth mode `{}`) as Latchkey serves it. Through the Latchkey proxy server, every operation takes Latchkey's secret key and the `Provider-Config-Key` and `Connection-Id` headers, and Latchkey attaches the connection's credential.",
+        "The {} API (provider `{}`, auth mode `{}`) in two routes. The operations under `/proxy/` go to the Latchkey server (their path items name it as their server): each takes Latchkey's secret key (`latchkeySecretKey`) and the `Provider-Config-Key` and `Connection-Id` headers, and Latchkey attaches the connection's credential. The other operations go to the provider's own servers, the document's `servers`,",
         provider.display_name,
         provider.name,
         provider.auth.mode_name()
     );
     if provider.auth.injects_credential() {
-        text.push_str(" The document's top-level security requirement, `providerAuth`, is what the upstream servers take when called directly.");
+        text.push_str(
+            " with the provider's credential, the document's security requirement `providerAuth`.",
+        );
     } else {
-        text.push_str(" The provider takes no credential.");
+        text.push_str(" and take no credential.");
     }
     text
 }

@@ -122,16 +122,7 @@ pub(crate) fn provider_security(
         }
         Auth::ApiKey(settings) => {
             let label = settings.key_title.as_deref().unwrap_or("API key");
-            let sent = if is_bare_variable(&settings.inject.value, "api_key") {
-                "sent as is".to_owned()
-            } else {
-                format!("sent as `{}`", settings.inject.value)
-            };
-            let scheme = injected_scheme(
-                &settings.inject,
-                &format!("{label} that the end user enters, {sent}."),
-            );
-            simple(scheme)
+            simple(api_key_scheme(&settings.inject, label))
         }
         Auth::Basic(settings) => {
             let username = settings.username_title.as_deref().unwrap_or("username");
@@ -257,6 +248,46 @@ pub(crate) fn provider_security(
         })),
     };
     Ok(Some(security))
+}
+
+/// Describes an API key by where it is sent. A key sent as
+/// `Authorization: Bearer <key>` is an HTTP bearer scheme, as RFC 6750
+/// defines it; any other header or prefix, such as `Token <key>`, is an
+/// `apiKey` scheme whose description gives the value's format.
+fn api_key_scheme(inject: &Inject, label: &str) -> Value {
+    let entered = format!("{label} that the end user enters");
+    if is_bearer_header(inject, "api_key") {
+        return json!({
+            "type": "http",
+            "scheme": "bearer",
+            "description": format!("{entered}, sent as a bearer token."),
+        });
+    }
+    let sent = if is_bare_variable(&inject.value, "api_key") {
+        "sent as is".to_owned()
+    } else {
+        format!(
+            "sent in the format `{}`, where `{{{{ api_key }}}}` is the key",
+            inject.value
+        )
+    };
+    injected_scheme(inject, &format!("{entered}, {sent}."))
+}
+
+/// Returns whether `inject` sends only `variable` in the `Authorization`
+/// header after the `Bearer` scheme name, which HTTP compares without
+/// regard to case.
+fn is_bearer_header(inject: &Inject, variable: &str) -> bool {
+    if inject.location != InjectLocation::Header
+        || !inject.name.eq_ignore_ascii_case("authorization")
+    {
+        return false;
+    }
+    let value = inject.value.trim();
+    let Some((scheme, rest)) = value.split_once(' ') else {
+        return false;
+    };
+    scheme.eq_ignore_ascii_case("bearer") && is_bare_variable(rest, variable)
 }
 
 /// Returns whether `template` is only the placeholder of `variable`.

@@ -130,6 +130,30 @@ pub fn call_statement(indent: usize, callee: &str, args: &[String]) -> String {
     text
 }
 
+/// Lays out a struct literal's line `{name}: {callee}({args}){suffix},`, or
+/// with one argument a line when it does not fit.
+pub fn field_call(
+    indent: usize,
+    name: &str,
+    callee: &str,
+    args: &[String],
+    suffix: &str,
+) -> String {
+    let pad = spaces(indent);
+    let joined = args.join(", ");
+    let one_line = format!("{pad}{name}: {callee}({joined}){suffix},");
+    if fits(&one_line) && joined.chars().count() <= FN_CALL_WIDTH {
+        return one_line;
+    }
+    let inner = spaces(indent + 4);
+    let mut text = format!("{pad}{name}: {callee}(\n");
+    for arg in args {
+        text.push_str(&format!("{inner}{arg},\n"));
+    }
+    text.push_str(&format!("{pad}){suffix},"));
+    text
+}
+
 /// Lays out the signature line of a method `{prefix}({params}) -> {output} {`
 /// on one line, or with one parameter a line.
 pub fn signature(indent: usize, prefix: &str, params: &[String], output: &str) -> String {
@@ -252,6 +276,23 @@ mod tests {
             lines[2],
             "    \"crm\", \"crm\", \"crm\", \"crm\", \"crm\", \"crm\", \"crm\","
         );
+    }
+
+    #[test]
+    fn field_call_breaks_arguments() {
+        let args = ["&mut values".to_owned(), "&FIELD_12".to_owned()];
+        let short = field_call(12, "domain", "config::take", &args, "?");
+        assert_eq!(
+            short,
+            "            domain: config::take(&mut values, &FIELD_12)?,"
+        );
+        // rustfmt 1.9 lays out this struct literal field this way.
+        let name = "a_very_long_field_name_that_goes_on_and_on_and_on_for_quite_some_while_yes";
+        let long = field_call(8, name, "config::take", &args, "?");
+        let expected = format!(
+            "        {name}: config::take(\n            &mut values,\n            &FIELD_12,\n        )?,"
+        );
+        assert_eq!(long, expected);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use latchkey_catalog::{Auth, ConfigField, FieldType, Provider};
+use latchkey_catalog::{Auth, ConfigField, FieldFormat, FieldType, Provider};
 use serde::Serialize;
 
 use super::layout::{self, string_literal};
@@ -21,6 +21,8 @@ pub struct ProviderContext {
     constants: Vec<Constant>,
     auth_mode_variant: &'static str,
     fields: Vec<Field>,
+    /// Whether a field has a `format`, so the module imports `Format`.
+    uses_format: bool,
     /// The `FIELDS` table, laid out.
     fields_table: String,
     credentials: Credentials,
@@ -48,6 +50,8 @@ struct Field {
     set: String,
     /// The `FieldRule` static, laid out.
     rule: Vec<String>,
+    /// The field's line in `ConnectionConfig::try_from`, laid out.
+    take: String,
 }
 
 #[derive(Serialize)]
@@ -82,6 +86,10 @@ pub fn context(provider: &Provider, header: &str) -> Result<ProviderContext, Err
         docs_url: provider.docs_url.clone(),
         constants: constants(provider),
         auth_mode_variant: auth_mode_variant(&provider.auth),
+        uses_format: provider
+            .connection_config
+            .values()
+            .any(|field| field.format.is_some()),
         fields,
         fields_table,
         credentials: credentials(provider)?,
@@ -311,6 +319,13 @@ fn field_context(
         setter,
         set,
         rule: field_rule(index, &key_literal, field),
+        take: layout::field_call(
+            12,
+            ident,
+            "config::take",
+            &["&mut values".to_owned(), format!("&FIELD_{index}")],
+            "?",
+        ),
     }
 }
 
@@ -326,8 +341,17 @@ fn field_doc(field: &ConfigField) -> Vec<String> {
         text.push_str(description);
     }
     let mut facts = Vec::new();
+    if let Some(format) = field.format {
+        facts.push(format!("Format: `{}`.", format_name(format)));
+    }
     if let Some(pattern) = &field.pattern {
         facts.push(format!("Pattern: `{}`.", pattern.replace('`', "'")));
+    }
+    if let Some(excluded) = &field.excluded_pattern {
+        facts.push(format!(
+            "Excluded pattern: `{}`.",
+            excluded.replace('`', "'")
+        ));
     }
     if let Some(default) = &field.default {
         facts.push(format!("Default: `{}`.", default.replace('`', "'")));
@@ -360,6 +384,14 @@ fn field_rule(index: usize, key_literal: &str, field: &ConfigField) -> Vec<Strin
         Some(pattern) => format!("Some({})", string_literal(pattern)),
         None => "None".to_owned(),
     };
+    let excluded_pattern = match &field.excluded_pattern {
+        Some(pattern) => format!("Some({})", string_literal(pattern)),
+        None => "None".to_owned(),
+    };
+    let format = match field.format {
+        Some(format) => format!("Some(Format::{})", format_variant(format)),
+        None => "None".to_owned(),
+    };
     let body = layout::struct_fields(
         4,
         &[
@@ -367,12 +399,39 @@ fn field_rule(index: usize, key_literal: &str, field: &ConfigField) -> Vec<Strin
             ("field_type", format!("FieldType::{field_type}")),
             ("presence", presence),
             ("pattern", pattern),
+            ("excluded_pattern", excluded_pattern),
+            ("format", format),
             ("secret", field.secret.to_string()),
             ("regex", "OnceLock::new()".to_owned()),
+            ("excluded_regex", "OnceLock::new()".to_owned()),
         ],
     );
     let mut lines = vec![format!("static FIELD_{index}: FieldRule = FieldRule {{")];
     lines.extend(body);
     lines.push("};".to_owned());
     lines
+}
+
+/// Returns the variant of the generated `config::Format` enum.
+fn format_variant(format: FieldFormat) -> &'static str {
+    match format {
+        FieldFormat::Hostname => "Hostname",
+        FieldFormat::Uri => "Uri",
+        FieldFormat::Uuid => "Uuid",
+        FieldFormat::Email => "Email",
+        FieldFormat::BaseUrl => "BaseUrl",
+        FieldFormat::HostPortPath => "HostPortPath",
+    }
+}
+
+/// Returns the name of a format as provider files write it.
+fn format_name(format: FieldFormat) -> &'static str {
+    match format {
+        FieldFormat::Hostname => "hostname",
+        FieldFormat::Uri => "uri",
+        FieldFormat::Uuid => "uuid",
+        FieldFormat::Email => "email",
+        FieldFormat::BaseUrl => "base_url",
+        FieldFormat::HostPortPath => "host_port_path",
+    }
 }
