@@ -299,6 +299,11 @@ pub struct ClientCredentials {
     /// empty value leaves the parameter out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_type: Option<String>,
+    /// Whether the provider authenticates the client with mutual TLS as
+    /// well: each connection then carries a PEM certificate and private key
+    /// that token requests and proxied requests present in the handshake.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_client_certificate: bool,
 }
 
 /// API key settings.

@@ -47,6 +47,9 @@ mod nango_lookahead;
 #[path = "nango_app.rs"]
 mod nango_app;
 
+#[path = "nango_mtls.rs"]
+mod nango_mtls;
+
 /// The Nango modes that map onto a Latchkey mode.
 const MODES: [(&str, &str); 13] = [
     ("OAUTH2", "oauth2"),
@@ -264,6 +267,7 @@ fn check_known_keys(entry: &Mapping, mode: &str) -> Result<(), Reason> {
             || (two_step && nango_two_step::TWO_STEP_KEYS.contains(&key))
             || (session && key == "token_url")
             || (app && nango_app::APP_KEYS.contains(&key))
+            || (key == "require_client_certificate" && mode == "oauth2_client_credentials")
             || (app
                 && key == "authorization_url_skip_encode"
                 && nango_app::skips_only_base_url(entry))
@@ -283,9 +287,7 @@ fn check_known_keys(entry: &Mapping, mode: &str) -> Result<(), Reason> {
 /// the key needs where that is known.
 fn unconverted_key(key: &str) -> Reason {
     let needs = match key {
-        "require_client_certificate" => {
-            "the provider requires a TLS client certificate and key per integration, which Latchkey's integrations do not store"
-        }
+        "require_client_certificate" => nango_mtls::OTHER_MODE,
         "installation" => nango_app::OUTBOUND_INSTALLATION,
         _ => return Reason::no_equivalent(key),
     };
@@ -773,12 +775,16 @@ impl<'a> Builder<'a> {
         self.token_request(auth)?;
         self.token_response(auth)?;
         self.custom_login(auth);
+        if nango_mtls::requires_client_certificate(self.entry) {
+            auth.insert("require_client_certificate".into(), true.into());
+        }
         if let Some(credentials) = mapping(self.entry, "credentials") {
             // NOTE: Nango lets a connection bring its own client ID and
             // secret; Latchkey uses the integration's.
             let extra = credentials
                 .keys()
                 .filter_map(Value::as_str)
+                .filter(|key| !nango_mtls::is_certificate_field(self.entry, key))
                 .find(|key| !matches!(*key, "client_id" | "client_secret" | "type"));
             if let Some(extra) = extra {
                 return Err(Reason::no_equivalent(&format!("credentials.{extra}")));
