@@ -180,6 +180,24 @@ async fn token_and_proxy_present_certificate() {
     assert_eq!(echoed["path"], "/api/records/7");
     assert_eq!(echoed["method"], "GET");
 
+    // A renewal runs the grant again, over a handshake with the same
+    // certificate, or the peer would end it.
+    let refreshed = api
+        .get(&format!(
+            "/connections/{connection_id}?provider_config_key={key}&force_refresh=true"
+        ))
+        .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.text);
+    let renewed = refreshed.json()["credentials"].clone();
+    assert!(
+        renewed["token"]
+            .as_str()
+            .is_some_and(|token| token.starts_with("mtls-token-")),
+        "{renewed}"
+    );
+    assert_ne!(renewed["token"], credentials["token"]);
+    assert_eq!(renewed["client_certificate"], certificate.trim());
+
     let logs = env.latchkey.server.logs();
     let key_body = private_key.lines().nth(1).unwrap();
     assert!(

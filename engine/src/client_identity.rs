@@ -317,6 +317,39 @@ mod tests {
         assert!(mismatch.contains("does not match"), "{mismatch}");
     }
 
+    #[tokio::test]
+    async fn grant_without_required_identity_fails() {
+        let provider = crate::test_support::provider_from_yaml(
+            "name: mtls-example\ndisplay_name: mTLS example\nauth:\n  mode: oauth2_client_credentials\n  token_url: https://auth.example.com/token\n  require_client_certificate: true\nproxy:\n  base_url: https://api.example.com\n",
+        );
+        let engine = crate::Engine::new(reqwest::Client::new());
+
+        let error = engine
+            .client_credentials(
+                &provider,
+                "client",
+                &Secret::new("secret"),
+                &[],
+                &Default::default(),
+            )
+            .await
+            .unwrap_err();
+
+        let message = error.to_string();
+        assert!(
+            matches!(error, crate::EngineError::MissingCredential(_)),
+            "{message}"
+        );
+        assert!(
+            message.contains("requires a TLS client certificate"),
+            "{message}"
+        );
+        assert!(
+            message.contains("`credentials.client_certificate`"),
+            "{message}"
+        );
+    }
+
     #[test]
     fn debug_hides_key_and_certificate() {
         let identity = ClientIdentity::parse(CERTIFICATE, KEY).unwrap();

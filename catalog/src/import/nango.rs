@@ -289,6 +289,9 @@ fn unconverted_key(key: &str) -> Reason {
     let needs = match key {
         "require_client_certificate" => nango_mtls::OTHER_MODE,
         "installation" => nango_app::OUTBOUND_INSTALLATION,
+        "integration_config" => {
+            "the provider's templates read values that the developer sets once per integration (`integration_config` of POST /integrations), and Latchkey's integrations store only client credentials"
+        }
         _ => return Reason::no_equivalent(key),
     };
     Reason::new(
