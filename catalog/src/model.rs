@@ -635,6 +635,10 @@ pub struct ConfigField {
     /// NOTE: API responses still return the value in `connection_config`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub secret: bool,
+    /// Whether an integration may set the value once (`integration_config`
+    /// of POST /integrations) for every connection that gives none.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub integration_default: bool,
 }
 
 /// The JSON type of a connection-config value.

@@ -9,6 +9,7 @@ mod connection_config;
 mod crypto;
 mod error;
 mod extract;
+mod integration_config;
 pub mod keys;
 mod logging;
 mod pages;

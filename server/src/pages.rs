@@ -293,11 +293,14 @@ pub struct ConnectForm<'a> {
 impl<'a> ConnectForm<'a> {
     /// Builds the form for an integration of `provider`, or `None` for the
     /// client-credentials grant, whose connections the application creates.
-    /// Fields marked `automated` are left out because Latchkey fills them.
+    /// Fields marked `automated` are left out because Latchkey fills them,
+    /// and so are the keys of `integration_values`, whose values the
+    /// connection takes from the integration.
     pub fn new(
         unique_key: &'a str,
         display_name: &'a str,
         provider: &'a Provider,
+        integration_values: &BTreeMap<String, String>,
     ) -> Option<ConnectForm<'a>> {
         let kind = match &provider.auth {
             Auth::Oauth2(_) => FormKind::OAuth2,
@@ -339,6 +342,7 @@ impl<'a> ConnectForm<'a> {
             .connection_config
             .iter()
             .filter(|(_, field)| !field.automated)
+            .filter(|(name, _)| !integration_values.contains_key(*name))
             .map(|(name, field)| (name.as_str(), field))
             .collect();
         Some(ConnectForm {
@@ -749,6 +753,7 @@ mod tests {
                 &provider.name,
                 &provider.display_name,
                 provider,
+                &BTreeMap::new(),
             ));
         }
         let html = text(connect_page("http://127.0.0.1:3003", "lk_cs_t", &forms)).await;

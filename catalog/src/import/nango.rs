@@ -50,6 +50,9 @@ mod nango_app;
 #[path = "nango_mtls.rs"]
 mod nango_mtls;
 
+#[path = "nango_integration_config.rs"]
+mod nango_integration_config;
+
 /// The Nango modes that map onto a Latchkey mode.
 const MODES: [(&str, &str); 13] = [
     ("OAUTH2", "oauth2"),
@@ -211,7 +214,8 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
             .automated
             .extend(converted.filled_keys.iter().map(|key| (*key).to_owned()));
     }
-    let connection_config = builder.connection_config()?;
+    let mut connection_config = builder.connection_config()?;
+    nango_integration_config::mark_defaults(entry, &mut connection_config)?;
     let mut notes = Vec::new();
     if builder.script.is_some() && converted_script.is_none() {
         notes
@@ -268,6 +272,8 @@ fn check_known_keys(entry: &Mapping, mode: &str) -> Result<(), Reason> {
             || (session && key == "token_url")
             || (app && nango_app::APP_KEYS.contains(&key))
             || (key == "require_client_certificate" && mode == "oauth2_client_credentials")
+            || (key == "integration_config"
+                && nango_integration_config::defaults_connection_config(entry))
             || (app
                 && key == "authorization_url_skip_encode"
                 && nango_app::skips_only_base_url(entry))
@@ -290,7 +296,7 @@ fn unconverted_key(key: &str) -> Reason {
         "require_client_certificate" => nango_mtls::OTHER_MODE,
         "installation" => nango_app::OUTBOUND_INSTALLATION,
         "integration_config" => {
-            "the provider's templates read values that the developer sets once per integration (`integration_config` of POST /integrations), and Latchkey's integrations store only client credentials"
+            "Latchkey takes integration values only as defaults of connection-config fields (`integration_default`), and some of the entry's `integration_config` keys are not connection-config fields: its templates read them as `${credentials.KEY}` or build the request from them"
         }
         _ => return Reason::no_equivalent(key),
     };

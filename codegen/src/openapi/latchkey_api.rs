@@ -755,6 +755,7 @@ fn schemas() -> Value {
                 "provider": { "type": "string", "description": "A provider name from `GET /providers`." },
                 "display_name": { "type": "string", "minLength": 1, "maxLength": 255 },
                 "credentials": schema_ref("AppCredentialsInput"),
+                "integration_config": schema_ref("IntegrationConfig"),
             },
         },
         "UpdateIntegration": {
@@ -763,7 +764,13 @@ fn schemas() -> Value {
                 "unique_key": schema_ref("UniqueKey"),
                 "display_name": { "type": "string", "minLength": 1, "maxLength": 255 },
                 "credentials": schema_ref("AppCredentialsInput"),
+                "integration_config": schema_ref("IntegrationConfig"),
             },
+        },
+        "IntegrationConfig": {
+            "type": "object",
+            "description": "Values of the provider's connection-config fields marked `integration_default`, by key, checked as connection-config values. A connection without its own value for a key takes the integration's. PATCH replaces the whole set. Replies show secret values only with `include=credentials`.",
+            "additionalProperties": { "type": ["string", "number", "boolean"] },
         },
         "Integration": {
             "type": "object",
@@ -777,6 +784,7 @@ fn schemas() -> Value {
                 },
                 "created_at": { "type": "string", "format": "date-time" },
                 "updated_at": { "type": "string", "format": "date-time" },
+                "integration_config": schema_ref("IntegrationConfig"),
                 "credentials": {
                     "description": "Only with `include=credentials`; `null` when the integration has none.",
                     "oneOf": [

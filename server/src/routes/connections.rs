@@ -251,6 +251,7 @@ pub async fn create(
         .ok_or_else(|| ApiError::unknown_integration(&body.provider_config_key))?;
     let provider = state.provider(&integration.provider)?;
     let input_config = body.connection_config.unwrap_or_default();
+    let input_config = crate::integration_config::with_defaults(&integration, &input_config);
     let mut config = connection_config::validate(provider, &input_config)?;
 
     let input_credentials = match (body.credentials, &provider.auth) {

@@ -55,6 +55,7 @@ pub(super) async fn entered_credentials(
         }
         BodyFormat::Unsupported => return Err(unsupported_body()),
     };
+    let input_config = crate::integration_config::with_defaults(integration, &input_config);
     let mut config = connection_config::validate(provider, &input_config)?;
     let credentials = match &provider.auth {
         Auth::TwoStep(settings) | Auth::Session(settings) => {
