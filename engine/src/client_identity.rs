@@ -351,6 +351,28 @@ mod tests {
     }
 
     #[test]
+    fn identity_among_secret_values() {
+        let identity = ClientIdentity::parse(CERTIFICATE, KEY).unwrap();
+        let credentials = crate::Credentials::ClientCredentials {
+            token: crate::OAuth2Token {
+                access_token: Secret::new("at"),
+                refresh_token: None,
+                expires_at: None,
+                obtained_at: Default::default(),
+                raw: Default::default(),
+            },
+            client_id: "client".to_owned(),
+            client_secret: Secret::new("secret"),
+            client_identity: Some(identity),
+        };
+
+        let values = credentials.secret_values();
+
+        assert!(values.contains(&CERTIFICATE.trim()), "certificate missing");
+        assert!(values.contains(&KEY.trim()), "private key missing");
+    }
+
+    #[test]
     fn debug_hides_key_and_certificate() {
         let identity = ClientIdentity::parse(CERTIFICATE, KEY).unwrap();
         let text = format!("{identity:?}");

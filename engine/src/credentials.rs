@@ -132,6 +132,7 @@ impl Credentials {
                 let mut values = token_values(token);
                 values.push(client_secret.expose());
                 if let Some(identity) = client_identity {
+                    values.push(identity.certificate().expose());
                     values.push(identity.private_key().expose());
                 }
                 values
