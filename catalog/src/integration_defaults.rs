@@ -1,26 +1,26 @@
-//! The `integration_default` flag of connection-config fields: a value that
-//! an integration sets once (`integration_config` of POST /integrations) and
-//! every connection without its own value takes.
+//! The `integration_default` flag of connection-config fields and of
+//! `two_step` or `session` credential fields: a value that an integration
+//! sets once (`integration_config` of POST /integrations) and every
+//! connection without its own value takes.
 
 use crate::checks::Problem;
 use crate::diagnostic::Code;
 use crate::model::{Auth, Provider};
 use crate::positions::escape_pointer;
 
-/// Rejects `integration_default` on a credential field, because only
-/// connection-config fields take integration values.
+/// Rejects `integration_default` on a `jwt` credential field, because only
+/// connection-config fields and the entered fields of `two_step` and
+/// `session` take integration values.
 pub(crate) fn check_credential_fields(provider: &Provider, problems: &mut Vec<Problem>) {
-    let credentials = match &provider.auth {
-        Auth::TwoStep(two_step) | Auth::Session(two_step) => &two_step.credentials,
-        Auth::Jwt(jwt) => &jwt.credentials,
-        _ => return,
+    let Auth::Jwt(jwt) = &provider.auth else {
+        return;
     };
-    for (key, field) in credentials {
+    for (key, field) in &jwt.credentials {
         if field.integration_default {
             problems.push(Problem::new(
                 Code::InvalidValue,
                 format!("/auth/credentials/{}/integration_default", escape_pointer(key)),
-                format!("credential field `{key}` sets `integration_default`, which only connection-config fields take"),
+                format!("credential field `{key}` of a `jwt` definition sets `integration_default`, which only connection-config fields and `two_step` or `session` credential fields take"),
                 Some("move the field to `connection_config`, or remove `integration_default`".to_owned()),
             ));
         }
@@ -47,31 +47,41 @@ proxy:
   base_url: https://api.example.com/{{ workspace }}
 ";
 
+    const JWT: &str = include_str!("../providers/google-service-account.yaml");
+
     #[test]
-    fn credential_field_default_rejected() {
-        let diagnostics = crate::parse_provider("sign-in-example.yaml", TWO_STEP).unwrap_err();
+    fn jwt_credential_default_rejected() {
+        let source = JWT.replace(
+            "    private_key_id:\n      title: Private key ID\n",
+            "    private_key_id:\n      title: Private key ID\n      integration_default: true\n",
+        );
+        assert_ne!(source, JWT, "the fixture no longer has the replaced lines");
+
+        let diagnostics =
+            crate::parse_provider("google-service-account.yaml", &source).unwrap_err();
 
         assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
-        let text = diagnostics[0].to_string();
         assert!(
-            text.contains("credential field `email` sets `integration_default`"),
-            "{text}"
+            diagnostics[0]
+                .message
+                .contains("credential field `private_key_id` of a `jwt` definition"),
+            "{}",
+            diagnostics[0].message
         );
         assert_eq!(
             diagnostics[0].path.as_deref(),
-            Some("auth.credentials.email.integration_default")
+            Some("auth.credentials.private_key_id.integration_default")
         );
     }
 
     #[test]
-    fn connection_config_default_accepted() {
-        let valid = TWO_STEP.replace(
-            "{title: Email, integration_default: true}",
-            "{title: Email}",
-        );
-
-        let provider = crate::parse_provider("sign-in-example.yaml", &valid).unwrap();
+    fn two_step_defaults_accepted() {
+        let provider = crate::parse_provider("sign-in-example.yaml", TWO_STEP).unwrap();
 
         assert!(provider.connection_config["workspace"].integration_default);
+        let crate::Auth::TwoStep(two_step) = &provider.auth else {
+            panic!("mode is {}", provider.auth.mode_name());
+        };
+        assert!(two_step.credentials["email"].integration_default);
     }
 }

@@ -636,7 +636,9 @@ pub struct ConfigField {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub secret: bool,
     /// Whether an integration may set the value once (`integration_config`
-    /// of POST /integrations) for every connection that gives none.
+    /// of POST /integrations) for every connection that gives none. Taken by
+    /// connection-config fields and `two_step` or `session` credential
+    /// fields.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub integration_default: bool,
 }

@@ -1,10 +1,11 @@
-//! `integration_config` of an integration: values of the connection-config
-//! fields marked `integration_default`, set once per integration and taken
-//! by every connection that gives none of its own.
+//! `integration_config` of an integration: values of the fields marked
+//! `integration_default` (connection-config fields, and the entered fields
+//! of `two_step` and `session`), set once per integration and taken by
+//! every connection that gives none of its own.
 
 use std::collections::BTreeMap;
 
-use latchkey_catalog::{FieldType, Provider};
+use latchkey_catalog::{Auth, ConfigField, FieldType, Provider};
 use latchkey_engine::ConnectionConfig;
 use serde_json::Value;
 
@@ -13,20 +14,15 @@ use crate::error::ApiError;
 use crate::records::IntegrationRecord;
 
 /// Checks the `integration_config` of POST or PATCH /integrations and
-/// returns its values as text. Each key must be a connection-config field
-/// with `integration_default`, and each value must pass that field's
-/// checks.
+/// returns its values as text. Each key must be a field with
+/// `integration_default`, and each value must pass that field's checks.
 pub fn parse(
     provider: &Provider,
     input: serde_json::Map<String, Value>,
 ) -> Result<BTreeMap<String, String>, ApiError> {
     let mut values = BTreeMap::new();
     for (key, value) in input {
-        let Some(field) = provider
-            .connection_config
-            .get(&key)
-            .filter(|field| field.integration_default)
-        else {
+        let Some(field) = default_field(provider, &key) else {
             return Err(ApiError::invalid_body(format!(
                 "provider `{}` takes no `integration_config.{}`: {}",
                 provider.name,
@@ -55,14 +51,34 @@ pub fn parse(
     Ok(values)
 }
 
+/// Returns the entered fields of a `two_step` or `session` provider, and
+/// `None` for the other modes.
+fn entered_fields(provider: &Provider) -> Option<&BTreeMap<String, ConfigField>> {
+    match &provider.auth {
+        Auth::TwoStep(two_step) | Auth::Session(two_step) => Some(&two_step.credentials),
+        _ => None,
+    }
+}
+
+/// Returns the field of `key` when it takes an integration value.
+fn default_field<'a>(provider: &'a Provider, key: &str) -> Option<&'a ConfigField> {
+    provider
+        .connection_config
+        .get(key)
+        .or_else(|| entered_fields(provider)?.get(key))
+        .filter(|field| field.integration_default)
+}
+
 /// Lists the keys that `integration_config` takes, for an error message.
 fn accepted_keys(provider: &Provider) -> String {
-    let keys: Vec<String> = provider
+    let mut keys: Vec<String> = provider
         .connection_config
         .iter()
+        .chain(entered_fields(provider).into_iter().flatten())
         .filter(|(_, field)| field.integration_default)
         .map(|(key, _)| format!("`{key}`"))
         .collect();
+    keys.sort();
     if keys.is_empty() {
         "it takes none, so leave `integration_config` out".to_owned()
     } else {
@@ -70,21 +86,54 @@ fn accepted_keys(provider: &Provider) -> String {
     }
 }
 
-/// Returns `given` with the integration's values added for the keys that
-/// `given` lacks or sets to null. The result still goes through
-/// [`connection_config::validate`].
+/// Returns `given` with the integration's connection-config values added
+/// for the keys that `given` lacks or sets to null. The result still goes
+/// through [`connection_config::validate`].
 pub fn with_defaults(
+    provider: &Provider,
     integration: &IntegrationRecord,
     given: &ConnectionConfig,
 ) -> ConnectionConfig {
     let mut config = given.clone();
-    for (key, value) in &integration.integration_config {
+    let values = integration
+        .integration_config
+        .iter()
+        .filter(|(key, _)| provider.connection_config.contains_key(*key));
+    for (key, value) in values {
         let missing = matches!(config.get(key), None | Some(Value::Null));
         if missing {
             config.insert(key.clone(), Value::String(value.clone()));
         }
     }
     config
+}
+
+/// Adds the integration's values of entered fields to `given`, the fields
+/// that a `two_step` or `session` connection brings, for the keys that
+/// `given` lacks, sets to null or leaves empty. The result still goes
+/// through [`crate::two_step::entered_fields`].
+pub fn add_entered_defaults(
+    provider: &Provider,
+    integration: &IntegrationRecord,
+    given: &mut serde_json::Map<String, Value>,
+) {
+    let Some(fields) = entered_fields(provider) else {
+        return;
+    };
+    let values = integration
+        .integration_config
+        .iter()
+        .filter(|(key, _)| fields.contains_key(*key));
+    for (key, value) in values {
+        let missing = match given.get(key) {
+            None | Some(Value::Null) => true,
+            Some(Value::String(text)) => text.is_empty(),
+            Some(_) => false,
+        };
+        if missing {
+            given.insert(key.clone(), Value::String(value.clone()));
+        }
+    }
 }
 
 /// Renders the integration's values for a reply. A secret value appears
@@ -96,7 +145,7 @@ pub fn to_json(
 ) -> Value {
     let visible = integration.integration_config.iter().filter(|(key, _)| {
         let secret = provider
-            .and_then(|provider| provider.connection_config.get(*key))
+            .and_then(|provider| default_field(provider, key))
             .is_none_or(|field| field.secret);
         include_secrets || !secret
     });
@@ -314,6 +363,71 @@ mod tests {
                 "{case}: the integration was stored"
             );
         }
+    }
+
+    #[test]
+    fn entered_defaults_fill_missing_fields() {
+        let provider: Provider = serde_json::from_value(json!({
+            "name": "sign-in-example",
+            "display_name": "Sign-in example",
+            "auth": {
+                "mode": "two_step",
+                "credentials": {
+                    "user": {"title": "User"},
+                    "license": {"title": "License", "secret": true, "integration_default": true},
+                },
+                "token_request": {"url": "https://api.example.com/login", "params": {"user": "{{ user }}"}},
+                "token_response": {"access_token": "token"},
+            },
+            "proxy": {"base_url": "https://api.example.com"},
+        }))
+        .unwrap();
+        let values = parse(
+            &provider,
+            json!({"license": "L-1"}).as_object().unwrap().clone(),
+        )
+        .unwrap();
+        let integration = IntegrationRecord {
+            unique_key: "k".to_owned(),
+            provider: provider.name.clone(),
+            display_name: None,
+            credentials: None,
+            integration_config: values,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        };
+        let cases = [
+            ("absent", json!({"user": "ada"}), json!("L-1")),
+            ("empty", json!({"user": "ada", "license": ""}), json!("L-1")),
+            (
+                "null",
+                json!({"user": "ada", "license": null}),
+                json!("L-1"),
+            ),
+            (
+                "own value",
+                json!({"user": "ada", "license": "L-2"}),
+                json!("L-2"),
+            ),
+        ];
+        for (case, given, expected) in cases {
+            let mut fields = given.as_object().unwrap().clone();
+
+            add_entered_defaults(&provider, &integration, &mut fields);
+
+            assert_eq!(fields["license"], expected, "{case}");
+            assert_eq!(fields["user"], "ada", "{case}");
+        }
+        assert_eq!(to_json(Some(&provider), &integration, false), json!({}));
+        assert_eq!(
+            to_json(Some(&provider), &integration, true),
+            json!({"license": "L-1"})
+        );
+        let config = with_defaults(&provider, &integration, &ConnectionConfig::new());
+        assert!(
+            config.is_empty(),
+            "an entered field went into the config: {config:?}"
+        );
     }
 
     #[test]

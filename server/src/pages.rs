@@ -318,8 +318,12 @@ impl<'a> ConnectForm<'a> {
                     .then(|| settings.password_title.as_deref().unwrap_or("Password")),
             },
             Auth::Oauth2ClientCredentials(_) => return None,
-            Auth::TwoStep(settings) => entered_fields_form("two-step", &settings.credentials, None),
-            Auth::Session(settings) => entered_fields_form("session", &settings.credentials, None),
+            Auth::TwoStep(settings) => {
+                entered_fields_form("two-step", &settings.credentials, None, integration_values)
+            }
+            Auth::Session(settings) => {
+                entered_fields_form("session", &settings.credentials, None, integration_values)
+            }
             Auth::None(_) => return None,
             Auth::Signature(settings) => FormKind::Signature {
                 username_title: settings.username_title.as_deref().unwrap_or("Key id"),
@@ -329,7 +333,12 @@ impl<'a> ConnectForm<'a> {
             Auth::Jwt(settings) => {
                 let pem_key = settings.algorithm != JwtAlgorithm::HS256;
                 let signing_key = pem_key.then_some(settings.signing_key.as_str());
-                entered_fields_form("jwt", &settings.credentials, signing_key)
+                entered_fields_form(
+                    "jwt",
+                    &settings.credentials,
+                    signing_key,
+                    integration_values,
+                )
             }
             Auth::McpOauth2(_) => FormKind::OAuth2,
             Auth::Oauth1(_) => FormKind::OAuth2,
@@ -354,16 +363,20 @@ impl<'a> ConnectForm<'a> {
     }
 }
 
-/// Builds the form of the credential fields a definition declares. A field
-/// that `pem_signing_key` (the `signing_key` template of an RS256 or ES256
-/// `jwt` definition) reads gets a textarea, because a PEM key spans lines.
+/// Builds the form of the credential fields a definition declares, except
+/// those whose values the connection takes from `integration_values`. A
+/// field that `pem_signing_key` (the `signing_key` template of an RS256 or
+/// ES256 `jwt` definition) reads gets a textarea, because a PEM key spans
+/// lines.
 fn entered_fields_form<'a>(
     route: &'static str,
     credentials: &'a BTreeMap<String, ConfigField>,
     pem_signing_key: Option<&str>,
+    integration_values: &BTreeMap<String, String>,
 ) -> FormKind<'a> {
     let fields = credentials
         .iter()
+        .filter(|(name, _)| !integration_values.contains_key(*name))
         .map(|(name, field)| EnteredField {
             name,
             field,

@@ -93,8 +93,8 @@ pub struct IntegrationRecord {
     pub display_name: Option<String>,
     #[serde(default)]
     pub credentials: Option<AppCredentials>,
-    /// Values of the provider's connection-config fields marked
-    /// `integration_default`, by key.
+    /// Values of the provider's fields marked `integration_default`, by
+    /// key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub integration_config: BTreeMap<String, String>,
     pub created_at: DateTime<Utc>,

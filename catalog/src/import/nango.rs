@@ -206,7 +206,7 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
         .ok_or_else(|| Reason::malformed("`display_name` is missing"))?
         .to_owned();
     let mut builder = Builder::new(entry, mode);
-    let auth = builder.auth()?;
+    let mut auth = builder.auth()?;
     let proxy = builder.proxy()?;
     let converted_script = convert_script(builder.script.as_deref());
     if let Some(converted) = &converted_script {
@@ -215,7 +215,7 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
             .extend(converted.filled_keys.iter().map(|key| (*key).to_owned()));
     }
     let mut connection_config = builder.connection_config()?;
-    nango_integration_config::mark_defaults(entry, &mut connection_config)?;
+    nango_integration_config::mark_defaults(entry, &mut connection_config, &mut auth)?;
     let mut notes = Vec::new();
     if builder.script.is_some() && converted_script.is_none() {
         notes
@@ -296,7 +296,7 @@ fn unconverted_key(key: &str) -> Reason {
         "require_client_certificate" => nango_mtls::OTHER_MODE,
         "installation" => nango_app::OUTBOUND_INSTALLATION,
         "integration_config" => {
-            "Latchkey takes integration values only as defaults of connection-config fields (`integration_default`), and some of the entry's `integration_config` keys are not connection-config fields: its templates read them as `${credentials.KEY}` or build the request from them"
+            "Latchkey takes integration values only as defaults of connection-config fields and of TWO_STEP or BILL credential fields (`integration_default`), and some of the entry's `integration_config` keys are neither: its templates read them as `${credentials.KEY}` without a credential field of that name, or build the request from them"
         }
         _ => return Reason::no_equivalent(key),
     };

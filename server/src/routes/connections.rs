@@ -251,7 +251,8 @@ pub async fn create(
         .ok_or_else(|| ApiError::unknown_integration(&body.provider_config_key))?;
     let provider = state.provider(&integration.provider)?;
     let input_config = body.connection_config.unwrap_or_default();
-    let input_config = crate::integration_config::with_defaults(&integration, &input_config);
+    let input_config =
+        crate::integration_config::with_defaults(provider, &integration, &input_config);
     let mut config = connection_config::validate(provider, &input_config)?;
 
     let input_credentials = match (body.credentials, &provider.auth) {
@@ -466,8 +467,9 @@ async fn import_credentials(
             let password = password.ok_or_else(|| missing("password"))?;
             basic_credentials("credentials.", username, password)
         }
-        (Auth::TwoStep(settings), ImportCredentials::TwoStep { fields })
-        | (Auth::Session(settings), ImportCredentials::Session { fields }) => {
+        (Auth::TwoStep(settings), ImportCredentials::TwoStep { mut fields })
+        | (Auth::Session(settings), ImportCredentials::Session { mut fields }) => {
+            crate::integration_config::add_entered_defaults(provider, integration, &mut fields);
             let fields = two_step::entered_fields(provider, settings, "credentials.", fields)?;
             two_step::obtain_credentials(state, provider, &integration.unique_key, fields, config)
                 .await

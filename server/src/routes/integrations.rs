@@ -30,7 +30,7 @@ pub struct CreateIntegration {
     display_name: Option<String>,
     #[serde(default)]
     credentials: Option<AppCredentialsInput>,
-    /// Values of connection-config fields marked `integration_default`.
+    /// Values of the provider's fields marked `integration_default`.
     #[serde(default)]
     integration_config: Option<serde_json::Map<String, Value>>,
 }
