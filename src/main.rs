@@ -16,7 +16,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use latchkey_catalog::{import_nango, validate_paths, Catalog};
 use latchkey_server::keys::{self, KeyOverrides};
-use latchkey_server::{parse_public_url, Server, ServerConfig, TTL_RANGE_SECONDS};
+use latchkey_server::{parse_public_url, Server, ServerConfig, TlsSettings, TTL_RANGE_SECONDS};
 use tracing_subscriber::EnvFilter;
 
 /// mimalloc instead of the system allocator. Loading the catalog at start
@@ -142,6 +142,12 @@ struct ServeArgs {
         allow_negative_numbers = true
     )]
     oauth_state_ttl_seconds: u64,
+
+    /// PEM file of root certificates to trust besides the built-in web PKI
+    /// roots, for providers behind a private certificate authority. Applies
+    /// to token requests and proxied requests.
+    #[arg(long, env = "LATCHKEY_EXTRA_CA_FILE")]
+    extra_ca_file: Option<PathBuf>,
 }
 
 fn ttl_seconds() -> clap::builder::RangedU64ValueParser<u64> {
@@ -247,11 +253,16 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(source = %keys.secret_key_source, "secret key ready");
     tracing::info!(source = %keys.encryption_key_source, "encryption key ready");
 
+    let tls = match &args.extra_ca_file {
+        Some(path) => extra_roots(path)?,
+        None => TlsSettings::default(),
+    };
     let config = ServerConfig {
         providers: catalog.providers().cloned().collect(),
         public_url,
         connect_session_ttl: Duration::from_secs(args.connect_session_ttl_seconds),
         oauth_state_ttl: Duration::from_secs(args.oauth_state_ttl_seconds),
+        tls,
     };
     let server = Server::open(&args.data_dir, &keys, config)?;
     tracing::info!(data_dir = %args.data_dir.display(), "store opened");
@@ -264,6 +275,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .context("the server failed")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Reads the `--extra-ca-file` certificates.
+fn extra_roots(path: &std::path::Path) -> anyhow::Result<TlsSettings> {
+    let source = format!("--extra-ca-file {}", path.display());
+    let pem = std::fs::read(path).with_context(|| format!("cannot read {source}"))?;
+    let tls = TlsSettings::with_extra_roots_pem(&pem, &source).map_err(anyhow::Error::msg)?;
+    tracing::info!(file = %path.display(), "trusting the extra root certificates");
+    Ok(tls)
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -464,6 +464,7 @@ fn placeholder_credentials(auth: &Auth) -> Credentials {
             token: token(),
             client_id: "<client_id>".to_owned(),
             client_secret: Secret::new("<client_secret>"),
+            client_identity: None,
         },
         Auth::ApiKey(_) => Credentials::ApiKey {
             api_key: Secret::new("<api_key>"),

@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 const ENTRIES: usize = 1013;
-const CONVERTED: usize = 968;
+const CONVERTED: usize = 975;
 const SUPPORTED_MODES: [&str; 15] = [
     "JWT",
     "SIGNATURE",
@@ -41,7 +41,7 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
     ("Nango field `installation` has no Latchkey equivalent", 1),
     (
         "Nango field `integration_config` has no Latchkey equivalent",
-        5,
+        3,
     ),
     ("Nango field `proxy.body` has no Latchkey equivalent", 1),
     (
@@ -51,10 +51,6 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
     (
         "Nango field `refresh_token_response_metadata` has no Latchkey equivalent",
         1,
-    ),
-    (
-        "Nango field `require_client_certificate` has no Latchkey equivalent",
-        5,
     ),
     (
         "Nango field `token_response_headers` has no Latchkey equivalent",

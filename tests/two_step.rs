@@ -46,6 +46,15 @@ fn env() -> &'static Env {
         catalog.write("test-two-step-json", &json_provider(base));
         catalog.write("test-two-step-form", &form_provider(base));
         catalog.write("test-session", &session_provider(base));
+        catalog.write(
+            "test-session-dev-key-default",
+            &session_provider(base)
+                .replace("name: test-session", "name: test-session-dev-key-default")
+                .replace(
+                    "dev_key: {title: Developer key, secret: true}",
+                    "dev_key: {title: Developer key, secret: true, integration_default: true}",
+                ),
+        );
         catalog.write("test-none", &none_provider(&httpbin.base_url));
         for (name, days) in [("test-dated", 7), ("test-dated-wrong", 6)] {
             catalog.write(name, &dated_provider(base, name, days));
@@ -271,6 +280,48 @@ async fn form_token_with_basic_header_renewed() {
     let reply = proxy_get(&api, &key, &id, "/items").await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(reply.json()["token"], credential(&stored, "token").as_str());
+}
+
+#[tokio::test]
+async fn dev_key_from_integration_config() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let key = format!("dev-key-default-{}", random_hex(4));
+    let created = api
+        .create_integration(&json!({
+            "unique_key": key,
+            "provider": "test-session-dev-key-default",
+            "integration_config": {"dev_key": DEV_KEY},
+        }))
+        .await;
+    assert!(
+        created["data"]["integration_config"]
+            .get("dev_key")
+            .is_none(),
+        "a secret integration value is shown without include=credentials: {created}"
+    );
+    let id = format!("conn-{}", random_hex(6));
+
+    let created = api
+        .create_connection(&json!({
+            "provider_config_key": key,
+            "connection_id": id,
+            "credentials": {
+                "type": "BILL",
+                "username": USERNAME,
+                "password": PASSWORD,
+                "organization_id": ORGANIZATION_ID,
+            },
+        }))
+        .await;
+
+    assert_eq!(credential(&created, "dev_key"), DEV_KEY);
+    let reply = proxy_get(&api, &key, &id, "/v3/vendors").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(
+        reply.json()["sessionId"],
+        credential(&created, "session_id").as_str()
+    );
 }
 
 #[tokio::test]

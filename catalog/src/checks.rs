@@ -75,6 +75,7 @@ pub(crate) fn check(provider: &Provider, expected_name: Option<&str>) -> Vec<Pro
     check_urls(provider, &patterns, &templates, &mut problems);
     check_auth_details(provider, &mut problems);
     check_post_connection_keys(provider, &mut problems);
+    crate::integration_defaults::check_credential_fields(provider, &mut problems);
     let mut unique: Vec<Problem> = Vec::with_capacity(problems.len());
     for problem in problems {
         if !unique

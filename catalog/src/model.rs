@@ -299,6 +299,11 @@ pub struct ClientCredentials {
     /// empty value leaves the parameter out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub grant_type: Option<String>,
+    /// Whether the provider authenticates the client with mutual TLS as
+    /// well: each connection then carries a PEM certificate and private key
+    /// that token requests and proxied requests present in the handshake.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_client_certificate: bool,
 }
 
 /// API key settings.
@@ -630,6 +635,12 @@ pub struct ConfigField {
     /// NOTE: API responses still return the value in `connection_config`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub secret: bool,
+    /// Whether an integration may set the value once (`integration_config`
+    /// of POST /integrations) for every connection that gives none. Taken by
+    /// connection-config fields and `two_step` or `session` credential
+    /// fields.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub integration_default: bool,
 }
 
 /// The JSON type of a connection-config value.

@@ -149,6 +149,19 @@ certificate-cc:
     require_client_certificate: true
     proxy:
         base_url: https://api.certificate.test
+    credentials:
+        client_certificate:
+            type: string
+            secret: true
+        client_private_key:
+            type: string
+            secret: true
+certificate-basic:
+    display_name: Certificate basic
+    auth_mode: BASIC
+    require_client_certificate: true
+    proxy:
+        base_url: https://api.certificate.test
 signed-cc:
     display_name: Signed
     auth_mode: OAUTH2_CC
@@ -188,6 +201,17 @@ fn reason<'a>(report: &'a ImportReport, name: &str) -> &'a str {
         .find(|entry| entry.name == name)
         .map(|entry| entry.reason.message.as_str())
         .unwrap_or_else(|| panic!("{name} was converted"))
+}
+
+#[test]
+fn client_certificate_converts() {
+    let (dir, _report) = import();
+    let (_text, provider) = converted(&dir, "certificate-cc");
+    let Auth::Oauth2ClientCredentials(settings) = &provider.auth else {
+        panic!("mode is {}", provider.auth.mode_name());
+    };
+    assert!(settings.require_client_certificate);
+    assert_eq!(settings.token_url, "https://certificate.test/token");
 }
 
 #[test]
@@ -338,8 +362,8 @@ fn example_with_scheme_not_converted() {
 fn unconverted_fields_name_their_need() {
     let (_dir, report) = import();
     assert_eq!(
-        reason(&report, "certificate-cc"),
-        "Nango field `require_client_certificate` has no Latchkey equivalent: the provider requires a TLS client certificate and key per integration, which Latchkey's integrations do not store"
+        reason(&report, "certificate-basic"),
+        "Nango field `require_client_certificate` has no Latchkey equivalent: Latchkey presents a TLS client certificate only in the oauth2_client_credentials mode (Nango's OAUTH2_CC)"
     );
     assert_eq!(
         reason(&report, "signed-cc"),

@@ -134,6 +134,7 @@ async fn every_documented_operation_is_routed() {
         public_url: "http://127.0.0.1:3003".to_owned(),
         connect_session_ttl: Duration::from_secs(600),
         oauth_state_ttl: Duration::from_secs(600),
+        tls: Default::default(),
     };
     let router = Server::open(dir.path(), &keys, config).unwrap().router();
 

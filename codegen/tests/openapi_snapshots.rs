@@ -419,3 +419,38 @@ fn other_api_key_prefixes_stay_api_key() {
         "{raw}"
     );
 }
+
+#[test]
+fn client_certificate_in_security_scheme() {
+    let source = "name: mtls-example\ndisplay_name: mTLS example\nauth:\n  mode: oauth2_client_credentials\n  token_url: https://auth.example.com/token\n  require_client_certificate: true\nproxy:\n  base_url: https://api.example.com\n";
+    let provider = latchkey_catalog::parse_provider("mtls-example.yaml", source).unwrap();
+    let without = source.replace("  require_client_certificate: true\n", "");
+    let plain = latchkey_catalog::parse_provider("mtls-example.yaml", &without).unwrap();
+
+    let scheme = |provider: &Provider| -> serde_json::Value {
+        let text = provider_document(provider, CATALOG_VERSION).unwrap();
+        let document: serde_json::Value = serde_json::from_str(&text).unwrap();
+        document["components"]["securitySchemes"]["providerAuth"].clone()
+    };
+    let with_certificate = scheme(&provider);
+    let without_certificate = scheme(&plain);
+
+    assert_eq!(with_certificate["x-latchkey-client-certificate"], true);
+    let description = with_certificate["description"].as_str().unwrap();
+    assert!(
+        description.contains("TLS client certificate"),
+        "{description}"
+    );
+    assert!(
+        description.contains("`client_private_key`"),
+        "{description}"
+    );
+    assert!(without_certificate
+        .get("x-latchkey-client-certificate")
+        .is_none());
+    let description = without_certificate["description"].as_str().unwrap();
+    assert!(
+        !description.contains("TLS client certificate"),
+        "{description}"
+    );
+}

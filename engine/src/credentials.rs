@@ -32,6 +32,10 @@ pub enum Credentials {
         token: OAuth2Token,
         client_id: String,
         client_secret: Secret,
+        /// The TLS client certificate and key of a provider with
+        /// `require_client_certificate`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_identity: Option<crate::ClientIdentity>,
     },
     #[serde(rename = "API_KEY")]
     ApiKey { api_key: Secret },
@@ -122,10 +126,15 @@ impl Credentials {
             Credentials::ClientCredentials {
                 token,
                 client_secret,
+                client_identity,
                 ..
             } => {
                 let mut values = token_values(token);
                 values.push(client_secret.expose());
+                if let Some(identity) = client_identity {
+                    values.push(identity.certificate().expose());
+                    values.push(identity.private_key().expose());
+                }
                 values
             }
             Credentials::ApiKey { api_key } => vec![api_key.expose()],
@@ -413,6 +422,7 @@ mod tests {
                 token: sample_token(),
                 client_id: "cid".to_owned(),
                 client_secret: Secret::new("cs"),
+                client_identity: None,
             },
             Credentials::ApiKey {
                 api_key: Secret::new("sk_test_1"),
@@ -523,6 +533,7 @@ mod tests {
                 token: sample_token(),
                 client_id: "cid".to_owned(),
                 client_secret: Secret::new("cs-secret"),
+                client_identity: None,
             }
         );
 

@@ -432,6 +432,7 @@ proxy:
             },
             client_id: "cid".to_owned(),
             client_secret: Secret::new("cs"),
+            client_identity: None,
         };
 
         // (case, provider yaml, credentials, config, expected headers, expected query)
@@ -638,6 +639,7 @@ proxy:
             },
             client_id: "stored-id".to_owned(),
             client_secret: Secret::new("never-sent"),
+            client_identity: None,
         };
         let injection =
             Injection::for_request(&provider, &credentials, &config(&[]), Some("other")).unwrap();

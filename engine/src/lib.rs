@@ -5,6 +5,7 @@
 
 mod app;
 mod aws_sigv4;
+mod client_identity;
 mod credentials;
 mod error;
 mod inject;
@@ -31,6 +32,7 @@ mod url_template;
 mod test_support;
 
 pub use app::{app_signing_key, sign_app_jwt, AppInstallation, InstallableApp};
+pub use client_identity::{ClientIdentity, ClientIdentityError, TlsSettings};
 pub use credentials::{
     ClientApp, ConnectionConfig, Credentials, OAuth1Credentials, OAuth2Token, SessionCredentials,
     TokenGrant, TwoStepCredentials,
@@ -54,6 +56,9 @@ pub use template::{base_url, render};
 #[derive(Clone)]
 pub struct Engine {
     http: reqwest::Client,
+    /// Settings of the clients built for connections that present a TLS
+    /// client certificate.
+    tls: TlsSettings,
 }
 
 impl Engine {
@@ -62,6 +67,17 @@ impl Engine {
     /// redirects, because the requests carry secrets that a redirect would
     /// resend to another host.
     pub fn new(http: reqwest::Client) -> Engine {
-        Engine { http }
+        Engine {
+            http,
+            tls: TlsSettings::default(),
+        }
+    }
+
+    /// Creates an engine as [`Engine::new`] does, whose clients for TLS
+    /// client certificates are built with `tls` (its extra trusted roots).
+    /// `http` should be built from [`TlsSettings::token_client_builder`] of
+    /// the same settings.
+    pub fn with_tls(http: reqwest::Client, tls: TlsSettings) -> Engine {
+        Engine { http, tls }
     }
 }

@@ -26,7 +26,10 @@ use crate::token_request::{TokenClient, TokenParams};
 use crate::token_response::parse_token_reply;
 use crate::transport::TokenTransport;
 use crate::url_template::render_url;
-use crate::{ClientApp, ConnectionConfig, Engine, EngineError, OAuth2Token, Secret, TokenGrant};
+use crate::{
+    ClientApp, ClientIdentity, ConnectionConfig, Engine, EngineError, OAuth2Token, Secret,
+    TokenGrant,
+};
 
 /// Random bytes in the `state` parameter: 256 bits, base64url-encoded.
 const STATE_BYTES: u32 = 32;
@@ -291,6 +294,29 @@ impl Engine {
         scopes: &[String],
         config: &ConnectionConfig,
     ) -> Result<TokenGrant, EngineError> {
+        self.client_credentials_with_identity(
+            provider,
+            client_id,
+            client_secret,
+            scopes,
+            config,
+            None,
+        )
+        .await
+    }
+
+    /// Runs the client-credentials grant as [`Engine::client_credentials`]
+    /// does, presenting `identity` as the TLS client certificate when one is
+    /// given. A provider with `require_client_certificate` needs one.
+    pub async fn client_credentials_with_identity(
+        &self,
+        provider: &Provider,
+        client_id: &str,
+        client_secret: &Secret,
+        scopes: &[String],
+        config: &ConnectionConfig,
+        identity: Option<&ClientIdentity>,
+    ) -> Result<TokenGrant, EngineError> {
         let Auth::Oauth2ClientCredentials(settings) = &provider.auth else {
             return Err(unsupported(provider, "run the client-credentials grant"));
         };
@@ -349,11 +375,11 @@ impl Engine {
         };
         let request = client.request(&token_url, params)?;
 
+        let http = self.client_for(provider, settings.require_client_certificate, identity)?;
         let obtained_at = Utc::now();
-        let reply =
-            TokenTransport::new(&self.http, &provider.name, "client_credentials", &token_url)
-                .send(request)
-                .await?;
+        let reply = TokenTransport::new(&http, &provider.name, "client_credentials", &token_url)
+            .send(request)
+            .await?;
         parse_token_reply(
             &provider.name,
             &settings.token_response,

@@ -53,21 +53,33 @@ pub fn validate(
             }
         };
 
-        check_type_and_format(provider, name, field, &value)?;
-        if let Some(pattern) = &field.pattern {
-            check_pattern(provider, name, field, pattern, &value)?;
-        }
-        if field.excludes(&value) {
-            return Err(ApiError::invalid_connection_config(format!(
-                "connection config field `{name}` value `{value}` of provider `{}` matches the excluded pattern `{}`; use another value",
-                provider.name,
-                field.excluded_pattern.as_deref().unwrap_or_default()
-            )));
-        }
+        check_value(provider, name, field, &value)?;
         config.insert(name.clone(), Value::String(value));
     }
     check_base_url(provider, &config)?;
     Ok(config)
+}
+
+/// Checks one value of field `name` against the field's type, format,
+/// pattern and excluded pattern.
+pub fn check_value(
+    provider: &Provider,
+    name: &str,
+    field: &ConfigField,
+    value: &str,
+) -> Result<(), ApiError> {
+    check_type_and_format(provider, name, field, value)?;
+    if let Some(pattern) = &field.pattern {
+        check_pattern(provider, name, field, pattern, value)?;
+    }
+    if field.excludes(value) {
+        return Err(ApiError::invalid_connection_config(format!(
+            "connection config field `{name}` value `{value}` of provider `{}` matches the excluded pattern `{}`; use another value",
+            provider.name,
+            field.excluded_pattern.as_deref().unwrap_or_default()
+        )));
+    }
+    Ok(())
 }
 
 /// Renders the proxy base URL with the config. A value that the engine would

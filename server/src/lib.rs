@@ -9,6 +9,7 @@ mod connection_config;
 mod crypto;
 mod error;
 mod extract;
+mod integration_config;
 pub mod keys;
 mod logging;
 mod pages;
@@ -28,6 +29,7 @@ use std::time::Duration;
 
 use latchkey_catalog::Provider;
 use latchkey_engine::Engine;
+pub use latchkey_engine::TlsSettings;
 
 pub use crate::error::ApiError;
 use crate::keys::{Keys, SecretKey};
@@ -52,6 +54,9 @@ pub struct ServerConfig {
     pub connect_session_ttl: Duration,
     /// Lifetime of an OAuth state; [`TTL_RANGE_SECONDS`] bounds it.
     pub oauth_state_ttl: Duration,
+    /// Root certificates trusted besides the built-in web PKI roots, for
+    /// token requests and proxied requests alike.
+    pub tls: TlsSettings,
 }
 
 /// Allowed lifetimes of connect sessions and OAuth states, in seconds: one
@@ -114,6 +119,9 @@ pub(crate) struct AppState {
     pub engine: Engine,
     /// Client for proxied requests: no redirects, no decompression.
     pub proxy_client: reqwest::Client,
+    /// The extra trusted roots, for the clients built per connection that
+    /// present a TLS client certificate.
+    pub tls: TlsSettings,
     pub refresh_locks: Arc<RefreshLocks>,
     pub settings: Arc<Settings>,
 }
@@ -227,20 +235,8 @@ fn build_state(
     // Token, login, post-connection and discovery requests carry client
     // secrets, codes and entered passwords, and a redirect would resend
     // them to whatever host the `Location` names. None is followed.
-    // GitHub's REST API, which issues `app` installation tokens, rejects a
-    // request without a User-Agent, and reqwest sends none by default.
-    let token_client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("latchkey/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(10))
-        .timeout(Duration::from_secs(30))
-        .build()?;
-    let proxy_client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .no_gzip()
-        .connect_timeout(Duration::from_secs(10))
-        .read_timeout(Duration::from_secs(120))
-        .build()?;
+    let token_client = config.tls.token_client_builder().build()?;
+    let proxy_client = proxy_client_builder(&config.tls).build()?;
     let catalog = config
         .providers
         .into_iter()
@@ -255,11 +251,23 @@ fn build_state(
         catalog: Arc::new(catalog),
         store: Arc::new(store),
         secret_key: Arc::new(secret_key),
-        engine: Engine::new(token_client),
+        engine: Engine::with_tls(token_client, config.tls.clone()),
         proxy_client,
+        tls: config.tls,
         refresh_locks: Arc::new(RefreshLocks::default()),
         settings: Arc::new(settings),
     })
+}
+
+/// Returns a builder of the proxy client: no redirects, no decompression,
+/// and the extra trusted roots of `tls`.
+pub(crate) fn proxy_client_builder(tls: &TlsSettings) -> reqwest::ClientBuilder {
+    let builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .no_gzip()
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(Duration::from_secs(120));
+    tls.apply(builder)
 }
 
 /// Converts a lifetime, rejecting one outside [`TTL_RANGE_SECONDS`].
@@ -327,6 +335,7 @@ mod tests {
             public_url: "http://127.0.0.1:3003".to_owned(),
             connect_session_ttl: Duration::from_secs(1800),
             oauth_state_ttl: Duration::from_secs(600),
+            tls: TlsSettings::default(),
         };
         let _first = Server::open(dir.path(), &keys, config()).unwrap();
         let Err(error) = Server::open(dir.path(), &keys, config()) else {
@@ -357,6 +366,7 @@ pub(crate) mod test_support {
             public_url: public_url.to_owned(),
             connect_session_ttl: Duration::from_secs(1800),
             oauth_state_ttl: Duration::from_secs(600),
+            tls: TlsSettings::default(),
         };
         build_state(store, SecretKey::new("test-secret"), config).unwrap()
     }

@@ -293,11 +293,14 @@ pub struct ConnectForm<'a> {
 impl<'a> ConnectForm<'a> {
     /// Builds the form for an integration of `provider`, or `None` for the
     /// client-credentials grant, whose connections the application creates.
-    /// Fields marked `automated` are left out because Latchkey fills them.
+    /// Fields marked `automated` are left out because Latchkey fills them,
+    /// and so are the keys of `integration_values`, whose values the
+    /// connection takes from the integration.
     pub fn new(
         unique_key: &'a str,
         display_name: &'a str,
         provider: &'a Provider,
+        integration_values: &BTreeMap<String, String>,
     ) -> Option<ConnectForm<'a>> {
         let kind = match &provider.auth {
             Auth::Oauth2(_) => FormKind::OAuth2,
@@ -315,8 +318,12 @@ impl<'a> ConnectForm<'a> {
                     .then(|| settings.password_title.as_deref().unwrap_or("Password")),
             },
             Auth::Oauth2ClientCredentials(_) => return None,
-            Auth::TwoStep(settings) => entered_fields_form("two-step", &settings.credentials, None),
-            Auth::Session(settings) => entered_fields_form("session", &settings.credentials, None),
+            Auth::TwoStep(settings) => {
+                entered_fields_form("two-step", &settings.credentials, None, integration_values)
+            }
+            Auth::Session(settings) => {
+                entered_fields_form("session", &settings.credentials, None, integration_values)
+            }
             Auth::None(_) => return None,
             Auth::Signature(settings) => FormKind::Signature {
                 username_title: settings.username_title.as_deref().unwrap_or("Key id"),
@@ -326,7 +333,12 @@ impl<'a> ConnectForm<'a> {
             Auth::Jwt(settings) => {
                 let pem_key = settings.algorithm != JwtAlgorithm::HS256;
                 let signing_key = pem_key.then_some(settings.signing_key.as_str());
-                entered_fields_form("jwt", &settings.credentials, signing_key)
+                entered_fields_form(
+                    "jwt",
+                    &settings.credentials,
+                    signing_key,
+                    integration_values,
+                )
             }
             Auth::McpOauth2(_) => FormKind::OAuth2,
             Auth::Oauth1(_) => FormKind::OAuth2,
@@ -339,6 +351,7 @@ impl<'a> ConnectForm<'a> {
             .connection_config
             .iter()
             .filter(|(_, field)| !field.automated)
+            .filter(|(name, _)| !integration_values.contains_key(*name))
             .map(|(name, field)| (name.as_str(), field))
             .collect();
         Some(ConnectForm {
@@ -350,16 +363,20 @@ impl<'a> ConnectForm<'a> {
     }
 }
 
-/// Builds the form of the credential fields a definition declares. A field
-/// that `pem_signing_key` (the `signing_key` template of an RS256 or ES256
-/// `jwt` definition) reads gets a textarea, because a PEM key spans lines.
+/// Builds the form of the credential fields a definition declares, except
+/// those whose values the connection takes from `integration_values`. A
+/// field that `pem_signing_key` (the `signing_key` template of an RS256 or
+/// ES256 `jwt` definition) reads gets a textarea, because a PEM key spans
+/// lines.
 fn entered_fields_form<'a>(
     route: &'static str,
     credentials: &'a BTreeMap<String, ConfigField>,
     pem_signing_key: Option<&str>,
+    integration_values: &BTreeMap<String, String>,
 ) -> FormKind<'a> {
     let fields = credentials
         .iter()
+        .filter(|(name, _)| !integration_values.contains_key(*name))
         .map(|(name, field)| EnteredField {
             name,
             field,
@@ -749,6 +766,7 @@ mod tests {
                 &provider.name,
                 &provider.display_name,
                 provider,
+                &BTreeMap::new(),
             ));
         }
         let html = text(connect_page("http://127.0.0.1:3003", "lk_cs_t", &forms)).await;

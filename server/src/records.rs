@@ -1,6 +1,8 @@
 //! Records kept in the store. Each is serialized as JSON and then encrypted,
 //! so fields holding secrets use [`Secret`], which serializes its real value.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use latchkey_engine::{ConnectionConfig, Credentials, McpSetup, Secret};
 use serde::{Deserialize, Serialize};
@@ -91,6 +93,10 @@ pub struct IntegrationRecord {
     pub display_name: Option<String>,
     #[serde(default)]
     pub credentials: Option<AppCredentials>,
+    /// Values of the provider's fields marked `integration_default`, by
+    /// key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub integration_config: BTreeMap<String, String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

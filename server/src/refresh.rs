@@ -282,12 +282,20 @@ async fn request_new_token(
         Credentials::ClientCredentials {
             client_id,
             client_secret,
+            client_identity,
             ..
         } => {
             let scopes = app.map(|c| c.scopes).unwrap_or_default();
             state
                 .engine
-                .client_credentials(provider, client_id, client_secret, &scopes, config)
+                .client_credentials_with_identity(
+                    provider,
+                    client_id,
+                    client_secret,
+                    &scopes,
+                    config,
+                    client_identity.as_ref(),
+                )
                 .await
         }
         Credentials::ApiKey { .. } | Credentials::Basic { .. } => Err(EngineError::Unsupported(
@@ -356,11 +364,13 @@ async fn store_refreshed(
         Credentials::ClientCredentials {
             client_id,
             client_secret,
+            client_identity,
             ..
         } => Credentials::ClientCredentials {
             token: grant.token,
             client_id,
             client_secret,
+            client_identity,
         },
         Credentials::TwoStep(TwoStepCredentials { fields, .. })
         | Credentials::Session(SessionCredentials(TwoStepCredentials { fields, .. })) => {

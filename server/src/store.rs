@@ -713,6 +713,7 @@ mod tests {
             provider: "stripe".to_owned(),
             display_name: None,
             credentials: None,
+            integration_config: Default::default(),
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

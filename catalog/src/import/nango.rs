@@ -47,6 +47,12 @@ mod nango_lookahead;
 #[path = "nango_app.rs"]
 mod nango_app;
 
+#[path = "nango_mtls.rs"]
+mod nango_mtls;
+
+#[path = "nango_integration_config.rs"]
+mod nango_integration_config;
+
 /// The Nango modes that map onto a Latchkey mode.
 const MODES: [(&str, &str); 13] = [
     ("OAUTH2", "oauth2"),
@@ -200,7 +206,7 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
         .ok_or_else(|| Reason::malformed("`display_name` is missing"))?
         .to_owned();
     let mut builder = Builder::new(entry, mode);
-    let auth = builder.auth()?;
+    let mut auth = builder.auth()?;
     let proxy = builder.proxy()?;
     let converted_script = convert_script(builder.script.as_deref());
     if let Some(converted) = &converted_script {
@@ -208,7 +214,8 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
             .automated
             .extend(converted.filled_keys.iter().map(|key| (*key).to_owned()));
     }
-    let connection_config = builder.connection_config()?;
+    let mut connection_config = builder.connection_config()?;
+    nango_integration_config::mark_defaults(entry, &mut connection_config, &mut auth)?;
     let mut notes = Vec::new();
     if builder.script.is_some() && converted_script.is_none() {
         notes
@@ -264,6 +271,9 @@ fn check_known_keys(entry: &Mapping, mode: &str) -> Result<(), Reason> {
             || (two_step && nango_two_step::TWO_STEP_KEYS.contains(&key))
             || (session && key == "token_url")
             || (app && nango_app::APP_KEYS.contains(&key))
+            || (key == "require_client_certificate" && mode == "oauth2_client_credentials")
+            || (key == "integration_config"
+                && nango_integration_config::defaults_connection_config(entry))
             || (app
                 && key == "authorization_url_skip_encode"
                 && nango_app::skips_only_base_url(entry))
@@ -283,10 +293,11 @@ fn check_known_keys(entry: &Mapping, mode: &str) -> Result<(), Reason> {
 /// the key needs where that is known.
 fn unconverted_key(key: &str) -> Reason {
     let needs = match key {
-        "require_client_certificate" => {
-            "the provider requires a TLS client certificate and key per integration, which Latchkey's integrations do not store"
-        }
+        "require_client_certificate" => nango_mtls::OTHER_MODE,
         "installation" => nango_app::OUTBOUND_INSTALLATION,
+        "integration_config" => {
+            "Latchkey takes integration values only as defaults of connection-config fields and of TWO_STEP or BILL credential fields (`integration_default`), and some of the entry's `integration_config` keys are neither: its templates read them as `${credentials.KEY}` without a credential field of that name, or build the request from them"
+        }
         _ => return Reason::no_equivalent(key),
     };
     Reason::new(
@@ -773,12 +784,16 @@ impl<'a> Builder<'a> {
         self.token_request(auth)?;
         self.token_response(auth)?;
         self.custom_login(auth);
+        if nango_mtls::requires_client_certificate(self.entry) {
+            auth.insert("require_client_certificate".into(), true.into());
+        }
         if let Some(credentials) = mapping(self.entry, "credentials") {
             // NOTE: Nango lets a connection bring its own client ID and
             // secret; Latchkey uses the integration's.
             let extra = credentials
                 .keys()
                 .filter_map(Value::as_str)
+                .filter(|key| !nango_mtls::is_certificate_field(self.entry, key))
                 .find(|key| !matches!(*key, "client_id" | "client_secret" | "type"));
             if let Some(extra) = extra {
                 return Err(Reason::no_equivalent(&format!("credentials.{extra}")));

@@ -755,6 +755,7 @@ fn schemas() -> Value {
                 "provider": { "type": "string", "description": "A provider name from `GET /providers`." },
                 "display_name": { "type": "string", "minLength": 1, "maxLength": 255 },
                 "credentials": schema_ref("AppCredentialsInput"),
+                "integration_config": schema_ref("IntegrationConfig"),
             },
         },
         "UpdateIntegration": {
@@ -763,7 +764,13 @@ fn schemas() -> Value {
                 "unique_key": schema_ref("UniqueKey"),
                 "display_name": { "type": "string", "minLength": 1, "maxLength": 255 },
                 "credentials": schema_ref("AppCredentialsInput"),
+                "integration_config": schema_ref("IntegrationConfig"),
             },
+        },
+        "IntegrationConfig": {
+            "type": "object",
+            "description": "Values of the provider's fields marked `integration_default` (connection-config fields, and the credential fields of `two_step` and `session`), by key, each checked with its field's rules. A connection without its own value for a key takes the integration's. PATCH replaces the whole set. Replies show secret values only with `include=credentials`.",
+            "additionalProperties": { "type": ["string", "number", "boolean"] },
         },
         "Integration": {
             "type": "object",
@@ -777,6 +784,7 @@ fn schemas() -> Value {
                 },
                 "created_at": { "type": "string", "format": "date-time" },
                 "updated_at": { "type": "string", "format": "date-time" },
+                "integration_config": schema_ref("IntegrationConfig"),
                 "credentials": {
                     "description": "Only with `include=credentials`; `null` when the integration has none.",
                     "oneOf": [
@@ -821,7 +829,7 @@ fn schemas() -> Value {
         "ImportCredentials": {
             "type": "object",
             "required": ["type"],
-            "description": "The credential in Nango's shape, selected by `type`; required except for a provider of the `none` mode. `OAUTH2` takes `access_token`, `refresh_token`, `expires_at` (RFC 3339), `expires_in` (seconds) and `raw`; `API_KEY` takes `api_key`; `BASIC` and `SIGNATURE` take `username` and `password`; `AWS_SIGV4` takes `access_key_id`, `secret_access_key` and `session_token`; `OAUTH1` takes `oauth_token` and `oauth_token_secret`; `TBA` takes `token_id` and `token_secret`; `TWO_STEP`, `BILL` and `JWT` take the definition's credential fields as top-level keys.",
+            "description": "The credential in Nango's shape, selected by `type`; required except for a provider of the `none` mode. `OAUTH2` takes `access_token`, `refresh_token`, `expires_at` (RFC 3339), `expires_in` (seconds) and `raw`; `OAUTH2_CC` takes `client_id` and `client_secret` (the integration's when absent) and, for a provider with `require_client_certificate`, the PEM `client_certificate` and `client_private_key`; `API_KEY` takes `api_key`; `BASIC` and `SIGNATURE` take `username` and `password`; `AWS_SIGV4` takes `access_key_id`, `secret_access_key` and `session_token`; `OAUTH1` takes `oauth_token` and `oauth_token_secret`; `TBA` takes `token_id` and `token_secret`; `TWO_STEP`, `BILL` and `JWT` take the definition's credential fields as top-level keys.",
             "properties": {
                 "type": {
                     "type": "string",

@@ -105,15 +105,23 @@ pub(crate) fn provider_security(
                 &grant.token_url_fallbacks,
             )?;
             let grant_type = grant.grant_type.as_deref().unwrap_or("client_credentials");
+            let client_certificate_note = if grant.require_client_certificate {
+                " Token requests and proxied requests also present the connection's TLS client certificate (mutual TLS), from `client_certificate` and `client_private_key` (PEM)."
+            } else {
+                ""
+            };
             let mut scheme = json!({
                 "type": "oauth2",
                 "description": format!(
-                    "OAuth 2.0 client credentials grant (`grant_type={grant_type}`). {}{}",
+                    "OAuth 2.0 client credentials grant (`grant_type={grant_type}`). {}{}{client_certificate_note}",
                     scope_separator_note(&grant.scope_separator),
                     templated_url_note(&[&token]),
                 ),
                 "flows": { "clientCredentials": flow },
             });
+            if grant.require_client_certificate {
+                scheme["x-latchkey-client-certificate"] = json!(true);
+            }
             add_inject(&mut scheme, &provider.auth.inject());
             ProviderSecurity {
                 scheme,

@@ -139,6 +139,7 @@ fn render_page(state: &AppState, query: &PageQuery) -> Result<Response, ApiError
             &integration.unique_key,
             display_name,
             provider,
+            &integration.integration_config,
         ));
     }
     Ok(pages::connect_page(

@@ -68,12 +68,18 @@ enum ImportCredentials {
         #[serde(default)]
         raw: Option<Value>,
     },
+    /// `client_certificate` and `client_private_key` are the PEM TLS
+    /// client identity of a provider with `require_client_certificate`.
     #[serde(rename = "OAUTH2_CC")]
     ClientCredentials {
         #[serde(default)]
         client_id: Option<String>,
         #[serde(default)]
         client_secret: Option<String>,
+        #[serde(default)]
+        client_certificate: Option<String>,
+        #[serde(default)]
+        client_private_key: Option<String>,
     },
     #[serde(rename = "API_KEY")]
     ApiKey { api_key: String },
@@ -245,6 +251,8 @@ pub async fn create(
         .ok_or_else(|| ApiError::unknown_integration(&body.provider_config_key))?;
     let provider = state.provider(&integration.provider)?;
     let input_config = body.connection_config.unwrap_or_default();
+    let input_config =
+        crate::integration_config::with_defaults(provider, &integration, &input_config);
     let mut config = connection_config::validate(provider, &input_config)?;
 
     let input_credentials = match (body.credentials, &provider.auth) {
@@ -391,12 +399,20 @@ async fn import_credentials(
             }))
         }
         (
-            Auth::Oauth2ClientCredentials(_),
+            Auth::Oauth2ClientCredentials(settings),
             ImportCredentials::ClientCredentials {
                 client_id,
                 client_secret,
+                client_certificate,
+                client_private_key,
             },
         ) => {
+            let client_identity = super::client_certificate::entered_identity(
+                provider,
+                settings,
+                client_certificate,
+                client_private_key,
+            )?;
             let app = integration.credentials.as_ref();
             let client_id = client_id.or_else(|| app.map(|c| c.client_id.clone()));
             let client_secret = client_secret
@@ -412,7 +428,14 @@ async fn import_credentials(
             let scopes = app.map(|c| c.scopes.clone()).unwrap_or_default();
             let grant = state
                 .engine
-                .client_credentials(provider, &client_id, &client_secret, &scopes, config)
+                .client_credentials_with_identity(
+                    provider,
+                    &client_id,
+                    &client_secret,
+                    &scopes,
+                    config,
+                    client_identity.as_ref(),
+                )
                 .await
                 .map_err(|error| {
                     tracing::warn!(error = %error, "client-credentials grant failed");
@@ -423,6 +446,7 @@ async fn import_credentials(
                 token: grant.token,
                 client_id,
                 client_secret,
+                client_identity,
             })
         }
         (Auth::ApiKey(settings), ImportCredentials::ApiKey { api_key }) => {
@@ -443,8 +467,9 @@ async fn import_credentials(
             let password = password.ok_or_else(|| missing("password"))?;
             basic_credentials("credentials.", username, password)
         }
-        (Auth::TwoStep(settings), ImportCredentials::TwoStep { fields })
-        | (Auth::Session(settings), ImportCredentials::Session { fields }) => {
+        (Auth::TwoStep(settings), ImportCredentials::TwoStep { mut fields })
+        | (Auth::Session(settings), ImportCredentials::Session { mut fields }) => {
+            crate::integration_config::add_entered_defaults(provider, integration, &mut fields);
             let fields = two_step::entered_fields(provider, settings, "credentials.", fields)?;
             two_step::obtain_credentials(state, provider, &integration.unique_key, fields, config)
                 .await
@@ -828,14 +853,22 @@ fn credentials_json(credentials: &Credentials) -> Value {
             token,
             client_id,
             client_secret,
-        } => json!({
-            "type": "OAUTH2_CC",
-            "token": token.access_token.expose(),
-            "expires_at": token.expires_at,
-            "raw": token.raw,
-            "client_id": client_id,
-            "client_secret": client_secret.expose(),
-        }),
+            client_identity,
+        } => {
+            let mut wire = json!({
+                "type": "OAUTH2_CC",
+                "token": token.access_token.expose(),
+                "expires_at": token.expires_at,
+                "raw": token.raw,
+                "client_id": client_id,
+                "client_secret": client_secret.expose(),
+            });
+            if let Some(identity) = client_identity {
+                wire["client_certificate"] = json!(identity.certificate().expose());
+                wire["client_private_key"] = json!(identity.private_key().expose());
+            }
+            wire
+        }
         Credentials::Jwt(jwt) => jwt_credentials_json(jwt),
         Credentials::App(installation) => app_credentials_json(installation),
         other => serde_json::to_value(other).unwrap_or(Value::Null),

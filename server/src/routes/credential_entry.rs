@@ -233,7 +233,12 @@ async fn store_entry(
         settings => {
             let entry = parse_entry(format, mode, &body)?;
             let credentials = entry_credentials(provider, mode, settings, entry.credentials)?;
-            let config = connection_config::validate(provider, &entry.connection_config)?;
+            let input_config = crate::integration_config::with_defaults(
+                provider,
+                &integration,
+                &entry.connection_config,
+            );
+            let config = connection_config::validate(provider, &input_config)?;
             (config, credentials)
         }
     };

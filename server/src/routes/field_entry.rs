@@ -55,9 +55,13 @@ pub(super) async fn entered_credentials(
         }
         BodyFormat::Unsupported => return Err(unsupported_body()),
     };
+    let input_config =
+        crate::integration_config::with_defaults(provider, integration, &input_config);
     let mut config = connection_config::validate(provider, &input_config)?;
     let credentials = match &provider.auth {
         Auth::TwoStep(settings) | Auth::Session(settings) => {
+            let mut fields = fields;
+            crate::integration_config::add_entered_defaults(provider, integration, &mut fields);
             let fields = two_step::entered_fields(provider, settings, "credentials.", fields)?;
             two_step::obtain_credentials(
                 state,

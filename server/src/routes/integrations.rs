@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use super::data;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
+use crate::integration_config;
 use crate::logging::record_integration;
 use crate::records::{AppCredentials, AppCredentialsType, IntegrationRecord};
 use crate::store::UpdateIntegration;
@@ -29,6 +30,9 @@ pub struct CreateIntegration {
     display_name: Option<String>,
     #[serde(default)]
     credentials: Option<AppCredentialsInput>,
+    /// Values of the provider's fields marked `integration_default`.
+    #[serde(default)]
+    integration_config: Option<serde_json::Map<String, Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -39,6 +43,9 @@ pub struct UpdateIntegrationBody {
     display_name: Option<String>,
     #[serde(default)]
     credentials: Option<AppCredentialsInput>,
+    /// Replaces all the integration's values when present.
+    #[serde(default)]
+    integration_config: Option<serde_json::Map<String, Value>>,
 }
 
 /// Client credentials in Nango's wire format: `client_id` and
@@ -116,6 +123,11 @@ pub async fn create(
         .credentials
         .map(|input| app_credentials(provider, input))
         .transpose()?;
+    let integration_config = body
+        .integration_config
+        .map(|input| integration_config::parse(provider, input))
+        .transpose()?
+        .unwrap_or_default();
 
     let now = Utc::now();
     let record = IntegrationRecord {
@@ -123,6 +135,7 @@ pub async fn create(
         provider: body.provider,
         display_name: body.display_name,
         credentials,
+        integration_config,
         created_at: now,
         updated_at: now,
     };
@@ -172,6 +185,9 @@ pub async fn update(
     }
     if let Some(input) = body.credentials {
         record.credentials = Some(app_credentials(provider, input)?);
+    }
+    if let Some(input) = body.integration_config {
+        record.integration_config = integration_config::parse(provider, input)?;
     }
     record.updated_at = Utc::now();
 
@@ -333,6 +349,11 @@ fn integration_json(
         "created_at": record.created_at,
         "updated_at": record.updated_at,
     });
+    if !record.integration_config.is_empty() {
+        let provider = state.catalog.get(&record.provider);
+        value["integration_config"] =
+            integration_config::to_json(provider, record, include_credentials);
+    }
     if include_credentials {
         value["credentials"] = match &record.credentials {
             Some(credentials) if credentials.app.is_some() => {

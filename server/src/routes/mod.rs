@@ -2,6 +2,7 @@
 //! secret key.
 
 mod app;
+mod client_certificate;
 mod connect;
 mod connections;
 mod credential_entry;

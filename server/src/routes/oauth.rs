@@ -114,6 +114,8 @@ async fn start_authorization(
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_str())),
     )?;
+    let input_config =
+        crate::integration_config::with_defaults(provider, &integration, &input_config);
     let config = connection_config::validate(provider, &input_config)?;
 
     let redirect_uri = state.settings.redirect_uri();

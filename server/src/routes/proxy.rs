@@ -80,8 +80,8 @@ pub async fn forward(
     let headers = upstream_headers(&parts.headers, &injection);
     let body = read_body(body, MAX_REQUEST_BODY).await?;
 
-    let mut request = state
-        .proxy_client
+    let client = super::client_certificate::proxy_client(&state, &connection.credentials)?;
+    let mut request = client
         .request(parts.method, url.clone())
         .headers(headers)
         .body(body)
@@ -96,8 +96,7 @@ pub async fn forward(
         now: Utc::now(),
     };
     sign_request(&signing, &mut request).map_err(|error| ApiError::engine(&error))?;
-    let upstream = state
-        .proxy_client
+    let upstream = client
         .execute(request)
         .await
         .map_err(|error| unreachable_error(&url, error))?;

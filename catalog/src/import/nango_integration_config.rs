@@ -1,0 +1,119 @@
+//! Nango's `integration_config` in the shape Latchkey converts: every key
+//! repeats a connection-config field of the entry, or a credential field
+//! of a TWO_STEP or BILL entry, so the integration's value is that field's
+//! default (`integration_default`).
+
+use serde_yaml::{Mapping, Value};
+
+use super::Reason;
+
+/// Returns whether each `integration_config` key of the entry is a
+/// connection-config key of the entry or, in a TWO_STEP or BILL entry, one
+/// of its credential fields.
+pub(super) fn defaults_connection_config(entry: &Mapping) -> bool {
+    let Some(integration) = entry.get("integration_config").and_then(Value::as_mapping) else {
+        return false;
+    };
+    let empty = Mapping::new();
+    let connection = entry
+        .get("connection_config")
+        .and_then(Value::as_mapping)
+        .unwrap_or(&empty);
+    let entered_fields = matches!(
+        entry.get("auth_mode").and_then(Value::as_str),
+        Some("TWO_STEP" | "BILL")
+    );
+    let credentials = entry
+        .get("credentials")
+        .and_then(Value::as_mapping)
+        .filter(|_| entered_fields)
+        .unwrap_or(&empty);
+    !integration.is_empty()
+        && integration
+            .keys()
+            .all(|key| connection.contains_key(key) || credentials.contains_key(key))
+}
+
+/// Sets `integration_default: true` on the converted fields that the
+/// entry's `integration_config` repeats: connection-config fields first,
+/// then the credential fields under `auth.credentials`.
+pub(super) fn mark_defaults(
+    entry: &Mapping,
+    connection_config: &mut Mapping,
+    auth: &mut Mapping,
+) -> Result<(), Reason> {
+    let Some(integration) = entry.get("integration_config").and_then(Value::as_mapping) else {
+        return Ok(());
+    };
+    for key in integration.keys() {
+        let field = match connection_config.get_mut(key) {
+            Some(field) => Some(field),
+            None => auth
+                .get_mut("credentials")
+                .and_then(Value::as_mapping_mut)
+                .and_then(|credentials| credentials.get_mut(key)),
+        };
+        let field = field.and_then(Value::as_mapping_mut).ok_or_else(|| {
+            Reason::malformed(&format!(
+                "integration_config key {key:?} has no converted connection-config or credential field"
+            ))
+        })?;
+        field.insert("integration_default".into(), true.into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::convert;
+    use super::*;
+
+    fn entry(integration_keys: &[&str]) -> Mapping {
+        let mut yaml = "display_name: Fixture\nauth_mode: OAUTH2\nauthorization_url: https://auth.example.com/${connectionConfig.appDomain}/authorize\ntoken_url: https://auth.example.com/token\nproxy:\n  base_url: https://api.example.com\nconnection_config:\n  appDomain:\n    type: string\n    title: App Domain\nintegration_config:\n".to_owned();
+        for key in integration_keys {
+            yaml.push_str(&format!(
+                "  {key}:\n    type: string\n    title: Value\n    optional: true\n"
+            ));
+        }
+        serde_yaml::from_str(&yaml).unwrap()
+    }
+
+    #[test]
+    fn repeated_connection_field_marked() {
+        let converted = convert("fixture", &entry(&["appDomain"])).unwrap();
+
+        let field = &converted.document["connection_config"]["appDomain"];
+        assert_eq!(field.get("integration_default"), Some(&Value::Bool(true)));
+        assert!(converted.document.get("integration_config").is_none());
+    }
+
+    #[test]
+    fn repeated_credential_field_marked() {
+        let yaml = "display_name: Fixture\nauth_mode: TWO_STEP\ntoken_url: https://auth.example.com/login\ntoken_params:\n  user: ${credentials.username}\ntoken_headers:\n  x-license: ${credentials.license}\ntoken_response:\n  token: token\nproxy:\n  base_url: https://api.example.com\ncredentials:\n  username:\n    type: string\n    title: Username\n  license:\n    type: string\n    title: License\n    secret: true\n    optional: true\nintegration_config:\n  license:\n    type: string\n    title: License\n    secret: true\n    optional: true\n";
+        let entry: Mapping = serde_yaml::from_str(yaml).unwrap();
+
+        let converted = convert("fixture", &entry).unwrap();
+
+        let field = &converted.document["auth"]["credentials"]["license"];
+        assert_eq!(field.get("integration_default"), Some(&Value::Bool(true)));
+        let username = &converted.document["auth"]["credentials"]["username"];
+        assert!(username.get("integration_default").is_none());
+    }
+
+    #[test]
+    fn integration_only_key_unconverted() {
+        let reason = convert("fixture", &entry(&["appDomain", "clientId"]))
+            .err()
+            .expect("an integration-only key stops the entry");
+
+        assert_eq!(
+            reason.kind,
+            "Nango field `integration_config` has no Latchkey equivalent"
+        );
+        assert!(
+            reason.message.contains("`integration_default`"),
+            "{}",
+            reason.message
+        );
+    }
+}
