@@ -13,7 +13,7 @@ use crate::model::{Auth, Basic, ConfigField, FieldFormat, Inject, McpOAuth2, Pro
 use crate::patterns::{search_regex, whole_value_regex, CompileResult};
 use crate::positions::escape_pointer;
 use crate::suggest::closest_match;
-use crate::two_step::{TokenRequest, TwoStep};
+use crate::two_step::{step_number, TokenRequest, TwoStep};
 
 /// One semantic problem, located by the JSON pointer of the offending field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -431,6 +431,9 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
             if let Some(refresh) = &two_step.refresh_request {
                 push_token_request(&mut fields, "/auth/refresh_request", refresh);
             }
+            for (index, step) in two_step.steps.iter().enumerate() {
+                push_token_request(&mut fields, &format!("/auth/steps/{index}"), step);
+            }
         }
         Auth::None(_) | Auth::Signature(_) => {}
         // The signature templates see request parts as well, so
@@ -613,6 +616,23 @@ fn is_entered_credentials(auth: &Auth, pointer: &str, variable: &str) -> bool {
         && ((assertion_field && variable == JWT_CREDENTIALS_VARIABLE)
             || (fingerprint_field && variable == JWT_PUBLIC_KEY_SHA256_VARIABLE)
             || (exchanged && pointer.starts_with("/auth/claims/") && variable == "token_url"))
+}
+
+/// Checks whether `variable` is the reply of a request before the step at
+/// `pointer`: the step at `/auth/steps/<i>` is request `i + 2` of the chain,
+/// so it sees `step1` to `step<i + 1>`.
+fn is_earlier_step_reply(pointer: &str, variable: &str) -> bool {
+    let Some(rest) = pointer.strip_prefix("/auth/steps/") else {
+        return false;
+    };
+    let index = rest
+        .split('/')
+        .next()
+        .and_then(|index| index.parse::<usize>().ok());
+    match (index, step_number(variable)) {
+        (Some(index), Some(number)) => number <= index + 1,
+        _ => false,
+    }
 }
 
 /// The variable of the SHA-256 fingerprint of the signing key's public half,
@@ -869,7 +889,14 @@ fn check_templates(
             let is_random = field.random && variable == RANDOM_VARIABLE;
             let is_client_id = field.client_id && variable == CLIENT_ID_VARIABLE;
             let is_entered = is_entered_credentials(&provider.auth, &field.pointer, &variable);
-            if is_config || is_credential || is_random || is_client_id || is_entered {
+            let is_step_reply = is_earlier_step_reply(&field.pointer, &variable);
+            if is_config
+                || is_credential
+                || is_random
+                || is_client_id
+                || is_entered
+                || is_step_reply
+            {
                 continue;
             }
             let mut known = config_keys.clone();
@@ -1077,6 +1104,12 @@ fn check_urls(
                     urls.push((format!("{base}/url_fallbacks/{index}"), url));
                 }
             }
+            for (index, step) in two_step.steps.iter().enumerate() {
+                urls.push((format!("/auth/steps/{index}/url"), &step.url));
+                for (fallback, url) in step.url_fallbacks.iter().enumerate() {
+                    urls.push((format!("/auth/steps/{index}/url_fallbacks/{fallback}"), url));
+                }
+            }
         }
         Auth::ApiKey(_)
         | Auth::Basic(_)
@@ -1139,6 +1172,11 @@ fn check_urls(
         check_url_variables_constrained(provider, url, patterns, templates, problems);
     }
     for (pointer, url) in urls {
+        // The engine checks the scheme and host of a URL taken from an
+        // earlier step's reply when it sends the request.
+        if leading_step_reply(url) {
+            continue;
+        }
         if let Err(help) = check_url_scheme(provider, url) {
             problems.push(Problem::new(
                 Code::InsecureUrl,
@@ -1423,6 +1461,16 @@ fn has_top_level_alternation(pattern: &str) -> bool {
 }
 
 /// Extracts the variable of a leading `{{ name }}` expression, if the URL starts with one.
+/// Checks whether `url` starts with a value of an earlier step's reply,
+/// such as `{{ step1.instance_url }}`.
+fn leading_step_reply(url: &str) -> bool {
+    let Some(inner) = url.strip_prefix("{{") else {
+        return false;
+    };
+    let root = inner.trim_start().split(['.', ' ', '}', '|']).next();
+    root.and_then(step_number).is_some()
+}
+
 fn leading_variable(url: &str) -> Option<&str> {
     let inner = url.strip_prefix("{{")?;
     let end = inner.find("}}")?;

@@ -464,6 +464,28 @@ pub struct TokenResponse {
     /// `instance_url: instance_url` for Salesforce.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub connection_config: BTreeMap<String, String>,
+    /// What the reply body is: a JSON object read with the paths above
+    /// (the default), or the token itself.
+    #[serde(default, skip_serializing_if = "TokenBody::is_object")]
+    pub body: TokenBody,
+}
+
+/// Shape of a token reply's body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenBody {
+    /// A JSON object (or a form-encoded one) read with the paths.
+    #[default]
+    Object,
+    /// The token itself: the trimmed body, or the string when the body is
+    /// a JSON string.
+    Token,
+}
+
+impl TokenBody {
+    fn is_object(&self) -> bool {
+        *self == TokenBody::Object
+    }
 }
 
 impl Default for TokenResponse {
@@ -477,6 +499,7 @@ impl Default for TokenResponse {
             expires_at: None,
             default_expires_in: None,
             connection_config: BTreeMap::new(),
+            body: TokenBody::Object,
         }
     }
 }
@@ -521,6 +544,10 @@ pub enum TimeFormat {
     /// milliseconds (10^11 is in 1973 as milliseconds, in 5138 as
     /// seconds). Any other string is an ISO 8601 date-time with an offset.
     Auto,
+    /// A remaining duration written `H:MM:SS`, with any number of hour
+    /// digits (Tableau's `177:05:38`), counted from when the token request
+    /// was sent.
+    RemainingHms,
 }
 
 /// Placement of a credential in an outgoing request.

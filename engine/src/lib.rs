@@ -23,6 +23,7 @@ mod template;
 mod template_time;
 mod token_request;
 mod token_response;
+mod token_steps;
 mod transport;
 mod two_step;
 mod url_template;

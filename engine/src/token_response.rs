@@ -7,7 +7,7 @@
 
 use base64::Engine as _;
 use chrono::{DateTime, TimeDelta, Utc};
-use latchkey_catalog::{ExpiresInUnit, TimeFormat, TokenResponse};
+use latchkey_catalog::{ExpiresInUnit, TimeFormat, TokenBody, TokenResponse};
 use serde_json::Value;
 
 use crate::{ConnectionConfig, EngineError, OAuth2Token, ProviderErrorKind, Secret, TokenGrant};
@@ -34,6 +34,9 @@ pub(crate) fn parse_token_reply(
     obtained_at: DateTime<Utc>,
     previous_refresh_token: Option<&Secret>,
 ) -> Result<TokenGrant, EngineError> {
+    if spec.body == TokenBody::Token {
+        return parse_token_body(provider, spec, reply, obtained_at);
+    }
     let object = parse_body(provider, reply)?;
     let invalid = |reason: String| invalid_response(provider, reply.status, &reason, String::new());
 
@@ -103,6 +106,53 @@ pub(crate) fn parse_token_reply(
             raw: object,
         },
         connection_config,
+    })
+}
+
+/// Reads a reply whose whole body is the token (`body: token`): the trimmed
+/// body, or the string when the body is a JSON string. Its expiry is a JWT's
+/// `exp` claim or the definition's default lifetime.
+fn parse_token_body(
+    provider: &str,
+    spec: &TokenResponse,
+    reply: &RawReply,
+    obtained_at: DateTime<Utc>,
+) -> Result<TokenGrant, EngineError> {
+    let invalid = |reason: &str| invalid_response(provider, reply.status, reason, String::new());
+    if !(200..300).contains(&reply.status) {
+        return Err(invalid(
+            "the token endpoint replied with a status other than 2xx",
+        ));
+    }
+    let text = String::from_utf8_lossy(&reply.body);
+    let text = text.trim();
+    let token = match serde_json::from_str::<Value>(text) {
+        Ok(Value::String(token)) => token,
+        Ok(Value::Object(_) | Value::Array(_)) => {
+            return Err(invalid(
+                "the body is JSON structure, but `token_response.body: token` expects the token itself; remove `body: token` and set `access_token` to the token's path",
+            ))
+        }
+        _ => text.to_owned(),
+    };
+    if token.is_empty() {
+        return Err(invalid("the body is empty"));
+    }
+    if token.chars().any(char::is_control) {
+        return Err(invalid(
+            "the token in the body contains a control character, such as a line break, so it cannot be sent in a request",
+        ));
+    }
+    let expires_at = jwt_expiry(&token).or(default_expiry(spec, obtained_at));
+    Ok(TokenGrant {
+        token: OAuth2Token {
+            access_token: Secret::new(token.clone()),
+            refresh_token: None,
+            expires_at,
+            obtained_at,
+            raw: Value::String(token),
+        },
+        connection_config: ConnectionConfig::new(),
     })
 }
 
@@ -212,7 +262,7 @@ fn expiry(
         match lookup(object, &absolute.path) {
             None | Some(Value::Null) => {}
             Some(value) => {
-                return parse_expires_at(value, absolute.format)
+                return parse_expires_at(value, absolute.format, obtained_at)
                     .map(Some)
                     .ok_or_else(|| {
                         format!(
@@ -289,15 +339,23 @@ const AUTO_MILLISECONDS_FROM: u64 = 100_000_000_000;
 
 /// Parses an absolute time: a number or numeric string for the Unix
 /// formats, an RFC 3339 string for ISO 8601.
-fn parse_expires_at(value: &Value, format: TimeFormat) -> Option<DateTime<Utc>> {
+fn parse_expires_at(
+    value: &Value,
+    format: TimeFormat,
+    obtained_at: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
     match format {
         TimeFormat::Auto => match parse_expires_in(value) {
             Some(number) if number >= AUTO_MILLISECONDS_FROM => {
-                parse_expires_at(value, TimeFormat::UnixMilliseconds)
+                parse_expires_at(value, TimeFormat::UnixMilliseconds, obtained_at)
             }
-            Some(_) => parse_expires_at(value, TimeFormat::UnixSeconds),
-            None => parse_expires_at(value, TimeFormat::Iso8601),
+            Some(_) => parse_expires_at(value, TimeFormat::UnixSeconds, obtained_at),
+            None => parse_expires_at(value, TimeFormat::Iso8601, obtained_at),
         },
+        TimeFormat::RemainingHms => {
+            let seconds = i64::try_from(parse_hms(value.as_str()?)?).ok()?;
+            obtained_at.checked_add_signed(TimeDelta::try_seconds(seconds)?)
+        }
         TimeFormat::Iso8601 => {
             let text = value.as_str()?.trim();
             DateTime::parse_from_rfc3339(text)
@@ -315,6 +373,29 @@ fn parse_expires_at(value: &Value, format: TimeFormat) -> Option<DateTime<Utc>> 
     }
 }
 
+/// Parses a duration written `H:MM:SS` (any number of hour digits, two
+/// digits each for minutes below 60 and seconds below 60) into seconds.
+fn parse_hms(text: &str) -> Option<u64> {
+    let mut parts = text.trim().split(':');
+    let (hours, minutes, seconds) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || hours.is_empty() {
+        return None;
+    }
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    if !digits(hours) || !digits(minutes) || !digits(seconds) {
+        return None;
+    }
+    if minutes.len() != 2 || seconds.len() != 2 {
+        return None;
+    }
+    let (minutes, seconds): (u64, u64) = (minutes.parse().ok()?, seconds.parse().ok()?);
+    if minutes >= 60 || seconds >= 60 {
+        return None;
+    }
+    let hours: u64 = hours.parse().ok()?;
+    hours.checked_mul(3600)?.checked_add(minutes * 60 + seconds)
+}
+
 fn describe_time_format(format: TimeFormat) -> &'static str {
     match format {
         TimeFormat::UnixSeconds => "a Unix time in seconds",
@@ -323,6 +404,7 @@ fn describe_time_format(format: TimeFormat) -> &'static str {
         TimeFormat::Auto => {
             "a Unix time in seconds or milliseconds, or an ISO 8601 date-time with an offset"
         }
+        TimeFormat::RemainingHms => "a remaining duration written `H:MM:SS`",
     }
 }
 

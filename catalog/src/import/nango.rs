@@ -35,6 +35,9 @@ mod nango_oauth1;
 #[path = "nango_two_step.rs"]
 mod nango_two_step;
 
+#[path = "nango_steps.rs"]
+mod nango_steps;
+
 #[path = "nango_signing.rs"]
 mod nango_signing;
 

@@ -25,6 +25,7 @@ pub(super) const TWO_STEP_KEYS: &[&str] = &[
     "refresh_url",
     "refresh_token_params",
     "refresh_token_headers",
+    "additional_steps",
 ];
 
 /// The entered values that Nango's BILL connect step requests, with their Latchkey field names and the login body keys of Bill's
@@ -119,6 +120,7 @@ impl Builder<'_> {
             auth.insert("refresh_request".into(), Value::Mapping(refresh));
         }
 
+        self.additional_steps(auth)?;
         self.two_step_response(auth)?;
         if let Some(buffer) = entry.get("token_expiration_buffer") {
             let seconds = buffer
@@ -210,7 +212,11 @@ impl Builder<'_> {
     /// Translates a template of the token request or the proxy, where the
     /// entered fields, `access_token`, `random_token` and, in a refresh,
     /// `refresh_token` are variables.
-    fn field_template(&mut self, field: &str, nango: &str) -> Result<Translated, Reason> {
+    pub(super) fn field_template(
+        &mut self,
+        field: &str,
+        nango: &str,
+    ) -> Result<Translated, Reason> {
         let translated = self.translate_fields(field, nango)?;
         self.record(&translated, false);
         Ok(translated)
@@ -248,7 +254,7 @@ impl Builder<'_> {
     /// Inserts the token or refresh URL, with the alternatives of Nango's
     /// `A || B` as `url_fallbacks`. The URL may not carry an entered field,
     /// because servers and proxies log URLs.
-    fn insert_field_url(
+    pub(super) fn insert_field_url(
         &mut self,
         request: &mut Mapping,
         field: &str,
@@ -283,7 +289,7 @@ impl Builder<'_> {
         Ok(params)
     }
 
-    fn field_value(
+    pub(super) fn field_value(
         &mut self,
         field: &str,
         value: &Value,
@@ -338,13 +344,12 @@ impl Builder<'_> {
         let mut response = Mapping::new();
         let token = string(nango, "token")
             .ok_or_else(|| Reason::malformed("`token_response.token` is missing"))?;
+        // An empty path makes the whole reply body the token.
         if token.is_empty() {
-            return Err(Reason::new(
-                "token taken from the whole reply body",
-                "`token_response.token` is empty, so the token is the whole reply body, which Latchkey does not read",
-            ));
+            response.insert("body".into(), "token".into());
+        } else {
+            response.insert("access_token".into(), token.into());
         }
-        response.insert("access_token".into(), token.into());
         if let Some(path) = string(nango, "refresh_token") {
             response.insert("refresh_token".into(), path.into());
         }
@@ -357,10 +362,10 @@ impl Builder<'_> {
                 response.insert("expires_in".into(), path.into());
             }
             (Some(path), Some("expireAt")) if DURATION_EXPIRY_PATHS.contains(&path) => {
-                return Err(Reason::new(
-                    "token expiry given as a remaining time",
-                    format!("`token_response.token_expiration` is `{path}`, a remaining time written `hhh:mm:ss`, which no `expires_at.format` reads"),
-                ));
+                let mut remaining = Mapping::new();
+                remaining.insert("path".into(), path.into());
+                remaining.insert("format".into(), "remaining_hms".into());
+                response.insert("expires_at".into(), Value::Mapping(remaining));
             }
             (Some(path), Some("expireAt")) => {
                 // Nango's catalog does not say how an `expireAt` value is
@@ -482,7 +487,7 @@ pub(super) fn insert_session_headers(proxy: &mut Mapping) {
 
 /// Returns the body format of the token request: Nango's `body_format`, or
 /// JSON when it is absent and `token_headers` sets a JSON content type.
-fn body_format(entry: &Mapping) -> Result<&'static str, Reason> {
+pub(super) fn body_format(entry: &Mapping) -> Result<&'static str, Reason> {
     match string(entry, "body_format") {
         Some("form") => Ok("form"),
         Some("json") => Ok("json"),
@@ -822,11 +827,21 @@ open:
     }
 
     #[test]
+    fn remaining_time_reads_hms() {
+        let (dir, _report) = import();
+        let Auth::TwoStep(settings) = provider(&dir, "remaining").auth.clone() else {
+            panic!("remaining is not two_step");
+        };
+        let remaining = settings.token_response.expires_at.expect("expires_at");
+        assert_eq!(remaining.path, "credentials.estimatedTimeToExpiration");
+        assert_eq!(remaining.format, crate::model::TimeFormat::RemainingHms);
+    }
+
+    #[test]
     fn unconvertible_entries_name_reason() {
         let (_dir, report) = import();
         let reasons = reasons(&report);
         let cases = [
-            ("remaining", "`token_response.token_expiration` is `credentials.estimatedTimeToExpiration`, a remaining time written `hhh:mm:ss`, which no `expires_at.format` reads"),
             ("xml-login", "`body_format` is `xml`, and a token request body is `form` or `json`"),
             ("undeclared", "token_params.key: credential field `missing` is not declared under `credentials`"),
             ("twice", "the token is sent in more than one place"),
