@@ -862,6 +862,96 @@ mod tests {
     }
 
     #[test]
+    fn remaining_hms_rejects_bad_forms() {
+        for text in [
+            "1:5:00",
+            "1:60:00",
+            "1:00:60",
+            "01:00",
+            "1:00:00:00",
+            ":00:00",
+            "a:00:00",
+        ] {
+            let spec = absolute_expiry("left", TimeFormat::RemainingHms);
+            let reply = json_reply(200, json!({"access_token": "at", "left": text}));
+
+            let err = parse_token_reply("p", &spec, &reply, obtained_at(), None).unwrap_err();
+
+            let message = err.to_string();
+            assert!(
+                message.contains("a remaining duration written `H:MM:SS` was expected"),
+                "{text}: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn whole_body_token_table() {
+        let spec = TokenResponse {
+            body: TokenBody::Token,
+            default_expires_in: Some(600),
+            ..TokenResponse::default()
+        };
+        // (case, content type, body, expected token)
+        let cases = [
+            ("plain text", Some("text/plain"), "tok-123\r\n", "tok-123"),
+            (
+                "json string",
+                Some("application/json"),
+                "\"tok-456\"",
+                "tok-456",
+            ),
+            ("no content type", None, "  tok-789  ", "tok-789"),
+        ];
+        for (case, content_type, body, expected) in cases {
+            let reply = RawReply {
+                status: 200,
+                content_type: content_type.map(str::to_owned),
+                body: body.as_bytes().to_vec(),
+            };
+
+            let grant = parse_token_reply("p", &spec, &reply, obtained_at(), None)
+                .unwrap_or_else(|err| panic!("{case}: {err}"));
+
+            assert_eq!(grant.token.access_token.expose(), expected, "{case}");
+            assert_eq!(
+                grant.token.expires_at,
+                Some("2026-01-01T00:10:00Z".parse().unwrap()),
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn whole_body_token_errors() {
+        let spec = TokenResponse {
+            body: TokenBody::Token,
+            ..TokenResponse::default()
+        };
+        // (case, status, body, expected end of the message)
+        let cases = [
+            ("empty", 200, "  ", "the body is empty"),
+            ("empty json string", 200, "\"\"", "the body is empty"),
+            ("object", 200, "{\"token\": \"x\"}", "remove `body: token` and set `access_token` to the token's path"),
+            ("line break inside", 200, "\"a\\nb\"", "contains a control character, such as a line break, so it cannot be sent in a request"),
+            ("error status", 401, "denied", "the token endpoint replied with a status other than 2xx"),
+        ];
+        for (case, status, body, expected) in cases {
+            let reply = RawReply {
+                status,
+                content_type: None,
+                body: body.as_bytes().to_vec(),
+            };
+
+            let err = parse_token_reply("p", &spec, &reply, obtained_at(), None).unwrap_err();
+
+            let message = err.to_string();
+            assert!(message.ends_with(expected), "{case}: {message}");
+            assert!(!message.contains("denied"), "{case}: {message}");
+        }
+    }
+
+    #[test]
     fn empty_body_is_invalid() {
         let reply = RawReply {
             status: 200,
@@ -938,6 +1028,10 @@ mod tests {
                 json!({"access_token": "at", "expires": 100_000_000_000_u64}), Some("1973-03-03T09:46:40Z")),
             ("auto reads iso 8601", absolute_expiry("expires", TimeFormat::Auto),
                 json!({"access_token": "at", "expires": "2026-01-01T01:30:00.000Z"}), Some("2026-01-01T01:30:00Z")),
+            ("remaining hms over 99 hours", absolute_expiry("credentials.left", TimeFormat::RemainingHms),
+                json!({"access_token": "at", "credentials": {"left": "177:05:38"}}), Some("2026-01-08T09:05:38Z")),
+            ("remaining hms with one hour digit", absolute_expiry("left", TimeFormat::RemainingHms),
+                json!({"access_token": "at", "left": "0:00:30"}), Some("2026-01-01T00:00:30Z")),
         ];
 
         for (case, spec, body, expected) in cases {

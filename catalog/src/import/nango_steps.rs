@@ -186,3 +186,112 @@ impl Builder<'_> {
 fn marker(index: usize) -> String {
     format!("LatchkeyStepReference{index}Marker")
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::import::import_nango;
+    use crate::load::parse_provider;
+    use crate::two_step::TokenRequestMethod;
+    use crate::Auth;
+
+    const FIXTURE: &str = r#"
+chained:
+    display_name: Chained
+    auth_mode: TWO_STEP
+    token_url: https://chained.test/info
+    token_request_method: GET
+    additional_steps:
+        - token_url: ${step1.ServiceUrl}/.well-known/openid-configuration
+          token_request_method: GET
+        - token_url: ${step2.token_endpoint}
+          body_format: json
+          token_params:
+              user: ${credentials.username}
+              subject: ${step1.access_token}
+              lifetime: 3600
+          token_headers:
+              authorization: Bearer ${step1.access_token}
+    token_response:
+        token: access_token
+    proxy:
+        base_url: https://chained.test/api
+    credentials:
+        username:
+            type: string
+            title: Username
+ahead:
+    display_name: Ahead
+    auth_mode: TWO_STEP
+    token_url: https://ahead.test/info
+    additional_steps:
+        - token_url: ${step2.token_endpoint}
+    token_response:
+        token: access_token
+    proxy:
+        base_url: https://ahead.test
+    credentials:
+        username:
+            type: string
+            title: Username
+extra-key:
+    display_name: Extra Key
+    auth_mode: TWO_STEP
+    token_url: https://extra.test/info
+    additional_steps:
+        - token_url: https://extra.test/token
+          token_response:
+              token: token
+    token_response:
+        token: access_token
+    proxy:
+        base_url: https://extra.test
+    credentials:
+        username:
+            type: string
+            title: Username
+"#;
+
+    #[test]
+    fn additional_steps_convert() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("providers.yaml");
+        std::fs::write(&input, FIXTURE).unwrap();
+
+        let report = import_nango(&input, &dir.path().join("out")).unwrap();
+
+        let text = std::fs::read_to_string(dir.path().join("out/chained.yaml")).unwrap();
+        let provider = parse_provider("chained.yaml", &text).unwrap();
+        let Auth::TwoStep(settings) = provider.auth else {
+            panic!("chained is not two_step");
+        };
+        let [discovery, token] = settings.steps.as_slice() else {
+            panic!("expected two steps: {:?}", settings.steps);
+        };
+        assert_eq!(
+            discovery.url,
+            "{{ step1.ServiceUrl }}/.well-known/openid-configuration"
+        );
+        assert_eq!(discovery.method, TokenRequestMethod::Get);
+        assert_eq!(token.url, "{{ step2.token_endpoint }}");
+        assert_eq!(token.params["user"], "{{ username }}");
+        assert_eq!(token.params["subject"], "{{ step1.access_token }}");
+        assert_eq!(token.params["lifetime"], 3600);
+        assert_eq!(
+            token.headers["authorization"],
+            "Bearer {{ step1.access_token }}"
+        );
+
+        let reasons: Vec<(&str, &str)> = report
+            .not_converted
+            .iter()
+            .map(|entry| (entry.name.as_str(), entry.reason.message.as_str()))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                ("ahead", "additional_steps.0.token_url: `step2` is not a reply that comes before this request, which can read `step1` to `step1`"),
+                ("extra-key", "Nango field `additional_steps.0.token_response` has no Latchkey equivalent"),
+            ]
+        );
+    }
+}
