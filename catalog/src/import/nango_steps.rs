@@ -181,7 +181,7 @@ impl Builder<'_> {
     }
 }
 
-/// A literal that stands for reference `index` while the rest of a template
+/// Returns a literal that stands for reference `index` while the rest of a template
 /// is translated. It has no character that a translation changes.
 fn marker(index: usize) -> String {
     format!("LatchkeyStepReference{index}Marker")
