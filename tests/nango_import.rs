@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 const ENTRIES: usize = 1013;
-const CONVERTED: usize = 973;
+const CONVERTED: usize = 974;
 const SUPPORTED_MODES: [&str; 15] = [
     "JWT",
     "SIGNATURE",
@@ -40,10 +40,6 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
         5,
     ),
     ("Nango field `proxy.body` has no Latchkey equivalent", 1),
-    (
-        "Nango field `proxy.forward_headers_on_redirect` has no Latchkey equivalent",
-        1,
-    ),
     (
         "Nango field `refresh_token_response_metadata` has no Latchkey equivalent",
         1,

@@ -730,6 +730,21 @@ pub struct Proxy {
     /// Paging style of the provider's list endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pagination: Option<Pagination>,
+    /// Redirects from the API that the proxy follows with the credential;
+    /// without it, every redirect goes back to the caller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_redirects: Option<FollowRedirects>,
+}
+
+/// The hosts that a proxied request may be redirected to with its
+/// credential, besides the host of the base URL.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowRedirects {
+    /// Host names such as `api.example.com`, or `*.example.com` for every
+    /// subdomain of `example.com` (not `example.com` itself).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
 }
 
 /// Rate-limit headers and retryable statuses of a provider's API.
