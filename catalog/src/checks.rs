@@ -9,7 +9,10 @@ use minijinja::Environment;
 use regex_automata::meta::Regex;
 
 use crate::diagnostic::Code;
-use crate::model::{Auth, Basic, ConfigField, FieldFormat, Inject, McpOAuth2, Provider, Signature};
+use crate::model::{
+    Auth, Basic, ConfigField, FieldFormat, Inject, McpOAuth2, Provider, Signature, TokenBody,
+    TokenResponse,
+};
 use crate::patterns::{search_regex, whole_value_regex, CompileResult};
 use crate::positions::escape_pointer;
 use crate::suggest::closest_match;
@@ -218,6 +221,7 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
         Auth::Oauth2ClientCredentials(cc) => &cc.token_response.connection_config,
         Auth::TwoStep(two_step) | Auth::Session(two_step) => {
             check_credential_fields(provider, two_step, problems);
+            check_token_body(&two_step.token_response, problems);
             &two_step.token_response.connection_config
         }
         Auth::ApiKey(_)
@@ -307,10 +311,52 @@ fn check_credential_fields(provider: &Provider, two_step: &TwoStep, problems: &m
             problem.at_key = true;
             problems.push(problem);
         }
+        if !two_step.steps.is_empty() && step_number(key).is_some() {
+            let mut problem = Problem::new(
+                Code::InvalidKey,
+                pointer.clone(),
+                format!("credential field `{key}` has the name of a step reply variable"),
+                Some(format!(
+                    "rename `{key}`, because the templates of `steps` read `{key}` as the reply of a request of the chain"
+                )),
+            );
+            problem.at_key = true;
+            problems.push(problem);
+        }
         if let Some(pattern) = &field.pattern {
             if let Err(error) = whole_value_regex(pattern) {
                 problems.push(invalid_regex(format!("{pointer}/pattern"), pattern, &error));
             }
+        }
+    }
+}
+
+/// Rejects the paths of a `token_response` whose whole body is the token,
+/// because the engine reads none of them.
+fn check_token_body(response: &TokenResponse, problems: &mut Vec<Problem>) {
+    if response.body != TokenBody::Token {
+        return;
+    }
+    let set = [
+        (
+            "access_token_fallback",
+            response.access_token_fallback.is_some(),
+        ),
+        ("expires_at", response.expires_at.is_some()),
+        ("connection_config", !response.connection_config.is_empty()),
+    ];
+    for (key, is_set) in set {
+        if is_set {
+            problems.push(Problem::new(
+                Code::InvalidKey,
+                format!("/auth/token_response/{key}"),
+                format!(
+                    "`{key}` reads a path, but with `body: token` the reply has no object to read"
+                ),
+                Some(format!(
+                    "remove `{key}`, or remove `body: token` if the reply is a JSON object"
+                )),
+            ));
         }
     }
 }

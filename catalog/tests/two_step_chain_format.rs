@@ -66,6 +66,8 @@ fn invalid_chains_rejected() {
         ("step zero", "{{ step2.token_endpoint }}", "{{ step0.token_endpoint }}", "template variable `step0`"),
         ("plain http step url", "url: \"{{ step2.token_endpoint }}\"", "url: \"http://login.chain.example/token\"", "does not use https"),
         ("unknown body", "body: object", "body: text", "invalid value `text`"),
+        ("expiry path with a token body", "body: object", "body: token", "`expires_at` reads a path, but with `body: token` the reply has no object to read"),
+        ("field named like a reply", "password: {title: Password, secret: true}", "step1: {title: Password, secret: true}", "credential field `step1` has the name of a step reply variable"),
         ("unknown time format", "format: remaining_hms", "format: remaining", "invalid value `remaining`"),
     ];
 

@@ -344,8 +344,22 @@ impl Builder<'_> {
         let mut response = Mapping::new();
         let token = string(nango, "token")
             .ok_or_else(|| Reason::malformed("`token_response.token` is missing"))?;
-        // An empty path makes the whole reply body the token.
+        // An empty path makes the whole reply body the token, which has no
+        // paths for a refresh token, an expiry or metadata.
         if token.is_empty() {
+            let paths = ["refresh_token", "token_expiration"];
+            if let Some(key) = paths.iter().find(|key| nango.contains_key(**key)) {
+                return Err(Reason::new(
+                    "path into a reply whose whole body is the token",
+                    format!("`token_response.token` is empty, so the whole reply body is the token, and `token_response.{key}` has no object to read"),
+                ));
+            }
+            if self.entry.contains_key("token_response_metadata") {
+                return Err(Reason::new(
+                    "path into a reply whose whole body is the token",
+                    "`token_response.token` is empty, so the whole reply body is the token, and `token_response_metadata` has no object to read",
+                ));
+            }
             response.insert("body".into(), "token".into());
         } else {
             response.insert("access_token".into(), token.into());
@@ -646,6 +660,32 @@ remaining:
         secret:
             type: string
             title: Secret
+bare-token:
+    display_name: Bare Token
+    auth_mode: TWO_STEP
+    token_url: https://bare.test/token
+    token_response:
+        token: ''
+    proxy:
+        base_url: https://bare.test
+    credentials:
+        secret:
+            type: string
+            title: Secret
+bare-token-expiry:
+    display_name: Bare Token Expiry
+    auth_mode: TWO_STEP
+    token_url: https://bare.test/token
+    token_response:
+        token: ''
+        token_expiration: expires_in
+        token_expiration_strategy: expireIn
+    proxy:
+        base_url: https://bare.test
+    credentials:
+        secret:
+            type: string
+            title: Secret
 xml-login:
     display_name: XML Login
     auth_mode: TWO_STEP
@@ -838,10 +878,20 @@ open:
     }
 
     #[test]
+    fn empty_token_path_reads_body() {
+        let (dir, _report) = import();
+        let Auth::TwoStep(settings) = provider(&dir, "bare-token").auth.clone() else {
+            panic!("bare-token is not two_step");
+        };
+        assert_eq!(settings.token_response.body, crate::model::TokenBody::Token);
+    }
+
+    #[test]
     fn unconvertible_entries_name_reason() {
         let (_dir, report) = import();
         let reasons = reasons(&report);
         let cases = [
+            ("bare-token-expiry", "`token_response.token` is empty, so the whole reply body is the token, and `token_response.token_expiration` has no object to read"),
             ("xml-login", "`body_format` is `xml`, and a token request body is `form` or `json`"),
             ("undeclared", "token_params.key: credential field `missing` is not declared under `credentials`"),
             ("twice", "the token is sent in more than one place"),
