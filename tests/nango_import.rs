@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 const ENTRIES: usize = 1013;
-const CONVERTED: usize = 974;
+const CONVERTED: usize = 975;
 const SUPPORTED_MODES: [&str; 15] = [
     "JWT",
     "SIGNATURE",
@@ -47,10 +47,6 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
     (
         "Nango field `require_client_certificate` has no Latchkey equivalent",
         5,
-    ),
-    (
-        "Nango field `token_response_headers` has no Latchkey equivalent",
-        1,
     ),
     ("SAML 2.0 bearer assertion", 1),
     ("auth mode AWS_SIGV4 is not supported", 1),

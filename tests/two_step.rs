@@ -58,6 +58,7 @@ fn env() -> &'static Env {
             "test-chain-probe",
             &chain_provider("test-chain-probe", &probe),
         );
+        catalog.write("test-cookies", &cookie_provider(base));
         for (name, days) in [("test-dated", 7), ("test-dated-wrong", 6)] {
             catalog.write(name, &dated_provider(base, name, days));
         }
@@ -162,6 +163,35 @@ fn chain_provider(name: &str, info_url: &str) -> String {
     );
     let base = info_url.split("/chain/").next().unwrap_or(info_url);
     provider_file(name, "Login chain", &auth, &format!("{base}/api"), "")
+}
+
+/// Returns a provider in SAP Business One's shape: a JSON login whose reply
+/// sets the session cookies that every API call sends back.
+fn cookie_provider(base: &str) -> String {
+    let auth = format!(
+        r#"  mode: two_step
+  credentials:
+    user: {{title: User}}
+    password: {{title: Password, secret: true}}
+  token_request:
+    url: "{base}/cookie/login"
+    body_format: json
+    params:
+      UserName: "{{{{ user }}}}"
+      Password: "{{{{ password }}}}"
+  token_response:
+    access_token: SessionId
+    default_expires_in: {TOKEN_LIFETIME_SECONDS}
+    capture_cookies: true"#
+    );
+    let proxy_headers = "  headers:\n    Cookie: \"{{ cookies }}\"\n";
+    provider_file(
+        "test-cookies",
+        "Cookie session",
+        &auth,
+        &format!("{base}/cookie/api"),
+        proxy_headers,
+    )
 }
 
 /// Returns a provider in Bill.com's shape: a JSON login whose reply carries
@@ -601,5 +631,46 @@ async fn login_chain_failure_names_step() {
     assert!(
         !logs.contains(&wrong_password),
         "the password reached the logs"
+    );
+}
+
+#[tokio::test]
+async fn login_cookies_sent_and_renewed() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let key = integration(&api, "test-cookies").await;
+    let id = format!("cookie-{}", random_hex(6));
+    let issued_before = env.tokens.issued("cookie").await;
+
+    let created = api
+        .create_connection(&json!({
+            "provider_config_key": key,
+            "connection_id": id,
+            "credentials": {"type": "TWO_STEP", "user": USERNAME, "password": PASSWORD},
+        }))
+        .await;
+
+    assert_eq!(env.tokens.issued("cookie").await, issued_before + 1);
+    let first_session = credential(&created, "token");
+    assert_eq!(
+        credential(&created, "cookies"),
+        format!("B1SESSION={first_session}; ROUTEID=.node1")
+    );
+    let reply = proxy_get(&api, &key, &id, "/Items").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json()["session"], first_session.as_str());
+
+    tokio::time::sleep(PAST_HALF_LIFETIME).await;
+    let reply = proxy_get(&api, &key, &id, "/Items").await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(env.tokens.issued("cookie").await, issued_before + 2);
+    let stored = api.connection(&key, &id, None).await;
+    let second_session = credential(&stored, "token");
+    assert_ne!(second_session, first_session);
+    assert_eq!(reply.json()["session"], second_session.as_str());
+    assert_eq!(
+        credential(&stored, "cookies"),
+        format!("B1SESSION={second_session}; ROUTEID=.node1")
     );
 }

@@ -664,6 +664,18 @@ fn is_entered_credentials(auth: &Auth, pointer: &str, variable: &str) -> bool {
             || (exchanged && pointer.starts_with("/auth/claims/") && variable == "token_url"))
 }
 
+/// Checks whether `variable` is the `cookies` of the last login, which only
+/// the proxy headers of a definition with `capture_cookies` see.
+fn is_captured_cookies(auth: &Auth, pointer: &str, variable: &str) -> bool {
+    let captures = match auth {
+        Auth::TwoStep(two_step) | Auth::Session(two_step) => {
+            two_step.token_response.capture_cookies
+        }
+        _ => false,
+    };
+    captures && variable == "cookies" && pointer.starts_with("/proxy/headers/")
+}
+
 /// Checks whether `variable` is the reply of a request before the step at
 /// `pointer`: the step at `/auth/steps/<i>` is request `i + 2` of the chain,
 /// so it sees `step1` to `step<i + 1>`.
@@ -936,12 +948,14 @@ fn check_templates(
             let is_client_id = field.client_id && variable == CLIENT_ID_VARIABLE;
             let is_entered = is_entered_credentials(&provider.auth, &field.pointer, &variable);
             let is_step_reply = is_earlier_step_reply(&field.pointer, &variable);
+            let is_cookies = is_captured_cookies(&provider.auth, &field.pointer, &variable);
             if is_config
                 || is_credential
                 || is_random
                 || is_client_id
                 || is_entered
                 || is_step_reply
+                || is_cookies
             {
                 continue;
             }

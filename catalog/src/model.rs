@@ -468,6 +468,11 @@ pub struct TokenResponse {
     /// (the default), or the token itself.
     #[serde(default, skip_serializing_if = "TokenBody::is_object")]
     pub body: TokenBody,
+    /// Whether the reply's `Set-Cookie` headers are stored with the token,
+    /// as the `cookies` variable of a `two_step` or `session` provider's
+    /// proxy headers.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub capture_cookies: bool,
 }
 
 /// Shape of a token reply's body.
@@ -500,6 +505,7 @@ impl Default for TokenResponse {
             default_expires_in: None,
             connection_config: BTreeMap::new(),
             body: TokenBody::Object,
+            capture_cookies: false,
         }
     }
 }

@@ -92,6 +92,7 @@ pub const RESERVED_TWO_STEP_NAMES: &[&str] = &[
     "expires_at",
     "obtained_at",
     "raw",
+    "cookies",
 ];
 
 /// Returns the template variable of the reply to request `number` of a

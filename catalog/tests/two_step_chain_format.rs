@@ -66,6 +66,7 @@ fn invalid_chains_rejected() {
         ("step zero", "{{ step2.token_endpoint }}", "{{ step0.token_endpoint }}", "template variable `step0`"),
         ("plain http step url", "url: \"{{ step2.token_endpoint }}\"", "url: \"http://login.chain.example/token\"", "does not use https"),
         ("unknown body", "body: object", "body: text", "invalid value `text`"),
+        ("cookies without capture_cookies", "X-Service: \"{{ step1.IdentityServiceUrl }}\"", "X-Service: \"{{ cookies }}\"", "template variable `cookies`"),
         ("expiry path with a token body", "body: object", "body: token", "`expires_at` reads a path, but with `body: token` the reply has no object to read"),
         ("field named like a reply", "password: {title: Password, secret: true}", "step1: {title: Password, secret: true}", "credential field `step1` has the name of a step reply variable"),
         ("unknown time format", "format: remaining_hms", "format: remaining", "invalid value `remaining`"),
@@ -80,6 +81,33 @@ fn invalid_chains_rejected() {
         let rendered: String = diagnostics.iter().map(ToString::to_string).collect();
         assert!(rendered.contains(expected), "{case}: {rendered}");
     }
+}
+
+#[test]
+fn captured_cookies_reach_proxy_headers_only() {
+    let with_cookies = CHAIN
+        .replacen("    body: object\n", "    capture_cookies: true\n", 1)
+        .replacen(
+            "  base_url: \"https://{{ domain }}/Platform\"\n",
+            "  base_url: \"https://{{ domain }}/Platform\"\n  headers:\n    Cookie: \"{{ cookies }}\"\n",
+            1,
+        );
+    assert!(with_cookies.contains("Cookie:"), "the fixture changed");
+
+    let provider = parse_provider("chain.yaml", &with_cookies).unwrap();
+    assert_eq!(provider.proxy.headers["Cookie"], "{{ cookies }}");
+
+    let in_login = with_cookies.replacen(
+        "X-Service: \"{{ step1.IdentityServiceUrl }}\"",
+        "X-Service: \"{{ cookies }}\"",
+        1,
+    );
+    let diagnostics = parse_provider("chain.yaml", &in_login).unwrap_err();
+    let rendered: String = diagnostics.iter().map(ToString::to_string).collect();
+    assert!(
+        rendered.contains("template variable `cookies`"),
+        "{rendered}"
+    );
 }
 
 #[test]

@@ -5,6 +5,7 @@
 
 mod app;
 mod aws_sigv4;
+mod cookies;
 mod credentials;
 mod error;
 mod inject;

@@ -21,6 +21,8 @@ pub(crate) struct RawReply {
     pub status: u16,
     pub content_type: Option<String>,
     pub body: Vec<u8>,
+    /// The values of the reply's `Set-Cookie` headers, in order.
+    pub set_cookies: Vec<String>,
 }
 
 /// Turns a raw reply into a token grant.
@@ -98,6 +100,7 @@ pub(crate) fn parse_token_reply(
 
     let connection_config = capture_connection_config(spec, &object);
     Ok(TokenGrant {
+        cookies: None,
         token: OAuth2Token {
             access_token: Secret::new(access_token),
             refresh_token,
@@ -145,6 +148,7 @@ fn parse_token_body(
     }
     let expires_at = jwt_expiry(&token).or(default_expiry(spec, obtained_at));
     Ok(TokenGrant {
+        cookies: None,
         token: OAuth2Token {
             access_token: Secret::new(token.clone()),
             refresh_token: None,
@@ -501,6 +505,7 @@ mod tests {
             status,
             content_type: Some("application/json".to_owned()),
             body: body.to_string().into_bytes(),
+            set_cookies: Vec::new(),
         }
     }
 
@@ -699,6 +704,7 @@ mod tests {
             status: 200,
             content_type: Some("application/x-www-form-urlencoded; charset=utf-8".to_owned()),
             body: b"access_token=at%2F1&expires_in=60&scope=repo".to_vec(),
+            set_cookies: Vec::new(),
         };
 
         let grant =
@@ -785,6 +791,7 @@ mod tests {
             status: 502,
             content_type: Some("text/html".to_owned()),
             body: html.clone().into_bytes(),
+            set_cookies: Vec::new(),
         };
 
         let err = parse_token_reply("p", &TokenResponse::default(), &reply, obtained_at(), None)
@@ -908,6 +915,7 @@ mod tests {
                 status: 200,
                 content_type: content_type.map(str::to_owned),
                 body: body.as_bytes().to_vec(),
+                set_cookies: Vec::new(),
             };
 
             let grant = parse_token_reply("p", &spec, &reply, obtained_at(), None)
@@ -941,6 +949,7 @@ mod tests {
                 status,
                 content_type: None,
                 body: body.as_bytes().to_vec(),
+                set_cookies: Vec::new(),
             };
 
             let err = parse_token_reply("p", &spec, &reply, obtained_at(), None).unwrap_err();
@@ -957,6 +966,7 @@ mod tests {
             status: 200,
             content_type: None,
             body: Vec::new(),
+            set_cookies: Vec::new(),
         };
 
         let err = parse_token_reply("p", &TokenResponse::default(), &reply, obtained_at(), None)
@@ -1116,6 +1126,7 @@ mod tests {
                 status,
                 content_type: Some(content_type.to_owned()),
                 body: body.as_bytes().to_vec(),
+                set_cookies: Vec::new(),
             };
 
             let grant =

@@ -9,6 +9,7 @@ use latchkey_catalog::{step_number, step_variable, Provider, TokenRequest, TwoSt
 use serde_json::Value;
 use url::Url;
 
+use crate::cookies::capture_cookies;
 use crate::redact::redact;
 use crate::template::{render, render_url_with_fallbacks, variable_paths};
 use crate::token_response::{lookup, parse_token_reply, RawReply};
@@ -80,6 +81,8 @@ impl Engine {
                     None,
                 )
                 .map_err(|error| in_step(error, number))?;
+                capture_cookies(&provider.name, &settings.token_response, &reply, &mut grant)
+                    .map_err(|error| in_step(error, number))?;
                 capture_from_earlier(settings, &replies, &mut grant);
                 return Ok(grant);
             }

@@ -11,6 +11,7 @@ use latchkey_catalog::{
 use serde_json::Value;
 use url::Url;
 
+use crate::cookies::capture_cookies;
 use crate::redact::redact;
 use crate::template::{config_variables, render, with_random_token};
 use crate::token_response::{parse_token_reply, RawReply};
@@ -113,13 +114,15 @@ impl Engine {
                 .chain(other_secrets.iter().copied());
             return Err(rejected(provider, &reply, secrets));
         }
-        parse_token_reply(
+        let mut grant = parse_token_reply(
             &provider.name,
             &settings.token_response,
             &reply,
             obtained_at,
             sent.previous_refresh_token,
-        )
+        )?;
+        capture_cookies(&provider.name, &settings.token_response, &reply, &mut grant)?;
+        Ok(grant)
     }
 }
 

@@ -29,8 +29,12 @@ Token endpoints (the credentials they accept are the constants below):
   POST /chain/token    step 3: form body grant_type=password&username&password
                        and the header X-Step-One: <IdentityServiceUrl of step 1>;
                        replies {"access_token", "expires_in"}.
+  POST /cookie/login   JSON body {"UserName", "Password"}; replies
+                       {"SessionId"} and sets the cookies B1SESSION=<session>
+                       and ROUTEID=.node1, each with attributes.
 API:
   GET /api/...         needs Authorization: Bearer <live two-step or chain token>.
+  GET /cookie/api/...  needs exactly Cookie: B1SESSION=<live session>; ROUTEID=.node1.
   GET /bill/api/...    needs headers sessionId (live) and devKey.
   GET /stats           the number of tokens issued per endpoint.
 """
@@ -54,7 +58,7 @@ DEV_KEY = "dev-key-42"
 
 LOCK = threading.Lock()
 TOKENS = {}  # token -> (endpoint, expiry as time.monotonic())
-ISSUED = {"json": 0, "form": 0, "bill": 0, "dated": 0, "chain": 0}
+ISSUED = {"json": 0, "form": 0, "bill": 0, "dated": 0, "chain": 0, "cookie": 0}
 # Requests received by the first two steps of the login chain.
 CHAIN_STEPS = {"info": 0, "identity": 0}
 
@@ -105,6 +109,8 @@ class Handler(BaseHTTPRequestHandler):
             self.dated_login()
         elif self.path == "/chain/token":
             self.chain_token()
+        elif self.path == "/cookie/login":
+            self.cookie_login()
         else:
             self.reply(404, {"message": f"no route {self.path}"})
 
@@ -214,6 +220,20 @@ class Handler(BaseHTTPRequestHandler):
         token = issue("chain", self.lifetime)
         self.reply(200, {"access_token": token, "expires_in": self.lifetime})
 
+    def cookie_login(self):
+        body = json.loads(self.body() or b"{}")
+        if body != {"UserName": USERNAME, "Password": PASSWORD}:
+            return self.reply(401, {"error": {"message": "invalid user name or password"}})
+        session = issue("cookie", self.lifetime)
+        data = json.dumps({"SessionId": session}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Set-Cookie", f"B1SESSION={session}; path=/b1s/v1; Secure; HttpOnly")
+        self.send_header("Set-Cookie", "ROUTEID=.node1; path=/b1s")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def do_GET(self):
         if self.path == "/stats":
             with LOCK:
@@ -240,6 +260,12 @@ class Handler(BaseHTTPRequestHandler):
             ):
                 return self.reply(401, {"message": "missing, unknown or expired token"})
             return self.reply(200, {"path": self.path, "token": token})
+        if self.path.startswith("/cookie/api/"):
+            cookie = self.headers.get("Cookie") or ""
+            session = cookie.removeprefix("B1SESSION=").removesuffix("; ROUTEID=.node1")
+            if cookie != f"B1SESSION={session}; ROUTEID=.node1" or not live(session, "cookie"):
+                return self.reply(401, {"message": f"unexpected Cookie header {cookie!r}"})
+            return self.reply(200, {"path": self.path, "session": session})
         if self.path.startswith("/bill/api/"):
             if self.headers.get("devKey") != DEV_KEY:
                 return self.reply(401, {"message": "missing or wrong devKey header"})

@@ -26,7 +26,16 @@ pub(super) const TWO_STEP_KEYS: &[&str] = &[
     "refresh_token_params",
     "refresh_token_headers",
     "additional_steps",
+    "token_response_headers",
 ];
+
+/// Nango's variable of the cookies that a login reply set, for an entry
+/// whose `token_response_headers` lists `set-cookie`.
+const NANGO_COOKIES: &str = "${credentials._cookies}";
+
+/// A literal that stands for [`NANGO_COOKIES`] while the rest of a template
+/// is translated.
+const COOKIES_MARKER: &str = "LatchkeyCookiesMarker";
 
 /// The entered values that Nango's BILL connect step requests, with their Latchkey field names and the login body keys of Bill's
 /// Connect API (`POST /v3/login`).
@@ -416,6 +425,9 @@ impl Builder<'_> {
             captured.insert(key.into(), path.into());
         }
         insert_map(&mut response, "connection_config", captured);
+        if captures_cookies(self.entry)? {
+            response.insert("capture_cookies".into(), true.into());
+        }
         auth.insert("token_response".into(), Value::Mapping(response));
         Ok(())
     }
@@ -473,6 +485,11 @@ impl Builder<'_> {
             return Ok(None);
         }
         let value = broker_identity(value);
+        if value.contains(NANGO_COOKIES) && captures_cookies(self.entry)? {
+            let marked = value.replace(NANGO_COOKIES, COOKIES_MARKER);
+            let text = self.field_template(field, &marked)?.text;
+            return Ok(Some(text.replace(COOKIES_MARKER, "{{ cookies }}")));
+        }
         Ok(Some(self.field_template(field, &value)?.text))
     }
 }
@@ -486,6 +503,31 @@ fn token_alias(entry: &Mapping, value: &str) -> String {
     } else {
         value.replace("${credentials.token}", "${accessToken}")
     }
+}
+
+/// Checks whether `token_response_headers` asks for the reply's cookies,
+/// the only reply header that Latchkey stores.
+fn captures_cookies(entry: &Mapping) -> Result<bool, Reason> {
+    let Some(headers) = entry.get("token_response_headers") else {
+        return Ok(false);
+    };
+    let headers = headers
+        .as_sequence()
+        .ok_or_else(|| Reason::malformed("`token_response_headers` is not a list"))?;
+    let mut cookies = false;
+    for header in headers {
+        match header.as_str() {
+            Some(name) if name.eq_ignore_ascii_case("set-cookie") => cookies = true,
+            Some(name) => {
+                return Err(Reason::new(
+                    "reply header other than Set-Cookie",
+                    format!("`token_response_headers` lists `{name}`, and Latchkey stores only the cookies of a login reply"),
+                ))
+            }
+            None => return Err(Reason::malformed("an item of `token_response_headers` is not a string")),
+        }
+    }
+    Ok(cookies)
 }
 
 /// Adds the `devKey` header that Bill's Connect API expects on each call
@@ -686,6 +728,36 @@ bare-token-expiry:
         secret:
             type: string
             title: Secret
+cookie-login:
+    display_name: Cookie Login
+    auth_mode: TWO_STEP
+    token_url: https://cookie.test/Login
+    token_response:
+        token: SessionId
+    token_response_headers:
+        - set-cookie
+    proxy:
+        base_url: https://cookie.test
+        headers:
+            cookie: ${credentials._cookies}
+    credentials:
+        secret:
+            type: string
+            title: Secret
+header-login:
+    display_name: Header Login
+    auth_mode: TWO_STEP
+    token_url: https://header.test/Login
+    token_response:
+        token: SessionId
+    token_response_headers:
+        - x-session
+    proxy:
+        base_url: https://header.test
+    credentials:
+        secret:
+            type: string
+            title: Secret
 xml-login:
     display_name: XML Login
     auth_mode: TWO_STEP
@@ -878,6 +950,17 @@ open:
     }
 
     #[test]
+    fn set_cookie_header_captured() {
+        let (dir, _report) = import();
+        let provider = provider(&dir, "cookie-login");
+        let Auth::TwoStep(settings) = &provider.auth else {
+            panic!("cookie-login is not two_step");
+        };
+        assert!(settings.token_response.capture_cookies);
+        assert_eq!(provider.proxy.headers["cookie"], "{{ cookies }}");
+    }
+
+    #[test]
     fn empty_token_path_reads_body() {
         let (dir, _report) = import();
         let Auth::TwoStep(settings) = provider(&dir, "bare-token").auth.clone() else {
@@ -891,6 +974,7 @@ open:
         let (_dir, report) = import();
         let reasons = reasons(&report);
         let cases = [
+            ("header-login", "`token_response_headers` lists `x-session`, and Latchkey stores only the cookies of a login reply"),
             ("bare-token-expiry", "`token_response.token` is empty, so the whole reply body is the token, and `token_response.token_expiration` has no object to read"),
             ("xml-login", "`body_format` is `xml`, and a token request body is `form` or `json`"),
             ("undeclared", "token_params.key: credential field `missing` is not declared under `credentials`"),
