@@ -6,7 +6,7 @@ use latchkey_catalog::TokenResponse;
 use crate::token_response::RawReply;
 use crate::{EngineError, Secret, TokenGrant};
 
-/// Stores the cookies of `reply` in `grant` when `spec` asks for them.
+/// Stores the cookies of `reply` in `grant` when `spec` requests them.
 /// A reply without a cookie is an invalid token response, because every
 /// proxied request would then go out without its session.
 pub(crate) fn capture_cookies(

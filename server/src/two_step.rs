@@ -169,7 +169,7 @@ pub async fn obtain_credentials(
     Ok(wrap(provider, fields, grant.token, grant.cookies))
 }
 
-/// The stored value that holds the cookies of the last login, beside the
+/// The stored value that contains the cookies of the last login, beside the
 /// entered values, for a definition with `token_response.capture_cookies`.
 /// The name is reserved, so no entered field takes it.
 const COOKIES_FIELD: &str = "cookies";

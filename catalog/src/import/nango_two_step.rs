@@ -505,7 +505,7 @@ fn token_alias(entry: &Mapping, value: &str) -> String {
     }
 }
 
-/// Checks whether `token_response_headers` asks for the reply's cookies,
+/// Checks whether `token_response_headers` requests the reply's cookies,
 /// the only reply header that Latchkey stores.
 fn captures_cookies(entry: &Mapping) -> Result<bool, Reason> {
     let Some(headers) = entry.get("token_response_headers") else {

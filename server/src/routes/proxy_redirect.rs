@@ -25,7 +25,7 @@ pub(super) struct SentRequest {
 
 /// Follows the redirects of `upstream` that `policy` allows and returns
 /// the first reply that is not a followed redirect. `url` is the URL that
-/// `upstream` answered, and `base` the provider's base URL.
+/// `upstream` replied to, and `base` the provider's base URL.
 pub(super) async fn follow(
     client: &reqwest::Client,
     policy: &FollowRedirects,
@@ -56,8 +56,8 @@ pub(super) async fn follow(
             return Ok(upstream);
         }
 
-        // A 303, and a 301 or 302 answering a POST, turn into a GET without
-        // a body, as browsers and RFC 9110 section 15.4 allow.
+        // A 303, and a 301 or 302 that replies to a POST, turn into a GET
+        // without a body, as browsers do.
         let to_get = status == StatusCode::SEE_OTHER
             || (sent.method == Method::POST
                 && matches!(status, StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND));
