@@ -31,10 +31,6 @@ const SUPPORTED_MODES: [&str; 15] = [
 /// Entries not converted, per reason, for the pinned package.
 const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
     (
-        "Nango field `additional_steps` has no Latchkey equivalent",
-        5,
-    ),
-    (
         "Nango field `alternate_access_token_response_path` has no Latchkey equivalent",
         1,
     ),
@@ -45,28 +41,27 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
     ),
     ("Nango field `proxy.body` has no Latchkey equivalent", 1),
     (
-        "Nango field `proxy.forward_headers_on_redirect` has no Latchkey equivalent",
-        1,
-    ),
-    (
         "Nango field `refresh_token_response_metadata` has no Latchkey equivalent",
         1,
     ),
     (
-        "Nango field `token_response_headers` has no Latchkey equivalent",
-        1,
+        "PLACEHOLDER",
+        0,
     ),
     ("SAML 2.0 bearer assertion", 1),
     ("auth mode AWS_SIGV4 is not supported", 1),
     ("auth mode INSTALL_PLUGIN is not supported", 1),
     ("callback parameter that carries no authorization code", 1),
     ("credential placement with no Latchkey form", 4),
+    (
+        "example of a URL variable does not fit its part of the URL",
+        1,
+    ),
     ("grant type other than the standard one", 1),
+    ("login chain after a signed JWT assertion", 1),
     ("template or key with no Latchkey form", 8),
     ("template variable filled by a post-connection script", 2),
-    ("token expiry given as a remaining time", 1),
     ("token request body format with no Latchkey form", 1),
-    ("token taken from the whole reply body", 1),
     ("unexpected entry shape", 2),
 ];
 

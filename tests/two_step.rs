@@ -56,6 +56,18 @@ fn env() -> &'static Env {
                 ),
         );
         catalog.write("test-none", &none_provider(&httpbin.base_url));
+        catalog.write(
+            "test-chain",
+            &chain_provider("test-chain", &format!("{base}/chain/info")),
+        );
+        // The query keeps this provider's logins out of the counts that
+        // `login_chain_runs_again_on_expiry` checks.
+        let probe = format!("{base}/chain/info?probe=1");
+        catalog.write(
+            "test-chain-probe",
+            &chain_provider("test-chain-probe", &probe),
+        );
+        catalog.write("test-cookies", &cookie_provider(base));
         for (name, days) in [("test-dated", 7), ("test-dated-wrong", 6)] {
             catalog.write(name, &dated_provider(base, name, days));
         }
@@ -129,6 +141,65 @@ fn form_provider(base: &str) -> String {
         &auth,
         &format!("{base}/api"),
         "",
+    )
+}
+
+/// Returns a provider whose login takes three requests, as DocuWare's does:
+/// step 1 names an identity service, step 2 reads its discovery document,
+/// and step 3 posts the password to the token endpoint found there.
+fn chain_provider(name: &str, info_url: &str) -> String {
+    let auth = format!(
+        r#"  mode: two_step
+  credentials:
+    username: {{title: Username}}
+    password: {{title: Password, secret: true}}
+  token_request:
+    url: "{info_url}"
+    method: GET
+  steps:
+    - url: "{{{{ step1.IdentityServiceUrl }}}}/.well-known/openid-configuration"
+      method: GET
+    - url: "{{{{ step2.token_endpoint }}}}"
+      params:
+        grant_type: password
+        username: "{{{{ username }}}}"
+        password: "{{{{ password }}}}"
+      headers:
+        X-Step-One: "{{{{ step1.IdentityServiceUrl }}}}"
+  token_response:
+    access_token: access_token
+    expires_in: expires_in"#
+    );
+    let base = info_url.split("/chain/").next().unwrap_or(info_url);
+    provider_file(name, "Login chain", &auth, &format!("{base}/api"), "")
+}
+
+/// Returns a provider in SAP Business One's shape: a JSON login whose reply
+/// sets the session cookies that every API call sends back.
+fn cookie_provider(base: &str) -> String {
+    let auth = format!(
+        r#"  mode: two_step
+  credentials:
+    user: {{title: User}}
+    password: {{title: Password, secret: true}}
+  token_request:
+    url: "{base}/cookie/login"
+    body_format: json
+    params:
+      UserName: "{{{{ user }}}}"
+      Password: "{{{{ password }}}}"
+  token_response:
+    access_token: SessionId
+    default_expires_in: {TOKEN_LIFETIME_SECONDS}
+    capture_cookies: true"#
+    );
+    let proxy_headers = "  headers:\n    Cookie: \"{{ cookies }}\"\n";
+    provider_file(
+        "test-cookies",
+        "Cookie session",
+        &auth,
+        &format!("{base}/cookie/api"),
+        proxy_headers,
     )
 }
 
@@ -530,4 +601,127 @@ async fn now_dates_in_login_accepted() {
     );
     let message = reply.error_message();
     assert!(message.contains("expirationDate"), "{message}");
+}
+
+#[tokio::test]
+async fn login_chain_runs_again_on_expiry() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let key = integration(&api, "test-chain").await;
+    let id = format!("chain-{}", random_hex(6));
+    let counts = || async {
+        (
+            env.tokens.issued("info").await,
+            env.tokens.issued("identity").await,
+            env.tokens.issued("chain").await,
+        )
+    };
+    let (info, identity, chain) = counts().await;
+
+    let created = api
+        .create_connection(&json!({
+            "provider_config_key": key,
+            "connection_id": id,
+            "credentials": {"type": "TWO_STEP", "username": USERNAME, "password": PASSWORD},
+        }))
+        .await;
+
+    assert_eq!(created["credentials"]["type"], "TWO_STEP");
+    assert_eq!(counts().await, (info + 1, identity + 1, chain + 1));
+    let first_token = credential(&created, "token");
+    let reply = proxy_get(&api, &key, &id, "/whoami").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json()["token"], first_token.as_str());
+
+    tokio::time::sleep(PAST_HALF_LIFETIME).await;
+    let reply = proxy_get(&api, &key, &id, "/whoami").await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(counts().await, (info + 2, identity + 2, chain + 2));
+    let stored = api.connection(&key, &id, None).await;
+    let second_token = credential(&stored, "token");
+    assert_ne!(second_token, first_token);
+    assert_eq!(reply.json()["token"], second_token.as_str());
+}
+
+#[tokio::test]
+async fn login_chain_failure_names_step() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let key = integration(&api, "test-chain-probe").await;
+    let id = format!("chain-{}", random_hex(6));
+    let wrong_password = format!("wrong-{}", random_hex(6));
+
+    let reply = api
+        .post(
+            "/connections",
+            &json!({
+                "provider_config_key": key,
+                "connection_id": id,
+                "credentials": {"type": "TWO_STEP", "username": USERNAME, "password": wrong_password},
+            }),
+        )
+        .await;
+
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "invalid_credentials",
+        "wrong password in step 3",
+    );
+    let message = reply.error_message();
+    assert!(
+        message.contains("rejected request 3 of the token request chain with HTTP 401"),
+        "{message}"
+    );
+    assert!(message.contains("wrong password [redacted]"), "{message}");
+    assert!(!reply.text.contains(&wrong_password), "{}", reply.text);
+    let stored = api.connection_reply(&key, &id, None).await;
+    assert_eq!(stored.status, StatusCode::NOT_FOUND, "{}", stored.text);
+    let logs = env.latchkey.server.logs();
+    assert!(
+        !logs.contains(&wrong_password),
+        "the password reached the logs"
+    );
+}
+
+#[tokio::test]
+async fn login_cookies_sent_and_renewed() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let key = integration(&api, "test-cookies").await;
+    let id = format!("cookie-{}", random_hex(6));
+    let issued_before = env.tokens.issued("cookie").await;
+
+    let created = api
+        .create_connection(&json!({
+            "provider_config_key": key,
+            "connection_id": id,
+            "credentials": {"type": "TWO_STEP", "user": USERNAME, "password": PASSWORD},
+        }))
+        .await;
+
+    assert_eq!(env.tokens.issued("cookie").await, issued_before + 1);
+    let first_session = credential(&created, "token");
+    assert_eq!(
+        credential(&created, "cookies"),
+        format!("B1SESSION={first_session}; ROUTEID=.node1")
+    );
+    let reply = proxy_get(&api, &key, &id, "/Items").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.json()["session"], first_session.as_str());
+
+    tokio::time::sleep(PAST_HALF_LIFETIME).await;
+    let reply = proxy_get(&api, &key, &id, "/Items").await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(env.tokens.issued("cookie").await, issued_before + 2);
+    let stored = api.connection(&key, &id, None).await;
+    let second_session = credential(&stored, "token");
+    assert_ne!(second_session, first_session);
+    assert_eq!(reply.json()["session"], second_session.as_str());
+    assert_eq!(
+        credential(&stored, "cookies"),
+        format!("B1SESSION={second_session}; ROUTEID=.node1")
+    );
 }

@@ -9,11 +9,14 @@ use minijinja::Environment;
 use regex_automata::meta::Regex;
 
 use crate::diagnostic::Code;
-use crate::model::{Auth, Basic, ConfigField, FieldFormat, Inject, McpOAuth2, Provider, Signature};
+use crate::model::{
+    Auth, Basic, ConfigField, FieldFormat, Inject, McpOAuth2, Provider, Signature, TokenBody,
+    TokenResponse,
+};
 use crate::patterns::{search_regex, whole_value_regex, CompileResult};
 use crate::positions::escape_pointer;
 use crate::suggest::closest_match;
-use crate::two_step::{TokenRequest, TwoStep};
+use crate::two_step::{step_number, TokenRequest, TwoStep};
 
 /// One semantic problem, located by the JSON pointer of the offending field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,6 +245,7 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
         Auth::Oauth2ClientCredentials(cc) => &cc.token_response.connection_config,
         Auth::TwoStep(two_step) | Auth::Session(two_step) => {
             check_credential_fields(provider, two_step, problems);
+            check_token_body(&two_step.token_response, problems);
             &two_step.token_response.connection_config
         }
         Auth::ApiKey(_)
@@ -331,10 +335,52 @@ fn check_credential_fields(provider: &Provider, two_step: &TwoStep, problems: &m
             problem.at_key = true;
             problems.push(problem);
         }
+        if !two_step.steps.is_empty() && step_number(key).is_some() {
+            let mut problem = Problem::new(
+                Code::InvalidKey,
+                pointer.clone(),
+                format!("credential field `{key}` has the name of a step reply variable"),
+                Some(format!(
+                    "rename `{key}`, because the templates of `steps` read `{key}` as the reply of a request of the chain"
+                )),
+            );
+            problem.at_key = true;
+            problems.push(problem);
+        }
         if let Some(pattern) = &field.pattern {
             if let Err(error) = whole_value_regex(pattern) {
                 problems.push(invalid_regex(format!("{pointer}/pattern"), pattern, &error));
             }
+        }
+    }
+}
+
+/// Rejects the paths of a `token_response` whose whole body is the token,
+/// because the engine reads none of them.
+fn check_token_body(response: &TokenResponse, problems: &mut Vec<Problem>) {
+    if response.body != TokenBody::Token {
+        return;
+    }
+    let set = [
+        (
+            "access_token_fallback",
+            response.access_token_fallback.is_some(),
+        ),
+        ("expires_at", response.expires_at.is_some()),
+        ("connection_config", !response.connection_config.is_empty()),
+    ];
+    for (key, is_set) in set {
+        if is_set {
+            problems.push(Problem::new(
+                Code::InvalidKey,
+                format!("/auth/token_response/{key}"),
+                format!(
+                    "`{key}` reads a path, but with `body: token` the reply has no object to read"
+                ),
+                Some(format!(
+                    "remove `{key}`, or remove `body: token` if the reply is a JSON object"
+                )),
+            ));
         }
     }
 }
@@ -454,6 +500,9 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
             push_token_request(&mut fields, "/auth/token_request", &two_step.token_request);
             if let Some(refresh) = &two_step.refresh_request {
                 push_token_request(&mut fields, "/auth/refresh_request", refresh);
+            }
+            for (index, step) in two_step.steps.iter().enumerate() {
+                push_token_request(&mut fields, &format!("/auth/steps/{index}"), step);
             }
         }
         Auth::None(_) | Auth::Signature(_) => {}
@@ -637,6 +686,35 @@ fn is_entered_credentials(auth: &Auth, pointer: &str, variable: &str) -> bool {
         && ((assertion_field && variable == JWT_CREDENTIALS_VARIABLE)
             || (fingerprint_field && variable == JWT_PUBLIC_KEY_SHA256_VARIABLE)
             || (exchanged && pointer.starts_with("/auth/claims/") && variable == "token_url"))
+}
+
+/// Checks whether `variable` is the `cookies` of the last login, which only
+/// the proxy headers of a definition with `capture_cookies` see.
+fn is_captured_cookies(auth: &Auth, pointer: &str, variable: &str) -> bool {
+    let captures = match auth {
+        Auth::TwoStep(two_step) | Auth::Session(two_step) => {
+            two_step.token_response.capture_cookies
+        }
+        _ => false,
+    };
+    captures && variable == "cookies" && pointer.starts_with("/proxy/headers/")
+}
+
+/// Checks whether `variable` is the reply of a request before the step at
+/// `pointer`: the step at `/auth/steps/<i>` is request `i + 2` of the chain,
+/// so it sees `step1` to `step<i + 1>`.
+fn is_earlier_step_reply(pointer: &str, variable: &str) -> bool {
+    let Some(rest) = pointer.strip_prefix("/auth/steps/") else {
+        return false;
+    };
+    let index = rest
+        .split('/')
+        .next()
+        .and_then(|index| index.parse::<usize>().ok());
+    match (index, step_number(variable)) {
+        (Some(index), Some(number)) => number <= index + 1,
+        _ => false,
+    }
 }
 
 /// The variable of the SHA-256 fingerprint of the signing key's public half,
@@ -893,7 +971,16 @@ fn check_templates(
             let is_random = field.random && variable == RANDOM_VARIABLE;
             let is_client_id = field.client_id && variable == CLIENT_ID_VARIABLE;
             let is_entered = is_entered_credentials(&provider.auth, &field.pointer, &variable);
-            if is_config || is_credential || is_random || is_client_id || is_entered {
+            let is_step_reply = is_earlier_step_reply(&field.pointer, &variable);
+            let is_cookies = is_captured_cookies(&provider.auth, &field.pointer, &variable);
+            if is_config
+                || is_credential
+                || is_random
+                || is_client_id
+                || is_entered
+                || is_step_reply
+                || is_cookies
+            {
                 continue;
             }
             let mut known = config_keys.clone();
@@ -1099,6 +1186,12 @@ fn check_urls(
                     urls.push((format!("{base}/url_fallbacks/{index}"), url));
                 }
             }
+            for (index, step) in two_step.steps.iter().enumerate() {
+                urls.push((format!("/auth/steps/{index}/url"), &step.url));
+                for (fallback, url) in step.url_fallbacks.iter().enumerate() {
+                    urls.push((format!("/auth/steps/{index}/url_fallbacks/{fallback}"), url));
+                }
+            }
         }
         Auth::ApiKey(_)
         | Auth::Basic(_)
@@ -1161,6 +1254,11 @@ fn check_urls(
         check_url_variables_constrained(provider, url, patterns, templates, problems);
     }
     for (pointer, url) in urls {
+        // The engine checks the scheme and host of a URL taken from an
+        // earlier step's reply when it sends the request.
+        if leading_step_reply(url) {
+            continue;
+        }
         if let Err(help) = check_url_scheme(provider, url) {
             problems.push(Problem::new(
                 Code::InsecureUrl,
@@ -1445,6 +1543,16 @@ fn has_top_level_alternation(pattern: &str) -> bool {
 }
 
 /// Extracts the variable of a leading `{{ name }}` expression, if the URL starts with one.
+/// Checks whether `url` starts with a value of an earlier step's reply,
+/// such as `{{ step1.instance_url }}`.
+fn leading_step_reply(url: &str) -> bool {
+    let Some(inner) = url.strip_prefix("{{") else {
+        return false;
+    };
+    let root = inner.trim_start().split(['.', ' ', '}', '|']).next();
+    root.and_then(step_number).is_some()
+}
+
 fn leading_variable(url: &str) -> Option<&str> {
     let inner = url.strip_prefix("{{")?;
     let end = inner.find("}}")?;

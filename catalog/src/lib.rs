@@ -48,5 +48,8 @@ pub use post_connection::{
 };
 pub use schema::PROVIDER_SCHEMA;
 pub use suggest::closest_match;
-pub use two_step::{NoAuth, TokenRequest, TokenRequestMethod, TwoStep, RESERVED_TWO_STEP_NAMES};
+pub use two_step::{
+    step_number, step_variable, NoAuth, TokenRequest, TokenRequestMethod, TwoStep,
+    RESERVED_TWO_STEP_NAMES,
+};
 pub use url_forms::INTERNAL_HOST_SUFFIXES;

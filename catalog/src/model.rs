@@ -469,6 +469,33 @@ pub struct TokenResponse {
     /// `instance_url: instance_url` for Salesforce.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub connection_config: BTreeMap<String, String>,
+    /// What the reply body is: a JSON object read with the paths above
+    /// (the default), or the token itself.
+    #[serde(default, skip_serializing_if = "TokenBody::is_object")]
+    pub body: TokenBody,
+    /// Whether the reply's `Set-Cookie` headers are stored with the token,
+    /// as the `cookies` variable of a `two_step` or `session` provider's
+    /// proxy headers.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub capture_cookies: bool,
+}
+
+/// Shape of a token reply's body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenBody {
+    /// A JSON object (or a form-encoded one) read with the paths.
+    #[default]
+    Object,
+    /// The token itself: the trimmed body, or the string when the body is
+    /// a JSON string.
+    Token,
+}
+
+impl TokenBody {
+    fn is_object(&self) -> bool {
+        *self == TokenBody::Object
+    }
 }
 
 impl Default for TokenResponse {
@@ -482,6 +509,8 @@ impl Default for TokenResponse {
             expires_at: None,
             default_expires_in: None,
             connection_config: BTreeMap::new(),
+            body: TokenBody::Object,
+            capture_cookies: false,
         }
     }
 }
@@ -526,6 +555,10 @@ pub enum TimeFormat {
     /// milliseconds (10^11 is in 1973 as milliseconds, in 5138 as
     /// seconds). Any other string is an ISO 8601 date-time with an offset.
     Auto,
+    /// A remaining duration written `H:MM:SS`, with any number of hour
+    /// digits (Tableau's `177:05:38`), counted from when the token request
+    /// was sent.
+    RemainingHms,
 }
 
 /// Placement of a credential in an outgoing request.
@@ -714,6 +747,21 @@ pub struct Proxy {
     /// Paging style of the provider's list endpoints.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pagination: Option<Pagination>,
+    /// Redirects from the API that the proxy follows with the credential;
+    /// without it, every redirect goes back to the caller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_redirects: Option<FollowRedirects>,
+}
+
+/// The hosts that a proxied request may be redirected to with its
+/// credential, besides the host of the base URL.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowRedirects {
+    /// Host names such as `api.example.com`, or `*.example.com` for every
+    /// subdomain of `example.com` (not `example.com` itself).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<String>,
 }
 
 /// Rate-limit headers and retryable statuses of a provider's API.

@@ -21,6 +21,12 @@ pub struct TwoStep {
     /// reply; the token request is sent again when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_request: Option<TokenRequest>,
+    /// Further requests sent in order after `token_request`, each with the
+    /// JSON replies of the earlier ones as `step1`, `step2`, and so on
+    /// (`step1` is the reply to `token_request`). `token_response` reads
+    /// the last reply.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<TokenRequest>,
     #[serde(default)]
     pub token_response: TokenResponse,
     /// Obtain a new token this many seconds before expiry; 900 when absent,
@@ -86,4 +92,20 @@ pub const RESERVED_TWO_STEP_NAMES: &[&str] = &[
     "expires_at",
     "obtained_at",
     "raw",
+    "cookies",
 ];
+
+/// Returns the template variable of the reply to request `number` of a
+/// `two_step` chain, where `token_request` is number 1.
+pub fn step_variable(number: usize) -> String {
+    format!("step{number}")
+}
+
+/// Parses a template variable such as `step2` into its request number.
+pub fn step_number(variable: &str) -> Option<usize> {
+    let digits = variable.strip_prefix("step")?;
+    if digits.is_empty() || digits.starts_with('0') || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}

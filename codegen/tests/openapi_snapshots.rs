@@ -454,3 +454,34 @@ fn client_certificate_in_security_scheme() {
         "{description}"
     );
 }
+
+#[test]
+fn login_chain_described() {
+    let yaml = r#"name: chain
+display_name: Chain
+auth:
+  mode: two_step
+  credentials:
+    password: {title: Password, secret: true}
+  token_request:
+    url: https://login.chain.example/info
+    method: GET
+  steps:
+    - url: "{{ step1.service }}/discovery"
+      method: GET
+    - url: "{{ step2.token_endpoint }}"
+      params: {password: "{{ password }}"}
+proxy:
+  base_url: https://api.chain.example
+"#;
+    let provider = latchkey_catalog::parse_provider("chain.yaml", yaml).unwrap();
+
+    let text = provider_document(&provider, CATALOG_VERSION).unwrap();
+
+    assert!(
+        text.contains(
+            "obtains through a chain of 3 requests that starts at `https://login.chain.example/info`"
+        ),
+        "{text}"
+    );
+}

@@ -220,6 +220,7 @@ fn rejected(provider: &Provider, reply: &RawReply) -> EngineError {
     let text = String::from_utf8_lossy(&reply.body);
     EngineError::CredentialsRejected {
         provider: provider.name.clone(),
+        step: None,
         status: reply.status,
         body_start: text.trim().chars().take(BODY_START_CHARS).collect(),
     }

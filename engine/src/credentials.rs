@@ -380,6 +380,9 @@ pub struct TokenGrant {
     /// `token_response.connection_config` (for example Salesforce's
     /// `instance_url`). The caller merges them into the stored config.
     pub connection_config: ConnectionConfig,
+    /// The cookies that the reply set, as a `Cookie` header value, when the
+    /// definition has `token_response.capture_cookies`.
+    pub cookies: Option<Secret>,
 }
 
 #[cfg(test)]

@@ -69,11 +69,15 @@ pub enum EngineError {
     /// A `two_step` or `session` token endpoint replied with a status other
     /// than 2xx, which usually means it rejected the entered credentials.
     #[error(
-        "provider `{provider}` rejected the token request with HTTP {status}{}",
+        "provider `{provider}` rejected {} with HTTP {status}{}",
+        request_name(*step),
         reply(body_start)
     )]
     CredentialsRejected {
         provider: String,
+        /// The number of the rejected request in a chain of `steps`, where
+        /// `token_request` is 1; `None` for a login of one request.
+        step: Option<usize>,
         status: u16,
         /// The start of the reply's body, with every entered value replaced
         /// by `[redacted]`.
@@ -188,6 +192,14 @@ fn describe(description: &Option<String>) -> String {
     match description {
         Some(text) => format!(": {text}"),
         None => String::new(),
+    }
+}
+
+/// Names the rejected request of a `two_step` login for an error message.
+fn request_name(step: Option<usize>) -> String {
+    match step {
+        None => "the token request".to_owned(),
+        Some(number) => format!("request {number} of the token request chain"),
     }
 }
 

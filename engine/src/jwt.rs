@@ -74,6 +74,7 @@ impl Engine {
         let Some(token_url) = &jwt.token_url else {
             let signed = sign_assertion(provider, fields, config, now)?;
             return Ok(TokenGrant {
+                cookies: None,
                 token: OAuth2Token {
                     access_token: signed.assertion,
                     refresh_token: None,

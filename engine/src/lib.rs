@@ -6,6 +6,7 @@
 mod app;
 mod aws_sigv4;
 mod client_identity;
+mod cookies;
 mod credentials;
 mod error;
 mod inject;
@@ -24,6 +25,7 @@ mod template;
 mod template_time;
 mod token_request;
 mod token_response;
+mod token_steps;
 mod transport;
 mod two_step;
 mod url_template;

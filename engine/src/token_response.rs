@@ -7,7 +7,7 @@
 
 use base64::Engine as _;
 use chrono::{DateTime, TimeDelta, Utc};
-use latchkey_catalog::{ExpiresInUnit, TimeFormat, TokenResponse};
+use latchkey_catalog::{ExpiresInUnit, TimeFormat, TokenBody, TokenResponse};
 use serde_json::Value;
 
 use crate::{ConnectionConfig, EngineError, OAuth2Token, ProviderErrorKind, Secret, TokenGrant};
@@ -21,6 +21,8 @@ pub(crate) struct RawReply {
     pub status: u16,
     pub content_type: Option<String>,
     pub body: Vec<u8>,
+    /// The values of the reply's `Set-Cookie` headers, in order.
+    pub set_cookies: Vec<String>,
 }
 
 /// Turns a raw reply into a token grant.
@@ -34,6 +36,9 @@ pub(crate) fn parse_token_reply(
     obtained_at: DateTime<Utc>,
     previous_refresh_token: Option<&Secret>,
 ) -> Result<TokenGrant, EngineError> {
+    if spec.body == TokenBody::Token {
+        return parse_token_body(provider, spec, reply, obtained_at);
+    }
     let object = parse_body(provider, reply)?;
     let invalid = |reason: String| invalid_response(provider, reply.status, &reason, String::new());
 
@@ -95,6 +100,7 @@ pub(crate) fn parse_token_reply(
 
     let connection_config = capture_connection_config(spec, &object);
     Ok(TokenGrant {
+        cookies: None,
         token: OAuth2Token {
             access_token: Secret::new(access_token),
             refresh_token,
@@ -103,6 +109,54 @@ pub(crate) fn parse_token_reply(
             raw: object,
         },
         connection_config,
+    })
+}
+
+/// Reads a reply whose whole body is the token (`body: token`): the trimmed
+/// body, or the string when the body is a JSON string. Its expiry is a JWT's
+/// `exp` claim or the definition's default lifetime.
+fn parse_token_body(
+    provider: &str,
+    spec: &TokenResponse,
+    reply: &RawReply,
+    obtained_at: DateTime<Utc>,
+) -> Result<TokenGrant, EngineError> {
+    let invalid = |reason: &str| invalid_response(provider, reply.status, reason, String::new());
+    if !(200..300).contains(&reply.status) {
+        return Err(invalid(
+            "the token endpoint replied with a status other than 2xx",
+        ));
+    }
+    let text = String::from_utf8_lossy(&reply.body);
+    let text = text.trim();
+    let token = match serde_json::from_str::<Value>(text) {
+        Ok(Value::String(token)) => token,
+        Ok(Value::Object(_) | Value::Array(_)) => {
+            return Err(invalid(
+                "the body is JSON structure, but `token_response.body: token` expects the token itself; remove `body: token` and set `access_token` to the token's path",
+            ))
+        }
+        _ => text.to_owned(),
+    };
+    if token.is_empty() {
+        return Err(invalid("the body is empty"));
+    }
+    if token.chars().any(char::is_control) {
+        return Err(invalid(
+            "the token in the body contains a control character, such as a line break, so it cannot be sent in a request",
+        ));
+    }
+    let expires_at = jwt_expiry(&token).or(default_expiry(spec, obtained_at));
+    Ok(TokenGrant {
+        cookies: None,
+        token: OAuth2Token {
+            access_token: Secret::new(token.clone()),
+            refresh_token: None,
+            expires_at,
+            obtained_at,
+            raw: Value::String(token),
+        },
+        connection_config: ConnectionConfig::new(),
     })
 }
 
@@ -212,7 +266,7 @@ fn expiry(
         match lookup(object, &absolute.path) {
             None | Some(Value::Null) => {}
             Some(value) => {
-                return parse_expires_at(value, absolute.format)
+                return parse_expires_at(value, absolute.format, obtained_at)
                     .map(Some)
                     .ok_or_else(|| {
                         format!(
@@ -289,15 +343,23 @@ const AUTO_MILLISECONDS_FROM: u64 = 100_000_000_000;
 
 /// Parses an absolute time: a number or numeric string for the Unix
 /// formats, an RFC 3339 string for ISO 8601.
-fn parse_expires_at(value: &Value, format: TimeFormat) -> Option<DateTime<Utc>> {
+fn parse_expires_at(
+    value: &Value,
+    format: TimeFormat,
+    obtained_at: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
     match format {
         TimeFormat::Auto => match parse_expires_in(value) {
             Some(number) if number >= AUTO_MILLISECONDS_FROM => {
-                parse_expires_at(value, TimeFormat::UnixMilliseconds)
+                parse_expires_at(value, TimeFormat::UnixMilliseconds, obtained_at)
             }
-            Some(_) => parse_expires_at(value, TimeFormat::UnixSeconds),
-            None => parse_expires_at(value, TimeFormat::Iso8601),
+            Some(_) => parse_expires_at(value, TimeFormat::UnixSeconds, obtained_at),
+            None => parse_expires_at(value, TimeFormat::Iso8601, obtained_at),
         },
+        TimeFormat::RemainingHms => {
+            let seconds = i64::try_from(parse_hms(value.as_str()?)?).ok()?;
+            obtained_at.checked_add_signed(TimeDelta::try_seconds(seconds)?)
+        }
         TimeFormat::Iso8601 => {
             let text = value.as_str()?.trim();
             DateTime::parse_from_rfc3339(text)
@@ -315,6 +377,29 @@ fn parse_expires_at(value: &Value, format: TimeFormat) -> Option<DateTime<Utc>> 
     }
 }
 
+/// Parses a duration written `H:MM:SS` (any number of hour digits, two
+/// digits each for minutes below 60 and seconds below 60) into seconds.
+fn parse_hms(text: &str) -> Option<u64> {
+    let mut parts = text.trim().split(':');
+    let (hours, minutes, seconds) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || hours.is_empty() {
+        return None;
+    }
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    if !digits(hours) || !digits(minutes) || !digits(seconds) {
+        return None;
+    }
+    if minutes.len() != 2 || seconds.len() != 2 {
+        return None;
+    }
+    let (minutes, seconds): (u64, u64) = (minutes.parse().ok()?, seconds.parse().ok()?);
+    if minutes >= 60 || seconds >= 60 {
+        return None;
+    }
+    let hours: u64 = hours.parse().ok()?;
+    hours.checked_mul(3600)?.checked_add(minutes * 60 + seconds)
+}
+
 fn describe_time_format(format: TimeFormat) -> &'static str {
     match format {
         TimeFormat::UnixSeconds => "a Unix time in seconds",
@@ -323,6 +408,7 @@ fn describe_time_format(format: TimeFormat) -> &'static str {
         TimeFormat::Auto => {
             "a Unix time in seconds or milliseconds, or an ISO 8601 date-time with an offset"
         }
+        TimeFormat::RemainingHms => "a remaining duration written `H:MM:SS`",
     }
 }
 
@@ -419,6 +505,7 @@ mod tests {
             status,
             content_type: Some("application/json".to_owned()),
             body: body.to_string().into_bytes(),
+            set_cookies: Vec::new(),
         }
     }
 
@@ -617,6 +704,7 @@ mod tests {
             status: 200,
             content_type: Some("application/x-www-form-urlencoded; charset=utf-8".to_owned()),
             body: b"access_token=at%2F1&expires_in=60&scope=repo".to_vec(),
+            set_cookies: Vec::new(),
         };
 
         let grant =
@@ -703,6 +791,7 @@ mod tests {
             status: 502,
             content_type: Some("text/html".to_owned()),
             body: html.clone().into_bytes(),
+            set_cookies: Vec::new(),
         };
 
         let err = parse_token_reply("p", &TokenResponse::default(), &reply, obtained_at(), None)
@@ -780,11 +869,104 @@ mod tests {
     }
 
     #[test]
+    fn remaining_hms_rejects_bad_forms() {
+        for text in [
+            "1:5:00",
+            "1:60:00",
+            "1:00:60",
+            "01:00",
+            "1:00:00:00",
+            ":00:00",
+            "a:00:00",
+        ] {
+            let spec = absolute_expiry("left", TimeFormat::RemainingHms);
+            let reply = json_reply(200, json!({"access_token": "at", "left": text}));
+
+            let err = parse_token_reply("p", &spec, &reply, obtained_at(), None).unwrap_err();
+
+            let message = err.to_string();
+            assert!(
+                message.contains("a remaining duration written `H:MM:SS` was expected"),
+                "{text}: {message}"
+            );
+        }
+    }
+
+    #[test]
+    fn whole_body_token_table() {
+        let spec = TokenResponse {
+            body: TokenBody::Token,
+            default_expires_in: Some(600),
+            ..TokenResponse::default()
+        };
+        // (case, content type, body, expected token)
+        let cases = [
+            ("plain text", Some("text/plain"), "tok-123\r\n", "tok-123"),
+            (
+                "json string",
+                Some("application/json"),
+                "\"tok-456\"",
+                "tok-456",
+            ),
+            ("no content type", None, "  tok-789  ", "tok-789"),
+        ];
+        for (case, content_type, body, expected) in cases {
+            let reply = RawReply {
+                status: 200,
+                content_type: content_type.map(str::to_owned),
+                body: body.as_bytes().to_vec(),
+                set_cookies: Vec::new(),
+            };
+
+            let grant = parse_token_reply("p", &spec, &reply, obtained_at(), None)
+                .unwrap_or_else(|err| panic!("{case}: {err}"));
+
+            assert_eq!(grant.token.access_token.expose(), expected, "{case}");
+            assert_eq!(
+                grant.token.expires_at,
+                Some("2026-01-01T00:10:00Z".parse().unwrap()),
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn whole_body_token_errors() {
+        let spec = TokenResponse {
+            body: TokenBody::Token,
+            ..TokenResponse::default()
+        };
+        // (case, status, body, expected end of the message)
+        let cases = [
+            ("empty", 200, "  ", "the body is empty"),
+            ("empty json string", 200, "\"\"", "the body is empty"),
+            ("object", 200, "{\"token\": \"x\"}", "remove `body: token` and set `access_token` to the token's path"),
+            ("line break inside", 200, "\"a\\nb\"", "contains a control character, such as a line break, so it cannot be sent in a request"),
+            ("error status", 401, "denied", "the token endpoint replied with a status other than 2xx"),
+        ];
+        for (case, status, body, expected) in cases {
+            let reply = RawReply {
+                status,
+                content_type: None,
+                body: body.as_bytes().to_vec(),
+                set_cookies: Vec::new(),
+            };
+
+            let err = parse_token_reply("p", &spec, &reply, obtained_at(), None).unwrap_err();
+
+            let message = err.to_string();
+            assert!(message.ends_with(expected), "{case}: {message}");
+            assert!(!message.contains("denied"), "{case}: {message}");
+        }
+    }
+
+    #[test]
     fn empty_body_is_invalid() {
         let reply = RawReply {
             status: 200,
             content_type: None,
             body: Vec::new(),
+            set_cookies: Vec::new(),
         };
 
         let err = parse_token_reply("p", &TokenResponse::default(), &reply, obtained_at(), None)
@@ -856,6 +1038,10 @@ mod tests {
                 json!({"access_token": "at", "expires": 100_000_000_000_u64}), Some("1973-03-03T09:46:40Z")),
             ("auto reads iso 8601", absolute_expiry("expires", TimeFormat::Auto),
                 json!({"access_token": "at", "expires": "2026-01-01T01:30:00.000Z"}), Some("2026-01-01T01:30:00Z")),
+            ("remaining hms over 99 hours", absolute_expiry("credentials.left", TimeFormat::RemainingHms),
+                json!({"access_token": "at", "credentials": {"left": "177:05:38"}}), Some("2026-01-08T09:05:38Z")),
+            ("remaining hms with one hour digit", absolute_expiry("left", TimeFormat::RemainingHms),
+                json!({"access_token": "at", "left": "0:00:30"}), Some("2026-01-01T00:00:30Z")),
         ];
 
         for (case, spec, body, expected) in cases {
@@ -940,6 +1126,7 @@ mod tests {
                 status,
                 content_type: Some(content_type.to_owned()),
                 body: body.as_bytes().to_vec(),
+                set_cookies: Vec::new(),
             };
 
             let grant =

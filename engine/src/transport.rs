@@ -99,10 +99,17 @@ impl TokenTransport {
             .get(CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned);
+        let set_cookies = headers
+            .get_all(http::header::SET_COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .map(str::to_owned)
+            .collect();
         Ok(RawReply {
             status: status.as_u16(),
             content_type,
             body,
+            set_cookies,
         })
     }
 

@@ -11,14 +11,16 @@ use latchkey_catalog::{
 use serde_json::Value;
 use url::Url;
 
+use crate::cookies::capture_cookies;
 use crate::redact::redact;
-use crate::template::{config_variables, render, render_url_with_fallbacks, with_random_token};
+use crate::template::{config_variables, render, with_random_token};
 use crate::token_response::{parse_token_reply, RawReply};
+use crate::token_steps::render_request_url;
 use crate::transport::TokenTransport;
 use crate::{ConnectionConfig, Engine, EngineError, OAuth2Token, Secret, TokenGrant};
 
 /// How many characters of a rejection's body an error quotes.
-const BODY_START_CHARS: usize = 300;
+pub(crate) const BODY_START_CHARS: usize = 300;
 
 impl Engine {
     /// Obtains a token for a `two_step` or `session` connection.
@@ -78,6 +80,9 @@ impl Engine {
                 other => return other,
             }
         }
+        if !settings.steps.is_empty() {
+            return self.send_chain(provider, settings, &vars, fields).await;
+        }
         let sent = SentRequest {
             field: "auth.token_request",
             request: &settings.token_request,
@@ -109,13 +114,15 @@ impl Engine {
                 .chain(other_secrets.iter().copied());
             return Err(rejected(provider, &reply, secrets));
         }
-        parse_token_reply(
+        let mut grant = parse_token_reply(
             &provider.name,
             &settings.token_response,
             &reply,
             obtained_at,
             sent.previous_refresh_token,
-        )
+        )?;
+        capture_cookies(&provider.name, &settings.token_response, &reply, &mut grant)?;
+        Ok(grant)
     }
 }
 
@@ -130,7 +137,7 @@ struct SentRequest<'a> {
     previous_refresh_token: Option<&'a Secret>,
 }
 
-fn two_step_settings(provider: &Provider) -> Result<&TwoStep, EngineError> {
+pub(crate) fn two_step_settings(provider: &Provider) -> Result<&TwoStep, EngineError> {
     match &provider.auth {
         Auth::TwoStep(settings) | Auth::Session(settings) => Ok(settings),
         other => Err(EngineError::Unsupported(format!(
@@ -143,20 +150,14 @@ fn two_step_settings(provider: &Provider) -> Result<&TwoStep, EngineError> {
 
 /// Renders the URL, the parameters and the headers of `request`.
 /// `field` is the definition field of the request, for error messages.
-fn build_request(
+pub(crate) fn build_request(
     provider: &Provider,
     field: &str,
     request: &TokenRequest,
     vars: &Value,
 ) -> Result<(Url, http::Request<Vec<u8>>), EngineError> {
     let name = provider.name.as_str();
-    let mut url = render_url_with_fallbacks(
-        provider,
-        &format!("{field}.url"),
-        &request.url,
-        &request.url_fallbacks,
-        vars,
-    )?;
+    let mut url = render_request_url(provider, field, request, vars)?;
     let mut params = serde_json::Map::new();
     for (key, value) in &request.params {
         let key_field = format!("{field}.params.{key}");
@@ -291,7 +292,7 @@ fn scalar_pairs(
 /// Builds the error of a reply with a status other than 2xx. Every entered
 /// value and token sent is redacted from the quoted body, because some
 /// providers echo the request.
-fn rejected<'a>(
+pub(crate) fn rejected<'a>(
     provider: &Provider,
     reply: &RawReply,
     secrets: impl IntoIterator<Item = &'a str>,
@@ -300,6 +301,7 @@ fn rejected<'a>(
     let text = redact(&body, secrets);
     EngineError::CredentialsRejected {
         provider: provider.name.clone(),
+        step: None,
         status: reply.status,
         body_start: text.trim().chars().take(BODY_START_CHARS).collect(),
     }

@@ -387,7 +387,7 @@ const PUBLIC_HOST_RULE: &str = "a host that comes from connection config must be
 /// NOTE: a public DNS name can still resolve to a loopback or private
 /// address, or change its address between this check and the request (DNS
 /// rebinding). Nothing here resolves the name, so that case is not rejected.
-fn check_public_host(url: &Url) -> Result<(), String> {
+pub(crate) fn check_public_host(url: &Url) -> Result<(), String> {
     let name = match url.host() {
         Some(Host::Domain(name)) => name,
         Some(Host::Ipv4(_) | Host::Ipv6(_)) => return Err("it is an IP address".to_owned()),

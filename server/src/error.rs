@@ -393,6 +393,7 @@ mod tests {
             (
                 EngineError::CredentialsRejected {
                     provider: "local-login".to_owned(),
+                    step: None,
                     status: 503,
                     body_start: "maintenance".to_owned(),
                 },
@@ -402,6 +403,7 @@ mod tests {
             (
                 EngineError::CredentialsRejected {
                     provider: "local-login".to_owned(),
+                    step: None,
                     status: 401,
                     body_start: "bad password".to_owned(),
                 },

@@ -375,7 +375,7 @@ async fn store_refreshed(
         Credentials::TwoStep(TwoStepCredentials { fields, .. })
         | Credentials::Session(SessionCredentials(TwoStepCredentials { fields, .. })) => {
             let provider = state.provider(&connection.provider)?;
-            two_step::wrap(provider, fields, grant.token)
+            two_step::wrap(provider, fields, grant.token, grant.cookies)
         }
         Credentials::Jwt(jwt) => Credentials::Jwt(JwtCredentials {
             fields: jwt.fields,

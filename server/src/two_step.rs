@@ -166,15 +166,27 @@ pub async fn obtain_credentials(
             token_request_error(&error, integration)
         })?;
     config.extend(grant.connection_config);
-    Ok(wrap(provider, fields, grant.token))
+    Ok(wrap(provider, fields, grant.token, grant.cookies))
 }
 
-/// Wraps entered values and a token as the credential of the provider's mode.
+/// The stored value that contains the cookies of the last login, beside the
+/// entered values, for a definition with `token_response.capture_cookies`.
+/// The name is reserved, so no entered field takes it.
+const COOKIES_FIELD: &str = "cookies";
+
+/// Wraps entered values, a token and the cookies of its reply as the
+/// credential of the provider's mode. The cookies replace those of the
+/// previous login, which are dropped when the reply set none.
 pub fn wrap(
     provider: &Provider,
-    fields: BTreeMap<String, Secret>,
+    mut fields: BTreeMap<String, Secret>,
     token: latchkey_engine::OAuth2Token,
+    cookies: Option<Secret>,
 ) -> Credentials {
+    match cookies {
+        Some(cookies) => fields.insert(COOKIES_FIELD.to_owned(), cookies),
+        None => fields.remove(COOKIES_FIELD),
+    };
     let credentials = TwoStepCredentials { fields, token };
     match provider.auth {
         Auth::Session(_) => Credentials::Session(SessionCredentials(credentials)),

@@ -19,8 +19,22 @@ Token endpoints (the credentials they accept are the constants below):
                        the UTC date seven days ahead (YYYY-MM-DD), and header
                        X-Sent-At with the Unix time within 60 seconds of this
                        server's clock; replies {"token"}.
+  GET /chain/info      step 1 of a login chain: no body; replies
+                       {"IdentityServiceUrl": "<this server>/chain/identity"}.
+                       With a query it names /chain/uncounted instead, whose
+                       step 2 is alike but not counted in /stats, so that a
+                       test can leave the counts of another test alone.
+  GET /chain/identity/.well-known/openid-configuration
+                       step 2: replies {"token_endpoint": "<this server>/chain/token"}.
+  POST /chain/token    step 3: form body grant_type=password&username&password
+                       and the header X-Step-One: <IdentityServiceUrl of step 1>;
+                       replies {"access_token", "expires_in"}.
+  POST /cookie/login   JSON body {"UserName", "Password"}; replies
+                       {"SessionId"} and sets the cookies B1SESSION=<session>
+                       and ROUTEID=.node1, each with attributes.
 API:
-  GET /api/...         needs Authorization: Bearer <live two-step token>.
+  GET /api/...         needs Authorization: Bearer <live two-step or chain token>.
+  GET /cookie/api/...  needs exactly Cookie: B1SESSION=<live session>; ROUTEID=.node1.
   GET /bill/api/...    needs headers sessionId (live) and devKey.
   GET /stats           the number of tokens issued per endpoint.
 """
@@ -44,7 +58,9 @@ DEV_KEY = "dev-key-42"
 
 LOCK = threading.Lock()
 TOKENS = {}  # token -> (endpoint, expiry as time.monotonic())
-ISSUED = {"json": 0, "form": 0, "bill": 0, "dated": 0}
+ISSUED = {"json": 0, "form": 0, "bill": 0, "dated": 0, "chain": 0, "cookie": 0}
+# Requests received by the first two steps of the login chain.
+CHAIN_STEPS = {"info": 0, "identity": 0}
 
 
 def issue(endpoint, lifetime):
@@ -91,6 +107,10 @@ class Handler(BaseHTTPRequestHandler):
             self.bill_login()
         elif self.path == "/dated/login":
             self.dated_login()
+        elif self.path == "/chain/token":
+            self.chain_token()
+        elif self.path == "/cookie/login":
+            self.cookie_login()
         else:
             self.reply(404, {"message": f"no route {self.path}"})
 
@@ -171,18 +191,81 @@ class Handler(BaseHTTPRequestHandler):
             )
         self.reply(200, {"token": issue("dated", self.lifetime)})
 
+    def origin(self):
+        return f"http://{self.headers.get('Host')}"
+
+    def chain_step(self, name, body):
+        if self.headers.get("Content-Length") not in (None, "0"):
+            return self.reply(400, {"message": f"step {self.path} takes no body"})
+        if name is not None:
+            with LOCK:
+                CHAIN_STEPS[name] += 1
+        self.reply(200, body)
+
+    def chain_token(self):
+        if self.content_type() != "application/x-www-form-urlencoded":
+            return self.reply(415, {"message": "Content-Type must be form-encoded"})
+        services = (self.origin() + "/chain/identity", self.origin() + "/chain/uncounted")
+        if self.headers.get("X-Step-One") not in services:
+            return self.reply(400, {"message": "X-Step-One is not the URL that step 1 gave"})
+        form = parse_qs(self.body().decode(), keep_blank_values=True)
+        if sorted(form) != ["grant_type", "password", "username"]:
+            return self.reply(400, {"message": f"unexpected form keys {sorted(form)}"})
+        if form["grant_type"] != ["password"] or form["username"] != [USERNAME]:
+            return self.reply(400, {"message": "grant_type or username is wrong"})
+        if form["password"] != [PASSWORD]:
+            # Echoes the password, as some providers do, so that the test can
+            # check that Latchkey redacts it.
+            return self.reply(401, {"message": f"wrong password {form['password'][0]}"})
+        token = issue("chain", self.lifetime)
+        self.reply(200, {"access_token": token, "expires_in": self.lifetime})
+
+    def cookie_login(self):
+        body = json.loads(self.body() or b"{}")
+        if body != {"UserName": USERNAME, "Password": PASSWORD}:
+            return self.reply(401, {"error": {"message": "invalid user name or password"}})
+        session = issue("cookie", self.lifetime)
+        data = json.dumps({"SessionId": session}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Set-Cookie", f"B1SESSION={session}; path=/b1s/v1; Secure; HttpOnly")
+        self.send_header("Set-Cookie", "ROUTEID=.node1; path=/b1s")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def do_GET(self):
         if self.path == "/stats":
             with LOCK:
-                return self.reply(200, dict(ISSUED))
+                return self.reply(200, {**ISSUED, **CHAIN_STEPS})
+        if self.path.split("?")[0] == "/chain/info":
+            # Only requests without a query are counted, so that a test that
+            # adds one does not change the counts another test checks.
+            counted = self.path == "/chain/info"
+            service = "/chain/identity" if counted else "/chain/uncounted"
+            return self.chain_step(
+                "info" if counted else None, {"IdentityServiceUrl": self.origin() + service}
+            )
+        discovery = "/.well-known/openid-configuration"
+        if self.path in ("/chain/identity" + discovery, "/chain/uncounted" + discovery):
+            counted = self.path.startswith("/chain/identity")
+            return self.chain_step(
+                "identity" if counted else None, {"token_endpoint": self.origin() + "/chain/token"}
+            )
         if self.path.startswith("/api/"):
             authorization = self.headers.get("Authorization") or ""
             token = authorization.removeprefix("Bearer ")
             if not authorization.startswith("Bearer ") or not (
-                live(token, "json") or live(token, "form")
+                live(token, "json") or live(token, "form") or live(token, "chain")
             ):
                 return self.reply(401, {"message": "missing, unknown or expired token"})
             return self.reply(200, {"path": self.path, "token": token})
+        if self.path.startswith("/cookie/api/"):
+            cookie = self.headers.get("Cookie") or ""
+            session = cookie.removeprefix("B1SESSION=").removesuffix("; ROUTEID=.node1")
+            if cookie != f"B1SESSION={session}; ROUTEID=.node1" or not live(session, "cookie"):
+                return self.reply(401, {"message": f"unexpected Cookie header {cookie!r}"})
+            return self.reply(200, {"path": self.path, "session": session})
         if self.path.startswith("/bill/api/"):
             if self.headers.get("devKey") != DEV_KEY:
                 return self.reply(401, {"message": "missing or wrong devKey header"})

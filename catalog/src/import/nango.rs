@@ -35,6 +35,12 @@ mod nango_oauth1;
 #[path = "nango_two_step.rs"]
 mod nango_two_step;
 
+#[path = "nango_steps.rs"]
+mod nango_steps;
+
+#[path = "nango_redirect.rs"]
+mod nango_redirect;
+
 #[path = "nango_signing.rs"]
 mod nango_signing;
 
@@ -1297,6 +1303,7 @@ impl<'a> Builder<'a> {
                     | "verification"
                     | "decompress"
                     | "connection_config"
+                    | "forward_headers_on_redirect"
             ) {
                 return Err(Reason::no_equivalent(&format!("proxy.{key}")));
             }
@@ -1333,6 +1340,9 @@ impl<'a> Builder<'a> {
         }
         if let Some(pagination) = pagination(nango) {
             proxy.insert("pagination".into(), Value::Mapping(pagination));
+        }
+        if let Some(follow) = nango_redirect::follow_redirects(nango, &proxy)? {
+            proxy.insert("follow_redirects".into(), Value::Mapping(follow));
         }
         Ok(proxy)
     }

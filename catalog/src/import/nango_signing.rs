@@ -47,6 +47,12 @@ const OKTA_ASSERTION_SECONDS: u64 = 3600;
 pub(super) fn signing_mode(entry: &Mapping) -> Result<Option<&'static str>, Reason> {
     let nango_mode = string(entry, "auth_mode").unwrap_or_default();
     if let Some(assertion) = mapping(entry, "assertion") {
+        if entry.contains_key("additional_steps") {
+            return Err(Reason::new(
+                "login chain after a signed JWT assertion",
+                "`additional_steps` follow a token request that carries a JWT assertion signed with the entered key, and the `jwt` mode that signs it sends a single token request, while the `two_step` mode that chains requests signs nothing",
+            ));
+        }
         return match string(assertion, "type") {
             Some("jwt") => Ok(Some("jwt")),
             Some("saml") => Err(Reason::new(

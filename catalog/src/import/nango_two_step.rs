@@ -25,7 +25,17 @@ pub(super) const TWO_STEP_KEYS: &[&str] = &[
     "refresh_url",
     "refresh_token_params",
     "refresh_token_headers",
+    "additional_steps",
+    "token_response_headers",
 ];
+
+/// Nango's variable of the cookies that a login reply set, for an entry
+/// whose `token_response_headers` lists `set-cookie`.
+const NANGO_COOKIES: &str = "${credentials._cookies}";
+
+/// A literal that stands for [`NANGO_COOKIES`] while the rest of a template
+/// is translated.
+const COOKIES_MARKER: &str = "LatchkeyCookiesMarker";
 
 /// The entered values that Nango's BILL connect step requests, with their Latchkey field names and the login body keys of Bill's
 /// Connect API (`POST /v3/login`).
@@ -119,6 +129,7 @@ impl Builder<'_> {
             auth.insert("refresh_request".into(), Value::Mapping(refresh));
         }
 
+        self.additional_steps(auth)?;
         self.two_step_response(auth)?;
         if let Some(buffer) = entry.get("token_expiration_buffer") {
             let seconds = buffer
@@ -210,7 +221,11 @@ impl Builder<'_> {
     /// Translates a template of the token request or the proxy, where the
     /// entered fields, `access_token`, `random_token` and, in a refresh,
     /// `refresh_token` are variables.
-    fn field_template(&mut self, field: &str, nango: &str) -> Result<Translated, Reason> {
+    pub(super) fn field_template(
+        &mut self,
+        field: &str,
+        nango: &str,
+    ) -> Result<Translated, Reason> {
         let translated = self.translate_fields(field, nango)?;
         self.record(&translated, false);
         Ok(translated)
@@ -248,7 +263,7 @@ impl Builder<'_> {
     /// Inserts the token or refresh URL, with the alternatives of Nango's
     /// `A || B` as `url_fallbacks`. The URL may not carry an entered field,
     /// because servers and proxies log URLs.
-    fn insert_field_url(
+    pub(super) fn insert_field_url(
         &mut self,
         request: &mut Mapping,
         field: &str,
@@ -283,7 +298,7 @@ impl Builder<'_> {
         Ok(params)
     }
 
-    fn field_value(
+    pub(super) fn field_value(
         &mut self,
         field: &str,
         value: &Value,
@@ -338,13 +353,26 @@ impl Builder<'_> {
         let mut response = Mapping::new();
         let token = string(nango, "token")
             .ok_or_else(|| Reason::malformed("`token_response.token` is missing"))?;
+        // An empty path makes the whole reply body the token, which has no
+        // paths for a refresh token, an expiry or metadata.
         if token.is_empty() {
-            return Err(Reason::new(
-                "token taken from the whole reply body",
-                "`token_response.token` is empty, so the token is the whole reply body, which Latchkey does not read",
-            ));
+            let paths = ["refresh_token", "token_expiration"];
+            if let Some(key) = paths.iter().find(|key| nango.contains_key(**key)) {
+                return Err(Reason::new(
+                    "path into a reply whose whole body is the token",
+                    format!("`token_response.token` is empty, so the whole reply body is the token, and `token_response.{key}` has no object to read"),
+                ));
+            }
+            if self.entry.contains_key("token_response_metadata") {
+                return Err(Reason::new(
+                    "path into a reply whose whole body is the token",
+                    "`token_response.token` is empty, so the whole reply body is the token, and `token_response_metadata` has no object to read",
+                ));
+            }
+            response.insert("body".into(), "token".into());
+        } else {
+            response.insert("access_token".into(), token.into());
         }
-        response.insert("access_token".into(), token.into());
         if let Some(path) = string(nango, "refresh_token") {
             response.insert("refresh_token".into(), path.into());
         }
@@ -357,10 +385,10 @@ impl Builder<'_> {
                 response.insert("expires_in".into(), path.into());
             }
             (Some(path), Some("expireAt")) if DURATION_EXPIRY_PATHS.contains(&path) => {
-                return Err(Reason::new(
-                    "token expiry given as a remaining time",
-                    format!("`token_response.token_expiration` is `{path}`, a remaining time written `hhh:mm:ss`, which no `expires_at.format` reads"),
-                ));
+                let mut remaining = Mapping::new();
+                remaining.insert("path".into(), path.into());
+                remaining.insert("format".into(), "remaining_hms".into());
+                response.insert("expires_at".into(), Value::Mapping(remaining));
             }
             (Some(path), Some("expireAt")) => {
                 // Nango's catalog does not say how an `expireAt` value is
@@ -397,6 +425,9 @@ impl Builder<'_> {
             captured.insert(key.into(), path.into());
         }
         insert_map(&mut response, "connection_config", captured);
+        if captures_cookies(self.entry)? {
+            response.insert("capture_cookies".into(), true.into());
+        }
         auth.insert("token_response".into(), Value::Mapping(response));
         Ok(())
     }
@@ -454,6 +485,11 @@ impl Builder<'_> {
             return Ok(None);
         }
         let value = broker_identity(value);
+        if value.contains(NANGO_COOKIES) && captures_cookies(self.entry)? {
+            let marked = value.replace(NANGO_COOKIES, COOKIES_MARKER);
+            let text = self.field_template(field, &marked)?.text;
+            return Ok(Some(text.replace(COOKIES_MARKER, "{{ cookies }}")));
+        }
         Ok(Some(self.field_template(field, &value)?.text))
     }
 }
@@ -469,6 +505,31 @@ fn token_alias(entry: &Mapping, value: &str) -> String {
     }
 }
 
+/// Checks whether `token_response_headers` requests the reply's cookies,
+/// the only reply header that Latchkey stores.
+fn captures_cookies(entry: &Mapping) -> Result<bool, Reason> {
+    let Some(headers) = entry.get("token_response_headers") else {
+        return Ok(false);
+    };
+    let headers = headers
+        .as_sequence()
+        .ok_or_else(|| Reason::malformed("`token_response_headers` is not a list"))?;
+    let mut cookies = false;
+    for header in headers {
+        match header.as_str() {
+            Some(name) if name.eq_ignore_ascii_case("set-cookie") => cookies = true,
+            Some(name) => {
+                return Err(Reason::new(
+                    "reply header other than Set-Cookie",
+                    format!("`token_response_headers` lists `{name}`, and Latchkey stores only the cookies of a login reply"),
+                ))
+            }
+            None => return Err(Reason::malformed("an item of `token_response_headers` is not a string")),
+        }
+    }
+    Ok(cookies)
+}
+
 /// Adds the `devKey` header that Bill's Connect API expects on each call
 /// besides the session id.
 pub(super) fn insert_session_headers(proxy: &mut Mapping) {
@@ -482,7 +543,7 @@ pub(super) fn insert_session_headers(proxy: &mut Mapping) {
 
 /// Returns the body format of the token request: Nango's `body_format`, or
 /// JSON when it is absent and `token_headers` sets a JSON content type.
-fn body_format(entry: &Mapping) -> Result<&'static str, Reason> {
+pub(super) fn body_format(entry: &Mapping) -> Result<&'static str, Reason> {
     match string(entry, "body_format") {
         Some("form") => Ok("form"),
         Some("json") => Ok("json"),
@@ -637,6 +698,62 @@ remaining:
         token_expiration_strategy: expireAt
     proxy:
         base_url: https://remaining.test
+    credentials:
+        secret:
+            type: string
+            title: Secret
+bare-token:
+    display_name: Bare Token
+    auth_mode: TWO_STEP
+    token_url: https://bare.test/token
+    token_response:
+        token: ''
+    proxy:
+        base_url: https://bare.test
+    credentials:
+        secret:
+            type: string
+            title: Secret
+bare-token-expiry:
+    display_name: Bare Token Expiry
+    auth_mode: TWO_STEP
+    token_url: https://bare.test/token
+    token_response:
+        token: ''
+        token_expiration: expires_in
+        token_expiration_strategy: expireIn
+    proxy:
+        base_url: https://bare.test
+    credentials:
+        secret:
+            type: string
+            title: Secret
+cookie-login:
+    display_name: Cookie Login
+    auth_mode: TWO_STEP
+    token_url: https://cookie.test/Login
+    token_response:
+        token: SessionId
+    token_response_headers:
+        - set-cookie
+    proxy:
+        base_url: https://cookie.test
+        headers:
+            cookie: ${credentials._cookies}
+    credentials:
+        secret:
+            type: string
+            title: Secret
+header-login:
+    display_name: Header Login
+    auth_mode: TWO_STEP
+    token_url: https://header.test/Login
+    token_response:
+        token: SessionId
+    token_response_headers:
+        - x-session
+    proxy:
+        base_url: https://header.test
     credentials:
         secret:
             type: string
@@ -822,11 +939,43 @@ open:
     }
 
     #[test]
+    fn remaining_time_reads_hms() {
+        let (dir, _report) = import();
+        let Auth::TwoStep(settings) = provider(&dir, "remaining").auth.clone() else {
+            panic!("remaining is not two_step");
+        };
+        let remaining = settings.token_response.expires_at.expect("expires_at");
+        assert_eq!(remaining.path, "credentials.estimatedTimeToExpiration");
+        assert_eq!(remaining.format, crate::model::TimeFormat::RemainingHms);
+    }
+
+    #[test]
+    fn set_cookie_header_captured() {
+        let (dir, _report) = import();
+        let provider = provider(&dir, "cookie-login");
+        let Auth::TwoStep(settings) = &provider.auth else {
+            panic!("cookie-login is not two_step");
+        };
+        assert!(settings.token_response.capture_cookies);
+        assert_eq!(provider.proxy.headers["cookie"], "{{ cookies }}");
+    }
+
+    #[test]
+    fn empty_token_path_reads_body() {
+        let (dir, _report) = import();
+        let Auth::TwoStep(settings) = provider(&dir, "bare-token").auth.clone() else {
+            panic!("bare-token is not two_step");
+        };
+        assert_eq!(settings.token_response.body, crate::model::TokenBody::Token);
+    }
+
+    #[test]
     fn unconvertible_entries_name_reason() {
         let (_dir, report) = import();
         let reasons = reasons(&report);
         let cases = [
-            ("remaining", "`token_response.token_expiration` is `credentials.estimatedTimeToExpiration`, a remaining time written `hhh:mm:ss`, which no `expires_at.format` reads"),
+            ("header-login", "`token_response_headers` lists `x-session`, and Latchkey stores only the cookies of a login reply"),
+            ("bare-token-expiry", "`token_response.token` is empty, so the whole reply body is the token, and `token_response.token_expiration` has no object to read"),
             ("xml-login", "`body_format` is `xml`, and a token request body is `form` or `json`"),
             ("undeclared", "token_params.key: credential field `missing` is not declared under `credentials`"),
             ("twice", "the token is sent in more than one place"),

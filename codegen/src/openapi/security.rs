@@ -155,11 +155,20 @@ pub(crate) fn provider_security(
                 "auth.token_request.url",
                 &settings.token_request.url,
             )?;
+            // A login chain sends `token_request` first and reads the token
+            // from the reply to its last step.
+            let source = match settings.steps.len() {
+                0 => format!("from `{}`", url.openapi_notation()),
+                steps => format!(
+                    "through a chain of {} requests that starts at `{}`",
+                    steps + 1,
+                    url.openapi_notation()
+                ),
+            };
             let mut scheme = token_scheme(
                 &provider.auth.inject(),
                 &format!(
-                    "A token that Latchkey obtains from `{}` with the credential fields {} that the end user enters, and obtains again before it expires.",
-                    url.openapi_notation(),
+                    "A token that Latchkey obtains {source} with the credential fields {} that the end user enters, and obtains again before it expires.",
                     code_list(&fields),
                 ),
             );

@@ -13,6 +13,7 @@ mod oauth;
 mod oauth1;
 mod providers;
 mod proxy;
+mod proxy_redirect;
 mod signing_credentials;
 
 use axum::http::{Method, Uri};

@@ -22,6 +22,8 @@ use crate::records::ConnectionRecord;
 use crate::refresh::fresh_connection;
 use crate::AppState;
 
+use super::proxy_redirect;
+
 /// Largest request body forwarded, because the body is buffered whole so
 /// that upstreams get a `Content-Length` instead of a chunked body.
 const MAX_REQUEST_BODY: usize = 32 * 1024 * 1024;
@@ -74,13 +76,22 @@ pub async fn forward(
     let url = if injection.path_segments.is_empty() {
         url
     } else {
-        let base = with_path_segments(base, &injection.path_segments);
+        let base = with_path_segments(base.clone(), &injection.path_segments);
         target_url(&base, path, parts.uri.query(), &injection.query)?
     };
     let headers = upstream_headers(&parts.headers, &injection);
     let body = read_body(body, MAX_REQUEST_BODY).await?;
 
     let client = super::client_certificate::proxy_client(&state, &connection.credentials)?;
+    let sent = provider
+        .proxy
+        .follow_redirects
+        .as_ref()
+        .map(|_| proxy_redirect::SentRequest {
+            method: parts.method.clone(),
+            headers: headers.clone(),
+            body: body.clone(),
+        });
     let mut request = client
         .request(parts.method, url.clone())
         .headers(headers)
@@ -100,6 +111,12 @@ pub async fn forward(
         .execute(request)
         .await
         .map_err(|error| unreachable_error(&url, error))?;
+    let upstream = match (&provider.proxy.follow_redirects, sent) {
+        (Some(policy), Some(sent)) => {
+            proxy_redirect::follow(&client, policy, &base, &signing, sent, url, upstream).await?
+        }
+        _ => upstream,
+    };
     tracing::debug!(status = upstream.status().as_u16(), "upstream responded");
     Ok(downstream_response(upstream))
 }
@@ -369,7 +386,7 @@ fn downstream_response(upstream: reqwest::Response) -> Response {
 
 /// Describes a transport error without the URL, because its query string
 /// can carry an injected API key.
-fn unreachable_error(url: &Url, error: reqwest::Error) -> ApiError {
+pub(super) fn unreachable_error(url: &Url, error: reqwest::Error) -> ApiError {
     let error = error.without_url();
     let mut message = error.to_string();
     let mut source = std::error::Error::source(&error);

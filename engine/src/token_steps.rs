@@ -1,0 +1,266 @@
+//! The `steps` of a `two_step` login: `token_request` followed by further
+//! requests, each of which may use the JSON replies of the earlier ones as
+//! `step1`, `step2`, and so on. The last reply carries the token.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use latchkey_catalog::{step_number, step_variable, Provider, TokenRequest, TwoStep};
+use serde_json::Value;
+use url::Url;
+
+use crate::cookies::capture_cookies;
+use crate::redact::redact;
+use crate::template::{render, render_url_with_fallbacks, variable_paths};
+use crate::token_response::{lookup, parse_token_reply, RawReply};
+use crate::transport::TokenTransport;
+use crate::two_step::{build_request, rejected, BODY_START_CHARS};
+use crate::url_template::check_public_host;
+use crate::{Engine, EngineError, Secret, TokenGrant};
+
+/// Strings of earlier replies shorter than this are not redacted from a
+/// later step's error, because short values such as `Bearer` or `3600`
+/// would hide most of the reply and are no secrets.
+const MIN_REDACTED_CHARS: usize = 8;
+
+impl Engine {
+    /// Sends `token_request` and then each of `settings.steps`, and reads
+    /// the token from the last reply. The reply to request `n` becomes the
+    /// variable `step<n>` of every later request. A failure names the
+    /// request's number in the chain.
+    pub(crate) async fn send_chain(
+        &self,
+        provider: &Provider,
+        settings: &TwoStep,
+        vars: &Value,
+        fields: &BTreeMap<String, Secret>,
+    ) -> Result<TokenGrant, EngineError> {
+        let requests: Vec<&TokenRequest> = std::iter::once(&settings.token_request)
+            .chain(&settings.steps)
+            .collect();
+        let last = requests.len();
+        let mut vars = vars.clone();
+        let mut replies: Vec<Value> = Vec::new();
+        let mut first_url: Option<Url> = None;
+
+        for (index, request) in requests.into_iter().enumerate() {
+            let number = index + 1;
+            let field = match index {
+                0 => "auth.token_request".to_owned(),
+                _ => format!("auth.steps.{}", index - 1),
+            };
+            let (url, http_request) = build_request(provider, &field, request, &vars)?;
+            match &first_url {
+                None => first_url = Some(url.clone()),
+                Some(first) if uses_step_reply(request) => {
+                    check_step_host(provider, &field, first, &url)?;
+                }
+                Some(_) => {}
+            }
+
+            let obtained_at = Utc::now();
+            let reply = TokenTransport::new(&self.http, &provider.name, "two_step", &url)
+                .send(http_request)
+                .await
+                .map_err(|error| in_step(error, number))?;
+            let secrets = chain_secrets(fields, &replies);
+            if !(200..300).contains(&reply.status) {
+                let mut error = rejected(provider, &reply, secrets.iter().map(String::as_str));
+                if let EngineError::CredentialsRejected { step, .. } = &mut error {
+                    *step = Some(number);
+                }
+                return Err(error);
+            }
+
+            if number == last {
+                let mut grant = parse_token_reply(
+                    &provider.name,
+                    &settings.token_response,
+                    &reply,
+                    obtained_at,
+                    None,
+                )
+                .map_err(|error| in_step(error, number))?;
+                capture_cookies(&provider.name, &settings.token_response, &reply, &mut grant)
+                    .map_err(|error| in_step(error, number))?;
+                capture_from_earlier(settings, &replies, &mut grant);
+                return Ok(grant);
+            }
+
+            let object = step_reply(provider, number, &reply, &secrets)?;
+            if let Value::Object(map) = &mut vars {
+                map.insert(step_variable(number), object.clone());
+            }
+            replies.push(object);
+        }
+        Err(EngineError::Unsupported(format!(
+            "provider `{}` has an empty token request chain",
+            provider.name
+        )))
+    }
+}
+
+/// Renders the URL of a token request. A URL that uses an earlier reply
+/// (`{{ step1.instance_url }}`) is rendered as it stands, because the
+/// connection-config checks of [`render_url_with_fallbacks`] apply to
+/// connection-config values only; [`check_step_host`] checks its host.
+pub(crate) fn render_request_url(
+    provider: &Provider,
+    field: &str,
+    request: &TokenRequest,
+    vars: &Value,
+) -> Result<Url, EngineError> {
+    let url_field = format!("{field}.url");
+    if !uses_step_reply(request) {
+        return render_url_with_fallbacks(
+            provider,
+            &url_field,
+            &request.url,
+            &request.url_fallbacks,
+            vars,
+        );
+    }
+    let text = render(&provider.name, &url_field, &request.url, vars)?;
+    let url = Url::parse(text.trim()).map_err(|error| {
+        EngineError::template(
+            &provider.name,
+            &url_field,
+            format!("the rendered URL {text:?} is not a valid absolute URL: {error}"),
+        )
+    })?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(EngineError::template(
+            &provider.name,
+            &url_field,
+            format!("the rendered URL {text:?} is not an http or https URL"),
+        ));
+    }
+    Ok(url)
+}
+
+/// Checks whether the URL of `request` reads a `step<n>` variable.
+fn uses_step_reply(request: &TokenRequest) -> bool {
+    variable_paths(&request.url).iter().any(|path| {
+        let root = path.split('.').next().unwrap_or(path);
+        step_number(root).is_some()
+    })
+}
+
+/// Checks the host of a step URL taken from a provider's reply: it must be
+/// the scheme, host and port of the first request, or an https URL on a
+/// public DNS name, so that a reply cannot send the entered values to a
+/// plain-http or internal address.
+fn check_step_host(
+    provider: &Provider,
+    field: &str,
+    first: &Url,
+    url: &Url,
+) -> Result<(), EngineError> {
+    if url.origin() == first.origin() {
+        return Ok(());
+    }
+    let reason = if url.scheme() != "https" {
+        Some("it does not use https".to_owned())
+    } else {
+        check_public_host(url).err()
+    };
+    match reason {
+        None => Ok(()),
+        Some(reason) => Err(EngineError::template(
+            &provider.name,
+            &format!("{field}.url"),
+            format!(
+                "the URL taken from an earlier reply points to `{}`, which is rejected because {reason}; a step URL must keep the first request's scheme, host and port, or be an https URL on a public host",
+                url.origin().ascii_serialization()
+            ),
+        )),
+    }
+}
+
+/// Decodes the reply to a request that is not the last one, which must be
+/// a JSON object for later requests to read.
+fn step_reply(
+    provider: &Provider,
+    number: usize,
+    reply: &RawReply,
+    secrets: &[String],
+) -> Result<Value, EngineError> {
+    match serde_json::from_slice::<Value>(&reply.body) {
+        Ok(value @ Value::Object(_)) => Ok(value),
+        _ => {
+            let body = String::from_utf8_lossy(&reply.body);
+            let text = redact(&body, secrets.iter().map(String::as_str));
+            Err(EngineError::InvalidResponse {
+                status: reply.status,
+                message: format!(
+                    "provider `{}` replied to request {number} of the token request chain with a body that is not a JSON object, which the later requests need",
+                    provider.name
+                ),
+                body_start: text.trim().chars().take(BODY_START_CHARS).collect(),
+            })
+        }
+    }
+}
+
+/// Fills the `token_response.connection_config` keys that the last reply
+/// lacks from the earlier replies, the latest first.
+fn capture_from_earlier(settings: &TwoStep, replies: &[Value], grant: &mut TokenGrant) {
+    for (key, path) in &settings.token_response.connection_config {
+        if grant.connection_config.contains_key(key) {
+            continue;
+        }
+        let found = replies
+            .iter()
+            .rev()
+            .find_map(|reply| lookup(reply, path).filter(|value| !value.is_null()));
+        if let Some(value) = found {
+            grant.connection_config.insert(key.clone(), value.clone());
+        }
+    }
+}
+
+/// Lists what a step's error must not quote: the entered values, and the
+/// strings of the earlier replies (which may hold a token that a later
+/// request sends), except short ones and URLs.
+fn chain_secrets(fields: &BTreeMap<String, Secret>, replies: &[Value]) -> Vec<String> {
+    let mut secrets: Vec<String> = fields
+        .values()
+        .map(|secret| secret.expose().to_owned())
+        .collect();
+    for reply in replies {
+        collect_strings(reply, &mut secrets);
+    }
+    secrets
+}
+
+fn collect_strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(text) => {
+            let is_url = text.starts_with("https://") || text.starts_with("http://");
+            if text.chars().count() >= MIN_REDACTED_CHARS && !is_url {
+                out.push(text.clone());
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_strings(item, out)),
+        Value::Object(map) => map.values().for_each(|item| collect_strings(item, out)),
+        _ => {}
+    }
+}
+
+/// Adds the request's number in the chain to an error without one.
+fn in_step(error: EngineError, number: usize) -> EngineError {
+    let prefix = format!("request {number} of the token request chain");
+    match error {
+        EngineError::Transport(message) => EngineError::Transport(format!("{prefix}: {message}")),
+        EngineError::InvalidResponse {
+            status,
+            message,
+            body_start,
+        } => EngineError::InvalidResponse {
+            status,
+            message: format!("{prefix}: {message}"),
+            body_start,
+        },
+        other => other,
+    }
+}
