@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 const ENTRIES: usize = 1013;
-const CONVERTED: usize = 968;
+const CONVERTED: usize = 972;
 const SUPPORTED_MODES: [&str; 15] = [
     "JWT",
     "SIGNATURE",
@@ -43,7 +43,6 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
         "Nango field `integration_config` has no Latchkey equivalent",
         5,
     ),
-    ("Nango field `proxy.body` has no Latchkey equivalent", 1),
     (
         "Nango field `proxy.forward_headers_on_redirect` has no Latchkey equivalent",
         1,
@@ -64,7 +63,7 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
     ("auth mode AWS_SIGV4 is not supported", 1),
     ("auth mode INSTALL_PLUGIN is not supported", 1),
     ("callback parameter that carries no authorization code", 1),
-    ("credential placement with no Latchkey form", 4),
+    ("credential placement with no Latchkey form", 1),
     ("grant type other than the standard one", 1),
     ("template or key with no Latchkey form", 8),
     ("template variable filled by a post-connection script", 2),

@@ -66,6 +66,7 @@ pub(crate) fn check(provider: &Provider, expected_name: Option<&str>) -> Vec<Pro
     check_urls(provider, &patterns, &templates, &mut problems);
     check_auth_details(provider, &mut problems);
     check_post_connection_keys(provider, &mut problems);
+    crate::json_body::check_json_body_paths(provider, &mut problems);
     let mut unique: Vec<Problem> = Vec::with_capacity(problems.len());
     for problem in problems {
         if !unique
@@ -516,14 +517,15 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
     let proxied = [
         ("/proxy/headers", &provider.proxy.headers),
         ("/proxy/query", &provider.proxy.query),
+        ("/proxy/body", &provider.proxy.body),
     ];
     let verification = provider
         .proxy
         .verification
         .as_ref()
         .map(|verification| ("/proxy/verification/headers", &verification.headers));
-    // The proxy headers and query parameters of a two_step or session
-    // provider may carry its credential fields, because one `inject` cannot
+    // The proxy headers, query parameters and body members of a two_step or
+    // session provider may carry its credential fields, because one `inject` cannot
     // place every value that such a provider's API expects.
     let proxy_credentials = matches!(provider.auth, Auth::TwoStep(_) | Auth::Session(_));
     for (base, map) in proxied.into_iter().chain(verification) {

@@ -21,6 +21,7 @@ mod convert;
 mod diagnostic;
 mod document;
 mod import;
+mod json_body;
 mod jwt;
 mod load;
 mod mcp;

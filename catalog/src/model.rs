@@ -585,6 +585,9 @@ pub enum InjectLocation {
     /// the proxied request, as in Telegram's `/bot<token>/getMe`. `name`
     /// is not used.
     PathSegment,
+    /// A member of the JSON object body, at the dot-separated path `name`
+    /// (`auth.key` is `key` inside the object `auth`).
+    JsonBody,
 }
 
 /// One per-connection value.
@@ -690,6 +693,10 @@ pub struct Proxy {
     /// Static query parameters added to every proxied request.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub query: BTreeMap<String, String>,
+    /// Members set in the JSON object body of every proxied request, by
+    /// dot-separated path; values are templates of the connection config.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub body: BTreeMap<String, String>,
     /// When and how long to wait before retrying a proxied request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<Retry>,

@@ -22,6 +22,11 @@ pub struct Injection {
     /// to be one segment. They are secrets, so a URL that contains them
     /// must not be logged.
     pub path_segments: Vec<String>,
+    /// In order: the provider's `proxy.body` members, then the credential's
+    /// `json_body` places, each a dot-separated path and its value, to set
+    /// in the JSON object body with [`crate::merge_json_body`]. They may
+    /// carry the credential, so they must not be logged.
+    pub body: Vec<(String, String)>,
 }
 
 impl Injection {
@@ -78,6 +83,14 @@ impl Injection {
             let value = render(&provider.name, &field, template, &vars)?;
             injection.query.push((name.clone(), value));
         }
+        for (path, template) in &provider.proxy.body {
+            if uses_unset_optional(provider, template, &vars) {
+                continue;
+            }
+            let field = format!("proxy.body.{path}");
+            let value = render(&provider.name, &field, template, &vars)?;
+            injection.body.push((path.clone(), value));
+        }
 
         // A `none` provider has no credential, and a signing mode adds its
         // credential in `sign_request`, once the request that the signature
@@ -113,6 +126,7 @@ impl Injection {
                     check_path_segment(&provider.name, &field, &value)?;
                     injection.path_segments.push(value);
                 }
+                InjectLocation::JsonBody => injection.body.push((name.clone(), value)),
             }
         }
         Ok(injection)

@@ -47,6 +47,9 @@ mod nango_lookahead;
 #[path = "nango_app.rs"]
 mod nango_app;
 
+#[path = "nango_body.rs"]
+mod nango_body;
+
 /// The Nango modes that map onto a Latchkey mode.
 const MODES: [(&str, &str); 13] = [
     ("OAUTH2", "oauth2"),
@@ -1203,12 +1206,25 @@ impl<'a> Builder<'a> {
                 found.push((location, name.to_owned(), translated.text));
             }
         }
+        for (path, value) in self.body_credential_places()? {
+            // Nango's proxy sends the basic-auth header in BASIC mode, and
+            // a body value does not carry the password, so the header stays
+            // the first place.
+            if found.is_empty() && self.mode == "basic" {
+                found.push((
+                    "header",
+                    "Authorization".to_owned(),
+                    crate::model::Inject::basic_default().value,
+                ));
+            }
+            found.push(("json_body", path, value));
+        }
         // The first place becomes `inject`, and the others, in Nango's
         // order, its `additional` places.
         let place = |(location, name, value): (&str, String, String)| {
             let mut place = Mapping::new();
-            if location == "query" {
-                place.insert("location".into(), "query".into());
+            if location != "header" {
+                place.insert("location".into(), location.into());
             }
             place.insert("name".into(), name.into());
             place.insert("value".into(), value.into());
@@ -1282,6 +1298,7 @@ impl<'a> Builder<'a> {
                     | "verification"
                     | "decompress"
                     | "connection_config"
+                    | "body"
             ) {
                 return Err(Reason::no_equivalent(&format!("proxy.{key}")));
             }
@@ -1304,6 +1321,8 @@ impl<'a> Builder<'a> {
             let values = self.static_values(nango, key)?;
             insert_map(&mut proxy, key, values);
         }
+        let body = self.static_body()?;
+        insert_map(&mut proxy, "body", body);
         if self.mode == "session" {
             nango_two_step::insert_session_headers(&mut proxy);
         }

@@ -33,9 +33,13 @@ pub(crate) fn provider_security(
     variables: &ServerVariables,
 ) -> Result<Option<ProviderSecurity>, Error> {
     let inject = provider.auth.inject();
-    if inject.location == InjectLocation::PathSegment {
-        // OpenAPI has no security scheme for a credential in the URL path;
-        // `path_credential` describes it in an extension instead.
+    if matches!(
+        inject.location,
+        InjectLocation::PathSegment | InjectLocation::JsonBody
+    ) {
+        // OpenAPI has no security scheme for a credential in the URL path
+        // or the request body; `path_credential` and `body_credential`
+        // describe it in an extension instead.
         return Ok(None);
     }
     let security = match &provider.auth {
@@ -350,6 +354,20 @@ pub(crate) fn path_credential(provider: &Provider) -> Option<Value> {
     })
 }
 
+/// Describes a credential that the proxy sets as a member of the JSON
+/// object body, because OpenAPI has no security scheme for it. Returns
+/// `None` for a credential placed elsewhere.
+pub(crate) fn body_credential(provider: &Provider) -> Option<Value> {
+    let inject = provider.auth.inject();
+    (inject.location == InjectLocation::JsonBody).then(|| {
+        json!({
+            "description": "The credential is a member of the JSON object body, at the dot-separated path `path`, so a direct call carries it in the body. Through the proxy, Latchkey sets it, replacing the caller's member at that path.",
+            "path": inject.name,
+            "value": inject.value,
+        })
+    })
+}
+
 fn inject_json(inject: &Inject) -> Value {
     json!({
         "in": location(inject.location),
@@ -363,6 +381,7 @@ fn location(location: InjectLocation) -> &'static str {
         InjectLocation::Header => "header",
         InjectLocation::Query => "query",
         InjectLocation::PathSegment => "path",
+        InjectLocation::JsonBody => "body",
     }
 }
 

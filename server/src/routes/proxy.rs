@@ -77,8 +77,9 @@ pub async fn forward(
         let base = with_path_segments(base, &injection.path_segments);
         target_url(&base, path, parts.uri.query(), &injection.query)?
     };
-    let headers = upstream_headers(&parts.headers, &injection);
+    let mut headers = upstream_headers(&parts.headers, &injection);
     let body = read_body(body, MAX_REQUEST_BODY).await?;
+    let body = with_json_members(&provider.name, &mut headers, body, &injection.body)?;
 
     let mut request = state
         .proxy_client
@@ -103,6 +104,35 @@ pub async fn forward(
         .map_err(|error| unreachable_error(&url, error))?;
     tracing::debug!(status = upstream.status().as_u16(), "upstream responded");
     Ok(downstream_response(upstream))
+}
+
+/// Sets the provider's JSON body members in the request body, and
+/// `Content-Type: application/json` when the caller sent none. A body
+/// that cannot take them is a 400 `invalid_body`, and nothing goes
+/// upstream.
+fn with_json_members(
+    provider: &str,
+    headers: &mut HeaderMap,
+    body: bytes::Bytes,
+    members: &[(String, String)],
+) -> Result<bytes::Bytes, ApiError> {
+    if members.is_empty() {
+        return Ok(body);
+    }
+    let content_type = match headers.get(CONTENT_TYPE) {
+        Some(value) => Some(value.to_str().map_err(|_| {
+            ApiError::invalid_body(format!(
+                "the request's Content-Type is not valid text, but provider `{provider}` adds members to a JSON object body: send the body as `application/json`"
+            ))
+        })?),
+        None => None,
+    };
+    let merged = latchkey_engine::merge_json_body(provider, content_type, &body, members)
+        .map_err(|error| ApiError::invalid_body(error.to_string()))?;
+    if merged.needs_content_type {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    Ok(merged.bytes.into())
 }
 
 /// Returns the OAuth client id of the connection's integration, which the
@@ -447,6 +477,7 @@ mod tests {
             )],
             query: Vec::new(),
             path_segments: Vec::new(),
+            body: Vec::new(),
         };
         let headers = upstream_headers(&incoming, &injection);
 
@@ -475,6 +506,7 @@ mod tests {
             headers: Vec::new(),
             query: Vec::new(),
             path_segments: Vec::new(),
+            body: Vec::new(),
         };
         let headers = upstream_headers(&incoming, &injection);
         let values: Vec<_> = headers.get_all(CONTENT_TYPE).iter().collect();

@@ -1,0 +1,113 @@
+//! Conversion of Nango entries that set members of the JSON body of
+//! proxied requests (`proxy.body`).
+
+use latchkey_catalog::{import_nango, parse_provider, ImportReport, InjectLocation, Provider};
+
+const FIXTURE: &str = r#"
+nested-body:
+    display_name: Nested body
+    auth_mode: API_KEY
+    proxy:
+        base_url: https://api.nested.test
+        body:
+            auth:
+                acctId: ${connectionConfig.acctId}
+                key: ${apiKey}
+            mode: live
+    connection_config:
+        acctId:
+            type: string
+            title: Account
+            pattern: ^[0-9]+$
+basic-body:
+    display_name: Basic body
+    auth_mode: BASIC
+    proxy:
+        base_url: https://api.basic-body.test
+        body:
+            privateKey: ${credentials.username}
+list-body:
+    display_name: List body
+    auth_mode: API_KEY
+    proxy:
+        base_url: https://api.list-body.test
+        body:
+            key: ${apiKey}
+            ids: [1, 2]
+dotted-body:
+    display_name: Dotted body
+    auth_mode: API_KEY
+    proxy:
+        base_url: https://api.dotted-body.test
+        body:
+            auth.key: ${apiKey}
+"#;
+
+fn import() -> (tempfile::TempDir, ImportReport) {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("providers.yaml");
+    std::fs::write(&input, FIXTURE).unwrap();
+    let report = import_nango(&input, &dir.path().join("out")).unwrap();
+    (dir, report)
+}
+
+fn converted(dir: &tempfile::TempDir, name: &str) -> Provider {
+    let path = dir.path().join(format!("out/{name}.yaml"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    parse_provider(&format!("{name}.yaml"), &text).unwrap()
+}
+
+fn reason<'a>(report: &'a ImportReport, name: &str) -> &'a str {
+    report
+        .not_converted
+        .iter()
+        .find(|entry| entry.name == name)
+        .map(|entry| entry.reason.message.as_str())
+        .unwrap_or_else(|| panic!("{name} was converted"))
+}
+
+#[test]
+fn nested_body_splits_credential_and_config() {
+    let (dir, _report) = import();
+    let provider = converted(&dir, "nested-body");
+    let inject = provider.auth.inject();
+    assert_eq!(inject.location, InjectLocation::JsonBody);
+    assert_eq!(inject.name, "auth.key");
+    assert_eq!(inject.value, "{{ api_key }}");
+    assert!(inject.additional.is_empty());
+    let body: Vec<(&str, &str)> = provider
+        .proxy
+        .body
+        .iter()
+        .map(|(path, value)| (path.as_str(), value.as_str()))
+        .collect();
+    assert_eq!(body, [("auth.acctId", "{{ acctId }}"), ("mode", "live")]);
+}
+
+#[test]
+fn basic_body_keeps_basic_header() {
+    let (dir, _report) = import();
+    let provider = converted(&dir, "basic-body");
+    let inject = provider.auth.inject();
+    assert_eq!(inject.location, InjectLocation::Header);
+    assert_eq!(inject.name, "Authorization");
+    assert_eq!(
+        inject.value,
+        "Basic {{ (username ~ ':' ~ password) | base64 }}"
+    );
+    assert_eq!(inject.additional.len(), 1);
+    assert_eq!(inject.additional[0].location, InjectLocation::JsonBody);
+    assert_eq!(inject.additional[0].name, "privateKey");
+    assert_eq!(inject.additional[0].value, "{{ username }}");
+    assert!(provider.proxy.body.is_empty());
+}
+
+#[test]
+fn body_without_latchkey_form_listed() {
+    let (_dir, report) = import();
+    let list = reason(&report, "list-body");
+    assert!(list.contains("`proxy.body.ids` is not a string"), "{list}");
+    let dotted = reason(&report, "dotted-body");
+    assert!(dotted.contains("the key `auth.key`"), "{dotted}");
+}
