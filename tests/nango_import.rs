@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 const ENTRIES: usize = 1013;
-const CONVERTED: usize = 972;
+const CONVERTED: usize = 973;
 const SUPPORTED_MODES: [&str; 15] = [
     "JWT",
     "SIGNATURE",
@@ -33,10 +33,6 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
     (
         "Nango field `additional_steps` has no Latchkey equivalent",
         5,
-    ),
-    (
-        "Nango field `alternate_access_token_response_path` has no Latchkey equivalent",
-        1,
     ),
     ("Nango field `installation` has no Latchkey equivalent", 1),
     (

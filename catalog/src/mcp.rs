@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Inject, ScopeEncoding};
+use crate::{Inject, ScopeEncoding, TokenResponse};
 
 /// OAuth for an MCP server. The endpoints come from discovery, starting at
 /// `server_url`: the protected-resource metadata (RFC 9728), then the
@@ -51,6 +51,11 @@ pub struct McpOAuth2 {
     /// and never more than half the token's lifetime.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_margin_seconds: Option<u64>,
+    /// Paths of the token reply. The schema allows only
+    /// `access_token_fallback`, for Slack's user token at
+    /// `authed_user.access_token`.
+    #[serde(default, skip_serializing_if = "is_default_response")]
+    pub token_response: TokenResponse,
     /// Placement of the access token in proxied requests; an
     /// `Authorization: Bearer` header when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,6 +80,10 @@ pub enum ClientRegistration {
 pub enum RegistrationValue {
     Text(String),
     List(Vec<String>),
+}
+
+fn is_default_response(response: &TokenResponse) -> bool {
+    *response == TokenResponse::default()
 }
 
 fn default_scope_separator() -> String {

@@ -1,7 +1,10 @@
-//! Conversion of Nango entries that set members of the JSON body of
-//! proxied requests (`proxy.body`).
+//! Conversion of Nango's proxy and token-response dialects: members of
+//! the JSON body of proxied requests (`proxy.body`) and the token path of
+//! an MCP entry (`alternate_access_token_response_path`).
 
-use latchkey_catalog::{import_nango, parse_provider, ImportReport, InjectLocation, Provider};
+use latchkey_catalog::{
+    import_nango, parse_provider, Auth, ImportReport, InjectLocation, Provider,
+};
 
 const FIXTURE: &str = r#"
 nested-body:
@@ -34,6 +37,19 @@ list-body:
         body:
             key: ${apiKey}
             ids: [1, 2]
+user-token-mcp:
+    display_name: User token MCP
+    auth_mode: MCP_OAUTH2
+    client_registration: static
+    authorization_url: https://user.test/oauth/v2_user/authorize
+    token_url: https://user.test/api/oauth.v2.user.access
+    alternate_access_token_response_path: authed_user
+    authorization_params:
+        response_type: code
+    token_params:
+        grant_type: authorization_code
+    proxy:
+        base_url: https://mcp.user.test
 dotted-body:
     display_name: Dotted body
     auth_mode: API_KEY
@@ -110,4 +126,18 @@ fn body_without_latchkey_form_listed() {
     assert!(list.contains("`proxy.body.ids` is not a string"), "{list}");
     let dotted = reason(&report, "dotted-body");
     assert!(dotted.contains("the key `auth.key`"), "{dotted}");
+}
+
+#[test]
+fn mcp_alternate_token_path_converts() {
+    let (dir, _report) = import();
+    let provider = converted(&dir, "user-token-mcp");
+    let Auth::McpOauth2(settings) = &provider.auth else {
+        panic!("mode is {}", provider.auth.mode_name());
+    };
+    assert_eq!(
+        settings.token_response.access_token_fallback.as_deref(),
+        Some("authed_user.access_token")
+    );
+    assert_eq!(settings.token_response.access_token, "access_token");
 }

@@ -1017,16 +1017,10 @@ impl<'a> Builder<'a> {
     fn token_response(&mut self, auth: &mut Mapping) -> Result<(), Reason> {
         let mut response = Mapping::new();
         if let Some(path) = string(self.entry, "alternate_access_token_response_path") {
-            // NOTE: Nango reads the token at this path when the reply has no
-            // `access_token`. Slack's `authed_user` is an object that contains
-            // the user token under `access_token`, so a path that does not
-            // end there gets it appended.
-            let path = if path == "access_token" || path.ends_with(".access_token") {
-                path.to_owned()
-            } else {
-                format!("{path}.access_token")
-            };
-            response.insert("access_token_fallback".into(), path.into());
+            response.insert(
+                "access_token_fallback".into(),
+                access_token_fallback(path).into(),
+            );
         }
         match string(self.entry, "expires_in_unit") {
             None | Some("seconds") => {}
@@ -2184,6 +2178,21 @@ fn broker_identity(value: String) -> String {
         "Latchkey".to_owned()
     } else {
         value
+    }
+}
+
+/// Converts Nango's `alternate_access_token_response_path` into
+/// `access_token_fallback`.
+///
+/// NOTE: Nango reads the token at this path when the reply has no
+/// `access_token`. Slack's `authed_user` is an object that contains the
+/// user token under `access_token`, so a path that does not end there gets
+/// it appended.
+fn access_token_fallback(path: &str) -> String {
+    if path == "access_token" || path.ends_with(".access_token") {
+        path.to_owned()
+    } else {
+        format!("{path}.access_token")
     }
 }
 
