@@ -382,6 +382,9 @@ struct TemplateField<'a> {
 
 /// The variable with a fresh random value per request.
 const RANDOM_VARIABLE: &str = "random_token";
+/// The variable with the last token reply of a `two_step` or `session`
+/// connection, whose members templates read as `raw.PATH`.
+const RAW_REPLY_VARIABLE: &str = "raw";
 /// The variable with the integration's OAuth client id.
 const CLIENT_ID_VARIABLE: &str = "oauth_client_id";
 
@@ -777,6 +780,7 @@ fn credential_variables(auth: &Auth) -> Vec<&str> {
         Auth::Basic(_) => vec!["username", "password"],
         Auth::TwoStep(two_step) | Auth::Session(two_step) => ["access_token", "refresh_token"]
             .into_iter()
+            .chain(std::iter::once(RAW_REPLY_VARIABLE))
             .chain(two_step.credentials.keys().map(String::as_str))
             .collect(),
         Auth::Signature(_) => vec!["username", "password"],
@@ -864,10 +868,14 @@ fn check_templates(
         for variable in used {
             let is_config = provider.connection_config.contains_key(&variable);
             let is_credential = field.credentials && credentials.contains(&variable.as_str());
-            // Only a refresh request sees the refresh token.
+            // Only a refresh request sees the refresh token, and only what
+            // proxied requests carry sees the last token reply.
             let is_credential = is_credential
                 && (variable != "refresh_token"
-                    || field.pointer.starts_with("/auth/refresh_request"));
+                    || field.pointer.starts_with("/auth/refresh_request"))
+                && (variable != RAW_REPLY_VARIABLE
+                    || !(field.pointer.starts_with("/auth/token_request")
+                        || field.pointer.starts_with("/auth/refresh_request")));
             let is_random = field.random && variable == RANDOM_VARIABLE;
             let is_client_id = field.client_id && variable == CLIENT_ID_VARIABLE;
             let is_entered = is_entered_credentials(&provider.auth, &field.pointer, &variable);

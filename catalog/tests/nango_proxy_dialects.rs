@@ -1,6 +1,7 @@
 //! Conversion of Nango's proxy and token-response dialects: members of
 //! the JSON body of proxied requests (`proxy.body`) and the token path of
-//! an MCP entry (`alternate_access_token_response_path`).
+//! an MCP entry (`alternate_access_token_response_path`) and values of the
+//! raw token reply in proxy templates (`${credentials.raw.PATH}`).
 
 use latchkey_catalog::{
     import_nango, parse_provider, Auth, ImportReport, InjectLocation, Provider,
@@ -50,6 +51,41 @@ user-token-mcp:
         grant_type: authorization_code
     proxy:
         base_url: https://mcp.user.test
+raw-query:
+    display_name: Raw query
+    auth_mode: TWO_STEP
+    body_format: json
+    token_url: https://api.raw-query.test/v1/login
+    token_params:
+        user: ${credentials.email}
+    token_response:
+        token: authToken
+    proxy:
+        base_url: https://api.raw-query.test/
+        query:
+            authToken: ${accessToken}
+            account_id: ${credentials.raw.accountID}
+    credentials:
+        email:
+            type: string
+            title: Email
+raw-bad-path:
+    display_name: Raw bad path
+    auth_mode: TWO_STEP
+    token_url: https://api.raw-bad.test/v1/login
+    token_params:
+        user: ${credentials.email}
+    token_response:
+        token: authToken
+    proxy:
+        base_url: https://api.raw-bad.test/
+        query:
+            authToken: ${accessToken}
+            account_id: ${credentials.raw.account-id}
+    credentials:
+        email:
+            type: string
+            title: Email
 dotted-body:
     display_name: Dotted body
     auth_mode: API_KEY
@@ -140,4 +176,33 @@ fn mcp_alternate_token_path_converts() {
         Some("authed_user.access_token")
     );
     assert_eq!(settings.token_response.access_token, "access_token");
+}
+
+#[test]
+fn raw_reply_value_converts() {
+    let (dir, report) = import();
+    let provider = converted(&dir, "raw-query");
+    assert_eq!(
+        provider.proxy.query.get("account_id").map(String::as_str),
+        Some("{{ raw.accountID }}")
+    );
+    let bad = reason(&report, "raw-bad-path");
+    assert!(bad.contains("token reply path `account-id`"), "{bad}");
+}
+
+#[test]
+fn raw_reply_only_in_proxied_requests() {
+    let file = |token_user: &str, proxy_query: &str| {
+        format!(
+            "name: p\ndisplay_name: P\nauth:\n  mode: two_step\n  credentials:\n    email: {{title: Email}}\n  token_request:\n    url: https://p.example/login\n    params: {{user: \"{token_user}\"}}\nproxy:\n  base_url: https://p.example\n  query: {{account_id: \"{proxy_query}\"}}\n"
+        )
+    };
+    let proxied = file("{{ email }}", "{{ raw.accountID }}");
+    assert!(parse_provider("p.yaml", &proxied).is_ok());
+
+    let in_token_request = file("{{ raw.user }}", "{{ email }}");
+    let error = parse_provider("p.yaml", &in_token_request).unwrap_err();
+    let text = format!("{error:?}");
+    assert!(text.contains("token_request"), "{text}");
+    assert!(text.contains("`raw`"), "{text}");
 }

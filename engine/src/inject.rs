@@ -235,6 +235,7 @@ pub(crate) fn credential_variables(
                 "access_token",
                 credentials.token.access_token.expose(),
             ));
+            variables.push(("raw".to_owned(), credentials.token.raw.clone()));
             variables
         }
         Credentials::None {} | Credentials::Signature { .. } | Credentials::AwsSigV4 { .. } => {
@@ -822,5 +823,76 @@ proxy: {base_url: "https://broken.example"}
             err.to_string(),
             "provider `github` uses auth mode `oauth2`, but the connection holds API_KEY credentials"
         );
+    }
+    const RAW_REPLY_QUERY: &str = r#"
+name: shop
+display_name: Shop
+auth:
+  mode: two_step
+  credentials:
+    email: {title: Email}
+  token_request:
+    url: https://api.shop.example/login
+    params: {user: "{{ email }}"}
+  token_response: {access_token: authToken}
+  inject: {location: query, name: authToken, value: "{{ access_token }}"}
+proxy:
+  base_url: https://api.shop.example
+  query:
+    account_id: "{{ raw.accountID }}"
+"#;
+
+    fn two_step_credentials(raw: Value) -> Credentials {
+        Credentials::TwoStep(crate::TwoStepCredentials {
+            fields: [("email".to_owned(), Secret::new("a@b.example"))].into(),
+            token: OAuth2Token {
+                access_token: Secret::new("t-1"),
+                refresh_token: None,
+                expires_at: None,
+                obtained_at: chrono::Utc::now(),
+                raw,
+            },
+        })
+    }
+
+    #[test]
+    fn raw_reply_value_in_query() {
+        let provider = provider_from_yaml(RAW_REPLY_QUERY);
+        let cases = [
+            (
+                "string",
+                json!({"authToken": "t-1", "accountID": "acc-7"}),
+                "acc-7",
+            ),
+            ("number", json!({"authToken": "t-1", "accountID": 42}), "42"),
+        ];
+        for (case, raw, expected) in cases {
+            let injection =
+                Injection::for_request(&provider, &two_step_credentials(raw), &config(&[]), None)
+                    .expect(case);
+            let query: Vec<(&str, &str)> = injection
+                .query
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str()))
+                .collect();
+            assert_eq!(
+                query,
+                [("account_id", expected), ("authToken", "t-1")],
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_raw_reply_value_named() {
+        let provider = provider_from_yaml(RAW_REPLY_QUERY);
+        let credentials = two_step_credentials(json!({"authToken": "t-1"}));
+
+        let err = Injection::for_request(&provider, &credentials, &config(&[]), None).unwrap_err();
+        let text = err.to_string();
+
+        assert!(text.contains("field `proxy.query.account_id`"), "{text}");
+        assert!(text.contains("`raw.accountID`"), "{text}");
+        assert!(!text.contains("t-1"), "{text}");
     }
 }
