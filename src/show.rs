@@ -538,7 +538,14 @@ fn render_injection(
     config: &ConnectionConfig,
 ) -> anyhow::Result<()> {
     let credentials = placeholder_credentials(&provider.auth);
-    let injection = Injection::for_request(provider, &credentials, config, Some("<client_id>"))?;
+    let client_secret = Secret::new("<client_secret>");
+    let injection = Injection::for_proxied_request(
+        provider,
+        &credentials,
+        config,
+        Some("<client_id>"),
+        Some(&client_secret),
+    )?;
     if !provider.auth.injects_credential() {
         line(out, "credential", "none");
         render_static(out, &injection.headers, &injection.query, &injection.body);

@@ -387,6 +387,24 @@ const RANDOM_VARIABLE: &str = "random_token";
 const RAW_REPLY_VARIABLE: &str = "raw";
 /// The variable with the integration's OAuth client id.
 const CLIENT_ID_VARIABLE: &str = "oauth_client_id";
+/// The variable with the integration's OAuth client secret, which only the
+/// credential places, headers, query parameters and body members of an
+/// `oauth2` provider's proxied requests see.
+const CLIENT_SECRET_VARIABLE: &str = "oauth_client_secret";
+
+/// Checks whether `pointer` is a template that may read the integration's
+/// client secret.
+fn sees_client_secret(auth: &Auth, pointer: &str) -> bool {
+    let proxied = [
+        "/auth/inject/",
+        "/proxy/headers/",
+        "/proxy/query/",
+        "/proxy/body/",
+    ]
+    .iter()
+    .any(|prefix| pointer.starts_with(prefix));
+    proxied && matches!(auth, Auth::Oauth2(_))
+}
 
 fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
     let mut fields = Vec::new();
@@ -878,8 +896,16 @@ fn check_templates(
                         || field.pointer.starts_with("/auth/refresh_request")));
             let is_random = field.random && variable == RANDOM_VARIABLE;
             let is_client_id = field.client_id && variable == CLIENT_ID_VARIABLE;
+            let is_client_secret = variable == CLIENT_SECRET_VARIABLE
+                && sees_client_secret(&provider.auth, &field.pointer);
             let is_entered = is_entered_credentials(&provider.auth, &field.pointer, &variable);
-            if is_config || is_credential || is_random || is_client_id || is_entered {
+            if is_config
+                || is_credential
+                || is_random
+                || is_client_id
+                || is_client_secret
+                || is_entered
+            {
                 continue;
             }
             let mut known = config_keys.clone();
@@ -901,6 +927,15 @@ fn check_templates(
                         provider.auth.mode_name()
                     ),
                     "`oauth_client_id` is available in `auth.inject.value`, `proxy.headers`, `proxy.query` and `proxy.verification.headers` of the OAuth modes".to_owned(),
+                )
+            } else if variable == CLIENT_SECRET_VARIABLE {
+                (
+                    Code::UndeclaredVariable,
+                    format!(
+                        "template variable `{variable}` is not available in this field of `{}` mode",
+                        provider.auth.mode_name()
+                    ),
+                    "`oauth_client_secret` is available in `auth.inject`, `proxy.headers`, `proxy.query` and `proxy.body` of `oauth2` mode".to_owned(),
                 )
             } else if is_credential_name && !field.credentials {
                 (

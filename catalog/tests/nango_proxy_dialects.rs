@@ -1,7 +1,9 @@
 //! Conversion of Nango's proxy and token-response dialects: members of
 //! the JSON body of proxied requests (`proxy.body`) and the token path of
 //! an MCP entry (`alternate_access_token_response_path`) and values of the
-//! raw token reply in proxy templates (`${credentials.raw.PATH}`).
+//! raw token reply in proxy templates (`${credentials.raw.PATH}`) and the
+//! OAuth client secret (`${clientSecret}`), with the checks of the forms
+//! they convert into.
 
 use latchkey_catalog::{
     import_nango, parse_provider, Auth, ImportReport, InjectLocation, Provider,
@@ -86,6 +88,24 @@ raw-bad-path:
         email:
             type: string
             title: Email
+client-key:
+    display_name: Client key
+    auth_mode: OAUTH2
+    authorization_url: https://client-key.test/oauth/connect
+    token_url: https://api.client-key.test/oauth/token
+    proxy:
+        base_url: https://api.client-key.test
+        headers:
+            x-api-key: ${clientId}:${clientSecret}
+client-secret-param:
+    display_name: Client secret param
+    auth_mode: OAUTH2
+    authorization_url: https://secret-param.test/oauth/connect
+    token_url: https://api.secret-param.test/oauth/token
+    authorization_params:
+        app_secret: ${clientSecret}
+    proxy:
+        base_url: https://api.secret-param.test
 dotted-body:
     display_name: Dotted body
     auth_mode: API_KEY
@@ -205,4 +225,71 @@ fn raw_reply_only_in_proxied_requests() {
     let text = format!("{error:?}");
     assert!(text.contains("token_request"), "{text}");
     assert!(text.contains("`raw`"), "{text}");
+}
+
+#[test]
+fn client_secret_header_converts() {
+    let (dir, report) = import();
+    let provider = converted(&dir, "client-key");
+    assert_eq!(
+        provider.proxy.headers.get("x-api-key").map(String::as_str),
+        Some("{{ oauth_client_id }}:{{ oauth_client_secret }}")
+    );
+    let param = reason(&report, "client-secret-param");
+    assert!(
+        param.contains("`oauth_client_secret` is not available"),
+        "{param}"
+    );
+}
+
+#[test]
+fn client_secret_scope_checked() {
+    let file = |mode: &str, proxy: &str| {
+        let auth = match mode {
+            "oauth2" => "  mode: oauth2\n  authorization_url: https://p.example/authorize\n  token_url: https://p.example/token\n",
+            _ => "  mode: api_key\n  inject: {name: X-Key, value: \"{{ api_key }}\"}\n",
+        };
+        format!(
+            "name: p\ndisplay_name: P\nauth:\n{auth}proxy:\n  base_url: https://p.example\n{proxy}"
+        )
+    };
+    let secret = "\"{{ oauth_client_secret }}\"";
+    let allowed = [
+        (
+            "header",
+            file("oauth2", &format!("  headers: {{x-secret: {secret}}}\n")),
+        ),
+        (
+            "query",
+            file("oauth2", &format!("  query: {{secret: {secret}}}\n")),
+        ),
+        (
+            "body",
+            file("oauth2", &format!("  body: {{secret: {secret}}}\n")),
+        ),
+    ];
+    for (case, text) in allowed {
+        assert!(parse_provider("p.yaml", &text).is_ok(), "{case}");
+    }
+    let rejected = [
+        (
+            "api_key mode",
+            file("api_key", &format!("  headers: {{x-secret: {secret}}}\n")),
+        ),
+        (
+            "verification header",
+            file(
+                "oauth2",
+                &format!("  verification: {{path: /me, headers: {{x-secret: {secret}}}}}\n"),
+            ),
+        ),
+    ];
+    for (case, text) in rejected {
+        let error = parse_provider("p.yaml", &text).unwrap_err();
+        let text = format!("{error:?}");
+        assert!(
+            text.contains("`oauth_client_secret` is not available"),
+            "{case}: {text}"
+        );
+    }
 }

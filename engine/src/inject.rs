@@ -4,8 +4,10 @@ use http::{HeaderName, HeaderValue};
 use latchkey_catalog::{AppToken, Auth, InjectLocation, Provider};
 use serde_json::Value;
 
-use crate::template::{config_variables, render, uses_unset_optional, with_random_token};
-use crate::{ConnectionConfig, Credentials, EngineError, SessionCredentials};
+use crate::template::{
+    config_variables, render, uses_unset_optional, variable_paths, with_random_token,
+};
+use crate::{ConnectionConfig, Credentials, EngineError, Secret, SessionCredentials};
 
 /// The headers and query parameters to add to one outgoing request: the
 /// provider's static `proxy.headers` and `proxy.query`, then the credential.
@@ -37,17 +39,38 @@ impl Injection {
     ///
     /// `oauth_client_id` is the integration's OAuth client id: `client_id`
     /// for an `oauth2` connection, and the credential's own for an
-    /// `oauth2_client_credentials` one. No template can read the client
-    /// secret. `random_token` is a fresh random value for this request.
+    /// `oauth2_client_credentials` one. These templates cannot read the
+    /// client secret ([`Injection::for_proxied_request`] can).
+    /// `random_token` is a fresh random value for this request.
     pub fn for_request(
         provider: &Provider,
         credentials: &Credentials,
         config: &ConnectionConfig,
         client_id: Option<&str>,
     ) -> Result<Injection, EngineError> {
+        Injection::for_proxied_request(provider, credentials, config, client_id, None)
+    }
+
+    /// Renders as [`Injection::for_request`] does, for a request of the
+    /// proxy, where `oauth_client_secret` is the integration's OAuth client
+    /// secret when it is given. A header whose template reads the secret
+    /// is marked sensitive.
+    pub fn for_proxied_request(
+        provider: &Provider,
+        credentials: &Credentials,
+        config: &ConnectionConfig,
+        client_id: Option<&str>,
+        client_secret: Option<&Secret>,
+    ) -> Result<Injection, EngineError> {
         check_mode(provider, credentials)?;
         let mut vars = with_random_token(&config_variables(provider, config));
         if let Value::Object(object) = &mut vars {
+            if let Some(secret) = client_secret {
+                object.insert(
+                    CLIENT_SECRET_VARIABLE.to_owned(),
+                    Value::String(secret.expose().to_owned()),
+                );
+            }
             object.extend(credential_variables(provider, credentials));
             let client_id = match credentials {
                 Credentials::ClientCredentials { client_id, .. } => Some(client_id.as_str()),
@@ -70,7 +93,9 @@ impl Injection {
             let value = render(&provider.name, &field, template, &vars)?;
             let (name, mut value) = header(&provider.name, &field, name, &value)?;
             // The proxy headers of these modes may carry credential fields.
-            if matches!(provider.auth, Auth::TwoStep(_) | Auth::Session(_)) {
+            if matches!(provider.auth, Auth::TwoStep(_) | Auth::Session(_))
+                || reads_client_secret(template)
+            {
                 value.set_sensitive(true);
             }
             injection.headers.push((name, value));
@@ -131,6 +156,15 @@ impl Injection {
         }
         Ok(injection)
     }
+}
+
+/// The template variable of the integration's OAuth client secret.
+const CLIENT_SECRET_VARIABLE: &str = "oauth_client_secret";
+
+fn reads_client_secret(template: &str) -> bool {
+    variable_paths(template)
+        .iter()
+        .any(|path| path == CLIENT_SECRET_VARIABLE)
 }
 
 /// Rejects a rendered credential that is not exactly one path segment. The
@@ -894,5 +928,61 @@ proxy:
         assert!(text.contains("field `proxy.query.account_id`"), "{text}");
         assert!(text.contains("`raw.accountID`"), "{text}");
         assert!(!text.contains("t-1"), "{text}");
+    }
+    const CLIENT_KEY_HEADER: &str = r#"
+name: shop-oauth
+display_name: Shop
+auth:
+  mode: oauth2
+  authorization_url: https://shop.example/oauth/connect
+  token_url: https://api.shop.example/oauth/token
+proxy:
+  base_url: https://api.shop.example
+  headers:
+    x-api-key: "{{ oauth_client_id }}:{{ oauth_client_secret }}"
+    x-plain: fixed
+"#;
+
+    #[test]
+    fn client_secret_header_sensitive() {
+        let provider = provider_from_yaml(CLIENT_KEY_HEADER);
+        let secret = Secret::new("shared-secret");
+        let injection = Injection::for_proxied_request(
+            &provider,
+            &oauth2_credentials("t-1"),
+            &config(&[]),
+            Some("keystring"),
+            Some(&secret),
+        )
+        .expect("renders");
+        let header = |name: &str| {
+            injection
+                .headers
+                .iter()
+                .find(|(header, _)| header == name)
+                .map(|(_, value)| value.clone())
+                .unwrap_or_else(|| panic!("no {name} header"))
+        };
+        assert_eq!(header("x-api-key"), "keystring:shared-secret");
+        assert!(header("x-api-key").is_sensitive());
+        assert!(!header("x-plain").is_sensitive());
+    }
+
+    #[test]
+    fn client_secret_absent_outside_proxy() {
+        let provider = provider_from_yaml(CLIENT_KEY_HEADER);
+        let err = Injection::for_request(
+            &provider,
+            &oauth2_credentials("t-1"),
+            &config(&[]),
+            Some("keystring"),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("field `proxy.headers.x-api-key`"), "{text}");
+        assert!(
+            text.contains("undefined variable `oauth_client_secret`"),
+            "{text}"
+        );
     }
 }

@@ -166,6 +166,7 @@ const RESERVED_NAMES: &[&str] = &[
     "username",
     "password",
     "oauth_client_id",
+    "oauth_client_secret",
     "random_token",
 ];
 

@@ -14,7 +14,7 @@ pub(super) enum Variable {
     /// `username` or `password`.
     Credential(&'static str),
     /// A variable that the engine fills itself: `oauth_client_id`,
-    /// `random_token`, or `refresh_token` in a `two_step` refresh request.
+    /// `oauth_client_secret`, `random_token`, or `refresh_token` in a `two_step` refresh request.
     Builtin(&'static str),
     /// A value that the end user enters in a `two_step` or `session` mode,
     /// from Nango's `${credentials.KEY}`.
@@ -220,6 +220,7 @@ fn variable(expression: &str, scope: Scope) -> Result<Variable, String> {
         "credentials.username" => return Ok(Variable::Credential("username")),
         "credentials.password" => return Ok(Variable::Credential("password")),
         "clientId" => return Ok(Variable::Builtin("oauth_client_id")),
+        "clientSecret" => return Ok(Variable::Builtin("oauth_client_secret")),
         "random" => return Ok(Variable::Builtin("random_token")),
         _ => {}
     }
@@ -313,11 +314,21 @@ mod tests {
     }
 
     #[test]
+    fn client_credentials_translated() {
+        let translated = translate("${clientId}:${clientSecret}").unwrap();
+        assert_eq!(
+            translated.text,
+            "{{ oauth_client_id }}:{{ oauth_client_secret }}"
+        );
+        assert!(!translated.uses_credential());
+        assert_eq!(translated.config_keys().count(), 0);
+    }
+
+    #[test]
     fn rejects_unknown_forms() {
         for nango in [
             "${now}",
             "${credentials.clientId}",
-            "${clientSecret}",
             "${connectionConfig.a.b}",
             "${connectionConfig.installation.uuid}",
             "{{$guid}}",

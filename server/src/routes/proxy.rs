@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::Response;
 use chrono::Utc;
 use latchkey_catalog::{Auth, Provider};
-use latchkey_engine::{sign_request, Injection, SigningContext};
+use latchkey_engine::{sign_request, Injection, Secret, SigningContext};
 use url::Url;
 
 use crate::error::ApiError;
@@ -57,12 +57,13 @@ pub async fn forward(
         &connection,
         parts.headers.get("base-url-override"),
     )?;
-    let client_id = integration_client_id(&state, provider, &connection)?;
-    let injection = Injection::for_request(
+    let client = integration_client(&state, provider, &connection)?;
+    let injection = Injection::for_proxied_request(
         provider,
         &connection.credentials,
         &connection.connection_config,
-        client_id.as_deref(),
+        client.as_ref().map(|(id, _)| id.as_str()),
+        client.as_ref().map(|(_, secret)| secret),
     )
     .map_err(|error| ApiError::engine(&error))?;
 
@@ -135,14 +136,15 @@ fn with_json_members(
     Ok(merged.bytes.into())
 }
 
-/// Returns the OAuth client id of the connection's integration, which the
-/// `oauth_client_id` template variable holds, for an `oauth2` provider. An
-/// integration without client credentials has none.
-fn integration_client_id(
+/// Returns the OAuth client id and secret of the connection's integration,
+/// which the `oauth_client_id` and `oauth_client_secret` template variables
+/// hold, for an `oauth2` provider. An integration without client
+/// credentials has none.
+fn integration_client(
     state: &AppState,
     provider: &Provider,
     connection: &ConnectionRecord,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<(String, Secret)>, ApiError> {
     if !matches!(provider.auth, Auth::Oauth2(_)) {
         return Ok(None);
     }
@@ -152,7 +154,7 @@ fn integration_client_id(
         .ok_or_else(|| ApiError::unknown_integration(&connection.provider_config_key))?;
     Ok(integration
         .credentials
-        .map(|credentials| credentials.client_id))
+        .map(|credentials| (credentials.client_id, credentials.client_secret)))
 }
 
 /// Rejects a path with a dot segment, because the URL parser here or the

@@ -1,6 +1,7 @@
 //! `/proxy/{path}` for providers that set members of the JSON request body
-//! (`proxy.body` and `inject` with `location: json_body`), against
-//! httpbin's `/anything`, which echoes the body it received.
+//! (`proxy.body` and `inject` with `location: json_body`), or that send
+//! the integration's OAuth client secret, against httpbin's `/anything`,
+//! which echoes the request it received.
 //!
 //! One httpbin and one Latchkey server serve every test of this file.
 
@@ -13,7 +14,7 @@ use serde_json::{json, Value};
 
 use support::latchkey::{send, Api, CatalogDir, CatalogServer};
 use support::peers::Httpbin;
-use support::{provider_file, random_hex};
+use support::{provider_file, random_hex, unused_oauth2_auth};
 
 struct Env {
     _httpbin: Httpbin,
@@ -48,6 +49,12 @@ const BASIC_AND_BODY_AUTH: &str = r#"  mode: basic
         name: privateKey
         value: "{{ username }}""#;
 
+/// An OAuth provider whose API reads `client_id:client_secret` from a
+/// header, as Etsy's does.
+const CLIENT_KEY_EXTRA: &str = r#"  headers:
+    x-api-key: "{{ oauth_client_id }}:{{ oauth_client_secret }}"
+"#;
+
 fn env() -> &'static Env {
     static ENV: OnceLock<Env> = OnceLock::new();
     ENV.get_or_init(|| {
@@ -72,6 +79,16 @@ fn env() -> &'static Env {
                 BASIC_AND_BODY_AUTH,
                 &base,
                 "",
+            ),
+        );
+        catalog.write(
+            "test-client-key",
+            &provider_file(
+                "test-client-key",
+                "Test client key",
+                &unused_oauth2_auth(&httpbin.base_url),
+                &base,
+                CLIENT_KEY_EXTRA,
             ),
         );
         let latchkey = CatalogServer::start(catalog, &[]);
@@ -299,4 +316,87 @@ async fn basic_header_and_body_member_sent() {
 fn base64_standard(text: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+#[tokio::test]
+async fn client_secret_reaches_header_only() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let key = format!("test-client-key-{}", random_hex(4));
+    let client_secret = format!("client-secret-{}", random_hex(8));
+    api.create_integration(&json!({
+        "unique_key": key,
+        "provider": "test-client-key",
+        "credentials": {
+            "type": "OAUTH2",
+            "client_id": "keystring-1",
+            "client_secret": client_secret,
+        },
+    }))
+    .await;
+    let id = format!("conn-{}", random_hex(6));
+    api.create_connection(&json!({
+        "provider_config_key": key,
+        "connection_id": id,
+        "credentials": { "type": "OAUTH2", "access_token": "token-1" },
+    }))
+    .await;
+
+    let reply = send(api.proxy(Method::GET, "/listings", &key, &id)).await;
+
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let echo = reply.json();
+    let expected = format!("keystring-1:{client_secret}");
+    assert_eq!(echo["headers"]["X-Api-Key"], expected.as_str());
+    assert_eq!(echo["headers"]["Authorization"], "Bearer token-1");
+
+    let integration = api.get(&format!("/integrations/{key}")).await;
+    assert_eq!(integration.status, StatusCode::OK, "{}", integration.text);
+    assert!(
+        !integration.text.contains(&client_secret),
+        "GET /integrations returns the client secret: {}",
+        integration.text
+    );
+    // The server may write the request line just after it sends the reply.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let logs = env.latchkey.server.logs();
+    assert!(
+        logs.contains(&id),
+        "no log line names the connection:\n{logs}"
+    );
+    assert!(
+        !logs.contains(&client_secret),
+        "the log carries the client secret"
+    );
+}
+
+#[tokio::test]
+async fn missing_client_secret_rejected() {
+    let api = env().latchkey.server.api();
+    let key = format!("test-client-key-{}", random_hex(4));
+    api.create_integration(&json!({ "unique_key": key, "provider": "test-client-key" }))
+        .await;
+    let id = format!("conn-{}", random_hex(6));
+    api.create_connection(&json!({
+        "provider_config_key": key,
+        "connection_id": id,
+        "credentials": { "type": "OAUTH2", "access_token": "token-1" },
+    }))
+    .await;
+
+    let reply = send(api.proxy(Method::GET, "/listings", &key, &id)).await;
+
+    // An integration without client credentials leaves both variables
+    // unset, as for any template that reads `oauth_client_id`.
+    assert_eq!(
+        reply.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        reply.text
+    );
+    assert_eq!(reply.error_code(), "template_error");
+    let message = reply.error_message();
+    assert!(message.contains("proxy.headers.x-api-key"), "{message}");
+    assert!(message.contains("oauth_client_secret"), "{message}");
+    assert!(message.contains("oauth_client_id"), "{message}");
 }
