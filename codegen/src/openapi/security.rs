@@ -526,3 +526,26 @@ fn code_list(names: &[&str]) -> String {
     let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
     quoted.join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BODY_KEY: &str = "name: p\ndisplay_name: P\nauth:\n  mode: api_key\n  inject:\n    location: json_body\n    name: auth.key\n    value: \"{{ api_key }}\"\nproxy:\n  base_url: https://p.example\n";
+
+    #[test]
+    fn body_credential_described() {
+        let provider = latchkey_catalog::parse_provider("p.yaml", BODY_KEY).expect("valid file");
+        let variables = ServerVariables::default();
+        let security = provider_security(&provider, &variables).expect("no codegen error");
+        assert!(
+            security.is_none(),
+            "OpenAPI has no scheme for a body member"
+        );
+
+        let credential = body_credential(&provider).expect("a body credential");
+        assert_eq!(credential["path"], "auth.key");
+        assert_eq!(credential["value"], "{{ api_key }}");
+        assert!(path_credential(&provider).is_none());
+    }
+}
