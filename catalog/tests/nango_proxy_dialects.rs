@@ -2,8 +2,9 @@
 //! the JSON body of proxied requests (`proxy.body`) and the token path of
 //! an MCP entry (`alternate_access_token_response_path`) and values of the
 //! raw token reply in proxy templates (`${credentials.raw.PATH}`) and the
-//! OAuth client secret (`${clientSecret}`), with the checks of the forms
-//! they convert into.
+//! OAuth client secret (`${clientSecret}`), dotted token-reply keys
+//! (`token_response_metadata`), with the checks of the forms they convert
+//! into.
 
 use latchkey_catalog::{
     import_nango, parse_provider, Auth, ImportReport, InjectLocation, Provider,
@@ -106,6 +107,23 @@ client-secret-param:
         app_secret: ${clientSecret}
     proxy:
         base_url: https://api.secret-param.test
+dotted-capture:
+    display_name: Dotted capture
+    auth_mode: OAUTH2
+    authorization_url: https://www.dotted-capture.test/launchpad/login
+    token_url: https://www.dotted-capture.test/launchpad/v1/token.json
+    token_response_metadata:
+        - installation.apiEndPoint
+        - team.id
+    proxy:
+        base_url: ${connectionConfig.installation.apiEndPoint}
+dotted-uncaptured:
+    display_name: Dotted uncaptured
+    auth_mode: OAUTH2
+    authorization_url: https://dotted-uncaptured.test/authorize
+    token_url: https://dotted-uncaptured.test/token
+    proxy:
+        base_url: https://${connectionConfig.site.host}/api
 dotted-body:
     display_name: Dotted body
     auth_mode: API_KEY
@@ -292,4 +310,39 @@ fn client_secret_scope_checked() {
             "{case}: {text}"
         );
     }
+}
+
+#[test]
+fn dotted_capture_keys_flattened() {
+    let (dir, _report) = import();
+    let provider = converted(&dir, "dotted-capture");
+    let Auth::Oauth2(settings) = &provider.auth else {
+        panic!("mode is {}", provider.auth.mode_name());
+    };
+    let captured: Vec<(&str, &str)> = settings
+        .token_response
+        .connection_config
+        .iter()
+        .map(|(key, path)| (key.as_str(), path.as_str()))
+        .collect();
+    assert_eq!(
+        captured,
+        [
+            ("installation_apiEndPoint", "installation.apiEndPoint"),
+            ("team_id", "team.id"),
+        ]
+    );
+    assert_eq!(provider.proxy.base_url, "{{ installation_apiEndPoint }}");
+    assert!(provider.connection_config["installation_apiEndPoint"].automated);
+    assert!(provider.connection_config["team_id"].automated);
+}
+
+#[test]
+fn dotted_entered_key_listed() {
+    let (_dir, report) = import();
+    let message = reason(&report, "dotted-uncaptured");
+    assert!(
+        message.contains("connection-config key `site.host` is not a template variable name"),
+        "{message}"
+    );
 }

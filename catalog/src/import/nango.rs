@@ -50,6 +50,9 @@ mod nango_app;
 #[path = "nango_body.rs"]
 mod nango_body;
 
+#[path = "nango_metadata.rs"]
+mod nango_metadata;
+
 /// The Nango modes that map onto a Latchkey mode.
 const MODES: [(&str, &str); 13] = [
     ("OAUTH2", "oauth2"),
@@ -190,6 +193,8 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
     };
     let inlined = inline_client_id_script(entry);
     let entry = inlined.as_ref().unwrap_or(entry);
+    let flattened = nango_metadata::flatten_dotted_keys(entry);
+    let entry = flattened.as_ref().unwrap_or(entry);
     check_known_keys(entry, mode)?;
     let app_entry;
     let entry = if mode == "app" {
@@ -1075,7 +1080,8 @@ impl<'a> Builder<'a> {
             let name = item
                 .as_str()
                 .ok_or_else(|| Reason::malformed(&format!("an item of `{key}` is not a string")))?;
-            let latchkey = latchkey_key(name).filter(|key| !RESERVED_NAMES.contains(&key.as_str()));
+            let latchkey = latchkey_key(&nango_metadata::flat_key(name))
+                .filter(|key| !RESERVED_NAMES.contains(&key.as_str()));
             let Some(latchkey) = latchkey else {
                 return Err(Reason::template(
                     key,
