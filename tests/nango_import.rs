@@ -44,10 +44,6 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
         1,
     ),
     (
-        "Nango field `refresh_token_response_metadata` has no Latchkey equivalent",
-        1,
-    ),
-    (
         "Nango field `require_client_certificate` has no Latchkey equivalent",
         5,
     ),
@@ -61,7 +57,7 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
     ("callback parameter that carries no authorization code", 1),
     ("credential placement with no Latchkey form", 1),
     ("grant type other than the standard one", 1),
-    ("template or key with no Latchkey form", 4),
+    ("template or key with no Latchkey form", 5),
     ("template variable filled by a post-connection script", 2),
     ("token expiry given as a remaining time", 1),
     ("token request body format with no Latchkey form", 1),

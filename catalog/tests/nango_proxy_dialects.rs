@@ -124,6 +124,28 @@ dotted-uncaptured:
     token_url: https://dotted-uncaptured.test/token
     proxy:
         base_url: https://${connectionConfig.site.host}/api
+refresh-capture:
+    display_name: Refresh capture
+    auth_mode: OAUTH2
+    authorization_url: https://auth.refresh-capture.test/oauth/authorize
+    token_url: https://auth.refresh-capture.test/oauth/token
+    token_response_metadata:
+        - restUrl
+    refresh_token_response_metadata:
+        - restUrl
+    proxy:
+        base_url: ${connectionConfig.restUrl}
+refresh-capture-other:
+    display_name: Refresh capture other
+    auth_mode: OAUTH2
+    authorization_url: https://auth.refresh-other.test/oauth/authorize
+    token_url: https://auth.refresh-other.test/oauth/token
+    token_response_metadata:
+        - restUrl
+    refresh_token_response_metadata:
+        - region
+    proxy:
+        base_url: ${connectionConfig.restUrl}
 dotted-body:
     display_name: Dotted body
     auth_mode: API_KEY
@@ -345,4 +367,27 @@ fn dotted_entered_key_listed() {
         message.contains("connection-config key `site.host` is not a template variable name"),
         "{message}"
     );
+}
+
+#[test]
+fn refresh_metadata_matching_converts() {
+    let (dir, report) = import();
+    let provider = converted(&dir, "refresh-capture");
+    let Auth::Oauth2(settings) = &provider.auth else {
+        panic!("mode is {}", provider.auth.mode_name());
+    };
+    assert_eq!(
+        settings
+            .token_response
+            .connection_config
+            .get("restUrl")
+            .map(String::as_str),
+        Some("restUrl")
+    );
+    let other = reason(&report, "refresh-capture-other");
+    assert!(
+        other.contains("`refresh_token_response_metadata` lists"),
+        "{other}"
+    );
+    assert!(other.contains("\"region\""), "{other}");
 }

@@ -107,6 +107,7 @@ const OAUTH_KEYS: &[&str] = &[
     "authorization_url_skip_encode",
     "authorization_url_replacements",
     "token_response_metadata",
+    "refresh_token_response_metadata",
     "redirect_uri_metadata",
     "token_expires_in_ms",
     "expires_in_unit",
@@ -1050,6 +1051,7 @@ impl<'a> Builder<'a> {
             }
             response.insert("default_expires_in".into(), seconds.into());
         }
+        nango_metadata::check_refresh_metadata(self.entry)?;
         let mut captured = Mapping::new();
         for (key, path) in self.metadata_keys("token_response_metadata")? {
             captured.insert(key.into(), path.into());

@@ -9,9 +9,12 @@
 //! stays dotted. As for keys with `-`, callers of the connection read the
 //! value under the new name.
 
+use std::collections::BTreeSet;
+
 use serde_yaml::{Mapping, Value};
 
 use super::sequence;
+use crate::import::Reason;
 
 /// The Nango keys that capture token-reply values.
 const METADATA_KEYS: [&str; 2] = ["token_response_metadata", "refresh_token_response_metadata"];
@@ -99,4 +102,34 @@ fn rewrite(value: &Value, renames: &[(String, String)]) -> Value {
         }
         other => other.clone(),
     }
+}
+
+/// Accepts `refresh_token_response_metadata` only when it lists the keys
+/// of `token_response_metadata`, because Latchkey captures the keys of
+/// `token_response.connection_config` from every token reply, the code
+/// exchange and each refresh alike (Bullhorn's `restUrl` changes on a
+/// refresh). Other lists would capture a key from a reply that Nango
+/// ignores.
+pub(super) fn check_refresh_metadata(entry: &Mapping) -> Result<(), Reason> {
+    if !entry.contains_key("refresh_token_response_metadata") {
+        return Ok(());
+    }
+    let names = |key: &str| -> BTreeSet<String> {
+        sequence(entry, key)
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect()
+    };
+    let initial = names("token_response_metadata");
+    let refresh = names("refresh_token_response_metadata");
+    if initial == refresh {
+        return Ok(());
+    }
+    Err(Reason::new(
+        "`refresh_token_response_metadata` that differs from `token_response_metadata`",
+        format!(
+            "`refresh_token_response_metadata` lists {refresh:?} and `token_response_metadata` lists {initial:?}, but Latchkey captures the same keys from every token reply"
+        ),
+    ))
 }
