@@ -146,6 +146,23 @@ refresh-capture-other:
         - region
     proxy:
         base_url: ${connectionConfig.restUrl}
+reserved-key:
+    display_name: Reserved key
+    auth_mode: API_KEY
+    proxy:
+        base_url: https://api.reserved-key.test
+        headers:
+            username: ${connectionConfig.username}
+            secret: ${apiKey}
+    connection_config:
+        username:
+            type: string
+            title: API Username
+no-key-place:
+    display_name: No key place
+    auth_mode: API_KEY
+    proxy:
+        base_url: https://api.no-key-place.test
 dotted-body:
     display_name: Dotted body
     auth_mode: API_KEY
@@ -390,4 +407,19 @@ fn refresh_metadata_matching_converts() {
         "{other}"
     );
     assert!(other.contains("\"region\""), "{other}");
+}
+
+#[test]
+fn unconvertible_key_entries_explained() {
+    let (_dir, report) = import();
+    let reserved = reason(&report, "reserved-key");
+    assert!(
+        reserved.contains("key `username` is a template variable that Latchkey reserves"),
+        "{reserved}"
+    );
+    let nowhere = reason(&report, "no-key-place");
+    assert!(
+        nowhere.contains("no proxy header, query parameter, path segment or body member"),
+        "{nowhere}"
+    );
 }

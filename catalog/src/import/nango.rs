@@ -1110,7 +1110,7 @@ impl<'a> Builder<'a> {
             Some(inject) => inject,
             None => self.key_path_segment().ok_or_else(|| {
                 Reason::credential_placement(
-                    "the API key is not sent in a header, query parameter or path segment",
+                    "no proxy header, query parameter, path segment or body member carries `${apiKey}`, so the entry names no place for the API key",
                 )
             })?,
         };
@@ -1470,9 +1470,11 @@ impl<'a> Builder<'a> {
                 }
             };
             if RESERVED_NAMES.contains(&key.as_str()) {
+                // Clients send entered keys under Nango's name, so a
+                // reserved one cannot be renamed.
                 return Err(Reason::template(
                     "connection_config",
-                    &format!("connection-config key `{key}` is not a template variable name"),
+                    &format!("connection-config key `{key}` is a template variable that Latchkey reserves for a credential or a built-in value, and clients send it under this name"),
                 ));
             }
             let field = self.field(&key, definition)?;
