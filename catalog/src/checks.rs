@@ -127,8 +127,28 @@ fn check_config_fields(
     patterns: &ConfigPatterns<'_>,
     problems: &mut Vec<Problem>,
 ) {
+    let credentials = credential_variables(&provider.auth);
     for (key, field) in &provider.connection_config {
         let base = format!("/connection_config/{}", escape_pointer(key));
+        // A credential variable of the mode would hide the key in the
+        // templates that see both, because credential values win.
+        if credential_variables_all().contains(&key.as_str()) && credentials.contains(&key.as_str())
+        {
+            let mut problem = Problem::new(
+                Code::InvalidKey,
+                base.clone(),
+                format!(
+                    "connection-config key `{key}` is a credential variable of `{}` mode",
+                    provider.auth.mode_name()
+                ),
+                Some(format!(
+                    "rename the key; the credential variables of this mode are {}",
+                    quoted(&credentials)
+                )),
+            );
+            problem.at_key = true;
+            problems.push(problem);
+        }
         let (Some(pattern), Some(compiled)) = (&field.pattern, patterns.by_key.get(key.as_str()))
         else {
             continue;

@@ -158,6 +158,17 @@ reserved-key:
         username:
             type: string
             title: API Username
+reserved-basic-key:
+    display_name: Reserved basic key
+    auth_mode: BASIC
+    proxy:
+        base_url: https://api.reserved-basic.test
+        headers:
+            x-user: ${connectionConfig.username}
+    connection_config:
+        username:
+            type: string
+            title: Account user
 no-key-place:
     display_name: No key place
     auth_mode: API_KEY
@@ -410,9 +421,21 @@ fn refresh_metadata_matching_converts() {
 }
 
 #[test]
+fn username_key_converts_outside_basic() {
+    let (dir, _report) = import();
+    let provider = converted(&dir, "reserved-key");
+    assert!(provider.connection_config.contains_key("username"));
+    assert_eq!(
+        provider.proxy.headers.get("username").map(String::as_str),
+        Some("{{ username }}")
+    );
+    assert_eq!(provider.auth.inject().name, "secret");
+}
+
+#[test]
 fn unconvertible_key_entries_explained() {
     let (_dir, report) = import();
-    let reserved = reason(&report, "reserved-key");
+    let reserved = reason(&report, "reserved-basic-key");
     assert!(
         reserved.contains("key `username` is a template variable that Latchkey reserves"),
         "{reserved}"
@@ -422,4 +445,38 @@ fn unconvertible_key_entries_explained() {
         nowhere.contains("no proxy header, query parameter, path segment or body member"),
         "{nowhere}"
     );
+}
+
+#[test]
+fn mode_credential_names_reserved() {
+    let file = |auth: &str, key: &str| {
+        format!("name: p\ndisplay_name: P\nauth:\n{auth}connection_config:\n  {key}: {{title: T, optional: true}}\nproxy:\n  base_url: https://p.example\n")
+    };
+    let api_key = "  mode: api_key\n  inject: {name: X-Key, value: \"{{ api_key }}\"}\n";
+    let basic = "  mode: basic\n";
+    let oauth2 = "  mode: oauth2\n  authorization_url: https://p.example/authorize\n  token_url: https://p.example/token\n";
+    let allowed = [
+        ("username in api_key mode", api_key, "username"),
+        ("password in oauth2 mode", oauth2, "password"),
+        ("api_key in basic mode", basic, "api_key"),
+    ];
+    for (case, auth, key) in allowed {
+        let result = parse_provider("p.yaml", &file(auth, key));
+        assert!(result.is_ok(), "{case}: {result:?}");
+    }
+    let rejected = [
+        ("api_key in api_key mode", api_key, "api_key"),
+        ("username in basic mode", basic, "username"),
+        ("password in basic mode", basic, "password"),
+    ];
+    for (case, auth, key) in rejected {
+        let error = parse_provider("p.yaml", &file(auth, key)).unwrap_err();
+        let text = format!("{error:?}");
+        assert!(
+            text.contains(&format!(
+                "connection-config key `{key}` is a credential variable"
+            )),
+            "{case}: {text}"
+        );
+    }
 }

@@ -163,16 +163,26 @@ const UUID_PATTERN: &str =
 
 static FIELD_KEY: LazyLock<Regex> =
     LazyLock::new(|| Regex::new("^[A-Za-z_][A-Za-z0-9_]*$").expect("valid regex"));
-/// Variable names that the engine fills and no connection-config key may take.
+/// Variable names that the engine fills and no connection-config key may
+/// take. The credential variables of the entry's mode are reserved too
+/// (see [`mode_credential_names`]).
 const RESERVED_NAMES: &[&str] = &[
     "access_token",
-    "api_key",
-    "username",
-    "password",
     "oauth_client_id",
     "oauth_client_secret",
     "random_token",
 ];
+
+/// Returns the credential variables of a Latchkey mode among `api_key`,
+/// `username` and `password`, which a connection-config key of that mode
+/// may not take.
+fn mode_credential_names(mode: &str) -> &'static [&'static str] {
+    match mode {
+        "api_key" => &["api_key"],
+        "basic" | "signature" => &["username", "password"],
+        _ => &[],
+    }
+}
 
 /// A converted entry: the document and the Latchkey mode name.
 pub(super) struct Converted {
@@ -1082,8 +1092,8 @@ impl<'a> Builder<'a> {
             let name = item
                 .as_str()
                 .ok_or_else(|| Reason::malformed(&format!("an item of `{key}` is not a string")))?;
-            let latchkey = latchkey_key(&nango_metadata::flat_key(name))
-                .filter(|key| !RESERVED_NAMES.contains(&key.as_str()));
+            let latchkey =
+                latchkey_key(&nango_metadata::flat_key(name)).filter(|key| !self.is_reserved(key));
             let Some(latchkey) = latchkey else {
                 return Err(Reason::template(
                     key,
@@ -1094,6 +1104,12 @@ impl<'a> Builder<'a> {
             keys.push((latchkey, name.to_owned()));
         }
         Ok(keys)
+    }
+
+    /// Checks whether a connection-config key would take a variable that
+    /// the engine fills in this entry's mode.
+    fn is_reserved(&self, key: &str) -> bool {
+        RESERVED_NAMES.contains(&key) || mode_credential_names(self.mode).contains(&key)
     }
 
     fn api_key(&mut self, auth: &mut Mapping) -> Result<(), Reason> {
@@ -1469,7 +1485,7 @@ impl<'a> Builder<'a> {
                     ))
                 }
             };
-            if RESERVED_NAMES.contains(&key.as_str()) {
+            if self.is_reserved(&key) {
                 // Clients send entered keys under Nango's name, so a
                 // reserved one cannot be renamed.
                 return Err(Reason::template(
