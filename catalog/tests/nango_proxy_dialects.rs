@@ -174,6 +174,16 @@ no-key-place:
     auth_mode: API_KEY
     proxy:
         base_url: https://api.no-key-place.test
+token-header:
+    display_name: Token header
+    auth_mode: OAUTH2
+    authorization_url: https://token-header.test/admin/oauth/authorize
+    token_url: https://token-header.test/admin/oauth/access_token
+    proxy:
+        base_url: https://token-header.test
+        headers:
+            x-shop-access-token: ${accessToken}
+            accept: application/json
 dotted-body:
     display_name: Dotted body
     auth_mode: API_KEY
@@ -479,4 +489,20 @@ fn mode_credential_names_reserved() {
             "{case}: {text}"
         );
     }
+}
+
+#[test]
+fn oauth_token_header_becomes_inject() {
+    let (dir, _report) = import();
+    let provider = converted(&dir, "token-header");
+    let inject = provider.auth.inject();
+    assert_eq!(inject.location, InjectLocation::Header);
+    assert_eq!(inject.name, "x-shop-access-token");
+    assert_eq!(inject.value, "{{ access_token }}");
+    assert!(inject.additional.is_empty());
+    assert_eq!(
+        provider.proxy.headers.get("accept").map(String::as_str),
+        Some("application/json")
+    );
+    assert!(!provider.proxy.headers.contains_key("x-shop-access-token"));
 }

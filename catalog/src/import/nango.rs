@@ -672,8 +672,19 @@ impl<'a> Builder<'a> {
         let mut auth = Mapping::new();
         auth.insert("mode".into(), self.mode.into());
         match self.mode {
-            "oauth2" => self.oauth2(&mut auth)?,
-            "oauth2_client_credentials" => self.client_credentials(&mut auth)?,
+            "oauth2" | "oauth2_client_credentials" => {
+                if self.mode == "oauth2" {
+                    self.oauth2(&mut auth)?;
+                } else {
+                    self.client_credentials(&mut auth)?;
+                }
+                // A token in another header than `Authorization`, such as
+                // Shopify's `X-Shopify-Access-Token`, replaces the bearer
+                // default, because the API reads it there.
+                if let Some(inject) = self.inject()? {
+                    auth.insert("inject".into(), Value::Mapping(inject));
+                }
+            }
             "api_key" => self.api_key(&mut auth)?,
             "mcp_oauth2" => self.mcp_oauth2(&mut auth)?,
             "oauth1" => self.oauth1(&mut auth)?,
