@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Inject, ScopeEncoding, TokenResponse};
+use crate::{Inject, ScopeEncoding};
 
 /// OAuth for an MCP server. The endpoints come from discovery, starting at
 /// `server_url`: the protected-resource metadata (RFC 9728), then the
@@ -51,11 +51,10 @@ pub struct McpOAuth2 {
     /// and never more than half the token's lifetime.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_margin_seconds: Option<u64>,
-    /// Paths of the token reply. The schema allows only
-    /// `access_token_fallback`, for Slack's user token at
-    /// `authed_user.access_token`.
-    #[serde(default, skip_serializing_if = "is_default_response")]
-    pub token_response: TokenResponse,
+    /// Where the token reply has the access token when it is not at
+    /// `access_token`.
+    #[serde(default, skip_serializing_if = "McpTokenResponse::is_empty")]
+    pub token_response: McpTokenResponse,
     /// Placement of the access token in proxied requests; an
     /// `Authorization: Bearer` header when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,8 +81,20 @@ pub enum RegistrationValue {
     List(Vec<String>),
 }
 
-fn is_default_response(response: &TokenResponse) -> bool {
-    *response == TokenResponse::default()
+/// The token-reply path of an `mcp_oauth2` definition: only the fallback
+/// of the access token, as in `oauth2`'s `token_response`, for Slack's user
+/// token at `authed_user.access_token`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpTokenResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_fallback: Option<String>,
+}
+
+impl McpTokenResponse {
+    fn is_empty(&self) -> bool {
+        self.access_token_fallback.is_none()
+    }
 }
 
 fn default_scope_separator() -> String {

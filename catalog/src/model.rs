@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::mcp::{ClientRegistration, McpOAuth2, RegistrationValue};
+pub use crate::mcp::{ClientRegistration, McpOAuth2, McpTokenResponse, RegistrationValue};
 pub use crate::oauth1::{OAuth1, SignatureLocation, SignatureMethod, Tba, TokenMethod};
 pub use crate::signing::{
     AwsSigV4, Signature, SignatureAlgorithm, SignatureEncoding, TimestampFormat,

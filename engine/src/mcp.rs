@@ -17,7 +17,7 @@ use std::fmt;
 use http::header::{ACCEPT, WWW_AUTHENTICATE};
 use latchkey_catalog::{
     Auth, ClientAuth, ClientRegistration, McpOAuth2, OAuth2, Provider, RegistrationValue,
-    TokenBodyFormat,
+    TokenBodyFormat, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -115,7 +115,10 @@ impl McpSetup {
             pkce: true,
             refresh_margin_seconds: mcp.refresh_margin_seconds,
             refreshable: true,
-            token_response: mcp.token_response.clone(),
+            token_response: TokenResponse {
+                access_token_fallback: mcp.token_response.access_token_fallback.clone(),
+                ..TokenResponse::default()
+            },
             callback_connection_config: BTreeMap::new(),
             callback_code_param: None,
             inject: mcp.inject.clone(),
