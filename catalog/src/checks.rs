@@ -906,8 +906,8 @@ fn check_templates(
         for variable in used {
             let is_config = provider.connection_config.contains_key(&variable);
             let is_credential = field.credentials && credentials.contains(&variable.as_str());
-            // Only a refresh request sees the refresh token, and only what
-            // proxied requests carry sees the last token reply.
+            // Only a refresh request reads the refresh token, and only the
+            // templates of proxied requests read the last token reply.
             let is_credential = is_credential
                 && (variable != "refresh_token"
                     || field.pointer.starts_with("/auth/refresh_request"))

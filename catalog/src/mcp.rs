@@ -51,7 +51,7 @@ pub struct McpOAuth2 {
     /// and never more than half the token's lifetime.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_margin_seconds: Option<u64>,
-    /// Where the token reply has the access token when it is not at
+    /// The path of the access token in a token reply that has none at
     /// `access_token`.
     #[serde(default, skip_serializing_if = "McpTokenResponse::is_empty")]
     pub token_response: McpTokenResponse,
