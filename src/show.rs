@@ -539,10 +539,17 @@ fn render_injection(
     config: &ConnectionConfig,
 ) -> anyhow::Result<()> {
     let credentials = placeholder_credentials(&provider.auth);
-    let injection = Injection::for_request(provider, &credentials, config, Some("<client_id>"))?;
+    let client_secret = Secret::new("<client_secret>");
+    let injection = Injection::for_proxied_request(
+        provider,
+        &credentials,
+        config,
+        Some("<client_id>"),
+        Some(&client_secret),
+    )?;
     if !provider.auth.injects_credential() {
         line(out, "credential", "none");
-        render_static(out, &injection.headers, &injection.query);
+        render_static(out, &injection.headers, &injection.query, &injection.body);
         return Ok(());
     }
     if provider.auth.signs_requests() {
@@ -553,7 +560,7 @@ fn render_injection(
             _ => "a signature computed for each request",
         };
         line(out, "credential", credential);
-        render_static(out, &injection.headers, &injection.query);
+        render_static(out, &injection.headers, &injection.query, &injection.body);
         return Ok(());
     }
     let inject = provider.auth.inject();
@@ -572,6 +579,10 @@ fn render_injection(
         .iter()
         .filter(|location| **location == InjectLocation::Query)
         .count();
+    let body_count = locations
+        .iter()
+        .filter(|location| **location == InjectLocation::JsonBody)
+        .count();
     let static_headers = injection
         .headers
         .len()
@@ -581,7 +592,13 @@ fn render_injection(
         injection.query.len().checked_sub(query_count).context(
             "the engine added fewer credential query parameters than the provider declares",
         )?;
+    let static_body = injection
+        .body
+        .len()
+        .checked_sub(body_count)
+        .context("the engine added fewer credential body members than the provider declares")?;
     let mut credential_headers = injection.headers[static_headers..].iter();
+    let mut credential_body = injection.body[static_body..].iter();
     let mut credential_query = injection.query[static_query..].iter();
     let mut credential_segments = injection.path_segments.iter();
     let templates =
@@ -607,6 +624,15 @@ fn render_injection(
                     .context("the engine added no credential path segment")?;
                 format!("path segment /{value} after the base URL's path")
             }
+            InjectLocation::JsonBody => {
+                let (path, value) = credential_body
+                    .next()
+                    .context("the engine added no credential body member")?;
+                format!(
+                    "JSON body member {path}: {}",
+                    redact_encoded_placeholders(value)
+                )
+            }
         };
         line(out, "credential", &credential);
         line(out, "credential template", template);
@@ -615,6 +641,7 @@ fn render_injection(
         out,
         &injection.headers[..static_headers],
         &injection.query[..static_query],
+        &injection.body[..static_body],
     );
     Ok(())
 }
@@ -623,6 +650,7 @@ fn render_static<N: std::fmt::Display>(
     out: &mut String,
     headers: &[(N, latchkey_engine::HeaderValue)],
     query: &[(String, String)],
+    body: &[(String, String)],
 ) {
     for (name, value) in headers {
         let value = value.to_str().unwrap_or("<not visible ASCII>");
@@ -630,6 +658,9 @@ fn render_static<N: std::fmt::Display>(
     }
     for (name, value) in query {
         line(out, "static query", &format!("{name}={value}"));
+    }
+    for (path, value) in body {
+        line(out, "static JSON body member", &format!("{path}: {value}"));
     }
 }
 

@@ -1,7 +1,7 @@
 //! Token endpoint quirks against oauth2-mock-server, whose replies each test
 //! rewrites for its own client id: a refresh reply without `refresh_token`,
-//! `expires_in` sent as a string, and refresh errors sent with HTTP 200 or
-//! as an HTML 503 page.
+//! `expires_in` sent as a string, refresh errors sent with HTTP 200 or as
+//! an HTML 503 page, and a connection-config value that a refresh changes.
 //!
 //! One mock and one Latchkey server serve every test of this file.
 
@@ -19,6 +19,9 @@ use support::peers::MockOAuth;
 use support::{credential, provider_file, random_hex, text_at};
 
 const PROVIDER: &str = "test-mock-oauth";
+/// A provider that captures `restUrl` from every token reply, as Bullhorn's
+/// definition does.
+const CAPTURE_PROVIDER: &str = "test-mock-oauth-capture";
 
 struct Env {
     mock: MockOAuth,
@@ -40,6 +43,18 @@ fn env() -> &'static Env {
         catalog.write(
             PROVIDER,
             &provider_file(PROVIDER, "Test mock OAuth", &auth, &mock.issuer, ""),
+        );
+        let capture =
+            format!("{auth}\n  token_response:\n    connection_config: {{restUrl: restUrl}}");
+        catalog.write(
+            CAPTURE_PROVIDER,
+            &provider_file(
+                CAPTURE_PROVIDER,
+                "Test mock OAuth capture",
+                &capture,
+                &mock.issuer,
+                "connection_config:\n  restUrl: {title: REST URL, automated: true}\n",
+            ),
         );
         let latchkey = CatalogServer::start(catalog, &[]);
         Env { mock, latchkey }
@@ -430,4 +445,56 @@ async fn rejected_refresh_not_retried_until_forced() {
         Some(0),
         "{recovered}"
     );
+}
+
+#[tokio::test]
+async fn refresh_reply_updates_captured_value() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let client_id = format!("capture-{}", random_hex(4));
+    let key = format!("mock-{client_id}");
+    api.create_integration(&json!({
+        "unique_key": key,
+        "provider": CAPTURE_PROVIDER,
+        "credentials": {
+            "type": "OAUTH2",
+            "client_id": client_id,
+            "client_secret": format!("secret-{}", random_hex(8)),
+            "scopes": "read",
+        },
+    }))
+    .await;
+    let client = Client { client_id, key };
+    let first_url = "https://rest1.example/rest-services/e1/";
+    let second_url = "https://rest7.example/rest-services/e1/";
+    env.mock
+        .set_reply(
+            &client.client_id,
+            "authorization_code",
+            json!({ "merge": { "restUrl": first_url } }),
+        )
+        .await;
+    let (_, id) = connect(&api, &client).await;
+
+    let connected = api.connection(&client.key, &id, Some(false)).await;
+    assert_eq!(connected["connection_config"]["restUrl"], first_url);
+
+    env.mock
+        .set_reply(
+            &client.client_id,
+            "refresh_token",
+            json!({ "merge": { "restUrl": second_url } }),
+        )
+        .await;
+    let refreshed = api.connection(&client.key, &id, Some(true)).await;
+    assert_eq!(refreshed["connection_config"]["restUrl"], second_url);
+    let stored = api.connection(&client.key, &id, Some(false)).await;
+    assert_eq!(stored["connection_config"]["restUrl"], second_url);
+
+    // A refresh reply without the member keeps the stored value.
+    env.mock
+        .set_reply(&client.client_id, "refresh_token", json!({}))
+        .await;
+    let kept = api.connection(&client.key, &id, Some(true)).await;
+    assert_eq!(kept["connection_config"]["restUrl"], second_url);
 }

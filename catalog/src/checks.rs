@@ -79,6 +79,7 @@ pub(crate) fn check(provider: &Provider, expected_name: Option<&str>) -> Vec<Pro
     check_auth_details(provider, &mut problems);
     check_post_connection_keys(provider, &mut problems);
     crate::integration_defaults::check_credential_fields(provider, &mut problems);
+    crate::json_body::check_json_body_paths(provider, &mut problems);
     let mut unique: Vec<Problem> = Vec::with_capacity(problems.len());
     for problem in problems {
         if !unique
@@ -153,8 +154,28 @@ fn check_config_fields(
     patterns: &ConfigPatterns<'_>,
     problems: &mut Vec<Problem>,
 ) {
+    let credentials = credential_variables(&provider.auth);
     for (key, field) in &provider.connection_config {
         let base = format!("/connection_config/{}", escape_pointer(key));
+        // A credential variable of the mode would hide the key in the
+        // templates that see both, because credential values win.
+        if credential_variables_all().contains(&key.as_str()) && credentials.contains(&key.as_str())
+        {
+            let mut problem = Problem::new(
+                Code::InvalidKey,
+                base.clone(),
+                format!(
+                    "connection-config key `{key}` is a credential variable of `{}` mode",
+                    provider.auth.mode_name()
+                ),
+                Some(format!(
+                    "rename the key; the credential variables of this mode are {}",
+                    quoted(&credentials)
+                )),
+            );
+            problem.at_key = true;
+            problems.push(problem);
+        }
         let (Some(pattern), Some(compiled)) = (&field.pattern, patterns.by_key.get(key.as_str()))
         else {
             continue;
@@ -451,8 +472,29 @@ struct TemplateField<'a> {
 
 /// The variable with a fresh random value per request.
 const RANDOM_VARIABLE: &str = "random_token";
+/// The variable with the last token reply of a `two_step` or `session`
+/// connection, whose members templates read as `raw.PATH`.
+const RAW_REPLY_VARIABLE: &str = "raw";
 /// The variable with the integration's OAuth client id.
 const CLIENT_ID_VARIABLE: &str = "oauth_client_id";
+/// The variable with the integration's OAuth client secret, which only the
+/// credential places, headers, query parameters and body members of an
+/// `oauth2` provider's proxied requests see.
+const CLIENT_SECRET_VARIABLE: &str = "oauth_client_secret";
+
+/// Checks whether `pointer` is a template that may read the integration's
+/// client secret.
+fn sees_client_secret(auth: &Auth, pointer: &str) -> bool {
+    let proxied = [
+        "/auth/inject/",
+        "/proxy/headers/",
+        "/proxy/query/",
+        "/proxy/body/",
+    ]
+    .iter()
+    .any(|prefix| pointer.starts_with(prefix));
+    proxied && matches!(auth, Auth::Oauth2(_))
+}
 
 fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
     let mut fields = Vec::new();
@@ -589,14 +631,15 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
     let proxied = [
         ("/proxy/headers", &provider.proxy.headers),
         ("/proxy/query", &provider.proxy.query),
+        ("/proxy/body", &provider.proxy.body),
     ];
     let verification = provider
         .proxy
         .verification
         .as_ref()
         .map(|verification| ("/proxy/verification/headers", &verification.headers));
-    // The proxy headers and query parameters of a two_step or session
-    // provider may carry its credential fields, because one `inject` cannot
+    // The proxy headers, query parameters and body members of a two_step or
+    // session provider may carry its credential fields, because one `inject` cannot
     // place every value that such a provider's API expects.
     let proxy_credentials = matches!(provider.auth, Auth::TwoStep(_) | Auth::Session(_));
     for (base, map) in proxied.into_iter().chain(verification) {
@@ -877,6 +920,7 @@ fn credential_variables(auth: &Auth) -> Vec<&str> {
         Auth::Basic(_) => vec!["username", "password"],
         Auth::TwoStep(two_step) | Auth::Session(two_step) => ["access_token", "refresh_token"]
             .into_iter()
+            .chain(std::iter::once(RAW_REPLY_VARIABLE))
             .chain(two_step.credentials.keys().map(String::as_str))
             .collect(),
         Auth::Signature(_) => vec!["username", "password"],
@@ -964,12 +1008,18 @@ fn check_templates(
         for variable in used {
             let is_config = provider.connection_config.contains_key(&variable);
             let is_credential = field.credentials && credentials.contains(&variable.as_str());
-            // Only a refresh request sees the refresh token.
+            // Only a refresh request reads the refresh token, and only the
+            // templates of proxied requests read the last token reply.
             let is_credential = is_credential
                 && (variable != "refresh_token"
-                    || field.pointer.starts_with("/auth/refresh_request"));
+                    || field.pointer.starts_with("/auth/refresh_request"))
+                && (variable != RAW_REPLY_VARIABLE
+                    || !(field.pointer.starts_with("/auth/token_request")
+                        || field.pointer.starts_with("/auth/refresh_request")));
             let is_random = field.random && variable == RANDOM_VARIABLE;
             let is_client_id = field.client_id && variable == CLIENT_ID_VARIABLE;
+            let is_client_secret = variable == CLIENT_SECRET_VARIABLE
+                && sees_client_secret(&provider.auth, &field.pointer);
             let is_entered = is_entered_credentials(&provider.auth, &field.pointer, &variable);
             let is_step_reply = is_earlier_step_reply(&field.pointer, &variable);
             let is_cookies = is_captured_cookies(&provider.auth, &field.pointer, &variable);
@@ -977,6 +1027,7 @@ fn check_templates(
                 || is_credential
                 || is_random
                 || is_client_id
+                || is_client_secret
                 || is_entered
                 || is_step_reply
                 || is_cookies
@@ -1002,6 +1053,15 @@ fn check_templates(
                         provider.auth.mode_name()
                     ),
                     "`oauth_client_id` is available in `auth.inject.value`, `proxy.headers`, `proxy.query` and `proxy.verification.headers` of the OAuth modes".to_owned(),
+                )
+            } else if variable == CLIENT_SECRET_VARIABLE {
+                (
+                    Code::UndeclaredVariable,
+                    format!(
+                        "template variable `{variable}` is not available in this field of `{}` mode",
+                        provider.auth.mode_name()
+                    ),
+                    "`oauth_client_secret` is available in `auth.inject`, `proxy.headers`, `proxy.query` and `proxy.body` of `oauth2` mode".to_owned(),
                 )
             } else if is_credential_name && !field.credentials {
                 (

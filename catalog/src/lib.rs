@@ -22,6 +22,7 @@ mod diagnostic;
 mod document;
 mod import;
 mod integration_defaults;
+mod json_body;
 mod jwt;
 mod load;
 mod mcp;

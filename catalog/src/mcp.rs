@@ -51,6 +51,10 @@ pub struct McpOAuth2 {
     /// and never more than half the token's lifetime.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_margin_seconds: Option<u64>,
+    /// The path of the access token in a token reply that has none at
+    /// `access_token`.
+    #[serde(default, skip_serializing_if = "McpTokenResponse::is_empty")]
+    pub token_response: McpTokenResponse,
     /// Placement of the access token in proxied requests; an
     /// `Authorization: Bearer` header when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,6 +79,22 @@ pub enum ClientRegistration {
 pub enum RegistrationValue {
     Text(String),
     List(Vec<String>),
+}
+
+/// The token-reply path of an `mcp_oauth2` definition: only the fallback
+/// of the access token, as in `oauth2`'s `token_response`, for Slack's user
+/// token at `authed_user.access_token`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct McpTokenResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_fallback: Option<String>,
+}
+
+impl McpTokenResponse {
+    fn is_empty(&self) -> bool {
+        self.access_token_fallback.is_none()
+    }
 }
 
 fn default_scope_separator() -> String {

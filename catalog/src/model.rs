@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::mcp::{ClientRegistration, McpOAuth2, RegistrationValue};
+pub use crate::mcp::{ClientRegistration, McpOAuth2, McpTokenResponse, RegistrationValue};
 pub use crate::oauth1::{OAuth1, SignatureLocation, SignatureMethod, Tba, TokenMethod};
 pub use crate::signing::{
     AwsSigV4, Signature, SignatureAlgorithm, SignatureEncoding, TimestampFormat,
@@ -623,6 +623,9 @@ pub enum InjectLocation {
     /// the proxied request, as in Telegram's `/bot<token>/getMe`. `name`
     /// is not used.
     PathSegment,
+    /// A member of the JSON object body, at the dot-separated path `name`
+    /// (`auth.key` is `key` inside the object `auth`).
+    JsonBody,
 }
 
 /// One per-connection value.
@@ -734,6 +737,10 @@ pub struct Proxy {
     /// Static query parameters added to every proxied request.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub query: BTreeMap<String, String>,
+    /// Members set in the JSON object body of every proxied request, by
+    /// dot-separated path; values are templates of the connection config.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub body: BTreeMap<String, String>,
     /// When and how long to wait before retrying a proxied request.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<Retry>,

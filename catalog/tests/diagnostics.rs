@@ -160,7 +160,7 @@ const CASES: &[Case] = &[
     Case {
         name: "reserved_connection_config_key",
         file_name: "demo.yaml",
-        edits: &[("connection_config:\n", "connection_config:\n  password:\n    title: Password\n")],
+        edits: &[("connection_config:\n", "connection_config:\n  access_token:\n    title: Token\n")],
     },
     Case {
         name: "reserved_token_param",

@@ -167,18 +167,20 @@ fn every_builtin_document_has_both_routes() {
         let has_scheme = document["components"]["securitySchemes"]
             .get("providerAuth")
             .is_some();
-        // A credential in the URL path has no OpenAPI scheme; the document
-        // describes it in `x-latchkey-path-credential` instead.
+        // A credential in the URL path or the JSON body has no OpenAPI
+        // scheme; the document describes it in `x-latchkey-path-credential`
+        // or `x-latchkey-body-credential` instead.
         let in_path = document.get("x-latchkey-path-credential").is_some();
+        let in_body = document.get("x-latchkey-body-credential").is_some();
         assert_eq!(
-            has_scheme || in_path,
+            has_scheme || in_path || in_body,
             provider.auth.injects_credential(),
             "provider `{name}`"
         );
-        if in_path {
+        if in_path || in_body {
             assert!(
                 !has_scheme,
-                "provider `{name}`: a path credential and a scheme"
+                "provider `{name}`: a path or body credential and a scheme"
             );
         }
         if has_scheme {

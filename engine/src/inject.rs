@@ -4,8 +4,10 @@ use http::{HeaderName, HeaderValue};
 use latchkey_catalog::{AppToken, Auth, InjectLocation, Provider};
 use serde_json::Value;
 
-use crate::template::{config_variables, render, uses_unset_optional, with_random_token};
-use crate::{ConnectionConfig, Credentials, EngineError, SessionCredentials};
+use crate::template::{
+    config_variables, render, uses_unset_optional, variable_paths, with_random_token,
+};
+use crate::{ConnectionConfig, Credentials, EngineError, Secret, SessionCredentials};
 
 /// The headers and query parameters to add to one outgoing request: the
 /// provider's static `proxy.headers` and `proxy.query`, then the credential.
@@ -22,6 +24,11 @@ pub struct Injection {
     /// to be one segment. They are secrets, so a URL that contains them
     /// must not be logged.
     pub path_segments: Vec<String>,
+    /// In order: the provider's `proxy.body` members, then the credential's
+    /// `json_body` places, each a dot-separated path and its value, to set
+    /// in the JSON object body with [`crate::merge_json_body`]. They may
+    /// carry the credential, so they must not be logged.
+    pub body: Vec<(String, String)>,
 }
 
 impl Injection {
@@ -32,17 +39,38 @@ impl Injection {
     ///
     /// `oauth_client_id` is the integration's OAuth client id: `client_id`
     /// for an `oauth2` connection, and the credential's own for an
-    /// `oauth2_client_credentials` one. No template can read the client
-    /// secret. `random_token` is a fresh random value for this request.
+    /// `oauth2_client_credentials` one. These templates cannot read the
+    /// client secret ([`Injection::for_proxied_request`] can).
+    /// `random_token` is a fresh random value for this request.
     pub fn for_request(
         provider: &Provider,
         credentials: &Credentials,
         config: &ConnectionConfig,
         client_id: Option<&str>,
     ) -> Result<Injection, EngineError> {
+        Injection::for_proxied_request(provider, credentials, config, client_id, None)
+    }
+
+    /// Renders as [`Injection::for_request`] does, for a request of the
+    /// proxy, where `oauth_client_secret` is the integration's OAuth client
+    /// secret when it is given. A header whose template reads the secret
+    /// is marked sensitive.
+    pub fn for_proxied_request(
+        provider: &Provider,
+        credentials: &Credentials,
+        config: &ConnectionConfig,
+        client_id: Option<&str>,
+        client_secret: Option<&Secret>,
+    ) -> Result<Injection, EngineError> {
         check_mode(provider, credentials)?;
         let mut vars = with_random_token(&config_variables(provider, config));
         if let Value::Object(object) = &mut vars {
+            if let Some(secret) = client_secret {
+                object.insert(
+                    CLIENT_SECRET_VARIABLE.to_owned(),
+                    Value::String(secret.expose().to_owned()),
+                );
+            }
             object.extend(credential_variables(provider, credentials));
             let client_id = match credentials {
                 Credentials::ClientCredentials { client_id, .. } => Some(client_id.as_str()),
@@ -65,7 +93,9 @@ impl Injection {
             let value = render(&provider.name, &field, template, &vars)?;
             let (name, mut value) = header(&provider.name, &field, name, &value)?;
             // The proxy headers of these modes may carry credential fields.
-            if matches!(provider.auth, Auth::TwoStep(_) | Auth::Session(_)) {
+            if matches!(provider.auth, Auth::TwoStep(_) | Auth::Session(_))
+                || reads_client_secret(template)
+            {
                 value.set_sensitive(true);
             }
             injection.headers.push((name, value));
@@ -77,6 +107,14 @@ impl Injection {
             let field = format!("proxy.query.{name}");
             let value = render(&provider.name, &field, template, &vars)?;
             injection.query.push((name.clone(), value));
+        }
+        for (path, template) in &provider.proxy.body {
+            if uses_unset_optional(provider, template, &vars) {
+                continue;
+            }
+            let field = format!("proxy.body.{path}");
+            let value = render(&provider.name, &field, template, &vars)?;
+            injection.body.push((path.clone(), value));
         }
 
         // A `none` provider has no credential, and a signing mode adds its
@@ -113,10 +151,20 @@ impl Injection {
                     check_path_segment(&provider.name, &field, &value)?;
                     injection.path_segments.push(value);
                 }
+                InjectLocation::JsonBody => injection.body.push((name.clone(), value)),
             }
         }
         Ok(injection)
     }
+}
+
+/// The template variable of the integration's OAuth client secret.
+const CLIENT_SECRET_VARIABLE: &str = "oauth_client_secret";
+
+fn reads_client_secret(template: &str) -> bool {
+    variable_paths(template)
+        .iter()
+        .any(|path| path == CLIENT_SECRET_VARIABLE)
 }
 
 /// Rejects a rendered credential that is not exactly one path segment. The
@@ -221,6 +269,7 @@ pub(crate) fn credential_variables(
                 "access_token",
                 credentials.token.access_token.expose(),
             ));
+            variables.push(("raw".to_owned(), credentials.token.raw.clone()));
             variables
         }
         Credentials::None {} | Credentials::Signature { .. } | Credentials::AwsSigV4 { .. } => {
@@ -809,6 +858,133 @@ proxy: {base_url: "https://broken.example"}
         assert_eq!(
             err.to_string(),
             "provider `github` uses auth mode `oauth2`, but the connection holds API_KEY credentials"
+        );
+    }
+    const RAW_REPLY_QUERY: &str = r#"
+name: shop
+display_name: Shop
+auth:
+  mode: two_step
+  credentials:
+    email: {title: Email}
+  token_request:
+    url: https://api.shop.example/login
+    params: {user: "{{ email }}"}
+  token_response: {access_token: authToken}
+  inject: {location: query, name: authToken, value: "{{ access_token }}"}
+proxy:
+  base_url: https://api.shop.example
+  query:
+    account_id: "{{ raw.accountID }}"
+"#;
+
+    fn two_step_credentials(raw: Value) -> Credentials {
+        Credentials::TwoStep(crate::TwoStepCredentials {
+            fields: [("email".to_owned(), Secret::new("a@b.example"))].into(),
+            token: OAuth2Token {
+                access_token: Secret::new("t-1"),
+                refresh_token: None,
+                expires_at: None,
+                obtained_at: chrono::Utc::now(),
+                raw,
+            },
+        })
+    }
+
+    #[test]
+    fn raw_reply_value_in_query() {
+        let provider = provider_from_yaml(RAW_REPLY_QUERY);
+        let cases = [
+            (
+                "string",
+                json!({"authToken": "t-1", "accountID": "acc-7"}),
+                "acc-7",
+            ),
+            ("number", json!({"authToken": "t-1", "accountID": 42}), "42"),
+        ];
+        for (case, raw, expected) in cases {
+            let injection =
+                Injection::for_request(&provider, &two_step_credentials(raw), &config(&[]), None)
+                    .expect(case);
+            let query: Vec<(&str, &str)> = injection
+                .query
+                .iter()
+                .map(|(name, value)| (name.as_str(), value.as_str()))
+                .collect();
+            assert_eq!(
+                query,
+                [("account_id", expected), ("authToken", "t-1")],
+                "{case}"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_raw_reply_value_named() {
+        let provider = provider_from_yaml(RAW_REPLY_QUERY);
+        let credentials = two_step_credentials(json!({"authToken": "t-1"}));
+
+        let err = Injection::for_request(&provider, &credentials, &config(&[]), None).unwrap_err();
+        let text = err.to_string();
+
+        assert!(text.contains("field `proxy.query.account_id`"), "{text}");
+        assert!(text.contains("`raw.accountID`"), "{text}");
+        assert!(!text.contains("t-1"), "{text}");
+    }
+    const CLIENT_KEY_HEADER: &str = r#"
+name: shop-oauth
+display_name: Shop
+auth:
+  mode: oauth2
+  authorization_url: https://shop.example/oauth/connect
+  token_url: https://api.shop.example/oauth/token
+proxy:
+  base_url: https://api.shop.example
+  headers:
+    x-api-key: "{{ oauth_client_id }}:{{ oauth_client_secret }}"
+    x-plain: fixed
+"#;
+
+    #[test]
+    fn client_secret_header_sensitive() {
+        let provider = provider_from_yaml(CLIENT_KEY_HEADER);
+        let secret = Secret::new("shared-secret");
+        let injection = Injection::for_proxied_request(
+            &provider,
+            &oauth2_credentials("t-1"),
+            &config(&[]),
+            Some("keystring"),
+            Some(&secret),
+        )
+        .expect("renders");
+        let header = |name: &str| {
+            injection
+                .headers
+                .iter()
+                .find(|(header, _)| header == name)
+                .map(|(_, value)| value.clone())
+                .unwrap_or_else(|| panic!("no {name} header"))
+        };
+        assert_eq!(header("x-api-key"), "keystring:shared-secret");
+        assert!(header("x-api-key").is_sensitive());
+        assert!(!header("x-plain").is_sensitive());
+    }
+
+    #[test]
+    fn client_secret_absent_outside_proxy() {
+        let provider = provider_from_yaml(CLIENT_KEY_HEADER);
+        let err = Injection::for_request(
+            &provider,
+            &oauth2_credentials("t-1"),
+            &config(&[]),
+            Some("keystring"),
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("field `proxy.headers.x-api-key`"), "{text}");
+        assert!(
+            text.contains("undefined variable `oauth_client_secret`"),
+            "{text}"
         );
     }
 }

@@ -10,6 +10,7 @@ mod cookies;
 mod credentials;
 mod error;
 mod inject;
+mod json_body;
 mod jwt;
 mod jwt_keys;
 mod lifecycle;
@@ -42,6 +43,7 @@ pub use credentials::{
 pub use error::{EngineError, ProviderErrorKind};
 pub use http::HeaderValue;
 pub use inject::Injection;
+pub use json_body::{merge_json_body, JsonBodyError, MergedBody};
 pub use jwt::{
     check_entered_values, sign_assertion, JwtCredentials, SignedAssertion, JWT_BEARER_GRANT,
 };

@@ -115,7 +115,10 @@ impl McpSetup {
             pkce: true,
             refresh_margin_seconds: mcp.refresh_margin_seconds,
             refreshable: true,
-            token_response: TokenResponse::default(),
+            token_response: TokenResponse {
+                access_token_fallback: mcp.token_response.access_token_fallback.clone(),
+                ..TokenResponse::default()
+            },
             callback_connection_config: BTreeMap::new(),
             callback_code_param: None,
             inject: mcp.inject.clone(),
@@ -807,5 +810,40 @@ mod tests {
         let text = format!("{setup:?}");
         assert!(!text.contains("cs-secret"), "{text}");
         assert!(text.contains("cid"), "{text}");
+    }
+
+    #[test]
+    fn flow_reads_fallback_token_path() {
+        let yaml = "name: p\ndisplay_name: P\nauth:\n  mode: mcp_oauth2\n  authorization_url: https://a.example/auth\n  token_url: https://a.example/token\n  client_registration: static\n  token_response:\n    access_token_fallback: authed_user.access_token\nproxy:\n  base_url: https://mcp.a.example\n";
+        let provider = latchkey_catalog::parse_provider("p.yaml", yaml).expect("valid file");
+        let setup = McpSetup {
+            issuer: None,
+            authorization_endpoint: "https://a.example/auth".to_owned(),
+            token_endpoint: "https://a.example/token".to_owned(),
+            resource: None,
+            discovered_scopes: Vec::new(),
+            client_id: "cid".to_owned(),
+            client_secret: Secret::new(""),
+            token_endpoint_auth_method: "none".to_owned(),
+            client_registered: false,
+        };
+        let flow = setup.oauth2_provider(&provider).expect("oauth2 definition");
+        let Auth::Oauth2(oauth2) = &flow.auth else {
+            panic!("flow mode is {}", flow.auth.mode_name());
+        };
+        let reply = crate::token_response::RawReply {
+            status: 200,
+            content_type: Some("application/json".to_owned()),
+            body: br#"{"ok": true, "authed_user": {"access_token": "xoxp-1"}}"#.to_vec(),
+        };
+        let grant = crate::token_response::parse_token_reply(
+            "p",
+            &oauth2.token_response,
+            &reply,
+            chrono::Utc::now(),
+            None,
+        )
+        .expect("the user token is read");
+        assert_eq!(grant.token.access_token.expose(), "xoxp-1");
     }
 }

@@ -59,6 +59,12 @@ mod nango_mtls;
 #[path = "nango_integration_config.rs"]
 mod nango_integration_config;
 
+#[path = "nango_body.rs"]
+mod nango_body;
+
+#[path = "nango_metadata.rs"]
+mod nango_metadata;
+
 /// The Nango modes that map onto a Latchkey mode.
 const MODES: [(&str, &str); 13] = [
     ("OAUTH2", "oauth2"),
@@ -113,6 +119,7 @@ const OAUTH_KEYS: &[&str] = &[
     "authorization_url_skip_encode",
     "authorization_url_replacements",
     "token_response_metadata",
+    "refresh_token_response_metadata",
     "redirect_uri_metadata",
     "token_expires_in_ms",
     "expires_in_unit",
@@ -168,15 +175,26 @@ const UUID_PATTERN: &str =
 
 static FIELD_KEY: LazyLock<Regex> =
     LazyLock::new(|| Regex::new("^[A-Za-z_][A-Za-z0-9_]*$").expect("valid regex"));
-/// Variable names that the engine fills and no connection-config key may take.
+/// Variable names that the engine fills and no connection-config key may
+/// take. The credential variables of the entry's mode are reserved too
+/// (see [`mode_credential_names`]).
 const RESERVED_NAMES: &[&str] = &[
     "access_token",
-    "api_key",
-    "username",
-    "password",
     "oauth_client_id",
+    "oauth_client_secret",
     "random_token",
 ];
+
+/// Returns the credential variables of a Latchkey mode among `api_key`,
+/// `username` and `password`, which a connection-config key of that mode
+/// may not take.
+fn mode_credential_names(mode: &str) -> &'static [&'static str] {
+    match mode {
+        "api_key" => &["api_key"],
+        "basic" | "signature" => &["username", "password"],
+        _ => &[],
+    }
+}
 
 /// A converted entry: the document and the Latchkey mode name.
 pub(super) struct Converted {
@@ -198,6 +216,8 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
     };
     let inlined = inline_client_id_script(entry);
     let entry = inlined.as_ref().unwrap_or(entry);
+    let flattened = nango_metadata::flatten_dotted_keys(entry);
+    let entry = flattened.as_ref().unwrap_or(entry);
     check_known_keys(entry, mode)?;
     let app_entry;
     let entry = if mode == "app" {
@@ -669,8 +689,19 @@ impl<'a> Builder<'a> {
         let mut auth = Mapping::new();
         auth.insert("mode".into(), self.mode.into());
         match self.mode {
-            "oauth2" => self.oauth2(&mut auth)?,
-            "oauth2_client_credentials" => self.client_credentials(&mut auth)?,
+            "oauth2" | "oauth2_client_credentials" => {
+                if self.mode == "oauth2" {
+                    self.oauth2(&mut auth)?;
+                } else {
+                    self.client_credentials(&mut auth)?;
+                }
+                // A token in another header than `Authorization`, such as
+                // Shopify's `X-Shopify-Access-Token`, replaces the bearer
+                // default, because the API reads it there.
+                if let Some(inject) = self.inject()? {
+                    auth.insert("inject".into(), Value::Mapping(inject));
+                }
+            }
             "api_key" => self.api_key(&mut auth)?,
             "mcp_oauth2" => self.mcp_oauth2(&mut auth)?,
             "oauth1" => self.oauth1(&mut auth)?,
@@ -1035,16 +1066,10 @@ impl<'a> Builder<'a> {
     fn token_response(&mut self, auth: &mut Mapping) -> Result<(), Reason> {
         let mut response = Mapping::new();
         if let Some(path) = string(self.entry, "alternate_access_token_response_path") {
-            // NOTE: Nango reads the token at this path when the reply has no
-            // `access_token`. Slack's `authed_user` is an object that contains
-            // the user token under `access_token`, so a path that does not
-            // end there gets it appended.
-            let path = if path == "access_token" || path.ends_with(".access_token") {
-                path.to_owned()
-            } else {
-                format!("{path}.access_token")
-            };
-            response.insert("access_token_fallback".into(), path.into());
+            response.insert(
+                "access_token_fallback".into(),
+                access_token_fallback(path).into(),
+            );
         }
         match string(self.entry, "expires_in_unit") {
             None | Some("seconds") => {}
@@ -1068,6 +1093,7 @@ impl<'a> Builder<'a> {
             }
             response.insert("default_expires_in".into(), seconds.into());
         }
+        nango_metadata::check_refresh_metadata(self.entry)?;
         let mut captured = Mapping::new();
         for (key, path) in self.metadata_keys("token_response_metadata")? {
             captured.insert(key.into(), path.into());
@@ -1098,7 +1124,8 @@ impl<'a> Builder<'a> {
             let name = item
                 .as_str()
                 .ok_or_else(|| Reason::malformed(&format!("an item of `{key}` is not a string")))?;
-            let latchkey = latchkey_key(name).filter(|key| !RESERVED_NAMES.contains(&key.as_str()));
+            let latchkey =
+                latchkey_key(&nango_metadata::flat_key(name)).filter(|key| !self.is_reserved(key));
             let Some(latchkey) = latchkey else {
                 return Err(Reason::template(
                     key,
@@ -1109,6 +1136,12 @@ impl<'a> Builder<'a> {
             keys.push((latchkey, name.to_owned()));
         }
         Ok(keys)
+    }
+
+    /// Checks whether a connection-config key would take a variable that
+    /// the engine fills in this entry's mode.
+    fn is_reserved(&self, key: &str) -> bool {
+        RESERVED_NAMES.contains(&key) || mode_credential_names(self.mode).contains(&key)
     }
 
     fn api_key(&mut self, auth: &mut Mapping) -> Result<(), Reason> {
@@ -1125,7 +1158,7 @@ impl<'a> Builder<'a> {
             Some(inject) => inject,
             None => self.key_path_segment().ok_or_else(|| {
                 Reason::credential_placement(
-                    "the API key is not sent in a header, query parameter or path segment",
+                    "no proxy header, query parameter, path segment or body member carries `${apiKey}`, so the entry names no place for the API key",
                 )
             })?,
         };
@@ -1224,12 +1257,25 @@ impl<'a> Builder<'a> {
                 found.push((location, name.to_owned(), translated.text));
             }
         }
+        for (path, value) in self.body_credential_places()? {
+            // Nango's proxy sends the basic-auth header in BASIC mode, and
+            // a body value does not carry the password, so the header stays
+            // the first place.
+            if found.is_empty() && self.mode == "basic" {
+                found.push((
+                    "header",
+                    "Authorization".to_owned(),
+                    crate::model::Inject::basic_default().value,
+                ));
+            }
+            found.push(("json_body", path, value));
+        }
         // The first place becomes `inject`, and the others, in Nango's
         // order, its `additional` places.
         let place = |(location, name, value): (&str, String, String)| {
             let mut place = Mapping::new();
-            if location == "query" {
-                place.insert("location".into(), "query".into());
+            if location != "header" {
+                place.insert("location".into(), location.into());
             }
             place.insert("name".into(), name.into());
             place.insert("value".into(), value.into());
@@ -1304,6 +1350,7 @@ impl<'a> Builder<'a> {
                     | "decompress"
                     | "connection_config"
                     | "forward_headers_on_redirect"
+                    | "body"
             ) {
                 return Err(Reason::no_equivalent(&format!("proxy.{key}")));
             }
@@ -1326,6 +1373,8 @@ impl<'a> Builder<'a> {
             let values = self.static_values(nango, key)?;
             insert_map(&mut proxy, key, values);
         }
+        let body = self.static_body()?;
+        insert_map(&mut proxy, "body", body);
         if self.mode == "session" {
             nango_two_step::insert_session_headers(&mut proxy);
         }
@@ -1472,10 +1521,12 @@ impl<'a> Builder<'a> {
                     ))
                 }
             };
-            if RESERVED_NAMES.contains(&key.as_str()) {
+            if self.is_reserved(&key) {
+                // Clients send entered keys under Nango's name, so a
+                // reserved one cannot be renamed.
                 return Err(Reason::template(
                     "connection_config",
-                    &format!("connection-config key `{key}` is not a template variable name"),
+                    &format!("connection-config key `{key}` is a template variable that Latchkey reserves for a credential or a built-in value, and clients send it under this name"),
                 ));
             }
             let field = self.field(&key, definition)?;
@@ -2190,6 +2241,21 @@ fn broker_identity(value: String) -> String {
         "Latchkey".to_owned()
     } else {
         value
+    }
+}
+
+/// Converts Nango's `alternate_access_token_response_path` into
+/// `access_token_fallback`.
+///
+/// NOTE: Nango reads the token at this path when the reply has no
+/// `access_token`. Slack's `authed_user` is an object that contains the
+/// user token under `access_token`, so a path that does not end there gets
+/// it appended.
+fn access_token_fallback(path: &str) -> String {
+    if path == "access_token" || path.ends_with(".access_token") {
+        path.to_owned()
+    } else {
+        format!("{path}.access_token")
     }
 }
 

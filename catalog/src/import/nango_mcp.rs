@@ -25,6 +25,7 @@ const CONVERTED_OAUTH_KEYS: &[&str] = &[
     "token_params",
     "refresh_params",
     "authorization_url_skip_encode",
+    "alternate_access_token_response_path",
 ];
 
 impl Builder<'_> {
@@ -90,6 +91,14 @@ impl Builder<'_> {
         }
         if let Some(params) = mapping(entry, "registration_params") {
             auth.insert("registration_params".into(), Value::Mapping(params.clone()));
+        }
+        if let Some(path) = string(entry, "alternate_access_token_response_path") {
+            let mut response = Mapping::new();
+            response.insert(
+                "access_token_fallback".into(),
+                super::access_token_fallback(path).into(),
+            );
+            auth.insert("token_response".into(), Value::Mapping(response));
         }
         self.scopes(auth)?;
         if let Some(skip) = entry.get("authorization_url_skip_encode") {

@@ -243,7 +243,7 @@ impl Builder<'_> {
                 Variable::Field(name) => name.as_str(),
                 Variable::Credential(name @ ("username" | "password")) => name,
                 Variable::Credential("access_token") | Variable::Builtin(_) => continue,
-                Variable::Config(_) => continue,
+                Variable::Config(_) | Variable::RawReply(_) => continue,
                 Variable::Credential(other) => {
                     return Err(Reason::credential_placement(&format!(
                         "`{field}` uses `{other}`, which the mode does not have"

@@ -14,11 +14,14 @@ pub(super) enum Variable {
     /// `username` or `password`.
     Credential(&'static str),
     /// A variable that the engine fills itself: `oauth_client_id`,
-    /// `random_token`, or `refresh_token` in a `two_step` refresh request.
+    /// `oauth_client_secret`, `random_token`, or `refresh_token` in a `two_step` refresh request.
     Builtin(&'static str),
     /// A value that the end user enters in a `two_step` or `session` mode,
     /// from Nango's `${credentials.KEY}`.
     Field(String),
+    /// A value of the last token reply of a `two_step` or `session` mode,
+    /// from Nango's `${credentials.raw.PATH}`, as `raw.PATH`.
+    RawReply(String),
 }
 
 /// The variables that a translation accepts.
@@ -43,14 +46,20 @@ impl Translated {
     pub fn config_keys(&self) -> impl Iterator<Item = &str> {
         self.variables.iter().filter_map(|variable| match variable {
             Variable::Config(key) => Some(key.as_str()),
-            Variable::Credential(_) | Variable::Builtin(_) | Variable::Field(_) => None,
+            Variable::Credential(_)
+            | Variable::Builtin(_)
+            | Variable::Field(_)
+            | Variable::RawReply(_) => None,
         })
     }
 
     pub fn uses_credential(&self) -> bool {
-        self.variables
-            .iter()
-            .any(|variable| matches!(variable, Variable::Credential(_) | Variable::Field(_)))
+        self.variables.iter().any(|variable| {
+            matches!(
+                variable,
+                Variable::Credential(_) | Variable::Field(_) | Variable::RawReply(_)
+            )
+        })
     }
 }
 
@@ -188,6 +197,14 @@ fn variable(expression: &str, scope: Scope) -> Result<Variable, String> {
         if expression == "refresh_token" {
             return Ok(Variable::Builtin("refresh_token"));
         }
+        if let Some(path) = expression.strip_prefix("credentials.raw.") {
+            if !path.split('.').all(|name| VARIABLE_NAME.is_match(name)) {
+                return Err(format!(
+                    "token reply path `{path}` is not made of template variable names"
+                ));
+            }
+            return Ok(Variable::RawReply(format!("raw.{path}")));
+        }
         if let Some(name) = expression.strip_prefix("credentials.") {
             if !VARIABLE_NAME.is_match(name) {
                 return Err(format!(
@@ -203,6 +220,7 @@ fn variable(expression: &str, scope: Scope) -> Result<Variable, String> {
         "credentials.username" => return Ok(Variable::Credential("username")),
         "credentials.password" => return Ok(Variable::Credential("password")),
         "clientId" => return Ok(Variable::Builtin("oauth_client_id")),
+        "clientSecret" => return Ok(Variable::Builtin("oauth_client_secret")),
         "random" => return Ok(Variable::Builtin("random_token")),
         _ => {}
     }
@@ -229,7 +247,7 @@ pub(super) fn latchkey_key(key: &str) -> Option<String> {
 
 fn variable_name(variable: &Variable) -> &str {
     match variable {
-        Variable::Config(key) | Variable::Field(key) => key,
+        Variable::Config(key) | Variable::Field(key) | Variable::RawReply(key) => key,
         Variable::Credential(name) | Variable::Builtin(name) => name,
     }
 }
@@ -296,11 +314,21 @@ mod tests {
     }
 
     #[test]
+    fn client_credentials_translated() {
+        let translated = translate("${clientId}:${clientSecret}").unwrap();
+        assert_eq!(
+            translated.text,
+            "{{ oauth_client_id }}:{{ oauth_client_secret }}"
+        );
+        assert!(!translated.uses_credential());
+        assert_eq!(translated.config_keys().count(), 0);
+    }
+
+    #[test]
     fn rejects_unknown_forms() {
         for nango in [
             "${now}",
             "${credentials.clientId}",
-            "${clientSecret}",
             "${connectionConfig.a.b}",
             "${connectionConfig.installation.uuid}",
             "{{$guid}}",

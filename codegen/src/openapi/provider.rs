@@ -10,7 +10,9 @@
 use latchkey_catalog::{Provider, Verification};
 use serde_json::{json, Value};
 
-use super::security::{path_credential, provider_security, LATCHKEY_SCHEME, PROVIDER_SCHEME};
+use super::security::{
+    body_credential, path_credential, provider_security, LATCHKEY_SCHEME, PROVIDER_SCHEME,
+};
 use super::url_template::{ServerVariables, UrlTemplate};
 use super::{error_schema, OPENAPI_VERSION};
 use crate::Error;
@@ -139,6 +141,9 @@ pub(crate) fn document(provider: &Provider, catalog_version: &str) -> Result<Val
     }
     if let Some(credential) = path_credential(provider) {
         document["x-latchkey-path-credential"] = credential;
+    }
+    if let Some(credential) = body_credential(provider) {
+        document["x-latchkey-body-credential"] = credential;
     }
     if let Some(categories) = non_empty(&provider.categories) {
         document["info"]["x-latchkey-categories"] = json!(categories);

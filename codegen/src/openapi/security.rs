@@ -33,9 +33,13 @@ pub(crate) fn provider_security(
     variables: &ServerVariables,
 ) -> Result<Option<ProviderSecurity>, Error> {
     let inject = provider.auth.inject();
-    if inject.location == InjectLocation::PathSegment {
-        // OpenAPI has no security scheme for a credential in the URL path;
-        // `path_credential` describes it in an extension instead.
+    if matches!(
+        inject.location,
+        InjectLocation::PathSegment | InjectLocation::JsonBody
+    ) {
+        // OpenAPI has no security scheme for a credential in the URL path
+        // or the request body; `path_credential` and `body_credential`
+        // describe it in an extension instead.
         return Ok(None);
     }
     let security = match &provider.auth {
@@ -398,6 +402,20 @@ pub(crate) fn path_credential(provider: &Provider) -> Option<Value> {
     })
 }
 
+/// Describes a credential that the proxy sets as a member of the JSON
+/// object body, because OpenAPI has no security scheme for it. Returns
+/// `None` for a credential placed elsewhere.
+pub(crate) fn body_credential(provider: &Provider) -> Option<Value> {
+    let inject = provider.auth.inject();
+    (inject.location == InjectLocation::JsonBody).then(|| {
+        json!({
+            "description": "The credential is a member of the JSON object body, at the dot-separated path `path`, so a direct call carries it in the body. Through the proxy, Latchkey sets it, replacing the caller's member at that path.",
+            "path": inject.name,
+            "value": inject.value,
+        })
+    })
+}
+
 fn inject_json(inject: &Inject) -> Value {
     json!({
         "in": location(inject.location),
@@ -411,6 +429,7 @@ fn location(location: InjectLocation) -> &'static str {
         InjectLocation::Header => "header",
         InjectLocation::Query => "query",
         InjectLocation::PathSegment => "path",
+        InjectLocation::JsonBody => "body",
     }
 }
 
@@ -554,4 +573,27 @@ fn mcp_security(
 fn code_list(names: &[&str]) -> String {
     let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
     quoted.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BODY_KEY: &str = "name: p\ndisplay_name: P\nauth:\n  mode: api_key\n  inject:\n    location: json_body\n    name: auth.key\n    value: \"{{ api_key }}\"\nproxy:\n  base_url: https://p.example\n";
+
+    #[test]
+    fn body_credential_described() {
+        let provider = latchkey_catalog::parse_provider("p.yaml", BODY_KEY).expect("valid file");
+        let variables = ServerVariables::default();
+        let security = provider_security(&provider, &variables).expect("no codegen error");
+        assert!(
+            security.is_none(),
+            "OpenAPI has no scheme for a body member"
+        );
+
+        let credential = body_credential(&provider).expect("a body credential");
+        assert_eq!(credential["path"], "auth.key");
+        assert_eq!(credential["value"], "{{ api_key }}");
+        assert!(path_credential(&provider).is_none());
+    }
 }

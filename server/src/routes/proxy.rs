@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::Response;
 use chrono::Utc;
 use latchkey_catalog::{Auth, Provider};
-use latchkey_engine::{sign_request, Injection, SigningContext};
+use latchkey_engine::{sign_request, Injection, Secret, SigningContext};
 use url::Url;
 
 use crate::error::ApiError;
@@ -59,12 +59,13 @@ pub async fn forward(
         &connection,
         parts.headers.get("base-url-override"),
     )?;
-    let client_id = integration_client_id(&state, provider, &connection)?;
-    let injection = Injection::for_request(
+    let client = integration_client(&state, provider, &connection)?;
+    let injection = Injection::for_proxied_request(
         provider,
         &connection.credentials,
         &connection.connection_config,
-        client_id.as_deref(),
+        client.as_ref().map(|(id, _)| id.as_str()),
+        client.as_ref().map(|(_, secret)| secret),
     )
     .map_err(|error| ApiError::engine(&error))?;
 
@@ -79,8 +80,9 @@ pub async fn forward(
         let base = with_path_segments(base.clone(), &injection.path_segments);
         target_url(&base, path, parts.uri.query(), &injection.query)?
     };
-    let headers = upstream_headers(&parts.headers, &injection);
+    let mut headers = upstream_headers(&parts.headers, &injection);
     let body = read_body(body, MAX_REQUEST_BODY).await?;
+    let body = with_json_members(&provider.name, &mut headers, body, &injection.body)?;
 
     let client = super::client_certificate::proxy_client(&state, &connection.credentials)?;
     let sent = provider
@@ -121,14 +123,44 @@ pub async fn forward(
     Ok(downstream_response(upstream))
 }
 
-/// Returns the OAuth client id of the connection's integration, which the
-/// `oauth_client_id` template variable holds, for an `oauth2` provider. An
-/// integration without client credentials has none.
-fn integration_client_id(
+/// Sets the provider's JSON body members in the request body, and
+/// `Content-Type: application/json` when the caller sent none. A body
+/// that cannot take them is a 400 `invalid_body`, and nothing goes
+/// upstream.
+fn with_json_members(
+    provider: &str,
+    headers: &mut HeaderMap,
+    body: bytes::Bytes,
+    members: &[(String, String)],
+) -> Result<bytes::Bytes, ApiError> {
+    if members.is_empty() {
+        return Ok(body);
+    }
+    let content_type = match headers.get(CONTENT_TYPE) {
+        Some(value) => Some(value.to_str().map_err(|_| {
+            ApiError::invalid_body(format!(
+                "the request's Content-Type is not valid text, but provider `{provider}` adds members to a JSON object body: send the body as `application/json`"
+            ))
+        })?),
+        None => None,
+    };
+    let merged = latchkey_engine::merge_json_body(provider, content_type, &body, members)
+        .map_err(|error| ApiError::invalid_body(error.to_string()))?;
+    if merged.needs_content_type {
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    }
+    Ok(merged.bytes.into())
+}
+
+/// Returns the OAuth client id and secret of the connection's integration,
+/// which the `oauth_client_id` and `oauth_client_secret` template variables
+/// hold, for an `oauth2` provider. An integration without client
+/// credentials has none.
+fn integration_client(
     state: &AppState,
     provider: &Provider,
     connection: &ConnectionRecord,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<(String, Secret)>, ApiError> {
     if !matches!(provider.auth, Auth::Oauth2(_)) {
         return Ok(None);
     }
@@ -138,7 +170,7 @@ fn integration_client_id(
         .ok_or_else(|| ApiError::unknown_integration(&connection.provider_config_key))?;
     Ok(integration
         .credentials
-        .map(|credentials| credentials.client_id))
+        .map(|credentials| (credentials.client_id, credentials.client_secret)))
 }
 
 /// Rejects a path with a dot segment, because the URL parser here or the
@@ -463,6 +495,7 @@ mod tests {
             )],
             query: Vec::new(),
             path_segments: Vec::new(),
+            body: Vec::new(),
         };
         let headers = upstream_headers(&incoming, &injection);
 
@@ -491,6 +524,7 @@ mod tests {
             headers: Vec::new(),
             query: Vec::new(),
             path_segments: Vec::new(),
+            body: Vec::new(),
         };
         let headers = upstream_headers(&incoming, &injection);
         let values: Vec<_> = headers.get_all(CONTENT_TYPE).iter().collect();
