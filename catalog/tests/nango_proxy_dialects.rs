@@ -3,14 +3,56 @@
 //! an MCP entry (`alternate_access_token_response_path`) and values of the
 //! raw token reply in proxy templates (`${credentials.raw.PATH}`) and the
 //! OAuth client secret (`${clientSecret}`), dotted token-reply keys
-//! (`token_response_metadata`), with the checks of the forms they convert
-//! into.
+//! (`token_response_metadata`), a raw reply value with the stored value as
+//! its fallback, and a URL field whose example names its host by a
+//! placeholder, with the checks of the forms they convert into.
 
 use latchkey_catalog::{
     import_nango, parse_provider, Auth, ImportReport, InjectLocation, Provider,
 };
 
 const FIXTURE: &str = r#"
+raw-or-stored:
+    display_name: Raw or stored
+    auth_mode: OAUTH2
+    authorization_url: https://id.raw-or-stored.test/oauth2/authorize
+    token_url: https://id.raw-or-stored.test/oauth2/token
+    token_response_metadata:
+        - id_token
+    proxy:
+        base_url: https://api.raw-or-stored.test
+        headers:
+            id-token: ${credentials.raw.id_token} || ${connectionConfig.id_token}
+raw-or-other:
+    display_name: Raw or other
+    auth_mode: OAUTH2
+    authorization_url: https://id.raw-or-other.test/oauth2/authorize
+    token_url: https://id.raw-or-other.test/oauth2/token
+    proxy:
+        base_url: https://api.raw-or-other.test
+        headers:
+            id-token: ${credentials.raw.id_token} || ${connectionConfig.id_token}
+placeholder-example:
+    display_name: Placeholder example
+    auth_mode: TWO_STEP
+    credentials:
+        password:
+            type: string
+            title: Password
+            secret: true
+    connection_config:
+        tokenUrl:
+            type: string
+            title: Token URL
+            prefix: https://
+            example: '{your-domain}/oauth2/v1/token'
+    token_url: https://${connectionConfig.tokenUrl}
+    token_params:
+        password: ${credentials.password}
+    token_response:
+        token: access_token
+    proxy:
+        base_url: https://api.placeholder.test
 nested-body:
     display_name: Nested body
     auth_mode: API_KEY
@@ -504,4 +546,30 @@ fn oauth_token_header_becomes_inject() {
         Some("application/json")
     );
     assert!(!provider.proxy.headers.contains_key("x-shop-access-token"));
+}
+
+#[test]
+fn raw_reply_or_stored_value_reads_the_stored_value() {
+    let (dir, report) = import();
+    let provider = converted(&dir, "raw-or-stored");
+    assert_eq!(
+        provider.proxy.headers.get("id-token").map(String::as_str),
+        Some("{{ id_token }}")
+    );
+    // Without `token_response_metadata` nothing stores the value, so the
+    // fallback has no Latchkey form.
+    let other = reason(&report, "raw-or-other");
+    assert!(other.contains("template fallback"), "{other}");
+}
+
+#[test]
+fn placeholder_example_shows_a_host_and_path() {
+    let (dir, _) = import();
+    let provider = converted(&dir, "placeholder-example");
+    let field = &provider.connection_config["tokenUrl"];
+    assert_eq!(
+        serde_json::to_value(field.format).unwrap(),
+        serde_json::json!("host_port_path")
+    );
+    assert_eq!(field.example, None, "a placeholder is not a value");
 }

@@ -545,9 +545,30 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// Collapses `${credentials.raw.KEY} || ${connectionConfig.KEY}` into
+    /// `${connectionConfig.KEY}` when `token_response_metadata` (and so
+    /// every token reply) fills KEY. Latchkey stores KEY from each reply that
+    /// carries it and keeps the stored value otherwise, which is what the
+    /// fallback means. Returns `None` for any other value.
+    fn raw_reply_fallback(&self, nango: &str) -> Option<String> {
+        static RAW_OR_STORED: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r"^\$\{credentials\.raw\.([A-Za-z_][A-Za-z0-9_]*)\}\s*\|\|\s*\$\{connectionConfig\.([A-Za-z_][A-Za-z0-9_]*)\}$")
+                .expect("valid regex")
+        });
+        let captures = RAW_OR_STORED.captures(nango.trim())?;
+        let key = &captures[1];
+        let captured = sequence(self.entry, "token_response_metadata")
+            .iter()
+            .any(|listed| listed.as_str() == Some(key));
+        (key == &captures[2] && captured).then(|| format!("${{connectionConfig.{key}}}"))
+    }
+
     /// Translates a template outside `inject.value`, where no credential
     /// variable may appear.
     fn template(&mut self, field: &str, nango: &str) -> Result<String, Reason> {
+        if let Some(stored) = self.raw_reply_fallback(nango) {
+            return self.template(field, &stored);
+        }
         if nango.contains("||") {
             return self.value_fallback(field, nango);
         }
@@ -1243,7 +1264,7 @@ impl<'a> Builder<'a> {
                         "`proxy.{key}` is not a map of strings"
                     )));
                 };
-                if !uses_credential(&value) {
+                if !uses_credential(&value) || self.raw_reply_fallback(&value).is_some() {
                     continue;
                 }
                 let field = format!("proxy.{key}.{name}");
@@ -1437,7 +1458,7 @@ impl<'a> Builder<'a> {
                 }
                 continue;
             }
-            if uses_credential(&value) {
+            if uses_credential(&value) && self.raw_reply_fallback(&value).is_none() {
                 continue;
             }
             let value = broker_identity(value);

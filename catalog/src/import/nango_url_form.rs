@@ -2,11 +2,18 @@
 //! that carries a host together with a port or path, such as ADOxx's
 //! `yourcompany.com:8000/ADOXX` in `https://${connectionConfig.baseUrl}/rest`.
 
+use std::sync::LazyLock;
+
+use regex::Regex;
 use serde_yaml::Mapping;
 
 use super::{string, whole_value, Usage};
 use crate::import::Reason;
 use crate::model::FieldFormat;
+
+/// A `{...}` placeholder in one of Nango's examples.
+static PLACEHOLDER: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\{[^{}]*\}").expect("valid regex"));
 
 /// A URL form chosen for a field, with the pattern and example the field
 /// keeps.
@@ -77,8 +84,20 @@ pub(super) fn choose(key: &str, nango: &Mapping, usage: Usage) -> Result<Option<
         FieldFormat::BaseUrl => example.strip_prefix("https://").map(str::to_owned),
         _ => Some(example.to_owned()),
     };
-    let example_carries_more = examples.iter().all(|example| accepted(example))
-        && examples
+    // An example may name its host by a placeholder, as Veeva's
+    // `{your-okta-domain}/oauth2/default/v1/token` does. A stand-in host
+    // shows what the rest carries; the example itself is not a value, so
+    // it is not kept.
+    let probes: Vec<String> = examples
+        .iter()
+        .map(|example| {
+            PLACEHOLDER
+                .replace_all(example, "acme.example.com")
+                .into_owned()
+        })
+        .collect();
+    let example_carries_more = probes.iter().all(|example| accepted(example))
+        && probes
             .iter()
             .any(|example| host_part(example).is_some_and(|rest| rest.contains(['/', ':'])));
     let pattern_allows_path = regex
