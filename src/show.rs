@@ -450,13 +450,15 @@ fn url_field(
 
 /// Credentials whose values are their own names in angle brackets, so the
 /// rendered injection shows where each one goes.
-fn placeholder_credentials(auth: &Auth) -> Credentials {
+fn placeholder_credentials(provider: &Provider) -> Credentials {
+    let auth = &provider.auth;
+    let raw = placeholder_raw_reply(provider);
     let token = || OAuth2Token {
         access_token: Secret::new("<access_token>"),
         refresh_token: None,
         expires_at: None,
         obtained_at: Default::default(),
-        raw: Default::default(),
+        raw: raw.clone(),
     };
     match auth {
         Auth::Oauth2(_) => Credentials::OAuth2(token()),
@@ -533,12 +535,52 @@ fn placeholder_credentials(auth: &Auth) -> Credentials {
     }
 }
 
+/// A token reply holding `<raw.PATH>` at each path that the proxy's
+/// templates read as `raw.PATH`, so those values render as placeholders.
+fn placeholder_raw_reply(provider: &Provider) -> serde_json::Value {
+    static RAW_PATH: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r"\braw\.([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)")
+            .expect("valid regex")
+    });
+    let proxy = &provider.proxy;
+    let inject = provider.auth.inject();
+    let templates = proxy
+        .headers
+        .values()
+        .chain(proxy.query.values())
+        .chain(proxy.body.values())
+        .chain(std::iter::once(&inject.value))
+        .chain(inject.additional.iter().map(|place| &place.value));
+    let mut raw = serde_json::Map::new();
+    for template in templates {
+        for found in RAW_PATH.captures_iter(template) {
+            let path = &found[1];
+            let mut node = &mut raw;
+            let mut parts = path.split('.').peekable();
+            while let Some(part) = parts.next() {
+                if parts.peek().is_none() {
+                    node.insert(part.to_owned(), format!("<raw.{path}>").into());
+                    break;
+                }
+                let next = node
+                    .entry(part.to_owned())
+                    .or_insert_with(|| serde_json::Value::Object(Default::default()));
+                if !next.is_object() {
+                    *next = serde_json::Value::Object(Default::default());
+                }
+                node = next.as_object_mut().expect("an object was just put here");
+            }
+        }
+    }
+    serde_json::Value::Object(raw)
+}
+
 fn render_injection(
     out: &mut String,
     provider: &Provider,
     config: &ConnectionConfig,
 ) -> anyhow::Result<()> {
-    let credentials = placeholder_credentials(&provider.auth);
+    let credentials = placeholder_credentials(provider);
     let client_secret = Secret::new("<client_secret>");
     let injection = Injection::for_proxied_request(
         provider,

@@ -80,9 +80,9 @@ impl Engine {
                     obtained_at,
                     None,
                 )
-                .map_err(|error| in_step(error, number))?;
+                .map_err(|error| in_step(redact_chain(error, &secrets), number))?;
                 capture_cookies(&provider.name, &settings.token_response, &reply, &mut grant)
-                    .map_err(|error| in_step(error, number))?;
+                    .map_err(|error| in_step(redact_chain(error, &secrets), number))?;
                 capture_from_earlier(settings, &replies, &mut grant);
                 return Ok(grant);
             }
@@ -98,6 +98,13 @@ impl Engine {
             provider.name
         )))
     }
+}
+
+/// Redacts the chain's entered values and earlier reply strings from a
+/// 2xx reply that is quoted because it is not a usable token reply.
+fn redact_chain(error: EngineError, secrets: &[String]) -> EngineError {
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    error.redact_quoted(&secrets)
 }
 
 /// Renders the URL of a token request. A URL that uses an earlier reply

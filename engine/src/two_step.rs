@@ -107,21 +107,26 @@ impl Engine {
         let reply = TokenTransport::new(&self.http, &provider.name, "two_step", &url)
             .send(http_request)
             .await?;
+        let secrets: Vec<&str> = fields
+            .values()
+            .map(Secret::expose)
+            .chain(other_secrets.iter().copied())
+            .collect();
         if !(200..300).contains(&reply.status) {
-            let secrets = fields
-                .values()
-                .map(Secret::expose)
-                .chain(other_secrets.iter().copied());
             return Err(rejected(provider, &reply, secrets));
         }
+        // A 2xx reply that is not a usable token reply is quoted in the
+        // error, and it may echo what was sent.
         let mut grant = parse_token_reply(
             &provider.name,
             &settings.token_response,
             &reply,
             obtained_at,
             sent.previous_refresh_token,
-        )?;
-        capture_cookies(&provider.name, &settings.token_response, &reply, &mut grant)?;
+        )
+        .map_err(|error| error.redact_quoted(&secrets))?;
+        capture_cookies(&provider.name, &settings.token_response, &reply, &mut grant)
+            .map_err(|error| error.redact_quoted(&secrets))?;
         Ok(grant)
     }
 }
@@ -378,6 +383,59 @@ proxy: {{base_url: "{base}"}}
                 "{case}: {raw}"
             );
             assert_eq!(raw.matches("\r\naccept:").count(), 1, "{case}: {raw}");
+        }
+    }
+
+    #[tokio::test]
+    async fn echoing_success_reply_is_redacted() {
+        let secret = "Hunter2-SECRET";
+        let cases = [
+            (
+                "not JSON",
+                CannedReply {
+                    status: 200,
+                    content_type: "text/plain",
+                    body: format!("{secret} is not JSON"),
+                },
+            ),
+            (
+                "bad expires_in",
+                CannedReply::json(200, json!({"token": "tk", "expires_in": secret})),
+            ),
+            (
+                "no token",
+                CannedReply::json(200, json!({"error": "bad", "error_description": secret})),
+            ),
+        ];
+        for (case, reply) in cases {
+            let server = TestServer::start(vec![reply]).await;
+            let provider = provider_from_yaml(&format!(
+                r#"
+name: login
+display_name: Login
+auth:
+  mode: two_step
+  credentials:
+    password: {{title: Password, secret: true}}
+  token_request:
+    url: {base}/login
+    params: {{password: "{{{{ password }}}}"}}
+  token_response:
+    access_token: token
+proxy: {{base_url: "{base}"}}
+"#,
+                base = server.base_url
+            ));
+            let fields = BTreeMap::from([("password".to_owned(), Secret::new(secret))]);
+
+            let error = Engine::new(reqwest::Client::new())
+                .two_step_token(&provider, &fields, &ConnectionConfig::new(), None)
+                .await
+                .expect_err(case);
+
+            let text = error.to_string();
+            assert!(!text.contains(secret), "{case}: {text}");
+            assert!(text.contains("[redacted]"), "{case}: {text}");
         }
     }
 }
