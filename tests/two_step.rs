@@ -629,6 +629,21 @@ async fn login_chain_runs_again_on_expiry() {
     assert_eq!(created["credentials"]["type"], "TWO_STEP");
     assert_eq!(counts().await, (info + 1, identity + 1, chain + 1));
     let first_token = credential(&created, "token");
+
+    // Posting the same id again is refused before any login goes out.
+    let again = api
+        .post(
+            "/connections",
+            &json!({
+                "provider_config_key": key,
+                "connection_id": id,
+                "credentials": {"type": "TWO_STEP", "username": USERNAME, "password": PASSWORD},
+            }),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
+    assert_eq!(again.json()["error"]["code"], "duplicate_connection");
+    assert_eq!(counts().await, (info + 1, identity + 1, chain + 1));
     let reply = proxy_get(&api, &key, &id, "/whoami").await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(reply.json()["token"], first_token.as_str());

@@ -249,6 +249,20 @@ pub async fn create(
         .store
         .get_integration(&body.provider_config_key)?
         .ok_or_else(|| ApiError::unknown_integration(&body.provider_config_key))?;
+    // A taken id is refused before any login or token request goes out: a
+    // provider that ends its earlier session on a new login would otherwise
+    // break the stored connection. The insert checks again, in one
+    // transaction, for a create that races this one.
+    if state
+        .store
+        .get_connection(&body.provider_config_key, &connection_id)?
+        .is_some()
+    {
+        return Err(ApiError::duplicate_connection(
+            &body.provider_config_key,
+            &connection_id,
+        ));
+    }
     let provider = state.provider(&integration.provider)?;
     let input_config = body.connection_config.unwrap_or_default();
     let input_config =
