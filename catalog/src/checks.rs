@@ -77,6 +77,7 @@ pub(crate) fn check(provider: &Provider, expected_name: Option<&str>) -> Vec<Pro
     check_unused_config_fields(provider, &fields, &templates, &mut problems);
     check_urls(provider, &patterns, &templates, &mut problems);
     check_auth_details(provider, &mut problems);
+    check_redirect_hosts(provider, &mut problems);
     check_post_connection_keys(provider, &mut problems);
     crate::integration_defaults::check_credential_fields(provider, &mut problems);
     crate::json_body::check_json_body_paths(provider, &mut problems);
@@ -236,6 +237,23 @@ fn check_excluded_patterns(provider: &Provider, problems: &mut Vec<Problem>) {
                     )),
                 ));
             }
+        }
+    }
+}
+
+/// Checks the hosts that a followed redirect may carry the credential to.
+fn check_redirect_hosts(provider: &Provider, problems: &mut Vec<Problem>) {
+    let Some(follow) = &provider.proxy.follow_redirects else {
+        return;
+    };
+    for (index, host) in follow.hosts.iter().enumerate() {
+        if let Err(message) = crate::url_forms::check_redirect_host(host) {
+            problems.push(Problem::new(
+                Code::InvalidValue,
+                format!("/proxy/follow_redirects/hosts/{index}"),
+                message,
+                Some("a listed host receives the credential headers; list only hosts the provider runs".to_owned()),
+            ));
         }
     }
 }

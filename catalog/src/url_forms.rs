@@ -25,6 +25,63 @@ pub const INTERNAL_HOST_SUFFIXES: [&str; 8] = [
     ".localdomain",
 ];
 
+/// Second-level labels that registries sell names under, as in `co.uk` or
+/// `com.au`: a two-label domain made of one of these and a two-letter
+/// country code is a public suffix, not a provider's domain.
+const PUBLIC_SECOND_LEVEL: [&str; 13] = [
+    "ac", "co", "com", "edu", "gob", "go", "gov", "mil", "ne", "net", "nic", "or", "org",
+];
+
+/// Checks a host of `proxy.follow_redirects.hosts`, which receives the
+/// credential when the API redirects there. Returns the problem in words.
+///
+/// A host name is a DNS name with at least one dot (or `localhost`), not
+/// an IP address other than loopback, not an internal name; `*.DOMAIN`
+/// needs a DOMAIN of at least two labels that is not a public suffix such
+/// as `co.uk`, because a wildcard over a suffix covers every other
+/// customer's domain too.
+pub fn check_redirect_host(host: &str) -> Result<(), String> {
+    let lowercase = host.to_ascii_lowercase();
+    let (wildcard, name) = match lowercase.strip_prefix("*.") {
+        Some(domain) => (true, domain),
+        None => (false, lowercase.as_str()),
+    };
+    if matches!(name, "localhost" | "127.0.0.1") && !wildcard {
+        return Ok(());
+    }
+    if name.parse::<std::net::Ipv4Addr>().is_ok() {
+        return Err(format!(
+            "`{host}` is an IP address; list the API's host name, since a credential must not follow a redirect to an address"
+        ));
+    }
+    let internal = INTERNAL_HOST_SUFFIXES
+        .iter()
+        .find(|suffix| name.ends_with(*suffix) || name == &suffix[1..]);
+    if let Some(suffix) = internal {
+        return Err(format!(
+            "`{host}` is an internal name under `{suffix}`; list the API's public host name"
+        ));
+    }
+    let labels: Vec<&str> = name.split('.').collect();
+    if labels.len() < 2 {
+        return Err(if wildcard {
+            format!("`{host}` covers a whole top-level domain; write `*.` and the provider's own domain, such as `*.example.com`")
+        } else {
+            format!(
+                "`{host}` has no dot; write the API's full host name, such as `api.example.com`"
+            )
+        });
+    }
+    let public_suffix =
+        labels.len() == 2 && PUBLIC_SECOND_LEVEL.contains(&labels[0]) && labels[1].len() == 2;
+    if wildcard && public_suffix {
+        return Err(format!(
+            "`{host}` covers the public suffix `{name}`, under which anyone can register a domain; write `*.` and the provider's own domain, such as `*.example.{name}`"
+        ));
+    }
+    Ok(())
+}
+
 /// The characters a path segment of a URL-form value may contain: RFC 3986
 /// `pchar` without percent escapes.
 fn is_path_character(byte: u8) -> bool {
@@ -221,5 +278,32 @@ mod tests {
     fn other_formats_pass_url_form_check() {
         assert!(FieldFormat::Hostname.check_url_form("a/b").is_ok());
         assert!(FieldFormat::Uri.check_url_form("http://x").is_ok());
+    }
+
+    #[test]
+    fn redirect_hosts_checked() {
+        for allowed in [
+            "api.example.com",
+            "*.dayforcehcm.com",
+            "*.example.co.uk",
+            "localhost",
+            "127.0.0.1",
+        ] {
+            assert_eq!(check_redirect_host(allowed), Ok(()), "{allowed}");
+        }
+        let refused = [
+            ("*.com", "top-level domain"),
+            ("*.co.uk", "public suffix"),
+            ("*.com.au", "public suffix"),
+            ("10.0.0.1", "IP address"),
+            ("*.127.0.0.1", "IP address"),
+            ("metadata.google.internal", "internal name"),
+            ("*.localhost", "internal name"),
+            ("apihost", "no dot"),
+        ];
+        for (host, expected) in refused {
+            let message = check_redirect_host(host).unwrap_err();
+            assert!(message.contains(expected), "{host}: {message}");
+        }
     }
 }

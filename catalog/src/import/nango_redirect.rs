@@ -61,7 +61,9 @@ fn literal_parent_domain(url: &str) -> Option<&str> {
         return None;
     }
     let (_, parent) = host.split_once('.')?;
-    parent.contains('.').then_some(parent)
+    crate::url_forms::check_redirect_host(&format!("*.{parent}"))
+        .is_ok()
+        .then_some(parent)
 }
 
 #[cfg(test)]
@@ -92,6 +94,12 @@ mod tests {
                 "two-label host has no parent domain to list",
                 "forward_headers_on_redirect: true",
                 "base_url: https://example.com/api",
+                Some("{}"),
+            ),
+            (
+                "parent domain that is a public suffix",
+                "forward_headers_on_redirect: true",
+                "base_url: https://example.co.uk/api",
                 Some("{}"),
             ),
             ("flag false", "forward_headers_on_redirect: false", "base_url: https://a.b.com", None),
