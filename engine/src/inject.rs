@@ -269,7 +269,7 @@ pub(crate) fn credential_variables(
                 "access_token",
                 credentials.token.access_token.expose(),
             ));
-            variables.push(("raw".to_owned(), credentials.token.raw.clone()));
+            variables.push(("raw".to_owned(), template_raw(&credentials.token.raw)));
             variables
         }
         Credentials::None {} | Credentials::Signature { .. } | Credentials::AwsSigV4 { .. } => {
@@ -345,8 +345,47 @@ fn header_value_problem(value: &str) -> Option<&'static str> {
     })
 }
 
+/// Prepares the last token reply for proxy templates as `raw`. A `null`
+/// member is left out, so using it fails as a missing member does instead of
+/// sending the word `none`; booleans become `true` and `false`, and a list
+/// becomes its JSON text, the forms an API expects in a header or query.
+fn template_raw(reply: &Value) -> Value {
+    match reply {
+        Value::Object(members) => Value::Object(
+            members
+                .iter()
+                .filter(|(_, member)| !member.is_null())
+                .map(|(key, member)| (key.clone(), template_raw(member)))
+                .collect(),
+        ),
+        Value::Bool(flag) => Value::String(flag.to_string()),
+        Value::Array(_) => Value::String(reply.to_string()),
+        other => other.clone(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn raw_reply_values_render_as_text() {
+        let reply = serde_json::json!({
+            "acct": null,
+            "flag": true,
+            "ids": [1, 2],
+            "nested": {"gone": null, "n": 5},
+            "name": "x"
+        });
+        assert_eq!(
+            super::template_raw(&reply),
+            serde_json::json!({
+                "flag": "true",
+                "ids": "[1,2]",
+                "nested": {"n": 5},
+                "name": "x"
+            })
+        );
+    }
+
     use super::*;
     use crate::test_support::provider_from_yaml;
     use crate::{OAuth2Token, Secret};
