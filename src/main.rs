@@ -237,7 +237,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "loaded the provider catalog"
     );
 
-    // Bind first, so that a failed bind leaves no new key files behind.
+    // Read the extra roots and bind before the keys, so that a bad file or
+    // a failed bind leaves no new key files behind.
+    let tls = match &args.extra_ca_file {
+        Some(path) => extra_roots(path)?,
+        None => TlsSettings::default(),
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -253,10 +258,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(source = %keys.secret_key_source, "secret key ready");
     tracing::info!(source = %keys.encryption_key_source, "encryption key ready");
 
-    let tls = match &args.extra_ca_file {
-        Some(path) => extra_roots(path)?,
-        None => TlsSettings::default(),
-    };
     let config = ServerConfig {
         providers: catalog.providers().cloned().collect(),
         public_url,

@@ -345,6 +345,12 @@ async fn provider_without_mtls_rejects_certificate() {
 fn extra_ca_file_errors_name_file() {
     let empty = tempfile::NamedTempFile::new().unwrap();
     let missing = std::env::temp_dir().join(format!("latchkey-missing-{}.pem", random_hex(6)));
+    let damaged = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        damaged.path(),
+        "-----BEGIN CERTIFICATE-----\nMIIBbadbadbadbad\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
     let cases = [
         (
             "file without certificates",
@@ -352,6 +358,11 @@ fn extra_ca_file_errors_name_file() {
             "contains no PEM certificate",
         ),
         ("missing file", missing, "cannot read --extra-ca-file"),
+        (
+            "damaged certificate",
+            damaged.path().to_path_buf(),
+            "holds a certificate that cannot be used as a root",
+        ),
     ];
     for (case, path, expected) in cases {
         let data_dir = TempDir::new().unwrap();
@@ -372,5 +383,7 @@ fn extra_ca_file_errors_name_file() {
             stderr.contains(path.to_str().unwrap()),
             "{case}: the error does not name the file: {stderr}"
         );
+        let left: Vec<_> = std::fs::read_dir(data_dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "{case}: files left in the data directory");
     }
 }

@@ -148,7 +148,18 @@ impl TlsSettings {
                 "{source} contains no PEM certificate; pass a file with one or more -----BEGIN CERTIFICATE----- blocks"
             ));
         }
-        Ok(TlsSettings { extra_roots: roots })
+        let settings = TlsSettings { extra_roots: roots };
+        // reqwest parses a certificate's body only when a client is built,
+        // so a damaged one is caught here, where the file can be named.
+        settings
+            .apply(reqwest::Client::builder())
+            .build()
+            .map_err(|error| {
+                let cause = std::error::Error::source(&error)
+                    .map_or_else(|| error.to_string(), ToString::to_string);
+                format!("{source} holds a certificate that cannot be used as a root ({cause}); pass a PEM file of valid CA certificates")
+            })?;
+        Ok(settings)
     }
 
     /// Adds the extra roots to `builder`.
