@@ -100,9 +100,18 @@ mod tests {
         )
     }
 
+    /// A case name, the inject name, the `proxy.body` lines and the
+    /// expected (diagnostic code, path) pairs.
+    type PathCase = (
+        &'static str,
+        &'static str,
+        &'static str,
+        Vec<(&'static str, &'static str)>,
+    );
+
     #[test]
     fn json_body_paths_checked() {
-        let cases: [(&str, &str, &str, Vec<(&str, &str)>); 6] = [
+        let cases: [PathCase; 6] = [
             (
                 "separate paths",
                 "auth.key",

@@ -835,6 +835,7 @@ mod tests {
             status: 200,
             content_type: Some("application/json".to_owned()),
             body: br#"{"ok": true, "authed_user": {"access_token": "xoxp-1"}}"#.to_vec(),
+            set_cookies: Vec::new(),
         };
         let grant = crate::token_response::parse_token_reply(
             "p",
