@@ -67,6 +67,7 @@ fn env() -> &'static Env {
             "test-chain-probe",
             &chain_provider("test-chain-probe", &probe),
         );
+        catalog.write("test-cc-integration", &integration_client_provider(base));
         catalog.write("test-cookies", &cookie_provider(base));
         for (name, days) in [("test-dated", 7), ("test-dated-wrong", 6)] {
             catalog.write(name, &dated_provider(base, name, days));
@@ -78,6 +79,35 @@ fn env() -> &'static Env {
             latchkey,
         }
     })
+}
+
+/// Returns a provider whose client id and secret are optional credential
+/// fields that the integration sets, and whose session id and user name
+/// are optional fields of which the token endpoint takes one.
+fn integration_client_provider(base: &str) -> String {
+    let auth = format!(
+        r#"  mode: two_step
+  credentials:
+    username: {{title: Username, optional: true}}
+    sessionId: {{title: Session ID, optional: true, secret: true}}
+    client_id: {{title: Client ID, optional: true, integration_default: true}}
+    client_secret: {{title: Client secret, optional: true, secret: true, integration_default: true}}
+  token_request:
+    url: "{base}/cc/token"
+    params:
+      grant_type: client_credentials
+      client_id: "{{{{ client_id }}}}"
+      client_secret: "{{{{ client_secret }}}}"
+      username: "{{{{ username }}}}"
+      session_id: "{{{{ sessionId }}}}""#
+    );
+    provider_file(
+        "test-cc-integration",
+        "Two-step integration client",
+        &auth,
+        &format!("{base}/api"),
+        "",
+    )
 }
 
 /// Returns a provider with a JSON login, a nested body value and a header
@@ -738,5 +768,66 @@ async fn login_cookies_sent_and_renewed() {
     assert_eq!(
         credential(&stored, "cookies"),
         format!("B1SESSION={second_session}; ROUTEID=.node1")
+    );
+}
+
+#[tokio::test]
+async fn integration_client_sent_unset_fields_omitted() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let key = format!("cc-integration-{}", random_hex(4));
+    api.create_integration(&json!({
+        "unique_key": key,
+        "provider": "test-cc-integration",
+        "integration_config": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+    }))
+    .await;
+    let issued_before = env.tokens.issued("cc").await;
+
+    // The peer accepts only the exact body with the integration's client
+    // values and no `session_id`.
+    let created = api
+        .create_connection(&json!({
+            "provider_config_key": key,
+            "connection_id": format!("conn-{}", random_hex(6)),
+            "credentials": {"type": "TWO_STEP", "username": USERNAME},
+        }))
+        .await;
+
+    assert_eq!(env.tokens.issued("cc").await, issued_before + 1);
+    assert_eq!(credential(&created, "client_id"), CLIENT_ID);
+    assert!(!credential(&created, "token").is_empty());
+}
+
+#[tokio::test]
+async fn integration_client_absent_rejected() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let key = integration(&api, "test-cc-integration").await;
+
+    // Without integration values the request carries no client id or
+    // secret, and the peer rejects it with 401. The quoted reply redacts
+    // the entered user name.
+    let reply = api
+        .post(
+            "/connections",
+            &json!({
+                "provider_config_key": key,
+                "connection_id": format!("conn-{}", random_hex(6)),
+                "credentials": {"type": "TWO_STEP", "username": USERNAME},
+            }),
+        )
+        .await;
+
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "invalid_credentials",
+        "no client values",
+    );
+    let message = reply.error_message();
+    assert!(
+        message.contains("unexpected body grant_type=client_credentials&username=[redacted]"),
+        "{message}"
     );
 }

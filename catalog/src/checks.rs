@@ -81,6 +81,7 @@ pub(crate) fn check(provider: &Provider, expected_name: Option<&str>) -> Vec<Pro
     check_post_connection_keys(provider, &mut problems);
     crate::integration_defaults::check_credential_fields(provider, &mut problems);
     crate::json_body::check_json_body_paths(provider, &mut problems);
+    crate::password_grant::check_password_grant(provider, &mut problems);
     let mut unique: Vec<Problem> = Vec::with_capacity(problems.len());
     for problem in problems {
         if !unique
@@ -554,6 +555,18 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
             );
             push_list(&mut fields, "/auth/default_scopes", &cc.default_scopes);
             push_params(&mut fields, "/auth/token_params", &cc.token_params);
+            if let Some(grant) = &cc.password_grant {
+                push_one(
+                    &mut fields,
+                    "/auth/password_grant/username",
+                    &grant.username,
+                );
+                push_one(
+                    &mut fields,
+                    "/auth/password_grant/password",
+                    &grant.password,
+                );
+            }
         }
         Auth::ApiKey(_) | Auth::Basic(_) => {}
         Auth::TwoStep(two_step) | Auth::Session(two_step) => {
@@ -986,7 +999,7 @@ impl<'a> TemplateVariables<'a> {
 /// templates call by name and no provider declares.
 const TEMPLATE_FUNCTIONS: &[&str] = &["now"];
 
-fn compile_template(text: &str) -> Result<BTreeSet<String>, String> {
+pub(crate) fn compile_template(text: &str) -> Result<BTreeSet<String>, String> {
     match ENVIRONMENT.template_from_str(text) {
         Ok(template) => Ok(template
             .undeclared_variables(false)

@@ -28,6 +28,7 @@ mod load;
 mod mcp;
 mod model;
 mod oauth1;
+mod password_grant;
 mod patterns;
 mod positions;
 mod post_connection;
@@ -44,6 +45,7 @@ pub use import::{import_nango, ConvertedEntry, ImportError, ImportReport, Reason
 pub use jwt::{HmacKeyEncoding, Jwt, JwtAlgorithm, JwtGrant, SigningKeyFormat};
 pub use load::parse_provider;
 pub use model::*;
+pub use password_grant::PasswordGrant;
 pub use post_connection::{
     PostConnectionMethod, PostConnectionStep, ResponseSelection, WHOLE_RESPONSE_PATH,
 };

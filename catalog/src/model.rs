@@ -304,6 +304,11 @@ pub struct ClientCredentials {
     /// that token requests and proxied requests present in the handshake.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub require_client_certificate: bool,
+    /// The password grant in place of the client-credentials grant: the
+    /// token request carries `grant_type=password` with a user's name and
+    /// password from the connection config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password_grant: Option<crate::password_grant::PasswordGrant>,
 }
 
 /// API key settings.

@@ -227,11 +227,11 @@ fn own_grant_type_converts() {
 }
 
 #[test]
-fn password_grant_not_converted() {
+fn password_grant_without_user_unconverted() {
     let (_dir, report) = import();
     assert_eq!(
         reason(&report, "password-cc"),
-        "`token_params.grant_type` is `password`, which needs the end user's username and password, and the client-credentials mode sends only the client's credentials"
+        "`token_params.grant_type` is `password`, but `token_params` has no `username` to send"
     );
 }
 

@@ -423,6 +423,31 @@ fn other_api_key_prefixes_stay_api_key() {
 }
 
 #[test]
+fn password_grant_security_scheme() {
+    let source = "name: password-example\ndisplay_name: Password example\nauth:\n  mode: oauth2_client_credentials\n  token_url: https://auth.example.com/token\n  password_grant:\n    username: \"{{ username }}\"\n    password: \"{{ password }}\"\nconnection_config:\n  username: {title: Username}\n  password: {title: Password, secret: true}\nproxy:\n  base_url: https://api.example.com\n";
+    let provider = latchkey_catalog::parse_provider("password-example.yaml", source).unwrap();
+
+    let text = provider_document(&provider, CATALOG_VERSION).unwrap();
+    let document: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let scheme = &document["components"]["securitySchemes"]["providerAuth"];
+
+    assert_eq!(
+        scheme["flows"]["password"]["tokenUrl"],
+        "https://auth.example.com/token"
+    );
+    assert!(
+        scheme["flows"].get("clientCredentials").is_none(),
+        "{scheme}"
+    );
+    let description = scheme["description"].as_str().unwrap();
+    assert!(
+        description.contains("`grant_type=password`"),
+        "{description}"
+    );
+    assert!(description.contains("`{{ password }}`"), "{description}");
+}
+
+#[test]
 fn client_certificate_in_security_scheme() {
     let source = "name: mtls-example\ndisplay_name: mTLS example\nauth:\n  mode: oauth2_client_credentials\n  token_url: https://auth.example.com/token\n  require_client_certificate: true\nproxy:\n  base_url: https://api.example.com\n";
     let provider = latchkey_catalog::parse_provider("mtls-example.yaml", source).unwrap();

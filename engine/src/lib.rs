@@ -17,6 +17,7 @@ mod lifecycle;
 mod mcp;
 mod oauth1;
 mod oauth2_flow;
+mod password_grant;
 mod post_connection;
 mod redact;
 mod secret;

@@ -328,13 +328,28 @@ impl Engine {
             &settings.token_url_fallbacks,
             &vars,
         )?;
-        let extra = rendered_params(
+        let mut extra = rendered_params(
             provider,
             "auth.token_params",
             &settings.token_params,
             &with_random_token(&vars),
             RESERVED_TOKEN_PARAMS,
         )?;
+        let user_password = match &settings.password_grant {
+            Some(grant) => {
+                let (username, password) =
+                    crate::password_grant::render_user_password(provider, grant, &vars)?;
+                extra.splice(
+                    0..0,
+                    [
+                        ("username".to_owned(), username),
+                        ("password".to_owned(), password.expose().to_owned()),
+                    ],
+                );
+                Some(password)
+            }
+            None => None,
+        };
 
         let default_scopes = settings
             .default_scopes
@@ -357,6 +372,7 @@ impl Engine {
         };
         // An empty `grant_type` leaves the parameter out.
         let grant = match settings.grant_type.as_deref() {
+            _ if user_password.is_some() => vec![(StandardParam::GrantType, "password".to_owned())],
             Some("") => Vec::new(),
             Some(grant_type) => vec![(StandardParam::GrantType, grant_type.to_owned())],
             None => vec![(StandardParam::GrantType, "client_credentials".to_owned())],
@@ -380,6 +396,8 @@ impl Engine {
         let reply = TokenTransport::new(&http, &provider.name, "client_credentials", &token_url)
             .send(request)
             .await?;
+        let mut secrets = vec![client_secret.expose()];
+        secrets.extend(user_password.as_ref().map(Secret::expose));
         parse_token_reply(
             &provider.name,
             &settings.token_response,
@@ -387,7 +405,7 @@ impl Engine {
             obtained_at,
             None,
         )
-        .map_err(|error| error.redact_quoted(&[client_secret.expose()]))
+        .map_err(|error| error.redact_quoted(&secrets))
     }
 
     /// Picks the connection-config values that the definition captures from

@@ -13,7 +13,7 @@ use url::Url;
 
 use crate::cookies::capture_cookies;
 use crate::redact::redact;
-use crate::template::{config_variables, render, with_random_token};
+use crate::template::{config_variables, render, variable_paths, with_random_token};
 use crate::token_response::{parse_token_reply, RawReply};
 use crate::token_steps::render_request_url;
 use crate::transport::TokenTransport;
@@ -165,6 +165,11 @@ pub(crate) fn build_request(
     let mut url = render_request_url(provider, field, request, vars)?;
     let mut params = serde_json::Map::new();
     for (key, value) in &request.params {
+        if let Value::String(template) = value {
+            if reads_unset_optional_field(provider, template, vars) {
+                continue;
+            }
+        }
         let key_field = format!("{field}.params.{key}");
         params.insert(key.clone(), render_value(name, &key_field, value, vars)?);
     }
@@ -264,6 +269,37 @@ fn render_value(
         ),
         other => other.clone(),
     })
+}
+
+/// Checks whether `template` reads an optional credential field that the
+/// connection left unset, or an unset optional connection-config field,
+/// and no other missing variable. A parameter built from such a template
+/// is left out of the request: a provider that takes either of two
+/// optional fields gets only the one entered.
+fn reads_unset_optional_field(provider: &Provider, template: &str, vars: &Value) -> bool {
+    let Ok(settings) = two_step_settings(provider) else {
+        return false;
+    };
+    let missing: Vec<String> = variable_paths(template)
+        .into_iter()
+        .filter(|path| {
+            vars.pointer(&format!("/{}", path.replace('.', "/")))
+                .is_none()
+        })
+        .collect();
+    !missing.is_empty()
+        && missing.iter().all(|path| {
+            let root = path.split('.').next().unwrap_or(path);
+            let optional_credential = settings
+                .credentials
+                .get(root)
+                .is_some_and(|field| field.optional);
+            let optional_config = provider
+                .connection_config
+                .get(root)
+                .is_some_and(|field| field.optional);
+            optional_credential || optional_config
+        })
 }
 
 /// Turns rendered parameters into name-value pairs for a form body or a
@@ -436,6 +472,79 @@ proxy: {{base_url: "{base}"}}
             let text = error.to_string();
             assert!(!text.contains(secret), "{case}: {text}");
             assert!(text.contains("[redacted]"), "{case}: {text}");
+        }
+    }
+
+    /// A parameter that reads an unset optional field is left out of the
+    /// form body, and one that reads a set field is sent. The body is
+    /// checked as the bytes the token endpoint received.
+    #[tokio::test]
+    async fn unset_optional_field_param_omitted() {
+        // (case, entered fields, expected form body)
+        type Case = (
+            &'static str,
+            &'static [(&'static str, &'static str)],
+            &'static str,
+        );
+        let cases: [Case; 4] = [
+            (
+                "all set",
+                &[
+                    ("client_id", "c1"),
+                    ("session_id", "s1"),
+                    ("username", "u1"),
+                ],
+                "client_id=c1&grant_type=client_credentials&session_id=s1&username=u1",
+            ),
+            (
+                "session id unset",
+                &[("client_id", "c1"), ("username", "u1")],
+                "client_id=c1&grant_type=client_credentials&username=u1",
+            ),
+            (
+                "username unset",
+                &[("client_id", "c1"), ("session_id", "s1")],
+                "client_id=c1&grant_type=client_credentials&session_id=s1",
+            ),
+            ("none set", &[], "grant_type=client_credentials"),
+        ];
+
+        for (case, entered, expected_body) in cases {
+            let reply = json!({"access_token": "tk", "expires_in": 600});
+            let server = TestServer::start(vec![CannedReply::json(200, reply)]).await;
+            let provider = provider_from_yaml(&format!(
+                r#"
+name: login
+display_name: Login
+auth:
+  mode: two_step
+  credentials:
+    client_id: {{title: Client ID, optional: true}}
+    session_id: {{title: Session ID, optional: true, secret: true}}
+    username: {{title: Username, optional: true}}
+  token_request:
+    url: {base}/token
+    params:
+      grant_type: client_credentials
+      client_id: "{{{{ client_id }}}}"
+      session_id: "{{{{ session_id }}}}"
+      username: "{{{{ username }}}}"
+proxy: {{base_url: "{base}"}}
+"#,
+                base = server.base_url
+            ));
+            let fields: BTreeMap<String, Secret> = entered
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), Secret::new(*value)))
+                .collect();
+
+            Engine::new(reqwest::Client::new())
+                .two_step_token(&provider, &fields, &ConnectionConfig::new(), None)
+                .await
+                .unwrap_or_else(|err| panic!("{case}: {err}"));
+
+            let request = server.single_request();
+            assert_eq!(request.body, expected_body, "{case}");
         }
     }
 }

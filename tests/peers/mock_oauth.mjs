@@ -18,7 +18,8 @@
 //   instead of JSON, which the hook cannot do. A rule with none of these
 //   fields restores the mock's own reply.
 // - GET /__requests?client_id=C: the token requests of client C in arrival
-//   order, each {grant_type, form, reply_status, reply}.
+//   order, each {grant_type, form, body, reply_status, reply}, where `body`
+//   is the request body as received.
 
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -112,10 +113,11 @@ async function handleControl(req, res, url) {
 // itself or hands the request to the mock. The mock's body parser skips a request
 // whose body was already read and uses `req.body` instead.
 async function handleToken(req, res) {
-  const form = Object.fromEntries(new URLSearchParams(await readBody(req)));
+  const body = await readBody(req);
+  const form = Object.fromEntries(new URLSearchParams(body));
   req.body = form;
   const clientId = clientIdOf(req.headers, form);
-  const record = { grant_type: form.grant_type ?? '(none)', client_id: clientId, form };
+  const record = { grant_type: form.grant_type ?? '(none)', client_id: clientId, form, body };
   if (!requests.has(clientId)) {
     requests.set(clientId, []);
   }

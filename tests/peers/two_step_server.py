@@ -29,6 +29,9 @@ Token endpoints (the credentials they accept are the constants below):
   POST /chain/token    step 3: form body grant_type=password&username&password
                        and the header X-Step-One: <IdentityServiceUrl of step 1>;
                        replies {"access_token", "expires_in"}.
+  POST /cc/token       form body, exactly
+                       client_id=client-7&client_secret=client-secret-7&grant_type=client_credentials&username=ada
+                       (no session_id); replies {"access_token", "expires_in"}.
   POST /cookie/login   JSON body {"UserName", "Password"}; replies
                        {"SessionId"} and sets the cookies B1SESSION=<session>
                        and ROUTEID=.node1, each with attributes.
@@ -58,7 +61,7 @@ DEV_KEY = "dev-key-42"
 
 LOCK = threading.Lock()
 TOKENS = {}  # token -> (endpoint, expiry as time.monotonic())
-ISSUED = {"json": 0, "form": 0, "bill": 0, "dated": 0, "chain": 0, "cookie": 0}
+ISSUED = {"json": 0, "form": 0, "bill": 0, "dated": 0, "chain": 0, "cookie": 0, "cc": 0}
 # Requests received by the first two steps of the login chain.
 CHAIN_STEPS = {"info": 0, "identity": 0}
 
@@ -109,6 +112,8 @@ class Handler(BaseHTTPRequestHandler):
             self.dated_login()
         elif self.path == "/chain/token":
             self.chain_token()
+        elif self.path == "/cc/token":
+            self.cc_token()
         elif self.path == "/cookie/login":
             self.cookie_login()
         else:
@@ -148,6 +153,17 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(401, {"message": "invalid username or password"})
         token = issue("form", self.lifetime)
         self.reply(200, {"access_token": token, "expires_ms": self.lifetime * 1000})
+
+    def cc_token(self):
+        expected = (
+            f"client_id={CLIENT_ID}&client_secret={CLIENT_SECRET}"
+            f"&grant_type=client_credentials&username={USERNAME}"
+        )
+        body = self.body().decode()
+        if body != expected:
+            return self.reply(401, {"message": f"unexpected body {body}"})
+        token = issue("cc", self.lifetime)
+        self.reply(200, {"access_token": token, "expires_in": self.lifetime})
 
     def bill_login(self):
         if self.content_type() != "application/json":

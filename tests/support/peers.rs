@@ -368,7 +368,8 @@ impl MockOAuth {
     }
 
     /// Returns the token requests that `client_id` made, in arrival order:
-    /// `{grant_type, form, reply_status, reply}` each.
+    /// `{grant_type, form, body, reply_status, reply}` each, where `body` is
+    /// the request body as received.
     pub async fn token_requests(&self, client_id: &str) -> Vec<Value> {
         let requests: Value = reqwest::Client::new()
             .get(format!("{}/__requests", self.issuer))

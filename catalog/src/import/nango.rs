@@ -58,6 +58,8 @@ mod nango_mtls;
 
 #[path = "nango_integration_config.rs"]
 mod nango_integration_config;
+#[path = "nango_password_grant.rs"]
+mod nango_password_grant;
 
 #[path = "nango_body.rs"]
 mod nango_body;
@@ -322,7 +324,7 @@ fn unconverted_key(key: &str) -> Reason {
         "require_client_certificate" => nango_mtls::OTHER_MODE,
         "installation" => nango_app::OUTBOUND_INSTALLATION,
         "integration_config" => {
-            "Latchkey takes integration values only as defaults of connection-config fields and of TWO_STEP or BILL credential fields (`integration_default`), and some of the entry's `integration_config` keys are neither: its templates read them as `${credentials.KEY}` without a credential field of that name, or build the request from them"
+            "Latchkey takes integration values only as defaults of connection-config fields and of TWO_STEP or BILL credential fields (`integration_default`), and some of the entry's `integration_config` keys are neither: its templates build the request from them outside the token request, refresh request, login steps and proxy (a signed assertion, for example), or the mode takes no entered fields"
         }
         _ => return Reason::no_equivalent(key),
     };
@@ -834,6 +836,7 @@ impl<'a> Builder<'a> {
         self.scopes(auth)?;
         let token_params = self.params("token_params", Some("client_credentials"))?;
         insert_map(auth, "token_params", token_params);
+        self.password_grant(auth)?;
         self.insert_param_scopes(auth);
         if let Some(grant_type) = self.grant_type.take() {
             auth.insert("grant_type".into(), grant_type.into());
@@ -938,6 +941,11 @@ impl<'a> Builder<'a> {
                 .ok_or_else(|| Reason::malformed(&format!("`{key}.{name}` is not a scalar")))?;
             if let (Some(standard), "grant_type") = (grant_type, name) {
                 if value == standard {
+                    continue;
+                }
+                if standard == "client_credentials" && value == "password" {
+                    // `password_grant` converts it.
+                    self.grant_type = Some(value);
                     continue;
                 }
                 if standard == "client_credentials" {
@@ -1831,10 +1839,10 @@ fn unconverted_auth_method(method: &str) -> Reason {
 
 /// Checks a client-credentials entry's own grant type. A grant such as
 /// Zoom's `account_credentials` still needs only the client's credentials
-/// and converts, but the password and code grants need the end user.
+/// and converts, but the code and refresh grants need the end user. The
+/// password grant is converted by `password_grant` before this check.
 fn client_grant_type(value: &str) -> Result<String, Reason> {
     let needs_end_user = match value {
-        "password" => Some("the end user's username and password"),
         "authorization_code" => Some("an authorization code from the end user"),
         "refresh_token" => Some("a refresh token"),
         _ => None,

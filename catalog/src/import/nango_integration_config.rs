@@ -1,7 +1,10 @@
 //! Nango's `integration_config` in the shape Latchkey converts: every key
 //! repeats a connection-config field of the entry, or a credential field
 //! of a TWO_STEP or BILL entry, so the integration's value is that field's
-//! default (`integration_default`).
+//! default (`integration_default`). In a TWO_STEP entry, a key that no
+//! field repeats but that the token request or the proxy reads as
+//! `${credentials.KEY}` becomes an entered field of its own, with the
+//! integration's value as its default.
 
 use serde_yaml::{Mapping, Value};
 
@@ -28,10 +31,56 @@ pub(super) fn defaults_connection_config(entry: &Mapping) -> bool {
         .and_then(Value::as_mapping)
         .filter(|_| entered_fields)
         .unwrap_or(&empty);
+    let integration_only = integration_only_credentials(entry);
     !integration.is_empty()
-        && integration
-            .keys()
-            .all(|key| connection.contains_key(key) || credentials.contains_key(key))
+        && integration.keys().all(|key| {
+            connection.contains_key(key)
+                || credentials.contains_key(key)
+                || key
+                    .as_str()
+                    .is_some_and(|key| integration_only.iter().any(|(name, _)| *name == key))
+        })
+}
+
+/// Entry keys whose templates a TWO_STEP credential field may appear in.
+const CREDENTIAL_TEMPLATE_KEYS: &[&str] = &[
+    "token_params",
+    "token_headers",
+    "refresh_token_params",
+    "refresh_token_headers",
+    "additional_steps",
+    "proxy",
+];
+
+/// Returns the `integration_config` keys of a TWO_STEP entry that are
+/// neither a credential nor a connection-config key and that one of the
+/// entry's token request, refresh request, login step or proxy templates reads as
+/// `${credentials.KEY}`, each with its `integration_config` definition.
+/// They are converted into entered fields marked `integration_default`.
+pub(super) fn integration_only_credentials(entry: &Mapping) -> Vec<(&str, &Mapping)> {
+    if entry.get("auth_mode").and_then(Value::as_str) != Some("TWO_STEP") {
+        return Vec::new();
+    }
+    let Some(integration) = entry.get("integration_config").and_then(Value::as_mapping) else {
+        return Vec::new();
+    };
+    let declared = |section: &str, key: &Value| {
+        entry
+            .get(section)
+            .and_then(Value::as_mapping)
+            .is_some_and(|fields| fields.contains_key(key))
+    };
+    let templates: String = CREDENTIAL_TEMPLATE_KEYS
+        .iter()
+        .filter_map(|key| entry.get(*key))
+        .filter_map(|value| serde_yaml::to_string(value).ok())
+        .collect();
+    integration
+        .iter()
+        .filter(|(key, _)| !declared("credentials", key) && !declared("connection_config", key))
+        .filter_map(|(key, definition)| Some((key.as_str()?, definition.as_mapping()?)))
+        .filter(|(key, _)| templates.contains(&format!("${{credentials.{key}}}")))
+        .collect()
 }
 
 /// Sets `integration_default: true` on the converted fields that the
@@ -98,6 +147,44 @@ mod tests {
         assert_eq!(field.get("integration_default"), Some(&Value::Bool(true)));
         let username = &converted.document["auth"]["credentials"]["username"];
         assert!(username.get("integration_default").is_none());
+    }
+
+    const TWO_STEP_FIXTURE: &str = "display_name: Fixture\nauth_mode: TWO_STEP\ntoken_url: https://auth.example.com/token\ntoken_params:\n  grant_type: client_credentials\n  client_id: ${credentials.clientId}\n  session_id: ${credentials.sessionId}\ntoken_response:\n  token: access_token\nproxy:\n  base_url: https://api.example.com\ncredentials:\n  sessionId:\n    type: string\n    title: Session ID\n    optional: true\nintegration_config:\n  clientId:\n    type: string\n    title: Client ID\n    optional: true\n";
+
+    #[test]
+    fn integration_only_credential_becomes_field() {
+        let entry: Mapping = serde_yaml::from_str(TWO_STEP_FIXTURE).unwrap();
+
+        let converted = convert("fixture", &entry).unwrap();
+
+        let auth = &converted.document["auth"];
+        let field = &auth["credentials"]["clientId"];
+        assert_eq!(field.get("integration_default"), Some(&Value::Bool(true)));
+        assert_eq!(field.get("optional"), Some(&Value::Bool(true)));
+        assert_eq!(
+            auth["token_request"]["params"]["client_id"],
+            Value::from("{{ clientId }}")
+        );
+        let session_id = &auth["credentials"]["sessionId"];
+        assert!(session_id.get("integration_default").is_none());
+    }
+
+    #[test]
+    fn unread_integration_credential_unconverted() {
+        let yaml = TWO_STEP_FIXTURE.replace(
+            "  client_id: ${credentials.clientId}\n",
+            "  client_id: fixed\n",
+        );
+        let entry: Mapping = serde_yaml::from_str(&yaml).unwrap();
+
+        let reason = convert("fixture", &entry)
+            .err()
+            .expect("a key no template reads stops the entry");
+
+        assert_eq!(
+            reason.kind,
+            "Nango field `integration_config` has no Latchkey equivalent"
+        );
     }
 
     #[test]

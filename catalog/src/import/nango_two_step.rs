@@ -3,6 +3,7 @@
 
 use serde_yaml::{Mapping, Value};
 
+use super::nango_integration_config::integration_only_credentials;
 use super::{
     broker_identity, field_pattern, insert_map, mapping, scalar_text, string, title_from_key,
     whole_value, Builder, Usage, FIELD_KEY,
@@ -215,6 +216,15 @@ impl Builder<'_> {
             }
             fields.insert(key.into(), Value::Mapping(entered_field(key, definition)?));
         }
+        for (key, definition) in integration_only_credentials(self.entry) {
+            if !FIELD_KEY.is_match(key) || RESERVED_TWO_STEP_NAMES.contains(&key) {
+                return Err(Reason::template(
+                    "integration_config",
+                    &format!("integration_config key `{key}` is not a free template variable name"),
+                ));
+            }
+            fields.insert(key.into(), Value::Mapping(entered_field(key, definition)?));
+        }
         Ok(fields)
     }
 
@@ -250,7 +260,10 @@ impl Builder<'_> {
                     )))
                 }
             };
-            if !credentials.is_some_and(|fields| fields.contains_key(name)) {
+            let integration_only = integration_only_credentials(self.entry)
+                .iter()
+                .any(|(key, _)| *key == name);
+            if !credentials.is_some_and(|fields| fields.contains_key(name)) && !integration_only {
                 return Err(Reason::template(
                     field,
                     &format!("credential field `{name}` is not declared under `credentials`"),

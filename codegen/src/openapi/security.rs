@@ -108,7 +108,22 @@ pub(crate) fn provider_security(
                 "x-latchkey-token-url-fallbacks",
                 &grant.token_url_fallbacks,
             )?;
-            let grant_type = grant.grant_type.as_deref().unwrap_or("client_credentials");
+            let grant_type = match &grant.password_grant {
+                Some(_) => "password",
+                None => grant.grant_type.as_deref().unwrap_or("client_credentials"),
+            };
+            // OpenAPI names the password grant's flow `password`.
+            let (grant_name, flow_name, password_note) = match &grant.password_grant {
+                Some(password) => (
+                    "resource owner password credentials grant",
+                    "password",
+                    format!(
+                        " The token request also carries `username` from `{}` and `password` from `{}`, rendered from the connection config.",
+                        password.username, password.password
+                    ),
+                ),
+                None => ("client credentials grant", "clientCredentials", String::new()),
+            };
             let client_certificate_note = if grant.require_client_certificate {
                 " Token requests and proxied requests also present the connection's TLS client certificate (mutual TLS), from `client_certificate` and `client_private_key` (PEM)."
             } else {
@@ -117,12 +132,13 @@ pub(crate) fn provider_security(
             let mut scheme = json!({
                 "type": "oauth2",
                 "description": format!(
-                    "OAuth 2.0 client credentials grant (`grant_type={grant_type}`). {}{}{client_certificate_note}",
+                    "OAuth 2.0 {grant_name} (`grant_type={grant_type}`).{password_note} {}{}{client_certificate_note}",
                     scope_separator_note(&grant.scope_separator),
                     templated_url_note(&[&token]),
                 ),
-                "flows": { "clientCredentials": flow },
+                "flows": {},
             });
+            scheme["flows"][flow_name] = flow;
             if grant.require_client_certificate {
                 scheme["x-latchkey-client-certificate"] = json!(true);
             }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use latchkey_catalog::{
     ApiKey as ApiKeySettings, AppToken, Auth, Basic as BasicSettings, Provider,
 };
-use latchkey_engine::{ConnectionConfig, Credentials, OAuth2Token, Secret};
+use latchkey_engine::{ConnectionConfig, Credentials, EngineError, OAuth2Token, Secret};
 use regex::Regex;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -453,7 +453,14 @@ async fn import_credentials(
                 .await
                 .map_err(|error| {
                     tracing::warn!(error = %error, "client-credentials grant failed");
-                    ApiError::oauth_exchange(&error, &integration.unique_key)
+                    match error {
+                        // A value of the connection that the grant needs
+                        // is empty, which the caller fixes.
+                        EngineError::MissingCredential(_) => {
+                            ApiError::invalid_credentials(error.to_string())
+                        }
+                        _ => ApiError::oauth_exchange(&error, &integration.unique_key),
+                    }
                 })?;
             config.extend(grant.connection_config);
             Ok(Credentials::ClientCredentials {
