@@ -2084,6 +2084,34 @@ async fn rejected_refresh_is_not_retried() {
 }
 
 #[tokio::test]
+async fn refresh_without_client_credentials() {
+    let h = harness().await;
+    h.create_integration(json!({ "unique_key": "local", "provider": "local-oauth" }))
+        .await;
+    h.import_expired("c1", "rt-valid").await;
+    let get = "/connections/c1?provider_config_key=local";
+
+    let reply = h.api("GET", get, None).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::FAILED_DEPENDENCY,
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.error_code(), "missing_client_credentials");
+    assert_eq!(
+        reply.headers["x-latchkey-error"],
+        "missing_client_credentials"
+    );
+    assert!(
+        reply.body.contains("PATCH /integrations/local"),
+        "{}",
+        reply.body
+    );
+    assert_eq!(h.tokens.refreshes.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
 async fn temporary_refresh_failure_backs_off() {
     let h = harness().await;
     h.create_oauth_integration().await;
@@ -2093,9 +2121,20 @@ async fn temporary_refresh_failure_backs_off() {
     let first = h.api("GET", get, None).await;
     assert_eq!(first.status, StatusCode::BAD_GATEWAY, "{}", first.body);
     assert_eq!(first.error_code(), "refresh_temporarily_failed");
+    assert_eq!(first.headers["retry-after"], "5");
+    assert_eq!(
+        first.headers["x-latchkey-error"],
+        "refresh_temporarily_failed"
+    );
     let again = h.api("GET", get, None).await;
     assert_eq!(again.status, StatusCode::BAD_GATEWAY, "{}", again.body);
     assert!(again.body.contains("5 seconds"), "{}", again.body);
+    let wait: u64 = again.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=5).contains(&wait), "Retry-After {wait}");
     assert_eq!(
         h.tokens.refreshes.load(Ordering::SeqCst),
         1,
