@@ -173,6 +173,8 @@ async fn start_token_server() -> (Arc<TokenServer>, String) {
     let app = Router::new()
         .route("/token", post(token_endpoint))
         .route("/dc/{region}/token", post(regional_token_endpoint))
+        .route("/api", any(echo_headers))
+        .route("/api/", any(echo_headers))
         .route("/api/{*path}", any(echo_headers))
         .with_state(server.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1635,6 +1637,21 @@ async fn proxy_rejects_trace_and_connect() {
     }
     let allowed = h.proxy("/proxy/echo", &[]).await;
     assert_eq!(allowed.status, StatusCode::OK, "{}", allowed.body);
+}
+
+#[tokio::test]
+async fn proxy_empty_path_reaches_base_url() {
+    let h = harness().await;
+    h.import_query_key().await;
+    let reply = h.proxy("/proxy/", &[]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let path = reply.json()["path"].as_str().unwrap().to_owned();
+    assert!(path == "/api" || path == "/api/", "upstream path {path}");
+    let query = reply.json()["query"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(query.contains("api_key=sk_stored"), "query {query}");
 }
 
 #[tokio::test]
