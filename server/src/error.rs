@@ -335,7 +335,7 @@ fn temporary_refresh_failure(subject: &str, error: &EngineError) -> ApiError {
     ApiError::new(
         StatusCode::BAD_GATEWAY,
         "refresh_temporarily_failed",
-        format!("{subject}: {error}; retry in {backoff} seconds"),
+        format!("{subject}: {error}; retry later"),
     )
     .with_retry_after(backoff)
 }
