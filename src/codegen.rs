@@ -74,16 +74,65 @@ pub fn run(args: &CodegenArgs) -> anyhow::Result<ExitCode> {
         eprintln!("{out}/{}: {state}", difference.path);
     }
 
-    let mut command = format!("latchkey codegen --out {out}");
-    for provider in &args.providers {
-        command.push_str(&format!(" --provider {provider}"));
-    }
-    for dir in &args.catalog_dir {
-        command.push_str(&format!(" --catalog-dir {}", dir.display()));
-    }
+    let command = fix_command(args);
     eprintln!(
         "error: {} generated files in {out} differ from the catalog; run `{command}` to update them",
         differences.len()
     );
     Ok(ExitCode::FAILURE)
+}
+
+/// Returns the command that rewrites the directory that `args` checked,
+/// with each argument quoted for a POSIX shell where it needs it.
+fn fix_command(args: &CodegenArgs) -> String {
+    let mut words = vec!["latchkey".to_owned(), "codegen".to_owned()];
+    words.push("--out".to_owned());
+    words.push(args.out.to_string_lossy().into_owned());
+    for provider in &args.providers {
+        words.push("--provider".to_owned());
+        words.push(provider.clone());
+    }
+    for dir in &args.catalog_dir {
+        words.push("--catalog-dir".to_owned());
+        words.push(dir.to_string_lossy().into_owned());
+    }
+    let quoted: Vec<String> = words
+        .iter()
+        .map(|word| match shlex::try_quote(word) {
+            Ok(quoted) => quoted.into_owned(),
+            // A NUL byte cannot reach a command line, so this is only a
+            // fallback that still shows the value.
+            Err(_) => format!("{word:?}"),
+        })
+        .collect();
+    quoted.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(out: &str, providers: &[&str], catalog_dirs: &[&str]) -> CodegenArgs {
+        CodegenArgs {
+            out: PathBuf::from(out),
+            providers: providers.iter().map(|name| (*name).to_owned()).collect(),
+            check: true,
+            catalog_dir: catalog_dirs.iter().map(PathBuf::from).collect(),
+        }
+    }
+
+    #[test]
+    fn fix_command_quotes_arguments() {
+        let plain = fix_command(&args("out", &["github"], &[]));
+        assert_eq!(plain, "latchkey codegen --out out --provider github");
+
+        let spaced = fix_command(&args("my dir", &["github"], &["it's here"]));
+        assert_eq!(
+            spaced,
+            r#"latchkey codegen --out 'my dir' --provider github --catalog-dir "it's here""#
+        );
+        let words = shlex::split(&spaced).expect("a command a shell can split");
+        assert_eq!(words[3], "my dir");
+        assert_eq!(words[7], "it's here");
+    }
 }

@@ -37,6 +37,14 @@ pub enum Error {
         path: PathBuf,
         error: std::io::Error,
     },
+    /// A directory exists where the output places a generated file. The
+    /// run changes nothing, because replacing the directory would delete
+    /// what it contains.
+    #[error(
+        "`{}` is a directory where a generated file belongs: move or remove it, or choose another output directory",
+        path.display()
+    )]
+    DirectoryInPlace { path: PathBuf },
     /// A provider name given for selection is empty or only whitespace.
     #[error(
         "the provider name `{name}` is empty: pass a name from the catalog, such as `--provider github`, or leave out `--provider` to generate every provider"

@@ -66,7 +66,11 @@ pub struct WriteReport {
 /// moved go back and the directories created go away, and `out_dir` is
 /// left as it was. The temporary directory is removed in both cases, and
 /// so are the missing ancestors of `out_dir` that a failed run created.
+///
+/// A directory in the place of a generated file is an error, raised
+/// before anything is written.
 pub fn write_output(out_dir: &Path, output: &Output) -> Result<WriteReport, Error> {
+    reject_directories(out_dir, output)?;
     let changed: Vec<(&String, &String)> = output
         .files
         .iter()
@@ -326,6 +330,7 @@ impl Drop for Staging {
 /// difference in path order; an empty list means the directory is up to
 /// date.
 pub fn check_output(out_dir: &Path, output: &Output) -> Result<Vec<Difference>, Error> {
+    reject_directories(out_dir, output)?;
     let mut differences = Vec::new();
     for (relative, content) in &output.files {
         let path = out_dir.join(relative);
@@ -354,6 +359,18 @@ pub fn check_output(out_dir: &Path, output: &Output) -> Result<Vec<Difference>, 
     }
     differences.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(differences)
+}
+
+/// Rejects a directory, or a symbolic link to one, at the path of a
+/// generated file.
+fn reject_directories(out_dir: &Path, output: &Output) -> Result<(), Error> {
+    for relative in output.files.keys() {
+        let path = out_dir.join(relative);
+        if fs::metadata(&path).is_ok_and(|metadata| metadata.is_dir()) {
+            return Err(Error::DirectoryInPlace { path });
+        }
+    }
+    Ok(())
 }
 
 /// Lists the generated files of [`OWNED_DIRS`] that `output` lacks. A

@@ -149,6 +149,47 @@ fn check_names_each_difference() {
 }
 
 #[test]
+fn directory_in_place_of_file_is_rejected() {
+    let catalog = features_catalog();
+    let output = generate(&catalog, &selection()).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    write_output(out.path(), &output).unwrap();
+    let document = out.path().join("openapi/rate-limit.json");
+    fs::remove_file(&document).unwrap();
+    fs::create_dir(&document).unwrap();
+    fs::write(document.join("notes.txt"), "x").unwrap();
+    fs::write(out.path().join("rust/src/lib.rs"), "// edited\n").unwrap();
+    let before = tree(out.path());
+
+    for (name, result) in [
+        ("write", write_output(out.path(), &output).map(|_| ())),
+        ("check", check_output(out.path(), &output).map(|_| ())),
+    ] {
+        let error = result.expect_err(name);
+        match &error {
+            Error::DirectoryInPlace { path } => assert_eq!(path, &document, "{name}"),
+            other => panic!("{name}: expected DirectoryInPlace, got {other:?}"),
+        }
+        let message = error.to_string();
+        assert!(
+            message.contains("is a directory where a generated file belongs"),
+            "{name}: {message}"
+        );
+        assert!(!message.contains("writable"), "{name}: {message}");
+    }
+    assert_eq!(
+        tree(out.path()),
+        before,
+        "a rejected run changed the output"
+    );
+    assert_eq!(
+        fs::read_to_string(document.join("notes.txt")).unwrap(),
+        "x",
+        "the directory's content changed"
+    );
+}
+
+#[test]
 fn empty_provider_name_is_rejected() {
     let catalog = features_catalog();
     for name in ["", " ", "\t"] {

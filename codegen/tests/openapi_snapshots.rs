@@ -512,3 +512,66 @@ proxy:
         "{text}"
     );
 }
+
+/// Providers whose credential goes to more than one place, with each place
+/// (`in`, name) in the order of the provider file.
+const MULTI_PLACE_CREDENTIALS: &[(&str, &[(&str, &str)])] = &[
+    (
+        "supabase",
+        &[("header", "authorization"), ("header", "apikey")],
+    ),
+    (
+        "quickbase",
+        &[("header", "authorization"), ("query", "apiKey")],
+    ),
+    ("konnektive", &[("query", "loginId"), ("query", "password")]),
+];
+
+#[test]
+fn security_lists_every_credential_place() {
+    for (name, places) in MULTI_PLACE_CREDENTIALS {
+        let document: serde_json::Value = serde_json::from_str(&document_text(name)).unwrap();
+        let requirements = document["security"].as_array().expect("a security array");
+        assert_eq!(requirements.len(), 1, "{name}: {requirements:?}");
+        let requirement = requirements[0].as_object().expect("a requirement object");
+        assert_eq!(requirement.len(), places.len(), "{name}: {requirement:?}");
+
+        let schemes = &document["components"]["securitySchemes"];
+        let primary = &schemes["providerAuth"];
+        let inject = &primary["x-latchkey-inject"];
+        assert_eq!(inject["name"], places[0].1, "{name}: {primary}");
+        for (index, (place, parameter)) in places.iter().enumerate().skip(1) {
+            let scheme_name = format!("providerAuthAdditional{index}");
+            assert!(
+                requirement.contains_key(&scheme_name),
+                "{name}: {scheme_name} missing from {requirement:?}"
+            );
+            let scheme = &schemes[&scheme_name];
+            assert_eq!(scheme["type"], "apiKey", "{name}: {scheme}");
+            assert_eq!(scheme["in"], *place, "{name}: {scheme}");
+            assert_eq!(scheme["name"], *parameter, "{name}: {scheme}");
+            assert_eq!(
+                scheme["x-latchkey-inject"]["name"], *parameter,
+                "{name}: {scheme}"
+            );
+            assert_eq!(
+                inject["additional"][index - 1]["name"],
+                *parameter,
+                "{name}: {primary}"
+            );
+            let description = primary["description"].as_str().unwrap();
+            assert!(description.contains(&scheme_name), "{name}: {description}");
+        }
+        let info = document["info"]["description"].as_str().unwrap();
+        assert!(info.contains("providerAuthAdditional1"), "{name}: {info}");
+    }
+
+    let konnektive: serde_json::Value = serde_json::from_str(&document_text("konnektive")).unwrap();
+    let scheme = &konnektive["components"]["securitySchemes"]["providerAuth"];
+    let description = scheme["description"].as_str().unwrap();
+    assert!(!description.contains("HTTP basic"), "{description}");
+    assert!(
+        description.contains("query parameter `loginId`"),
+        "{description}"
+    );
+}

@@ -14,7 +14,14 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Seconds after which a retry may succeed, sent as `Retry-After`.
+    pub retry_after: Option<u64>,
 }
+
+/// The response header that carries the error code of every error response
+/// that Latchkey builds itself. The proxy removes it from upstream
+/// responses, so a client can tell Latchkey's errors from a provider's.
+pub const ERROR_CODE_HEADER: &str = "x-latchkey-error";
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
@@ -22,7 +29,28 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after: None,
         }
+    }
+
+    /// Sets the `Retry-After` seconds of the response.
+    pub fn with_retry_after(mut self, seconds: u64) -> ApiError {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    /// Builds the 424 for an OAuth 2.0 connection whose token cannot be
+    /// refreshed because its integration has no client ID and secret.
+    /// Connecting the account again cannot fix this, so the code differs
+    /// from `refresh_failed`.
+    pub fn missing_client_credentials(provider_config_key: &str, connection_id: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::FAILED_DEPENDENCY,
+            "missing_client_credentials",
+            format!(
+                "refreshing connection `{connection_id}` of integration `{provider_config_key}` failed: the integration has no client credentials to refresh with; set its client ID and secret with PATCH /integrations/{provider_config_key}"
+            ),
+        )
     }
 
     pub fn missing_secret_key() -> ApiError {
@@ -237,18 +265,12 @@ impl ApiError {
                 ..
             }
             | EngineError::Transport(_)
-            | EngineError::InvalidResponse { .. } => ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "refresh_temporarily_failed",
-                format!("{subject}: {error}; retry later"),
-            ),
+            | EngineError::InvalidResponse { .. } => temporary_refresh_failure(&subject, error),
             // A two_step or session login that failed with a 5xx says
             // nothing about the stored fields, which may sign in later.
-            EngineError::CredentialsRejected { status, .. } if *status >= 500 => ApiError::new(
-                StatusCode::BAD_GATEWAY,
-                "refresh_temporarily_failed",
-                format!("{subject}: {error}; retry later"),
-            ),
+            EngineError::CredentialsRejected { status, .. } if *status >= 500 => {
+                temporary_refresh_failure(&subject, error)
+            }
             EngineError::Template { .. } => ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "template_error",
@@ -304,6 +326,20 @@ impl ApiError {
     }
 }
 
+/// Builds the 502 of a refresh that may pass later, with `Retry-After` set to
+/// the time during which Latchkey does not ask the provider again.
+fn temporary_refresh_failure(subject: &str, error: &EngineError) -> ApiError {
+    let backoff = crate::refresh::TEMPORARY_FAILURE_BACKOFF
+        .num_seconds()
+        .unsigned_abs();
+    ApiError::new(
+        StatusCode::BAD_GATEWAY,
+        "refresh_temporarily_failed",
+        format!("{subject}: {error}; retry later"),
+    )
+    .with_retry_after(backoff)
+}
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
         ApiError::store(&error)
@@ -317,6 +353,14 @@ pub struct ErrorCode(pub &'static str);
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (self.status, Json(self.body())).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            ERROR_CODE_HEADER,
+            axum::http::HeaderValue::from_static(self.code),
+        );
+        if let Some(seconds) = self.retry_after {
+            headers.insert(axum::http::header::RETRY_AFTER, seconds.into());
+        }
         response.extensions_mut().insert(ErrorCode(self.code));
         response
     }

@@ -36,7 +36,7 @@ use crate::AppState;
 const REFRESH_ERROR: &str = "refresh";
 /// Time after a temporary refresh failure during which the provider is not
 /// asked again.
-const TEMPORARY_FAILURE_BACKOFF: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+pub(crate) const TEMPORARY_FAILURE_BACKOFF: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
 
 /// One async mutex per connection that is being refreshed or waited on.
 #[derive(Default)]
@@ -158,6 +158,16 @@ async fn refresh_locked(
     }
 
     let integration = state.store.get_integration(provider_config_key)?;
+    let has_client_credentials = integration
+        .as_ref()
+        .is_some_and(|integration| integration.credentials.is_some());
+    if matches!(connection.credentials, Credentials::OAuth2(_)) && !has_client_credentials {
+        // Nothing was asked of the provider, so nothing is recorded on the
+        // connection, and setting the credentials fixes the next call.
+        let error = ApiError::missing_client_credentials(provider_config_key, connection_id);
+        tracing::warn!(code = error.code, "token refresh failed");
+        return Err(error);
+    }
     match request_new_token(state, provider, integration, &connection).await {
         Ok(grant) => store_refreshed(state, connection, grant).await,
         Err(error) => Err(record_failure(state, connection, &error).await),
@@ -187,13 +197,22 @@ fn blocking_failure(connection: &ConnectionRecord, now: DateTime<Utc>) -> Option
              or read with force_refresh=true",
         )),
         "refresh_temporarily_failed" if now - failure.occurred_at < TEMPORARY_FAILURE_BACKOFF => {
-            Some(recorded_error(
-                failure,
-                &format!(
-                    " (the next attempt is made {} seconds after this failure)",
-                    TEMPORARY_FAILURE_BACKOFF.num_seconds()
-                ),
-            ))
+            // Whole seconds until the backoff ends, rounded up so a retry
+            // at that time is allowed.
+            let remaining = TEMPORARY_FAILURE_BACKOFF - (now - failure.occurred_at);
+            let seconds = (remaining.num_milliseconds().max(0) as u64)
+                .div_ceil(1000)
+                .max(1);
+            Some(
+                recorded_error(
+                    failure,
+                    &format!(
+                        " (the next attempt is made {} seconds after this failure)",
+                        TEMPORARY_FAILURE_BACKOFF.num_seconds()
+                    ),
+                )
+                .with_retry_after(seconds),
+            )
         }
         _ => None,
     }

@@ -139,7 +139,8 @@ fn paths() -> Value {
             "delete": delete_connection(),
         }),
     );
-    paths.insert("/proxy/{path}".to_owned(), proxy());
+    paths.insert("/proxy/".to_owned(), proxy(false));
+    paths.insert("/proxy/{path}".to_owned(), proxy(true));
     paths.insert("/connect".to_owned(), json!({ "get": connect_page() }));
     paths.insert(
         "/connect/{unique_key}/{mode}".to_owned(),
@@ -172,8 +173,19 @@ fn response_ref(name: &str) -> Value {
     json!({ "$ref": format!("#/components/responses/{name}") })
 }
 
+/// Describes an error response of Latchkey itself, which carries its code
+/// in the `X-Latchkey-Error` header too.
 fn error_response(description: &str) -> Value {
-    json!({ "description": description, "content": json_content(schema_ref("Error")) })
+    json!({
+        "description": description,
+        "headers": {
+            "X-Latchkey-Error": {
+                "description": "The error code of the body. Only Latchkey's own error responses carry this header: the proxy removes it from the provider's responses.",
+                "schema": { "type": "string" },
+            },
+        },
+        "content": json_content(schema_ref("Error")),
+    })
 }
 
 /// Wraps `schema` in the `{"data": ...}` object most responses have.
@@ -464,8 +476,8 @@ fn get_connection() -> Value {
             "400": error_response("Missing `provider_config_key` or an invalid `force_refresh`: `invalid_query_params`."),
             "401": response_ref("Unauthorized"),
             "404": response_ref("UnknownConnection"),
-            "424": error_response("The provider rejected the refresh (`refresh_failed`). The connection records the error."),
-            "502": error_response("The refresh request failed on the way (`refresh_temporarily_failed`); retry later."),
+            "424": error_response("The provider rejected the refresh (`refresh_failed`), and the connection records the error, or the integration of an OAuth 2.0 connection has no client credentials to refresh with (`missing_client_credentials`)."),
+            "502": error_response("The refresh request failed on the way (`refresh_temporarily_failed`); retry after the seconds in `Retry-After`."),
         },
     })
 }
@@ -484,7 +496,9 @@ fn delete_connection() -> Value {
     })
 }
 
-fn proxy() -> Value {
+/// Describes the proxy route: `/proxy/{path}` when `with_path`, else
+/// `/proxy/`, which forwards to the provider's base URL itself.
+fn proxy(with_path: bool) -> Value {
     let header = |name: &str, required: bool, description: &str| {
         json!({
             "name": name,
@@ -494,23 +508,26 @@ fn proxy() -> Value {
             "schema": { "type": "string" },
         })
     };
-    let mut item = json!({
-        "parameters": [
-            {
-                "name": "path",
-                "in": "path",
-                "required": true,
-                "description": "Path under the provider's base URL; it may contain `/`. A dot segment, also percent-encoded, is a 400 `invalid_proxy_path`.",
-                "schema": { "type": "string" },
-            },
-            header("Provider-Config-Key", true, "The `unique_key` of the connection's integration."),
-            header("Connection-Id", true, "The connection whose credential Latchkey attaches."),
-            header("Base-Url-Override", false, "A base URL on the provider's own scheme, host and port to use instead of its base URL; another origin is a 400 `forbidden_base_url_override`."),
-        ],
-    });
+    let mut parameters = Vec::new();
+    if with_path {
+        parameters.push(json!({
+            "name": "path",
+            "in": "path",
+            "required": true,
+            "description": "Path under the provider's base URL; it may contain `/`. A dot segment, also percent-encoded, is a 400 `invalid_proxy_path`.",
+            "schema": { "type": "string" },
+        }));
+    }
+    parameters.extend([
+        header("Provider-Config-Key", true, "The `unique_key` of the connection's integration."),
+        header("Connection-Id", true, "The connection whose credential Latchkey attaches."),
+        header("Base-Url-Override", false, "A base URL on the provider's own scheme, host and port to use instead of its base URL; another origin is a 400 `forbidden_base_url_override`."),
+    ]);
+    let mut item = json!({ "parameters": parameters });
+    let suffix = if with_path { "" } else { "BaseUrl" };
     for method in PROXY_METHODS {
         let mut operation = json!({
-            "operationId": format!("proxy{}{}", method[..1].to_ascii_uppercase(), &method[1..]),
+            "operationId": format!("proxy{}{}{suffix}", method[..1].to_ascii_uppercase(), &method[1..]),
             "summary": "Forward a request to the provider with the connection's credential attached",
             "description": "Only the method, the query string, the body, `Content-Type` and the `Nango-Proxy-<Name>` headers (as `<Name>`) go upstream. The response is the provider's, passed through. Each provider's own OpenAPI document describes its side.",
             "security": secret_key(),
@@ -520,9 +537,9 @@ fn proxy() -> Value {
                 "401": response_ref("Unauthorized"),
                 "404": response_ref("UnknownConnection"),
                 "413": response_ref("PayloadTooLarge"),
-                "424": error_response("The credential needed a refresh and the provider rejected it (`refresh_failed`). The connection records the error."),
+                "424": error_response("The credential needed a refresh and the provider rejected it (`refresh_failed`), and the connection records the error, or the integration of an OAuth 2.0 connection has no client credentials to refresh with (`missing_client_credentials`)."),
                 "500": error_response("A template of the definition failed to render (`template_error`), or the store failed (`store_error`)."),
-                "502": error_response("The provider could not be reached (`upstream_unreachable`), a refresh failed on the way (`refresh_temporarily_failed`), or signing or attaching the credential failed (`engine_error`)."),
+                "502": error_response("The provider could not be reached (`upstream_unreachable`), a refresh failed on the way (`refresh_temporarily_failed`, with `Retry-After`), or signing or attaching the credential failed (`engine_error`)."),
             },
         });
         if matches!(*method, "put" | "post" | "patch") {

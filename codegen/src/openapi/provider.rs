@@ -11,7 +11,8 @@ use latchkey_catalog::{Provider, Verification};
 use serde_json::{json, Value};
 
 use super::security::{
-    body_credential, path_credential, provider_security, LATCHKEY_SCHEME, PROVIDER_SCHEME,
+    additional_scheme_name, body_credential, path_credential, provider_security, LATCHKEY_SCHEME,
+    PROVIDER_SCHEME,
 };
 use super::url_template::{ServerVariables, UrlTemplate};
 use super::{error_schema, OPENAPI_VERSION};
@@ -81,7 +82,13 @@ pub(crate) fn document(provider: &Provider, catalog_version: &str) -> Result<Val
     let mut root_security = Vec::new();
     if let Some(security) = &security {
         schemes.insert(PROVIDER_SCHEME.to_owned(), security.scheme.clone());
-        root_security.push(json!({ PROVIDER_SCHEME: security.scopes }));
+        let mut requirement = serde_json::Map::new();
+        requirement.insert(PROVIDER_SCHEME.to_owned(), json!(security.scopes));
+        for (name, scheme) in &security.additional {
+            schemes.insert(name.clone(), scheme.clone());
+            requirement.insert(name.clone(), json!([]));
+        }
+        root_security.push(Value::Object(requirement));
     }
 
     let mut paths = serde_json::Map::new();
@@ -484,9 +491,14 @@ fn info_description(provider: &Provider) -> String {
         provider.auth.mode_name()
     );
     if provider.auth.injects_credential() {
-        text.push_str(
-            " with the provider's credential, the document's security requirement `providerAuth`.",
-        );
+        let mut names = vec![format!("`{PROVIDER_SCHEME}`")];
+        for index in 0..provider.auth.inject().additional.len() {
+            names.push(format!("`{}`", additional_scheme_name(index)));
+        }
+        text.push_str(&format!(
+            " with the provider's credential, the document's security requirement {}.",
+            names.join(" with ")
+        ));
     } else {
         text.push_str(" and take no credential.");
     }

@@ -24,6 +24,16 @@ pub(crate) const LATCHKEY_SCHEME: &str = "latchkeySecretKey";
 pub(crate) struct ProviderSecurity {
     pub scheme: Value,
     pub scopes: Vec<String>,
+    /// One scheme per entry of `auth.inject.additional`, by name. The
+    /// document's requirement lists them beside [`PROVIDER_SCHEME`],
+    /// because each request carries the credential in every place.
+    pub additional: Vec<(String, Value)>,
+}
+
+/// Returns the name of the scheme of the `auth.inject.additional` entry at
+/// `index`.
+pub(crate) fn additional_scheme_name(index: usize) -> String {
+    format!("{PROVIDER_SCHEME}Additional{}", index + 1)
 }
 
 /// Returns the scheme of the provider's auth mode, or `None` for the
@@ -42,7 +52,7 @@ pub(crate) fn provider_security(
         // describe it in an extension instead.
         return Ok(None);
     }
-    let security = match &provider.auth {
+    let mut security = match &provider.auth {
         Auth::None(_) => return Ok(None),
         Auth::Oauth2(oauth) => {
             let authorization =
@@ -92,6 +102,7 @@ pub(crate) fn provider_security(
             ProviderSecurity {
                 scheme,
                 scopes: oauth.default_scopes.clone(),
+                additional: Vec::new(),
             }
         }
         Auth::Oauth2ClientCredentials(grant) => {
@@ -146,6 +157,7 @@ pub(crate) fn provider_security(
             ProviderSecurity {
                 scheme,
                 scopes: grant.default_scopes.clone(),
+                additional: Vec::new(),
             }
         }
         Auth::ApiKey(settings) => {
@@ -155,17 +167,19 @@ pub(crate) fn provider_security(
         Auth::Basic(settings) => {
             let username = settings.username_title.as_deref().unwrap_or("username");
             let password = settings.password_title.as_deref().unwrap_or("password");
-            let description = format!(
-                "HTTP basic authentication with the {username} and the {password} that the end user enters."
-            );
+            let description = format!("{username} and the {password} that the end user enters");
             let inject = provider.auth.inject();
             if inject == Inject::basic_default() {
+                let description = format!("HTTP basic authentication with the {description}.");
                 simple(json!({ "type": "http", "scheme": "basic", "description": description }))
             } else {
-                simple(injected_scheme(
-                    &inject,
-                    &format!("{description} The value is sent as `{}`.", inject.value),
-                ))
+                let description = format!(
+                    "The {description}, sent as `{}` in the {} `{}`.",
+                    inject.value,
+                    place_noun(inject.location),
+                    inject.name
+                );
+                simple(injected_scheme(&inject, &description))
             }
         }
         Auth::TwoStep(settings) | Auth::Session(settings) => {
@@ -284,7 +298,60 @@ pub(crate) fn provider_security(
             "x-amazon-apigateway-authtype": "awsSigv4",
         })),
     };
+    security.additional = additional_schemes(&inject);
+    if !security.additional.is_empty() {
+        let names: Vec<&str> = security
+            .additional
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let description = security.scheme["description"].as_str().unwrap_or_default();
+        security.scheme["description"] = json!(format!(
+            "{description} Each request also sends the placements of {}, which the same security requirement lists.",
+            code_list(&names)
+        ));
+        security.scheme["x-latchkey-inject"] = inject_json(&inject);
+    }
     Ok(Some(security))
+}
+
+/// Describes each entry of `inject.additional` as an `apiKey` scheme of its
+/// own, so a caller that reads the requirement sends every placement.
+fn additional_schemes(inject: &Inject) -> Vec<(String, Value)> {
+    inject
+        .additional
+        .iter()
+        .enumerate()
+        .map(|(index, place)| {
+            let description = format!(
+                "Sent together with `{PROVIDER_SCHEME}` in the same request: the {} `{}`, with the value `{}`.",
+                place_noun(place.location),
+                place.name,
+                place.value
+            );
+            let scheme = json!({
+                "type": "apiKey",
+                "in": location(place.location),
+                "name": place.name,
+                "description": description,
+                "x-latchkey-inject": {
+                    "in": location(place.location),
+                    "name": place.name,
+                    "value": place.value,
+                },
+            });
+            (additional_scheme_name(index), scheme)
+        })
+        .collect()
+}
+
+fn place_noun(location: InjectLocation) -> &'static str {
+    match location {
+        InjectLocation::Header => "header",
+        InjectLocation::Query => "query parameter",
+        InjectLocation::PathSegment => "path segment",
+        InjectLocation::JsonBody => "body member",
+    }
 }
 
 /// Describes an API key by where it is sent. A key sent as
@@ -340,6 +407,7 @@ fn simple(scheme: Value) -> ProviderSecurity {
     ProviderSecurity {
         scheme,
         scopes: Vec::new(),
+        additional: Vec::new(),
     }
 }
 
@@ -432,12 +500,29 @@ pub(crate) fn body_credential(provider: &Provider) -> Option<Value> {
     })
 }
 
+/// Describes the placement of a credential, with the further placements of
+/// `inject.additional` under `additional`, each also a scheme of its own.
 fn inject_json(inject: &Inject) -> Value {
-    json!({
+    let mut placement = json!({
         "in": location(inject.location),
         "name": inject.name,
         "value": inject.value,
-    })
+    });
+    if !inject.additional.is_empty() {
+        let additional: Vec<Value> = inject
+            .additional
+            .iter()
+            .map(|place| {
+                json!({
+                    "in": location(place.location),
+                    "name": place.name,
+                    "value": place.value,
+                })
+            })
+            .collect();
+        placement["additional"] = Value::Array(additional);
+    }
+    placement
 }
 
 fn location(location: InjectLocation) -> &'static str {
@@ -566,6 +651,7 @@ fn mcp_security(
         return Ok(ProviderSecurity {
             scheme,
             scopes: settings.default_scopes.clone(),
+            additional: Vec::new(),
         });
     }
     // Without fixed endpoints there is no URL to put in an OAuth flow: the
@@ -583,6 +669,7 @@ fn mcp_security(
     Ok(ProviderSecurity {
         scheme,
         scopes: Vec::new(),
+        additional: Vec::new(),
     })
 }
 

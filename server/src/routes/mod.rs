@@ -51,6 +51,9 @@ pub fn router(state: AppState) -> Router {
             "/connections/{connection_id}",
             get(connections::get).delete(connections::delete),
         )
+        // `{*path}` does not match an empty path, so the base URL itself
+        // has a route of its own.
+        .route("/proxy/", any(proxy::forward))
         .route("/proxy/{*path}", any(proxy::forward))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -395,7 +395,9 @@ fn filter_response_headers(upstream: &HeaderMap) -> HeaderMap {
         .collect();
     let mut headers = HeaderMap::new();
     for (name, value) in upstream {
+        // Only Latchkey's own error responses may carry its error header.
         if is_hop_by_hop(name)
+            || name.as_str() == crate::error::ERROR_CODE_HEADER
             || named_in_connection
                 .iter()
                 .any(|token| token == name.as_str())
@@ -464,6 +466,7 @@ mod tests {
             ("set-cookie", "a=1"),
             ("set-cookie", "b=2"),
             ("x-ratelimit-remaining", "9"),
+            ("x-latchkey-error", "refresh_failed"),
         ]);
         let filtered = filter_response_headers(&upstream);
         let names: Vec<&str> = filtered.keys().map(HeaderName::as_str).collect();

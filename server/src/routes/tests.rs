@@ -173,6 +173,8 @@ async fn start_token_server() -> (Arc<TokenServer>, String) {
     let app = Router::new()
         .route("/token", post(token_endpoint))
         .route("/dc/{region}/token", post(regional_token_endpoint))
+        .route("/api", any(echo_headers))
+        .route("/api/", any(echo_headers))
         .route("/api/{*path}", any(echo_headers))
         .with_state(server.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1638,6 +1640,21 @@ async fn proxy_rejects_trace_and_connect() {
 }
 
 #[tokio::test]
+async fn proxy_empty_path_reaches_base_url() {
+    let h = harness().await;
+    h.import_query_key().await;
+    let reply = h.proxy("/proxy/", &[]).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let path = reply.json()["path"].as_str().unwrap().to_owned();
+    assert!(path == "/api" || path == "/api/", "upstream path {path}");
+    let query = reply.json()["query"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(query.contains("api_key=sk_stored"), "query {query}");
+}
+
+#[tokio::test]
 async fn proxy_rejects_dot_segments() {
     let h = harness().await;
     h.import_query_key().await;
@@ -2084,6 +2101,34 @@ async fn rejected_refresh_is_not_retried() {
 }
 
 #[tokio::test]
+async fn refresh_without_client_credentials() {
+    let h = harness().await;
+    h.create_integration(json!({ "unique_key": "local", "provider": "local-oauth" }))
+        .await;
+    h.import_expired("c1", "rt-valid").await;
+    let get = "/connections/c1?provider_config_key=local";
+
+    let reply = h.api("GET", get, None).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::FAILED_DEPENDENCY,
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.error_code(), "missing_client_credentials");
+    assert_eq!(
+        reply.headers["x-latchkey-error"],
+        "missing_client_credentials"
+    );
+    assert!(
+        reply.body.contains("PATCH /integrations/local"),
+        "{}",
+        reply.body
+    );
+    assert_eq!(h.tokens.refreshes.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
 async fn temporary_refresh_failure_backs_off() {
     let h = harness().await;
     h.create_oauth_integration().await;
@@ -2093,9 +2138,20 @@ async fn temporary_refresh_failure_backs_off() {
     let first = h.api("GET", get, None).await;
     assert_eq!(first.status, StatusCode::BAD_GATEWAY, "{}", first.body);
     assert_eq!(first.error_code(), "refresh_temporarily_failed");
+    assert_eq!(first.headers["retry-after"], "5");
+    assert_eq!(
+        first.headers["x-latchkey-error"],
+        "refresh_temporarily_failed"
+    );
     let again = h.api("GET", get, None).await;
     assert_eq!(again.status, StatusCode::BAD_GATEWAY, "{}", again.body);
     assert!(again.body.contains("5 seconds"), "{}", again.body);
+    let wait: u64 = again.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=5).contains(&wait), "Retry-After {wait}");
     assert_eq!(
         h.tokens.refreshes.load(Ordering::SeqCst),
         1,
