@@ -40,6 +40,9 @@ const PUBLIC_SECOND_LEVEL: [&str; 13] = [
 /// needs a DOMAIN of at least two labels that is not a public suffix such
 /// as `co.uk`, because a wildcard over a suffix covers every other
 /// customer's domain too.
+// NOTE: the public suffixes known here are a short list of country
+// second-level labels; shared hosting suffixes such as `herokuapp.com` are
+// not known, so a wildcard over one passes.
 pub fn check_redirect_host(host: &str) -> Result<(), String> {
     let lowercase = host.to_ascii_lowercase();
     let (wildcard, name) = match lowercase.strip_prefix("*.") {
@@ -63,6 +66,16 @@ pub fn check_redirect_host(host: &str) -> Result<(), String> {
         ));
     }
     let labels: Vec<&str> = name.split('.').collect();
+    // No top-level domain is numeric, so a name ending in digits is part
+    // of an IP address, and a wildcard over it (`*.0.0.1`) would match one.
+    if labels
+        .last()
+        .is_some_and(|label| !label.is_empty() && label.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(format!(
+            "`{host}` ends like an IP address; list the API's host name, since a credential must not follow a redirect to an address"
+        ));
+    }
     if labels.len() < 2 {
         return Err(if wildcard {
             format!("`{host}` covers a whole top-level domain; write `*.` and the provider's own domain, such as `*.example.com`")
@@ -297,6 +310,8 @@ mod tests {
             ("*.com.au", "public suffix"),
             ("10.0.0.1", "IP address"),
             ("*.127.0.0.1", "IP address"),
+            ("*.0.0.1", "IP address"),
+            ("*.254.169.254", "IP address"),
             ("metadata.google.internal", "internal name"),
             ("*.localhost", "internal name"),
             ("apihost", "no dot"),

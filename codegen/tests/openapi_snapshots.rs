@@ -2,7 +2,7 @@
 //! one per templating feature, plus the Latchkey API document, and the
 //! errors for definitions that OpenAPI cannot express.
 
-use latchkey_catalog::{Catalog, Provider};
+use latchkey_catalog::{Catalog, InjectLocation, Provider};
 use latchkey_codegen::openapi::{latchkey_api_document, provider_document};
 use latchkey_codegen::Error;
 
@@ -177,7 +177,13 @@ fn every_builtin_document_has_both_routes() {
             provider.auth.injects_credential(),
             "provider `{name}`"
         );
-        if in_path || in_body {
+        // A first place in the path or the body leaves no scheme; a body
+        // member among further places sits beside the scheme of the first.
+        let first_outside_scheme = matches!(
+            provider.auth.inject().location,
+            InjectLocation::PathSegment | InjectLocation::JsonBody
+        );
+        if (in_path || in_body) && first_outside_scheme {
             assert!(
                 !has_scheme,
                 "provider `{name}`: a path or body credential and a scheme"

@@ -4,7 +4,7 @@
 //! contains a secret: token replies are described by their keys, not quoted,
 //! unless the body is not JSON at all.
 
-use crate::redact::redact;
+use crate::redact::{redact, redact_excerpt};
 
 /// An error from interpreting a provider definition or from a provider's
 /// token endpoint.
@@ -173,7 +173,7 @@ impl EngineError {
             } => EngineError::InvalidResponse {
                 status,
                 message: clean(message),
-                body_start: clean(body_start),
+                body_start: redact_excerpt(&body_start, secrets.iter().copied()),
             },
             other => other,
         }

@@ -50,6 +50,31 @@ pub(crate) fn redact<'a>(text: &str, secrets: impl IntoIterator<Item = &'a str>)
     output
 }
 
+/// Redacts `secrets` from `excerpt`, the start of a longer text cut after
+/// some characters. A secret that the cut split leaves its first part at the
+/// end of the excerpt, which [`redact`] cannot match, so that part is
+/// replaced too.
+pub(crate) fn redact_excerpt<'a>(
+    excerpt: &str,
+    secrets: impl IntoIterator<Item = &'a str> + Clone,
+) -> String {
+    let mut text = redact(excerpt, secrets.clone());
+    for secret in secrets {
+        for form in encoded_forms(secret) {
+            let cut = form
+                .char_indices()
+                .map(|(index, _)| index)
+                .filter(|&index| index > 0 && text.ends_with(&form[..index]))
+                .max();
+            if let Some(cut) = cut {
+                text.truncate(text.len() - cut);
+                text.push_str(REDACTED);
+            }
+        }
+    }
+    text
+}
+
 /// Returns `secret` as written, JSON-escaped, form-encoded and
 /// percent-encoded, which may repeat.
 fn encoded_forms(secret: &str) -> [String; 4] {
@@ -88,6 +113,20 @@ mod tests {
         ];
         for (case, text, secrets, expected) in cases {
             assert_eq!(redact(text, secrets.iter().copied()), *expected, "{case}");
+        }
+    }
+
+    #[test]
+    fn excerpt_cut_inside_secret_redacted() {
+        let secrets = ["Hunter2-SECRET"];
+        let cases = [
+            ("cut inside", "AAAA Hunter2-SE", "AAAA [redacted]"),
+            ("whole secret", "x Hunter2-SECRET y", "x [redacted] y"),
+            ("no secret", "plain reply", "plain reply"),
+            ("cut after first char", "AAAA H", "AAAA [redacted]"),
+        ];
+        for (case, excerpt, expected) in cases {
+            assert_eq!(redact_excerpt(excerpt, secrets), expected, "{case}");
         }
     }
 }

@@ -322,6 +322,14 @@ fn additional_schemes(inject: &Inject) -> Vec<(String, Value)> {
         .additional
         .iter()
         .enumerate()
+        // OpenAPI has schemes for headers and query parameters only; a body
+        // member is described by `x-latchkey-body-credential`.
+        .filter(|(_, place)| {
+            matches!(
+                place.location,
+                InjectLocation::Header | InjectLocation::Query
+            )
+        })
         .map(|(index, place)| {
             let description = format!(
                 "Sent together with `{PROVIDER_SCHEME}` in the same request: the {} `{}`, with the value `{}`.",
@@ -491,13 +499,29 @@ pub(crate) fn path_credential(provider: &Provider) -> Option<Value> {
 /// `None` for a credential placed elsewhere.
 pub(crate) fn body_credential(provider: &Provider) -> Option<Value> {
     let inject = provider.auth.inject();
-    (inject.location == InjectLocation::JsonBody).then(|| {
-        json!({
-            "description": "The credential is a member of the JSON object body, at the dot-separated path `path`, so a direct call carries it in the body. Through the proxy, Latchkey sets it, replacing the caller's member at that path.",
-            "path": inject.name,
-            "value": inject.value,
-        })
-    })
+    let first = (inject.location == InjectLocation::JsonBody)
+        .then(|| (inject.name.clone(), inject.value.clone()));
+    let places: Vec<(String, String)> = first
+        .into_iter()
+        .chain(
+            inject
+                .additional
+                .iter()
+                .filter(|place| place.location == InjectLocation::JsonBody)
+                .map(|place| (place.name.clone(), place.value.clone())),
+        )
+        .collect();
+    let (path, value) = places.first()?.clone();
+    let mut credential = json!({
+        "description": "The credential is a member of the JSON object body, at the dot-separated path `path`, so a direct call carries it in the body. Through the proxy, Latchkey sets it, replacing the caller's member at that path. `places` lists every body member that carries a credential.",
+        "path": path,
+        "value": value,
+    });
+    credential["places"] = places
+        .iter()
+        .map(|(path, value)| json!({"path": path, "value": value}))
+        .collect();
+    Some(credential)
 }
 
 /// Describes the placement of a credential, with the further placements of
