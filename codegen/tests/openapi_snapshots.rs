@@ -183,6 +183,12 @@ fn every_builtin_document_has_both_routes() {
             provider.auth.inject().location,
             InjectLocation::PathSegment | InjectLocation::JsonBody
         );
+        let description = document["info"]["description"].as_str().unwrap_or_default();
+        assert_eq!(
+            description.contains("`providerAuth`"),
+            has_scheme,
+            "provider `{name}`: the description and the schemes disagree: {description}"
+        );
         if (in_path || in_body) && first_outside_scheme {
             assert!(
                 !has_scheme,

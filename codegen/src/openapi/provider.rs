@@ -7,7 +7,7 @@
 //! `security`, so they override both for calls through the proxy, and
 //! neither route hides the other.
 
-use latchkey_catalog::{Provider, Verification};
+use latchkey_catalog::{InjectLocation, Provider, Verification};
 use serde_json::{json, Value};
 
 use super::security::{
@@ -491,13 +491,46 @@ fn info_description(provider: &Provider) -> String {
         provider.auth.mode_name()
     );
     if provider.auth.injects_credential() {
-        let mut names = vec![format!("`{PROVIDER_SCHEME}`")];
-        for index in 0..provider.auth.inject().additional.len() {
-            names.push(format!("`{}`", additional_scheme_name(index)));
+        // Only headers and query parameters have OpenAPI schemes; a place in
+        // the path or the body is described by an `x-latchkey-` extension.
+        let inject = provider.auth.inject();
+        let has_scheme = |location: InjectLocation| {
+            matches!(location, InjectLocation::Header | InjectLocation::Query)
+        };
+        let mut names = Vec::new();
+        if has_scheme(inject.location) {
+            names.push(format!("`{PROVIDER_SCHEME}`"));
+        }
+        for (index, place) in inject.additional.iter().enumerate() {
+            if has_scheme(place.location) {
+                names.push(format!("`{}`", additional_scheme_name(index)));
+            }
+        }
+        let mut extensions = Vec::new();
+        if inject.location == InjectLocation::PathSegment {
+            extensions.push("`x-latchkey-path-credential`");
+        }
+        if inject.location == InjectLocation::JsonBody
+            || inject
+                .additional
+                .iter()
+                .any(|place| place.location == InjectLocation::JsonBody)
+        {
+            extensions.push("`x-latchkey-body-credential`");
+        }
+        let mut parts = Vec::new();
+        if !names.is_empty() {
+            parts.push(format!(
+                "the document's security requirement {}",
+                names.join(" with ")
+            ));
+        }
+        if !extensions.is_empty() {
+            parts.push(format!("as {} describes", extensions.join(" and ")));
         }
         text.push_str(&format!(
-            " with the provider's credential, the document's security requirement {}.",
-            names.join(" with ")
+            " with the provider's credential, {}.",
+            parts.join(", and ")
         ));
     } else {
         text.push_str(" and take no credential.");
