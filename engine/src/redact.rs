@@ -75,9 +75,10 @@ pub(crate) fn redact_excerpt<'a>(
     text
 }
 
-/// Returns `secret` as written, JSON-escaped, form-encoded and
-/// percent-encoded, which may repeat.
-fn encoded_forms(secret: &str) -> [String; 4] {
+/// Returns `secret` as written, JSON-escaped, form-encoded,
+/// percent-encoded and HTML-escaped (a login page that shows the form again
+/// escapes it so), which may repeat.
+fn encoded_forms(secret: &str) -> [String; 5] {
     let json = serde_json::to_string(secret).unwrap_or_default();
     let json_escaped = json
         .strip_prefix('"')
@@ -87,7 +88,19 @@ fn encoded_forms(secret: &str) -> [String; 4] {
     let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
     let percent: Cow<'_, str> =
         percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC).into();
-    [secret.to_owned(), json_escaped, form, percent.into_owned()]
+    let html = secret
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;");
+    [
+        secret.to_owned(),
+        json_escaped,
+        form,
+        percent.into_owned(),
+        html,
+    ]
 }
 
 #[cfg(test)]
@@ -106,6 +119,7 @@ mod tests {
                 &[r#"My"Pa$$word\1"#], r#"{"echo":{"password":"[redacted]"}}"#),
             ("form-encoded value", "client_secret=c%24e+cret&code=abc", &["c$e cret"], "client_secret=[redacted]&code=abc"),
             ("percent-encoded value", "redirect?secret=c%24e%20cret", &["c$e cret"], "redirect?secret=[redacted]"),
+            ("HTML-escaped value", r#"<input value="Pa&amp;ss&lt;w&gt;&quot;rd">"#, &[r#"Pa&ss<w>"rd"#], r#"<input value="[redacted]">"#),
             ("short value not inside marker", "bad login", &["a", "d"], "b[redacted][redacted] login"),
             ("marker text as a value", "value red", &["red", "redacted"], "value [redacted]"),
             ("empty value ignored", "nothing here", &[""], "nothing here"),
