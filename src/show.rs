@@ -535,7 +535,7 @@ fn placeholder_credentials(provider: &Provider) -> Credentials {
     }
 }
 
-/// A token reply holding `<raw.PATH>` at each path that the proxy's
+/// Builds a token reply with `<raw.PATH>` at each path that the proxy's
 /// templates read as `raw.PATH`, so those values render as placeholders.
 fn placeholder_raw_reply(provider: &Provider) -> serde_json::Value {
     static RAW_PATH: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {

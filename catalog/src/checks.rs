@@ -109,7 +109,7 @@ fn check_name(provider: &Provider, expected: &str, problems: &mut Vec<Problem>) 
 }
 
 /// Offers the file name as the provider name only when it is one: lowercase
-/// letters, digits and single hyphens, as the schema's `name` pattern says.
+/// letters, digits and single hyphens, as the schema's `name` pattern allows.
 fn name_mismatch_help(name: &str, file_stem: &str) -> String {
     let is_name = !file_stem.is_empty()
         && file_stem.split('-').all(|part| {

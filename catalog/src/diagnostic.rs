@@ -350,9 +350,9 @@ impl fmt::Display for Diagnostic {
         if let (Some(line), Some(column), Some(text)) =
             (self.line, self.column, self.source_line.as_deref())
         {
-            // Tabs would shift the caret, so they are shown as one space
-            // each; other control characters would act on the terminal, so
-            // they are shown as one replacement character each.
+            // Tabs would shift the caret, so each becomes one space. Other
+            // control characters would act on the terminal, so each becomes
+            // one replacement character.
             let shown: String = text
                 .chars()
                 .map(|c| match c {

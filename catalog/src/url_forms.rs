@@ -35,13 +35,13 @@ const PUBLIC_SECOND_LEVEL: [&str; 13] = [
 /// Checks a host of `proxy.follow_redirects.hosts`, which receives the
 /// credential when the API redirects there. Returns the problem in words.
 ///
-/// A host name is a DNS name with at least one dot (or `localhost`), not
-/// an IP address other than loopback, not an internal name; `*.DOMAIN`
-/// needs a DOMAIN of at least two labels that is not a public suffix such
-/// as `co.uk`, because a wildcard over a suffix covers every other
-/// customer's domain too.
+/// A host name is a DNS name with at least one dot (or `localhost`). It is
+/// not an IP address other than loopback, and not an internal name.
+/// `*.DOMAIN` needs a DOMAIN of at least two labels that is not a public
+/// suffix such as `co.uk`, because a wildcard over a suffix covers every
+/// other customer's domain too.
 // NOTE: the public suffixes known here are a short list of country
-// second-level labels; shared hosting suffixes such as `herokuapp.com` are
+// second-level labels. Shared hosting suffixes such as `herokuapp.com` are
 // not known, so a wildcard over one passes.
 pub fn check_redirect_host(host: &str) -> Result<(), String> {
     let lowercase = host.to_ascii_lowercase();
@@ -49,6 +49,7 @@ pub fn check_redirect_host(host: &str) -> Result<(), String> {
         Some(domain) => (true, domain),
         None => (false, lowercase.as_str()),
     };
+
     if matches!(name, "localhost" | "127.0.0.1") && !wildcard {
         return Ok(());
     }
@@ -57,6 +58,7 @@ pub fn check_redirect_host(host: &str) -> Result<(), String> {
             "`{host}` is an IP address; list the API's host name, since a credential must not follow a redirect to an address"
         ));
     }
+
     let internal = INTERNAL_HOST_SUFFIXES
         .iter()
         .find(|suffix| name.ends_with(*suffix) || name == &suffix[1..]);
@@ -65,6 +67,7 @@ pub fn check_redirect_host(host: &str) -> Result<(), String> {
             "`{host}` is an internal name under `{suffix}`; list the API's public host name"
         ));
     }
+
     let labels: Vec<&str> = name.split('.').collect();
     // No top-level domain is numeric, so a name ending in digits is part
     // of an IP address, and a wildcard over it (`*.0.0.1`) would match one.
@@ -76,6 +79,7 @@ pub fn check_redirect_host(host: &str) -> Result<(), String> {
             "`{host}` ends like an IP address; list the API's host name, since a credential must not follow a redirect to an address"
         ));
     }
+
     if labels.len() < 2 {
         return Err(if wildcard {
             format!("`{host}` covers a whole top-level domain; write `*.` and the provider's own domain, such as `*.example.com`")
@@ -85,6 +89,7 @@ pub fn check_redirect_host(host: &str) -> Result<(), String> {
             )
         });
     }
+
     let public_suffix =
         labels.len() == 2 && PUBLIC_SECOND_LEVEL.contains(&labels[0]) && labels[1].len() == 2;
     if wildcard && public_suffix {

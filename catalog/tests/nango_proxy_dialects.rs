@@ -549,7 +549,7 @@ fn oauth_token_header_becomes_inject() {
 }
 
 #[test]
-fn raw_reply_or_stored_value_reads_the_stored_value() {
+fn raw_or_stored_reads_stored() {
     let (dir, report) = import();
     let provider = converted(&dir, "raw-or-stored");
     assert_eq!(
@@ -563,7 +563,7 @@ fn raw_reply_or_stored_value_reads_the_stored_value() {
 }
 
 #[test]
-fn placeholder_example_shows_a_host_and_path() {
+fn placeholder_example_means_host_path() {
     let (dir, _) = import();
     let provider = converted(&dir, "placeholder-example");
     let field = &provider.connection_config["tokenUrl"];

@@ -346,9 +346,9 @@ fn header_value_problem(value: &str) -> Option<&'static str> {
 }
 
 /// Prepares the last token reply for proxy templates as `raw`. A `null`
-/// member is left out, so using it fails as a missing member does instead of
-/// sending the word `none`; booleans become `true` and `false`, and a list
-/// becomes its JSON text, the forms an API expects in a header or query.
+/// member is left out, so using it fails as a missing member does. Booleans
+/// become `true` and `false`, and a list becomes its JSON text, the forms an
+/// API expects in a header or query.
 fn template_raw(reply: &Value) -> Value {
     match reply {
         Value::Object(members) => Value::Object(

@@ -148,7 +148,7 @@ impl Drop for ChildGuard {
 /// range (32768..61000 by default), and checked by binding it. A port from
 /// the ephemeral range would be handed out again to the outgoing connections
 /// that parallel tests open by the hundred, so one of them could take it
-/// before the server binds; ports below the range are only ever taken by an
+/// before the server binds. Ports below the range are only ever taken by an
 /// explicit bind like this one.
 pub fn free_port() -> u16 {
     const LOW: u16 = 20_000;
