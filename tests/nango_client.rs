@@ -138,7 +138,7 @@ fn nango_node_client_works_unchanged() {
     );
     assert_eq!(connection["credentials"]["type"], "API_KEY", "{connection}");
     assert_eq!(
-        connection["credentials"]["api_key"],
+        connection["credentials"]["apiKey"],
         api_key.as_str(),
         "{connection}"
     );

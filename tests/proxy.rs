@@ -40,6 +40,10 @@ fn env() -> &'static Env {
             ),
             ("test-httpbin-basic", "  mode: basic".to_owned()),
             (
+                "test-httpbin-caller-key",
+                "  mode: api_key\n  proxy_sends_key: false".to_owned(),
+            ),
+            (
                 "test-httpbin-multi-key",
                 "  mode: api_key\n  inject:\n    name: Authorization\n    value: \"Bearer {{ api_key }}\"\n    additional:\n      - name: apikey\n        value: \"{{ api_key }}\"\n      - location: query\n        name: apiKey\n        value: \"{{ api_key }}\"".to_owned(),
             ),
@@ -295,6 +299,47 @@ async fn proxy_injects_api_key_by_location() {
         "{}",
         echo["headers"]
     );
+}
+
+/// With `proxy_sends_key: false` the proxy forwards the caller's request
+/// as it is, and the caller reads the key from the connection.
+#[tokio::test]
+async fn proxy_leaves_key_to_caller_when_told() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let api_key = format!("key-{}", random_hex(8));
+    let connection = connect(
+        &api,
+        "test-httpbin-caller-key",
+        json!({ "type": "API_KEY", "api_key": api_key }),
+    )
+    .await;
+
+    let stored = api.connection(&connection.key, &connection.id, None).await;
+    assert_eq!(
+        stored["credentials"]["apiKey"],
+        api_key.as_str(),
+        "{stored}"
+    );
+
+    let body = format!("apikey={api_key}&email=a%40example.com");
+    let reply = send(
+        api.proxy(Method::POST, "/anything", &connection.key, &connection.id)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(body),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let echo = reply.json();
+    assert_eq!(echo["form"]["apikey"], api_key.as_str(), "{echo}");
+    assert_eq!(echo["args"], json!({}), "{echo}");
+    let headers = echo["headers"].as_object().unwrap();
+    let carrying: Vec<&String> = headers
+        .iter()
+        .filter(|(_, value)| value.as_str().is_some_and(|v| v.contains(&api_key)))
+        .map(|(name, _)| name)
+        .collect();
+    assert!(carrying.is_empty(), "headers carry the key: {carrying:?}");
 }
 
 #[tokio::test]

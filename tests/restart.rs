@@ -220,7 +220,7 @@ async fn data_survives_restart_encrypted() {
         secrets.refresh_token.as_str()
     );
     let key = api.connection("restart-key", "key-conn", None).await;
-    assert_eq!(key["credentials"]["api_key"], secrets.api_key.as_str());
+    assert_eq!(key["credentials"]["apiKey"], secrets.api_key.as_str());
     let basic = api.connection("restart-basic", "basic-conn", None).await;
     assert_eq!(basic["credentials"]["username"], "restart-user");
     assert_eq!(basic["credentials"]["password"], secrets.password.as_str());

@@ -270,6 +270,7 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
         crate::jwt::check_jwt(jwt, problems);
     }
     if let Auth::ApiKey(api_key) = &provider.auth {
+        check_key_placement(api_key, problems);
         if let Some(pattern) = &api_key.key_pattern {
             if let Err(error) = search_regex(pattern) {
                 problems.push(invalid_regex(
@@ -333,6 +334,23 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
 
 /// Requires every connection-config key that a post-connection step fills
 /// to be declared under `connection_config`.
+/// An `api_key` provider says where the proxy puts the key, or that the
+/// proxy adds none; the schema requires one of the two, and both at once
+/// contradict each other.
+fn check_key_placement(api_key: &crate::ApiKey, problems: &mut Vec<Problem>) {
+    if api_key.inject.is_some() && !api_key.proxy_sends_key {
+        problems.push(Problem::new(
+            Code::InvalidValue,
+            "/auth/proxy_sends_key".to_owned(),
+            "`proxy_sends_key: false` says the proxy adds no key, but `inject` says where it adds one".to_owned(),
+            Some(
+                "remove `inject` when callers put the key into their requests themselves, or remove `proxy_sends_key` so that the proxy sends the key as `inject` says"
+                    .to_owned(),
+            ),
+        ));
+    }
+}
+
 fn check_post_connection_keys(provider: &Provider, problems: &mut Vec<Problem>) {
     let declared: Vec<&str> = provider
         .connection_config
@@ -930,7 +948,7 @@ fn explicit_inject(auth: &Auth) -> Option<&Inject> {
     match auth {
         Auth::Oauth2(oauth) => oauth.inject.as_ref(),
         Auth::Oauth2ClientCredentials(cc) => cc.inject.as_ref(),
-        Auth::ApiKey(api_key) => Some(&api_key.inject),
+        Auth::ApiKey(api_key) => api_key.inject.as_ref(),
         Auth::Basic(basic) => basic.inject.as_ref(),
         Auth::TwoStep(two_step) | Auth::Session(two_step) => two_step.inject.as_ref(),
         Auth::None(_) | Auth::Signature(_) | Auth::AwsSigv4(_) => None,

@@ -125,7 +125,7 @@ impl Auth {
         let explicit = match self {
             Auth::Oauth2(o) => o.inject.clone(),
             Auth::Oauth2ClientCredentials(c) => c.inject.clone(),
-            Auth::ApiKey(a) => Some(a.inject.clone()),
+            Auth::ApiKey(a) => a.inject.clone(),
             Auth::Basic(b) => b.inject.clone(),
             Auth::TwoStep(t) | Auth::Session(t) => t.inject.clone(),
             Auth::None(_) | Auth::Signature(_) | Auth::AwsSigv4(_) => None,
@@ -140,10 +140,15 @@ impl Auth {
         })
     }
 
-    /// Returns whether proxied requests carry a credential at all; only the
-    /// `none` mode carries none, and its `inject` is never rendered.
+    /// Returns whether proxied requests carry a credential at all. The
+    /// `none` mode carries none, nor does an `api_key` provider with
+    /// `proxy_sends_key: false`; their `inject` is never rendered.
     pub fn injects_credential(&self) -> bool {
-        !matches!(self, Auth::None(_))
+        match self {
+            Auth::None(_) => false,
+            Auth::ApiKey(api_key) => api_key.proxy_sends_key,
+            _ => true,
+        }
     }
 }
 
@@ -322,8 +327,15 @@ pub struct ApiKey {
     /// format (for example `^sk_(live|test)_`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_pattern: Option<String>,
-    /// Placement of the key in requests; `api_key` is the variable holding it.
-    pub inject: Inject,
+    /// Placement of the key in requests; `api_key` is the variable holding
+    /// it. Absent exactly when `proxy_sends_key` is false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inject: Option<Inject>,
+    /// `false` for an API that takes the key where the proxy cannot put it
+    /// (inside a form body the caller writes, for example): the proxy then
+    /// adds no credential, and callers read the key from the connection.
+    #[serde(default = "default_true", skip_serializing_if = "is_true")]
+    pub proxy_sends_key: bool,
 }
 
 /// HTTP basic settings.
@@ -866,6 +878,10 @@ fn default_scope_separator() -> String {
 
 fn default_true() -> bool {
     true
+}
+
+fn is_true(value: &bool) -> bool {
+    *value
 }
 
 fn default_access_token_path() -> String {

@@ -204,7 +204,8 @@ mod tests {
         let api_key = ApiKey {
             key_title: None,
             key_pattern: Some("^sk_(live|test)_".to_owned()),
-            inject: crate::model::Inject::bearer_default(),
+            inject: Some(crate::model::Inject::bearer_default()),
+            proxy_sends_key: true,
         };
         assert!(api_key.accepts_key("sk_test_abc"));
         assert!(!api_key.accepts_key("pk_test_abc"));

@@ -441,7 +441,15 @@ fn required_alternatives(schema: Option<&Value>) -> Option<Vec<String>> {
                 return None;
             }
             Some(match required.as_slice() {
-                [single] => format!("`{single}`"),
+                [single] => match schema?
+                    .get("properties")
+                    .and_then(|properties| properties.get(*single))
+                    .and_then(|property| property.get("const"))
+                {
+                    // A field that has one allowed value is written with it.
+                    Some(value) => format!("`{single}: {value}`"),
+                    None => format!("`{single}`"),
+                },
                 [first, second] => format!("both `{first}` and `{second}`"),
                 _ => format!("all of {}", quoted_list(&required)),
             })

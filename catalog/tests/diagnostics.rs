@@ -250,6 +250,19 @@ const CASES: &[Case] = &[
         )],
     },
     Case {
+        name: "api_key_without_placement",
+        file_name: "demo.yaml",
+        edits: &[(OAUTH2_AUTH, "  mode: api_key\n")],
+    },
+    Case {
+        name: "api_key_placement_contradiction",
+        file_name: "demo.yaml",
+        edits: &[(
+            OAUTH2_AUTH,
+            "  mode: api_key\n  proxy_sends_key: false\n  inject:\n    name: X-Api-Key\n    value: \"{{ api_key }}\"\n",
+        )],
+    },
+    Case {
         name: "capture_not_declared",
         file_name: "demo.yaml",
         edits: &[(

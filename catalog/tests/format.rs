@@ -211,7 +211,7 @@ fn alias_with_other_mode_replaces_auth() {
     let Auth::ApiKey(api_key) = &catalog.get("base-key").unwrap().auth else {
         panic!("expected api_key");
     };
-    assert_eq!(api_key.inject.name, "X-Api-Key");
+    assert_eq!(api_key.inject.as_ref().unwrap().name, "X-Api-Key");
 }
 
 /// (case, alias files as (name, text), expected message, expected help)
@@ -361,8 +361,8 @@ fn inject_additional_places_parse() {
     let Auth::ApiKey(api_key) = &provider.auth else {
         panic!("mode is {}", provider.auth.mode_name());
     };
-    let places: Vec<(&str, &str)> = api_key
-        .inject
+    let inject = api_key.inject.as_ref().unwrap();
+    let places: Vec<(&str, &str)> = inject
         .additional
         .iter()
         .map(|place| (place.name.as_str(), place.value.as_str()))
@@ -372,7 +372,7 @@ fn inject_additional_places_parse() {
         [("apikey", "{{ api_key }}"), ("apiKey", "{{ api_key }}")]
     );
     assert_eq!(
-        api_key.inject.additional[1].location,
+        inject.additional[1].location,
         latchkey_catalog::InjectLocation::Query
     );
 }

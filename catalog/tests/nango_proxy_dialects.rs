@@ -491,10 +491,24 @@ fn unconvertible_key_entries_explained() {
         reserved.contains("key `username` is a template variable that Latchkey reserves"),
         "{reserved}"
     );
-    let nowhere = reason(&report, "no-key-place");
+}
+
+/// An API_KEY entry whose proxy sends the key nowhere leaves it to the
+/// caller instead of being dropped.
+#[test]
+fn key_without_place_is_left_to_caller() {
+    let (dir, _report) = import();
+    let provider = converted(&dir, "no-key-place");
+    let Auth::ApiKey(api_key) = &provider.auth else {
+        panic!("mode is {}", provider.auth.mode_name());
+    };
+    assert!(!api_key.proxy_sends_key);
+    assert_eq!(api_key.inject, None);
+    assert!(!provider.auth.injects_credential());
+    let text = std::fs::read_to_string(dir.path().join("out/no-key-place.yaml")).unwrap();
     assert!(
-        nowhere.contains("no proxy header, query parameter, path segment or body member"),
-        "{nowhere}"
+        text.contains("# Nango's proxy sends the API key nowhere"),
+        "{text}"
     );
 }
 

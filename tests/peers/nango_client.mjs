@@ -64,7 +64,7 @@ const imported = await fetch(`${input.host}/connections`, {
     provider_config_key: input.integrationKey,
     connection_id: input.connectionId,
     end_user: { id: input.endUserId },
-    credentials: { type: 'API_KEY', api_key: input.apiKey },
+    credentials: { type: 'API_KEY', apiKey: input.apiKey },
   }),
 });
 results.importConnection = { status: imported.status, body: await imported.json() };

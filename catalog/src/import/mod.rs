@@ -324,6 +324,17 @@ fn convert_entry(
     for note in &converted.notes {
         header.push_str(&format!("# {note}\n"));
     }
+    let mut yaml = yaml;
+    for (line_start, comment) in &converted.field_comments {
+        let at = yaml
+            .find(&format!("\n{line_start}"))
+            .map(|index| index + 1)
+            .ok_or_else(|| {
+                Reason::malformed(&format!("the converted file has no line `{line_start}`"))
+            })?;
+        let indent = &line_start[..line_start.len() - line_start.trim_start().len()];
+        yaml.insert_str(at, &format!("{indent}# {comment}\n"));
+    }
     let text = header + &yaml;
     parse_provider(&format!("{name}.yaml"), &text)
         .map_err(|diagnostics| Reason::invalid(&diagnostics))?;

@@ -67,6 +67,12 @@ mod nango_body;
 #[path = "nango_metadata.rs"]
 mod nango_metadata;
 
+#[path = "nango_bare_names.rs"]
+mod nango_bare_names;
+
+#[path = "nango_missing_facts.rs"]
+mod nango_missing_facts;
+
 /// The Nango modes that map onto a Latchkey mode.
 const MODES: [(&str, &str); 13] = [
     ("OAUTH2", "oauth2"),
@@ -206,6 +212,9 @@ pub(super) struct Converted {
     /// Lines for the file's header comment about what the conversion left
     /// out.
     pub notes: Vec<&'static str>,
+    /// Comments written above the first line that starts with the given
+    /// text, such as `  token_url:`, for a fact that differs from Nango's.
+    pub field_comments: Vec<(&'static str, &'static str)>,
 }
 
 /// Converts one resolved entry.
@@ -220,6 +229,13 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
     let entry = inlined.as_ref().unwrap_or(entry);
     let flattened = nango_metadata::flatten_dotted_keys(entry);
     let entry = flattened.as_ref().unwrap_or(entry);
+    let qualified = nango_bare_names::qualify_bare_names(entry);
+    let entry = qualified.as_ref().unwrap_or(entry);
+    let completed = nango_missing_facts::complete(name, entry);
+    let entry = completed
+        .as_ref()
+        .map(|completed| &completed.entry)
+        .unwrap_or(entry);
     check_known_keys(entry, mode)?;
     let app_entry;
     let entry = if mode == "app" {
@@ -235,6 +251,11 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
         .to_owned();
     let mut builder = Builder::new(entry, mode);
     let mut auth = builder.auth()?;
+    let mut field_comments = Vec::new();
+    if let Some(completed) = &completed {
+        auth.insert("client_auth".into(), completed.client_auth.into());
+        field_comments.push(("  token_url:", nango_missing_facts::TOKEN_URL_COMMENT));
+    }
     let proxy = builder.proxy()?;
     let converted_script = convert_script(builder.script.as_deref());
     if let Some(converted) = &converted_script {
@@ -245,6 +266,19 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
     let mut connection_config = builder.connection_config()?;
     nango_integration_config::mark_defaults(entry, &mut connection_config, &mut auth)?;
     let mut notes = Vec::new();
+    if qualified.is_some() {
+        notes.push(nango_bare_names::NOTE);
+    }
+    if completed.is_some() {
+        notes.push(
+            "Nango's proxy header reads `${apiKey}`, which a client-credentials connection lacks; the token goes into the bearer header instead.",
+        );
+    }
+    if auth.get("proxy_sends_key") == Some(&Value::Bool(false)) {
+        notes.push(
+            "Nango's proxy sends the API key nowhere, so callers put it into their requests themselves.",
+        );
+    }
     if builder.script.is_some() && converted_script.is_none() {
         notes
             .push("Nango's post-connection step is not run, so values it would record are absent.");
@@ -273,6 +307,7 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
         mode,
         display_name,
         notes,
+        field_comments,
     })
 }
 
@@ -1183,15 +1218,12 @@ impl<'a> Builder<'a> {
                 }
             }
         }
-        let inject = match self.inject()? {
-            Some(inject) => inject,
-            None => self.key_path_segment().ok_or_else(|| {
-                Reason::credential_placement(
-                    "no proxy header, query parameter, path segment or body member carries `${apiKey}`, so the entry names no place for the API key",
-                )
-            })?,
+        // An entry whose proxy carries the key nowhere leaves it to the
+        // caller, who reads it from the connection.
+        match self.inject()?.or_else(|| self.key_path_segment()) {
+            Some(inject) => auth.insert("inject".into(), Value::Mapping(inject)),
+            None => auth.insert("proxy_sends_key".into(), false.into()),
         };
-        auth.insert("inject".into(), Value::Mapping(inject));
         Ok(())
     }
 

@@ -36,12 +36,16 @@ pub(crate) fn additional_scheme_name(index: usize) -> String {
     format!("{PROVIDER_SCHEME}Additional{}", index + 1)
 }
 
-/// Returns the scheme of the provider's auth mode, or `None` for the
-/// `none` mode, whose requests carry no credential.
+/// Returns the scheme of the provider's auth mode, or `None` when its
+/// requests carry no credential: the `none` mode, and an `api_key` mode
+/// whose callers place the key themselves.
 pub(crate) fn provider_security(
     provider: &Provider,
     variables: &ServerVariables,
 ) -> Result<Option<ProviderSecurity>, Error> {
+    if !provider.auth.injects_credential() {
+        return Ok(None);
+    }
     let inject = provider.auth.inject();
     if matches!(
         inject.location,
@@ -162,7 +166,7 @@ pub(crate) fn provider_security(
         }
         Auth::ApiKey(settings) => {
             let label = settings.key_title.as_deref().unwrap_or("API key");
-            simple(api_key_scheme(&settings.inject, label))
+            simple(api_key_scheme(&provider.auth.inject(), label))
         }
         Auth::Basic(settings) => {
             let username = settings.username_title.as_deref().unwrap_or("username");

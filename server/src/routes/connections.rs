@@ -81,8 +81,12 @@ enum ImportCredentials {
         #[serde(default)]
         client_private_key: Option<String>,
     },
+    /// Nango's own name of the key is `apiKey`; `api_key` is accepted too.
     #[serde(rename = "API_KEY")]
-    ApiKey { api_key: String },
+    ApiKey {
+        #[serde(alias = "apiKey")]
+        api_key: String,
+    },
     /// A half that the provider fixes may be left out.
     #[serde(rename = "BASIC")]
     Basic {
@@ -866,8 +870,8 @@ pub fn connection_json(connection: &ConnectionRecord) -> Value {
 }
 
 /// Credentials in Nango's wire shape. `OAUTH2_CC` carries the access token
-/// as the string `token`, beside `expires_at` and `raw`; the other types
-/// are the stored form.
+/// as the string `token`, beside `expires_at` and `raw`, and `API_KEY` the
+/// key as `apiKey`; the other types are the stored form.
 fn credentials_json(credentials: &Credentials) -> Value {
     match credentials {
         Credentials::ClientCredentials {
@@ -890,6 +894,11 @@ fn credentials_json(credentials: &Credentials) -> Value {
             }
             wire
         }
+        // Nango's `ApiKeyCredentials` name the key `apiKey`.
+        Credentials::ApiKey { api_key } => json!({
+            "type": "API_KEY",
+            "apiKey": api_key.expose(),
+        }),
         Credentials::Jwt(jwt) => jwt_credentials_json(jwt),
         Credentials::App(installation) => app_credentials_json(installation),
         other => serde_json::to_value(other).unwrap_or(Value::Null),
