@@ -109,6 +109,13 @@ fn connection_config(
             );
         };
         if !field.accepts(value) {
+            if let Some(excluded) = field
+                .excluded_pattern
+                .as_deref()
+                .filter(|_| field.excludes(value))
+            {
+                bail!("invalid value `{value}` for connection-config field `{key}`: it matches the excluded pattern `{excluded}`");
+            }
             let pattern = field.pattern.as_deref().unwrap_or_default();
             let example = field
                 .example
@@ -609,10 +616,43 @@ fn render_injection(
 
     // The engine adds the credential places after the static headers and
     // query parameters, in order: `inject` first, then its `additional`
-    // places. So they are the last entries of their lists.
-    let locations: Vec<InjectLocation> = std::iter::once(inject.location)
-        .chain(inject.additional.iter().map(|place| place.location))
-        .collect();
+    // places, each only when its `when` holds for the connection config.
+    // So they are the last entries of their lists.
+    // As in the engine, a field's default counts when the config lacks a value.
+    let config_text = |key: &str| {
+        config
+            .get(key)
+            .and_then(serde_json::Value::as_str)
+            .or_else(|| {
+                provider
+                    .connection_config
+                    .get(key)
+                    .and_then(|field| field.default.as_deref())
+            })
+    };
+    let used = |when: &Option<latchkey_catalog::PlaceCondition>| {
+        when.as_ref()
+            .is_none_or(|condition| condition.holds(config_text))
+    };
+    let places: Vec<(InjectLocation, &String)> =
+        std::iter::once((inject.location, &inject.value, &inject.when))
+            .chain(
+                inject
+                    .additional
+                    .iter()
+                    .map(|place| (place.location, &place.value, &place.when)),
+            )
+            .filter(|(_, _, when)| used(when))
+            .map(|(location, value, _)| (location, value))
+            .collect();
+    if places.is_empty() {
+        line(
+            out,
+            "credential",
+            "none for this connection config (no place's `when` holds)",
+        );
+    }
+    let locations: Vec<InjectLocation> = places.iter().map(|(location, _)| *location).collect();
     let header_count = locations
         .iter()
         .filter(|location| **location == InjectLocation::Header)
@@ -643,8 +683,7 @@ fn render_injection(
     let mut credential_body = injection.body[static_body..].iter();
     let mut credential_query = injection.query[static_query..].iter();
     let mut credential_segments = injection.path_segments.iter();
-    let templates =
-        std::iter::once(&inject.value).chain(inject.additional.iter().map(|place| &place.value));
+    let templates = places.iter().map(|(_, template)| *template);
     for (location, template) in locations.iter().zip(templates) {
         let credential = match location {
             InjectLocation::Header => {
@@ -799,6 +838,42 @@ mod tests {
             with_placeholders("https://a.example/x", &names),
             "https://a.example/x"
         );
+    }
+
+    /// The place that the integration's `keyPlacement` selects is shown,
+    /// with the field's default when none is given, and a framing header
+    /// name is refused with the excluded pattern named.
+    #[test]
+    fn chosen_credential_place_shown() {
+        let base = [("baseUrl", "https://api.acme.example/v1")];
+        let header = show(
+            "private-api-generic",
+            &[base[0], ("keyName", "X-Private-Key")],
+        )
+        .unwrap();
+        assert!(
+            header.contains("credential:          header x-private-key: <api_key>\n"),
+            "{header}"
+        );
+        let query = show(
+            "private-api-generic",
+            &[
+                base[0],
+                ("keyName", "key"),
+                ("keyPlacement", "query"),
+                ("valueTemplate", "Token ${apiKey}"),
+            ],
+        )
+        .unwrap();
+        assert!(
+            query.contains("credential:          query key=Token <api_key>\n"),
+            "{query}"
+        );
+        assert!(!query.contains("header x-"), "{query}");
+        let error = show("private-api-generic", &[base[0], ("keyName", "Host")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("matches the excluded pattern"), "{error}");
     }
 
     #[test]

@@ -61,11 +61,44 @@ fn env() -> &'static Env {
                 "",
             ),
         );
+        catalog.write(
+            "test-httpbin-chosen-key",
+            &support::provider_file(
+                "test-httpbin-chosen-key",
+                "Test httpbin chosen key",
+                CHOSEN_KEY_AUTH,
+                base,
+                CHOSEN_KEY_FIELDS,
+            ),
+        );
         catalog.write("confluence", &confluence_stand_in(base));
         let latchkey = CatalogServer::start(catalog, &[]);
         Env { httpbin, latchkey }
     })
 }
+
+/// A key whose place the integration chooses, as in the converted
+/// `private-api-generic` entry.
+const CHOSEN_KEY_AUTH: &str = r#"  mode: api_key
+  inject:
+    name: "{{ keyName }}"
+    value: "{{ valueTemplate | replace('${apiKey}', api_key) }}"
+    when: {field: keyPlacement, equals: header}
+    additional:
+      - location: query
+        name: "{{ keyName }}"
+        value: "{{ valueTemplate | replace('${apiKey}', api_key) }}"
+        when: {field: keyPlacement, equals: query}"#;
+
+const CHOSEN_KEY_FIELDS: &str = r#"connection_config:
+  keyPlacement: {title: Key placement, pattern: "header|query", default: header, integration_default: true}
+  keyName:
+    title: Key name
+    pattern: "[A-Za-z0-9!#$%&'*+.^_`|~-]+"
+    excluded_pattern: "(?i)host|content-length|transfer-encoding|connection|te|upgrade"
+    integration_default: true
+  valueTemplate: {title: Value template, pattern: '.*\$\{apiKey\}.*', default: "${apiKey}", integration_default: true}
+"#;
 
 /// Replaces the built-in `confluence` provider with one whose API is httpbin's
 /// echo, under the same path layout as Atlassian's
@@ -340,6 +373,109 @@ async fn proxy_leaves_key_to_caller_when_told() {
         .map(|(name, _)| name)
         .collect();
     assert!(carrying.is_empty(), "headers carry the key: {carrying:?}");
+}
+
+/// The integration's `integration_config` chooses the key's place, name
+/// and format; a connection takes them and the proxy sends the key there
+/// only.
+#[tokio::test]
+async fn proxy_sends_key_where_integration_chooses() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let api_key = format!("key-{}", random_hex(8));
+    let cases = [
+        (
+            json!({"keyPlacement": "query", "keyName": "token", "valueTemplate": "Token ${apiKey}"}),
+            None,
+            Some(("token", format!("Token {api_key}"))),
+        ),
+        (
+            json!({"keyName": "X-Private-Key"}),
+            Some(("X-Private-Key", api_key.clone())),
+            None,
+        ),
+    ];
+    for (integration_config, header, query) in cases {
+        let key = format!("chosen-{}", random_hex(4));
+        api.create_integration(&json!({
+            "unique_key": key,
+            "provider": "test-httpbin-chosen-key",
+            "integration_config": integration_config,
+        }))
+        .await;
+        let id = format!("conn-{}", random_hex(6));
+        api.create_connection(&json!({
+            "provider_config_key": key,
+            "connection_id": id,
+            "credentials": {"type": "API_KEY", "apiKey": api_key},
+        }))
+        .await;
+        let reply = send(api.proxy(Method::GET, "/anything?own=1", &key, &id)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        let echo = reply.json();
+        let mut expected_args = json!({"own": "1"});
+        if let Some((name, value)) = &query {
+            expected_args[name] = json!(value);
+        }
+        assert_eq!(echo["args"], expected_args, "{integration_config}: {echo}");
+        let carrying: Vec<(&String, &Value)> = echo["headers"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .filter(|(_, value)| value.as_str().is_some_and(|v| v.contains(&api_key)))
+            .collect();
+        let expected: Vec<(String, Value)> = header
+            .iter()
+            .map(|(name, value)| (name.to_string(), json!(value)))
+            .collect();
+        let carrying: Vec<(String, Value)> = carrying
+            .into_iter()
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        assert_eq!(carrying, expected, "{integration_config}");
+    }
+}
+
+/// Names and formats that the fields reject are refused when the
+/// integration is saved, and nothing is stored.
+#[tokio::test]
+async fn chosen_key_place_checked_on_save() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    for (integration_config, named) in [
+        (json!({"keyName": "Host"}), "integration_config.keyName"),
+        (json!({"keyName": "X Key"}), "integration_config.keyName"),
+        (
+            json!({"keyName": "X-Key", "keyPlacement": "body"}),
+            "integration_config.keyPlacement",
+        ),
+        (
+            json!({"keyName": "X-Key", "valueTemplate": "Token"}),
+            "integration_config.valueTemplate",
+        ),
+    ] {
+        let key = format!("chosen-bad-{}", random_hex(4));
+        let reply = api
+            .post(
+                "/integrations",
+                &json!({
+                    "unique_key": key,
+                    "provider": "test-httpbin-chosen-key",
+                    "integration_config": integration_config,
+                }),
+            )
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{integration_config}: {}",
+            reply.text
+        );
+        assert_eq!(reply.error_code(), "invalid_body", "{}", reply.text);
+        assert!(reply.error_message().contains(named), "{}", reply.text);
+        let listed = api.get(&format!("/integrations/{key}")).await;
+        assert_eq!(listed.status, StatusCode::NOT_FOUND, "{}", listed.text);
+    }
 }
 
 #[tokio::test]

@@ -10,8 +10,8 @@ use regex_automata::meta::Regex;
 
 use crate::diagnostic::Code;
 use crate::model::{
-    Auth, Basic, ConfigField, FieldFormat, Inject, McpOAuth2, Provider, Signature, TokenBody,
-    TokenResponse,
+    Auth, Basic, ConfigField, FieldFormat, Inject, InjectLocation, McpOAuth2, Provider, Signature,
+    TokenBody, TokenResponse,
 };
 use crate::patterns::{search_regex, whole_value_regex, CompileResult};
 use crate::positions::escape_pointer;
@@ -260,6 +260,7 @@ fn check_redirect_hosts(provider: &Provider, problems: &mut Vec<Problem>) {
 }
 
 fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
+    check_inject_places(provider, problems);
     if let Auth::Signature(signature) = &provider.auth {
         check_signature(provider, signature, problems);
     }
@@ -334,6 +335,76 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
 
 /// Requires every connection-config key that a post-connection step fills
 /// to be declared under `connection_config`.
+/// Returns the `when` conditions of a credential's places, with the
+/// pointer of each.
+fn place_conditions(inject: &Inject) -> Vec<(String, &crate::PlaceCondition)> {
+    let first = inject
+        .when
+        .as_ref()
+        .map(|condition| ("/auth/inject/when/field".to_owned(), condition));
+    let additional = inject
+        .additional
+        .iter()
+        .enumerate()
+        .filter_map(|(index, place)| {
+            place.when.as_ref().map(|condition| {
+                (
+                    format!("/auth/inject/additional/{index}/when/field"),
+                    condition,
+                )
+            })
+        });
+    first.into_iter().chain(additional).collect()
+}
+
+/// Checks the places of a credential: a `when` names a declared
+/// connection-config field, and only a header or query name is read from
+/// the connection config.
+fn check_inject_places(provider: &Provider, problems: &mut Vec<Problem>) {
+    let Some(inject) = explicit_inject(&provider.auth) else {
+        return;
+    };
+    for (pointer, condition) in place_conditions(inject) {
+        if !provider.connection_config.contains_key(&condition.field) {
+            problems.push(Problem::new(
+                Code::UndeclaredVariable,
+                pointer,
+                format!(
+                    "`when.field` is `{}`, which no connection-config field declares",
+                    condition.field
+                ),
+                Some(format!(
+                    "declare `{}` under `connection_config`, or name a field declared there",
+                    condition.field
+                )),
+            ));
+        }
+    }
+    let places = std::iter::once((
+        "/auth/inject/name".to_owned(),
+        inject.location,
+        &inject.name,
+    ))
+    .chain(inject.additional.iter().enumerate().map(|(index, place)| {
+        (
+            format!("/auth/inject/additional/{index}/name"),
+            place.location,
+            &place.name,
+        )
+    }));
+    for (pointer, location, name) in places {
+        let from_config = crate::model::name_variable(name).is_some();
+        if from_config && !matches!(location, InjectLocation::Header | InjectLocation::Query) {
+            problems.push(Problem::new(
+                Code::InvalidValue,
+                pointer,
+                format!("`{name}` reads the name from the connection config, which only a header or query place may do"),
+                Some("write the JSON body path as literal text".to_owned()),
+            ));
+        }
+    }
+}
+
 /// An `api_key` provider says where the proxy puts the key, or that the
 /// proxy adds none; the schema requires one of the two, and both at once
 /// contradict each other.
@@ -669,6 +740,18 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
                 random: false,
                 client_id: oauth,
             });
+        }
+        // A name from the connection config sees no credential, so that no
+        // key ends up in a header name, which is not marked sensitive.
+        let names = std::iter::once(("/auth/inject/name".to_owned(), &inject.name)).chain(
+            inject.additional.iter().enumerate().map(|(index, place)| {
+                (format!("/auth/inject/additional/{index}/name"), &place.name)
+            }),
+        );
+        for (pointer, name) in names {
+            if crate::model::name_variable(name).is_some() {
+                push_one(&mut fields, &pointer, name);
+            }
         }
     }
     push_one(&mut fields, "/proxy/base_url", &provider.proxy.base_url);
@@ -1170,6 +1253,14 @@ fn check_unused_config_fields(
             .iter()
             .flat_map(|step| step.connection_config.keys()),
     );
+    // A field that chooses a credential's place is used by that choice.
+    let chooses_place: Vec<&String> = explicit_inject(&provider.auth)
+        .map(place_conditions)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(_, condition)| &condition.field)
+        .collect();
+    captured.extend(chooses_place);
     for (key, field) in &provider.connection_config {
         if field.optional || used.contains(key) || captured.contains(key) {
             continue;

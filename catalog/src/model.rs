@@ -585,17 +585,47 @@ pub struct Inject {
     #[serde(default)]
     pub location: InjectLocation,
     /// Header or query parameter name. The schema requires it unless the
-    /// location is `path_segment`, which has none.
+    /// location is `path_segment`, which has none. A header or query name
+    /// may be `{{ KEY }}`, the value of connection-config field `KEY`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     /// Template of the value. Variables: `access_token`, `api_key`,
     /// `username`, `password`, and every connection-config key. The filter
     /// `base64` encodes a string with the standard alphabet.
     pub value: String,
+    /// The connection-config value for which this place is used; without
+    /// it, the place is always used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<PlaceCondition>,
     /// Further places that carry the credential in the same request, for a
     /// provider that expects it in two headers, or in a header and the query.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub additional: Vec<InjectPlace>,
+}
+
+/// A place of a credential that is used only when connection-config field
+/// `field` has the value `equals`, for a provider whose integration
+/// chooses where the key goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlaceCondition {
+    pub field: String,
+    pub equals: String,
+}
+
+impl PlaceCondition {
+    /// Returns whether a connection config holds the value that selects
+    /// the place; `value_of` looks a key up as text.
+    pub fn holds<'a>(&self, value_of: impl Fn(&str) -> Option<&'a str>) -> bool {
+        value_of(&self.field) == Some(self.equals.as_str())
+    }
+}
+
+/// Returns the connection-config key of a name written `{{ KEY }}`, or
+/// `None` for a literal name.
+pub fn name_variable(name: &str) -> Option<&str> {
+    let inner = name.strip_prefix("{{")?.strip_suffix("}}")?.trim();
+    (!inner.is_empty()).then_some(inner)
 }
 
 /// One further place of a credential: a header or query parameter and the
@@ -608,6 +638,8 @@ pub struct InjectPlace {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
     pub value: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<PlaceCondition>,
 }
 
 impl Inject {
@@ -616,6 +648,7 @@ impl Inject {
             location: InjectLocation::Header,
             name: "Authorization".to_owned(),
             value: "Bearer {{ access_token }}".to_owned(),
+            when: None,
             additional: Vec::new(),
         }
     }
@@ -625,6 +658,7 @@ impl Inject {
             location: InjectLocation::Header,
             name: "Authorization".to_owned(),
             value: "Basic {{ (username ~ ':' ~ password) | base64 }}".to_owned(),
+            when: None,
             additional: Vec::new(),
         }
     }

@@ -263,6 +263,14 @@ const CASES: &[Case] = &[
         )],
     },
     Case {
+        name: "inject_when_undeclared_field",
+        file_name: "demo.yaml",
+        edits: &[(
+            OAUTH2_AUTH,
+            "  mode: api_key\n  inject:\n    name: \"{{ subdomain }}\"\n    value: \"{{ api_key }}\"\n    when: {field: placement, equals: header}\n",
+        )],
+    },
+    Case {
         name: "capture_not_declared",
         file_name: "demo.yaml",
         edits: &[(

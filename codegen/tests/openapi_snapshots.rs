@@ -167,13 +167,19 @@ fn every_builtin_document_has_both_routes() {
         let has_scheme = document["components"]["securitySchemes"]
             .get("providerAuth")
             .is_some();
-        // A credential in the URL path or the JSON body has no OpenAPI
-        // scheme; the document describes it in `x-latchkey-path-credential`
-        // or `x-latchkey-body-credential` instead.
+        // A credential in the URL path or the JSON body, or one whose places
+        // depend on the connection config, has no OpenAPI scheme; the
+        // document describes it in `x-latchkey-path-credential`,
+        // `x-latchkey-body-credential` or `x-latchkey-chosen-credential`.
         let in_path = document.get("x-latchkey-path-credential").is_some();
         let in_body = document.get("x-latchkey-body-credential").is_some();
+        let chosen = document.get("x-latchkey-chosen-credential").is_some();
+        assert!(
+            !(chosen && has_scheme),
+            "provider `{name}`: chosen places and a scheme"
+        );
         assert_eq!(
-            has_scheme || in_path || in_body,
+            has_scheme || in_path || in_body || chosen,
             provider.auth.injects_credential(),
             "provider `{name}`"
         );

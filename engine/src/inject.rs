@@ -125,20 +125,30 @@ impl Injection {
         }
         let inject = provider.auth.inject();
         let places = std::iter::once((
-            "auth.inject.value".to_owned(),
+            "auth.inject".to_owned(),
             inject.location,
             &inject.name,
             &inject.value,
+            inject.when.as_ref(),
         ))
         .chain(inject.additional.iter().enumerate().map(|(index, place)| {
             (
-                format!("auth.inject.additional[{index}].value"),
+                format!("auth.inject.additional[{index}]"),
                 place.location,
                 &place.name,
                 &place.value,
+                place.when.as_ref(),
             )
         }));
-        for (field, location, name, template) in places {
+        // A field's default counts when the connection has no value of its own.
+        let with_defaults = config_variables(provider, config);
+        let config_text = |key: &str| with_defaults.get(key).and_then(Value::as_str);
+        for (place, location, name, template, when) in places {
+            if when.is_some_and(|condition| !condition.holds(config_text)) {
+                continue;
+            }
+            let name = &place_name(provider, &place, location, name, config)?;
+            let field = format!("{place}.value");
             let value = render(&provider.name, &field, template, &vars)?;
             match location {
                 InjectLocation::Header => {
@@ -156,6 +166,65 @@ impl Injection {
         }
         Ok(injection)
     }
+}
+
+/// Headers that frame the request or route it, which no credential place
+/// may set from the connection config.
+const FRAMING_HEADERS: [&str; 6] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "te",
+    "upgrade",
+];
+
+/// Returns the name of a credential place: its literal name, or the value
+/// of the connection-config key that `{{ KEY }}` names, which must be an
+/// HTTP token and, for a header, not one that frames the request.
+fn place_name(
+    provider: &Provider,
+    place: &str,
+    location: InjectLocation,
+    name: &str,
+    config: &ConnectionConfig,
+) -> Result<String, EngineError> {
+    let Some(key) = latchkey_catalog::name_variable(name) else {
+        return Ok(name.to_owned());
+    };
+    let field = format!("{place}.name");
+    let rendered = render(
+        &provider.name,
+        &field,
+        name,
+        &config_variables(provider, config),
+    )?;
+    let is_token = !rendered.is_empty()
+        && rendered
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || b"!#$%&'*+.^_`|~-".contains(&byte));
+    if !is_token {
+        return Err(EngineError::template(
+            &provider.name,
+            &field,
+            format!(
+                "connection-config key `{key}` gives the name `{}`, but a header or query name must be letters, digits and !#$%&'*+.^_`|~- only",
+                rendered.escape_debug()
+            ),
+        ));
+    }
+    if location == InjectLocation::Header
+        && FRAMING_HEADERS
+            .iter()
+            .any(|framing| rendered.eq_ignore_ascii_case(framing))
+    {
+        return Err(EngineError::template(
+            &provider.name,
+            &field,
+            format!("connection-config key `{key}` names the header `{rendered}`, which frames the request and cannot carry a credential"),
+        ));
+    }
+    Ok(rendered)
 }
 
 /// The template variable of the integration's OAuth client secret.
@@ -421,6 +490,88 @@ mod tests {
             .iter()
             .map(|(key, value)| (key.to_string(), value.to_string()))
             .collect()
+    }
+
+    /// A key whose place, name and format the integration chooses.
+    const CHOSEN_PLACE: &str = r#"
+name: chosen
+display_name: Chosen
+auth:
+  mode: api_key
+  inject:
+    name: "{{ keyName }}"
+    value: "{{ valueTemplate | replace('${apiKey}', api_key) }}"
+    when: {field: keyPlacement, equals: header}
+    additional:
+      - location: query
+        name: "{{ keyName }}"
+        value: "{{ valueTemplate | replace('${apiKey}', api_key) }}"
+        when: {field: keyPlacement, equals: query}
+connection_config:
+  keyPlacement: {title: Key placement, pattern: "header|query"}
+  keyName: {title: Key name, pattern: "[A-Za-z0-9-]+"}
+  valueTemplate: {title: Value template, pattern: "\\$\\{apiKey\\}"}
+proxy:
+  base_url: https://api.example.com
+"#;
+
+    #[test]
+    fn place_chosen_by_config() {
+        let provider = provider_from_yaml(CHOSEN_PLACE);
+        let credentials = Credentials::ApiKey {
+            api_key: Secret::new("k-1"),
+        };
+        let cases = [
+            (
+                "header",
+                "X-Api-Key",
+                "Api-Key ${apiKey}",
+                vec![("x-api-key", "Api-Key k-1")],
+                vec![],
+            ),
+            (
+                "query",
+                "api_key",
+                "${apiKey}",
+                vec![],
+                vec![("api_key", "k-1")],
+            ),
+            ("neither", "api_key", "${apiKey}", vec![], vec![]),
+        ];
+        for (placement, name, format, headers, query) in cases {
+            let config = config(&[
+                ("keyPlacement", placement),
+                ("keyName", name),
+                ("valueTemplate", format),
+            ]);
+            let injection = Injection::for_request(&provider, &credentials, &config, None).unwrap();
+            assert_eq!(header_pairs(&injection), pairs(&headers), "{placement}");
+            assert_eq!(injection.query, pairs(&query), "{placement}");
+        }
+    }
+
+    #[test]
+    fn chosen_name_must_be_a_usable_token() {
+        let provider = provider_from_yaml(CHOSEN_PLACE);
+        let credentials = Credentials::ApiKey {
+            api_key: Secret::new("k-1"),
+        };
+        for (name, expected) in [
+            ("Host", "frames the request"),
+            ("content-length", "frames the request"),
+            ("X Key", "must be letters, digits"),
+        ] {
+            let config = config(&[
+                ("keyPlacement", "header"),
+                ("keyName", name),
+                ("valueTemplate", "${apiKey}"),
+            ]);
+            let error = Injection::for_request(&provider, &credentials, &config, None)
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(expected), "{name}: {error}");
+            assert!(!error.contains("k-1"), "{error}");
+        }
     }
 
     const BEARER: &str = r#"

@@ -73,6 +73,9 @@ mod nango_bare_names;
 #[path = "nango_missing_facts.rs"]
 mod nango_missing_facts;
 
+#[path = "nango_chosen_key.rs"]
+mod nango_chosen_key;
+
 /// The Nango modes that map onto a Latchkey mode.
 const MODES: [(&str, &str); 13] = [
     ("OAUTH2", "oauth2"),
@@ -236,6 +239,9 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
         .as_ref()
         .map(|completed| &completed.entry)
         .unwrap_or(entry);
+    let chosen = nango_chosen_key::chooses_key_place(entry)
+        .then(|| nango_chosen_key::as_connection_fields(entry));
+    let entry = chosen.as_ref().unwrap_or(entry);
     check_known_keys(entry, mode)?;
     let app_entry;
     let entry = if mode == "app" {
@@ -251,7 +257,17 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
         .to_owned();
     let mut builder = Builder::new(entry, mode);
     let mut auth = builder.auth()?;
+    if chosen.is_some() {
+        auth.remove("proxy_sends_key");
+        auth.insert(
+            "inject".into(),
+            Value::Mapping(nango_chosen_key::chosen_inject()),
+        );
+    }
     let mut field_comments = Vec::new();
+    if chosen.is_some() {
+        field_comments.push(("  base_url:", nango_chosen_key::BASE_URL_COMMENT));
+    }
     if let Some(completed) = &completed {
         auth.insert("client_auth".into(), completed.client_auth.into());
         field_comments.push(("  token_url:", nango_missing_facts::TOKEN_URL_COMMENT));
@@ -264,10 +280,16 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
             .extend(converted.filled_keys.iter().map(|key| (*key).to_owned()));
     }
     let mut connection_config = builder.connection_config()?;
+    if chosen.is_some() {
+        nango_chosen_key::finish_key_name(&mut connection_config);
+    }
     nango_integration_config::mark_defaults(entry, &mut connection_config, &mut auth)?;
     let mut notes = Vec::new();
     if qualified.is_some() {
         notes.push(nango_bare_names::NOTE);
+    }
+    if chosen.is_some() {
+        notes.push(nango_chosen_key::NOTE);
     }
     if completed.is_some() {
         notes.push(
@@ -1991,17 +2013,30 @@ fn hidden_and_empty(nango: &Mapping) -> bool {
         && nango.get("default_value").and_then(Value::as_str) == Some("")
 }
 
+/// Rewrites one of Nango's patterns, which JavaScript searches for, as a
+/// pattern of the whole value, which Latchkey checks: the anchors `^` and
+/// `$` are dropped, and a pattern anchored only at the start, such as
+/// `^https?://`, which checks a prefix, gets `.*` at its end.
+pub(super) fn whole_value_pattern(pattern: &str) -> String {
+    let (anchored_start, rest) = match pattern.strip_prefix('^') {
+        Some(rest) => (true, rest),
+        None => (false, pattern),
+    };
+    match rest.strip_suffix('$').filter(|body| !body.ends_with('\\')) {
+        Some(body) => body.to_owned(),
+        // Only the start is anchored: a prefix check.
+        None if anchored_start && !rest.ends_with(".*") => format!("{rest}.*"),
+        None => rest.to_owned(),
+    }
+}
+
 /// Chooses the pattern of a connection-config field: Nango's own without
 /// its anchors, or one derived from the allowed values, from `format`, or
 /// from where the field sits in a URL. A field that a URL uses must end up
 /// with one that keeps its value inside its part of the URL.
 fn field_pattern(key: &str, nango: &Mapping, usage: Usage) -> Result<Option<String>, Reason> {
     if let Some(pattern) = string(nango, "pattern") {
-        let stripped = pattern.strip_prefix('^').unwrap_or(pattern);
-        let stripped = stripped
-            .strip_suffix('$')
-            .filter(|rest| !rest.ends_with('\\'))
-            .unwrap_or(stripped);
+        let stripped = &whole_value_pattern(pattern);
         let Ok(regex) = whole_value(stripped) else {
             return Err(Reason::invalid_pattern(key));
         };

@@ -58,13 +58,9 @@ pub(super) fn choose(key: &str, nango: &Mapping, usage: Usage) -> Result<Option<
     };
     let regex = match string(nango, "pattern") {
         Some(pattern) => {
-            let stripped = pattern.strip_prefix('^').unwrap_or(pattern);
-            let stripped = stripped
-                .strip_suffix('$')
-                .filter(|rest| !rest.ends_with('\\'))
-                .unwrap_or(stripped);
-            let regex = whole_value(stripped).map_err(|_| Reason::invalid_pattern(key))?;
-            Some((stripped.to_owned(), regex))
+            let stripped = super::whole_value_pattern(pattern);
+            let regex = whole_value(&stripped).map_err(|_| Reason::invalid_pattern(key))?;
+            Some((stripped, regex))
         }
         None => None,
     };
@@ -127,9 +123,7 @@ pub(super) fn drop_doubled_scheme(entry: &Mapping, text: &str) -> Option<String>
         .get(key)
         .and_then(serde_yaml::Value::as_mapping)?;
     let pattern = string(field, "pattern")?;
-    let stripped = pattern.strip_prefix('^').unwrap_or(pattern);
-    let stripped = stripped.strip_suffix('$').unwrap_or(stripped);
-    let regex = whole_value(stripped).ok()?;
+    let regex = whole_value(&super::whole_value_pattern(pattern)).ok()?;
     let requires_scheme =
         regex.is_match("https://acme.example.com") && !regex.is_match("acme.example.com");
     requires_scheme.then(|| rest.to_owned())

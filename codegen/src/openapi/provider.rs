@@ -11,8 +11,8 @@ use latchkey_catalog::{InjectLocation, Provider, Verification};
 use serde_json::{json, Value};
 
 use super::security::{
-    additional_scheme_name, body_credential, path_credential, provider_security, LATCHKEY_SCHEME,
-    PROVIDER_SCHEME,
+    additional_scheme_name, body_credential, chosen_credential, has_chosen_places, path_credential,
+    provider_security, LATCHKEY_SCHEME, PROVIDER_SCHEME,
 };
 use super::url_template::{ServerVariables, UrlTemplate};
 use super::{error_schema, OPENAPI_VERSION};
@@ -151,6 +151,9 @@ pub(crate) fn document(provider: &Provider, catalog_version: &str) -> Result<Val
     }
     if let Some(credential) = body_credential(provider) {
         document["x-latchkey-body-credential"] = credential;
+    }
+    if let Some(credential) = chosen_credential(provider) {
+        document["x-latchkey-chosen-credential"] = credential;
     }
     if let Some(categories) = non_empty(&provider.categories) {
         document["info"]["x-latchkey-categories"] = json!(categories);
@@ -497,16 +500,22 @@ fn info_description(provider: &Provider) -> String {
         let has_scheme = |location: InjectLocation| {
             matches!(location, InjectLocation::Header | InjectLocation::Query)
         };
+        let chosen = has_chosen_places(&inject);
         let mut names = Vec::new();
-        if has_scheme(inject.location) {
+        if chosen {
+            // No scheme: the places depend on the connection's values.
+        } else if has_scheme(inject.location) {
             names.push(format!("`{PROVIDER_SCHEME}`"));
         }
         for (index, place) in inject.additional.iter().enumerate() {
-            if has_scheme(place.location) {
+            if has_scheme(place.location) && !chosen {
                 names.push(format!("`{}`", additional_scheme_name(index)));
             }
         }
         let mut extensions = Vec::new();
+        if chosen {
+            extensions.push("`x-latchkey-chosen-credential`");
+        }
         if inject.location == InjectLocation::PathSegment {
             extensions.push("`x-latchkey-path-credential`");
         }

@@ -47,6 +47,11 @@ pub(crate) fn provider_security(
         return Ok(None);
     }
     let inject = provider.auth.inject();
+    if has_chosen_places(&inject) {
+        // Which places a request carries depends on the connection's
+        // values; `chosen_credential` describes them in an extension.
+        return Ok(None);
+    }
     if matches!(
         inject.location,
         InjectLocation::PathSegment | InjectLocation::JsonBody
@@ -526,6 +531,59 @@ pub(crate) fn body_credential(provider: &Provider) -> Option<Value> {
         .map(|(path, value)| json!({"path": path, "value": value}))
         .collect();
     Some(credential)
+}
+
+/// Returns whether a place of the credential is used only for some
+/// connection-config value, or takes its name from the connection config.
+pub(crate) fn has_chosen_places(inject: &Inject) -> bool {
+    let chosen = |when: &Option<latchkey_catalog::PlaceCondition>, name: &str| {
+        when.is_some() || latchkey_catalog::name_variable(name).is_some()
+    };
+    chosen(&inject.when, &inject.name)
+        || inject
+            .additional
+            .iter()
+            .any(|place| chosen(&place.when, &place.name))
+}
+
+/// Describes a credential whose places depend on the connection config,
+/// because an OpenAPI security scheme has one fixed place and name.
+/// Returns `None` for a credential with fixed places.
+pub(crate) fn chosen_credential(provider: &Provider) -> Option<Value> {
+    if !provider.auth.injects_credential() || provider.auth.signs_requests() {
+        return None;
+    }
+    let inject = provider.auth.inject();
+    if !has_chosen_places(&inject) {
+        return None;
+    }
+    let place = |location: InjectLocation,
+                 name: &str,
+                 value: &str,
+                 when: &Option<latchkey_catalog::PlaceCondition>| {
+        let mut place = json!({ "in": self::location(location), "name": name, "value": value });
+        if let Some(when) = when {
+            place["when"] = json!({ "field": when.field, "equals": when.equals });
+        }
+        place
+    };
+    let places: Vec<Value> = std::iter::once(place(
+        inject.location,
+        &inject.name,
+        &inject.value,
+        &inject.when,
+    ))
+    .chain(
+        inject
+            .additional
+            .iter()
+            .map(|extra| place(extra.location, &extra.name, &extra.value, &extra.when)),
+    )
+    .collect();
+    Some(json!({
+        "description": "Where the credential goes depends on the connection's configuration: a place with `when` is used only when the connection-config field `when.field` has the value `when.equals`, and a name written `{{ KEY }}` is the value of the connection-config field `KEY`. Through the proxy, Latchkey adds it.",
+        "places": places,
+    }))
 }
 
 /// Describes the placement of a credential, with the further placements of
