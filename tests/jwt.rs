@@ -266,8 +266,9 @@ fn exchange_auth(peer: &JwtPeer, audience: &str) -> String {
 const TENANT_CONFIG: &str =
     "connection_config:\n  tenant:\n    title: Tenant\n    pattern: \"[a-z0-9-]+\"\n";
 
-/// An RS256 JWT bearer grant at `/{tenant}/oauth2/token`, then a GET of
-/// `step_path` with the access token, whose reply's `apiToken` is the token.
+/// Returns the auth section of an RS256 JWT bearer grant at
+/// `/{tenant}/oauth2/token` followed by a GET of `step_path` with the
+/// access token. The `apiToken` of the GET's reply is the token.
 fn step_chain_auth(peer: &JwtPeer, step_path: &str) -> String {
     format!(
         r#"  mode: jwt

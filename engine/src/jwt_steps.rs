@@ -1,6 +1,6 @@
 //! The `steps` of a `jwt` definition: requests sent after the exchange at
-//! `token_url`, for a provider whose API token is handed out only at the
-//! end of a chain, such as Workday Adaptive Planning, whose API takes a
+//! `token_url`, for a provider that hands out its API token only at the
+//! end of a chain. Workday Adaptive Planning's API, for example, takes a
 //! second token obtained with the first.
 //!
 //! The exchange is request 1 of the chain and its reply is `step1`. The
@@ -105,6 +105,7 @@ auth:
   credentials:
     client_id: {{ title: Client ID }}
     secret: {{ title: Secret, secret: true }}
+    region: {{ title: Region, optional: true }}
   signing_key: "{{{{ credentials.secret }}}}"
   claims:
     iss: "{{{{ credentials.client_id }}}}"
@@ -115,6 +116,7 @@ auth:
       method: GET
       params:
         client: "{{{{ credentials.client_id }}}}"
+        region: "{{{{ credentials.region }}}}"
       headers:
         Authorization: "Bearer {{{{ step1.access_token }}}}"
   token_response:
@@ -184,6 +186,30 @@ proxy:
         assert!(
             (1799..=1800).contains(&lifetime.num_seconds()),
             "{lifetime}"
+        );
+    }
+
+    #[tokio::test]
+    async fn optional_step_param_sent_when_set() {
+        let server = TestServer::start(vec![
+            exchange_reply(),
+            CannedReply::json(200, json!({"apiToken": "api-token-5678"})),
+        ])
+        .await;
+        let provider = provider(&server.base_url);
+        let mut fields = fields();
+        fields.insert("region".to_owned(), Secret::new("eu".to_owned()));
+
+        Engine::new(reqwest::Client::new())
+            .jwt_token(&provider, &fields, &config(), Utc::now())
+            .await
+            .unwrap();
+
+        let requests = server.requests();
+        let raw = String::from_utf8_lossy(&requests[1].raw);
+        assert!(
+            raw.starts_with("GET /api/acme/apiToken?client=client-7&region=eu HTTP/1.1\r\n"),
+            "{raw}"
         );
     }
 
