@@ -762,6 +762,11 @@ async fn integration_key_errors_rejected() {
             json!({"issuer": "x"}),
             "it takes `clientId`, `keyId`, `privateKey`, `scope`",
         ),
+        (
+            "key above the size limit",
+            json!({"privateKey": "k".repeat(16 * 1024 + 1)}),
+            "`integration_config.privateKey` is 16385 bytes long, but may be at most 16384 bytes",
+        ),
     ];
     for (case, config, expected) in cases {
         let key = format!("{INTEGRATION_KEY_ES256}-{}", random_hex(4));
@@ -772,6 +777,8 @@ async fn integration_key_errors_rejected() {
         assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_body", case);
         let message = reply.error_message();
         assert!(message.contains(expected), "{case}: {message}");
+        let stored = api.get(&format!("/integrations/{key}")).await;
+        assert_eq!(stored.status, StatusCode::NOT_FOUND, "{case}: stored");
     }
 
     let key = api.integration_of(INTEGRATION_KEY_ES256).await;

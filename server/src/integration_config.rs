@@ -40,6 +40,15 @@ pub fn parse(
                 )))
             }
         };
+        let jwt_field =
+            matches!(&provider.auth, Auth::Jwt(jwt) if jwt.credentials.contains_key(&key));
+        if jwt_field && text.len() > crate::routes::jwt::MAX_FIELD_BYTES {
+            return Err(ApiError::invalid_body(format!(
+                "`integration_config.{key}` is {} bytes long, but may be at most {} bytes",
+                text.len(),
+                crate::routes::jwt::MAX_FIELD_BYTES
+            )));
+        }
         connection_config::check_value(provider, &key, field, &text).map_err(|error| {
             ApiError::invalid_body(format!(
                 "`integration_config.{key}` is invalid: {}",

@@ -15,7 +15,7 @@ use crate::AppState;
 
 /// The largest entered value, in bytes: a PEM RSA key of 4096 bits is about
 /// 3.3 KB, so this leaves room for larger keys and escaped line breaks.
-const MAX_FIELD_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_FIELD_BYTES: usize = 16 * 1024;
 
 /// Checks the entered values of an imported `JWT` credential, signs the
 /// first assertion (and exchanges it when the definition has a `token_url`), and
