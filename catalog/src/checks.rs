@@ -741,7 +741,7 @@ fn push_jwt_fields<'a>(fields: &mut Vec<TemplateField<'a>>, jwt: &'a crate::Jwt)
     for (index, step) in jwt.steps.iter().enumerate() {
         let start = fields.len();
         push_token_request(fields, &format!("/auth/steps/{index}"), step);
-        // A step of a `jwt` chain sees the entered values only as
+        // A step of a `jwt` chain reads the entered values only as
         // `credentials.<key>`, which `is_entered_credentials` allows, and
         // has no `random_token`.
         for field in &mut fields[start..] {

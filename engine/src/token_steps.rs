@@ -128,7 +128,7 @@ impl Engine {
     }
 }
 
-/// What a chain carries over from requests sent before
+/// The state that a chain carries over from the requests sent before
 /// [`Engine::continue_chain`] is called.
 pub(crate) struct ChainStart {
     /// The template variables, with `step<n>` set for each earlier reply.
