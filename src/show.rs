@@ -267,6 +267,19 @@ fn render_auth(
                 None => "none (the signed JWT is the bearer token)".to_owned(),
             };
             line(out, "token URL", &token_url);
+            for (index, step) in jwt.steps.iter().enumerate() {
+                let method = match step.method {
+                    latchkey_catalog::TokenRequestMethod::Post => "POST",
+                    latchkey_catalog::TokenRequestMethod::Get => "GET",
+                };
+                // A step URL that the connection config alone cannot
+                // render, such as one that reads an earlier reply or an
+                // entered value, is shown as its template.
+                let field = format!("auth.steps.{index}.url");
+                let url = url_field(provider, &field, &step.url, config)
+                    .unwrap_or_else(|_| step.url.clone());
+                line(out, "then", &format!("{method} {url}"));
+            }
         }
         Auth::App(app) => {
             line(
@@ -1151,5 +1164,45 @@ mod whole_catalog {
             guessed.len(),
             guessed.join("\n")
         );
+    }
+
+    #[test]
+    fn jwt_steps_shown_in_order() {
+        let provider = latchkey_catalog::parse_provider(
+            "chain.yaml",
+            r#"name: chain
+display_name: Chain
+connection_config:
+  tenant: { title: Tenant, pattern: "[a-z]+" }
+auth:
+  mode: jwt
+  algorithm: RS256
+  credentials:
+    private_key: { title: Private key, secret: true }
+  signing_key: "{{ credentials.private_key }}"
+  lifetime_seconds: 300
+  token_url: "https://login.chain.example/{{ tenant }}/token"
+  steps:
+    - url: "https://api.chain.example/{{ tenant }}/apiToken"
+      method: GET
+      headers: { Authorization: "Bearer {{ step1.access_token }}" }
+    - url: "{{ step2.next_url }}"
+proxy:
+  base_url: https://api.chain.example
+"#,
+        )
+        .unwrap();
+        let given = [("tenant".to_owned(), "acme".to_owned())];
+        let (config, sources) = connection_config(&provider, &given).unwrap();
+
+        let text = render(&provider, &config, &sources).unwrap();
+
+        let first = text
+            .find("then:                GET https://api.chain.example/acme/apiToken\n")
+            .unwrap_or_else(|| panic!("{text}"));
+        let second = text
+            .find("then:                POST {{ step2.next_url }}\n")
+            .unwrap_or_else(|| panic!("{text}"));
+        assert!(first < second, "{text}");
     }
 }

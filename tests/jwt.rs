@@ -1,7 +1,8 @@
 //! The `jwt` auth mode end to end. Connections are created with `POST
 //! /connections`. Latchkey signs the JWT and PyJWT in `tests/peers/jwt_peer.py`
 //! verifies it, whether it is the bearer token itself or exchanged with the
-//! JWT bearer grant. Tokens are renewed when they are due.
+//! JWT bearer grant, and when an exchange is followed by `steps`. Tokens
+//! are renewed when they are due.
 //!
 //! One peer and one Latchkey server serve every test of this file. Lifetimes
 //! are 4 seconds, so a token is due after 2 seconds (half its lifetime).
@@ -40,6 +41,15 @@ const FINGERPRINT_RS256: &str = "test-jwt-fingerprint";
 /// Direct bearer, HS256 over the hex half of an entered `ID:SECRET`, with
 /// the id as `kid` and a one-element array claim.
 const SPLIT_KEY_HS256: &str = "test-jwt-split-key";
+/// ES256 client assertion whose client id, key id, key and scope are
+/// integration values, sent to a token URL built from the connection's
+/// path, which is also the audience (the shape of Epic's backend services).
+const INTEGRATION_KEY_ES256: &str = "test-jwt-integration-key";
+/// RS256 JWT bearer grant whose access token a second request trades for
+/// the API token (the shape of Workday Adaptive Planning).
+const STEP_CHAIN_RS256: &str = "test-jwt-step-chain";
+/// Like `STEP_CHAIN_RS256`, but the second request is rejected.
+const REJECTED_STEP_RS256: &str = "test-jwt-rejected-step";
 
 struct Env {
     peer: JwtPeer,
@@ -183,6 +193,43 @@ fn env() -> &'static Env {
                 "",
             ),
             (WRONG_AUDIENCE, exchange_auth(&peer, "someone-else"), ""),
+            (
+                INTEGRATION_KEY_ES256,
+                format!(
+                    r#"  mode: jwt
+  algorithm: ES256
+  credentials:
+    clientId: {{ title: Client ID, integration_default: true }}
+    keyId: {{ title: Key ID, integration_default: true }}
+    privateKey: {{ title: Private key, secret: true, integration_default: true }}
+    scope: {{ title: Scope, integration_default: true }}
+  signing_key: "{{{{ credentials.privateKey }}}}"
+  header:
+    kid: "{{{{ credentials.keyId }}}}"
+  claims:
+    iss: "{{{{ credentials.clientId }}}}"
+    sub: "{{{{ credentials.clientId }}}}"
+    aud: "{base}/{{{{ interconnect }}}}/oauth2/token"
+  jti: true
+  lifetime_seconds: {LIFETIME}
+  token_url: "{base}/{{{{ interconnect }}}}/oauth2/token"
+  grant: client_assertion
+  token_params:
+    scope: "{{{{ credentials.scope }}}}""#,
+                    base = peer.base_url
+                ),
+                "connection_config:\n  interconnect:\n    title: Interconnect path\n    pattern: \"[a-z0-9-]+\"\n",
+            ),
+            (
+                STEP_CHAIN_RS256,
+                step_chain_auth(&peer, "/api/step-token"),
+                TENANT_CONFIG,
+            ),
+            (
+                REJECTED_STEP_RS256,
+                step_chain_auth(&peer, "/api/step-token-rejected"),
+                TENANT_CONFIG,
+            ),
         ];
         for (name, auth, extra) in files {
             catalog.write(
@@ -210,6 +257,44 @@ fn exchange_auth(peer: &JwtPeer, audience: &str) -> String {
     scope: https://www.googleapis.com/auth/cloud-platform
   lifetime_seconds: {LIFETIME}
   token_url: "{base}/token""#,
+        base = peer.base_url
+    )
+}
+
+/// The connection config of the step chains: the tenant that both the
+/// token URL and the second request name.
+const TENANT_CONFIG: &str =
+    "connection_config:\n  tenant:\n    title: Tenant\n    pattern: \"[a-z0-9-]+\"\n";
+
+/// Returns the auth section of an RS256 JWT bearer grant at
+/// `/{tenant}/oauth2/token` followed by a GET of `step_path` with the
+/// access token. The `apiToken` of the GET's reply is the token.
+fn step_chain_auth(peer: &JwtPeer, step_path: &str) -> String {
+    format!(
+        r#"  mode: jwt
+  algorithm: RS256
+  credentials:
+    clientId: {{ title: Client ID }}
+    isu: {{ title: Integration system user }}
+    privateKey: {{ title: Private key, secret: true }}
+  signing_key: "{{{{ credentials.privateKey }}}}"
+  header:
+    typ: JWT
+  claims:
+    iss: "{{{{ credentials.clientId }}}}"
+    sub: "{{{{ credentials.isu }}}}"
+    aud: {AUDIENCE}
+  lifetime_seconds: {LIFETIME}
+  token_url: "{base}/{{{{ tenant }}}}/oauth2/token"
+  steps:
+    - url: "{base}{step_path}"
+      method: GET
+      params:
+        tenant: "{{{{ tenant }}}}"
+      headers:
+        Authorization: "Bearer {{{{ step1.access_token }}}}"
+  token_response:
+    access_token: apiToken"#,
         base = peer.base_url
     )
 }
@@ -577,4 +662,215 @@ async fn split_hex_key_verified() {
     assert_eq!(body["header"]["alg"], "HS256");
     assert_eq!(body["header"]["kid"], "0123456789abcdef01234567");
     assert_eq!(body["claims"]["scope"], json!(["GET /v1/apps"]));
+}
+
+/// Creates an integration of `INTEGRATION_KEY_ES256` with every credential
+/// field set in `integration_config`, and returns its key.
+async fn integration_with_key(api: &Api) -> String {
+    let key = format!("{INTEGRATION_KEY_ES256}-{}", random_hex(4));
+    api.create_integration(&json!({
+        "unique_key": key,
+        "provider": INTEGRATION_KEY_ES256,
+        "integration_config": {
+            "clientId": "epic-client-1",
+            "keyId": "epic-key-1",
+            "privateKey": env().peer.key("ec.pem"),
+            "scope": "system/Patient.read",
+        },
+    }))
+    .await;
+    key
+}
+
+#[tokio::test]
+async fn integration_key_signs_client_assertion() {
+    let api = api();
+    let key = integration_with_key(&api).await;
+
+    let listed = api.get(&format!("/integrations/{key}")).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    assert_eq!(
+        listed.json()["data"]["integration_config"],
+        json!({"clientId": "epic-client-1", "keyId": "epic-key-1", "scope": "system/Patient.read"}),
+        "the secret key is listed without include=credentials"
+    );
+    let with_secrets = api
+        .get(&format!("/integrations/{key}?include=credentials"))
+        .await;
+    assert_eq!(
+        with_secrets.json()["data"]["integration_config"]["privateKey"],
+        env().peer.key("ec.pem")
+    );
+
+    let (id, reply) = import(&api, &key, json!({}), json!({"interconnect": "fhir-r4"})).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+
+    let body = assert_verified(&whoami(&api, &key, &id).await, "access_token");
+    let token_url = format!("{}/fhir-r4/oauth2/token", env().peer.base_url);
+    assert_eq!(body["path"], "/fhir-r4/oauth2/token");
+    assert_eq!(body["header"]["alg"], "ES256");
+    assert_eq!(body["header"]["kid"], "epic-key-1");
+    assert_eq!(body["claims"]["iss"], "epic-client-1");
+    assert_eq!(body["claims"]["sub"], "epic-client-1");
+    assert_eq!(body["claims"]["aud"], token_url.as_str());
+    assert!(body["claims"]["jti"].is_string(), "{body}");
+    let lifetime =
+        body["claims"]["exp"].as_i64().unwrap() - body["claims"]["iat"].as_i64().unwrap();
+    assert_eq!(lifetime, LIFETIME as i64);
+    assert_eq!(
+        body["params"],
+        json!([
+            ["grant_type", "client_credentials"],
+            [
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+            ],
+            ["scope", "system/Patient.read"],
+        ])
+    );
+}
+
+#[tokio::test]
+async fn connection_value_overrides_integration_key() {
+    let api = api();
+    let key = integration_with_key(&api).await;
+    let credentials = json!({"keyId": "own-key", "scope": null});
+
+    let (id, reply) = import(&api, &key, credentials, json!({"interconnect": "r4"})).await;
+
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let body = assert_verified(&whoami(&api, &key, &id).await, "access_token");
+    assert_eq!(body["header"]["kid"], "own-key");
+    let params = body["params"].as_array().unwrap();
+    assert!(
+        params.contains(&json!(["scope", "system/Patient.read"])),
+        "a null value did not take the integration's: {body}"
+    );
+}
+
+#[tokio::test]
+async fn integration_key_errors_rejected() {
+    let api = api();
+    let cases = [
+        (
+            "number for a text field",
+            json!({"privateKey": 7}),
+            "`integration_config.privateKey` must be a string",
+        ),
+        (
+            "undeclared key",
+            json!({"issuer": "x"}),
+            "it takes `clientId`, `keyId`, `privateKey`, `scope`",
+        ),
+        (
+            "key above the size limit",
+            json!({"privateKey": "k".repeat(16 * 1024 + 1)}),
+            "`integration_config.privateKey` is 16385 bytes long, but may be at most 16384 bytes",
+        ),
+    ];
+    for (case, config, expected) in cases {
+        let key = format!("{INTEGRATION_KEY_ES256}-{}", random_hex(4));
+        let body = json!({"unique_key": key, "provider": INTEGRATION_KEY_ES256, "integration_config": config});
+
+        let reply = api.post("/integrations", &body).await;
+
+        assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_body", case);
+        let message = reply.error_message();
+        assert!(message.contains(expected), "{case}: {message}");
+        let stored = api.get(&format!("/integrations/{key}")).await;
+        assert_eq!(stored.status, StatusCode::NOT_FOUND, "{case}: stored");
+    }
+
+    let key = api.integration_of(INTEGRATION_KEY_ES256).await;
+    let (id, reply) = import(&api, &key, json!({}), json!({"interconnect": "r4"})).await;
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "invalid_credentials",
+        "no integration value",
+    );
+    assert!(
+        reply.error_message().contains("`credentials.clientId`"),
+        "{}",
+        reply.text
+    );
+    let stored = api.connection_reply(&key, &id, None).await;
+    assert_eq!(stored.status, StatusCode::NOT_FOUND);
+}
+
+/// Imports a connection of a step chain with the peer's RSA key.
+async fn import_chain(api: &Api, key: &str) -> (String, Reply) {
+    let credentials = json!({
+        "clientId": "wd-client",
+        "isu": "isu_user@acme",
+        "privateKey": env().peer.key("rsa.pem"),
+    });
+    import(api, key, credentials, json!({"tenant": "acme"})).await
+}
+
+#[tokio::test]
+async fn step_chain_trades_token_and_reruns() {
+    let api = api();
+    let key = api.integration_of(STEP_CHAIN_RS256).await;
+    let before = env().peer.stats().await;
+
+    let (id, reply) = import_chain(&api, &key).await;
+
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let first_token = credential(&reply.json(), "token");
+    assert!(first_token.starts_with("api-"), "{first_token}");
+    let body = assert_verified(&whoami(&api, &key, &id).await, "step_token");
+    assert_eq!(body["path"], "/acme/oauth2/token");
+    assert_eq!(body["header"]["alg"], "RS256");
+    assert_eq!(body["claims"]["iss"], "wd-client");
+    assert_eq!(body["claims"]["sub"], "isu_user@acme");
+    assert_eq!(
+        body["params"],
+        json!([["grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"]])
+    );
+    assert_eq!(body["step_query"], json!([["tenant", "acme"]]));
+    let counted = |stats: &Value, name: &str| stats[name].as_u64().unwrap();
+    let after = env().peer.stats().await;
+    assert!(counted(&after, "tokens_issued") > counted(&before, "tokens_issued"));
+    assert!(counted(&after, "step_tokens_issued") > counted(&before, "step_tokens_issued"));
+
+    wait_until_due().await;
+    assert_verified(&whoami(&api, &key, &id).await, "step_token");
+    let renewed = api.connection(&key, &id, None).await;
+    let renewed_token = credential(&renewed, "token");
+    assert_ne!(renewed_token, first_token, "the chain did not run again");
+    assert!(renewed_token.starts_with("api-"), "{renewed_token}");
+    let rerun = env().peer.stats().await;
+    assert!(
+        counted(&rerun, "step_tokens_issued") - counted(&before, "step_tokens_issued") >= 2,
+        "{rerun}"
+    );
+}
+
+#[tokio::test]
+async fn rejected_step_names_request() {
+    let api = api();
+    let key = api.integration_of(REJECTED_STEP_RS256).await;
+
+    let (id, reply) = import_chain(&api, &key).await;
+
+    assert_error(
+        &reply,
+        StatusCode::BAD_GATEWAY,
+        "oauth_exchange_failed",
+        "rejected second request",
+    );
+    let message = reply.error_message();
+    assert!(
+        message.contains("rejected request 2 of the token request chain with HTTP 403"),
+        "{message}"
+    );
+    assert!(message.contains("access_denied"), "{message}");
+    assert!(message.contains("Bearer [redacted]"), "{message}");
+    assert!(
+        !message.contains("ya29."),
+        "the access token leaked: {message}"
+    );
+    let stored = api.connection_reply(&key, &id, None).await;
+    assert_eq!(stored.status, StatusCode::NOT_FOUND);
 }

@@ -79,7 +79,6 @@ pub(crate) fn check(provider: &Provider, expected_name: Option<&str>) -> Vec<Pro
     check_auth_details(provider, &mut problems);
     check_redirect_hosts(provider, &mut problems);
     check_post_connection_keys(provider, &mut problems);
-    crate::integration_defaults::check_credential_fields(provider, &mut problems);
     crate::json_body::check_json_body_paths(provider, &mut problems);
     crate::password_grant::check_password_grant(provider, &mut problems);
     let mut unique: Vec<Problem> = Vec::with_capacity(problems.len());
@@ -840,6 +839,17 @@ fn push_jwt_fields<'a>(fields: &mut Vec<TemplateField<'a>>, jwt: &'a crate::Jwt)
             client_id: false,
         });
     }
+    for (index, step) in jwt.steps.iter().enumerate() {
+        let start = fields.len();
+        push_token_request(fields, &format!("/auth/steps/{index}"), step);
+        // A step of a `jwt` chain reads the entered values only as
+        // `credentials.<key>`, which `is_entered_credentials` allows, and
+        // has no `random_token`.
+        for field in &mut fields[start..] {
+            field.credentials = false;
+            field.random = false;
+        }
+    }
 }
 
 /// Checks whether `variable` is the `credentials` object of entered values,
@@ -850,6 +860,7 @@ fn is_entered_credentials(auth: &Auth, pointer: &str, variable: &str) -> bool {
         "/auth/header/",
         "/auth/claims/",
         "/auth/token_params/",
+        "/auth/steps/",
     ]
     .iter()
     .any(|prefix| pointer.starts_with(prefix));
@@ -1404,6 +1415,12 @@ fn check_urls(
             }
             for (index, url) in jwt.token_url_fallbacks.iter().enumerate() {
                 urls.push((format!("/auth/token_url_fallbacks/{index}"), url));
+            }
+            for (index, step) in jwt.steps.iter().enumerate() {
+                urls.push((format!("/auth/steps/{index}/url"), &step.url));
+                for (fallback, url) in step.url_fallbacks.iter().enumerate() {
+                    urls.push((format!("/auth/steps/{index}/url_fallbacks/{fallback}"), url));
+                }
             }
         }
         Auth::App(app) => {

@@ -1,31 +1,8 @@
-//! The `integration_default` flag of connection-config fields and of
-//! `two_step` or `session` credential fields: a value that an integration
-//! sets once (`integration_config` of POST /integrations) and every
-//! connection without its own value takes.
-
-use crate::checks::Problem;
-use crate::diagnostic::Code;
-use crate::model::{Auth, Provider};
-use crate::positions::escape_pointer;
-
-/// Rejects `integration_default` on a `jwt` credential field, because only
-/// connection-config fields and the entered fields of `two_step` and
-/// `session` take integration values.
-pub(crate) fn check_credential_fields(provider: &Provider, problems: &mut Vec<Problem>) {
-    let Auth::Jwt(jwt) = &provider.auth else {
-        return;
-    };
-    for (key, field) in &jwt.credentials {
-        if field.integration_default {
-            problems.push(Problem::new(
-                Code::InvalidValue,
-                format!("/auth/credentials/{}/integration_default", escape_pointer(key)),
-                format!("credential field `{key}` of a `jwt` definition sets `integration_default`, which only connection-config fields and `two_step` or `session` credential fields take"),
-                Some("move the field to `connection_config`, or remove `integration_default`".to_owned()),
-            ));
-        }
-    }
-}
+//! Tests of the `integration_default` flag of connection-config fields and
+//! of the entered fields of `two_step`, `session` and `jwt`: a value that
+//! an integration sets once (`integration_config` of POST /integrations)
+//! and every connection without its own value takes. The schema and the
+//! typed model carry the flag, so no semantic check applies to it.
 
 #[cfg(test)]
 mod tests {
@@ -50,28 +27,20 @@ proxy:
     const JWT: &str = include_str!("../providers/google-service-account.yaml");
 
     #[test]
-    fn jwt_credential_default_rejected() {
+    fn jwt_credential_default_accepted() {
         let source = JWT.replace(
             "    private_key_id:\n      title: Private key ID\n",
             "    private_key_id:\n      title: Private key ID\n      integration_default: true\n",
         );
         assert_ne!(source, JWT, "the fixture no longer has the replaced lines");
 
-        let diagnostics =
-            crate::parse_provider("google-service-account.yaml", &source).unwrap_err();
+        let provider = crate::parse_provider("google-service-account.yaml", &source).unwrap();
 
-        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
-        assert!(
-            diagnostics[0]
-                .message
-                .contains("credential field `private_key_id` of a `jwt` definition"),
-            "{}",
-            diagnostics[0].message
-        );
-        assert_eq!(
-            diagnostics[0].path.as_deref(),
-            Some("auth.credentials.private_key_id.integration_default")
-        );
+        let crate::Auth::Jwt(jwt) = &provider.auth else {
+            panic!("mode is {}", provider.auth.mode_name());
+        };
+        assert!(jwt.credentials["private_key_id"].integration_default);
+        assert!(!jwt.credentials["private_key"].integration_default);
     }
 
     #[test]

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::checks::Problem;
 use crate::diagnostic::Code;
 use crate::model::{ConfigField, Inject, TokenResponse};
+use crate::two_step::TokenRequest;
 
 /// Signed JWT assertion settings.
 ///
@@ -73,7 +74,14 @@ pub struct Jwt {
     /// that see the connection config and `credentials.<key>`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub token_params: BTreeMap<String, String>,
-    /// Paths of the token and its lifetime in the exchange reply.
+    /// Further requests sent in order after the exchange at `token_url`,
+    /// each with the JSON replies of the earlier ones as `step1`, `step2`,
+    /// and so on (`step1` is the exchange reply). `token_response` then
+    /// reads the last reply.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<TokenRequest>,
+    /// Paths of the token and its lifetime in the exchange reply, or in
+    /// the reply to the last of `steps`.
     #[serde(default)]
     pub token_response: TokenResponse,
     /// Renew this many seconds before expiry; 900 when absent, and never
@@ -208,6 +216,14 @@ pub(crate) fn check_jwt(jwt: &Jwt, problems: &mut Vec<Problem>) {
                 Some("add the `token_url` that takes the assertion".to_owned()),
             ));
         }
+        if !jwt.steps.is_empty() {
+            problems.push(Problem::new(
+                Code::InvalidValue,
+                "/auth/steps".to_owned(),
+                "`steps` follow the exchange at `token_url`, which is missing".to_owned(),
+                Some("add the `token_url` that takes the assertion".to_owned()),
+            ));
+        }
     }
     if jwt.hmac_key_encoding != HmacKeyEncoding::Utf8 && jwt.algorithm != JwtAlgorithm::HS256 {
         problems.push(Problem::new(
@@ -294,6 +310,10 @@ proxy:
                 "  header: { kid: \"{{ token_url }}\" }",
                 "template variable `token_url`",
             ),
+            (
+                "  steps: [{ url: https://api.demo.example/token }]",
+                "`steps` follow the exchange at `token_url`, which is missing",
+            ),
         ];
         for (extra, expected) in cases {
             let messages = messages(extra);
@@ -329,5 +349,64 @@ proxy:
             "{without:?}"
         );
         assert_eq!(messages(&with_url), Vec::<String>::new());
+    }
+
+    #[test]
+    fn steps_after_exchange_accepted() {
+        let extra = r#"  token_url: https://login.demo.example/token
+  steps:
+    - url: https://api.demo.example/exchange
+      method: GET
+      params: { client: "{{ credentials.key }}" }
+      headers: { Authorization: "Bearer {{ step1.access_token }}" }
+    - url: https://api.demo.example/final
+      headers: { Authorization: "Bearer {{ step2.token }}" }
+  token_response: { access_token: token }"#;
+
+        assert_eq!(messages(extra), Vec::<String>::new());
+    }
+
+    #[test]
+    fn step_templates_checked() {
+        let cases = [
+            (
+                "later reply",
+                "headers: { Authorization: \"Bearer {{ step2.token }}\" }",
+                "template variable `step2`",
+            ),
+            (
+                "entered value without credentials",
+                "params: { client: \"{{ key }}\" }",
+                "template variable `key`",
+            ),
+            (
+                "undeclared entered value",
+                "params: { client: \"{{ credentials.other }}\" }",
+                "`credentials.other`",
+            ),
+            (
+                "random token",
+                "params: { nonce: \"{{ random_token }}\" }",
+                "`random_token`",
+            ),
+            ("plain http", "params: {}", "does not use https"),
+        ];
+        for (case, request, expected) in cases {
+            let url = if case == "plain http" {
+                "http://api.demo.example/exchange"
+            } else {
+                "https://api.demo.example/exchange"
+            };
+            let extra = format!(
+                "  token_url: https://login.demo.example/token\n  steps:\n    - url: {url}\n      {request}"
+            );
+
+            let messages = messages(&extra);
+
+            assert!(
+                messages.iter().any(|message| message.contains(expected)),
+                "{case}: {messages:?}"
+            );
+        }
     }
 }

@@ -724,8 +724,8 @@ pub struct ConfigField {
     pub secret: bool,
     /// Whether an integration may set the value once (`integration_config`
     /// of POST /integrations) for every connection that gives none. Taken by
-    /// connection-config fields and `two_step` or `session` credential
-    /// fields.
+    /// connection-config fields and the credential fields of `two_step`,
+    /// `session` and `jwt`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub integration_default: bool,
 }

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use crate::jwt_keys::{rsa_jwk_to_pkcs1_der, rsa_public_key_sha256};
+use crate::jwt_steps::Exchange;
 use crate::template::{
     config_variables, render, render_params, render_url_with_fallbacks, uses_unset_optional,
     variable_paths,
@@ -108,6 +109,17 @@ impl Engine {
         let reply = TokenTransport::new(&self.http, &provider.name, "jwt-bearer", &url)
             .send(request)
             .await?;
+        if !jwt.steps.is_empty() {
+            let exchange = Exchange {
+                url: &url,
+                reply: &reply,
+                assertion: &signed.assertion,
+                sent_at: now,
+            };
+            return self
+                .send_jwt_steps(provider, jwt, fields, config, exchange)
+                .await;
+        }
         parse_token_reply(&provider.name, &jwt.token_response, &reply, now, None)
             .map_err(|error| error.redact_quoted(&[signed.assertion.expose()]))
     }
@@ -242,7 +254,7 @@ pub fn check_entered_values(
 
 /// Template variables of the assertion: the connection config, and the
 /// entered values under `credentials`.
-fn assertion_variables(
+pub(crate) fn assertion_variables(
     provider: &Provider,
     fields: &BTreeMap<String, Secret>,
     config: &ConnectionConfig,

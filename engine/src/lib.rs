@@ -13,6 +13,7 @@ mod inject;
 mod json_body;
 mod jwt;
 mod jwt_keys;
+mod jwt_steps;
 mod lifecycle;
 mod mcp;
 mod oauth1;

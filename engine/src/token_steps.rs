@@ -1,11 +1,14 @@
-//! The `steps` of a `two_step` login: `token_request` followed by further
-//! requests, each of which may use the JSON replies of the earlier ones as
-//! `step1`, `step2`, and so on. The last reply carries the token.
+//! The `steps` of a `two_step` login or of a `jwt` exchange: a first
+//! request followed by further requests, each of which may use the JSON
+//! replies of the earlier ones as `step1`, `step2`, and so on. The last
+//! reply carries the token.
 
 use std::collections::BTreeMap;
 
 use chrono::Utc;
-use latchkey_catalog::{step_number, step_variable, Provider, TokenRequest, TwoStep};
+use latchkey_catalog::{
+    step_number, step_variable, Provider, TokenRequest, TokenResponse, TwoStep,
+};
 use serde_json::Value;
 use url::Url;
 
@@ -35,35 +38,65 @@ impl Engine {
         vars: &Value,
         fields: &BTreeMap<String, Secret>,
     ) -> Result<TokenGrant, EngineError> {
-        let requests: Vec<&TokenRequest> = std::iter::once(&settings.token_request)
-            .chain(&settings.steps)
-            .collect();
-        let last = requests.len();
-        let mut vars = vars.clone();
-        let mut replies: Vec<Value> = Vec::new();
-        let mut first_url: Option<Url> = None;
+        let requests: Vec<(String, &TokenRequest)> =
+            std::iter::once(("auth.token_request".to_owned(), &settings.token_request))
+                .chain(
+                    settings
+                        .steps
+                        .iter()
+                        .enumerate()
+                        .map(|(index, step)| (format!("auth.steps.{index}"), step)),
+                )
+                .collect();
+        let start = ChainStart {
+            vars: vars.clone(),
+            replies: Vec::new(),
+            first_url: None,
+            secrets: Vec::new(),
+            log_label: "two_step",
+        };
+        self.continue_chain(provider, &requests, &settings.token_response, start, fields)
+            .await
+    }
 
-        for (index, request) in requests.into_iter().enumerate() {
-            let number = index + 1;
-            let field = match index {
-                0 => "auth.token_request".to_owned(),
-                _ => format!("auth.steps.{}", index - 1),
-            };
-            let (url, http_request) = build_request(provider, &field, request, &vars)?;
+    /// Sends `requests` in order after the requests of `start`, and reads
+    /// the token from the last reply with `token_response`. The first of
+    /// `requests` is number `start.replies.len() + 1` of the chain.
+    pub(crate) async fn continue_chain(
+        &self,
+        provider: &Provider,
+        requests: &[(String, &TokenRequest)],
+        token_response: &TokenResponse,
+        start: ChainStart,
+        fields: &BTreeMap<String, Secret>,
+    ) -> Result<TokenGrant, EngineError> {
+        let ChainStart {
+            mut vars,
+            mut replies,
+            mut first_url,
+            secrets: earlier_secrets,
+            log_label,
+        } = start;
+        let last = replies.len() + requests.len();
+
+        for (field, request) in requests {
+            let number = replies.len() + 1;
+            let (url, http_request) = build_request(provider, field, request, &vars)?;
             match &first_url {
                 None => first_url = Some(url.clone()),
                 Some(first) if uses_step_reply(request) => {
-                    check_step_host(provider, &field, first, &url)?;
+                    check_step_host(provider, field, first, &url)?;
                 }
                 Some(_) => {}
             }
 
             let obtained_at = Utc::now();
-            let reply = TokenTransport::new(&self.http, &provider.name, "two_step", &url)
+            let reply = TokenTransport::new(&self.http, &provider.name, log_label, &url)
                 .send(http_request)
                 .await
                 .map_err(|error| in_step(error, number))?;
-            let secrets = chain_secrets(fields, &replies);
+            let mut secrets = chain_secrets(fields, &replies);
+            secrets.extend(earlier_secrets.iter().cloned());
             if !(200..300).contains(&reply.status) {
                 let mut error = rejected(provider, &reply, secrets.iter().map(String::as_str));
                 if let EngineError::CredentialsRejected { step, .. } = &mut error {
@@ -73,17 +106,12 @@ impl Engine {
             }
 
             if number == last {
-                let mut grant = parse_token_reply(
-                    &provider.name,
-                    &settings.token_response,
-                    &reply,
-                    obtained_at,
-                    None,
-                )
-                .map_err(|error| in_step(redact_chain(error, &secrets), number))?;
-                capture_cookies(&provider.name, &settings.token_response, &reply, &mut grant)
+                let mut grant =
+                    parse_token_reply(&provider.name, token_response, &reply, obtained_at, None)
+                        .map_err(|error| in_step(redact_chain(error, &secrets), number))?;
+                capture_cookies(&provider.name, token_response, &reply, &mut grant)
                     .map_err(|error| in_step(redact_chain(error, &secrets), number))?;
-                capture_from_earlier(settings, &replies, &mut grant);
+                capture_from_earlier(token_response, &replies, &mut grant);
                 return Ok(grant);
             }
 
@@ -94,10 +122,27 @@ impl Engine {
             replies.push(object);
         }
         Err(EngineError::Unsupported(format!(
-            "provider `{}` has an empty token request chain",
+            "provider `{}` has no request left in its token request chain",
             provider.name
         )))
     }
+}
+
+/// The state that a chain carries over from the requests sent before
+/// [`Engine::continue_chain`] is called.
+pub(crate) struct ChainStart {
+    /// The template variables, with `step<n>` set for each earlier reply.
+    pub vars: Value,
+    /// The JSON replies of the earlier requests, in order.
+    pub replies: Vec<Value>,
+    /// The URL of the chain's first request, against which a URL taken
+    /// from a reply is checked.
+    pub first_url: Option<Url>,
+    /// Values that earlier requests sent and that no error may quote, such
+    /// as a signed JWT assertion.
+    pub secrets: Vec<String>,
+    /// The kind of request that logs of the chain's requests name.
+    pub log_label: &'static str,
 }
 
 /// Redacts the chain's entered values and earlier reply strings from a
@@ -186,7 +231,7 @@ fn check_step_host(
 
 /// Decodes the reply to a request that is not the last one, which must be
 /// a JSON object for later requests to read.
-fn step_reply(
+pub(crate) fn step_reply(
     provider: &Provider,
     number: usize,
     reply: &RawReply,
@@ -211,8 +256,8 @@ fn step_reply(
 
 /// Fills the `token_response.connection_config` keys that the last reply
 /// lacks from the earlier replies, the latest first.
-fn capture_from_earlier(settings: &TwoStep, replies: &[Value], grant: &mut TokenGrant) {
-    for (key, path) in &settings.token_response.connection_config {
+fn capture_from_earlier(token_response: &TokenResponse, replies: &[Value], grant: &mut TokenGrant) {
+    for (key, path) in &token_response.connection_config {
         if grant.connection_config.contains_key(key) {
             continue;
         }

@@ -272,14 +272,12 @@ fn render_value(
 }
 
 /// Checks whether `template` reads an optional credential field that the
-/// connection left unset, or an unset optional connection-config field,
-/// and no other missing variable. A parameter built from such a template
-/// is left out of the request: a provider that takes either of two
-/// optional fields gets only the one entered.
+/// connection left unset (`credentials.<key>` in a `jwt` step), or an
+/// unset optional connection-config field, and no other missing variable.
+/// A parameter built from such a template is left out of the request: a
+/// provider that takes either of two optional fields gets only the one
+/// entered.
 fn reads_unset_optional_field(provider: &Provider, template: &str, vars: &Value) -> bool {
-    let Ok(settings) = two_step_settings(provider) else {
-        return false;
-    };
     let missing: Vec<String> = variable_paths(template)
         .into_iter()
         .filter(|path| {
@@ -290,10 +288,14 @@ fn reads_unset_optional_field(provider: &Provider, template: &str, vars: &Value)
     !missing.is_empty()
         && missing.iter().all(|path| {
             let root = path.split('.').next().unwrap_or(path);
-            let optional_credential = settings
-                .credentials
-                .get(root)
-                .is_some_and(|field| field.optional);
+            let credential = match &provider.auth {
+                Auth::TwoStep(settings) | Auth::Session(settings) => settings.credentials.get(root),
+                Auth::Jwt(jwt) => path
+                    .strip_prefix("credentials.")
+                    .and_then(|key| jwt.credentials.get(key.split('.').next().unwrap_or(key))),
+                _ => None,
+            };
+            let optional_credential = credential.is_some_and(|field| field.optional);
             let optional_config = provider
                 .connection_config
                 .get(root)

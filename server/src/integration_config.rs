@@ -1,7 +1,7 @@
 //! `integration_config` of an integration: values of the fields marked
 //! `integration_default` (connection-config fields, and the entered fields
-//! of `two_step` and `session`), set once per integration and taken by
-//! every connection that gives none of its own.
+//! of `two_step`, `session` and `jwt`), set once per integration and taken
+//! by every connection that gives none of its own.
 
 use std::collections::BTreeMap;
 
@@ -40,6 +40,15 @@ pub fn parse(
                 )))
             }
         };
+        let jwt_field =
+            matches!(&provider.auth, Auth::Jwt(jwt) if jwt.credentials.contains_key(&key));
+        if jwt_field && text.len() > crate::routes::jwt::MAX_FIELD_BYTES {
+            return Err(ApiError::invalid_body(format!(
+                "`integration_config.{key}` is {} bytes long, but may be at most {} bytes",
+                text.len(),
+                crate::routes::jwt::MAX_FIELD_BYTES
+            )));
+        }
         connection_config::check_value(provider, &key, field, &text).map_err(|error| {
             ApiError::invalid_body(format!(
                 "`integration_config.{key}` is invalid: {}",
@@ -51,11 +60,12 @@ pub fn parse(
     Ok(values)
 }
 
-/// Returns the entered fields of a `two_step` or `session` provider, and
-/// `None` for the other modes.
+/// Returns the entered fields of a `two_step`, `session` or `jwt`
+/// provider, and `None` for the other modes.
 fn entered_fields(provider: &Provider) -> Option<&BTreeMap<String, ConfigField>> {
     match &provider.auth {
         Auth::TwoStep(two_step) | Auth::Session(two_step) => Some(&two_step.credentials),
+        Auth::Jwt(jwt) => Some(&jwt.credentials),
         _ => None,
     }
 }
@@ -109,9 +119,9 @@ pub fn with_defaults(
 }
 
 /// Adds the integration's values of entered fields to `given`, the fields
-/// that a `two_step` or `session` connection brings, for the keys that
-/// `given` lacks, sets to null or leaves empty. The result still goes
-/// through [`crate::two_step::entered_fields`].
+/// that a `two_step`, `session` or `jwt` connection brings, for the keys
+/// that `given` lacks, sets to null or leaves empty. The result still goes
+/// through [`crate::two_step::entered_fields`] or the `jwt` checks.
 pub fn add_entered_defaults(
     provider: &Provider,
     integration: &IntegrationRecord,

@@ -15,9 +15,19 @@ Routes:
                        with an RS256, PS256 or ES256 client assertion
                        (RFC 7523 section 2.2), replying like Google's
                        token endpoint
+  POST /PREFIX/oauth2/token
+                       the same, for a token URL with a per-connection
+                       path; the assertion's `aud` may name this URL
+  GET  /api/step-token an endpoint that trades an access token from /token
+                       (`Authorization: Bearer <token>`) for an API token
+                       in `apiToken`, as the second request of a chain
+  GET  /api/step-token-rejected
+                       replies 403 and echoes the bearer token it got, to
+                       check that the caller redacts it
   GET  /api/whoami     an API that takes `Authorization: Bearer <token>`:
-                       a token issued by /token, or a JWT signed with one
-                       of the three keys (RS256, ES256, HS256)
+                       a token issued by /token or /api/step-token, or a
+                       JWT signed with one of the three keys (RS256, ES256,
+                       HS256)
   GET  /stats          counts of token requests, by outcome
 """
 
@@ -50,7 +60,7 @@ class State:
         self.lock = threading.Lock()
         self.issued = {}
         self.stats = {"token_requests": 0, "tokens_issued": 0, "assertions_rejected": 0,
-                      "api_calls": 0, "api_rejected": 0}
+                      "step_tokens_issued": 0, "api_calls": 0, "api_rejected": 0}
 
         rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         ec_key = ec.generate_private_key(ec.SECP256R1())
@@ -82,17 +92,21 @@ class State:
         with self.lock:
             self.stats[name] += 1
 
-    def verify(self, token, algorithms):
-        """Verify a JWT's signature, expiry and audience with PyJWT."""
+    def verify(self, token, algorithms, endpoint=None):
+        """Verify a JWT's signature, expiry and audience with PyJWT. The
+        audience may also be `endpoint`, the URL the JWT was posted to."""
         header = jwt.get_unverified_header(token)
         algorithm = header.get("alg")
         if algorithm not in algorithms:
             raise jwt.InvalidAlgorithmError(f"algorithm {algorithm!r} is not accepted here")
+        audiences = [self.audience, self.token_url]
+        if endpoint is not None:
+            audiences.append(endpoint)
         return header, jwt.decode(
             token,
             self.public_keys[algorithm],
             algorithms=[algorithm],
-            audience=[self.audience, self.token_url],
+            audience=audiences,
             options={"require": REQUIRED_CLAIMS},
         )
 
@@ -134,15 +148,20 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(200, dict(self.state.stats))
         if path == "/api/whoami":
             return self.whoami()
+        if path == "/api/step-token":
+            return self.step_token()
+        if path == "/api/step-token-rejected":
+            return self.reply(403, {"error": "access_denied",
+                                    "token_seen": self.headers.get("Authorization", "")})
         self.reply(404, {"error": "not_found"})
 
     def do_POST(self):
         path = urllib.parse.urlsplit(self.path).path
-        if path == "/token":
-            return self.token()
+        if path == "/token" or path.endswith("/oauth2/token"):
+            return self.token(path)
         self.reply(404, {"error": "not_found"})
 
-    def token(self):
+    def token(self, path):
         self.state.count("token_requests")
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length).decode()
@@ -163,7 +182,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.reply(400, {"error": "unsupported_grant_type",
                                     "error_description": f"grant_type {grant_type!r}"})
         try:
-            header, claims = self.state.verify(assertion, algorithms)
+            endpoint = f"http://127.0.0.1:{self.server.server_port}{path}"
+            header, claims = self.state.verify(assertion, algorithms, endpoint)
         except jwt.PyJWTError as error:
             self.state.count("assertions_rejected")
             return self.reply(400, {"error": "invalid_grant",
@@ -178,10 +198,34 @@ class Handler(BaseHTTPRequestHandler):
                 "claims": claims,
                 "header": header,
                 "params": params,
+                "path": path,
+                "kind": "access_token",
             }
             self.state.stats["tokens_issued"] += 1
         self.reply(200, {"access_token": access_token, "token_type": "Bearer",
                          "expires_in": self.state.access_token_ttl})
+
+    def step_token(self):
+        """Trade a live access token from /token for an API token that
+        carries what the first token was issued for."""
+        authorization = self.headers.get("Authorization", "")
+        first = authorization[len("Bearer "):] if authorization.startswith("Bearer ") else ""
+        with self.state.lock:
+            issued = self.state.issued.get(first)
+        if issued is None or issued["kind"] != "access_token" or issued["expires_at"] <= time.time():
+            return self.reply(401, {"error": "invalid_token",
+                                    "error_description": "a live access token from /token is required"})
+        api_token = "api-" + secrets.token_urlsafe(24)
+        query = urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query)
+        with self.state.lock:
+            self.state.issued[api_token] = dict(
+                issued,
+                kind="step_token",
+                expires_at=time.time() + self.state.access_token_ttl,
+                step_query=query,
+            )
+            self.state.stats["step_tokens_issued"] += 1
+        self.reply(200, {"apiToken": api_token, "expires_in": self.state.access_token_ttl})
 
     def whoami(self):
         self.state.count("api_calls")
@@ -196,8 +240,10 @@ class Handler(BaseHTTPRequestHandler):
             if issued["expires_at"] <= time.time():
                 self.state.count("api_rejected")
                 return self.reply(401, {"error": "access token expired"})
-            return self.reply(200, {"kind": "access_token", "claims": issued["claims"],
-                                    "header": issued["header"], "params": issued["params"]})
+            return self.reply(200, {"kind": issued["kind"], "claims": issued["claims"],
+                                    "header": issued["header"], "params": issued["params"],
+                                    "path": issued["path"],
+                                    "step_query": issued.get("step_query")})
         try:
             header, claims = self.state.verify(token, ["RS256", "PS256", "ES256", "HS256"])
         except jwt.PyJWTError as error:

@@ -381,7 +381,7 @@ fn unconverted_key(key: &str) -> Reason {
         "require_client_certificate" => nango_mtls::OTHER_MODE,
         "installation" => nango_app::OUTBOUND_INSTALLATION,
         "integration_config" => {
-            "Latchkey takes integration values only as defaults of connection-config fields and of TWO_STEP or BILL credential fields (`integration_default`), and some of the entry's `integration_config` keys are neither: its templates build the request from them outside the token request, refresh request, login steps and proxy (a signed assertion, for example), or the mode takes no entered fields"
+            "Latchkey takes integration values only as defaults of connection-config fields and of entered fields of TWO_STEP or BILL entries (`integration_default`), and some of the entry's `integration_config` keys are neither: no token request, refresh request, login step, signed assertion or proxy template reads them, or the mode takes no entered fields"
         }
         _ => return Reason::no_equivalent(key),
     };

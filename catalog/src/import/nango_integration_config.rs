@@ -2,9 +2,9 @@
 //! repeats a connection-config field of the entry, or a credential field
 //! of a TWO_STEP or BILL entry, so the integration's value is that field's
 //! default (`integration_default`). In a TWO_STEP entry, a key that no
-//! field repeats but that the token request or the proxy reads as
-//! `${credentials.KEY}` becomes an entered field of its own, with the
-//! integration's value as its default.
+//! field repeats but that the token request, the proxy or the signed
+//! `assertion` reads as `${credentials.KEY}` becomes an entered field of
+//! its own, with the integration's value as its default.
 
 use serde_yaml::{Mapping, Value};
 
@@ -43,6 +43,8 @@ pub(super) fn defaults_connection_config(entry: &Mapping) -> bool {
 }
 
 /// Entry keys whose templates a TWO_STEP credential field may appear in.
+/// `assertion` is the JWT that an entry converted into the `jwt` mode
+/// signs, whose key, header and claims read entered fields.
 const CREDENTIAL_TEMPLATE_KEYS: &[&str] = &[
     "token_params",
     "token_headers",
@@ -50,13 +52,15 @@ const CREDENTIAL_TEMPLATE_KEYS: &[&str] = &[
     "refresh_token_headers",
     "additional_steps",
     "proxy",
+    "assertion",
 ];
 
 /// Returns the `integration_config` keys of a TWO_STEP entry that are
 /// neither a credential nor a connection-config key and that one of the
-/// entry's token request, refresh request, login step or proxy templates reads as
-/// `${credentials.KEY}`, each with its `integration_config` definition.
-/// They are converted into entered fields marked `integration_default`.
+/// entry's token request, refresh request, login step, proxy or assertion
+/// templates reads as `${credentials.KEY}`, each with its
+/// `integration_config` definition. They are converted into entered fields
+/// marked `integration_default`.
 pub(super) fn integration_only_credentials(entry: &Mapping) -> Vec<(&str, &Mapping)> {
     if entry.get("auth_mode").and_then(Value::as_str) != Some("TWO_STEP") {
         return Vec::new();
@@ -199,6 +203,107 @@ mod tests {
         );
         assert!(
             reason.message.contains("`integration_default`"),
+            "{}",
+            reason.message
+        );
+    }
+
+    /// A client-assertion entry whose key, key id, client id and scope are
+    /// integration values that only the assertion and the token parameters
+    /// read, in the shape of Epic's backend services entry.
+    const ASSERTION_FIXTURE: &str = r#"
+display_name: Fixture
+auth_mode: TWO_STEP
+body_format: form
+token_url: https://${connectionConfig.server}/oauth2/token
+token_params:
+    grant_type: client_credentials
+    client_assertion_type: urn:ietf:params:oauth:client-assertion-type:jwt-bearer
+    client_assertion: ${credentials.assertion}
+    scope: ${credentials.scope}
+token_headers:
+    content-type: application/x-www-form-urlencoded
+    accept: application/json
+assertion:
+    type: jwt
+    singleUse: true
+    key: ${credentials.privateKey}
+    lifetimeInSeconds: 300
+    header:
+        alg: ES256
+        kid: ${credentials.keyId}
+    payload:
+        iss: ${credentials.clientId}
+        sub: ${credentials.clientId}
+        aud: https://${connectionConfig.server}/oauth2/token
+        jti: ${random}
+token_response:
+    token: access_token
+proxy:
+    base_url: https://${connectionConfig.server}/api
+integration_config:
+    clientId: { type: string, title: Client ID }
+    keyId: { type: string, title: Key ID }
+    privateKey: { type: string, title: Private Key, secret: true }
+    scope: { type: string, title: Scope }
+credentials:
+    assertion: { type: string, title: '', automated: true }
+connection_config:
+    server: { type: string, title: Server, format: hostname }
+"#;
+
+    #[test]
+    fn assertion_integration_values_become_jwt_fields() {
+        let entry: Mapping = serde_yaml::from_str(ASSERTION_FIXTURE).unwrap();
+
+        let converted = convert("fixture", &entry).unwrap();
+
+        assert_eq!(converted.mode, "jwt");
+        let auth = &converted.document["auth"];
+        for key in ["clientId", "keyId", "privateKey", "scope"] {
+            let field = &auth["credentials"][key];
+            assert_eq!(
+                field.get("integration_default"),
+                Some(&Value::Bool(true)),
+                "{key}"
+            );
+        }
+        assert_eq!(
+            auth["credentials"]["privateKey"].get("secret"),
+            Some(&Value::Bool(true))
+        );
+        assert!(auth["credentials"].get("assertion").is_none());
+        assert_eq!(auth["grant"], Value::from("client_assertion"));
+        assert_eq!(auth["jti"], Value::Bool(true));
+        assert_eq!(
+            auth["header"]["kid"],
+            Value::from("{{ credentials.keyId }}")
+        );
+        assert_eq!(
+            auth["token_params"]["scope"],
+            Value::from("{{ credentials.scope }}")
+        );
+        let text = serde_yaml::to_string(&converted.document).unwrap();
+        let provider = crate::parse_provider("fixture.yaml", &text).unwrap();
+        let crate::Auth::Jwt(jwt) = &provider.auth else {
+            panic!("mode is {}", provider.auth.mode_name());
+        };
+        assert!(jwt.credentials["privateKey"].integration_default);
+    }
+
+    #[test]
+    fn assertion_single_use_must_be_boolean() {
+        let yaml = ASSERTION_FIXTURE.replace("singleUse: true", "singleUse: once");
+        let entry: Mapping = serde_yaml::from_str(&yaml).unwrap();
+
+        let reason = convert("fixture", &entry)
+            .err()
+            .expect("a singleUse that is not a boolean stops the entry");
+
+        assert!(
+            reason
+                .message
+                .contains("`assertion.singleUse` is not a boolean"),
             "{}",
             reason.message
         );

@@ -14,6 +14,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_yaml::{Mapping, Value};
 
+use super::nango_integration_config::integration_only_credentials;
 use super::nango_two_step::entered_field;
 use super::{insert_map, mapping, scalar_text, string, Builder, FIELD_KEY};
 use crate::import::template::{translate, Translated, Variable};
@@ -36,6 +37,7 @@ const SIGNING_KEYS: &[&str] = &[
     "assertion",
     "assertion_option",
     "token_response",
+    "additional_steps",
 ];
 
 /// The lifetime of Okta's client assertions: Okta rejects a `private_key_jwt`
@@ -47,12 +49,6 @@ const OKTA_ASSERTION_SECONDS: u64 = 3600;
 pub(super) fn signing_mode(entry: &Mapping) -> Result<Option<&'static str>, Reason> {
     let nango_mode = string(entry, "auth_mode").unwrap_or_default();
     if let Some(assertion) = mapping(entry, "assertion") {
-        if entry.contains_key("additional_steps") {
-            return Err(Reason::new(
-                "login chain after a signed JWT assertion",
-                "`additional_steps` follow a token request that carries a JWT assertion signed with the entered key, and the `jwt` mode that signs it sends a single token request, while the `two_step` mode that chains requests signs nothing",
-            ));
-        }
         return match string(assertion, "type") {
             Some("jwt") => Ok(Some("jwt")),
             Some("saml") => Err(Reason::new(
@@ -199,8 +195,23 @@ impl<'e> NangoJwt<'e> {
         check_keys(
             assertion,
             "assertion",
-            &["type", "key", "lifetimeInSeconds", "header", "payload"],
+            &[
+                "type",
+                "key",
+                "lifetimeInSeconds",
+                "header",
+                "payload",
+                "singleUse",
+            ],
         )?;
+        // Latchkey signs a new assertion for every token request, so an
+        // assertion that the provider accepts only once needs no field.
+        if assertion
+            .get("singleUse")
+            .is_some_and(|value| !value.is_bool())
+        {
+            return Err(Reason::malformed("`assertion.singleUse` is not a boolean"));
+        }
         let lifetime = assertion.get("lifetimeInSeconds").and_then(scalar_text);
         Ok(Some(NangoJwt {
             field: "assertion",
@@ -311,6 +322,11 @@ impl Builder<'_> {
 
         if entry.contains_key("token_url") {
             self.jwt_exchange(auth)?;
+            self.additional_steps(auth)?;
+        } else if entry.contains_key("additional_steps") {
+            return Err(Reason::malformed(
+                "`additional_steps` follow a token request, but `token_url` is missing",
+            ));
         }
         if let Some(inject) = self.jwt_inject()? {
             auth.insert("inject".into(), Value::Mapping(inject));
@@ -342,6 +358,7 @@ impl Builder<'_> {
         auth.insert("jti".into(), true.into());
         auth.insert("lifetime_seconds".into(), OKTA_ASSERTION_SECONDS.into());
         self.jwt_exchange(auth)?;
+        self.additional_steps(auth)?;
         if let Some(inject) = self.jwt_inject()? {
             auth.insert("inject".into(), Value::Mapping(inject));
         }
@@ -349,7 +366,10 @@ impl Builder<'_> {
     }
 
     /// Converts the entered values: Nango's `credentials` without the
-    /// automated `assertion`, and its `assertion_option` fields.
+    /// automated `assertion`, its `assertion_option` fields, and the
+    /// `integration_config` keys that only the templates read, which
+    /// [`super::nango_integration_config::mark_defaults`] marks as
+    /// integration defaults.
     fn jwt_fields(&self) -> Result<Mapping, Reason> {
         let mut fields = Mapping::new();
         let config = mapping(self.entry, "connection_config");
@@ -385,6 +405,15 @@ impl Builder<'_> {
                 }
                 fields.insert(key.into(), Value::Mapping(entered_field(key, definition)?));
             }
+        }
+        for (key, definition) in integration_only_credentials(self.entry) {
+            if !FIELD_KEY.is_match(key) || RESERVED_JWT_FIELDS.contains(&key) {
+                return Err(Reason::template(
+                    "integration_config",
+                    &format!("integration_config key `{key}` is not a free template variable name"),
+                ));
+            }
+            fields.insert(key.into(), Value::Mapping(entered_field(key, definition)?));
         }
         if fields.is_empty() {
             return Err(Reason::malformed("`credentials` is missing"));
@@ -627,7 +656,7 @@ impl Builder<'_> {
     /// `${credentials.KEY.secret}` are the two halves of a Ghost Admin API
     /// key `ID:SECRET`. `${fingerprint(${credentials.KEY})}` is the SHA-256
     /// fingerprint of that RSA key's public half in Snowflake's form.
-    fn jwt_template(&mut self, field: &str, nango: &str) -> Result<String, Reason> {
+    pub(super) fn jwt_template(&mut self, field: &str, nango: &str) -> Result<String, Reason> {
         static EXPRESSION: LazyLock<Regex> = LazyLock::new(|| {
             Regex::new(r"\$\{(fingerprint\(\$\{credentials\.([A-Za-z_][A-Za-z0-9_]*)\}\)|(?:credentials|assertionOption)\.([A-Za-z_][A-Za-z0-9_]*)(?:\.(id|secret))?|connectionConfig\.[^{}]+)\}")
                 .expect("valid regex")

@@ -1,4 +1,5 @@
-//! Conversion of a TWO_STEP entry's `additional_steps` into `steps`.
+//! Conversion of the `additional_steps` of a TWO_STEP entry, or of one
+//! that signs a JWT, into `steps`.
 //!
 //! Nango numbers the replies of the chain: `${step1.KEY}` is a value of the
 //! reply to `token_url`, `${step2.KEY}` one of the reply to the first
@@ -164,7 +165,13 @@ impl Builder<'_> {
             ));
         }
 
-        let mut text = if is_url {
+        // The templates of a `jwt` chain read entered values as
+        // `credentials.<key>`, like the assertion's templates.
+        let mut text = if self.mode == "jwt" && is_url {
+            self.url(field, &marked)?
+        } else if self.mode == "jwt" {
+            self.jwt_template(field, &marked)?
+        } else if is_url {
             let mut request = Mapping::new();
             self.insert_field_url(&mut request, field, &marked)?;
             if request.len() != 1 {
@@ -292,6 +299,108 @@ extra-key:
                 ("ahead", "additional_steps.0.token_url: `step2` is not a reply that comes before this request, which can read `step1` to `step1`"),
                 ("extra-key", "Nango field `additional_steps.0.token_response` has no Latchkey equivalent"),
             ]
+        );
+    }
+
+    /// A JWT bearer grant followed by a GET that trades the access token
+    /// for the API's own token, in the shape of Workday Adaptive Planning.
+    const JWT_CHAIN_FIXTURE: &str = r#"
+jwt-chain:
+    display_name: JWT Chain
+    auth_mode: TWO_STEP
+    body_format: form
+    token_url: https://${connectionConfig.host}/oauth2/${connectionConfig.tenant}/token
+    token_params:
+        grant_type: urn:ietf:params:oauth:grant-type:jwt-bearer
+        assertion: ${credentials.assertion}
+    token_headers:
+        content-type: application/x-www-form-urlencoded
+    assertion:
+        type: jwt
+        key: ${credentials.privateKey}
+        lifetimeInSeconds: 300
+        header:
+            alg: RS256
+            typ: JWT
+        payload:
+            iss: ${credentials.clientId}
+            sub: ${credentials.user}
+            aud: wd
+    additional_steps:
+        - token_request_method: GET
+          token_url: https://${connectionConfig.host}/api/${connectionConfig.tenant}/apiToken
+          token_params:
+              client: ${credentials.clientId}
+          token_headers:
+              authorization: Bearer ${step1.access_token}
+    token_response:
+        token: apiToken
+    proxy:
+        base_url: https://api.chain.test
+    connection_config:
+        host: { type: string, title: Host, format: hostname }
+        tenant: { type: string, title: Tenant, pattern: "^[a-z]+$" }
+    credentials:
+        clientId: { type: string, title: Client ID }
+        user: { type: string, title: User }
+        assertion: { type: string, title: '', automated: true }
+        privateKey: { type: string, title: Private Key, secret: true }
+jwt-chain-no-url:
+    display_name: JWT Chain Without URL
+    auth_mode: JWT
+    token:
+        signing_key: ${credentials.privateKey}
+        expires_in_ms: 60000
+        header:
+            alg: RS256
+    additional_steps:
+        - token_url: https://api.chain.test/token
+    proxy:
+        base_url: https://api.chain.test
+    credentials:
+        privateKey: { type: string, title: Private Key, secret: true }
+"#;
+
+    #[test]
+    fn jwt_additional_steps_convert() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("providers.yaml");
+        std::fs::write(&input, JWT_CHAIN_FIXTURE).unwrap();
+
+        let report = import_nango(&input, &dir.path().join("out")).unwrap();
+
+        let text = std::fs::read_to_string(dir.path().join("out/jwt-chain.yaml")).unwrap();
+        let provider = parse_provider("jwt-chain.yaml", &text).unwrap();
+        let Auth::Jwt(jwt) = provider.auth else {
+            panic!("jwt-chain is not jwt");
+        };
+        assert_eq!(
+            jwt.token_url.as_deref(),
+            Some("https://{{ host }}/oauth2/{{ tenant }}/token")
+        );
+        assert_eq!(jwt.token_response.access_token, "apiToken");
+        let [step] = jwt.steps.as_slice() else {
+            panic!("expected one step: {:?}", jwt.steps);
+        };
+        assert_eq!(step.url, "https://{{ host }}/api/{{ tenant }}/apiToken");
+        assert_eq!(step.method, TokenRequestMethod::Get);
+        assert_eq!(step.params["client"], "{{ credentials.clientId }}");
+        assert_eq!(
+            step.headers["authorization"],
+            "Bearer {{ step1.access_token }}"
+        );
+
+        let reasons: Vec<(&str, &str)> = report
+            .not_converted
+            .iter()
+            .map(|entry| (entry.name.as_str(), entry.reason.message.as_str()))
+            .collect();
+        assert_eq!(
+            reasons,
+            [(
+                "jwt-chain-no-url",
+                "`additional_steps` follow a token request, but `token_url` is missing"
+            )]
         );
     }
 }

@@ -786,7 +786,7 @@ fn schemas() -> Value {
         },
         "IntegrationConfig": {
             "type": "object",
-            "description": "Values of the provider's fields marked `integration_default` (connection-config fields, and the credential fields of `two_step` and `session`), by key, each checked with its field's rules. A connection without its own value for a key takes the integration's. PATCH replaces the whole set. Replies show secret values only with `include=credentials`.",
+            "description": "Values of the provider's fields marked `integration_default` (connection-config fields, and the credential fields of `two_step`, `session` and `jwt`), by key, each checked with its field's rules. A connection without its own value for a key takes the integration's. PATCH replaces the whole set. Replies show secret values only with `include=credentials`.",
             "additionalProperties": { "type": ["string", "number", "boolean"] },
         },
         "Integration": {

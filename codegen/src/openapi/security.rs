@@ -222,8 +222,15 @@ pub(crate) fn provider_security(
             let exchange = match &settings.token_url {
                 Some(url) => {
                     let url = template(provider, "auth.token_url", url)?;
+                    let chain = match settings.steps.len() {
+                        0 => String::new(),
+                        1 => " that one further request trades for the token in use".to_owned(),
+                        count => {
+                            format!(" that {count} further requests trade for the token in use")
+                        }
+                    };
                     format!(
-                        ", exchanged at `{}` with the JWT bearer grant (RFC 7523) for an access token",
+                        ", exchanged at `{}` with the JWT bearer grant (RFC 7523) for an access token{chain}",
                         url.openapi_notation()
                     )
                 }
@@ -784,5 +791,46 @@ mod tests {
         assert_eq!(credential["path"], "auth.key");
         assert_eq!(credential["value"], "{{ api_key }}");
         assert!(path_credential(&provider).is_none());
+    }
+
+    const JWT_CHAIN: &str = r#"name: p
+display_name: P
+connection_config:
+  host: { title: Host, pattern: "[a-z0-9-]+" }
+auth:
+  mode: jwt
+  algorithm: RS256
+  credentials:
+    private_key: { title: Private key, secret: true }
+  signing_key: "{{ credentials.private_key }}"
+  lifetime_seconds: 300
+  token_url: "https://{{ host }}.p.example/token"
+  steps:
+    - url: "https://{{ host }}.p.example/api/token"
+      method: GET
+      headers: { Authorization: "Bearer {{ step1.access_token }}" }
+  token_response: { access_token: apiToken }
+proxy:
+  base_url: https://api.p.example
+"#;
+
+    #[test]
+    fn jwt_steps_described() {
+        let provider = latchkey_catalog::parse_provider("p.yaml", JWT_CHAIN).expect("valid file");
+        let variables = ServerVariables::default();
+
+        let security = provider_security(&provider, &variables)
+            .expect("no codegen error")
+            .expect("a bearer scheme");
+
+        let description = security.scheme["description"].as_str().unwrap();
+        assert!(
+            description.contains("exchanged at `https://{host}.p.example/token`"),
+            "{description}"
+        );
+        assert!(
+            description.contains("that one further request trades for the token in use"),
+            "{description}"
+        );
     }
 }

@@ -15,11 +15,12 @@ use crate::AppState;
 
 /// The largest entered value, in bytes: a PEM RSA key of 4096 bits is about
 /// 3.3 KB, so this leaves room for larger keys and escaped line breaks.
-const MAX_FIELD_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_FIELD_BYTES: usize = 16 * 1024;
 
 /// Checks the entered values of an imported `JWT` credential, signs the
 /// first assertion (and exchanges it when the definition has a `token_url`), and
-/// returns the credential to store.
+/// returns the credential to store. A field that `input` lacks, leaves
+/// empty or sets to null takes the integration's value, when it has one.
 pub(super) async fn jwt_credentials(
     state: &AppState,
     provider: &Provider,
@@ -27,6 +28,8 @@ pub(super) async fn jwt_credentials(
     input: BTreeMap<String, Value>,
     config: &mut ConnectionConfig,
 ) -> Result<Credentials, ApiError> {
+    let mut input: serde_json::Map<String, Value> = input.into_iter().collect();
+    crate::integration_config::add_entered_defaults(provider, integration, &mut input);
     let mut fields = BTreeMap::new();
     for (key, value) in input {
         let Value::String(text) = value else {

@@ -8,7 +8,7 @@ mod connections;
 mod credential_entry;
 mod field_entry;
 mod integrations;
-mod jwt;
+pub(crate) mod jwt;
 mod oauth;
 mod oauth1;
 mod providers;
