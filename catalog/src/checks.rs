@@ -774,6 +774,19 @@ fn is_captured_cookies(auth: &Auth, pointer: &str, variable: &str) -> bool {
     captures && variable == "cookies" && pointer.starts_with("/proxy/headers/")
 }
 
+/// Checks whether `variable` is the `request_path` of a proxied request,
+/// which only the proxy headers, query parameters and body members see.
+fn is_proxied_request_path(pointer: &str, variable: &str) -> bool {
+    variable == REQUEST_PATH_VARIABLE
+        && ["/proxy/headers/", "/proxy/query/", "/proxy/body/"]
+            .iter()
+            .any(|prefix| pointer.starts_with(prefix))
+}
+
+/// The variable of the path that the caller of the proxy requested below
+/// the base URL.
+const REQUEST_PATH_VARIABLE: &str = "request_path";
+
 /// Checks whether `variable` is the reply of a request before the step at
 /// `pointer`: the step at `/auth/steps/<i>` is request `i + 2` of the chain,
 /// so it sees `step1` to `step<i + 1>`.
@@ -1054,6 +1067,7 @@ fn check_templates(
             let is_entered = is_entered_credentials(&provider.auth, &field.pointer, &variable);
             let is_step_reply = is_earlier_step_reply(&field.pointer, &variable);
             let is_cookies = is_captured_cookies(&provider.auth, &field.pointer, &variable);
+            let is_request_path = is_proxied_request_path(&field.pointer, &variable);
             if is_config
                 || is_credential
                 || is_random
@@ -1062,6 +1076,7 @@ fn check_templates(
                 || is_entered
                 || is_step_reply
                 || is_cookies
+                || is_request_path
             {
                 continue;
             }
@@ -1655,14 +1670,16 @@ fn leading_variable(url: &str) -> Option<&str> {
 
 /// Variables available to every `signature` template besides the
 /// connection-config keys.
-const SIGNATURE_VARIABLES: [&str; 11] = [
+const SIGNATURE_VARIABLES: [&str; 13] = [
     "method",
     "host",
     "path",
     "query",
+    "target_uri",
     "sorted_query",
     "body",
     "body_sha256",
+    "body_sha256_base64",
     "timestamp",
     "nonce",
     "username",

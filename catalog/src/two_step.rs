@@ -93,6 +93,7 @@ pub const RESERVED_TWO_STEP_NAMES: &[&str] = &[
     "obtained_at",
     "raw",
     "cookies",
+    "request_path",
 ];
 
 /// Returns the template variable of the reply to request `number` of a

@@ -1,7 +1,7 @@
 //! Rendering of the template fields of a provider definition.
 //!
 //! One shared minijinja environment contains the settings, the `base64`
-//! filter and the `now` function, and nothing else: every template is
+//! and `sha256_hex` filters and the `now` function, and nothing else: every template is
 //! compiled from its string on each call, so no state passes from one
 //! provider to another.
 
@@ -12,8 +12,11 @@ use base64::Engine as _;
 use latchkey_catalog::Provider;
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use url::Url;
 
+pub(crate) use crate::template_time::with_request_time;
+use crate::template_time::REQUEST_TIME_VARIABLE;
 use crate::url_template::render_url;
 use crate::{ConnectionConfig, EngineError};
 
@@ -23,6 +26,7 @@ fn environment() -> &'static Environment<'static> {
         let mut environment = Environment::new();
         environment.set_undefined_behavior(UndefinedBehavior::Strict);
         environment.add_filter("base64", base64_filter);
+        environment.add_filter("sha256_hex", sha256_hex_filter);
         environment.add_function("now", crate::template_time::now_function);
         environment
     })
@@ -31,6 +35,11 @@ fn environment() -> &'static Environment<'static> {
 /// Encodes a string with the standard base64 alphabet, with padding.
 fn base64_filter(value: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(value)
+}
+
+/// Writes the SHA-256 digest of a string's UTF-8 bytes as lowercase hex.
+fn sha256_hex_filter(value: &str) -> String {
+    hex::encode(Sha256::digest(value.as_bytes()))
 }
 
 /// Renders one template field of `provider` with `vars`.
@@ -76,14 +85,19 @@ fn describe_undefined(environment: &Environment, template: &str, vars: &Value) -
     missing.sort();
 
     let missing = quote_list(missing.iter().map(String::as_str));
-    let defined = match vars.as_object() {
-        Some(object) if !object.is_empty() => {
-            format!(
-                "the defined variables are {}",
-                quote_list(object.keys().map(String::as_str))
-            )
-        }
-        _ => "no variables are defined".to_owned(),
+    let names: Vec<&str> = vars
+        .as_object()
+        .into_iter()
+        .flat_map(|object| object.keys().map(String::as_str))
+        .filter(|name| *name != REQUEST_TIME_VARIABLE)
+        .collect();
+    let defined = if names.is_empty() {
+        "no variables are defined".to_owned()
+    } else {
+        format!(
+            "the defined variables are {}",
+            quote_list(names.into_iter())
+        )
     };
     Some(format!("undefined variable {missing} ({defined})"))
 }
@@ -270,6 +284,8 @@ mod tests {
             ("https://{{ subdomain }}.zendesk.com", "https://acme.zendesk.com"),
             ("{{ (username ~ ':' ~ password) | base64 }}", "QUMxOnA6dw=="),
             ("{{ 'a' | base64 }}", "YQ=="),
+            ("{{ 'abc' | sha256_hex }}", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+            ("{{ 'abc' | base64 | sha256_hex }}", "35d95694d3f160215db293c7899daa5907837838fb4b8119ed713e32446c1266"),
             ("static", "static"),
         ];
 

@@ -185,6 +185,7 @@ const RESERVED_NAMES: &[&str] = &[
     "oauth_client_id",
     "oauth_client_secret",
     "random_token",
+    "request_path",
 ];
 
 /// Returns the credential variables of a Latchkey mode among `api_key`,
