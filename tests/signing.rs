@@ -18,7 +18,11 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use support::latchkey::{assert_error, send, Api, CatalogDir, CatalogServer, Reply};
+use support::html_form::form_for;
+use support::latchkey::{
+    assert_error, no_redirect_client, send, Api, CatalogDir, CatalogServer, Reply,
+};
+use support::oauth_flow::connection_id_from_page;
 use support::peers::peers_dir;
 use support::process::{free_port, random_hex, ChildGuard};
 use support::provider_file;
@@ -801,4 +805,51 @@ async fn ed25519_invalid_key_rejected() {
         );
     }
     assert!(!env().latchkey.server.logs().contains(&not_pem));
+}
+
+#[tokio::test]
+async fn ed25519_connect_form_takes_pem() {
+    let api = env().latchkey.server.api();
+    let key = integration(&api, "signing-ed25519-test").await;
+    let user = format!("signing-user-{}", random_hex(6));
+    let reply = api
+        .post(
+            "/connect/sessions",
+            &json!({ "end_user": { "id": user }, "allowed_integrations": [key] }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let link = reply.json()["data"]["connect_link"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let page_url = url::Url::parse(&link).unwrap();
+    let page = Reply::read(
+        no_redirect_client()
+            .get(page_url.clone())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    let form = form_for(&page.text, &key).expect("a form for the integration");
+
+    let password = form.input("password").expect("a password field");
+    assert_eq!(password.name, "textarea", "{}", form.inner_html);
+    let username = form.input("username").expect("a username field");
+    assert_eq!(username.name, "input", "{}", form.inner_html);
+
+    let reply = form
+        .submit(
+            &page_url,
+            &[("username", ED25519_KEY_ID), ("password", ED25519_PEM)],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let id = connection_id_from_page(&reply.text)
+        .unwrap_or_else(|| panic!("no data-connection-id in {}", reply.text));
+    let proxied = send(api.proxy(Method::GET, "/v0/request-forms", &key, &id)).await;
+    assert_eq!(proxied.status, StatusCode::OK, "{}", proxied.text);
+    assert_eq!(proxied.json()["verified"], true, "{}", proxied.text);
 }
