@@ -80,9 +80,9 @@ fn signed_provider(base: &str) -> String {
     method: GET
     headers:
       x-av-app-id: "{{{{ appId }}}}"
-      x-av-req-id: "{{{{ random_token }}}}"
+      x-av-req-id: "{{{{ random_uuid }}}}"
       x-av-date: "{{{{ {AV_DATE} }}}}"
-      x-av-sig: "{{{{ ((random_token ~ appId ~ {AV_DATE} ~ secretKey) | base64) | sha256_hex }}}}"
+      x-av-sig: "{{{{ ((random_uuid ~ appId ~ {AV_DATE} ~ secretKey) | base64) | sha256_hex }}}}"
   token_response:
     body: token
     default_expires_in: 3600
@@ -93,9 +93,9 @@ fn signed_provider(base: &str) -> String {
     let proxy_headers = format!(
         r#"  headers:
     x-av-app-id: "{{{{ appId }}}}"
-    x-av-req-id: "{{{{ random_token }}}}"
+    x-av-req-id: "{{{{ random_uuid }}}}"
     x-av-date: "{{{{ {AV_DATE} }}}}"
-    x-av-sig: "{{{{ ((random_token ~ appId ~ {AV_DATE} ~ request_path ~ secretKey) | base64) | sha256_hex }}}}"
+    x-av-sig: "{{{{ ((random_uuid ~ appId ~ {AV_DATE} ~ request_path ~ secretKey) | base64) | sha256_hex }}}}"
 "#
     );
     provider_file(

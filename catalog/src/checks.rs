@@ -489,8 +489,9 @@ struct TemplateField<'a> {
     client_id: bool,
 }
 
-/// The variable with a fresh random value per request.
-const RANDOM_VARIABLE: &str = "random_token";
+/// The variables with fresh random values per request: 22 base64url
+/// characters, and a version 4 UUID.
+const RANDOM_VARIABLES: [&str; 2] = ["random_token", "random_uuid"];
 /// The variable with the last token reply of a `two_step` or `session`
 /// connection, whose members templates read as `raw.PATH`.
 const RAW_REPLY_VARIABLE: &str = "raw";
@@ -1060,7 +1061,7 @@ fn check_templates(
                 && (variable != RAW_REPLY_VARIABLE
                     || !(field.pointer.starts_with("/auth/token_request")
                         || field.pointer.starts_with("/auth/refresh_request")));
-            let is_random = field.random && variable == RANDOM_VARIABLE;
+            let is_random = field.random && RANDOM_VARIABLES.contains(&variable.as_str());
             let is_client_id = field.client_id && variable == CLIENT_ID_VARIABLE;
             let is_client_secret = variable == CLIENT_SECRET_VARIABLE
                 && sees_client_secret(&provider.auth, &field.pointer);
@@ -1085,11 +1086,11 @@ fn check_templates(
                 known.extend_from_slice(&credentials);
             }
             let is_credential_name = credential_variables_all().contains(&variable.as_str());
-            let (code, message, help) = if variable == RANDOM_VARIABLE {
+            let (code, message, help) = if RANDOM_VARIABLES.contains(&variable.as_str()) {
                 (
                     Code::UndeclaredVariable,
                     format!("template variable `{variable}` is not available in this field"),
-                    "`random_token` is available in `authorization_params`, `token_params`, `refresh_params`, `proxy.headers`, `proxy.query` and `proxy.verification.headers`".to_owned(),
+                    format!("`{variable}` is available in `authorization_params`, `token_params`, `refresh_params`, `proxy.headers`, `proxy.query` and `proxy.verification.headers`"),
                 )
             } else if variable == CLIENT_ID_VARIABLE {
                 (

@@ -42,7 +42,8 @@ impl Injection {
     /// for an `oauth2` connection, and the credential's own for an
     /// `oauth2_client_credentials` one. These templates cannot read the
     /// client secret ([`Injection::for_proxied_request`] can).
-    /// `random_token` is a fresh random value for this request, and every
+    /// `random_token` and `random_uuid` are fresh random values for this
+    /// request, and every
     /// `now()` of these templates writes the same instant.
     pub fn for_request(
         provider: &Provider,
@@ -778,6 +779,8 @@ proxy:
   headers:
     correlation-id: "{{ random_token }}"
     echo: "{{ random_token }}"
+    x-request-id: "{{ random_uuid }}"
+    x-request-id-echo: "{{ random_uuid }}"
 "#,
         );
         let render = || {
@@ -796,6 +799,9 @@ proxy:
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         assert_eq!(first[0].1, first[1].1, "one value per request");
         assert_ne!(first[0].1, second[0].1, "a new value per request");
+        assert_eq!(first[2].1.len(), 36, "{first:?}");
+        assert_eq!(first[2].1, first[3].1, "one UUID per request");
+        assert_ne!(first[2].1, second[2].1, "a new UUID per request");
     }
 
     #[test]

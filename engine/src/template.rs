@@ -239,16 +239,34 @@ pub(crate) fn config_variables(provider: &Provider, config: &ConnectionConfig) -
 /// without padding into 22 characters.
 const RANDOM_TOKEN_BYTES: u32 = 16;
 
-/// Returns `vars` with `random_token` set to a fresh random value, for the
-/// templates of one outgoing request. Every template of that request sees
-/// the same value.
+/// Returns `vars` with `random_token` and `random_uuid` set to fresh random
+/// values, for the templates of one outgoing request. Every template of that
+/// request sees the same values.
 pub(crate) fn with_random_token(vars: &Value) -> Value {
     let mut vars = vars.clone();
     if let Value::Object(object) = &mut vars {
         let token = oauth2::CsrfToken::new_random_len(RANDOM_TOKEN_BYTES).into_secret();
         object.insert("random_token".to_owned(), Value::String(token));
+        object.insert("random_uuid".to_owned(), Value::String(random_uuid()));
     }
     vars
+}
+
+/// Returns a random (version 4) UUID in its 36-character text form of RFC
+/// 9562: 122 random bits, lowercase hex in groups of 8-4-4-4-12.
+fn random_uuid() -> String {
+    let mut bytes: [u8; 16] = rand::random();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex = hex::encode(bytes);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 /// Renders every value of a parameter map; the field of `key` is
@@ -296,6 +314,24 @@ mod tests {
                 "{template}"
             );
         }
+    }
+
+    #[test]
+    fn random_uuid_is_version_4() {
+        let first = random_uuid();
+        let second = random_uuid();
+
+        let groups: Vec<usize> = first.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12], "{first}");
+        assert!(
+            first
+                .chars()
+                .all(|c| c == '-' || c.is_ascii_digit() || ('a'..='f').contains(&c)),
+            "{first}"
+        );
+        assert_eq!(&first[14..15], "4", "version nibble of {first}");
+        assert!("89ab".contains(&first[19..20]), "variant of {first}");
+        assert_ne!(first, second);
     }
 
     #[test]

@@ -2,9 +2,10 @@
 
 Usage: python avanan_peer.py --port PORT --app-id ID --secret-key KEY
 
-Every request carries `x-av-app-id`, a request id in `x-av-req-id`, the UTC
-time in `x-av-date` (`YYYY-MM-DDTHH:MM:SS`) and `x-av-sig`, the lowercase hex
-SHA-256 of the standard base64 of the concatenated signed values:
+Every request carries `x-av-app-id`, a request id in `x-av-req-id` (a
+version 4 UUID), the UTC time in `x-av-date` (`YYYY-MM-DDTHH:MM:SS`) and
+`x-av-sig`, the lowercase hex SHA-256 of the standard base64 of the
+concatenated signed values:
 
   GET /v1.0/auth   signs request id + app id + date + secret key, and
                    replies with a new token as the whole text body.
@@ -22,6 +23,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import threading
 import time
@@ -32,6 +34,8 @@ from urllib.parse import urlsplit
 # Largest clock difference accepted between the signer and this server.
 MAX_SKEW_SECONDS = 300
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"
+# A version 4 UUID in lowercase hex, the form of request ids.
+REQUEST_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 
 class Rejected(Exception):
@@ -56,8 +60,8 @@ def check_signed_headers(args, state, headers, signed_path):
     if headers.get("x-av-app-id") != args.app_id:
         raise Rejected(f"unknown x-av-app-id {headers.get('x-av-app-id')!r}")
     request_id = headers.get("x-av-req-id", "")
-    if not request_id:
-        raise Rejected("x-av-req-id is missing")
+    if not REQUEST_ID.fullmatch(request_id):
+        raise Rejected(f"x-av-req-id {request_id!r} is not a version 4 UUID")
     date = headers.get("x-av-date", "")
     try:
         signed_at = datetime.strptime(date, DATE_FORMAT).replace(tzinfo=timezone.utc)

@@ -185,6 +185,7 @@ const RESERVED_NAMES: &[&str] = &[
     "oauth_client_id",
     "oauth_client_secret",
     "random_token",
+    "random_uuid",
     "request_path",
 ];
 

@@ -14,7 +14,7 @@ pub(super) enum Variable {
     /// `username` or `password`.
     Credential(&'static str),
     /// A variable that the engine fills itself: `oauth_client_id`,
-    /// `oauth_client_secret`, `random_token`, `request_path` in a proxied
+    /// `oauth_client_secret`, `random_uuid`, `request_path` in a proxied
     /// request, or `refresh_token` in a `two_step` refresh request.
     Builtin(&'static str),
     /// A value that the end user enters in a `two_step` or `session` mode,
@@ -236,7 +236,9 @@ fn variable(expression: &str, scope: Scope) -> Result<Variable, String> {
         "credentials.password" => return Ok(Variable::Credential("password")),
         "clientId" => return Ok(Variable::Builtin("oauth_client_id")),
         "clientSecret" => return Ok(Variable::Builtin("oauth_client_secret")),
-        "random" => return Ok(Variable::Builtin("random_token")),
+        // NOTE: Nango's exact form of `${random}` is unverified. A random
+        // UUID suits Avanan's `x-av-req-id` and any field of random text.
+        "random" => return Ok(Variable::Builtin("random_uuid")),
         // Nango's `endpoint` is the path that the caller of its proxy
         // requested, without the base URL's path.
         "endpoint" => return Ok(Variable::Builtin("request_path")),
@@ -293,11 +295,11 @@ mod tests {
                 "Basic {{ (username ~ '/token:' ~ password) | base64 }}",
             ),
             ("${clientId}", "{{ oauth_client_id }}"),
-            ("${random}", "{{ random_token }}"),
+            ("${random}", "{{ random_uuid }}"),
             ("${endpoint}", "{{ request_path }}"),
             (
                 "${sha256Hex(${base64(${random}${now:YYYY-MM-DDTHH:mm:ss}x)})}",
-                "{{ ((random_token ~ now('%Y-%m-%dT%H:%M:%S') ~ 'x') | base64) | sha256_hex }}",
+                "{{ ((random_uuid ~ now('%Y-%m-%dT%H:%M:%S') ~ 'x') | base64) | sha256_hex }}",
             ),
             (
                 "${connectionConfig.accounts-server}/oauth/v2/token",
