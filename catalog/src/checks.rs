@@ -1068,7 +1068,8 @@ fn check_templates(
             let is_entered = is_entered_credentials(&provider.auth, &field.pointer, &variable);
             let is_step_reply = is_earlier_step_reply(&field.pointer, &variable);
             let is_cookies = is_captured_cookies(&provider.auth, &field.pointer, &variable);
-            let is_request_path = is_proxied_request_path(&field.pointer, &variable);
+            let is_request_path = provider.post_connection.is_empty()
+                && is_proxied_request_path(&field.pointer, &variable);
             if is_config
                 || is_credential
                 || is_random
@@ -1086,7 +1087,13 @@ fn check_templates(
                 known.extend_from_slice(&credentials);
             }
             let is_credential_name = credential_variables_all().contains(&variable.as_str());
-            let (code, message, help) = if RANDOM_VARIABLES.contains(&variable.as_str()) {
+            let (code, message, help) = if variable == REQUEST_PATH_VARIABLE {
+                (
+                    Code::UndeclaredVariable,
+                    format!("template variable `{variable}` is not available in this field"),
+                    "`request_path` is available in `proxy.headers`, `proxy.query` and `proxy.body` of a provider without `post_connection` steps, whose requests have no proxied path".to_owned(),
+                )
+            } else if RANDOM_VARIABLES.contains(&variable.as_str()) {
                 (
                     Code::UndeclaredVariable,
                     format!("template variable `{variable}` is not available in this field"),
@@ -2032,6 +2039,31 @@ mod tests {
             [(
                 "undeclared-variable".to_owned(),
                 "auth.authorization_url".to_owned()
+            )]
+        );
+        let header_path = "  headers: {x-sig: \"{{ request_path | sha256_hex }}\"}\n";
+        assert_eq!(diagnostics(&provider("oauth2", oauth, header_path)), []);
+        let path_in_token_url = diagnostics(&provider(
+            "oauth2",
+            "  authorization_url: https://p.example/authorize\n  token_url: https://p.example/{{ request_path }}\n",
+            "",
+        ));
+        assert_eq!(
+            path_in_token_url,
+            [(
+                "undeclared-variable".to_owned(),
+                "auth.token_url".to_owned()
+            )]
+        );
+        let with_steps = format!(
+            "{header_path}post_connection:\n  - url: https://p.example/me\n    metadata: {{me: $}}\n"
+        );
+        let path_with_steps = diagnostics(&provider("oauth2", oauth, &with_steps));
+        assert_eq!(
+            path_with_steps,
+            [(
+                "undeclared-variable".to_owned(),
+                "proxy.headers.x-sig".to_owned()
             )]
         );
         let random_in_url = diagnostics(&provider(
