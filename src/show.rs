@@ -608,6 +608,7 @@ fn render_injection(
         config,
         Some("<client_id>"),
         Some(&client_secret),
+        Some("<request_path>"),
     )?;
     if !provider.auth.injects_credential() {
         line(out, "credential", "none");

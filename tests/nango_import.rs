@@ -9,7 +9,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 const ENTRIES: usize = 1013;
-const CONVERTED: usize = 1002;
+const CONVERTED: usize = 1004;
 const SUPPORTED_MODES: [&str; 15] = [
     "JWT",
     "SIGNATURE",
@@ -35,7 +35,6 @@ const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
     ("auth mode AWS_SIGV4 is not supported", 1),
     ("auth mode INSTALL_PLUGIN is not supported", 1),
     ("callback parameter that carries no authorization code", 1),
-    ("template or key with no Latchkey form", 2),
     ("template variable filled by a post-connection script", 2),
     ("token request body format with no Latchkey form", 1),
     ("unexpected entry shape", 1),

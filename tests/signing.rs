@@ -4,7 +4,9 @@
 //! (botocore's SigV4Auth for SigV4, Python's hmac for the HMAC schemes).
 //!
 //! The upstream is `tests/peers/signing_upstream.py`. Two run: the second
-//! expects a session token.
+//! expects a session token. HTTP Message Signatures (RFC 9421) with Ed25519
+//! go to `tests/peers/http_signature_peer.py`, which verifies them with the
+//! `cryptography` package.
 
 mod support;
 
@@ -16,7 +18,11 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-use support::latchkey::{assert_error, send, Api, CatalogDir, CatalogServer, Reply};
+use support::html_form::form_for;
+use support::latchkey::{
+    assert_error, no_redirect_client, send, Api, CatalogDir, CatalogServer, Reply,
+};
+use support::oauth_flow::connection_id_from_page;
 use support::peers::peers_dir;
 use support::process::{free_port, random_hex, ChildGuard};
 use support::provider_file;
@@ -28,6 +34,21 @@ const SERVICE: &str = "execute-api";
 const REGION: &str = "eu-west-3";
 const HMAC_KEY_ID: &str = "key-id-1";
 const HMAC_SECRET: &str = "hmac-secret-1";
+const ED25519_KEY_ID: &str = "slak_test_key_1";
+
+/// The private key of RFC 8032 section 7.1 test 1 in PKCS#8 form: the key
+/// that `http_signature_peer.py` verifies with.
+const ED25519_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g
+-----END PRIVATE KEY-----
+";
+
+/// The private key of RFC 8032 section 7.1 test 2, which the peer does not
+/// accept.
+const OTHER_ED25519_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIEzNCJso/5banbbDRuwRTg9bijGfNaumJNqM9u1PuKb7
+-----END PRIVATE KEY-----
+";
 
 /// One `signing_upstream.py` process on a free port.
 struct SigningUpstream {
@@ -68,9 +89,47 @@ impl SigningUpstream {
     }
 }
 
+/// One `http_signature_peer.py` process on a free port.
+struct HttpSignaturePeer {
+    base_url: String,
+    _process: ChildGuard,
+    _files: TempDir,
+}
+
+impl HttpSignaturePeer {
+    fn start() -> HttpSignaturePeer {
+        let python = peers_dir().join(".venv/bin/python");
+        assert!(
+            python.exists(),
+            "the Python test peers are not installed: run scripts/test.sh"
+        );
+        let files = TempDir::new().unwrap();
+        let key_file = files.path().join("ed25519.pem");
+        std::fs::write(&key_file, ED25519_PEM).unwrap();
+        let port = free_port();
+        let mut command = Command::new(python);
+        command
+            .arg(peers_dir().join("http_signature_peer.py"))
+            .args(["--port", &port.to_string()])
+            .args(["--key-id", ED25519_KEY_ID])
+            .arg("--private-key")
+            .arg(&key_file)
+            .stdout(Stdio::null());
+        let mut process =
+            ChildGuard::spawn("HTTP signature peer", command, &files.path().join("stderr"));
+        process.wait_for_port(port, Duration::from_secs(30));
+        HttpSignaturePeer {
+            base_url: format!("http://127.0.0.1:{port}"),
+            _process: process,
+            _files: files,
+        }
+    }
+}
+
 struct Env {
     _upstream: SigningUpstream,
     _session_upstream: SigningUpstream,
+    _http_signature_peer: HttpSignaturePeer,
     latchkey: CatalogServer,
 }
 
@@ -139,11 +198,36 @@ fn wsse_provider(base_url: &str) -> String {
     )
 }
 
+/// Returns a provider with HTTP Message Signatures (RFC 9421) over the
+/// method, the target URI, an RFC 9530 content digest and the content
+/// type, signed with Ed25519, as the importer writes it for Nango's
+/// `streamline-ai`.
+fn ed25519_provider(base_url: &str) -> String {
+    let auth = r#"  mode: signature
+  algorithm: ed25519
+  string_to_sign: "\"@method\": {{ method }}\n\"@target-uri\": {{ target_uri }}\n\"content-digest\": sha-256=:{{ body_sha256_base64 }}:\n\"content-type\": application/json\n\"@signature-params\": (\"@method\" \"@target-uri\" \"content-digest\" \"content-type\");alg=\"ed25519\";created={{ timestamp }};expires={{ now('unix', minutes=1) }};keyid=\"{{ username }}\""
+  encoding: base64
+  headers:
+    authorization: 'Signature keyid="{{ username }}"'
+    content-type: application/json
+    content-digest: "sha-256=:{{ body_sha256_base64 }}:"
+    signature-input: "sig=(\"@method\" \"@target-uri\" \"content-digest\" \"content-type\");alg=\"ed25519\";created={{ timestamp }};expires={{ now('unix', minutes=1) }};keyid=\"{{ username }}\""
+    signature: "sig=:{{ signature }}:""#;
+    provider_file(
+        "signing-ed25519-test",
+        "Ed25519 test",
+        auth,
+        &format!("{base_url}/api"),
+        "",
+    )
+}
+
 fn env() -> &'static Env {
     static ENV: OnceLock<Env> = OnceLock::new();
     ENV.get_or_init(|| {
         let upstream = SigningUpstream::start(None);
         let session_upstream = SigningUpstream::start(Some(SESSION_TOKEN));
+        let http_signature_peer = HttpSignaturePeer::start();
         let catalog = CatalogDir::new();
         catalog.write(
             "signing-aws-test",
@@ -156,10 +240,15 @@ fn env() -> &'static Env {
         catalog.write("signing-hmac-test", &hmac_provider(&upstream.base_url));
         catalog.write("signing-duo-test", &duo_provider(&upstream.base_url));
         catalog.write("signing-wsse-test", &wsse_provider(&upstream.base_url));
+        catalog.write(
+            "signing-ed25519-test",
+            &ed25519_provider(&http_signature_peer.base_url),
+        );
         let latchkey = CatalogServer::start(catalog, &[]);
         Env {
             _upstream: upstream,
             _session_upstream: session_upstream,
+            _http_signature_peer: http_signature_peer,
             latchkey,
         }
     })
@@ -595,4 +684,172 @@ async fn wsse_digest_verified() {
     let reply = send(api.proxy(Method::GET, "/api/v2/settings", &key, &id)).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
     assert_eq!(reply.json()["message"], "WSSE PasswordDigest mismatch");
+}
+
+fn ed25519_credentials(pem: &str) -> Value {
+    json!({ "type": "SIGNATURE", "username": ED25519_KEY_ID, "password": pem })
+}
+
+#[tokio::test]
+async fn ed25519_message_signature_verified() {
+    let api = env().latchkey.server.api();
+    let (key, id) = import(
+        &api,
+        "signing-ed25519-test",
+        ed25519_credentials(ED25519_PEM),
+        json!({}),
+    )
+    .await;
+
+    // (method, path and query, body)
+    let cases = [
+        (Method::GET, "/v0/request-forms", None),
+        (Method::GET, "/v0/requests?status=open&page=2", None),
+        (
+            Method::POST,
+            "/v0/requests",
+            Some(json!({"requestFormId": "requestform_1", "status": "submitted"})),
+        ),
+        (
+            Method::PATCH,
+            "/v0/requests/r%201",
+            Some(json!({"note": "ü"})),
+        ),
+    ];
+    for (method, path, body) in cases {
+        let mut request = api.proxy(method.clone(), path, &key, &id);
+        if let Some(body) = &body {
+            request = request.json(body);
+        }
+
+        let reply = send(request).await;
+
+        let case = format!("{method} {path}");
+        assert_eq!(reply.status, StatusCode::OK, "{case}: {}", reply.text);
+        let echoed = reply.json();
+        assert_eq!(echoed["verified"], true, "{case}");
+        let target = echoed["target_uri"].as_str().unwrap();
+        assert!(target.ends_with(&format!("/api{path}")), "{case}: {target}");
+    }
+}
+
+#[tokio::test]
+async fn ed25519_other_key_rejected_upstream() {
+    let api = env().latchkey.server.api();
+    let (key, id) = import(
+        &api,
+        "signing-ed25519-test",
+        ed25519_credentials(OTHER_ED25519_PEM),
+        json!({}),
+    )
+    .await;
+
+    let reply = send(api.proxy(Method::GET, "/v0/request-forms", &key, &id)).await;
+
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
+    let message = reply.json()["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.starts_with("Ed25519 signature mismatch"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn ed25519_invalid_key_rejected() {
+    let api = env().latchkey.server.api();
+    let key = integration(&api, "signing-ed25519-test").await;
+    let not_pem = format!("not-a-key-{}", random_hex(6));
+    let public_key = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n";
+    // (case, password, expected message part)
+    let cases = [
+        (
+            "not PEM",
+            not_pem.as_str(),
+            "is not a PEM `PRIVATE KEY` block",
+        ),
+        ("public key", public_key, "is not a PEM `PRIVATE KEY` block"),
+        (
+            "PEM with a broken body",
+            "-----BEGIN PRIVATE KEY-----\nMC4CAQAw\n-----END PRIVATE KEY-----\n",
+            "is not an Ed25519 key in PKCS#8 form",
+        ),
+    ];
+    for (case, password, expected) in cases {
+        let id = format!("conn-{}", random_hex(6));
+        let reply = api
+            .post(
+                "/connections",
+                &json!({
+                    "provider_config_key": key,
+                    "connection_id": id,
+                    "credentials": ed25519_credentials(password),
+                }),
+            )
+            .await;
+
+        assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_credentials", case);
+        let message = reply.error_message();
+        assert!(
+            message.starts_with("`credentials.password` "),
+            "{case}: {message}"
+        );
+        assert!(message.contains(expected), "{case}: {message}");
+        assert!(message.contains("BEGIN PRIVATE KEY"), "{case}: {message}");
+        assert!(!reply.text.contains("MC4CAQAw"), "{case}: {}", reply.text);
+        let stored = api.connection_reply(&key, &id, None).await;
+        assert_eq!(
+            stored.status,
+            StatusCode::NOT_FOUND,
+            "{case}: {}",
+            stored.text
+        );
+    }
+    assert!(!env().latchkey.server.logs().contains(&not_pem));
+}
+
+#[tokio::test]
+async fn ed25519_connect_form_takes_pem() {
+    let api = env().latchkey.server.api();
+    let key = integration(&api, "signing-ed25519-test").await;
+    let user = format!("signing-user-{}", random_hex(6));
+    let reply = api
+        .post(
+            "/connect/sessions",
+            &json!({ "end_user": { "id": user }, "allowed_integrations": [key] }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let link = reply.json()["data"]["connect_link"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let page_url = url::Url::parse(&link).unwrap();
+    let page = Reply::read(
+        no_redirect_client()
+            .get(page_url.clone())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    let form = form_for(&page.text, &key).expect("a form for the integration");
+
+    let password = form.input("password").expect("a password field");
+    assert_eq!(password.name, "textarea", "{}", form.inner_html);
+    let username = form.input("username").expect("a username field");
+    assert_eq!(username.name, "input", "{}", form.inner_html);
+
+    let reply = form
+        .submit(
+            &page_url,
+            &[("username", ED25519_KEY_ID), ("password", ED25519_PEM)],
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let id = connection_id_from_page(&reply.text)
+        .unwrap_or_else(|| panic!("no data-connection-id in {}", reply.text));
+    let proxied = send(api.proxy(Method::GET, "/v0/request-forms", &key, &id)).await;
+    assert_eq!(proxied.status, StatusCode::OK, "{}", proxied.text);
+    assert_eq!(proxied.json()["verified"], true, "{}", proxied.text);
 }

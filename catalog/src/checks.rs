@@ -577,8 +577,9 @@ struct TemplateField<'a> {
     client_id: bool,
 }
 
-/// The variable with a fresh random value per request.
-const RANDOM_VARIABLE: &str = "random_token";
+/// The variables with fresh random values per request: 22 base64url
+/// characters, and a version 4 UUID.
+const RANDOM_VARIABLES: [&str; 2] = ["random_token", "random_uuid"];
 /// The variable with the last token reply of a `two_step` or `session`
 /// connection, whose members templates read as `raw.PATH`.
 const RAW_REPLY_VARIABLE: &str = "raw";
@@ -886,6 +887,19 @@ fn is_captured_cookies(auth: &Auth, pointer: &str, variable: &str) -> bool {
     captures && variable == "cookies" && pointer.starts_with("/proxy/headers/")
 }
 
+/// Checks whether `variable` is the `request_path` of a proxied request,
+/// which only the proxy headers, query parameters and body members see.
+fn is_proxied_request_path(pointer: &str, variable: &str) -> bool {
+    variable == REQUEST_PATH_VARIABLE
+        && ["/proxy/headers/", "/proxy/query/", "/proxy/body/"]
+            .iter()
+            .any(|prefix| pointer.starts_with(prefix))
+}
+
+/// The variable of the path that the caller of the proxy requested below
+/// the base URL.
+const REQUEST_PATH_VARIABLE: &str = "request_path";
+
 /// Checks whether `variable` is the reply of a request before the step at
 /// `pointer`: the step at `/auth/steps/<i>` is request `i + 2` of the chain,
 /// so it sees `step1` to `step<i + 1>`.
@@ -1159,13 +1173,15 @@ fn check_templates(
                 && (variable != RAW_REPLY_VARIABLE
                     || !(field.pointer.starts_with("/auth/token_request")
                         || field.pointer.starts_with("/auth/refresh_request")));
-            let is_random = field.random && variable == RANDOM_VARIABLE;
+            let is_random = field.random && RANDOM_VARIABLES.contains(&variable.as_str());
             let is_client_id = field.client_id && variable == CLIENT_ID_VARIABLE;
             let is_client_secret = variable == CLIENT_SECRET_VARIABLE
                 && sees_client_secret(&provider.auth, &field.pointer);
             let is_entered = is_entered_credentials(&provider.auth, &field.pointer, &variable);
             let is_step_reply = is_earlier_step_reply(&field.pointer, &variable);
             let is_cookies = is_captured_cookies(&provider.auth, &field.pointer, &variable);
+            let is_request_path = provider.post_connection.is_empty()
+                && is_proxied_request_path(&field.pointer, &variable);
             if is_config
                 || is_credential
                 || is_random
@@ -1174,6 +1190,7 @@ fn check_templates(
                 || is_entered
                 || is_step_reply
                 || is_cookies
+                || is_request_path
             {
                 continue;
             }
@@ -1182,11 +1199,17 @@ fn check_templates(
                 known.extend_from_slice(&credentials);
             }
             let is_credential_name = credential_variables_all().contains(&variable.as_str());
-            let (code, message, help) = if variable == RANDOM_VARIABLE {
+            let (code, message, help) = if variable == REQUEST_PATH_VARIABLE {
                 (
                     Code::UndeclaredVariable,
                     format!("template variable `{variable}` is not available in this field"),
-                    "`random_token` is available in `authorization_params`, `token_params`, `refresh_params`, `proxy.headers`, `proxy.query` and `proxy.verification.headers`".to_owned(),
+                    "`request_path` is available in `proxy.headers`, `proxy.query` and `proxy.body` of a provider without `post_connection` steps, whose requests have no proxied path".to_owned(),
+                )
+            } else if RANDOM_VARIABLES.contains(&variable.as_str()) {
+                (
+                    Code::UndeclaredVariable,
+                    format!("template variable `{variable}` is not available in this field"),
+                    format!("`{variable}` is available in `authorization_params`, `token_params`, `refresh_params`, `proxy.headers`, `proxy.query` and `proxy.verification.headers`"),
                 )
             } else if variable == CLIENT_ID_VARIABLE {
                 (
@@ -1781,14 +1804,16 @@ fn leading_variable(url: &str) -> Option<&str> {
 
 /// Variables available to every `signature` template besides the
 /// connection-config keys.
-const SIGNATURE_VARIABLES: [&str; 11] = [
+const SIGNATURE_VARIABLES: [&str; 13] = [
     "method",
     "host",
     "path",
     "query",
+    "target_uri",
     "sorted_query",
     "body",
     "body_sha256",
+    "body_sha256_base64",
     "timestamp",
     "nonce",
     "username",
@@ -2140,6 +2165,31 @@ mod tests {
             [(
                 "undeclared-variable".to_owned(),
                 "auth.authorization_url".to_owned()
+            )]
+        );
+        let header_path = "  headers: {x-sig: \"{{ request_path | sha256_hex }}\"}\n";
+        assert_eq!(diagnostics(&provider("oauth2", oauth, header_path)), []);
+        let path_in_token_url = diagnostics(&provider(
+            "oauth2",
+            "  authorization_url: https://p.example/authorize\n  token_url: https://p.example/{{ request_path }}\n",
+            "",
+        ));
+        assert_eq!(
+            path_in_token_url,
+            [(
+                "undeclared-variable".to_owned(),
+                "auth.token_url".to_owned()
+            )]
+        );
+        let with_steps = format!(
+            "{header_path}post_connection:\n  - url: https://p.example/me\n    metadata: {{me: $}}\n"
+        );
+        let path_with_steps = diagnostics(&provider("oauth2", oauth, &with_steps));
+        assert_eq!(
+            path_with_steps,
+            [(
+                "undeclared-variable".to_owned(),
+                "proxy.headers.x-sig".to_owned()
             )]
         );
         let random_in_url = diagnostics(&provider(

@@ -28,21 +28,26 @@ pub struct AwsSigV4 {
 /// `string_to_sign`, `key` and the values of `headers` and `query` are
 /// templates. Besides the connection-config keys they see `method`
 /// (uppercase), `host`, `path` (percent-encoded, as sent), `query` (the
-/// query string as sent, without `?`), `body` (as UTF-8 text),
-/// `body_sha256` (lowercase hex), `sorted_query` (the query parameters
+/// query string as sent, without `?`), `target_uri` (the whole URL as
+/// sent, the `@target-uri` of RFC 9421), `body` (as UTF-8 text),
+/// `body_sha256` (lowercase hex), `body_sha256_base64` (standard base64
+/// with padding, the digest of an RFC 9530 `Content-Digest`),
+/// `sorted_query` (the query parameters
 /// sorted by name, then value, each name and value percent-encoded except
 /// for the unreserved characters of RFC 3986, joined with `&`),
 /// `timestamp`, `nonce` and the credential
 /// fields `username` and `password`. `headers` and `query` also see
-/// `signature`.
+/// `signature`. `now()` writes the signing time, the instant of
+/// `timestamp`, so `now('unix', seconds=60)` is an expiry one minute later.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Signature {
     pub algorithm: SignatureAlgorithm,
     /// Template of the signed text.
     pub string_to_sign: String,
-    /// Template of the HMAC key; `{{ password }}` when absent. A digest
-    /// algorithm has no key, so this must be absent for one.
+    /// Template of the HMAC key, or of the PEM PKCS#8 private key of
+    /// `ed25519`; `{{ password }}` when absent. A digest algorithm has no
+    /// key, so this must be absent for one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
     pub encoding: SignatureEncoding,
@@ -65,7 +70,7 @@ pub struct Signature {
 }
 
 impl Signature {
-    /// Returns the template of the HMAC key.
+    /// Returns the template of the HMAC or private key.
     pub fn key_template(&self) -> &str {
         self.key.as_deref().unwrap_or("{{ password }}")
     }
@@ -78,6 +83,9 @@ pub enum SignatureAlgorithm {
     HmacSha1,
     HmacSha256,
     HmacSha512,
+    /// An Ed25519 signature (RFC 8032) with the PEM PKCS#8 private key that
+    /// `key` renders, as HTTP Message Signatures (RFC 9421) use.
+    Ed25519,
     /// A SHA-1 digest without a key, as WSSE `PasswordDigest` uses; the
     /// string to sign must then contain the secret.
     Sha1,
@@ -93,6 +101,7 @@ impl SignatureAlgorithm {
             SignatureAlgorithm::HmacSha1
                 | SignatureAlgorithm::HmacSha256
                 | SignatureAlgorithm::HmacSha512
+                | SignatureAlgorithm::Ed25519
         )
     }
 }

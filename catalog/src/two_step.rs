@@ -86,6 +86,7 @@ pub const RESERVED_TWO_STEP_NAMES: &[&str] = &[
     "refresh_token",
     "oauth_client_id",
     "random_token",
+    "random_uuid",
     "type",
     "token",
     "session_id",
@@ -93,6 +94,7 @@ pub const RESERVED_TWO_STEP_NAMES: &[&str] = &[
     "obtained_at",
     "raw",
     "cookies",
+    "request_path",
 ];
 
 /// Returns the template variable of the reply to request `number` of a

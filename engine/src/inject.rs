@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::template::{
     config_variables, render, uses_unset_optional, variable_paths, with_random_token,
+    with_request_time,
 };
 use crate::{ConnectionConfig, Credentials, EngineError, Secret, SessionCredentials};
 
@@ -41,30 +42,42 @@ impl Injection {
     /// for an `oauth2` connection, and the credential's own for an
     /// `oauth2_client_credentials` one. These templates cannot read the
     /// client secret ([`Injection::for_proxied_request`] can).
-    /// `random_token` is a fresh random value for this request.
+    /// `random_token` and `random_uuid` are fresh random values for this
+    /// request, and every
+    /// `now()` of these templates writes the same instant.
     pub fn for_request(
         provider: &Provider,
         credentials: &Credentials,
         config: &ConnectionConfig,
         client_id: Option<&str>,
     ) -> Result<Injection, EngineError> {
-        Injection::for_proxied_request(provider, credentials, config, client_id, None)
+        Injection::for_proxied_request(provider, credentials, config, client_id, None, None)
     }
 
     /// Renders as [`Injection::for_request`] does, for a request of the
     /// proxy, where `oauth_client_secret` is the integration's OAuth client
     /// secret when it is given. A header whose template reads the secret
-    /// is marked sensitive.
+    /// is marked sensitive. `request_path` is the path that the caller
+    /// requested below the base URL, percent-encoded as received and
+    /// without the query, as the `request_path` variable.
     pub fn for_proxied_request(
         provider: &Provider,
         credentials: &Credentials,
         config: &ConnectionConfig,
         client_id: Option<&str>,
         client_secret: Option<&Secret>,
+        request_path: Option<&str>,
     ) -> Result<Injection, EngineError> {
         check_mode(provider, credentials)?;
-        let mut vars = with_random_token(&config_variables(provider, config));
+        let vars = with_random_token(&config_variables(provider, config));
+        let mut vars = with_request_time(&vars, chrono::Utc::now());
         if let Value::Object(object) = &mut vars {
+            if let Some(path) = request_path {
+                object.insert(
+                    REQUEST_PATH_VARIABLE.to_owned(),
+                    Value::String(path.to_owned()),
+                );
+            }
             if let Some(secret) = client_secret {
                 object.insert(
                     CLIENT_SECRET_VARIABLE.to_owned(),
@@ -226,6 +239,10 @@ fn place_name(
     }
     Ok(rendered)
 }
+
+/// The template variable of the path of a proxied request below the base
+/// URL.
+const REQUEST_PATH_VARIABLE: &str = "request_path";
 
 /// The template variable of the integration's OAuth client secret.
 const CLIENT_SECRET_VARIABLE: &str = "oauth_client_secret";
@@ -913,6 +930,8 @@ proxy:
   headers:
     correlation-id: "{{ random_token }}"
     echo: "{{ random_token }}"
+    x-request-id: "{{ random_uuid }}"
+    x-request-id-echo: "{{ random_uuid }}"
 "#,
         );
         let render = || {
@@ -931,6 +950,9 @@ proxy:
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
         assert_eq!(first[0].1, first[1].1, "one value per request");
         assert_ne!(first[0].1, second[0].1, "a new value per request");
+        assert_eq!(first[2].1.len(), 36, "{first:?}");
+        assert_eq!(first[2].1, first[3].1, "one UUID per request");
+        assert_ne!(first[2].1, second[2].1, "a new UUID per request");
     }
 
     #[test]
@@ -1145,6 +1167,7 @@ proxy:
             &config(&[]),
             Some("keystring"),
             Some(&secret),
+            None,
         )
         .expect("renders");
         let header = |name: &str| {

@@ -1,6 +1,7 @@
-//! The `signature` mode: an HMAC (or a keyless digest) over the parts of an
-//! outgoing request that the definition's `string_to_sign` names, placed in
-//! the headers and query parameters the definition declares.
+//! The `signature` mode: an HMAC, an Ed25519 signature or a keyless digest
+//! over the parts of an outgoing request that the definition's
+//! `string_to_sign` names, placed in the headers and query parameters the
+//! definition declares.
 
 use base64::Engine as _;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -8,13 +9,16 @@ use hmac::{Hmac, Mac};
 use latchkey_catalog::{
     Provider, Signature, SignatureAlgorithm, SignatureEncoding, TimestampFormat,
 };
+use ring::signature::Ed25519KeyPair;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::PrivatePkcs8KeyDer;
 use serde_json::Value;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
 
 use crate::aws_sigv4::{buffered_body, hex};
 use crate::inject::header;
-use crate::template::{config_variables, render};
+use crate::template::{config_variables, render, with_request_time};
 use crate::{ConnectionConfig, EngineError, Secret};
 
 /// Random bytes of the `nonce` variable, written as 32 hex digits.
@@ -37,7 +41,8 @@ pub(crate) fn sign(
     request: &mut reqwest::Request,
 ) -> Result<(), EngineError> {
     let stamp = timestamp(now, settings.timestamp_format);
-    let mut vars = request_variables(provider, config, keys, stamp, request)?;
+    let vars = request_variables(provider, config, keys, stamp, request)?;
+    let mut vars = with_request_time(&vars, now);
     let text = render(
         &provider.name,
         "auth.string_to_sign",
@@ -49,10 +54,8 @@ pub(crate) fn sign(
     } else {
         String::new()
     };
-    let signature = encode(
-        settings.encoding,
-        &digest(settings.algorithm, key.as_bytes(), text.as_bytes()),
-    );
+    let bytes = signature_bytes(&provider.name, settings.algorithm, &key, text.as_bytes())?;
+    let signature = encode(settings.encoding, &bytes);
     if let Value::Object(object) = &mut vars {
         object.insert("signature".to_owned(), Value::String(signature));
     }
@@ -98,7 +101,12 @@ fn request_variables(
         ("query", url.query().unwrap_or("").to_owned()),
         ("sorted_query", sorted_query(url)),
         ("body", String::from_utf8_lossy(body).into_owned()),
+        ("target_uri", url.as_str().to_owned()),
         ("body_sha256", hex(&Sha256::digest(body))),
+        (
+            "body_sha256_base64",
+            base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body)),
+        ),
         ("timestamp", timestamp),
         ("nonce", hex(&nonce)),
         ("username", keys.username.to_owned()),
@@ -150,21 +158,59 @@ const UNRESERVED_COMPLEMENT: &percent_encoding::AsciiSet = &percent_encoding::NO
     .remove(b'_')
     .remove(b'~');
 
-/// Returns the HMAC of `data` with `key`, or the digest of `data` for a
-/// keyless algorithm.
-pub(crate) fn digest(algorithm: SignatureAlgorithm, key: &[u8], data: &[u8]) -> Vec<u8> {
+/// Checks that `pem` is an Ed25519 private key that the `ed25519`
+/// algorithm can sign with: a PKCS#8 `PRIVATE KEY` block (version 1, as
+/// `openssl genpkey -algorithm ed25519` writes it, or version 2 with the
+/// public key). The error names the problem and never quotes the key.
+pub fn check_ed25519_private_key(pem: &str) -> Result<(), String> {
+    ed25519_key_pair(pem).map(|_| ())
+}
+
+fn ed25519_key_pair(pem: &str) -> Result<Ed25519KeyPair, String> {
+    let der = PrivatePkcs8KeyDer::from_pem_slice(pem.trim().as_bytes())
+        .map_err(|_| "is not a PEM `PRIVATE KEY` block".to_owned())?;
+    Ed25519KeyPair::from_pkcs8_maybe_unchecked(der.secret_pkcs8_der())
+        .map_err(|_| "is not an Ed25519 key in PKCS#8 form".to_owned())
+}
+
+/// Signs `data` with Ed25519 (RFC 8032) using the private key in `pem`.
+fn ed25519_sign(provider: &str, pem: &str, data: &[u8]) -> Result<Vec<u8>, EngineError> {
+    let pair = ed25519_key_pair(pem).map_err(|problem| {
+        EngineError::InvalidCredential(format!(
+            "provider `{provider}` signs requests with an Ed25519 private key, but the \
+             connection's key {problem}; {ED25519_KEY_HELP}"
+        ))
+    })?;
+    Ok(pair.sign(data).as_ref().to_vec())
+}
+
+/// What to store instead of an Ed25519 key that cannot be read.
+pub const ED25519_KEY_HELP: &str = "store the key as a PEM block that starts with \
+     `-----BEGIN PRIVATE KEY-----` (PKCS#8, for example from `openssl genpkey -algorithm \
+     ed25519`)";
+
+/// Returns the HMAC of `data` with `key`, its Ed25519 signature with the
+/// PEM private key `key`, or the digest of `data` for a keyless algorithm.
+pub(crate) fn signature_bytes(
+    provider: &str,
+    algorithm: SignatureAlgorithm,
+    key: &str,
+    data: &[u8],
+) -> Result<Vec<u8>, EngineError> {
     fn keyed<M: Mac + hmac::digest::KeyInit>(key: &[u8], data: &[u8]) -> Vec<u8> {
         let mut mac = <M as Mac>::new_from_slice(key).expect("HMAC accepts a key of any length");
         mac.update(data);
         mac.finalize().into_bytes().to_vec()
     }
-    match algorithm {
-        SignatureAlgorithm::HmacSha1 => keyed::<Hmac<Sha1>>(key, data),
-        SignatureAlgorithm::HmacSha256 => keyed::<Hmac<Sha256>>(key, data),
-        SignatureAlgorithm::HmacSha512 => keyed::<Hmac<Sha512>>(key, data),
+    let key_bytes = key.as_bytes();
+    Ok(match algorithm {
+        SignatureAlgorithm::HmacSha1 => keyed::<Hmac<Sha1>>(key_bytes, data),
+        SignatureAlgorithm::HmacSha256 => keyed::<Hmac<Sha256>>(key_bytes, data),
+        SignatureAlgorithm::HmacSha512 => keyed::<Hmac<Sha512>>(key_bytes, data),
+        SignatureAlgorithm::Ed25519 => ed25519_sign(provider, key, data)?,
         SignatureAlgorithm::Sha1 => Sha1::digest(data).to_vec(),
         SignatureAlgorithm::Sha256 => Sha256::digest(data).to_vec(),
-    }
+    })
 }
 
 /// Writes signature bytes in the definition's text form.
@@ -220,8 +266,63 @@ mod tests {
         ];
 
         for (algorithm, key, data, expected) in cases {
-            let bytes = digest(algorithm, key.as_bytes(), data.as_bytes());
+            let bytes = signature_bytes("p", algorithm, key, data.as_bytes()).unwrap();
             assert_eq!(hex(&bytes), expected, "{algorithm:?}");
+        }
+    }
+
+    /// The private key of RFC 8032 section 7.1 test 1 in PKCS#8 version 1
+    /// form.
+    const RFC8032_TEST1_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g
+-----END PRIVATE KEY-----
+";
+
+    #[test]
+    fn ed25519_matches_rfc8032_vector() {
+        let bytes =
+            signature_bytes("p", SignatureAlgorithm::Ed25519, RFC8032_TEST1_PEM, b"").unwrap();
+
+        assert_eq!(
+            hex(&bytes),
+            "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
+        );
+    }
+
+    #[test]
+    fn ed25519_rejects_bad_keys() {
+        // (case, key, expected message part); the last key names the Ed448
+        // algorithm identifier.
+        let ed448_oid_pkcs8 = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VxBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g\n-----END PRIVATE KEY-----\n";
+        let cases = [
+            (
+                "not PEM",
+                "secret-key-text",
+                "is not a PEM `PRIVATE KEY` block",
+            ),
+            (
+                "other PEM label",
+                "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEA\n-----END PUBLIC KEY-----\n",
+                "is not a PEM `PRIVATE KEY` block",
+            ),
+            (
+                "other algorithm",
+                ed448_oid_pkcs8,
+                "is not an Ed25519 key in PKCS#8 form",
+            ),
+        ];
+        for (case, key, expected) in cases {
+            let error = signature_bytes("acme", SignatureAlgorithm::Ed25519, key, b"x")
+                .unwrap_err()
+                .to_string();
+
+            assert!(error.contains(expected), "{case}: {error}");
+            assert!(
+                error.starts_with("provider `acme` signs"),
+                "{case}: {error}"
+            );
+            assert!(error.contains("BEGIN PRIVATE KEY"), "{case}: {error}");
+            assert!(!error.contains(key), "{case}: {error}");
         }
     }
 

@@ -1,7 +1,7 @@
 //! Rendering of the template fields of a provider definition.
 //!
 //! One shared minijinja environment contains the settings, the `base64`
-//! filter and the `now` function, and nothing else: every template is
+//! and `sha256_hex` filters and the `now` function, and nothing else: every template is
 //! compiled from its string on each call, so no state passes from one
 //! provider to another.
 
@@ -12,8 +12,11 @@ use base64::Engine as _;
 use latchkey_catalog::Provider;
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 use url::Url;
 
+pub(crate) use crate::template_time::with_request_time;
+use crate::template_time::REQUEST_TIME_VARIABLE;
 use crate::url_template::render_url;
 use crate::{ConnectionConfig, EngineError};
 
@@ -23,6 +26,7 @@ fn environment() -> &'static Environment<'static> {
         let mut environment = Environment::new();
         environment.set_undefined_behavior(UndefinedBehavior::Strict);
         environment.add_filter("base64", base64_filter);
+        environment.add_filter("sha256_hex", sha256_hex_filter);
         environment.add_function("now", crate::template_time::now_function);
         environment
     })
@@ -31,6 +35,11 @@ fn environment() -> &'static Environment<'static> {
 /// Encodes a string with the standard base64 alphabet, with padding.
 fn base64_filter(value: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(value)
+}
+
+/// Writes the SHA-256 digest of a string's UTF-8 bytes as lowercase hex.
+fn sha256_hex_filter(value: &str) -> String {
+    hex::encode(Sha256::digest(value.as_bytes()))
 }
 
 /// Renders one template field of `provider` with `vars`.
@@ -76,14 +85,19 @@ fn describe_undefined(environment: &Environment, template: &str, vars: &Value) -
     missing.sort();
 
     let missing = quote_list(missing.iter().map(String::as_str));
-    let defined = match vars.as_object() {
-        Some(object) if !object.is_empty() => {
-            format!(
-                "the defined variables are {}",
-                quote_list(object.keys().map(String::as_str))
-            )
-        }
-        _ => "no variables are defined".to_owned(),
+    let names: Vec<&str> = vars
+        .as_object()
+        .into_iter()
+        .flat_map(|object| object.keys().map(String::as_str))
+        .filter(|name| *name != REQUEST_TIME_VARIABLE)
+        .collect();
+    let defined = if names.is_empty() {
+        "no variables are defined".to_owned()
+    } else {
+        format!(
+            "the defined variables are {}",
+            quote_list(names.into_iter())
+        )
     };
     Some(format!("undefined variable {missing} ({defined})"))
 }
@@ -225,16 +239,34 @@ pub(crate) fn config_variables(provider: &Provider, config: &ConnectionConfig) -
 /// without padding into 22 characters.
 const RANDOM_TOKEN_BYTES: u32 = 16;
 
-/// Returns `vars` with `random_token` set to a fresh random value, for the
-/// templates of one outgoing request. Every template of that request sees
-/// the same value.
+/// Returns `vars` with `random_token` and `random_uuid` set to fresh random
+/// values, for the templates of one outgoing request. Every template of that
+/// request sees the same values.
 pub(crate) fn with_random_token(vars: &Value) -> Value {
     let mut vars = vars.clone();
     if let Value::Object(object) = &mut vars {
         let token = oauth2::CsrfToken::new_random_len(RANDOM_TOKEN_BYTES).into_secret();
         object.insert("random_token".to_owned(), Value::String(token));
+        object.insert("random_uuid".to_owned(), Value::String(random_uuid()));
     }
     vars
+}
+
+/// Returns a random (version 4) UUID in its 36-character text form of RFC
+/// 9562: 122 random bits, lowercase hex in groups of 8-4-4-4-12.
+fn random_uuid() -> String {
+    let mut bytes: [u8; 16] = rand::random();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex = hex::encode(bytes);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 /// Renders every value of a parameter map; the field of `key` is
@@ -270,6 +302,8 @@ mod tests {
             ("https://{{ subdomain }}.zendesk.com", "https://acme.zendesk.com"),
             ("{{ (username ~ ':' ~ password) | base64 }}", "QUMxOnA6dw=="),
             ("{{ 'a' | base64 }}", "YQ=="),
+            ("{{ 'abc' | sha256_hex }}", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+            ("{{ 'abc' | base64 | sha256_hex }}", "35d95694d3f160215db293c7899daa5907837838fb4b8119ed713e32446c1266"),
             ("static", "static"),
         ];
 
@@ -280,6 +314,24 @@ mod tests {
                 "{template}"
             );
         }
+    }
+
+    #[test]
+    fn random_uuid_is_version_4() {
+        let first = random_uuid();
+        let second = random_uuid();
+
+        let groups: Vec<usize> = first.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12], "{first}");
+        assert!(
+            first
+                .chars()
+                .all(|c| c == '-' || c.is_ascii_digit() || ('a'..='f').contains(&c)),
+            "{first}"
+        );
+        assert_eq!(&first[14..15], "4", "version nibble of {first}");
+        assert!("89ab".contains(&first[19..20]), "variant of {first}");
+        assert_ne!(first, second);
     }
 
     #[test]

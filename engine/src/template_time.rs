@@ -2,7 +2,10 @@
 //! and written in a strftime format, for providers that expect a date in a
 //! header or token parameter, such as an expiry date a week ahead.
 //!
-//! `{{ now(FORMAT) }}` writes the time of rendering. FORMAT is a chrono
+//! `{{ now(FORMAT) }}` writes the request time when the variables carry
+//! one ([`with_request_time`]), so that every template of one outgoing
+//! request writes the same instant, and the time of rendering otherwise.
+//! FORMAT is a chrono
 //! strftime string (`%Y-%m-%d`, `%Y-%m-%dT%H:%M:%S`, `%a, %d %b %Y %H:%M:%S
 //! %z`) or `unix` for whole seconds since the Unix epoch. The keyword
 //! arguments `days`, `hours`, `minutes` and `seconds` (integers, negative
@@ -11,7 +14,8 @@
 use chrono::format::{Item, StrftimeItems};
 use chrono::{DateTime, TimeDelta, Utc};
 use minijinja::value::Kwargs;
-use minijinja::{Error, ErrorKind};
+use minijinja::{Error, ErrorKind, State};
+use serde_json::Value;
 
 /// The format name of Unix seconds.
 const UNIX_FORMAT: &str = "unix";
@@ -24,11 +28,42 @@ const OFFSET_UNITS: [(&str, i64); 4] = [
     ("seconds", 1),
 ];
 
+/// The variable that carries the request time. No template can name it,
+/// because it is not an identifier, and no config key or credential field
+/// can take it.
+pub(crate) const REQUEST_TIME_VARIABLE: &str = "@request_time";
+
+/// Returns `vars` with the request time set to `now`, for the templates of
+/// one outgoing request: each `now()` among them then writes `now` moved by
+/// its own offset, so a date header and a signature over that date agree.
+pub(crate) fn with_request_time(vars: &Value, now: DateTime<Utc>) -> Value {
+    let mut vars = vars.clone();
+    if let Value::Object(object) = &mut vars {
+        let text = now.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        object.insert(REQUEST_TIME_VARIABLE.to_owned(), Value::String(text));
+    }
+    vars
+}
+
 /// Implements `now(format, days=, hours=, minutes=, seconds=)` with the
-/// system clock.
-pub(crate) fn now_function(format: &str, offset: Kwargs) -> Result<String, Error> {
+/// request time of the rendering variables, or the system clock when they
+/// carry none.
+pub(crate) fn now_function(state: &State, format: &str, offset: Kwargs) -> Result<String, Error> {
     let offset = offset_from(&offset)?;
-    format_time(Utc::now(), format, offset)
+    let now = match state.lookup(REQUEST_TIME_VARIABLE) {
+        Some(value) => value
+            .as_str()
+            .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+            .map(|time| time.with_timezone(&Utc))
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidOperation,
+                    "now(): the request time is not an RFC 3339 time",
+                )
+            })?,
+        None => Utc::now(),
+    };
+    format_time(now, format, offset)
         .map_err(|message| Error::new(ErrorKind::InvalidOperation, message))
 }
 
@@ -112,6 +147,19 @@ mod tests {
             error.contains("`%Y-%Q` is not a valid strftime format"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn request_time_shared_by_calls() {
+        let mut environment = minijinja::Environment::new();
+        environment.add_function("now", now_function);
+        let now: DateTime<Utc> = "2026-01-30T23:59:59.999Z".parse().unwrap();
+        let vars = with_request_time(&serde_json::json!({}), now);
+        let template = "{{ now('%H:%M:%S') }}|{{ now('unix') }}|{{ now('unix', minutes=1) }}";
+
+        let rendered = environment.render_str(template, &vars).unwrap();
+
+        assert_eq!(rendered, "23:59:59|1769817599|1769817659");
     }
 
     #[test]

@@ -13,7 +13,9 @@ use url::Url;
 
 use crate::cookies::capture_cookies;
 use crate::redact::redact;
-use crate::template::{config_variables, render, variable_paths, with_random_token};
+use crate::template::{
+    config_variables, render, variable_paths, with_random_token, with_request_time,
+};
 use crate::token_response::{parse_token_reply, RawReply};
 use crate::token_steps::render_request_url;
 use crate::transport::TokenTransport;
@@ -38,7 +40,9 @@ impl Engine {
         previous: Option<&OAuth2Token>,
     ) -> Result<TokenGrant, EngineError> {
         let settings = two_step_settings(provider)?;
-        let mut vars = with_random_token(&config_variables(provider, config));
+        // One random value and one time serve every request of the flow.
+        let vars = with_random_token(&config_variables(provider, config));
+        let mut vars = with_request_time(&vars, Utc::now());
         if let Value::Object(object) = &mut vars {
             for (name, value) in fields {
                 object.insert(name.clone(), Value::String(value.expose().to_owned()));

@@ -239,7 +239,11 @@ impl ApiError {
                 "template_error",
                 error.to_string(),
             ),
-            EngineError::MissingCredential(_) => ApiError::invalid_credentials(error.to_string()),
+            // A stored value that cannot be used, such as a signing key that
+            // no longer parses after the provider file changed its algorithm.
+            EngineError::MissingCredential(_) | EngineError::InvalidCredential(_) => {
+                ApiError::invalid_credentials(error.to_string())
+            }
             EngineError::Discovery(_) => ApiError::new(
                 StatusCode::BAD_GATEWAY,
                 "mcp_discovery_failed",
@@ -513,5 +517,20 @@ mod tests {
         );
         assert!(api.message.contains("invalid_client"));
         assert!(api.message.contains("client authentication failed"));
+    }
+
+    #[test]
+    fn unusable_credential_is_bad_request() {
+        let cases = [
+            EngineError::MissingCredential("no client secret".to_owned()),
+            EngineError::InvalidCredential("key is not PEM".to_owned()),
+        ];
+        for error in cases {
+            let api = ApiError::engine(&error);
+
+            assert_eq!(api.status, StatusCode::BAD_REQUEST, "{error}");
+            assert_eq!(api.code, "invalid_credentials", "{error}");
+            assert_eq!(api.message, error.to_string());
+        }
     }
 }

@@ -9,7 +9,9 @@ use axum::http::header::{
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
-use latchkey_catalog::{Auth, ConfigField, FieldFormat, FieldType, JwtAlgorithm, Provider};
+use latchkey_catalog::{
+    Auth, ConfigField, FieldFormat, FieldType, JwtAlgorithm, Provider, SignatureAlgorithm,
+};
 use serde_json::json;
 
 use crate::error::{ApiError, ErrorCode};
@@ -254,10 +256,12 @@ pub enum FormKind<'a> {
         username_title: Option<&'a str>,
         password_title: Option<&'a str>,
     },
-    /// A `signature` provider's key pair.
+    /// A `signature` provider's key pair. The password is a PEM private key
+    /// for `ed25519`, so the form shows a textarea for it.
     Signature {
         username_title: &'a str,
         password_title: &'a str,
+        pem_password: bool,
     },
     /// AWS access keys, with an optional session token.
     AwsSigV4,
@@ -328,6 +332,7 @@ impl<'a> ConnectForm<'a> {
             Auth::Signature(settings) => FormKind::Signature {
                 username_title: settings.username_title.as_deref().unwrap_or("Key id"),
                 password_title: settings.password_title.as_deref().unwrap_or("Secret"),
+                pem_password: settings.algorithm == SignatureAlgorithm::Ed25519,
             },
             Auth::AwsSigv4(_) => FormKind::AwsSigV4,
             Auth::Jwt(settings) => {
@@ -435,12 +440,19 @@ fn render_form(public_url: &str, session_token: &str, form: &ConnectForm) -> Str
         FormKind::Signature {
             username_title,
             password_title,
-        } => (
-            "post",
-            format!("{public_url}/connect/{key}/signature?connect_session_token={token}"),
-            credential_input(key, "username", "text", username_title)
-                + &credential_input(key, "password", "password", password_title),
-        ),
+            pem_password,
+        } => {
+            let password = if *pem_password {
+                credential_textarea(key, "password", password_title)
+            } else {
+                credential_input(key, "password", "password", password_title)
+            };
+            (
+                "post",
+                format!("{public_url}/connect/{key}/signature?connect_session_token={token}"),
+                credential_input(key, "username", "text", username_title) + &password,
+            )
+        }
         FormKind::AwsSigV4 => (
             "post",
             format!("{public_url}/connect/{key}/aws-sigv4?connect_session_token={token}"),
@@ -485,6 +497,17 @@ fn credential_input(unique_key: &str, name: &str, input_type: &str, label: &str)
     format!(
         "<p>\n<label for=\"{id}\">{}</label>\n\
          <input type=\"{input_type}\" id=\"{id}\" name=\"{name}\" required autocomplete=\"off\">\n</p>\n",
+        escape_html(label)
+    )
+}
+
+/// Renders a required secret that spans lines, such as a PEM private key.
+fn credential_textarea(unique_key: &str, name: &str, label: &str) -> String {
+    let id = escape_html(&format!("{unique_key}-{name}"));
+    format!(
+        "<p>\n<label for=\"{id}\">{}</label>\n\
+         <textarea id=\"{id}\" name=\"{name}\" rows=\"8\" spellcheck=\"false\" required \
+         autocomplete=\"off\"></textarea>\n</p>\n",
         escape_html(label)
     )
 }

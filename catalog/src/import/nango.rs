@@ -194,6 +194,8 @@ const RESERVED_NAMES: &[&str] = &[
     "oauth_client_id",
     "oauth_client_secret",
     "random_token",
+    "random_uuid",
+    "request_path",
 ];
 
 /// Returns the credential variables of a Latchkey mode among `api_key`,

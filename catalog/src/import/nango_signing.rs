@@ -3,9 +3,10 @@
 //!
 //! JWTs become the `jwt` mode: auth mode JWT, the `signature` JWT of a
 //! TWO_STEP entry, the `assertion` JWT and OAUTH2_CC's `private_key_jwt`.
-//! Emarsys's WSSE header (auth mode SIGNATURE) and Duo's HMAC-SHA1 request
-//! signature (a BASIC entry with `${hmacSha1Hex(...)}`) become the
-//! `signature` mode.
+//! Emarsys's WSSE header (auth mode SIGNATURE), Duo's HMAC-SHA1 request
+//! signature (a BASIC entry with `${hmacSha1Hex(...)}`) and HTTP Message
+//! Signatures with Ed25519 (a BASIC entry with `${ed25519Sign(...)}`) become
+//! the `signature` mode.
 //! BASIC entries whose authorization header is `${awsSigV4(...)}` become the
 //! `aws_sigv4` mode.
 
@@ -91,6 +92,7 @@ pub(super) fn signing_mode(entry: &Mapping) -> Result<Option<&'static str>, Reas
         }
         "BASIC" if aws_header(entry).is_some() => Some("aws_sigv4"),
         "BASIC" if duo_header(entry).is_some() => Some("signature"),
+        "BASIC" if message_signature_header(entry).is_some() => Some("signature"),
         _ => None,
     };
     Ok(mode)
@@ -123,9 +125,10 @@ pub(super) fn set_by_mode(mode: &str, location: &str, name: &str) -> bool {
                 name.eq_ignore_ascii_case("authorization")
                     || name.eq_ignore_ascii_case("x-amz-date")
             }
-            "signature" => {
-                name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("date")
-            }
+            "signature" => ["authorization", "date"]
+                .iter()
+                .chain(MESSAGE_SIGNATURE_HEADERS)
+                .any(|header| name.eq_ignore_ascii_case(header)),
             _ => false,
         }
 }
@@ -159,6 +162,46 @@ fn duo_header(entry: &Mapping) -> Option<&str> {
         let value = value.as_str()?;
         (name.eq_ignore_ascii_case("authorization") && value.contains("${hmacSha1Hex("))
             .then_some(value)
+    })
+}
+
+/// The headers of an HTTP message signature that the `signature` mode sets
+/// itself. `content-type` is signed too, but it stays a proxy header as
+/// well, because other signing entries send it unsigned.
+const MESSAGE_SIGNATURE_HEADERS: &[&str] = &["content-digest", "signature-input", "signature"];
+
+/// The covered components and parameters of Nango's HTTP message signature
+/// (RFC 9421), after `sig=` in `Signature-Input`.
+const NANGO_SIGNATURE_PARAMS: &str = r#"("@method" "@target-uri" "content-digest" "content-type");alg="ed25519";created=${now:X};expires=${now+1:minutes:X};keyid="${credentials.username}""#;
+
+/// Nango's RFC 9530 `Content-Digest` of the body.
+const NANGO_CONTENT_DIGEST: &str = "sha-256=:${sha256Base64(${bodyCanonicalParams})}:";
+
+/// The same signature parameters in the engine's templates: `now()` is the
+/// signing time, which `timestamp` writes in Unix seconds.
+const SIGNATURE_PARAMS: &str = r#"("@method" "@target-uri" "content-digest" "content-type");alg="ed25519";created={{ timestamp }};expires={{ now('unix', minutes=1) }};keyid="{{ username }}""#;
+
+/// Returns the `proxy.headers.signature` of an entry when it is an
+/// `${ed25519Sign(...)}` call.
+fn message_signature_header(entry: &Mapping) -> Option<&str> {
+    let headers = mapping(entry, "proxy").and_then(|proxy| mapping(proxy, "headers"))?;
+    headers.iter().find_map(|(name, value)| {
+        let name = name.as_str()?;
+        let value = value.as_str()?;
+        (name.eq_ignore_ascii_case("signature") && value.contains("${ed25519Sign("))
+            .then_some(value)
+    })
+}
+
+/// Returns the proxy header `name` of an entry, matched without regard to
+/// case.
+fn proxy_header<'e>(entry: &'e Mapping, name: &str) -> Option<&'e str> {
+    let headers = mapping(entry, "proxy").and_then(|proxy| mapping(proxy, "headers"))?;
+    headers.iter().find_map(|(key, value)| {
+        key.as_str()
+            .is_some_and(|key| key.eq_ignore_ascii_case(name))
+            .then(|| value.as_str())
+            .flatten()
     })
 }
 
@@ -711,10 +754,91 @@ impl Builder<'_> {
 
     /// Converts a SIGNATURE entry or a BASIC entry with Duo's signature.
     pub(super) fn signature(&mut self, auth: &mut Mapping) -> Result<(), Reason> {
-        match duo_header(self.entry) {
-            Some(header) => self.duo(auth, header),
-            None => self.wsse(auth),
+        if let Some(header) = duo_header(self.entry) {
+            return self.duo(auth, header);
         }
+        if let Some(header) = message_signature_header(self.entry) {
+            return self.message_signature(auth, header);
+        }
+        self.wsse(auth)
+    }
+
+    /// Converts an HTTP message signature (RFC 9421) over the method, the
+    /// target URI, the RFC 9530 `Content-Digest` of the body and the
+    /// content type. The end user enters the key id as the username and
+    /// the PEM Ed25519 private key as the password. Only Nango's exact form
+    /// converts, because each header must repeat the signed values.
+    fn message_signature(&mut self, auth: &mut Mapping, header: &str) -> Result<(), Reason> {
+        let base = [
+            r#""@method": ${method}"#.to_owned(),
+            r#""@target-uri": https://${host}${path}"#.to_owned(),
+            format!(r#""content-digest": {NANGO_CONTENT_DIGEST}"#),
+            r#""content-type": application/json"#.to_owned(),
+            format!(r#""@signature-params": {NANGO_SIGNATURE_PARAMS}"#),
+        ]
+        .join("\n");
+        let expected = [
+            (
+                "signature",
+                format!("sig=:${{ed25519Sign({base}, ${{credentials.password}})}}:"),
+            ),
+            ("signature-input", format!("sig={NANGO_SIGNATURE_PARAMS}")),
+            ("content-digest", NANGO_CONTENT_DIGEST.to_owned()),
+            ("content-type", "application/json".to_owned()),
+            (
+                "authorization",
+                r#"Signature keyid="${credentials.username}""#.to_owned(),
+            ),
+        ];
+        for (name, value) in &expected {
+            let found = if *name == "signature" {
+                Some(header)
+            } else {
+                proxy_header(self.entry, name)
+            };
+            if found != Some(value.as_str()) {
+                return Err(Reason::template(
+                    &format!("proxy.headers.{name}"),
+                    &format!(
+                        "template `{}` has no Latchkey equivalent",
+                        found.unwrap_or("(missing)")
+                    ),
+                ));
+            }
+        }
+
+        auth.insert("algorithm".into(), "ed25519".into());
+        // NOTE: Nango signs `https://${host}${path}`, which leaves out the
+        // query, while RFC 9421 section 2.2.2 defines `@target-uri` as the
+        // whole target URI. `target_uri` follows the RFC, so the two differ
+        // for a request with a query.
+        let string_to_sign = [
+            "\"@method\": {{ method }}".to_owned(),
+            "\"@target-uri\": {{ target_uri }}".to_owned(),
+            "\"content-digest\": sha-256=:{{ body_sha256_base64 }}:".to_owned(),
+            "\"content-type\": application/json".to_owned(),
+            format!("\"@signature-params\": {SIGNATURE_PARAMS}"),
+        ]
+        .join("\n");
+        auth.insert("string_to_sign".into(), string_to_sign.into());
+        auth.insert("encoding".into(), "base64".into());
+        let mut headers = Mapping::new();
+        headers.insert(
+            "authorization".into(),
+            r#"Signature keyid="{{ username }}""#.into(),
+        );
+        headers.insert("content-type".into(), "application/json".into());
+        headers.insert(
+            "content-digest".into(),
+            "sha-256=:{{ body_sha256_base64 }}:".into(),
+        );
+        headers.insert(
+            "signature-input".into(),
+            format!("sig={SIGNATURE_PARAMS}").into(),
+        );
+        headers.insert("signature".into(), "sig=:{{ signature }}:".into());
+        auth.insert("headers".into(), Value::Mapping(headers));
+        Ok(())
     }
 
     /// Converts Duo's Admin API signature: the hex HMAC-SHA1, keyed with the
@@ -862,6 +986,28 @@ mod tests {
     use crate::import::import_nango;
 
     const FIXTURE: &str = r#"
+message-signature:
+    display_name: Message Signature
+    auth_mode: BASIC
+    proxy:
+        base_url: https://ms.example/api
+        headers:
+            authorization: 'Signature keyid="${credentials.username}"'
+            content-type: application/json
+            content-digest: 'sha-256=:${sha256Base64(${bodyCanonicalParams})}:'
+            signature-input: 'sig=("@method" "@target-uri" "content-digest" "content-type");alg="ed25519";created=${now:X};expires=${now+1:minutes:X};keyid="${credentials.username}"'
+            signature: "sig=:${ed25519Sign(\"@method\": ${method}\n\"@target-uri\": https://${host}${path}\n\"content-digest\": sha-256=:${sha256Base64(${bodyCanonicalParams})}:\n\"content-type\": application/json\n\"@signature-params\": (\"@method\" \"@target-uri\" \"content-digest\" \"content-type\");alg=\"ed25519\";created=${now:X};expires=${now+1:minutes:X};keyid=\"${credentials.username}\", ${credentials.password})}:"
+message-signature-two-minutes:
+    display_name: Message Signature Two Minutes
+    auth_mode: BASIC
+    proxy:
+        base_url: https://ms.example/api
+        headers:
+            authorization: 'Signature keyid="${credentials.username}"'
+            content-type: application/json
+            content-digest: 'sha-256=:${sha256Base64(${bodyCanonicalParams})}:'
+            signature-input: 'sig=("@method" "@target-uri" "content-digest" "content-type");alg="ed25519";created=${now:X};expires=${now+2:minutes:X};keyid="${credentials.username}"'
+            signature: "sig=:${ed25519Sign(\"@method\": ${method}\n\"@target-uri\": https://${host}${path}\n\"content-digest\": sha-256=:${sha256Base64(${bodyCanonicalParams})}:\n\"content-type\": application/json\n\"@signature-params\": (\"@method\" \"@target-uri\" \"content-digest\" \"content-type\");alg=\"ed25519\";created=${now:X};expires=${now+2:minutes:X};keyid=\"${credentials.username}\", ${credentials.password})}:"
 hs-hex:
     display_name: HS Hex
     auth_mode: JWT
@@ -1264,6 +1410,21 @@ service: svc
 region: "{{ region }}"
 "#,
             ),
+            (
+                "message-signature",
+                r#"
+mode: signature
+algorithm: ed25519
+string_to_sign: "\"@method\": {{ method }}\n\"@target-uri\": {{ target_uri }}\n\"content-digest\": sha-256=:{{ body_sha256_base64 }}:\n\"content-type\": application/json\n\"@signature-params\": (\"@method\" \"@target-uri\" \"content-digest\" \"content-type\");alg=\"ed25519\";created={{ timestamp }};expires={{ now('unix', minutes=1) }};keyid=\"{{ username }}\""
+encoding: base64
+headers:
+  authorization: 'Signature keyid="{{ username }}"'
+  content-type: application/json
+  content-digest: "sha-256=:{{ body_sha256_base64 }}:"
+  signature-input: "sig=(\"@method\" \"@target-uri\" \"content-digest\" \"content-type\");alg=\"ed25519\";created={{ timestamp }};expires={{ now('unix', minutes=1) }};keyid=\"{{ username }}\""
+  signature: "sig=:{{ signature }}:"
+"#,
+            ),
         ];
         for (name, expected) in cases {
             let document = documents
@@ -1276,6 +1437,12 @@ region: "{{ region }}"
         assert_eq!(aws_proxy.get("headers"), None);
         assert_eq!(documents["wsse"]["proxy"].get("headers"), None);
         assert_eq!(documents["duo"]["proxy"].get("headers"), None);
+        // The content type is signed, and it stays a static header as well.
+        let message_proxy = &documents["message-signature"]["proxy"];
+        assert_eq!(
+            message_proxy["headers"],
+            yaml("content-type: application/json")
+        );
     }
 
     #[test]
@@ -1293,6 +1460,10 @@ region: "{{ region }}"
             ),
             ("eddsa", "`token.header.alg` is `EdDSA`"),
             ("duo-other-text", "hmacSha1Hex(${method}"),
+            (
+                "message-signature-two-minutes",
+                "proxy.headers.signature: template `sig=:${ed25519Sign(",
+            ),
         ];
         for (name, expected) in cases {
             let reason = reasons

@@ -229,7 +229,7 @@ impl Builder<'_> {
     }
 
     /// Translates a template of the token request or the proxy, where the
-    /// entered fields, `access_token`, `random_token` and, in a refresh,
+    /// entered fields, `access_token`, `random_uuid` and, in a refresh,
     /// `refresh_token` are variables.
     pub(super) fn field_template(
         &mut self,

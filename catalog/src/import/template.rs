@@ -14,7 +14,8 @@ pub(super) enum Variable {
     /// `username` or `password`.
     Credential(&'static str),
     /// A variable that the engine fills itself: `oauth_client_id`,
-    /// `oauth_client_secret`, `random_token`, or `refresh_token` in a `two_step` refresh request.
+    /// `oauth_client_secret`, `random_uuid`, `request_path` in a proxied
+    /// request, or `refresh_token` in a `two_step` refresh request.
     Builtin(&'static str),
     /// A value that the end user enters in a `two_step` or `session` mode,
     /// from Nango's `${credentials.KEY}`.
@@ -147,46 +148,60 @@ fn escape_literal(literal: &str) -> Result<String, String> {
 #[path = "template_time.rs"]
 mod time;
 
+/// Nango's string functions of one argument and the engine filters that
+/// compute the same: `${base64(A:B)}` and `${sha256Hex(TEXT)}`, the
+/// lowercase hex SHA-256 of the text's UTF-8 bytes.
+const FUNCTION_FILTERS: [(&str, &str); 2] = [("base64", "base64"), ("sha256Hex", "sha256_hex")];
+
 /// Translates the inside of one `${...}` into a minijinja expression.
 fn translate_expression(expression: &str, scope: Scope) -> Result<(String, Vec<Variable>), String> {
     if let Some(spec) = expression.strip_prefix("now") {
         return time::translate_now(spec).map(|call| (call, Vec::new()));
     }
-    if let Some(inner) = expression
-        .strip_prefix("base64(")
-        .and_then(|rest| rest.strip_suffix(')'))
-    {
-        return translate_base64(inner, scope);
+    for (function, filter) in FUNCTION_FILTERS {
+        let inner = expression
+            .strip_prefix(function)
+            .and_then(|rest| rest.strip_prefix('('))
+            .and_then(|rest| rest.strip_suffix(')'));
+        if let Some(inner) = inner {
+            return translate_call(function, filter, inner, scope);
+        }
     }
     let variable = variable(expression, scope)?;
     Ok((variable_name(&variable).to_owned(), vec![variable]))
 }
 
-/// `${base64(A:B)}`: the parts are joined with `~` and encoded with the
-/// `base64` filter.
-fn translate_base64(inner: &str, scope: Scope) -> Result<(String, Vec<Variable>), String> {
+/// Translates `${function(ARGUMENT)}`: the literal parts and the
+/// expressions of the argument, which may be calls themselves, are joined
+/// with `~` and passed through `filter`.
+fn translate_call(
+    function: &str,
+    filter: &str,
+    inner: &str,
+    scope: Scope,
+) -> Result<(String, Vec<Variable>), String> {
     let mut operands = Vec::new();
     let mut used = Vec::new();
     for part in split(inner)? {
         match part {
-            Part::Literal(literal) => operands.push(quote(literal)?),
+            Part::Literal(literal) => operands.push(quote(function, literal)?),
             Part::Expression(expression) => {
-                let variable = variable(expression, scope)?;
-                operands.push(variable_name(&variable).to_owned());
-                used.push(variable);
+                let (rendered, variables) = translate_expression(expression, scope)?;
+                operands.push(rendered);
+                used.extend(variables);
             }
         }
     }
     if operands.is_empty() {
-        return Err("empty `${base64()}`".to_owned());
+        return Err(format!("empty `${{{function}()}}`"));
     }
-    Ok((format!("({}) | base64", operands.join(" ~ ")), used))
+    Ok((format!("({}) | {filter}", operands.join(" ~ ")), used))
 }
 
-fn quote(literal: &str) -> Result<String, String> {
+fn quote(function: &str, literal: &str) -> Result<String, String> {
     if literal.contains(['\'', '\\']) {
         return Err(format!(
-            "literal `{literal}` inside `${{base64(...)}}` has a quote"
+            "literal `{literal}` inside `${{{function}(...)}}` has a quote"
         ));
     }
     Ok(format!("'{literal}'"))
@@ -221,7 +236,12 @@ fn variable(expression: &str, scope: Scope) -> Result<Variable, String> {
         "credentials.password" => return Ok(Variable::Credential("password")),
         "clientId" => return Ok(Variable::Builtin("oauth_client_id")),
         "clientSecret" => return Ok(Variable::Builtin("oauth_client_secret")),
-        "random" => return Ok(Variable::Builtin("random_token")),
+        // NOTE: Nango's exact form of `${random}` is unverified. A random
+        // UUID suits Avanan's `x-av-req-id` and any field of random text.
+        "random" => return Ok(Variable::Builtin("random_uuid")),
+        // Nango's `endpoint` is the path that the caller of its proxy
+        // requested, without the base URL's path.
+        "endpoint" => return Ok(Variable::Builtin("request_path")),
         _ => {}
     }
     let Some(key) = expression.strip_prefix("connectionConfig.") else {
@@ -275,7 +295,12 @@ mod tests {
                 "Basic {{ (username ~ '/token:' ~ password) | base64 }}",
             ),
             ("${clientId}", "{{ oauth_client_id }}"),
-            ("${random}", "{{ random_token }}"),
+            ("${random}", "{{ random_uuid }}"),
+            ("${endpoint}", "{{ request_path }}"),
+            (
+                "${sha256Hex(${base64(${random}${now:YYYY-MM-DDTHH:mm:ss}x)})}",
+                "{{ ((random_uuid ~ now('%Y-%m-%dT%H:%M:%S') ~ 'x') | base64) | sha256_hex }}",
+            ),
             (
                 "${connectionConfig.accounts-server}/oauth/v2/token",
                 "{{ accounts_server }}/oauth/v2/token",
@@ -333,6 +358,9 @@ mod tests {
             "${connectionConfig.installation.uuid}",
             "{{$guid}}",
             "${apiKey",
+            "${sha256Hex()}",
+            "${sha256Hex(${hmacSha1Hex(${apiKey}, k)})}",
+            "${base64(it's)}",
         ] {
             assert!(translate(nango).is_err(), "{nango}");
         }

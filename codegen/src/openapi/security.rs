@@ -6,6 +6,8 @@
 //! its credential lands in, with the mode's details under `x-latchkey-*`
 //! extensions.
 
+use std::collections::BTreeMap;
+
 use latchkey_catalog::{
     Auth, Inject, InjectLocation, McpOAuth2, Provider, Signature, SignatureLocation,
 };
@@ -670,10 +672,13 @@ fn signature_scheme(location: SignatureLocation, description: &str) -> Value {
 }
 
 /// Describes a `signature` mode by the first header, or else the first
-/// query parameter, that carries the signature. A definition that sends it
-/// nowhere is an error.
+/// query parameter, that carries the signature, falling back to the first
+/// header or parameter when no template reads `signature` (the catalog
+/// checks reject such a file). A definition with neither is an error.
 fn request_signature_scheme(provider: &Provider, settings: &Signature) -> Result<Value, Error> {
-    let (place, name) = match (settings.headers.keys().next(), settings.query.keys().next()) {
+    let header = signature_carrier(&settings.headers).or(settings.headers.keys().next());
+    let parameter = signature_carrier(&settings.query).or(settings.query.keys().next());
+    let (place, name) = match (header, parameter) {
         (Some(header), _) => ("header", header),
         (None, Some(parameter)) => ("query", parameter),
         (None, None) => {
@@ -705,6 +710,25 @@ fn request_signature_scheme(provider: &Provider, settings: &Signature) -> Result
             "stringToSign": settings.string_to_sign,
         },
     }))
+}
+
+/// Returns the first name whose template reads `signature`.
+fn signature_carrier(templates: &BTreeMap<String, String>) -> Option<&String> {
+    templates
+        .iter()
+        .find(|(_, template)| reads_signature(template))
+        .map(|(name, _)| name)
+}
+
+/// Checks whether a template reads the `signature` variable inside one of
+/// its `{{ ... }}` expressions.
+fn reads_signature(template: &str) -> bool {
+    template.split("{{").skip(1).any(|rest| {
+        let expression = rest.split("}}").next().unwrap_or_default();
+        expression
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .any(|word| word == "signature")
+    })
 }
 
 fn mcp_security(
@@ -832,5 +856,58 @@ proxy:
             description.contains("that one further request trades for the token in use"),
             "{description}"
         );
+    }
+
+    const ED25519_SIGNATURE: &str = r#"name: p
+display_name: P
+auth:
+  mode: signature
+  algorithm: ed25519
+  string_to_sign: "{{ method }} {{ target_uri }}"
+  encoding: base64
+  headers:
+    authorization: 'Signature keyid="{{ username }}"'
+    signature: "sig=:{{ signature }}:"
+proxy:
+  base_url: https://p.example
+"#;
+
+    #[test]
+    fn signature_scheme_names_carrier() {
+        let provider =
+            latchkey_catalog::parse_provider("p.yaml", ED25519_SIGNATURE).expect("valid file");
+
+        let scheme = request_signature_scheme(
+            &provider,
+            match &provider.auth {
+                Auth::Signature(settings) => settings,
+                _ => unreachable!("the fixture is a signature file"),
+            },
+        )
+        .expect("no codegen error");
+
+        assert_eq!(scheme["in"], "header");
+        assert_eq!(scheme["name"], "signature");
+        assert_eq!(scheme["x-latchkey-signature"]["algorithm"], "ed25519");
+        let description = scheme["description"].as_str().unwrap();
+        assert!(
+            description.starts_with("A signature (`ed25519`)"),
+            "{description}"
+        );
+    }
+
+    #[test]
+    fn reads_signature_table() {
+        let cases = [
+            ("{{ signature }}", true),
+            ("sig=:{{signature}}:", true),
+            ("Basic {{ (username ~ ':' ~ signature) | base64 }}", true),
+            ("Signature keyid=\"{{ username }}\"", false),
+            ("{{ signature_version }}", false),
+            ("signature", false),
+        ];
+        for (template, expected) in cases {
+            assert_eq!(reads_signature(template), expected, "{template}");
+        }
     }
 }

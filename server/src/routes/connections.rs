@@ -511,7 +511,7 @@ async fn import_credentials(
         (Auth::Session(_), input) => Err(mismatch(&input, "BILL")),
         (Auth::None(_), input) => Err(mismatch(&input, "NONE")),
         (
-            Auth::Signature(_),
+            Auth::Signature(settings),
             ImportCredentials::Signature {
                 username,
                 password,
@@ -520,7 +520,7 @@ async fn import_credentials(
         ) => {
             reject_unknown("SIGNATURE", &["username", "password"], &unknown)?;
             let input = SignatureInput { username, password };
-            signature_credentials("credentials.", input, |field| {
+            signature_credentials("credentials.", settings.algorithm, input, |field| {
                 missing_field(provider, field)
             })
         }

@@ -432,7 +432,14 @@ fn signing_entry_credentials(
                 username: take("username"),
                 password: take("password"),
             };
-            signature_credentials("", input, missing)
+            let Auth::Signature(settings) = &provider.auth else {
+                return Err(ApiError::invalid_credentials(format!(
+                    "provider `{}` uses auth mode `{}`, which takes no signature credentials",
+                    provider.name,
+                    provider.auth.mode_name()
+                )));
+            };
+            signature_credentials("", settings.algorithm, input, missing)
         }
         _ => {
             let input = AwsSigV4Input {

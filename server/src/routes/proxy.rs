@@ -66,6 +66,7 @@ pub async fn forward(
         &connection.connection_config,
         client.as_ref().map(|(id, _)| id.as_str()),
         client.as_ref().map(|(_, secret)| secret),
+        Some(path),
     )
     .map_err(|error| ApiError::engine(&error))?;
 

@@ -2,7 +2,8 @@
 //! `aws_sigv4`) that an import or the end user's form sends, and builds the
 //! stored credentials from them.
 
-use latchkey_engine::{Credentials, Secret};
+use latchkey_catalog::SignatureAlgorithm;
+use latchkey_engine::{check_ed25519_private_key, Credentials, Secret, ED25519_KEY_HELP};
 
 use crate::error::ApiError;
 use crate::validate::{check_credential_size, check_header_credential};
@@ -23,20 +24,34 @@ pub(super) struct AwsSigV4Input {
     pub session_token: Option<String>,
 }
 
-/// Builds `SIGNATURE` credentials. `prefix` goes in front of field names in
-/// errors (`credentials.` for an import), and `missing` builds the error for
-/// an absent field from its prefixed name.
+/// Builds `SIGNATURE` credentials for a provider that signs with
+/// `algorithm`. `prefix` goes in front of field names in errors
+/// (`credentials.` for an import), and `missing` builds the error for an
+/// absent field from its prefixed name.
 pub(super) fn signature_credentials(
     prefix: &str,
+    algorithm: SignatureAlgorithm,
     input: SignatureInput,
     missing: impl Fn(&str) -> ApiError,
 ) -> Result<Credentials, ApiError> {
     let username = required(prefix, "username", input.username, &missing)?;
     let password = required(prefix, "password", input.password, &missing)?;
     // The username may be placed in a header; the password only feeds the
-    // signature, but a header-safe secret keeps templates simple.
+    // signature, but a header-safe secret keeps templates simple. An
+    // Ed25519 password is a PEM private key, whose lines are checked by
+    // parsing it instead, so that a connection never stores a key that
+    // cannot sign.
     check_header_credential(&format!("{prefix}username"), &username)?;
-    check_header_credential(&format!("{prefix}password"), &password)?;
+    let password_field = format!("{prefix}password");
+    if algorithm == SignatureAlgorithm::Ed25519 {
+        check_ed25519_private_key(&password).map_err(|problem| {
+            ApiError::invalid_credentials(format!(
+                "`{password_field}` {problem}: {ED25519_KEY_HELP}"
+            ))
+        })?;
+    } else {
+        check_header_credential(&password_field, &password)?;
+    }
     Ok(Credentials::Signature {
         username,
         password: Secret::new(password),
