@@ -511,3 +511,82 @@ async fn connect_entry_takes_role_arn() {
         "{connection}"
     );
 }
+
+#[tokio::test]
+async fn failed_renewal_recorded() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let key = integration(&api, "sts-renew-test", integration_config()).await;
+    let (reply, id) = connect(&api, &key, ROLE_ARN).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let mut without_secret = integration_config();
+    without_secret
+        .as_object_mut()
+        .unwrap()
+        .remove("awsSecretAccessKey");
+    let patched = api
+        .patch(
+            &format!("/integrations/{key}"),
+            &json!({"integration_config": without_secret}),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
+
+    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    let failed = send(api.proxy(Method::GET, "/items", &key, &id)).await;
+
+    assert_error(
+        &failed,
+        StatusCode::FAILED_DEPENDENCY,
+        "refresh_failed",
+        "renewal",
+    );
+    assert!(
+        failed.error_message().contains("awsSecretAccessKey"),
+        "{}",
+        failed.text
+    );
+    let stored = api.connection_reply(&key, &id, None).await;
+    assert_error(
+        &stored,
+        StatusCode::FAILED_DEPENDENCY,
+        "refresh_failed",
+        "recorded",
+    );
+
+    let restored = api
+        .patch(
+            &format!("/integrations/{key}"),
+            &json!({"integration_config": integration_config()}),
+        )
+        .await;
+    assert_eq!(restored.status, StatusCode::OK, "{}", restored.text);
+    let connection = api.connection(&key, &id, Some(true)).await;
+    assert_eq!(connection["errors"], json!([]), "{connection}");
+    let reply = send(api.proxy(Method::GET, "/items", &key, &id)).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "after force_refresh: {}",
+        reply.text
+    );
+}
+
+#[tokio::test]
+async fn force_refresh_renews_keys() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let key = integration(&api, "sts-assume-test", integration_config()).await;
+    let (reply, id) = connect(&api, &key, ROLE_ARN).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    let before = api.connection(&key, &id, None).await;
+
+    let after = api.connection(&key, &id, Some(true)).await;
+
+    let old_key = &before["credentials"]["access_key_id"];
+    let new_key = &after["credentials"]["access_key_id"];
+    assert_ne!(old_key, new_key, "{after}");
+    let reply = send(api.proxy(Method::GET, "/items", &key, &id)).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(&reply.json()["access_key_id"], new_key);
+}
