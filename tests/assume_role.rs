@@ -590,3 +590,30 @@ async fn force_refresh_renews_keys() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(&reply.json()["access_key_id"], new_key);
 }
+
+#[tokio::test]
+async fn connect_page_asks_for_role() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let key = integration(&api, "sts-assume-test", integration_config()).await;
+    let token = api
+        .connect_session(&format!("user-{}", random_hex(4)), Some(&[key.as_str()]))
+        .await;
+    let url = env
+        .latchkey
+        .server
+        .url(&format!("/connect?session_token={token}"));
+
+    let page = reqwest::get(url).await.expect("GET /connect");
+
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(html.contains(&format!("/connect/{key}/aws-sigv4?")), "{html}");
+    assert!(html.contains("name=\"role_arn\""), "{html}");
+    assert!(html.contains("IAM role ARN"), "{html}");
+    assert!(!html.contains("name=\"access_key_id\""), "{html}");
+    assert!(!html.contains("name=\"secret_access_key\""), "{html}");
+    assert!(!html.contains(SECRET_ACCESS_KEY), "{html}");
+    assert!(html.contains("name=\"params[region]\""), "{html}");
+    assert!(!html.contains("name=\"params[service]\""), "{html}");
+}
