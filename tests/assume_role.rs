@@ -339,6 +339,27 @@ async fn missing_integration_values_rejected() {
         assert!(message.contains(named), "{case}: {message}");
         assert_not_stored(&api, &key, &id, &case).await;
     }
+
+    let mut config = integration_config();
+    config.as_object_mut().unwrap().remove("defaultRegion");
+    let key = integration(&api, "sts-assume-test", config).await;
+    let id = format!("conn-{}", random_hex(6));
+    let body = json!({
+        "provider_config_key": key,
+        "connection_id": id,
+        "connection_config": {"region": null},
+        "credentials": {"type": "AWS_SIGV4", "role_arn": ROLE_ARN},
+    });
+
+    let reply = api.post("/connections", &body).await;
+
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "invalid_connection_config",
+        "null region",
+    );
+    assert_not_stored(&api, &key, &id, "null region").await;
 }
 
 #[tokio::test]
@@ -608,7 +629,10 @@ async fn connect_page_asks_for_role() {
 
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
-    assert!(html.contains(&format!("/connect/{key}/aws-sigv4?")), "{html}");
+    assert!(
+        html.contains(&format!("/connect/{key}/aws-sigv4?")),
+        "{html}"
+    );
     assert!(html.contains("name=\"role_arn\""), "{html}");
     assert!(html.contains("IAM role ARN"), "{html}");
     assert!(!html.contains("name=\"access_key_id\""), "{html}");

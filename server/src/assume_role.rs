@@ -137,13 +137,19 @@ pub async fn first_keys(
     connection_id: &str,
 ) -> Result<Credentials, ApiError> {
     let key = &integration.unique_key;
-    if !config.contains_key("region") {
+    let has_text = |name: &str| {
+        config
+            .get(name)
+            .and_then(Value::as_str)
+            .is_some_and(|text| !text.is_empty())
+    };
+    if !has_text("region") {
         return Err(ApiError::invalid_connection_config(format!(
             "connection config field `region` is missing and integration `{key}` sets no \
              `integration_config.{DEFAULT_REGION_KEY}`: pass the AWS region, such as us-east-1"
         )));
     }
-    if !config.contains_key("service") {
+    if !has_text("service") {
         return Err(missing_integration_config(key, "service"));
     }
     let (access_key_id, secret_access_key) = integration_keys_of(integration)
