@@ -200,6 +200,8 @@ async fn assumed_keys_sign_proxy() {
         connection["connection_config"]["service"], SERVICE,
         "{connection}"
     );
+    assert_eq!(credentials["region"], REGION, "{connection}");
+    assert_eq!(credentials["service"], SERVICE, "{connection}");
 
     let calls = env.sts.calls().await;
     let call = calls

@@ -234,6 +234,20 @@ fn first_call_error(error: &EngineError, integration: &str, role_arn: &str) -> A
     }
 }
 
+/// Adds `region` and `service` from the connection config to the wire form
+/// of assumed keys, as Nango's `AWS_SIGV4` credential carries them.
+pub fn add_scope_to_credentials(credentials: &mut Value, config: &ConnectionConfig) {
+    let assumed = credentials["type"] == "AWS_SIGV4" && credentials.get("role_arn").is_some();
+    if !assumed {
+        return;
+    }
+    for key in ["region", "service"] {
+        if let Some(value) = config.get(key) {
+            credentials[key] = value.clone();
+        }
+    }
+}
+
 /// Returns whether `credentials` are temporary keys from `AssumeRole`.
 pub fn is_assumed(credentials: &Credentials) -> bool {
     matches!(

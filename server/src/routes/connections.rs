@@ -902,6 +902,8 @@ fn errors_json(connection: &ConnectionRecord) -> Value {
 
 /// Renders the full connection object, credentials included (no `data` wrapper).
 pub fn connection_json(connection: &ConnectionRecord) -> Value {
+    let mut credentials = credentials_json(&connection.credentials);
+    crate::assume_role::add_scope_to_credentials(&mut credentials, &connection.connection_config);
     json!({
         "id": connection.id,
         "connection_id": connection.connection_id,
@@ -913,7 +915,7 @@ pub fn connection_json(connection: &ConnectionRecord) -> Value {
         "connection_config": connection.connection_config,
         "errors": errors_json(connection),
         "end_user": connection.end_user,
-        "credentials": credentials_json(&connection.credentials),
+        "credentials": credentials,
     })
 }
 
