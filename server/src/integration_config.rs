@@ -2,6 +2,8 @@
 //! `integration_default` (connection-config fields, and the entered fields
 //! of `two_step` and `session`), set once per integration and taken by
 //! every connection that gives none of its own.
+//! An `aws_sigv4` provider with `assume_role` takes its STS settings here
+//! too (see `assume_role.rs`).
 
 use std::collections::BTreeMap;
 
