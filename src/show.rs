@@ -519,6 +519,9 @@ fn placeholder_credentials(provider: &Provider) -> Credentials {
             access_key_id: "<access_key_id>".to_owned(),
             secret_access_key: Secret::new("<secret_access_key>"),
             session_token: None,
+            role_arn: None,
+            expires_at: None,
+            obtained_at: None,
         },
         Auth::Jwt(_) => Credentials::Jwt(latchkey_engine::JwtCredentials {
             fields: Default::default(),

@@ -9,8 +9,9 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 const ENTRIES: usize = 1013;
-const CONVERTED: usize = 1004;
-const SUPPORTED_MODES: [&str; 15] = [
+const CONVERTED: usize = 1005;
+const SUPPORTED_MODES: [&str; 16] = [
+    "AWS_SIGV4",
     "JWT",
     "SIGNATURE",
     "OAUTH2",
@@ -32,7 +33,6 @@ const SUPPORTED_MODES: [&str; 15] = [
 const NOT_CONVERTED_BY_REASON: &[(&str, usize)] = &[
     ("Nango field `installation` has no Latchkey equivalent", 1),
     ("SAML 2.0 bearer assertion", 1),
-    ("auth mode AWS_SIGV4 is not supported", 1),
     ("auth mode INSTALL_PLUGIN is not supported", 1),
     ("callback parameter that carries no authorization code", 1),
     ("template variable filled by a post-connection script", 2),
@@ -186,7 +186,7 @@ fn unsupported_modes_are_listed() {
         let message = reasons.get(name.as_str()).copied().unwrap_or_default();
         assert!(message.starts_with(&expected), "{name}: {message}");
     }
-    assert_eq!(unsupported, 2);
+    assert_eq!(unsupported, 1);
 }
 
 #[test]
@@ -314,6 +314,15 @@ fn signing_entries_keep_their_facts() {
         ),
         ("cisco-duo-admin", vec!["  timestamp_format: rfc2822\n"]),
         ("aws-multi-service", vec!["  service: '{{ service }}'\n"]),
+        (
+            "aws-sigv4",
+            vec![
+                "  assume_role: {}\n",
+                "    pattern: '[a-z]{2}(-[a-z]+)+-[0-9]+'\n",
+                "    pattern: '[a-z0-9-]+'\n    automated: true\n    integration_default: true\n",
+                "# Nango's `stsMode: custom`",
+            ],
+        ),
         ("emarsys", vec!["  encoding: base64_hex\n"]),
     ];
     for (name, lines) in cases {

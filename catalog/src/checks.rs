@@ -79,6 +79,7 @@ pub(crate) fn check(provider: &Provider, expected_name: Option<&str>) -> Vec<Pro
     check_auth_details(provider, &mut problems);
     check_redirect_hosts(provider, &mut problems);
     check_post_connection_keys(provider, &mut problems);
+    crate::assume_role::check(provider, &mut problems);
     crate::json_body::check_json_body_paths(provider, &mut problems);
     crate::password_grant::check_password_grant(provider, &mut problems);
     let mut unique: Vec<Problem> = Vec::with_capacity(problems.len());
@@ -673,6 +674,13 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
         Auth::AwsSigv4(aws) => {
             push_one(&mut fields, "/auth/service", &aws.service);
             push_one(&mut fields, "/auth/region", &aws.region);
+            if let Some(assume_role) = &aws.assume_role {
+                push_one(
+                    &mut fields,
+                    "/auth/assume_role/sts_url",
+                    assume_role.sts_url_template(),
+                );
+            }
         }
         Auth::Jwt(jwt) => push_jwt_fields(&mut fields, jwt),
         Auth::App(app) => {
@@ -1427,11 +1435,15 @@ fn check_urls(
                 }
             }
         }
-        Auth::ApiKey(_)
-        | Auth::Basic(_)
-        | Auth::None(_)
-        | Auth::Signature(_)
-        | Auth::AwsSigv4(_) => {}
+        Auth::AwsSigv4(aws) => {
+            if let Some(assume_role) = &aws.assume_role {
+                urls.push((
+                    "/auth/assume_role/sts_url".to_owned(),
+                    assume_role.sts_url_template(),
+                ));
+            }
+        }
+        Auth::ApiKey(_) | Auth::Basic(_) | Auth::None(_) | Auth::Signature(_) => {}
         Auth::Jwt(jwt) => {
             if let Some(token_url) = &jwt.token_url {
                 urls.push(("/auth/token_url".to_owned(), token_url));

@@ -12,6 +12,7 @@
 
 mod alias;
 mod app;
+mod assume_role;
 mod catalog;
 mod checks;
 // `build.rs` converts the built-in files with this module, and the crate
@@ -39,6 +40,10 @@ mod two_step;
 mod url_forms;
 
 pub use app::{App, AppToken, INSTALLATION_ID_KEY};
+pub use assume_role::{
+    AssumeRole, ACCESS_KEY_ID_KEY, DEFAULT_REGION_KEY, DEFAULT_STS_URL, SECRET_ACCESS_KEY_KEY,
+    STS_MODE_KEY,
+};
 pub use catalog::{validate_paths, Catalog, CatalogError, ValidationReport};
 pub use diagnostic::{Code, Diagnostic, Severity};
 pub use import::{import_nango, ConvertedEntry, ImportError, ImportReport, Reason, SkippedEntry};

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// AWS Signature Version 4 settings. The end user enters an access key id,
-/// a secret access key and optionally a session token.
+/// a secret access key and optionally a session token, or, with
+/// `assume_role`, a role ARN whose temporary keys STS returns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AwsSigV4 {
@@ -21,6 +22,10 @@ pub struct AwsSigV4 {
     /// again, as every service but S3 expects. S3 providers set `false`.
     #[serde(default = "default_true", skip_serializing_if = "is_true")]
     pub double_encode_path: bool,
+    /// Temporary keys from STS `AssumeRole` for a role ARN the connection
+    /// enters, in place of keys the end user enters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assume_role: Option<crate::assume_role::AssumeRole>,
 }
 
 /// Settings of an HMAC (or plain digest) signature over request parts.

@@ -251,6 +251,39 @@ fn path_parameter_explains_encoding() {
 }
 
 #[test]
+fn assume_role_scheme_names_sts() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/features/aws-assume-role.yaml"
+    );
+    let source = std::fs::read_to_string(path).unwrap();
+    let provider = latchkey_catalog::parse_provider("aws-assume-role.yaml", &source).unwrap();
+
+    let text = provider_document(&provider, CATALOG_VERSION).unwrap();
+
+    let document: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let schemes = document["components"]["securitySchemes"]
+        .as_object()
+        .unwrap();
+    let descriptions: Vec<&str> = schemes
+        .values()
+        .filter_map(|scheme| scheme["description"].as_str())
+        .collect();
+    assert!(
+        descriptions
+            .iter()
+            .any(|text| text.contains("AWS STS AssumeRole for the IAM role ARN")),
+        "{descriptions:?}"
+    );
+    assert!(
+        !descriptions
+            .iter()
+            .any(|text| text.contains("access key that the end user enters")),
+        "{descriptions:?}"
+    );
+}
+
+#[test]
 fn server_variables_describe_defaults() {
     let document: serde_json::Value = serde_json::from_str(&document_text("zendesk")).unwrap();
     let upstream = &document["servers"][0];

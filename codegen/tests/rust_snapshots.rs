@@ -118,6 +118,11 @@ fn feature_url_placeholders() {
 }
 
 #[test]
+fn feature_aws_assume_role() {
+    assert_module("features", "aws-assume-role");
+}
+
+#[test]
 fn feature_field_types() {
     assert_module("features", "2-field-types");
 }

@@ -59,6 +59,16 @@ pub enum Credentials {
         secret_access_key: Secret,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         session_token: Option<Secret>,
+        /// The role whose temporary keys these are, for a provider with
+        /// `assume_role`; `None` for keys the end user entered.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        role_arn: Option<String>,
+        /// `Expiration` of temporary keys from STS.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        expires_at: Option<DateTime<Utc>>,
+        /// When Latchkey obtained the temporary keys.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        obtained_at: Option<DateTime<Utc>>,
     },
     #[serde(rename = "JWT")]
     Jwt(crate::JwtCredentials),
@@ -445,6 +455,9 @@ mod tests {
                 access_key_id: "AKIDEXAMPLE".to_owned(),
                 secret_access_key: Secret::new("aws-secret"),
                 session_token: Some(Secret::new("aws-session")),
+                role_arn: None,
+                expires_at: None,
+                obtained_at: None,
             },
             Credentials::OAuth1(OAuth1Credentials {
                 oauth_token: Secret::new("ot"),

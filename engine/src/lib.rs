@@ -4,6 +4,7 @@
 //! [`latchkey_catalog::Provider`] passed in.
 
 mod app;
+mod assume_role;
 mod aws_sigv4;
 mod client_identity;
 mod cookies;
@@ -37,6 +38,7 @@ mod url_template;
 mod test_support;
 
 pub use app::{app_signing_key, sign_app_jwt, AppInstallation, InstallableApp};
+pub use assume_role::{assumed_keys_due, AssumeRoleCall, AssumedRoleKeys};
 pub use client_identity::{ClientIdentity, ClientIdentityError, TlsSettings};
 pub use credentials::{
     ClientApp, ConnectionConfig, Credentials, OAuth1Credentials, OAuth2Token, SessionCredentials,

@@ -40,6 +40,7 @@ pub fn sign_request(
             access_key_id,
             secret_access_key,
             session_token,
+            ..
         } => {
             let Auth::AwsSigv4(settings) = &ctx.provider.auth else {
                 return Err(mode_mismatch(ctx));

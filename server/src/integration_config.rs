@@ -1,7 +1,9 @@
 //! `integration_config` of an integration: values of the fields marked
 //! `integration_default` (connection-config fields, and the entered fields
 //! of `two_step`, `session` and `jwt`), set once per integration and taken
-//! by every connection that gives none of its own.
+//! by every connection that gives none of its own. An `aws_sigv4` provider
+//! with `assume_role` takes its STS settings here too (see
+//! `assume_role.rs`).
 
 use std::collections::BTreeMap;
 
@@ -22,7 +24,8 @@ pub fn parse(
 ) -> Result<BTreeMap<String, String>, ApiError> {
     let mut values = BTreeMap::new();
     for (key, value) in input {
-        let Some(field) = default_field(provider, &key) else {
+        let assume_role_field = crate::assume_role::integration_field(provider, &key);
+        let Some(field) = default_field(provider, &key).or(assume_role_field.as_ref()) else {
             return Err(ApiError::invalid_body(format!(
                 "provider `{}` takes no `integration_config.{}`: {}",
                 provider.name,
@@ -49,6 +52,7 @@ pub fn parse(
                 crate::routes::jwt::MAX_FIELD_BYTES
             )));
         }
+        crate::assume_role::check_sts_mode(&key, &text)?;
         connection_config::check_value(provider, &key, field, &text).map_err(|error| {
             ApiError::invalid_body(format!(
                 "`integration_config.{key}` is invalid: {}",
@@ -88,6 +92,8 @@ fn accepted_keys(provider: &Provider) -> String {
         .filter(|(_, field)| field.integration_default)
         .map(|(key, _)| format!("`{key}`"))
         .collect();
+    let assume_role_keys = crate::assume_role::integration_keys(provider);
+    keys.extend(assume_role_keys.iter().map(|key| format!("`{key}`")));
     keys.sort();
     if keys.is_empty() {
         "it takes none, so leave `integration_config` out".to_owned()
@@ -115,6 +121,7 @@ pub fn with_defaults(
             config.insert(key.clone(), Value::String(value.clone()));
         }
     }
+    crate::assume_role::add_default_region(provider, integration, &mut config);
     config
 }
 
@@ -155,7 +162,10 @@ pub fn to_json(
 ) -> Value {
     let visible = integration.integration_config.iter().filter(|(key, _)| {
         let secret = provider
-            .and_then(|provider| default_field(provider, key))
+            .and_then(|provider| {
+                let field = default_field(provider, key).cloned();
+                field.or_else(|| crate::assume_role::integration_field(provider, key))
+            })
             .is_none_or(|field| field.secret);
         include_secrets || !secret
     });

@@ -5,6 +5,7 @@
 //! and a [`ServerConfig`]; [`Server::router`] is the axum router and
 //! [`Server::serve`] runs it until a shutdown signal.
 
+mod assume_role;
 mod connection_config;
 mod crypto;
 mod error;

@@ -265,6 +265,8 @@ pub enum FormKind<'a> {
     },
     /// AWS access keys, with an optional session token.
     AwsSigV4,
+    /// The IAM role ARN of an `aws_sigv4` provider with `assume_role`.
+    AwsAssumeRole,
     /// The token id and token secret of token-based authentication.
     Tba,
     /// The credential fields that a `two_step`, `session` or `jwt`
@@ -334,6 +336,7 @@ impl<'a> ConnectForm<'a> {
                 password_title: settings.password_title.as_deref().unwrap_or("Secret"),
                 pem_password: settings.algorithm == SignatureAlgorithm::Ed25519,
             },
+            Auth::AwsSigv4(aws) if aws.assume_role.is_some() => FormKind::AwsAssumeRole,
             Auth::AwsSigv4(_) => FormKind::AwsSigV4,
             Auth::Jwt(settings) => {
                 let pem_key = settings.algorithm != JwtAlgorithm::HS256;
@@ -459,6 +462,11 @@ fn render_form(public_url: &str, session_token: &str, form: &ConnectForm) -> Str
             credential_input(key, "access_key_id", "text", "Access key ID")
                 + &credential_input(key, "secret_access_key", "password", "Secret access key")
                 + &optional_credential_input(key, "session_token", "Session token (optional)"),
+        ),
+        FormKind::AwsAssumeRole => (
+            "post",
+            format!("{public_url}/connect/{key}/aws-sigv4?connect_session_token={token}"),
+            credential_input(key, "role_arn", "text", "IAM role ARN"),
         ),
         FormKind::Tba => (
             "post",

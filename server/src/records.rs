@@ -93,7 +93,8 @@ pub struct IntegrationRecord {
     pub display_name: Option<String>,
     #[serde(default)]
     pub credentials: Option<AppCredentials>,
-    /// Values of the provider's fields marked `integration_default`, by
+    /// Values of the provider's fields marked `integration_default`, and
+    /// the STS settings of an `aws_sigv4` provider with `assume_role`, by
     /// key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub integration_config: BTreeMap<String, String>,

@@ -33,7 +33,7 @@ use crate::two_step;
 use crate::AppState;
 
 /// The `type` of connection errors written by a failed refresh.
-const REFRESH_ERROR: &str = "refresh";
+pub(crate) const REFRESH_ERROR: &str = "refresh";
 /// Time after a temporary refresh failure during which the provider is not
 /// asked again.
 pub(crate) const TEMPORARY_FAILURE_BACKOFF: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
@@ -45,7 +45,7 @@ pub struct RefreshLocks {
 }
 
 impl RefreshLocks {
-    fn lock_for(&self, key: &[u8]) -> Arc<tokio::sync::Mutex<()>> {
+    pub(crate) fn lock_for(&self, key: &[u8]) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self
             .locks
             .lock()
@@ -56,7 +56,7 @@ impl RefreshLocks {
     /// Drops the map entry once no other caller has or waits on it. A caller
     /// that arrives later creates a new mutex, which is safe because it
     /// re-reads the connection before refreshing.
-    fn release(&self, key: &[u8], lock: Arc<tokio::sync::Mutex<()>>) {
+    pub(crate) fn release(&self, key: &[u8], lock: Arc<tokio::sync::Mutex<()>>) {
         let mut locks = self
             .locks
             .lock()
@@ -96,6 +96,9 @@ pub async fn fresh_connection(
     force: bool,
 ) -> Result<ConnectionRecord, ApiError> {
     let connection = load(state, provider_config_key, connection_id)?;
+    if crate::assume_role::is_assumed(&connection.credentials) {
+        return crate::assume_role::fresh(state, connection, force).await;
+    }
     let Some(token) = token_of(&connection.credentials) else {
         return Ok(connection);
     };
@@ -181,14 +184,20 @@ struct Seen {
 }
 
 /// Returns the refresh failure recorded on the connection at or after `since`.
-fn failure_since(connection: &ConnectionRecord, since: DateTime<Utc>) -> Option<ApiError> {
+pub(crate) fn failure_since(
+    connection: &ConnectionRecord,
+    since: DateTime<Utc>,
+) -> Option<ApiError> {
     let failure = refresh_failure(connection)?;
     (failure.occurred_at >= since).then(|| recorded_error(failure, ""))
 }
 
 /// Returns the recorded failure that stops a new refresh attempt now: one
 /// the provider rejected, or a temporary one younger than the backoff.
-fn blocking_failure(connection: &ConnectionRecord, now: DateTime<Utc>) -> Option<ApiError> {
+pub(crate) fn blocking_failure(
+    connection: &ConnectionRecord,
+    now: DateTime<Utc>,
+) -> Option<ApiError> {
     let failure = refresh_failure(connection)?;
     match failure.code.as_str() {
         "refresh_failed" => Some(recorded_error(
@@ -233,7 +242,7 @@ fn recorded_error(failure: &ConnectionErrorRecord, note: &str) -> ApiError {
     ApiError::new(status, code, format!("{}{note}", failure.message))
 }
 
-fn load(
+pub(crate) fn load(
     state: &AppState,
     provider_config_key: &str,
     connection_id: &str,
@@ -428,7 +437,7 @@ async fn store_refreshed(
 }
 
 /// Logs a failed refresh, records it on the connection and returns the API error.
-async fn record_failure(
+pub(crate) async fn record_failure(
     state: &AppState,
     mut connection: ConnectionRecord,
     error: &EngineError,

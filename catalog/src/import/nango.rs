@@ -58,6 +58,9 @@ mod nango_mtls;
 
 #[path = "nango_integration_config.rs"]
 mod nango_integration_config;
+
+#[path = "nango_assume_role.rs"]
+mod nango_assume_role;
 #[path = "nango_password_grant.rs"]
 mod nango_password_grant;
 
@@ -285,8 +288,13 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
     if chosen.is_some() {
         nango_chosen_key::finish_key_name(&mut connection_config);
     }
-    nango_integration_config::mark_defaults(entry, &mut connection_config, &mut auth)?;
     let mut notes = Vec::new();
+    if nango_assume_role::applies(entry) {
+        nango_assume_role::complete_fields(&mut connection_config)?;
+        notes.push(nango_assume_role::NOTE);
+    } else {
+        nango_integration_config::mark_defaults(entry, &mut connection_config, &mut auth)?;
+    }
     if qualified.is_some() {
         notes.push(nango_bare_names::NOTE);
     }
@@ -361,6 +369,7 @@ fn check_known_keys(entry: &Mapping, mode: &str) -> Result<(), Reason> {
             || (key == "require_client_certificate" && mode == "oauth2_client_credentials")
             || (key == "integration_config"
                 && nango_integration_config::defaults_connection_config(entry))
+            || (key == "integration_config" && nango_assume_role::applies(entry))
             || (app
                 && key == "authorization_url_skip_encode"
                 && nango_app::skips_only_base_url(entry))
@@ -792,6 +801,7 @@ impl<'a> Builder<'a> {
             "session" => self.session(&mut auth)?,
             "jwt" => self.jwt(&mut auth)?,
             "signature" => self.signature(&mut auth)?,
+            "aws_sigv4" if nango_assume_role::applies(self.entry) => self.assume_role(&mut auth)?,
             "aws_sigv4" => self.aws_sigv4(&mut auth)?,
             "app" => self.app(&mut auth)?,
             "none" => {}

@@ -84,12 +84,8 @@ pub(super) fn signing_mode(entry: &Mapping) -> Result<Option<&'static str>, Reas
                 ))
             }
         },
-        "AWS_SIGV4" => {
-            return Err(Reason::new(
-                Reason::unsupported_mode("AWS_SIGV4").kind,
-                "auth mode AWS_SIGV4 obtains temporary keys from STS AssumeRole (or a custom STS endpoint) for the entered role ARN, with keys set per integration in `integration_config`; Latchkey's `aws_sigv4` mode signs with keys entered per connection",
-            ))
-        }
+        // Temporary keys from STS AssumeRole; see nango_assume_role.rs.
+        "AWS_SIGV4" => Some("aws_sigv4"),
         "BASIC" if aws_header(entry).is_some() => Some("aws_sigv4"),
         "BASIC" if duo_header(entry).is_some() => Some("signature"),
         "BASIC" if message_signature_header(entry).is_some() => Some("signature"),

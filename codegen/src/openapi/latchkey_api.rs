@@ -846,7 +846,7 @@ fn schemas() -> Value {
         "ImportCredentials": {
             "type": "object",
             "required": ["type"],
-            "description": "The credential in Nango's shape, selected by `type`; required except for a provider of the `none` mode. `OAUTH2` takes `access_token`, `refresh_token`, `expires_at` (RFC 3339), `expires_in` (seconds) and `raw`; `OAUTH2_CC` takes `client_id` and `client_secret` (the integration's when absent) and, for a provider with `require_client_certificate`, the PEM `client_certificate` and `client_private_key`; `API_KEY` takes `api_key`; `BASIC` and `SIGNATURE` take `username` and `password`; `AWS_SIGV4` takes `access_key_id`, `secret_access_key` and `session_token`; `OAUTH1` takes `oauth_token` and `oauth_token_secret`; `TBA` takes `token_id` and `token_secret`; `TWO_STEP`, `BILL` and `JWT` take the definition's credential fields as top-level keys.",
+            "description": "The credential in Nango's shape, selected by `type`; required except for a provider of the `none` mode. `OAUTH2` takes `access_token`, `refresh_token`, `expires_at` (RFC 3339), `expires_in` (seconds) and `raw`; `OAUTH2_CC` takes `client_id` and `client_secret` (the integration's when absent) and, for a provider with `require_client_certificate`, the PEM `client_certificate` and `client_private_key`; `API_KEY` takes `api_key`; `BASIC` and `SIGNATURE` take `username` and `password`; `AWS_SIGV4` takes `access_key_id`, `secret_access_key` and `session_token`, or only `role_arn` for a provider with `assume_role`; `OAUTH1` takes `oauth_token` and `oauth_token_secret`; `TBA` takes `token_id` and `token_secret`; `TWO_STEP`, `BILL` and `JWT` take the definition's credential fields as top-level keys.",
             "properties": {
                 "type": {
                     "type": "string",
@@ -913,7 +913,7 @@ fn schemas() -> Value {
         },
         "EnteredCredentials": {
             "type": "object",
-            "description": "The credential fields of the route's mode, all required and non-empty: `api_key` (api-key); `username` and `password` (basic, signature); `access_key_id`, `secret_access_key` and `session_token` (aws-sigv4); `token_id` and `token_secret` (tba). The two-step, session and jwt modes take the definition's fields in `credentials` instead.",
+            "description": "The credential fields of the route's mode, all required and non-empty: `api_key` (api-key); `username` and `password` (basic, signature); `access_key_id`, `secret_access_key` and `session_token` (aws-sigv4), or only `role_arn` (aws-sigv4 with `assume_role`); `token_id` and `token_secret` (tba). The two-step, session and jwt modes take the definition's fields in `credentials` instead.",
             "properties": {
                 "api_key": { "type": "string" },
                 "username": { "type": "string" },
@@ -921,6 +921,7 @@ fn schemas() -> Value {
                 "access_key_id": { "type": "string" },
                 "secret_access_key": { "type": "string" },
                 "session_token": { "type": "string" },
+                "role_arn": { "type": "string" },
                 "token_id": { "type": "string" },
                 "token_secret": { "type": "string" },
                 "credentials": {

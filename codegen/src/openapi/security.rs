@@ -310,8 +310,14 @@ pub(crate) fn provider_security(
             "in": "header",
             "name": "Authorization",
             "description": format!(
-                "AWS Signature Version 4 over each request, for the service `{}` in the region `{}`, with the access key that the end user enters.",
-                settings.service, settings.region
+                "AWS Signature Version 4 over each request, for the service `{}` in the region `{}`, {}.",
+                settings.service,
+                settings.region,
+                if settings.assume_role.is_some() {
+                    "with temporary keys and a session token that Latchkey obtains from AWS STS AssumeRole for the IAM role ARN that the end user enters, and obtains again before they expire"
+                } else {
+                    "with the access key that the end user enters"
+                }
             ),
             "x-amazon-apigateway-authtype": "awsSigv4",
         })),

@@ -193,6 +193,7 @@ fn credentials(provider: &Provider) -> Result<Credentials, Error> {
         Auth::Basic(_) => Ok(shared("Basic")),
         Auth::None(_) => Ok(shared("NoCredentials")),
         Auth::Signature(_) => Ok(shared("SignatureCredentials")),
+        Auth::AwsSigv4(aws) if aws.assume_role.is_some() => Ok(shared("AwsRole")),
         Auth::AwsSigv4(_) => Ok(shared("AwsCredentials")),
         Auth::Oauth1(_) => Ok(shared("OAuth1Token")),
         Auth::Tba(_) => Ok(shared("TbaToken")),

@@ -131,6 +131,10 @@ enum ImportCredentials {
         secret_access_key: Option<String>,
         #[serde(default)]
         session_token: Option<String>,
+        /// The role whose keys STS returns, for a provider with
+        /// `assume_role`.
+        #[serde(default)]
+        role_arn: Option<String>,
         #[serde(flatten)]
         unknown: serde_json::Map<String, Value>,
     },
@@ -286,6 +290,7 @@ pub async fn create(
         &integration,
         input_credentials,
         &mut config,
+        &connection_id,
     )
     .await?;
     let integration_record = integration.clone();
@@ -365,6 +370,7 @@ async fn import_credentials(
     integration: &IntegrationRecord,
     input: ImportCredentials,
     config: &mut ConnectionConfig,
+    connection_id: &str,
 ) -> Result<Credentials, ApiError> {
     let mismatch = |input: &ImportCredentials, expected: &str| {
         ApiError::invalid_credentials(format!(
@@ -525,16 +531,58 @@ async fn import_credentials(
             })
         }
         (
+            Auth::AwsSigv4(settings),
+            ImportCredentials::AwsSigV4 {
+                access_key_id,
+                secret_access_key,
+                session_token,
+                role_arn,
+                unknown,
+            },
+        ) if settings.assume_role.is_some() => {
+            reject_unknown("AWS_SIGV4", &["role_arn"], &unknown)?;
+            let entered_keys = [access_key_id, secret_access_key, session_token];
+            if entered_keys.iter().any(Option::is_some) {
+                return Err(ApiError::invalid_credentials(format!(
+                    "provider `{}` signs with temporary keys from AWS STS AssumeRole, so \
+                     `credentials` takes only `role_arn`: leave out the access keys",
+                    provider.name
+                )));
+            }
+            let role_arn = role_arn
+                .filter(|value| !value.is_empty())
+                .ok_or_else(|| missing_field(provider, "credentials.role_arn"))?;
+            crate::assume_role::check_role_arn("credentials.role_arn", &role_arn)?;
+            crate::assume_role::first_keys(
+                state,
+                provider,
+                integration,
+                role_arn,
+                config,
+                connection_id,
+            )
+            .await
+        }
+        (
             Auth::AwsSigv4(_),
             ImportCredentials::AwsSigV4 {
                 access_key_id,
                 secret_access_key,
                 session_token,
+                role_arn,
                 unknown,
             },
         ) => {
             let allowed = ["access_key_id", "secret_access_key", "session_token"];
             reject_unknown("AWS_SIGV4", &allowed, &unknown)?;
+            if role_arn.is_some() {
+                return Err(ApiError::invalid_credentials(format!(
+                    "provider `{}` signs with the keys the connection enters and has no \
+                     `assume_role`, so `credentials.role_arn` is not taken: send \
+                     `access_key_id` and `secret_access_key`",
+                    provider.name
+                )));
+            }
             let input = AwsSigV4Input {
                 access_key_id,
                 secret_access_key,
@@ -854,6 +902,8 @@ fn errors_json(connection: &ConnectionRecord) -> Value {
 
 /// Renders the full connection object, credentials included (no `data` wrapper).
 pub fn connection_json(connection: &ConnectionRecord) -> Value {
+    let mut credentials = credentials_json(&connection.credentials);
+    crate::assume_role::add_scope_to_credentials(&mut credentials, &connection.connection_config);
     json!({
         "id": connection.id,
         "connection_id": connection.connection_id,
@@ -865,7 +915,7 @@ pub fn connection_json(connection: &ConnectionRecord) -> Value {
         "connection_config": connection.connection_config,
         "errors": errors_json(connection),
         "end_user": connection.end_user,
-        "credentials": credentials_json(&connection.credentials),
+        "credentials": credentials,
     })
 }
 

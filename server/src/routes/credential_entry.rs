@@ -67,7 +67,12 @@ impl EntryMode {
             EntryMode::ApiKey => &["api_key"],
             EntryMode::Basic => &["username", "password"],
             EntryMode::Signature => &["username", "password"],
-            EntryMode::AwsSigV4 => &["access_key_id", "secret_access_key", "session_token"],
+            EntryMode::AwsSigV4 => &[
+                "access_key_id",
+                "secret_access_key",
+                "session_token",
+                "role_arn",
+            ],
             EntryMode::Tba => &["token_id", "token_secret"],
             // The definition declares these fields; `field_entry` reads them.
             EntryMode::TwoStep | EntryMode::Session | EntryMode::Jwt => &[],
@@ -149,6 +154,8 @@ struct JsonEntry {
     secret_access_key: Option<String>,
     #[serde(default)]
     session_token: Option<String>,
+    #[serde(default)]
+    role_arn: Option<String>,
     token_id: Option<String>,
     #[serde(default)]
     token_secret: Option<String>,
@@ -226,9 +233,30 @@ async fn store_entry(
     let settings = check_mode(provider, mode, unique_key)?;
 
     let body = read_body(body, MAX_JSON_BODY).await?;
+    let connection_id = uuid::Uuid::new_v4().to_string();
     let (config, credentials) = match settings {
         ModeSettings::EnteredFields => {
             field_entry::entered_credentials(state, provider, &integration, format, &body).await?
+        }
+        ModeSettings::AssumedRole => {
+            let entry = parse_entry(format, mode, &body)?;
+            let role_arn = entered_role_arn(provider, entry.credentials)?;
+            let input_config = crate::integration_config::with_defaults(
+                provider,
+                &integration,
+                &entry.connection_config,
+            );
+            let config = connection_config::validate(provider, &input_config)?;
+            let credentials = crate::assume_role::first_keys(
+                state,
+                provider,
+                &integration,
+                role_arn,
+                &config,
+                &connection_id,
+            )
+            .await?;
+            (config, credentials)
         }
         settings => {
             let entry = parse_entry(format, mode, &body)?;
@@ -243,7 +271,6 @@ async fn store_entry(
         }
     };
 
-    let connection_id = uuid::Uuid::new_v4().to_string();
     let mut record = new_connection(state, integration, connection_id, config, credentials)?;
     record.end_user = Some(session.end_user);
     let token_hash = hash_token(token.unwrap_or_default());
@@ -261,6 +288,8 @@ enum ModeSettings<'a> {
     Basic(&'a BasicSettings),
     /// `signature` or `aws_sigv4`, whose fields need no provider settings.
     Signing,
+    /// `aws_sigv4` with `assume_role`: a role ARN, whose keys STS returns.
+    AssumedRole,
     Tba,
     /// `two_step`, `session` or `jwt`, whose definition declares the fields.
     EnteredFields,
@@ -287,6 +316,9 @@ fn check_mode<'a>(
         | (Auth::Jwt(_), EntryMode::Jwt) => return Ok(ModeSettings::EnteredFields),
         (Auth::TwoStep(_), _) => format!("POST /connect/{unique_key}/two-step"),
         (Auth::Session(_), _) => format!("POST /connect/{unique_key}/session"),
+        (Auth::AwsSigv4(aws), EntryMode::AwsSigV4) if aws.assume_role.is_some() => {
+            return Ok(ModeSettings::AssumedRole)
+        }
         (Auth::Signature(_), EntryMode::Signature) | (Auth::AwsSigv4(_), EntryMode::AwsSigV4) => {
             return Ok(ModeSettings::Signing)
         }
@@ -316,6 +348,7 @@ fn parse_entry(format: BodyFormat, mode: EntryMode, body: &[u8]) -> Result<Entry
                 ("access_key_id", parsed.access_key_id),
                 ("secret_access_key", parsed.secret_access_key),
                 ("session_token", parsed.session_token),
+                ("role_arn", parsed.role_arn),
                 ("token_id", parsed.token_id),
                 ("token_secret", parsed.token_secret),
             ]
@@ -383,6 +416,7 @@ fn entry_credentials(
             ModeSettings::Basic(basic) => basic_half(provider, basic, "", name, sent)?,
             ModeSettings::ApiKey(_)
             | ModeSettings::Signing
+            | ModeSettings::AssumedRole
             | ModeSettings::Tba
             | ModeSettings::EnteredFields => sent,
         };
@@ -408,6 +442,7 @@ fn entry_credentials(
             tba_credentials("", token_id, take("token_secret"))
         }
         ModeSettings::Signing => unreachable!("returned before the loop"),
+        ModeSettings::AssumedRole => unreachable!("read by `entered_role_arn`"),
         ModeSettings::EnteredFields => unreachable!("read by `field_entry`"),
     }
 }
@@ -425,9 +460,9 @@ fn signing_entry_credentials(
             provider.name
         ))
     };
-    let mut take = |name: &str| fields.remove(name);
     match mode {
         EntryMode::Signature => {
+            let mut take = |name: &str| fields.remove(name);
             let input = SignatureInput {
                 username: take("username"),
                 password: take("password"),
@@ -442,6 +477,15 @@ fn signing_entry_credentials(
             signature_credentials("", settings.algorithm, input, missing)
         }
         _ => {
+            if fields.contains_key("role_arn") {
+                return Err(ApiError::invalid_credentials(format!(
+                    "provider `{}` signs with the keys the end user enters and has no \
+                     `assume_role`, so `role_arn` is not taken: send `access_key_id` and \
+                     `secret_access_key`",
+                    provider.name
+                )));
+            }
+            let mut take = |name: &str| fields.remove(name);
             let input = AwsSigV4Input {
                 access_key_id: take("access_key_id"),
                 secret_access_key: take("secret_access_key"),
@@ -450,4 +494,28 @@ fn signing_entry_credentials(
             aws_sigv4_credentials("", input, missing)
         }
     }
+}
+
+/// Returns the role ARN of an entry for a provider with `assume_role`,
+/// which takes no access keys.
+fn entered_role_arn(
+    provider: &Provider,
+    mut fields: HashMap<String, String>,
+) -> Result<String, ApiError> {
+    let role_arn = fields.remove("role_arn").filter(|value| !value.is_empty());
+    if let Some(name) = fields.keys().next() {
+        return Err(ApiError::invalid_credentials(format!(
+            "provider `{}` signs with temporary keys from AWS STS AssumeRole, so the entry \
+             takes only `role_arn`, not `{name}`",
+            provider.name
+        )));
+    }
+    let Some(role_arn) = role_arn else {
+        return Err(ApiError::invalid_credentials(format!(
+            "missing or empty field `role_arn`: provider `{}` requires the IAM role ARN",
+            provider.name
+        )));
+    };
+    crate::assume_role::check_role_arn("role_arn", &role_arn)?;
+    Ok(role_arn)
 }

@@ -97,6 +97,9 @@ pub(super) fn aws_sigv4_credentials(
         access_key_id,
         secret_access_key: Secret::new(secret_access_key),
         session_token,
+        role_arn: None,
+        expires_at: None,
+        obtained_at: None,
     })
 }
 
