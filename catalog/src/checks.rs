@@ -286,6 +286,7 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
         Auth::TwoStep(two_step) | Auth::Session(two_step) => {
             check_credential_fields(provider, two_step, problems);
             check_token_body(&two_step.token_response, problems);
+            crate::xml_body::check_xml_login(two_step, problems);
             &two_step.token_response.connection_config
         }
         Auth::ApiKey(_)

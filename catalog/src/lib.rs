@@ -37,6 +37,7 @@ mod signing;
 mod suggest;
 mod two_step;
 mod url_forms;
+mod xml_body;
 
 pub use app::{App, AppToken, INSTALLATION_ID_KEY};
 pub use catalog::{validate_paths, Catalog, CatalogError, ValidationReport};
@@ -56,3 +57,4 @@ pub use two_step::{
     RESERVED_TWO_STEP_NAMES,
 };
 pub use url_forms::INTERNAL_HOST_SUFFIXES;
+pub use xml_body::{is_xml_name, XML_ATTRIBUTE_PREFIX};

@@ -140,10 +140,16 @@ impl Auth {
         })
     }
 
-    /// Returns whether proxied requests carry a credential at all; only the
-    /// `none` mode carries none, and its `inject` is never rendered.
+    /// Returns whether proxied requests carry a credential at all. The
+    /// `none` mode carries none, and neither does a `two_step` or `session`
+    /// definition with `caller_places_token`; their `inject` is never
+    /// rendered.
     pub fn injects_credential(&self) -> bool {
-        !matches!(self, Auth::None(_))
+        match self {
+            Auth::None(_) => false,
+            Auth::TwoStep(settings) | Auth::Session(settings) => !settings.caller_places_token,
+            _ => true,
+        }
     }
 }
 
@@ -378,6 +384,10 @@ pub enum TokenBodyFormat {
     /// The form-encoded parameters in the token URL's query string, with an
     /// empty body and no `Content-Type`.
     Query,
+    /// An XML document (`application/xml`) built from the nested `params`
+    /// of a `two_step` or `session` request; see `latchkey_engine`'s
+    /// `xml_body` module for the mapping.
+    Xml,
 }
 
 impl TokenBodyFormat {
@@ -495,6 +505,9 @@ pub enum TokenBody {
     /// The token itself: the trimmed body, or the string when the body is
     /// a JSON string.
     Token,
+    /// An XML document, read with the paths after conversion to an object
+    /// whose first path segment is the root element's name.
+    Xml,
 }
 
 impl TokenBody {

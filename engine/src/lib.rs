@@ -31,6 +31,7 @@ mod token_steps;
 mod transport;
 mod two_step;
 mod url_template;
+mod xml_body;
 
 #[cfg(test)]
 mod test_support;

@@ -67,6 +67,9 @@ mod nango_body;
 #[path = "nango_metadata.rs"]
 mod nango_metadata;
 
+#[path = "nango_xml.rs"]
+mod nango_xml;
+
 /// The Nango modes that map onto a Latchkey mode.
 const MODES: [(&str, &str); 13] = [
     ("OAUTH2", "oauth2"),

@@ -11,8 +11,8 @@ use latchkey_catalog::{InjectLocation, Provider, Verification};
 use serde_json::{json, Value};
 
 use super::security::{
-    additional_scheme_name, body_credential, path_credential, provider_security, LATCHKEY_SCHEME,
-    PROVIDER_SCHEME,
+    additional_scheme_name, body_credential, caller_credential, path_credential, provider_security,
+    LATCHKEY_SCHEME, PROVIDER_SCHEME,
 };
 use super::url_template::{ServerVariables, UrlTemplate};
 use super::{error_schema, OPENAPI_VERSION};
@@ -151,6 +151,9 @@ pub(crate) fn document(provider: &Provider, catalog_version: &str) -> Result<Val
     }
     if let Some(credential) = body_credential(provider) {
         document["x-latchkey-body-credential"] = credential;
+    }
+    if let Some(credential) = caller_credential(provider) {
+        document["x-latchkey-caller-credential"] = credential;
     }
     if let Some(categories) = non_empty(&provider.categories) {
         document["info"]["x-latchkey-categories"] = json!(categories);

@@ -36,12 +36,17 @@ pub(crate) fn additional_scheme_name(index: usize) -> String {
     format!("{PROVIDER_SCHEME}Additional{}", index + 1)
 }
 
-/// Returns the scheme of the provider's auth mode, or `None` for the
-/// `none` mode, whose requests carry no credential.
+/// Returns the scheme of the provider's auth mode, or `None` when proxied
+/// requests carry no credential: the `none` mode, and a `two_step` or
+/// `session` definition with `caller_places_token`, which
+/// [`caller_credential`] describes.
 pub(crate) fn provider_security(
     provider: &Provider,
     variables: &ServerVariables,
 ) -> Result<Option<ProviderSecurity>, Error> {
+    if !provider.auth.injects_credential() {
+        return Ok(None);
+    }
     let inject = provider.auth.inject();
     if matches!(
         inject.location,
@@ -494,6 +499,22 @@ pub(crate) fn path_credential(provider: &Provider) -> Option<Value> {
     })
 }
 
+/// Describes the token of a `two_step` or `session` definition with
+/// `caller_places_token`, which the caller writes into its own requests
+/// because the proxy attaches none. Returns `None` for any other
+/// definition.
+pub(crate) fn caller_credential(provider: &Provider) -> Option<Value> {
+    let (Auth::TwoStep(settings) | Auth::Session(settings)) = &provider.auth else {
+        return None;
+    };
+    settings.caller_places_token.then(|| {
+        json!({
+            "description": "The proxy attaches no credential. The caller reads the token as `credentials.token` from `GET /connections/{connectionId}`, which obtains a new one first when it is due, and writes it into its own request, for example inside an XML body.",
+            "connection_field": "credentials.token",
+        })
+    })
+}
+
 /// Describes a credential that the proxy sets as a member of the JSON
 /// object body, because OpenAPI has no security scheme for it. Returns
 /// `None` for a credential placed elsewhere.
@@ -707,6 +728,28 @@ mod tests {
     use super::*;
 
     const BODY_KEY: &str = "name: p\ndisplay_name: P\nauth:\n  mode: api_key\n  inject:\n    location: json_body\n    name: auth.key\n    value: \"{{ api_key }}\"\nproxy:\n  base_url: https://p.example\n";
+
+    #[test]
+    fn caller_placed_token_described() {
+        let source = "name: p\ndisplay_name: P\nauth:\n  mode: two_step\n  credentials:\n    user: {title: User}\n  token_request:\n    url: https://p.example/login\n    params: {user: \"{{ user }}\"}\n  caller_places_token: true\nproxy:\n  base_url: https://p.example\n";
+        let provider = latchkey_catalog::parse_provider("p.yaml", source).expect("valid file");
+        let variables = ServerVariables::default();
+
+        let security = provider_security(&provider, &variables).expect("no codegen error");
+
+        assert!(security.is_none(), "the proxy attaches no credential");
+        let credential = caller_credential(&provider).expect("a caller credential");
+        assert_eq!(credential["connection_field"], "credentials.token");
+        let bearer = latchkey_catalog::parse_provider(
+            "p.yaml",
+            &source.replace("  caller_places_token: true\n", ""),
+        )
+        .expect("valid file");
+        assert!(caller_credential(&bearer).is_none());
+        assert!(provider_security(&bearer, &variables)
+            .expect("no codegen error")
+            .is_some());
+    }
 
     #[test]
     fn body_credential_described() {
