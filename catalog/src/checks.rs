@@ -281,7 +281,10 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
         }
     }
     let captured = match &provider.auth {
-        Auth::Oauth2(oauth) => &oauth.token_response.connection_config,
+        Auth::Oauth2(oauth) => {
+            crate::admin_consent::check_admin_consent(oauth, &provider.connection_config, problems);
+            &oauth.token_response.connection_config
+        }
         Auth::Oauth2ClientCredentials(cc) => &cc.token_response.connection_config,
         Auth::TwoStep(two_step) | Auth::Session(two_step) => {
             check_credential_fields(provider, two_step, problems);

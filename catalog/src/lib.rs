@@ -10,6 +10,7 @@
 //! The built-in catalog (`catalog/providers/*.yaml`) is embedded at build
 //! time; [`Catalog::with_dirs`] layers directories on top of it.
 
+mod admin_consent;
 mod alias;
 mod app;
 mod catalog;
@@ -39,6 +40,7 @@ mod two_step;
 mod url_forms;
 mod xml_body;
 
+pub use admin_consent::{AdminConsent, ADMIN_CONSENT_PARAM};
 pub use app::{App, AppToken, INSTALLATION_ID_KEY};
 pub use catalog::{validate_paths, Catalog, CatalogError, ValidationReport};
 pub use diagnostic::{Code, Diagnostic, Severity};

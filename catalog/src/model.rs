@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::admin_consent::AdminConsent;
 pub use crate::mcp::{ClientRegistration, McpOAuth2, McpTokenResponse, RegistrationValue};
 pub use crate::oauth1::{OAuth1, SignatureLocation, SignatureMethod, Tba, TokenMethod};
 pub use crate::signing::{
@@ -252,6 +253,11 @@ pub struct OAuth2 {
     /// sends no `scope` when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refresh_scopes: Vec<String>,
+    /// Microsoft's admin consent flow in place of the code exchange: the
+    /// token comes from the client-credentials grant once the callback
+    /// reports consent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_consent: Option<AdminConsent>,
 }
 
 impl OAuth2 {

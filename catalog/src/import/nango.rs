@@ -70,6 +70,9 @@ mod nango_metadata;
 #[path = "nango_xml.rs"]
 mod nango_xml;
 
+#[path = "nango_admin_consent.rs"]
+mod nango_admin_consent;
+
 /// The Nango modes that map onto a Latchkey mode.
 const MODES: [(&str, &str); 13] = [
     ("OAUTH2", "oauth2"),
@@ -819,17 +822,16 @@ impl<'a> Builder<'a> {
         let callback = self.callback()?;
         insert_map(auth, "callback_connection_config", callback);
         if let Some(param) = string(entry, "authorization_code_param_in_callback") {
-            // A renamed parameter converts only when its name says that it
-            // carries a code (Amazon's `spapi_oauth_code`). Microsoft's admin
-            // consent names `tenant`, which carries a tenant id and no code,
-            // so exchanging it as a code cannot work.
-            if !param.contains("code") {
-                return Err(Reason::new(
-                    "callback parameter that carries no authorization code",
-                    format!("`authorization_code_param_in_callback` is `{param}`, which carries no authorization code to exchange"),
-                ));
+            // A renamed parameter converts as such only when its name says
+            // that it carries a code (Amazon's `spapi_oauth_code`).
+            // Microsoft's admin consent names `tenant`, which carries a
+            // tenant id, and its token comes from the client-credentials
+            // grant.
+            if param.contains("code") {
+                auth.insert("callback_code_param".into(), param.into());
+            } else {
+                self.admin_consent(auth, param)?;
             }
-            auth.insert("callback_code_param".into(), param.into());
         }
         Ok(())
     }

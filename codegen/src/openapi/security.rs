@@ -7,7 +7,7 @@
 //! extensions.
 
 use latchkey_catalog::{
-    Auth, Inject, InjectLocation, McpOAuth2, Provider, Signature, SignatureLocation,
+    AdminConsent, Auth, Inject, InjectLocation, McpOAuth2, Provider, Signature, SignatureLocation,
 };
 use serde_json::{json, Value};
 
@@ -103,6 +103,9 @@ pub(crate) fn provider_security(
                 ),
                 "flows": { "authorizationCode": flow },
             });
+            if let Some(consent) = &oauth.admin_consent {
+                describe_admin_consent(&mut scheme, consent, &authorization, &token, variables);
+            }
             add_inject(&mut scheme, &provider.auth.inject());
             ProviderSecurity {
                 scheme,
@@ -718,6 +721,40 @@ fn mcp_security(
     })
 }
 
+/// Rewrites the OAuth 2.0 scheme of an `admin_consent` definition: an
+/// administrator consents once at the authorization URL, whose callback
+/// carries no code, and the token comes from the client-credentials grant
+/// at the token URL.
+fn describe_admin_consent(
+    scheme: &mut Value,
+    consent: &AdminConsent,
+    authorization: &UrlTemplate,
+    token: &UrlTemplate,
+    variables: &ServerVariables,
+) {
+    let flow = scheme["flows"]["authorizationCode"].take();
+    let mut client_credentials = json!({
+        "tokenUrl": token.with_defaults(variables),
+        "scopes": flow["scopes"].clone(),
+    });
+    add_url_template(
+        &mut client_credentials,
+        "x-latchkey-token-url-template",
+        token,
+    );
+    scheme["flows"] = json!({ "clientCredentials": client_credentials });
+    scheme["description"] = json!(format!(
+        "Admin consent: an administrator grants the application access to a tenant at `{}`, whose redirect carries the tenant in `{}` and no code. Latchkey then obtains the token with the OAuth 2.0 client-credentials grant at the token URL, and renews it the same way.",
+        authorization.openapi_notation(),
+        consent.tenant_param,
+    ));
+    scheme["x-latchkey-admin-consent"] = json!({
+        "authorization_url": authorization.with_defaults(variables),
+        "tenant_param": consent.tenant_param,
+        "tenant_config_key": consent.tenant_config_key,
+    });
+}
+
 fn code_list(names: &[&str]) -> String {
     let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
     quoted.join(", ")
@@ -728,6 +765,36 @@ mod tests {
     use super::*;
 
     const BODY_KEY: &str = "name: p\ndisplay_name: P\nauth:\n  mode: api_key\n  inject:\n    location: json_body\n    name: auth.key\n    value: \"{{ api_key }}\"\nproxy:\n  base_url: https://p.example\n";
+
+    #[test]
+    fn admin_consent_described() {
+        let source = "name: p\ndisplay_name: P\nauth:\n  mode: oauth2\n  authorization_url: https://login.p.example/common/adminconsent\n  token_url: https://login.p.example/common/token\n  default_scopes: [\"https://api.p.example/.default\"]\n  admin_consent: {}\nproxy:\n  base_url: https://api.p.example\n";
+        let provider = latchkey_catalog::parse_provider("p.yaml", source).expect("valid file");
+        let variables = ServerVariables::default();
+
+        let security = provider_security(&provider, &variables)
+            .expect("no codegen error")
+            .expect("a scheme");
+
+        let flows = &security.scheme["flows"];
+        assert!(flows.get("authorizationCode").is_none(), "{flows}");
+        let flow = &flows["clientCredentials"];
+        assert_eq!(flow["tokenUrl"], "https://login.p.example/common/token");
+        assert!(flow["scopes"]
+            .get("https://api.p.example/.default")
+            .is_some());
+        let consent = &security.scheme["x-latchkey-admin-consent"];
+        assert_eq!(
+            consent["authorization_url"],
+            "https://login.p.example/common/adminconsent"
+        );
+        assert_eq!(consent["tenant_param"], "tenant");
+        let description = security.scheme["description"].as_str().unwrap();
+        assert!(
+            description.contains("client-credentials grant"),
+            "{description}"
+        );
+    }
 
     #[test]
     fn caller_placed_token_described() {
