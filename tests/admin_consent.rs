@@ -2,7 +2,9 @@
 //! `tests/peers/admin_consent_peer.py`. The tests check the consent URL,
 //! the callback with `tenant` and `admin_consent=True`, the exact form body
 //! of the client-credentials request and its renewal, an error callback,
-//! and a callback that names another tenant.
+//! and a callback that names another tenant. One more test takes the
+//! token from oidc-provider's client-credentials grant instead, and renews
+//! it there.
 
 mod support;
 
@@ -19,7 +21,7 @@ use support::latchkey::{send, Api, CatalogDir, CatalogServer};
 use support::oauth_flow::{
     authorization_url, callback, connection_id_from_page, query_param, start_connect,
 };
-use support::peers::peers_dir;
+use support::peers::{peers_dir, ClientAuthMethod, Oidc, OidcClient};
 use support::process::{free_port, ChildGuard};
 use support::{credential, provider_file, random_hex};
 
@@ -87,6 +89,7 @@ impl ConsentPeer {
 
 struct Env {
     peer: ConsentPeer,
+    oidc: Oidc,
     latchkey: CatalogServer,
 }
 
@@ -118,21 +121,57 @@ fn env() -> &'static Env {
                 extra,
             ),
         );
+        // The same consent page, with oidc-provider's client-credentials
+        // grant as the token endpoint.
+        let oidc =
+            Oidc::start(&[
+                OidcClient::client_credentials(CLIENT_ID, ClientAuthMethod::Basic)
+                    .with_ttl(TOKEN_LIFETIME_SECONDS),
+            ]);
+        let oidc_auth = format!(
+            r#"  mode: oauth2
+  authorization_url: "{base}/{{{{ tenantId }}}}/adminconsent"
+  token_url: "{issuer}/token"
+  client_auth: basic
+  admin_consent:
+    tenant_config_key: tenantId"#,
+            issuer = oidc.issuer
+        );
+        catalog.write(
+            "test-admin-consent-oidc",
+            &provider_file(
+                "test-admin-consent-oidc",
+                "Admin consent with oidc-provider",
+                &oidc_auth,
+                &format!("{base}/api"),
+                extra,
+            ),
+        );
         let latchkey = CatalogServer::start(catalog, &[]);
-        Env { peer, latchkey }
+        Env {
+            peer,
+            oidc,
+            latchkey,
+        }
     })
 }
 
 /// Creates an integration with the peer's client and returns its key.
 async fn integration(api: &Api) -> String {
+    integration_of(api, "test-admin-consent", CLIENT_SECRET).await
+}
+
+/// Creates an integration of `provider` with the client `CLIENT_ID` and
+/// `secret`, and returns its key.
+async fn integration_of(api: &Api, provider: &str, secret: &str) -> String {
     let key = format!("consent-{}", random_hex(4));
     api.create_integration(&json!({
         "unique_key": key,
-        "provider": "test-admin-consent",
+        "provider": provider,
         "credentials": {
             "type": "OAUTH2",
             "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET,
+            "client_secret": secret,
         },
     }))
     .await;
@@ -264,4 +303,47 @@ async fn consent_other_tenant_rejected() {
     assert!(page.text.contains("invalid_callback"), "{}", page.text);
     assert!(page.text.contains("another tenant"), "{}", page.text);
     assert!(env.peer.token_bodies("other").await.is_empty());
+}
+
+#[tokio::test]
+async fn oidc_client_credentials_after_consent() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let secret = env.oidc.client(CLIENT_ID).client_secret.clone();
+    let key = integration_of(&api, "test-admin-consent-oidc", &secret).await;
+    let requests_before = env
+        .oidc
+        .token_requests(CLIENT_ID, "client_credentials")
+        .await;
+    let url = consent_url(&api, &key, TENANT).await;
+    let callback_url = consent(&url).await;
+
+    let page = callback(&callback_url).await;
+
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    let id = connection_id_from_page(&page.text).expect("a connection id");
+    let stored = api.connection(&key, &id, None).await;
+    let first_token = credential(&stored, "access_token");
+    let described = env.oidc.describe_token(&first_token).await;
+    assert_eq!(described["active"], true, "{described}");
+    assert_eq!(described["kind"], "ClientCredentials", "{described}");
+    assert_eq!(described["client_id"], CLIENT_ID, "{described}");
+    let requests = env
+        .oidc
+        .token_requests(CLIENT_ID, "client_credentials")
+        .await;
+    assert_eq!(requests, requests_before + 1);
+
+    tokio::time::sleep(PAST_HALF_LIFETIME).await;
+    let renewed = api.connection(&key, &id, None).await;
+
+    let second_token = credential(&renewed, "access_token");
+    assert_ne!(second_token, first_token);
+    let described = env.oidc.describe_token(&second_token).await;
+    assert_eq!(described["active"], true, "{described}");
+    let requests = env
+        .oidc
+        .token_requests(CLIENT_ID, "client_credentials")
+        .await;
+    assert_eq!(requests, requests_before + 2);
 }
