@@ -204,11 +204,26 @@ fn render_auth(
                 "authorization URL",
                 &with_placeholders(request.url.as_str(), &placeholder_names(oauth)),
             );
-            line(out, "PKCE", if oauth.pkce { "S256" } else { "off" });
+            let pkce = match (&oauth.admin_consent, oauth.pkce) {
+                (Some(_), _) => "off (admin consent)",
+                (None, true) => "S256",
+                (None, false) => "off",
+            };
+            line(out, "PKCE", pkce);
             render_scopes(out, &oauth.default_scopes, &oauth.scope_separator);
             let token_url = url_field(provider, "auth.token_url", &oauth.token_url, config)?;
             line(out, "token URL", &token_url);
-            let refresh = if !oauth.refreshable {
+            let refresh = if let Some(consent) = &oauth.admin_consent {
+                line(
+                    out,
+                    "admin consent",
+                    &format!(
+                        "the callback carries `{}` and `admin_consent=True`, then the client-credentials grant at the token URL obtains the token",
+                        consent.tenant_param
+                    ),
+                );
+                "none (the client-credentials grant at the token URL renews the token)".to_owned()
+            } else if !oauth.refreshable {
                 "none (the provider issues no refresh tokens)".to_owned()
             } else if let Some(template) = &oauth.refresh_url {
                 url_field(provider, "auth.refresh_url", template, config)?
@@ -614,7 +629,14 @@ fn render_injection(
         Some("<request_path>"),
     )?;
     if !provider.auth.injects_credential() {
-        line(out, "credential", "none");
+        let credential = match &provider.auth {
+            Auth::TwoStep(settings) | Auth::Session(settings) if settings.caller_places_token => {
+                "none added by the proxy (caller_places_token): the caller writes the token, \
+                 credentials.token of GET /connections/{id}, into its own requests"
+            }
+            _ => "none",
+        };
+        line(out, "credential", credential);
         render_static(out, &injection.headers, &injection.query, &injection.body);
         return Ok(());
     }
@@ -931,6 +953,63 @@ proxy:
             assert!(output.contains(part), "missing {part:?} in:\n{output}");
         }
         assert_eq!(output.matches("credential:").count(), 3, "{output}");
+    }
+
+    #[test]
+    fn admin_consent_shown() {
+        let source = r#"
+name: consent
+display_name: Consent
+auth:
+  mode: oauth2
+  authorization_url: https://login.consent.example/common/adminconsent
+  token_url: https://login.consent.example/common/token
+  admin_consent: {}
+proxy:
+  base_url: https://api.consent.example
+"#;
+        let provider = latchkey_catalog::parse_provider("consent.yaml", source).unwrap();
+        let (config, sources) = connection_config(&provider, &[]).unwrap();
+
+        let output = render(&provider, &config, &sources).unwrap();
+
+        let expected = [
+            "authorization URL:   https://login.consent.example/common/adminconsent?client_id=<client_id>&state=<state>&redirect_uri=<redirect_uri>\n",
+            "PKCE:                off (admin consent)\n",
+            "admin consent:       the callback carries `tenant` and `admin_consent=True`",
+            "refresh URL:         none (the client-credentials grant at the token URL renews the token)\n",
+        ];
+        for part in expected {
+            assert!(output.contains(part), "missing {part:?} in:\n{output}");
+        }
+    }
+
+    #[test]
+    fn caller_placed_token_shown() {
+        let source = r#"
+name: gateway
+display_name: Gateway
+auth:
+  mode: two_step
+  credentials:
+    user: {title: User}
+  token_request:
+    url: https://api.gateway.example/login
+    params: {user: "{{ user }}"}
+  caller_places_token: true
+proxy:
+  base_url: https://api.gateway.example
+"#;
+        let provider = latchkey_catalog::parse_provider("gateway.yaml", source).unwrap();
+        let (config, sources) = connection_config(&provider, &[]).unwrap();
+
+        let output = render(&provider, &config, &sources).unwrap();
+
+        assert!(
+            output.contains("credential:          none added by the proxy (caller_places_token)"),
+            "{output}"
+        );
+        assert!(!output.contains("Authorization"), "{output}");
     }
 
     #[test]

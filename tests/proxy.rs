@@ -41,7 +41,7 @@ fn env() -> &'static Env {
             ("test-httpbin-basic", "  mode: basic".to_owned()),
             (
                 "test-httpbin-caller-key",
-                "  mode: api_key\n  proxy_sends_key: false".to_owned(),
+                "  mode: api_key\n  caller_places_key: true".to_owned(),
             ),
             (
                 "test-httpbin-multi-key",
@@ -334,7 +334,7 @@ async fn proxy_injects_api_key_by_location() {
     );
 }
 
-/// With `proxy_sends_key: false` the proxy forwards the caller's request
+/// With `caller_places_key: true` the proxy forwards the caller's request
 /// as it is, and the caller reads the key from the connection.
 #[tokio::test]
 async fn proxy_leaves_key_to_caller_when_told() {

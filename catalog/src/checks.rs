@@ -283,11 +283,15 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
         }
     }
     let captured = match &provider.auth {
-        Auth::Oauth2(oauth) => &oauth.token_response.connection_config,
+        Auth::Oauth2(oauth) => {
+            crate::admin_consent::check_admin_consent(oauth, &provider.connection_config, problems);
+            &oauth.token_response.connection_config
+        }
         Auth::Oauth2ClientCredentials(cc) => &cc.token_response.connection_config,
         Auth::TwoStep(two_step) | Auth::Session(two_step) => {
             check_credential_fields(provider, two_step, problems);
             check_token_body(&two_step.token_response, problems);
+            crate::xml_body::check_xml_login(two_step, problems);
             &two_step.token_response.connection_config
         }
         Auth::ApiKey(_)
@@ -409,13 +413,13 @@ fn check_inject_places(provider: &Provider, problems: &mut Vec<Problem>) {
 /// proxy adds none; the schema requires one of the two, and both at once
 /// contradict each other.
 fn check_key_placement(api_key: &crate::ApiKey, problems: &mut Vec<Problem>) {
-    if api_key.inject.is_some() && !api_key.proxy_sends_key {
+    if api_key.inject.is_some() && api_key.caller_places_key {
         problems.push(Problem::new(
             Code::InvalidValue,
-            "/auth/proxy_sends_key".to_owned(),
-            "`proxy_sends_key: false` says the proxy adds no key, but `inject` says where it adds one".to_owned(),
+            "/auth/caller_places_key".to_owned(),
+            "`caller_places_key: true` says the proxy adds no key, but `inject` says where it adds one".to_owned(),
             Some(
-                "remove `inject` when callers put the key into their requests themselves, or remove `proxy_sends_key` so that the proxy sends the key as `inject` says"
+                "remove `inject` when callers put the key into their requests themselves, or remove `caller_places_key` so that the proxy sends the key as `inject` says"
                     .to_owned(),
             ),
         ));

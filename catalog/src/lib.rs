@@ -10,6 +10,7 @@
 //! The built-in catalog (`catalog/providers/*.yaml`) is embedded at build
 //! time; [`Catalog::with_dirs`] layers directories on top of it.
 
+mod admin_consent;
 mod alias;
 mod app;
 mod assume_role;
@@ -38,7 +39,9 @@ mod signing;
 mod suggest;
 mod two_step;
 mod url_forms;
+mod xml_body;
 
+pub use admin_consent::{AdminConsent, ADMIN_CONSENT_PARAM};
 pub use app::{App, AppToken, INSTALLATION_ID_KEY};
 pub use assume_role::{
     AssumeRole, ACCESS_KEY_ID_KEY, DEFAULT_REGION_KEY, DEFAULT_STS_URL, SECRET_ACCESS_KEY_KEY,
@@ -61,3 +64,4 @@ pub use two_step::{
     RESERVED_TWO_STEP_NAMES,
 };
 pub use url_forms::INTERNAL_HOST_SUFFIXES;
+pub use xml_body::{is_xml_name, XML_ATTRIBUTE_PREFIX};

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::admin_consent::AdminConsent;
 pub use crate::mcp::{ClientRegistration, McpOAuth2, McpTokenResponse, RegistrationValue};
 pub use crate::oauth1::{OAuth1, SignatureLocation, SignatureMethod, Tba, TokenMethod};
 pub use crate::signing::{
@@ -141,12 +142,14 @@ impl Auth {
     }
 
     /// Returns whether proxied requests carry a credential at all. The
-    /// `none` mode carries none, nor does an `api_key` provider with
-    /// `proxy_sends_key: false`; their `inject` is never rendered.
+    /// `none` mode carries none, and neither does an `api_key` provider
+    /// with `caller_places_key` or a `two_step` or `session` definition
+    /// with `caller_places_token`; their `inject` is never rendered.
     pub fn injects_credential(&self) -> bool {
         match self {
             Auth::None(_) => false,
-            Auth::ApiKey(api_key) => api_key.proxy_sends_key,
+            Auth::ApiKey(api_key) => !api_key.caller_places_key,
+            Auth::TwoStep(settings) | Auth::Session(settings) => !settings.caller_places_token,
             _ => true,
         }
     }
@@ -251,6 +254,11 @@ pub struct OAuth2 {
     /// sends no `scope` when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub refresh_scopes: Vec<String>,
+    /// Microsoft's admin consent flow in place of the code exchange: the
+    /// token comes from the client-credentials grant once the callback
+    /// reports consent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_consent: Option<AdminConsent>,
 }
 
 impl OAuth2 {
@@ -328,14 +336,14 @@ pub struct ApiKey {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_pattern: Option<String>,
     /// Placement of the key in requests; `api_key` is the variable holding
-    /// it. Absent exactly when `proxy_sends_key` is false.
+    /// it. Absent exactly when `caller_places_key` is true.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inject: Option<Inject>,
-    /// `false` for an API that takes the key where the proxy cannot put it
+    /// `true` for an API that takes the key where the proxy cannot put it
     /// (inside a form body the caller writes, for example): the proxy then
     /// adds no credential, and callers read the key from the connection.
-    #[serde(default = "default_true", skip_serializing_if = "is_true")]
-    pub proxy_sends_key: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub caller_places_key: bool,
 }
 
 /// HTTP basic settings.
@@ -390,6 +398,10 @@ pub enum TokenBodyFormat {
     /// The form-encoded parameters in the token URL's query string, with an
     /// empty body and no `Content-Type`.
     Query,
+    /// An XML document (`application/xml`) built from the nested `params`
+    /// of a `two_step` or `session` request; see `latchkey_engine`'s
+    /// `xml_body` module for the mapping.
+    Xml,
 }
 
 impl TokenBodyFormat {
@@ -507,6 +519,9 @@ pub enum TokenBody {
     /// The token itself: the trimmed body, or the string when the body is
     /// a JSON string.
     Token,
+    /// An XML document, read with the paths after conversion to an object
+    /// whose first path segment is the root element's name.
+    Xml,
 }
 
 impl TokenBody {
@@ -912,10 +927,6 @@ fn default_scope_separator() -> String {
 
 fn default_true() -> bool {
     true
-}
-
-fn is_true(value: &bool) -> bool {
-    *value
 }
 
 fn default_access_token_path() -> String {

@@ -205,7 +205,7 @@ mod tests {
             key_title: None,
             key_pattern: Some("^sk_(live|test)_".to_owned()),
             inject: Some(crate::model::Inject::bearer_default()),
-            proxy_sends_key: true,
+            caller_places_key: false,
         };
         assert!(api_key.accepts_key("sk_test_abc"));
         assert!(!api_key.accepts_key("pk_test_abc"));

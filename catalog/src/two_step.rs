@@ -37,6 +37,12 @@ pub struct TwoStep {
     /// `Authorization: Bearer` header when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inject: Option<Inject>,
+    /// Whether the caller puts the token into its own requests (Sage
+    /// Intacct reads the session id inside each XML request body), so the
+    /// proxy attaches no credential. The caller reads the token from the
+    /// connection's credentials.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub caller_places_token: bool,
 }
 
 /// One templated HTTP request to a token or login endpoint.

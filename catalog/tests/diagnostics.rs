@@ -259,7 +259,7 @@ const CASES: &[Case] = &[
         file_name: "demo.yaml",
         edits: &[(
             OAUTH2_AUTH,
-            "  mode: api_key\n  proxy_sends_key: false\n  inject:\n    name: X-Api-Key\n    value: \"{{ api_key }}\"\n",
+            "  mode: api_key\n  caller_places_key: true\n  inject:\n    name: X-Api-Key\n    value: \"{{ api_key }}\"\n",
         )],
     },
     Case {

@@ -502,7 +502,7 @@ fn key_without_place_is_left_to_caller() {
     let Auth::ApiKey(api_key) = &provider.auth else {
         panic!("mode is {}", provider.auth.mode_name());
     };
-    assert!(!api_key.proxy_sends_key);
+    assert!(api_key.caller_places_key);
     assert_eq!(api_key.inject, None);
     assert!(!provider.auth.injects_credential());
     let text = std::fs::read_to_string(dir.path().join("out/no-key-place.yaml")).unwrap();

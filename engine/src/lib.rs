@@ -33,6 +33,7 @@ mod token_steps;
 mod transport;
 mod two_step;
 mod url_template;
+mod xml_body;
 
 #[cfg(test)]
 mod test_support;

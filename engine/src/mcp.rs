@@ -124,6 +124,7 @@ impl McpSetup {
             inject: mcp.inject.clone(),
             response_type: None,
             refresh_scopes: Vec::new(),
+            admin_consent: None,
         };
         let mut flow = provider.clone();
         flow.auth = Auth::Oauth2(oauth2);

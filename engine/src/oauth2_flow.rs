@@ -31,6 +31,9 @@ use crate::{
     TokenGrant,
 };
 
+#[path = "admin_consent.rs"]
+mod admin_consent;
+
 /// Random bytes in the `state` parameter: 256 bits, base64url-encoded.
 const STATE_BYTES: u32 = 32;
 
@@ -52,7 +55,8 @@ impl Engine {
     /// `pkce: false`, `redirect_uri`, the default then the integration
     /// scopes (de-duplicated, joined with `scope_separator`) and the rendered
     /// `authorization_params`, appended to any query the URL template has.
-    /// Standard names follow `authorization_param_names`.
+    /// Standard names follow `authorization_param_names`. An `admin_consent`
+    /// URL leaves out `response_type`, PKCE and the scopes.
     pub fn authorization_url(
         &self,
         provider: &Provider,
@@ -86,8 +90,11 @@ impl Engine {
                 .map_or(param.as_str(), String::as_str)
                 .to_owned()
         };
+        // An admin consent URL carries only `client_id`, `state`,
+        // `redirect_uri` and the definition's own parameters.
+        let consent = oauth2.admin_consent.is_some();
         let mut params: Vec<(String, String)> = Vec::new();
-        if !oauth2.response_type().is_empty() {
+        if !consent && !oauth2.response_type().is_empty() {
             params.push((
                 name(StandardParam::ResponseType),
                 oauth2.response_type().to_owned(),
@@ -96,7 +103,7 @@ impl Engine {
         params.push((name(StandardParam::ClientId), app.client_id.clone()));
         params.push((name(StandardParam::State), state.clone()));
         let mut pkce_verifier = None;
-        if oauth2.pkce {
+        if oauth2.pkce && !consent {
             let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
             params.push(("code_challenge".to_owned(), challenge.as_str().to_owned()));
             params.push((
@@ -107,7 +114,7 @@ impl Engine {
         }
         params.push((name(StandardParam::RedirectUri), redirect_uri.to_owned()));
         let scope = join_scopes(&oauth2.default_scopes, &app.scopes, &oauth2.scope_separator);
-        let scope = (!scope.is_empty()).then_some((name(StandardParam::Scope), scope));
+        let scope = (!scope.is_empty() && !consent).then_some((name(StandardParam::Scope), scope));
         if oauth2.drop_empty_authorization_params {
             params.retain(|(_, value)| !value.is_empty());
         }
@@ -216,7 +223,8 @@ impl Engine {
     /// `refresh_url`, or `token_url` when the definition has none. The
     /// request carries `refresh_scopes`, the rendered `refresh_params` and
     /// none of the code-exchange parameters. A reply without a refresh token keeps the
-    /// old one.
+    /// old one. An `admin_consent` definition sends the client-credentials
+    /// grant instead, because that grant issues no refresh token.
     pub async fn refresh(
         &self,
         provider: &Provider,
@@ -224,6 +232,14 @@ impl Engine {
         token: &OAuth2Token,
         config: &ConnectionConfig,
     ) -> Result<TokenGrant, EngineError> {
+        // The client-credentials grant renews an admin consent token.
+        if let Auth::Oauth2(oauth2) = &provider.auth {
+            if oauth2.admin_consent.is_some() {
+                return self
+                    .admin_consent_token(provider, oauth2, app, config)
+                    .await;
+            }
+        }
         let oauth2 = refreshable_settings(provider)?;
         let refresh_token = token.refresh_token.as_ref().ok_or_else(|| {
             EngineError::MissingCredential(format!(

@@ -76,9 +76,11 @@ pub(crate) fn redact_excerpt<'a>(
 }
 
 /// Returns `secret` as written, JSON-escaped, form-encoded,
-/// percent-encoded and HTML-escaped (a login page that shows the form again
-/// escapes it so), which may repeat.
-fn encoded_forms(secret: &str) -> [String; 5] {
+/// percent-encoded, HTML-escaped (a login page that shows the form again
+/// escapes it so) and XML-escaped, which may repeat. The XML forms are
+/// those of an XML login body (`&apos;` and `&quot;` too) and of XML text
+/// that escapes only `&`, `<` and `>`, as an XML gateway may echo either.
+fn encoded_forms(secret: &str) -> [String; 7] {
     let json = serde_json::to_string(secret).unwrap_or_default();
     let json_escaped = json
         .strip_prefix('"')
@@ -88,18 +90,20 @@ fn encoded_forms(secret: &str) -> [String; 5] {
     let form: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
     let percent: Cow<'_, str> =
         percent_encoding::utf8_percent_encode(secret, percent_encoding::NON_ALPHANUMERIC).into();
-    let html = secret
+    let xml_text = secret
         .replace('&', "&amp;")
         .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;");
+        .replace('>', "&gt;");
+    let html = xml_text.replace('"', "&quot;").replace('\'', "&#39;");
+    let xml = xml_text.replace('"', "&quot;").replace('\'', "&apos;");
     [
         secret.to_owned(),
         json_escaped,
         form,
         percent.into_owned(),
         html,
+        xml,
+        xml_text,
     ]
 }
 
@@ -120,6 +124,8 @@ mod tests {
             ("form-encoded value", "client_secret=c%24e+cret&code=abc", &["c$e cret"], "client_secret=[redacted]&code=abc"),
             ("percent-encoded value", "redirect?secret=c%24e%20cret", &["c$e cret"], "redirect?secret=[redacted]"),
             ("HTML-escaped value", r#"<input value="Pa&amp;ss&lt;w&gt;&quot;rd">"#, &[r#"Pa&ss<w>"rd"#], r#"<input value="[redacted]">"#),
+            ("XML-escaped value", "<password>P&apos;a&amp;ss&lt;w&gt;&quot;d</password>", &[r#"P'a&ss<w>"d"#], "<password>[redacted]</password>"),
+            ("XML text escaping", r#"<error>P'a&amp;ss&lt;w&gt;"d</error>"#, &[r#"P'a&ss<w>"d"#], "<error>[redacted]</error>"),
             ("short value not inside marker", "bad login", &["a", "d"], "b[redacted][redacted] login"),
             ("marker text as a value", "value red", &["red", "redacted"], "value [redacted]"),
             ("empty value ignored", "nothing here", &[""], "nothing here"),

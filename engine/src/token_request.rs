@@ -78,6 +78,14 @@ impl TokenClient<'_> {
                 url.query_pairs_mut().extend_pairs(&pairs);
                 (None, Vec::new())
             }
+            // The schema offers `xml` only to `two_step` and `session`
+            // requests, whose parameters are nested.
+            TokenBodyFormat::Xml => {
+                return Err(EngineError::Unsupported(
+                    "an OAuth token request cannot be sent as XML; use `form`, `json` or `query`"
+                        .to_owned(),
+                ))
+            }
         };
         let mut request = Request::builder().method(Method::POST).uri(url.as_str());
         match content_type {

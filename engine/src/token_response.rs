@@ -10,6 +10,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use latchkey_catalog::{ExpiresInUnit, TimeFormat, TokenBody, TokenResponse};
 use serde_json::Value;
 
+use crate::xml_body::xml_to_value;
 use crate::{ConnectionConfig, EngineError, OAuth2Token, ProviderErrorKind, Secret, TokenGrant};
 
 /// How many characters of a non-JSON body an error quotes.
@@ -39,7 +40,10 @@ pub(crate) fn parse_token_reply(
     if spec.body == TokenBody::Token {
         return parse_token_body(provider, spec, reply, obtained_at);
     }
-    let object = parse_body(provider, reply)?;
+    let object = match spec.body {
+        TokenBody::Xml => parse_xml_body(provider, reply)?,
+        _ => parse_body(provider, reply)?,
+    };
     let invalid = |reason: String| invalid_response(provider, reply.status, &reason, String::new());
 
     let non_empty_at = |path: &str| {
@@ -194,6 +198,44 @@ fn parse_body(provider: &str, reply: &RawReply) -> Result<Value, EngineError> {
             String::new(),
         )),
     }
+}
+
+/// Converts an XML body (`body: xml`) into an object read with the paths.
+/// A body that is not well-formed XML is quoted, like a body that is not
+/// JSON.
+fn parse_xml_body(provider: &str, reply: &RawReply) -> Result<Value, EngineError> {
+    xml_to_value(&reply.body).map_err(|problem| {
+        let text = String::from_utf8_lossy(&reply.body);
+        invalid_response(
+            provider,
+            reply.status,
+            &format!("the body is not well-formed XML ({problem})"),
+            text.chars().take(BODY_START_CHARS).collect(),
+        )
+    })
+}
+
+/// Checks whether an XML reply (`body: xml`) is well-formed but has no
+/// token at `spec.access_token`: how an XML login gateway such as Sage
+/// Intacct's reports a failed sign-in, with HTTP 200 and a `status` of
+/// `failure`.
+pub(crate) fn xml_reply_lacks_token(spec: &TokenResponse, reply: &RawReply) -> bool {
+    if spec.body != TokenBody::Xml {
+        return false;
+    }
+    let Ok(object) = xml_to_value(&reply.body) else {
+        return false;
+    };
+    let non_empty_at = |path: &str| {
+        lookup(&object, path)
+            .and_then(Value::as_str)
+            .is_some_and(|token| !token.is_empty())
+    };
+    !non_empty_at(&spec.access_token)
+        && !spec
+            .access_token_fallback
+            .as_deref()
+            .is_some_and(non_empty_at)
 }
 
 fn invalid_response(provider: &str, status: u16, reason: &str, body_start: String) -> EngineError {

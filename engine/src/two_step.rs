@@ -16,9 +16,10 @@ use crate::redact::redact;
 use crate::template::{
     config_variables, render, variable_paths, with_random_token, with_request_time,
 };
-use crate::token_response::{parse_token_reply, RawReply};
+use crate::token_response::{parse_token_reply, xml_reply_lacks_token, RawReply};
 use crate::token_steps::render_request_url;
 use crate::transport::TokenTransport;
+use crate::xml_body::xml_document;
 use crate::{ConnectionConfig, Engine, EngineError, OAuth2Token, Secret, TokenGrant};
 
 /// How many characters of a rejection's body an error quotes.
@@ -30,7 +31,8 @@ impl Engine {
     /// The refresh request is sent when the definition has one and
     /// `previous` carries a refresh token. Otherwise, or when the provider
     /// rejects the refresh request with a 4xx, the token request is sent
-    /// again with the entered `fields`. A reply with a status other than 2xx is
+    /// again with the entered `fields`. A reply with a status other than 2xx,
+    /// or an XML reply (`token_response.body: xml`) without the token, is
     /// [`EngineError::CredentialsRejected`], quoting the start of its body.
     pub async fn two_step_token(
         &self,
@@ -116,7 +118,9 @@ impl Engine {
             .map(Secret::expose)
             .chain(other_secrets.iter().copied())
             .collect();
-        if !(200..300).contains(&reply.status) {
+        if !(200..300).contains(&reply.status)
+            || xml_reply_lacks_token(&settings.token_response, &reply)
+        {
             return Err(rejected(provider, &reply, secrets));
         }
         // A 2xx reply that is not a usable token reply is quoted in the
@@ -210,6 +214,11 @@ pub(crate) fn build_request(
                 }
                 (http::Method::POST, Vec::new(), None)
             }
+            TokenBodyFormat::Xml => (
+                http::Method::POST,
+                xml_document(name, field, &params)?,
+                Some("application/xml"),
+            ),
         },
     };
 
@@ -551,6 +560,87 @@ proxy: {{base_url: "{base}"}}
 
             let request = server.single_request();
             assert_eq!(request.body, expected_body, "{case}");
+        }
+    }
+
+    /// XML logins: a reply without the session id, or with a failure
+    /// status, is a rejected login that quotes the redacted reply, and a
+    /// 2xx reply that is not XML is an invalid response.
+    #[tokio::test]
+    async fn xml_login_failures_classified() {
+        let secret = "pw<&>1";
+        let echo = "pw&lt;&amp;&gt;1";
+        // (case, status, body, expected start of the message, expected text)
+        let cases = [
+            (
+                "failure status in a 200 reply",
+                200,
+                format!("<response><status>failure</status><error>bad password {echo}</error></response>"),
+                "provider `xml` rejected the token request with HTTP 200",
+                "bad password [redacted]",
+            ),
+            (
+                "failure with HTTP 400",
+                400,
+                format!("<response><error>{secret}</error></response>"),
+                "provider `xml` rejected the token request with HTTP 400",
+                "<error>[redacted]</error>",
+            ),
+            (
+                "not XML",
+                200,
+                format!("login page {secret}"),
+                "provider `xml` sent an invalid token response with HTTP 200: the body is not well-formed XML",
+                "[redacted]",
+            ),
+        ];
+        for (case, status, body, start, expected) in cases {
+            let reply = CannedReply {
+                status,
+                content_type: "application/xml",
+                body,
+            };
+            let server = TestServer::start(vec![reply]).await;
+            let provider = provider_from_yaml(&format!(
+                r#"
+name: xml
+display_name: XML
+auth:
+  mode: two_step
+  credentials:
+    password: {{title: Password, secret: true}}
+  token_request:
+    url: {base}/gateway
+    body_format: xml
+    params:
+      login:
+      - password: "{{{{ password }}}}"
+  token_response:
+    body: xml
+    access_token: response.sessionid
+  caller_places_token: true
+proxy: {{base_url: "{base}"}}
+"#,
+                base = server.base_url
+            ));
+            let fields = BTreeMap::from([("password".to_owned(), Secret::new(secret))]);
+
+            let error = Engine::new(reqwest::Client::new())
+                .two_step_token(&provider, &fields, &ConnectionConfig::new(), None)
+                .await
+                .expect_err(case);
+
+            let text = error.to_string();
+            assert!(text.starts_with(start), "{case}: {text}");
+            assert!(text.contains(expected), "{case}: {text}");
+            assert!(!text.contains(secret), "{case}: {text}");
+            assert!(!text.contains(echo), "{case}: {text}");
+            let request = server.single_request();
+            assert_eq!(
+                request.body,
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><login><password>pw&lt;&amp;&gt;1</password></login>",
+                "{case}"
+            );
         }
     }
 }

@@ -79,6 +79,12 @@ mod nango_missing_facts;
 #[path = "nango_chosen_key.rs"]
 mod nango_chosen_key;
 
+#[path = "nango_xml.rs"]
+mod nango_xml;
+
+#[path = "nango_admin_consent.rs"]
+mod nango_admin_consent;
+
 /// The Nango modes that map onto a Latchkey mode.
 const MODES: [(&str, &str); 13] = [
     ("OAUTH2", "oauth2"),
@@ -263,7 +269,7 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
     let mut builder = Builder::new(entry, mode);
     let mut auth = builder.auth()?;
     if chosen.is_some() {
-        auth.remove("proxy_sends_key");
+        auth.remove("caller_places_key");
         auth.insert(
             "inject".into(),
             Value::Mapping(nango_chosen_key::chosen_inject()),
@@ -306,7 +312,7 @@ pub(super) fn convert(name: &str, entry: &Mapping) -> Result<Converted, Reason> 
             "Nango's proxy header reads `${apiKey}`, which a client-credentials connection lacks; the token goes into the bearer header instead.",
         );
     }
-    if auth.get("proxy_sends_key") == Some(&Value::Bool(false)) {
+    if auth.get("caller_places_key") == Some(&Value::Bool(true)) {
         notes.push(
             "Nango's proxy sends the API key nowhere, so callers put it into their requests themselves.",
         );
@@ -885,17 +891,16 @@ impl<'a> Builder<'a> {
         let callback = self.callback()?;
         insert_map(auth, "callback_connection_config", callback);
         if let Some(param) = string(entry, "authorization_code_param_in_callback") {
-            // A renamed parameter converts only when its name says that it
-            // carries a code (Amazon's `spapi_oauth_code`). Microsoft's admin
-            // consent names `tenant`, which carries a tenant id and no code,
-            // so exchanging it as a code cannot work.
-            if !param.contains("code") {
-                return Err(Reason::new(
-                    "callback parameter that carries no authorization code",
-                    format!("`authorization_code_param_in_callback` is `{param}`, which carries no authorization code to exchange"),
-                ));
+            // A renamed parameter converts as such only when its name says
+            // that it carries a code (Amazon's `spapi_oauth_code`).
+            // Microsoft's admin consent names `tenant`, which carries a
+            // tenant id, and its token comes from the client-credentials
+            // grant.
+            if param.contains("code") {
+                auth.insert("callback_code_param".into(), param.into());
+            } else {
+                self.admin_consent(auth, param)?;
             }
-            auth.insert("callback_code_param".into(), param.into());
         }
         Ok(())
     }
@@ -1256,7 +1261,7 @@ impl<'a> Builder<'a> {
         // caller, who reads it from the connection.
         match self.inject()?.or_else(|| self.key_path_segment()) {
             Some(inject) => auth.insert("inject".into(), Value::Mapping(inject)),
-            None => auth.insert("proxy_sends_key".into(), false.into()),
+            None => auth.insert("caller_places_key".into(), true.into()),
         };
         Ok(())
     }

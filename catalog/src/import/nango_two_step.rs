@@ -87,10 +87,13 @@ impl Builder<'_> {
         if get {
             request.insert("method".into(), "GET".into());
         }
-        if body_format == "json" {
-            request.insert("body_format".into(), "json".into());
+        if body_format != "form" {
+            request.insert("body_format".into(), body_format.into());
         }
-        let mut params = self.field_params("token_params", body_format)?;
+        let mut params = match body_format {
+            "xml" => self.xml_params("token_params")?,
+            _ => self.field_params("token_params", body_format)?,
+        };
         for pair in query.into_iter().flat_map(|query| query.split('&')) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
             let value = self.field_template(&format!("token_url.{name}"), value)?;
@@ -120,10 +123,13 @@ impl Builder<'_> {
                 }
                 None => self.insert_field_url(&mut refresh, "token_url", url)?,
             }
-            if body_format == "json" {
-                refresh.insert("body_format".into(), "json".into());
+            if body_format != "form" {
+                refresh.insert("body_format".into(), body_format.into());
             }
-            let params = self.field_params("refresh_token_params", body_format)?;
+            let params = match body_format {
+                "xml" => self.xml_params("refresh_token_params")?,
+                _ => self.field_params("refresh_token_params", body_format)?,
+            };
             insert_map(&mut refresh, "params", params);
             let headers = self.field_headers("refresh_token_headers")?;
             insert_map(&mut refresh, "headers", headers);
@@ -138,8 +144,16 @@ impl Builder<'_> {
                 .ok_or_else(|| Reason::no_equivalent("token_expiration_buffer"))?;
             auth.insert("refresh_margin_seconds".into(), seconds.into());
         }
-        if let Some(inject) = self.token_inject()? {
-            auth.insert("inject".into(), Value::Mapping(inject));
+        match self.token_inject()? {
+            Some(inject) => {
+                auth.insert("inject".into(), Value::Mapping(inject));
+            }
+            // An XML gateway such as Sage Intacct's reads the session id
+            // inside each XML request body, which the caller writes.
+            None if body_format == "xml" => {
+                auth.insert("caller_places_token".into(), true.into());
+            }
+            None => {}
         }
         Ok(())
     }
@@ -366,6 +380,14 @@ impl Builder<'_> {
         let mut response = Mapping::new();
         let token = string(nango, "token")
             .ok_or_else(|| Reason::malformed("`token_response.token` is missing"))?;
+        if body_format(self.entry)? == "xml" {
+            if token.is_empty() {
+                return Err(Reason::malformed(
+                    "`token_response.token` is empty, which makes the whole reply the token, but an XML reply is a document",
+                ));
+            }
+            response.insert("body".into(), "xml".into());
+        }
         // An empty path makes the whole reply body the token, which has no
         // paths for a refresh token, an expiry or metadata.
         if token.is_empty() {
@@ -560,9 +582,12 @@ pub(super) fn body_format(entry: &Mapping) -> Result<&'static str, Reason> {
     match string(entry, "body_format") {
         Some("form") => Ok("form"),
         Some("json") => Ok("json"),
+        Some("xml") => Ok("xml"),
         Some(other) => Err(Reason::new(
             "token request body format with no Latchkey form",
-            format!("`body_format` is `{other}`, and a token request body is `form` or `json`"),
+            format!(
+                "`body_format` is `{other}`, and a token request body is `form`, `json` or `xml`"
+            ),
         )),
         None => {
             let json =
@@ -989,7 +1014,7 @@ open:
         let cases = [
             ("header-login", "`token_response_headers` lists `x-session`, and Latchkey stores only the cookies of a login reply"),
             ("bare-token-expiry", "`token_response.token` is empty, so the whole reply body is the token, and `token_response.token_expiration` has no object to read"),
-            ("xml-login", "`body_format` is `xml`, and a token request body is `form` or `json`"),
+            ("xml-login", "`token_params` is missing, and an XML body needs it"),
             ("undeclared", "token_params.key: credential field `missing` is not declared under `credentials`"),
             ("twice", "the token is sent in more than one place"),
             ("filled", "credential field `secret` is automated, so Nango's connect step fills it in a way the catalog does not describe"),

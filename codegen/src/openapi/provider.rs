@@ -11,8 +11,8 @@ use latchkey_catalog::{InjectLocation, Provider, Verification};
 use serde_json::{json, Value};
 
 use super::security::{
-    additional_scheme_name, body_credential, chosen_credential, has_chosen_places, path_credential,
-    provider_security, LATCHKEY_SCHEME, PROVIDER_SCHEME,
+    additional_scheme_name, body_credential, caller_credential, chosen_credential,
+    has_chosen_places, path_credential, provider_security, LATCHKEY_SCHEME, PROVIDER_SCHEME,
 };
 use super::url_template::{ServerVariables, UrlTemplate};
 use super::{error_schema, OPENAPI_VERSION};
@@ -154,6 +154,9 @@ pub(crate) fn document(provider: &Provider, catalog_version: &str) -> Result<Val
     }
     if let Some(credential) = chosen_credential(provider) {
         document["x-latchkey-chosen-credential"] = credential;
+    }
+    if let Some(credential) = caller_credential(provider) {
+        document["x-latchkey-caller-credential"] = credential;
     }
     if let Some(categories) = non_empty(&provider.categories) {
         document["info"]["x-latchkey-categories"] = json!(categories);
@@ -541,6 +544,8 @@ fn info_description(provider: &Provider) -> String {
             " with the provider's credential, {}.",
             parts.join(", and ")
         ));
+    } else if caller_credential(provider).is_some() {
+        text.push_str(" and take no credential from Latchkey: the caller writes the connection's credential into its own requests, as `x-latchkey-caller-credential` describes.");
     } else {
         text.push_str(" and take no credential.");
     }

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use latchkey_catalog::{
-    Auth, Inject, InjectLocation, McpOAuth2, Provider, Signature, SignatureLocation,
+    AdminConsent, Auth, Inject, InjectLocation, McpOAuth2, Provider, Signature, SignatureLocation,
 };
 use serde_json::{json, Value};
 
@@ -38,9 +38,11 @@ pub(crate) fn additional_scheme_name(index: usize) -> String {
     format!("{PROVIDER_SCHEME}Additional{}", index + 1)
 }
 
-/// Returns the scheme of the provider's auth mode, or `None` when its
-/// requests carry no credential: the `none` mode, and an `api_key` mode
-/// whose callers place the key themselves.
+/// Returns the scheme of the provider's auth mode, or `None` when proxied
+/// requests carry no credential: the `none` mode, an `api_key` mode whose
+/// callers place the key themselves, and a `two_step` or `session`
+/// definition with `caller_places_token`, which [`caller_credential`]
+/// describes.
 pub(crate) fn provider_security(
     provider: &Provider,
     variables: &ServerVariables,
@@ -109,6 +111,9 @@ pub(crate) fn provider_security(
                 ),
                 "flows": { "authorizationCode": flow },
             });
+            if let Some(consent) = &oauth.admin_consent {
+                describe_admin_consent(&mut scheme, consent, &authorization, &token, variables);
+            }
             add_inject(&mut scheme, &provider.auth.inject());
             ProviderSecurity {
                 scheme,
@@ -518,6 +523,26 @@ pub(crate) fn path_credential(provider: &Provider) -> Option<Value> {
     })
 }
 
+/// Describes the credential of a `two_step` or `session` definition with
+/// `caller_places_token`, or of an `api_key` one with `caller_places_key`,
+/// which the caller writes into its own requests because the proxy
+/// attaches none. Returns `None` for any other definition.
+pub(crate) fn caller_credential(provider: &Provider) -> Option<Value> {
+    match &provider.auth {
+        Auth::TwoStep(settings) | Auth::Session(settings) if settings.caller_places_token => {
+            Some(json!({
+                "description": "The proxy attaches no credential. The caller reads the token as `credentials.token` from `GET /connections/{connectionId}`, which obtains a new one first when it is due, and writes it into its own request, for example inside an XML body.",
+                "connection_field": "credentials.token",
+            }))
+        }
+        Auth::ApiKey(settings) if settings.caller_places_key => Some(json!({
+            "description": "The proxy attaches no credential. The caller reads the key as `credentials.apiKey` from `GET /connections/{connectionId}` and writes it into its own request, for example as a form field.",
+            "connection_field": "credentials.apiKey",
+        })),
+        _ => None,
+    }
+}
+
 /// Describes a credential that the proxy sets as a member of the JSON
 /// object body, because OpenAPI has no security scheme for it. Returns
 /// `None` for a credential placed elsewhere.
@@ -796,6 +821,40 @@ fn mcp_security(
     })
 }
 
+/// Rewrites the OAuth 2.0 scheme of an `admin_consent` definition: an
+/// administrator consents once at the authorization URL, whose callback
+/// carries no code, and the token comes from the client-credentials grant
+/// at the token URL.
+fn describe_admin_consent(
+    scheme: &mut Value,
+    consent: &AdminConsent,
+    authorization: &UrlTemplate,
+    token: &UrlTemplate,
+    variables: &ServerVariables,
+) {
+    let flow = scheme["flows"]["authorizationCode"].take();
+    let mut client_credentials = json!({
+        "tokenUrl": token.with_defaults(variables),
+        "scopes": flow["scopes"].clone(),
+    });
+    add_url_template(
+        &mut client_credentials,
+        "x-latchkey-token-url-template",
+        token,
+    );
+    scheme["flows"] = json!({ "clientCredentials": client_credentials });
+    scheme["description"] = json!(format!(
+        "Admin consent: an administrator grants the application access to a tenant at `{}`, whose redirect carries the tenant in `{}` and no code. Latchkey then obtains the token with the OAuth 2.0 client-credentials grant at the token URL, and renews it the same way.",
+        authorization.openapi_notation(),
+        consent.tenant_param,
+    ));
+    scheme["x-latchkey-admin-consent"] = json!({
+        "authorization_url": authorization.with_defaults(variables),
+        "tenant_param": consent.tenant_param,
+        "tenant_config_key": consent.tenant_config_key,
+    });
+}
+
 fn code_list(names: &[&str]) -> String {
     let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
     quoted.join(", ")
@@ -806,6 +865,58 @@ mod tests {
     use super::*;
 
     const BODY_KEY: &str = "name: p\ndisplay_name: P\nauth:\n  mode: api_key\n  inject:\n    location: json_body\n    name: auth.key\n    value: \"{{ api_key }}\"\nproxy:\n  base_url: https://p.example\n";
+
+    #[test]
+    fn admin_consent_described() {
+        let source = "name: p\ndisplay_name: P\nauth:\n  mode: oauth2\n  authorization_url: https://login.p.example/common/adminconsent\n  token_url: https://login.p.example/common/token\n  default_scopes: [\"https://api.p.example/.default\"]\n  admin_consent: {}\nproxy:\n  base_url: https://api.p.example\n";
+        let provider = latchkey_catalog::parse_provider("p.yaml", source).expect("valid file");
+        let variables = ServerVariables::default();
+
+        let security = provider_security(&provider, &variables)
+            .expect("no codegen error")
+            .expect("a scheme");
+
+        let flows = &security.scheme["flows"];
+        assert!(flows.get("authorizationCode").is_none(), "{flows}");
+        let flow = &flows["clientCredentials"];
+        assert_eq!(flow["tokenUrl"], "https://login.p.example/common/token");
+        assert!(flow["scopes"]
+            .get("https://api.p.example/.default")
+            .is_some());
+        let consent = &security.scheme["x-latchkey-admin-consent"];
+        assert_eq!(
+            consent["authorization_url"],
+            "https://login.p.example/common/adminconsent"
+        );
+        assert_eq!(consent["tenant_param"], "tenant");
+        let description = security.scheme["description"].as_str().unwrap();
+        assert!(
+            description.contains("client-credentials grant"),
+            "{description}"
+        );
+    }
+
+    #[test]
+    fn caller_placed_token_described() {
+        let source = "name: p\ndisplay_name: P\nauth:\n  mode: two_step\n  credentials:\n    user: {title: User}\n  token_request:\n    url: https://p.example/login\n    params: {user: \"{{ user }}\"}\n  caller_places_token: true\nproxy:\n  base_url: https://p.example\n";
+        let provider = latchkey_catalog::parse_provider("p.yaml", source).expect("valid file");
+        let variables = ServerVariables::default();
+
+        let security = provider_security(&provider, &variables).expect("no codegen error");
+
+        assert!(security.is_none(), "the proxy attaches no credential");
+        let credential = caller_credential(&provider).expect("a caller credential");
+        assert_eq!(credential["connection_field"], "credentials.token");
+        let bearer = latchkey_catalog::parse_provider(
+            "p.yaml",
+            &source.replace("  caller_places_token: true\n", ""),
+        )
+        .expect("valid file");
+        assert!(caller_credential(&bearer).is_none());
+        assert!(provider_security(&bearer, &variables)
+            .expect("no codegen error")
+            .is_some());
+    }
 
     #[test]
     fn body_credential_described() {

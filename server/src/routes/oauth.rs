@@ -458,7 +458,10 @@ fn code_param(state: &AppState, integration: &str) -> Result<String, CallbackFai
         .ok_or_else(|| ApiError::unknown_integration(integration))?;
     let provider = state.provider(&integration.provider)?;
     Ok(match &provider.auth {
-        Auth::Oauth2(oauth2) => oauth2.callback_code_param().to_owned(),
+        Auth::Oauth2(oauth2) => match &oauth2.admin_consent {
+            Some(consent) => consent.tenant_param.clone(),
+            None => oauth2.callback_code_param().to_owned(),
+        },
         Auth::Oauth1(_) => "oauth_verifier".to_owned(),
         Auth::App(app) => app.installation_param.clone(),
         _ => "code".to_owned(),
@@ -523,6 +526,29 @@ async fn exchange(
             &connection_config,
         )
         .await?
+    } else if is_admin_consent(provider) {
+        let grant = state
+            .engine
+            .finish_admin_consent(
+                provider,
+                &app,
+                |name| query.get(name).map(String::as_str),
+                &connection_config,
+            )
+            .await
+            .map_err(|error| match error {
+                EngineError::InvalidCallback(message) => {
+                    tracing::warn!(error = %message, "admin consent callback rejected");
+                    CallbackFailure::from_api(ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_callback",
+                        message,
+                    ))
+                }
+                other => exchange_failure(&other, &pending.integration),
+            })?;
+        connection_config.extend(grant.connection_config);
+        Credentials::OAuth2(grant.token)
     } else {
         let grant = state
             .engine
@@ -555,6 +581,12 @@ async fn exchange(
     connection.end_user = Some(pending.end_user.clone());
     crate::post_connection::apply(state, provider, &integration_record, &mut connection).await?;
     Ok(connection)
+}
+
+/// Checks whether the provider's authorization URL is an admin consent
+/// page, whose callback carries a tenant in place of a code.
+fn is_admin_consent(provider: &Provider) -> bool {
+    matches!(&provider.auth, Auth::Oauth2(oauth2) if oauth2.admin_consent.is_some())
 }
 
 /// Returns `invalid_callback` when a required connection-config field that
