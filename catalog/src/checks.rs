@@ -342,23 +342,14 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
 /// Returns the `when` conditions of a credential's places, with the
 /// pointer of each.
 fn place_conditions(inject: &Inject) -> Vec<(String, &crate::PlaceCondition)> {
-    let first = inject
-        .when
-        .as_ref()
-        .map(|condition| ("/auth/inject/when/field".to_owned(), condition));
-    let additional = inject
-        .additional
-        .iter()
-        .enumerate()
-        .filter_map(|(index, place)| {
-            place.when.as_ref().map(|condition| {
-                (
-                    format!("/auth/inject/additional/{index}/when/field"),
-                    condition,
-                )
-            })
-        });
-    first.into_iter().chain(additional).collect()
+    inject
+        .places()
+        .into_iter()
+        .filter_map(|place| {
+            let pointer = format!("{}/when/field", place.pointer());
+            place.when.map(|condition| (pointer, condition))
+        })
+        .collect()
 }
 
 /// Checks the places of a credential: a `when` names a declared
@@ -384,24 +375,18 @@ fn check_inject_places(provider: &Provider, problems: &mut Vec<Problem>) {
             ));
         }
     }
-    let places = std::iter::once((
-        "/auth/inject/name".to_owned(),
-        inject.location,
-        &inject.name,
-    ))
-    .chain(inject.additional.iter().enumerate().map(|(index, place)| {
-        (
-            format!("/auth/inject/additional/{index}/name"),
-            place.location,
-            &place.name,
-        )
-    }));
-    for (pointer, location, name) in places {
+    for place in inject.places() {
+        let name = place.name;
         let from_config = crate::model::name_variable(name).is_some();
-        if from_config && !matches!(location, InjectLocation::Header | InjectLocation::Query) {
+        if from_config
+            && !matches!(
+                place.location,
+                InjectLocation::Header | InjectLocation::Query
+            )
+        {
             problems.push(Problem::new(
                 Code::InvalidValue,
-                pointer,
+                format!("{}/name", place.pointer()),
                 format!("`{name}` reads the name from the connection config, which only a header or query place may do"),
                 Some("write the JSON body path as literal text".to_owned()),
             ));
@@ -755,14 +740,13 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
         }
         // A name from the connection config sees no credential, so that no
         // key ends up in a header name, which is not marked sensitive.
-        let names = std::iter::once(("/auth/inject/name".to_owned(), &inject.name)).chain(
-            inject.additional.iter().enumerate().map(|(index, place)| {
-                (format!("/auth/inject/additional/{index}/name"), &place.name)
-            }),
-        );
-        for (pointer, name) in names {
-            if crate::model::name_variable(name).is_some() {
-                push_one(&mut fields, &pointer, name);
+        for place in inject.places() {
+            if crate::model::name_variable(place.name).is_some() {
+                push_one(
+                    &mut fields,
+                    &format!("{}/name", place.pointer()),
+                    place.name,
+                );
             }
         }
     }

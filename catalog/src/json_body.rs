@@ -18,22 +18,12 @@ pub(crate) fn check_json_body_paths(provider: &Provider, problems: &mut Vec<Prob
         .collect();
     if provider.auth.injects_credential() && !provider.auth.signs_requests() {
         let inject = provider.auth.inject();
-        let places = std::iter::once((
-            "/auth/inject/name".to_owned(),
-            inject.location,
-            &inject.name,
-        ))
-        .chain(inject.additional.iter().enumerate().map(|(index, place)| {
-            (
-                format!("/auth/inject/additional/{index}/name"),
-                place.location,
-                &place.name,
-            )
-        }));
-        for (pointer, location, name) in places {
-            if location != InjectLocation::JsonBody {
+        for place in inject.places() {
+            if place.location != InjectLocation::JsonBody {
                 continue;
             }
+            let pointer = format!("{}/name", place.pointer());
+            let name = place.name;
             if name.split('.').any(str::is_empty) {
                 problems.push(Problem::new(
                     Code::PatternMismatch,
@@ -43,7 +33,7 @@ pub(crate) fn check_json_body_paths(provider: &Provider, problems: &mut Vec<Prob
                 ));
                 continue;
             }
-            paths.push((pointer, name.clone()));
+            paths.push((pointer, name.to_owned()));
         }
     }
     for (index, (pointer, path)) in paths.iter().enumerate() {

@@ -657,7 +657,55 @@ pub struct InjectPlace {
     pub when: Option<PlaceCondition>,
 }
 
+/// One place of a credential, borrowed from an [`Inject`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place<'a> {
+    /// The place's index in `additional`, or `None` for the first place.
+    pub additional_index: Option<usize>,
+    pub location: InjectLocation,
+    pub name: &'a str,
+    pub value: &'a str,
+    pub when: Option<&'a PlaceCondition>,
+}
+
+impl Place<'_> {
+    /// The JSON pointer of the place in a provider file, such as
+    /// `/auth/inject` or `/auth/inject/additional/0`.
+    pub fn pointer(&self) -> String {
+        match self.additional_index {
+            None => "/auth/inject".to_owned(),
+            Some(index) => format!("/auth/inject/additional/{index}"),
+        }
+    }
+}
+
 impl Inject {
+    /// Returns every place of the credential in the order the engine adds
+    /// them: the first place, then `additional`.
+    pub fn places(&self) -> Vec<Place<'_>> {
+        let first = Place {
+            additional_index: None,
+            location: self.location,
+            name: &self.name,
+            value: &self.value,
+            when: self.when.as_ref(),
+        };
+        std::iter::once(first)
+            .chain(
+                self.additional
+                    .iter()
+                    .enumerate()
+                    .map(|(index, place)| Place {
+                        additional_index: Some(index),
+                        location: place.location,
+                        name: &place.name,
+                        value: &place.value,
+                        when: place.when.as_ref(),
+                    }),
+            )
+            .collect()
+    }
+
     pub fn bearer_default() -> Inject {
         Inject {
             location: InjectLocation::Header,

@@ -137,32 +137,24 @@ impl Injection {
             return Ok(injection);
         }
         let inject = provider.auth.inject();
-        let places = std::iter::once((
-            "auth.inject".to_owned(),
-            inject.location,
-            &inject.name,
-            &inject.value,
-            inject.when.as_ref(),
-        ))
-        .chain(inject.additional.iter().enumerate().map(|(index, place)| {
-            (
-                format!("auth.inject.additional[{index}]"),
-                place.location,
-                &place.name,
-                &place.value,
-                place.when.as_ref(),
-            )
-        }));
         // A field's default counts when the connection has no value of its own.
         let with_defaults = config_variables(provider, config);
         let config_text = |key: &str| with_defaults.get(key).and_then(Value::as_str);
-        for (place, location, name, template, when) in places {
-            if when.is_some_and(|condition| !condition.holds(config_text)) {
+        for place_ref in inject.places() {
+            if place_ref
+                .when
+                .is_some_and(|condition| !condition.holds(config_text))
+            {
                 continue;
             }
-            let name = &place_name(provider, &place, location, name, config)?;
+            let place = match place_ref.additional_index {
+                None => "auth.inject".to_owned(),
+                Some(index) => format!("auth.inject.additional[{index}]"),
+            };
+            let location = place_ref.location;
+            let name = &place_name(provider, &place, location, place_ref.name, config)?;
             let field = format!("{place}.value");
-            let value = render(&provider.name, &field, template, &vars)?;
+            let value = render(&provider.name, &field, place_ref.value, &vars)?;
             match location {
                 InjectLocation::Header => {
                     let (name, mut value) = header(&provider.name, &field, name, &value)?;

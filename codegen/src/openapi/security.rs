@@ -576,14 +576,10 @@ pub(crate) fn body_credential(provider: &Provider) -> Option<Value> {
 /// Returns whether a place of the credential is used only for some
 /// connection-config value, or takes its name from the connection config.
 pub(crate) fn has_chosen_places(inject: &Inject) -> bool {
-    let chosen = |when: &Option<latchkey_catalog::PlaceCondition>, name: &str| {
-        when.is_some() || latchkey_catalog::name_variable(name).is_some()
-    };
-    chosen(&inject.when, &inject.name)
-        || inject
-            .additional
-            .iter()
-            .any(|place| chosen(&place.when, &place.name))
+    inject
+        .places()
+        .iter()
+        .any(|place| place.when.is_some() || latchkey_catalog::name_variable(place.name).is_some())
 }
 
 /// Describes a credential whose places depend on the connection config,
@@ -597,29 +593,18 @@ pub(crate) fn chosen_credential(provider: &Provider) -> Option<Value> {
     if !has_chosen_places(&inject) {
         return None;
     }
-    let place = |location: InjectLocation,
-                 name: &str,
-                 value: &str,
-                 when: &Option<latchkey_catalog::PlaceCondition>| {
-        let mut place = json!({ "in": self::location(location), "name": name, "value": value });
-        if let Some(when) = when {
-            place["when"] = json!({ "field": when.field, "equals": when.equals });
-        }
-        place
-    };
-    let places: Vec<Value> = std::iter::once(place(
-        inject.location,
-        &inject.name,
-        &inject.value,
-        &inject.when,
-    ))
-    .chain(
-        inject
-            .additional
-            .iter()
-            .map(|extra| place(extra.location, &extra.name, &extra.value, &extra.when)),
-    )
-    .collect();
+    let places: Vec<Value> = inject
+        .places()
+        .iter()
+        .map(|place| {
+            let mut described =
+                json!({ "in": location(place.location), "name": place.name, "value": place.value });
+            if let Some(when) = place.when {
+                described["when"] = json!({ "field": when.field, "equals": when.equals });
+            }
+            described
+        })
+        .collect();
     Some(json!({
         "description": "Where the credential goes depends on the connection's configuration: a place with `when` is used only when the connection-config field `when.field` has the value `when.equals`, and a name written `{{ KEY }}` is the value of the connection-config field `KEY`. Through the proxy, Latchkey adds it.",
         "places": places,
