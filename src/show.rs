@@ -417,11 +417,23 @@ fn placeholder_names(oauth: &latchkey_catalog::OAuth2) -> Vec<(String, String)> 
         })
         .collect();
     for (name, template) in &oauth.authorization_params {
-        if template.contains("random_token") {
-            names.push((name.clone(), "<random_token>".to_owned()));
+        if let Some(placeholder) = random_placeholder(template) {
+            names.push((name.clone(), placeholder.to_owned()));
         }
     }
     names
+}
+
+/// Returns the placeholder of a template that draws a fresh random value
+/// for every request, whose rendered value would mislead as an example.
+fn random_placeholder(template: &str) -> Option<&'static str> {
+    if template.contains("random_uuid") {
+        Some("<random_uuid>")
+    } else if template.contains("random_token") {
+        Some("<random_token>")
+    } else {
+        None
+    }
 }
 
 /// Replaces the values of the per-request query parameters named in
@@ -628,27 +640,34 @@ fn render_injection(
         Some(&client_secret),
         Some("<request_path>"),
     )?;
-    if !provider.auth.injects_credential() {
-        let credential = match &provider.auth {
+    // Without credential places the proxy adds only the static parts.
+    let whole_request = if !provider.auth.injects_credential() {
+        Some(match &provider.auth {
             Auth::TwoStep(settings) | Auth::Session(settings) if settings.caller_places_token => {
                 "none added by the proxy (caller_places_token): the caller writes the token, \
                  credentials.token of GET /connections/{id}, into its own requests"
             }
             _ => "none",
-        };
-        line(out, "credential", credential);
-        render_static(out, &injection.headers, &injection.query, &injection.body);
-        return Ok(());
-    }
-    if provider.auth.signs_requests() {
-        let credential = match provider.auth {
+        })
+    } else if provider.auth.signs_requests() {
+        Some(match provider.auth {
             Auth::Oauth1(_) | Auth::Tba(_) => {
                 "header Authorization: OAuth ... (an OAuth 1.0a signature of each request)"
             }
             _ => "a signature computed for each request",
-        };
+        })
+    } else {
+        None
+    };
+    if let Some(credential) = whole_request {
         line(out, "credential", credential);
-        render_static(out, &injection.headers, &injection.query, &injection.body);
+        render_static(
+            out,
+            provider,
+            &injection.headers,
+            &injection.query,
+            &injection.body,
+        );
         return Ok(());
     }
     let inject = provider.auth.inject();
@@ -669,21 +688,15 @@ fn render_injection(
                     .and_then(|field| field.default.as_deref())
             })
     };
-    let used = |when: &Option<latchkey_catalog::PlaceCondition>| {
-        when.as_ref()
-            .is_none_or(|condition| condition.holds(config_text))
+    let used = |when: Option<&latchkey_catalog::PlaceCondition>| {
+        when.is_none_or(|condition| condition.holds(config_text))
     };
-    let places: Vec<(InjectLocation, &String)> =
-        std::iter::once((inject.location, &inject.value, &inject.when))
-            .chain(
-                inject
-                    .additional
-                    .iter()
-                    .map(|place| (place.location, &place.value, &place.when)),
-            )
-            .filter(|(_, _, when)| used(when))
-            .map(|(location, value, _)| (location, value))
-            .collect();
+    let places: Vec<(InjectLocation, &str)> = inject
+        .places()
+        .into_iter()
+        .filter(|place| used(place.when))
+        .map(|place| (place.location, place.value))
+        .collect();
     if places.is_empty() {
         line(
             out,
@@ -759,6 +772,7 @@ fn render_injection(
     }
     render_static(
         out,
+        provider,
         &injection.headers[..static_headers],
         &injection.query[..static_query],
         &injection.body[..static_body],
@@ -766,20 +780,37 @@ fn render_injection(
     Ok(())
 }
 
+/// Lists the proxy's static headers, query parameters and body members as
+/// the engine rendered them, except that a value drawn afresh for each
+/// request shows its placeholder.
 fn render_static<N: std::fmt::Display>(
     out: &mut String,
+    provider: &Provider,
     headers: &[(N, latchkey_engine::HeaderValue)],
     query: &[(String, String)],
     body: &[(String, String)],
 ) {
+    let shown =
+        |templates: &std::collections::BTreeMap<String, String>, name: &str, value: &str| {
+            templates
+                .iter()
+                .find(|(key, _)| key.eq_ignore_ascii_case(name))
+                .and_then(|(_, template)| random_placeholder(template))
+                .map_or_else(|| value.to_owned(), str::to_owned)
+        };
+    let proxy = &provider.proxy;
     for (name, value) in headers {
+        let name = name.to_string();
         let value = value.to_str().unwrap_or("<not visible ASCII>");
+        let value = shown(&proxy.headers, &name, value);
         line(out, "static header", &format!("{name}: {value}"));
     }
     for (name, value) in query {
+        let value = shown(&proxy.query, name, value);
         line(out, "static query", &format!("{name}={value}"));
     }
     for (path, value) in body {
+        let value = shown(&proxy.body, path, value);
         line(out, "static JSON body member", &format!("{path}: {value}"));
     }
 }
@@ -1021,7 +1052,11 @@ proxy:
         let walmart = show("walmart", &[]).unwrap();
         assert!(walmart.contains("clientId=<client_id>"), "{walmart}");
         assert!(walmart.contains("redirectUri=<redirect_uri>"), "{walmart}");
-        assert!(walmart.contains("nonce=<random_token>"), "{walmart}");
+        assert!(walmart.contains("nonce=<random_uuid>"), "{walmart}");
+        assert!(
+            walmart.contains("static header:       wm_qos.correlation_id: <random_uuid>"),
+            "{walmart}"
+        );
     }
 
     #[test]
