@@ -123,7 +123,7 @@ fn every_builtin_document_has_both_routes() {
                     item["servers"],
                     serde_json::json!([{
                         "url": "{latchkeyUrl}",
-                        "description": "The Latchkey server, whose `/proxy` route attaches the connection's credential, so callers need only Latchkey's secret key.",
+                        "description": "The Latchkey server, whose `/proxy` route forwards each request to the provider with the credential that the provider's definition asks for, so callers need only Latchkey's secret key.",
                         "variables": {"latchkeyUrl": {
                             "default": "http://127.0.0.1:3003",
                             "description": "Base URL of the Latchkey server, without a trailing slash. The default is the address `latchkey serve` listens on without `--listen`.",

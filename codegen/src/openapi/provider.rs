@@ -209,7 +209,7 @@ fn oauth_url_templates(provider: &Provider) -> Result<Vec<UrlTemplate>, Error> {
 fn proxy_server() -> Value {
     json!({
         "url": "{latchkeyUrl}",
-        "description": "The Latchkey server, whose `/proxy` route attaches the connection's credential, so callers need only Latchkey's secret key.",
+        "description": "The Latchkey server, whose `/proxy` route forwards each request to the provider with the credential that the provider's definition asks for, so callers need only Latchkey's secret key.",
         "variables": {
             "latchkeyUrl": {
                 "default": DEFAULT_LATCHKEY_URL,
@@ -491,10 +491,15 @@ fn add_proxy_extensions(provider: &Provider, document: &mut Value) {
 
 fn info_description(provider: &Provider) -> String {
     let mut text = format!(
-        "The {} API (provider `{}`, auth mode `{}`) in two routes. The operations under `/proxy/` go to the Latchkey server (their path items name it as their server): each takes Latchkey's secret key (`latchkeySecretKey`) and the `Provider-Config-Key` and `Connection-Id` headers, and Latchkey attaches the connection's credential. The other operations go to the provider's own servers, the document's `servers`,",
+        "The {} API (provider `{}`, auth mode `{}`) in two routes. The operations under `/proxy/` go to the Latchkey server (their path items name it as their server): each takes Latchkey's secret key (`latchkeySecretKey`) and the `Provider-Config-Key` and `Connection-Id` headers{}. The other operations go to the provider's own servers, the document's `servers`,",
         provider.display_name,
         provider.name,
-        provider.auth.mode_name()
+        provider.auth.mode_name(),
+        if provider.auth.injects_credential() {
+            ", and Latchkey attaches the connection's credential"
+        } else {
+            ""
+        }
     );
     if provider.auth.injects_credential() {
         // Only headers and query parameters have OpenAPI schemes; a place in
@@ -584,4 +589,35 @@ fn percent_decode(text: &str) -> String {
         index += 1;
     }
     String::from_utf8_lossy(&decoded).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::info_description;
+
+    fn described(auth: &str) -> String {
+        let source = format!(
+            "name: p\ndisplay_name: P\nauth:\n{auth}proxy:\n  base_url: https://p.example\n"
+        );
+        let provider = latchkey_catalog::parse_provider("p.yaml", &source).expect("valid file");
+        info_description(&provider)
+    }
+
+    #[test]
+    fn only_attached_credentials_are_described_as_attached() {
+        let attached = "Latchkey attaches the connection's credential";
+        let header_key = described(
+            "  mode: api_key\n  inject: {location: header, name: X-Key, value: \"{{ api_key }}\"}\n",
+        );
+        let caller_key = described("  mode: api_key\n  caller_places_key: true\n");
+        let no_credential = described("  mode: none\n");
+
+        assert!(header_key.contains(attached), "{header_key}");
+        assert!(!caller_key.contains(attached), "{caller_key}");
+        assert!(
+            caller_key.contains("the caller writes the connection's credential"),
+            "{caller_key}"
+        );
+        assert!(!no_credential.contains(attached), "{no_credential}");
+    }
 }
