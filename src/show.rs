@@ -267,8 +267,39 @@ fn render_auth(
             }
         }
         Auth::AwsSigv4(aws) => {
-            line(out, "service", &aws.service);
-            line(out, "region", &aws.region);
+            // As the signer does, with each field's default when the
+            // config lacks a value; a template that still cannot render is
+            // shown as written.
+            let mut vars = serde_json::Map::new();
+            for (key, field) in &provider.connection_config {
+                if let Some(default) = &field.default {
+                    vars.insert(key.clone(), serde_json::Value::String(default.clone()));
+                }
+            }
+            vars.extend(
+                config
+                    .iter()
+                    .map(|(key, value)| (key.clone(), value.clone())),
+            );
+            let vars = serde_json::Value::Object(vars);
+            let shown = |field: &str, template: &str| {
+                latchkey_engine::render(&provider.name, field, template, &vars)
+                    .unwrap_or_else(|_| template.to_owned())
+            };
+            line(out, "service", &shown("auth.service", &aws.service));
+            line(out, "region", &shown("auth.region", &aws.region));
+            if let Some(assume_role) = &aws.assume_role {
+                let template = assume_role.sts_url_template();
+                let sts_url = url_field(provider, "auth.assume_role.sts_url", template, config)
+                    .unwrap_or_else(|_| template.to_owned());
+                line(
+                    out,
+                    "keys",
+                    &format!(
+                        "temporary keys from STS AssumeRole at {sts_url}, renewed before they expire"
+                    ),
+                );
+            }
         }
         Auth::Jwt(jwt) => {
             line(out, "algorithm", &format!("{:?}", jwt.algorithm));
@@ -646,6 +677,10 @@ fn render_injection(
             Auth::TwoStep(settings) | Auth::Session(settings) if settings.caller_places_token => {
                 "none added by the proxy (caller_places_token): the caller writes the token, \
                  credentials.token of GET /connections/{id}, into its own requests"
+            }
+            Auth::ApiKey(api_key) if api_key.caller_places_key => {
+                "none added by the proxy (caller_places_key): the caller writes the key, \
+                 credentials.apiKey of GET /connections/{id}, into its own requests"
             }
             _ => "none",
         })
@@ -1041,6 +1076,31 @@ proxy:
             "{output}"
         );
         assert!(!output.contains("Authorization"), "{output}");
+    }
+
+    #[test]
+    fn caller_placed_key_shown() {
+        let output = show("klicktipp", &[]).unwrap();
+
+        assert!(
+            output.contains("credential:          none added by the proxy (caller_places_key)"),
+            "{output}"
+        );
+    }
+
+    #[test]
+    fn aws_templates_rendered_and_sts_named() {
+        let output = show("aws-sigv4", &[("service", "s3"), ("region", "eu-west-1")]).unwrap();
+
+        let expected = [
+            "service:             s3\n",
+            "region:              eu-west-1\n",
+            "keys:                temporary keys from STS AssumeRole at https://sts.",
+        ];
+        for part in expected {
+            assert!(output.contains(part), "missing {part:?} in:\n{output}");
+        }
+        assert!(!output.contains("{{"), "{output}");
     }
 
     #[test]
