@@ -337,15 +337,19 @@ impl fmt::Display for Diagnostic {
             "{}[{}]: {}",
             self.severity.as_str(),
             self.code,
-            self.message
+            escape_controls(&self.message)
         )?;
         let gutter = self.line.map_or(1, |line| line.to_string().len());
         let pad = " ".repeat(gutter);
         match (self.line, self.column) {
             (Some(line), Some(column)) => {
-                writeln!(f, "{pad} --> {}:{line}:{column}", self.file)?;
+                writeln!(
+                    f,
+                    "{pad} --> {}:{line}:{column}",
+                    escape_controls(&self.file)
+                )?;
             }
-            _ => writeln!(f, "{pad} --> {}", self.file)?,
+            _ => writeln!(f, "{pad} --> {}", escape_controls(&self.file))?,
         }
         if let (Some(line), Some(column), Some(text)) =
             (self.line, self.column, self.source_line.as_deref())
@@ -371,13 +375,32 @@ impl fmt::Display for Diagnostic {
             )?;
         }
         if let Some(path) = &self.path {
-            writeln!(f, "{pad}  = at: {path}")?;
+            writeln!(f, "{pad}  = at: {}", escape_controls(path))?;
         }
         if let Some(help) = &self.help {
-            writeln!(f, "{pad}  = help: {help}")?;
+            writeln!(f, "{pad}  = help: {}", escape_controls(help))?;
         }
         Ok(())
     }
+}
+
+/// Writes each control character of `text` as its Rust escape (`\r`,
+/// `\u{1b}`), so that a value quoted from a provider file cannot move the
+/// cursor, colour the terminal or start a line that looks like a
+/// diagnostic of its own. Other characters are kept.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            escaped.extend(c.escape_debug());
+        } else {
+            escaped.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
 }
 
 /// Converts a JSON pointer into the dotted path shown to users:
@@ -438,6 +461,44 @@ mod tests {
         let expected = "error[unknown-field]: unknown field `tokn_url`\n  --> github.yaml:3:3\n   |\n 3 |   tokn_url: https://example.com\n   |   ^^^^^^^^\n   = at: auth.tokn_url\n   = help: did you mean `token_url`?\n";
         assert_eq!(diagnostic.to_string(), expected);
         assert_eq!(diagnostic.end_column(), Some(11));
+    }
+
+    #[test]
+    fn display_escapes_control_characters() {
+        let source = "name: \"a\\e[31mred\"\n";
+        let span = Span {
+            line: 1,
+            column: 7,
+            width: 12,
+        };
+        let diagnostic = Diagnostic::at(
+            "a\u{1b}[31mred.yaml",
+            source,
+            span,
+            Code::InvalidValue,
+            "name `a\u{1b}[31mred` is not kebab-case".into(),
+        )
+        .with_path(Some("x\r\ny".into()))
+        .with_help(Some("use `a\u{7}`".into()));
+
+        let text = diagnostic.to_string();
+
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert_eq!(text.lines().count(), 7, "{text}");
+        for part in [
+            "error[invalid-value]: name `a\\u{1b}[31mred` is not kebab-case\n",
+            "--> a\\u{1b}[31mred.yaml:1:7\n",
+            "= at: x\\r\\ny\n",
+            "= help: use `a\\u{7}`\n",
+        ] {
+            assert!(text.contains(part), "missing {part:?} in {text}");
+        }
+        // The JSON form keeps the values and escapes them its own way.
+        let json: serde_json::Value = serde_json::from_str(&diagnostic.to_json_line()).unwrap();
+        assert_eq!(json["path"], "x\r\ny");
     }
 
     #[test]

@@ -48,7 +48,7 @@ pub use assume_role::{
     STS_MODE_KEY,
 };
 pub use catalog::{validate_paths, Catalog, CatalogError, ValidationReport};
-pub use diagnostic::{Code, Diagnostic, Severity};
+pub use diagnostic::{escape_controls, Code, Diagnostic, Severity};
 pub use import::{import_nango, ConvertedEntry, ImportError, ImportReport, Reason, SkippedEntry};
 pub use jwt::{HmacKeyEncoding, Jwt, JwtAlgorithm, JwtGrant, SigningKeyFormat};
 pub use load::parse_provider;

@@ -232,7 +232,14 @@ impl fmt::Display for ImportReport {
             }
             writeln!(f, "\nnot converted:")?;
             for entry in &self.not_converted {
-                writeln!(f, "  {}: {}", entry.name, entry.reason.message)?;
+                // Names and reasons quote the input, which may hold control
+                // characters.
+                writeln!(
+                    f,
+                    "  {}: {}",
+                    crate::escape_controls(&entry.name),
+                    crate::escape_controls(&entry.reason.message)
+                )?;
             }
         }
         Ok(())
@@ -361,12 +368,25 @@ fn resolve_aliases(entries: &Mapping) -> Vec<(String, Result<Mapping, Reason>)> 
         };
         let merged = match entry.get("alias").and_then(Value::as_str) {
             None => Ok(entry.clone()),
+            Some(target) if target == name => Err(Reason::new(
+                "alias to itself",
+                format!("alias to `{target}`, the entry itself"),
+            )),
             Some(target) => {
                 let base = resolved
                     .get(target)
                     .cloned()
                     .or_else(|| entries.get(target).and_then(Value::as_mapping).cloned());
                 match base {
+                    // Only an alias that is not resolved yet, later in the
+                    // file or in a cycle, still has its `alias` key.
+                    Some(base) if base.contains_key("alias") => Err(Reason::new(
+                        "alias to an unresolved alias",
+                        format!(
+                            "alias to `{target}`, which is itself an alias that is not resolved \
+                             before this entry (a cycle, or a chain out of file order)"
+                        ),
+                    )),
                     Some(mut base) => {
                         for (key, value) in entry {
                             if key.as_str() != Some("alias") {
@@ -696,6 +716,43 @@ hosted-sub:
             panic!("mode is {}", provider.auth.mode_name());
         };
         assert_eq!(oauth.token_url, "https://{{ subdomain }}.acme.test/token");
+    }
+
+    #[test]
+    fn alias_cycles_are_named() {
+        let fixture = "self-alias:\n    alias: self-alias\nloop-a:\n    alias: loop-b\nloop-b:\n    alias: loop-a\n";
+        let (_dir, report) = import(fixture);
+
+        assert_eq!(
+            reason(&report, "self-alias"),
+            "alias to `self-alias`, the entry itself"
+        );
+        for (name, target) in [("loop-a", "loop-b"), ("loop-b", "loop-a")] {
+            assert_eq!(
+                reason(&report, name),
+                format!(
+                    "alias to `{target}`, which is itself an alias that is not resolved before \
+                     this entry (a cycle, or a chain out of file order)"
+                ),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn text_report_escapes_control_characters() {
+        let fixture = "\"a\\e[31mred\":\n    alias: \"b\\r\\nc\"\n";
+        let (_dir, report) = import(fixture);
+
+        let text = report.to_string();
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert!(
+            text.contains("  a\\u{1b}[31mred: alias to `b\\r\\nc`"),
+            "{text}"
+        );
     }
 
     #[test]
