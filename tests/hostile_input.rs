@@ -472,7 +472,7 @@ async fn import_rejects_header_breaking_credentials() {
             (
                 &key_integration,
                 json!({ "type": "API_KEY", "api_key": value }),
-                "credentials.api_key",
+                "credentials.apiKey",
             ),
             (
                 &basic_integration,

@@ -125,6 +125,57 @@ pub fn with_defaults(
     config
 }
 
+/// Rejects a value that a browser sent for a key that is not the end
+/// user's to choose. Such a key is a field whose value the integration
+/// sets, or an `automated` field, which Latchkey fills itself. `config`
+/// holds the browser's connection-config values and `entered` its entered
+/// credential fields. The application, with the secret key, may still set
+/// them.
+pub fn check_browser_values<'a>(
+    provider: &Provider,
+    integration: &IntegrationRecord,
+    config: &ConnectionConfig,
+    entered: impl IntoIterator<Item = (&'a String, &'a Value)>,
+) -> Result<(), ApiError> {
+    let is_set = |value: &Value| match value {
+        Value::Null => false,
+        Value::String(text) => !text.is_empty(),
+        _ => true,
+    };
+    let fixed = |key: &str, field: &ConfigField| {
+        if field.integration_default && integration.integration_config.contains_key(key) {
+            Some("the integration sets it")
+        } else if field.automated {
+            Some("Latchkey fills it itself")
+        } else {
+            None
+        }
+    };
+    let connection_fields = config.iter().filter_map(|(key, value)| {
+        let field = provider.connection_config.get(key)?;
+        Some((key, value, field, "connection-config key"))
+    });
+    let entered_fields = entered.into_iter().filter_map(|(key, value)| {
+        let field = entered_fields(provider)?.get(key)?;
+        Some((key, value, field, "credential field"))
+    });
+    for (key, value, field, section) in connection_fields.chain(entered_fields) {
+        if !is_set(value) {
+            continue;
+        }
+        if let Some(reason) = fixed(key, field) {
+            let message =
+                format!("{section} `{key}` is not for the end user to set: {reason}; leave it out");
+            return Err(if section == "credential field" {
+                ApiError::invalid_credentials(message)
+            } else {
+                ApiError::invalid_connection_config(message)
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Adds the integration's values of entered fields to `given`, the fields
 /// that a `two_step`, `session` or `jwt` connection brings, for the keys
 /// that `given` lacks, sets to null or leaves empty. The result still goes

@@ -81,11 +81,14 @@ enum ImportCredentials {
         #[serde(default)]
         client_private_key: Option<String>,
     },
-    /// Nango's own name of the key is `apiKey`; `api_key` is accepted too.
+    /// Nango's own name of the key is `apiKey`, which errors use;
+    /// `api_key` is accepted too.
     #[serde(rename = "API_KEY")]
     ApiKey {
-        #[serde(alias = "apiKey")]
+        #[serde(rename = "apiKey", alias = "api_key")]
         api_key: String,
+        #[serde(flatten)]
+        unknown: serde_json::Map<String, Value>,
     },
     /// A half that the provider fixes may be left out.
     #[serde(rename = "BASIC")]
@@ -94,6 +97,8 @@ enum ImportCredentials {
         username: Option<String>,
         #[serde(default)]
         password: Option<String>,
+        #[serde(flatten)]
+        unknown: serde_json::Map<String, Value>,
     },
     /// The values the end user would enter, as top-level keys.
     #[serde(rename = "TWO_STEP")]
@@ -480,10 +485,19 @@ async fn import_credentials(
                 client_identity,
             })
         }
-        (Auth::ApiKey(settings), ImportCredentials::ApiKey { api_key }) => {
-            api_key_credentials(provider, settings, "credentials.api_key", api_key)
+        (Auth::ApiKey(settings), ImportCredentials::ApiKey { api_key, unknown }) => {
+            reject_unknown("API_KEY", &["apiKey"], &unknown)?;
+            api_key_credentials(provider, settings, "credentials.apiKey", api_key)
         }
-        (Auth::Basic(settings), ImportCredentials::Basic { username, password }) => {
+        (
+            Auth::Basic(settings),
+            ImportCredentials::Basic {
+                username,
+                password,
+                unknown,
+            },
+        ) => {
+            reject_unknown("BASIC", &["username", "password"], &unknown)?;
             let username = basic_half(provider, settings, "credentials.", "username", username)?;
             let password = basic_half(provider, settings, "credentials.", "password", password)?;
             // A missing half is a malformed body, like any other missing field

@@ -240,6 +240,12 @@ async fn store_entry(
         }
         ModeSettings::AssumedRole => {
             let entry = parse_entry(format, mode, &body)?;
+            crate::integration_config::check_browser_values(
+                provider,
+                &integration,
+                &entry.connection_config,
+                [],
+            )?;
             let role_arn = entered_role_arn(provider, entry.credentials)?;
             let input_config = crate::integration_config::with_defaults(
                 provider,
@@ -260,6 +266,12 @@ async fn store_entry(
         }
         settings => {
             let entry = parse_entry(format, mode, &body)?;
+            crate::integration_config::check_browser_values(
+                provider,
+                &integration,
+                &entry.connection_config,
+                [],
+            )?;
             let credentials = entry_credentials(provider, mode, settings, entry.credentials)?;
             let input_config = crate::integration_config::with_defaults(
                 provider,

@@ -55,6 +55,7 @@ pub(super) async fn entered_credentials(
         }
         BodyFormat::Unsupported => return Err(unsupported_body()),
     };
+    crate::integration_config::check_browser_values(provider, integration, &input_config, &fields)?;
     let input_config =
         crate::integration_config::with_defaults(provider, integration, &input_config);
     let mut config = connection_config::validate(provider, &input_config)?;

@@ -114,6 +114,7 @@ async fn start_authorization(
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_str())),
     )?;
+    crate::integration_config::check_browser_values(provider, &integration, &input_config, [])?;
     let input_config =
         crate::integration_config::with_defaults(provider, &integration, &input_config);
     let config = connection_config::validate(provider, &input_config)?;

@@ -229,7 +229,9 @@ fn providers(token_base: &str) -> Vec<latchkey_catalog::Provider> {
             "key_pattern": "^sk_",
             "inject": {"name": "X-Key", "value": "{{ api_key }}"},
         },
-        "connection_config": {"workspace": {"title": "Workspace", "pattern": "[a-z]+"}},
+        "connection_config": {
+            "workspace": {"title": "Workspace", "pattern": "[a-z]+", "integration_default": true},
+        },
         "proxy": {"base_url": format!("{token_base}/api")},
     });
     let basic = json!({
@@ -917,7 +919,8 @@ async fn browser_routes_answer_html_errors() {
         ("bad token on oauth", "/oauth/connect/sub?connect_session_token=lk_cs_unknown".to_owned(), 401, "invalid_connect_session_token", "This link has expired", "/connect?session_token=lk_cs_unknown".to_owned()),
         ("not allowed", format!("/oauth/connect/local?connect_session_token={token}"), 403, "integration_not_allowed", "does not allow connecting", connect_page.clone()),
         ("bad config", format!("/oauth/connect/sub?connect_session_token={token}&params%5Bsubdomain%5D=Not.Valid"), 400, "invalid_connection_config", "A value you entered is not valid", connect_page.clone()),
-        ("undeclared key", format!("/oauth/connect/sub?connect_session_token={token}&params%5Bsubdomain%5D=acme&params%5Bevil%5D=x"), 400, "invalid_connection_config", "`evil`", connect_page),
+        ("undeclared key", format!("/oauth/connect/sub?connect_session_token={token}&params%5Bsubdomain%5D=acme&params%5Bevil%5D=x"), 400, "invalid_connection_config", "`evil`", connect_page.clone()),
+        ("automated key", format!("/oauth/connect/sub?connect_session_token={token}&params%5Bsubdomain%5D=acme&params%5Binstance_url%5D=https%3A%2F%2Fx.example"), 400, "invalid_connection_config", "connection-config key `instance_url` is not for the end user to set: Latchkey fills it itself", connect_page),
     ];
     for (case, uri, status, code, explanation, link) in cases {
         for accept in [Some(browser_accept), None] {
@@ -1284,6 +1287,79 @@ async fn credential_entry_errors_in_order() {
 
     let list = send(&h.router, "GET", "/connections", Some(SECRET), None).await;
     assert_eq!(list.json()["connections"], json!([]));
+}
+
+#[tokio::test]
+async fn end_user_cannot_override_integration_values() {
+    let h = harness().await;
+    h.create_integration(json!({
+        "unique_key": "pinned",
+        "provider": "local-strict-key",
+        "integration_config": {"workspace": "acme"},
+    }))
+    .await;
+    let token = h.session(None).await;
+    let uri = format!("/connect/pinned/api-key?connect_session_token={token}");
+
+    let page = send(
+        &h.router,
+        "GET",
+        &format!("/connect?session_token={token}"),
+        None,
+        None,
+    )
+    .await;
+    assert!(
+        !form_of(&page.body, "pinned").contains("params[workspace]"),
+        "{}",
+        page.body
+    );
+    let overrides = [
+        (Some(FORM), "api_key=sk_1&params%5Bworkspace%5D=evil"),
+        (
+            Some(JSON),
+            r#"{"api_key":"sk_1","connection_config":{"workspace":"evil"}}"#,
+        ),
+    ];
+    for (content_type, body) in overrides {
+        let reply = send_raw(&h.router, &uri, content_type, body).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+        assert!(
+            reply.body.contains(
+                "connection-config key `workspace` is not for the end user to set: the integration sets it; leave it out"
+            ),
+            "{}",
+            reply.body
+        );
+    }
+    let list = send(&h.router, "GET", "/connections", Some(SECRET), None).await;
+    assert_eq!(list.json()["connections"], json!([]));
+
+    let connected = send_raw(&h.router, &uri, Some(JSON), r#"{"api_key":"sk_1"}"#).await;
+    assert_eq!(connected.status, StatusCode::CREATED, "{}", connected.body);
+    let list = send(&h.router, "GET", "/connections", Some(SECRET), None).await;
+    let id = list.json()["connections"][0]["connection_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stored = h
+        .api(
+            "GET",
+            &format!("/connections/{id}?provider_config_key=pinned"),
+            None,
+        )
+        .await;
+    assert_eq!(stored.json()["connection_config"]["workspace"], "acme");
+
+    // The application, with the secret key, may still choose another value.
+    let body = json!({
+        "provider_config_key": "pinned",
+        "connection_id": "app-chosen",
+        "connection_config": {"workspace": "other"},
+        "credentials": {"type": "API_KEY", "apiKey": "sk_2"},
+    });
+    let reply = h.api("POST", "/connections", Some(body)).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
 }
 
 #[tokio::test]
@@ -1823,6 +1899,59 @@ async fn empty_oauth2_access_token_rejected() {
 }
 
 #[tokio::test]
+async fn key_and_basic_imports_name_fields_and_reject_unknown_ones() {
+    let h = harness().await;
+    h.create_every_mode().await;
+    let config = json!({"workspace": "acme"});
+    let imports = [
+        (
+            "key",
+            json!({"type": "API_KEY"}),
+            "invalid_body",
+            "missing field `apiKey`",
+        ),
+        (
+            "key",
+            json!({"type": "API_KEY", "apiKey": "sk_1", "extra": 1}),
+            "invalid_credentials",
+            "unknown field `credentials.extra`: credentials of type `API_KEY` take `credentials.apiKey`",
+        ),
+        (
+            "basic",
+            json!({"type": "BASIC", "username": "AC1", "password": "p", "apiKey": "k"}),
+            "invalid_credentials",
+            "unknown field `credentials.apiKey`: credentials of type `BASIC` take `credentials.username`, `credentials.password`",
+        ),
+    ];
+    for (key, credentials, code, message) in imports {
+        let mut body = json!({"provider_config_key": key, "credentials": credentials});
+        if key == "key" {
+            body["connection_config"] = config.clone();
+        }
+        let reply = h.api("POST", "/connections", Some(body)).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.body);
+        assert_eq!(reply.error_code(), code, "{}", reply.body);
+        assert!(reply.body.contains(message), "{}", reply.body);
+    }
+    let list = send(&h.router, "GET", "/connections", Some(SECRET), None).await;
+    assert_eq!(list.json()["connections"], json!([]));
+
+    // Both names of the key are accepted.
+    for (id, name) in [("k1", "apiKey"), ("k2", "api_key")] {
+        let mut credentials = json!({"type": "API_KEY"});
+        credentials[name] = json!("sk_1");
+        let body = json!({
+            "provider_config_key": "key",
+            "connection_id": id,
+            "connection_config": config,
+            "credentials": credentials,
+        });
+        let reply = h.api("POST", "/connections", Some(body)).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{name}: {}", reply.body);
+    }
+}
+
+#[tokio::test]
 async fn header_credentials_reject_control_characters() {
     let h = harness().await;
     h.create_every_mode().await;
@@ -1831,7 +1960,7 @@ async fn header_credentials_reject_control_characters() {
         (
             "key",
             json!({"type": "API_KEY", "api_key": hostile}),
-            "`credentials.api_key`",
+            "`credentials.apiKey`",
         ),
         (
             "local",
