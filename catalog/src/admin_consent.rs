@@ -75,6 +75,30 @@ pub(crate) fn check_admin_consent(
             ));
         }
     }
+    // The callback's own parameters: the flow reads each of them for
+    // another purpose, so none can carry the tenant.
+    let reserved = [
+        "state",
+        "code",
+        "error",
+        "error_description",
+        ADMIN_CONSENT_PARAM,
+    ];
+    if reserved.contains(&consent.tenant_param.as_str()) {
+        problems.push(Problem::new(
+            Code::InvalidValue,
+            "/auth/admin_consent/tenant_param".to_owned(),
+            format!(
+                "`tenant_param` is `{}`, a callback parameter that the flow reads for \
+                 another purpose, so the tenant check could never pass",
+                consent.tenant_param
+            ),
+            Some(
+                "name the callback parameter that carries the tenant's id, such as `tenant`"
+                    .to_owned(),
+            ),
+        ));
+    }
     if let Some(key) = &consent.tenant_config_key {
         if !connection_config.contains_key(key) {
             problems.push(Problem::new(
@@ -149,6 +173,13 @@ proxy:
                 "{}",
                 "`callback_code_param` has no effect",
                 "auth.callback_code_param",
+            ),
+            (
+                "tenant in the state parameter",
+                "",
+                "{tenant_param: state}",
+                "`tenant_param` is `state`",
+                "auth.admin_consent.tenant_param",
             ),
             (
                 "undeclared tenant key",

@@ -119,8 +119,28 @@ fn check_element(pointer: &str, name: &str, value: &Value, problems: &mut Vec<Pr
             Some("write the children as a list of one-key mappings, in document order".to_owned()),
         )),
         Value::Array(children) => {
+            let mut attributes = std::collections::BTreeSet::new();
             for (index, child) in children.iter().enumerate() {
-                check_child(&format!("{pointer}/{index}"), name, child, problems);
+                let child_pointer = format!("{pointer}/{index}");
+                check_child(&child_pointer, name, child, problems);
+                let attribute = child
+                    .as_object()
+                    .filter(|map| map.len() == 1)
+                    .and_then(|map| map.keys().next())
+                    .and_then(|key| key.strip_prefix(XML_ATTRIBUTE_PREFIX));
+                if let Some(attribute) = attribute {
+                    if !attributes.insert(attribute) {
+                        problems.push(Problem::new(
+                            Code::InvalidValue,
+                            child_pointer,
+                            format!(
+                                "XML element `{name}` has attribute `{attribute}` twice, \
+                                 which makes the body not well-formed XML"
+                            ),
+                            Some(format!("keep one `\"@{attribute}\"` item")),
+                        ));
+                    }
+                }
             }
         }
     }
@@ -277,6 +297,13 @@ auth:
                 "",
                 "has a nested value",
                 "auth.token_request.params.r[0].@id",
+            ),
+            (
+                "repeated attribute",
+                "    body_format: xml\n    params: {r: [{\"@id\": \"1\"}, {a: x}, {\"@id\": \"2\"}]}",
+                "",
+                "XML element `r` has attribute `id` twice",
+                "auth.token_request.params.r[2]",
             ),
             (
                 "inject beside caller_places_token",
