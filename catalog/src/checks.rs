@@ -1886,6 +1886,25 @@ fn check_signature(provider: &Provider, signature: &Signature, problems: &mut Ve
             Some("remove `key` and put the secret into `string_to_sign`, or use an `hmac_*` algorithm".to_owned()),
         ));
     }
+    // The server checks the entered password as a PEM key when a connection
+    // is created, so an Ed25519 key read from anywhere else could be
+    // stored unchecked and fail every request.
+    let reads_password = |key: &str| key.split_whitespace().collect::<String>() == "{{password}}";
+    if signature.algorithm == crate::signing::SignatureAlgorithm::Ed25519
+        && signature
+            .key
+            .as_deref()
+            .is_some_and(|key| !reads_password(key))
+    {
+        problems.push(Problem::new(
+            Code::InvalidValue,
+            "/auth/key".to_owned(),
+            "an `ed25519` signature is made with the entered password, a PEM private key, \
+             which connections are checked against, but `key` reads something else"
+                .to_owned(),
+            Some("remove `key`, so that the password is the key".to_owned()),
+        ));
+    }
     if !placed {
         // Underline the key of the mapping that should use the signature
         // (`headers`, `query`, or `mode` when neither is set).
@@ -2251,6 +2270,22 @@ mod tests {
             diagnostics(&signature(&keyed_digest)),
             [("invalid-value".to_owned(), "auth.key".to_owned())]
         );
+
+        for (key, expected) in [
+            ("\"{{password}}\"", vec![]),
+            (
+                "\"not a pem\"",
+                vec![("invalid-value".to_owned(), "auth.key".to_owned())],
+            ),
+            (
+                "\"{{ username }}\"",
+                vec![("invalid-value".to_owned(), "auth.key".to_owned())],
+            ),
+        ] {
+            let ed25519 =
+                format!("  algorithm: ed25519\n  key: {key}\n  string_to_sign: x\n{placed}");
+            assert_eq!(diagnostics(&signature(&ed25519)), expected, "key {key}");
+        }
 
         let unplaced = "  algorithm: hmac_sha1\n  string_to_sign: x\n  headers:\n    X-Time: \"{{ timestamp }}\"\n";
         assert_eq!(
