@@ -767,6 +767,16 @@ async fn integration_key_errors_rejected() {
             json!({"privateKey": "k".repeat(16 * 1024 + 1)}),
             "`integration_config.privateKey` is 16385 bytes long, but may be at most 16384 bytes",
         ),
+        (
+            "key that is not PEM",
+            json!({"privateKey": "notpem"}),
+            "`integration_config.privateKey` is invalid: field `credentials.privateKey` of provider",
+        ),
+        (
+            "RSA key for an ES256 signature",
+            json!({"privateKey": env().peer.key("rsa.pem")}),
+            "is not a PEM PKCS#8 P-256 private key",
+        ),
     ];
     for (case, config, expected) in cases {
         let key = format!("{INTEGRATION_KEY_ES256}-{}", random_hex(4));
@@ -777,6 +787,11 @@ async fn integration_key_errors_rejected() {
         assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_body", case);
         let message = reply.error_message();
         assert!(message.contains(expected), "{case}: {message}");
+        let entered = config["privateKey"].as_str();
+        if let Some(entered) = entered.filter(|key| key.len() <= 16 * 1024) {
+            let body_line = entered.lines().nth(1).unwrap_or(entered);
+            assert!(!message.contains(body_line), "{case}: the key is echoed");
+        }
         let stored = api.get(&format!("/integrations/{key}")).await;
         assert_eq!(stored.status, StatusCode::NOT_FOUND, "{case}: stored");
     }

@@ -252,6 +252,27 @@ pub fn check_entered_values(
     Ok(())
 }
 
+/// Checks a value for entered field `key` that is the whole signing key,
+/// such as a private key that an integration sets for every connection,
+/// by building the key from it. A field that is not the signing key on
+/// its own, or a provider of another mode, passes unchecked, because the
+/// key then needs values that are not known yet.
+pub fn check_signing_key_field(
+    provider: &Provider,
+    key: &str,
+    value: &str,
+) -> Result<(), EngineError> {
+    let Auth::Jwt(jwt) = &provider.auth else {
+        return Ok(());
+    };
+    let whole_key = format!("credentials.{key}");
+    if variable_paths(&jwt.signing_key) != [whole_key] {
+        return Ok(());
+    }
+    let vars = json!({ "credentials": { key: value } });
+    signing_key(provider, jwt, &vars).map(drop)
+}
+
 /// Template variables of the assertion: the connection config, and the
 /// entered values under `credentials`.
 pub(crate) fn assertion_variables(

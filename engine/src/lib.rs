@@ -50,7 +50,8 @@ pub use http::HeaderValue;
 pub use inject::Injection;
 pub use json_body::{merge_json_body, JsonBodyError, MergedBody};
 pub use jwt::{
-    check_entered_values, sign_assertion, JwtCredentials, SignedAssertion, JWT_BEARER_GRANT,
+    check_entered_values, check_signing_key_field, sign_assertion, JwtCredentials, SignedAssertion,
+    JWT_BEARER_GRANT,
 };
 pub use lifecycle::{refresh_due, DEFAULT_REFRESH_MARGIN};
 pub use mcp::McpSetup;

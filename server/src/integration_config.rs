@@ -52,6 +52,13 @@ pub fn parse(
                 crate::routes::jwt::MAX_FIELD_BYTES
             )));
         }
+        if jwt_field {
+            // A private key that every connection signs with is checked
+            // now, not at the first connection.
+            latchkey_engine::check_signing_key_field(provider, &key, &text).map_err(|error| {
+                ApiError::invalid_body(format!("`integration_config.{key}` is invalid: {error}"))
+            })?;
+        }
         crate::assume_role::check_sts_mode(&key, &text)?;
         connection_config::check_value(provider, &key, field, &text).map_err(|error| {
             ApiError::invalid_body(format!(
