@@ -292,6 +292,7 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
             check_credential_fields(provider, two_step, problems);
             check_token_body(&two_step.token_response, problems);
             crate::xml_body::check_xml_login(two_step, problems);
+            crate::saml::check_assertion(two_step, problems);
             &two_step.token_response.connection_config
         }
         Auth::ApiKey(_)
@@ -655,6 +656,17 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
             }
             for (index, step) in two_step.steps.iter().enumerate() {
                 push_token_request(&mut fields, &format!("/auth/steps/{index}"), step);
+            }
+            if let Some(assertion) = &two_step.assertion {
+                for (pointer, text) in crate::saml::assertion_templates(assertion) {
+                    fields.push(TemplateField {
+                        pointer,
+                        text,
+                        credentials: true,
+                        random: false,
+                        client_id: false,
+                    });
+                }
             }
         }
         Auth::None(_) | Auth::Signature(_) => {}
@@ -1176,6 +1188,8 @@ fn check_templates(
             let is_entered = is_entered_credentials(&provider.auth, &field.pointer, &variable);
             let is_step_reply = is_earlier_step_reply(&field.pointer, &variable);
             let is_cookies = is_captured_cookies(&provider.auth, &field.pointer, &variable);
+            let is_assertion = matches!(&provider.auth, Auth::TwoStep(two_step)
+                if crate::saml::is_signed_assertion(two_step, &field.pointer, &variable));
             let is_request_path = provider.post_connection.is_empty()
                 && is_proxied_request_path(&field.pointer, &variable);
             if is_config
@@ -1186,6 +1200,7 @@ fn check_templates(
                 || is_entered
                 || is_step_reply
                 || is_cookies
+                || is_assertion
                 || is_request_path
             {
                 continue;

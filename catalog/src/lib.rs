@@ -34,6 +34,7 @@ mod password_grant;
 mod patterns;
 mod positions;
 mod post_connection;
+mod saml;
 mod schema;
 mod signing;
 mod suggest;
@@ -57,6 +58,7 @@ pub use password_grant::PasswordGrant;
 pub use post_connection::{
     PostConnectionMethod, PostConnectionStep, ResponseSelection, WHOLE_RESPONSE_PATH,
 };
+pub use saml::{AssertionType, SamlAssertion, ASSERTION_VARIABLE};
 pub use schema::PROVIDER_SCHEMA;
 pub use suggest::closest_match;
 pub use two_step::{

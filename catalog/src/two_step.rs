@@ -21,6 +21,10 @@ pub struct TwoStep {
     /// reply; the token request is sent again when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_request: Option<TokenRequest>,
+    /// A SAML 2.0 assertion signed for each token request, which the
+    /// requests read as `{{ assertion }}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assertion: Option<crate::saml::SamlAssertion>,
     /// Further requests sent in order after `token_request`, each with the
     /// JSON replies of the earlier ones as `step1`, `step2`, and so on
     /// (`step1` is the reply to `token_request`). `token_response` reads

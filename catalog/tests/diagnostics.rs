@@ -410,6 +410,30 @@ const CASES: &[Case] = &[
         )],
     },
     Case {
+        name: "saml_credential_named_assertion",
+        file_name: "demo.yaml",
+        edits: &[(
+            OAUTH2_AUTH,
+            "  mode: two_step\n  credentials:\n    user_name: {title: User name}\n    private_key: {title: Private key, secret: true}\n    assertion: {title: Assertion}\n  assertion:\n    type: saml2\n    issuer: www.example.com\n    audience: www.example.com\n    recipient: https://{{ subdomain }}.example.com/oauth/token\n    name_id: \"{{ user_name }}\"\n    signing_key: \"{{ private_key }}\"\n    lifetime_seconds: 600\n  token_request:\n    url: https://{{ subdomain }}.example.com/oauth/token\n    params:\n      grant_type: urn:ietf:params:oauth:grant-type:saml2-bearer\n      assertion: \"{{ assertion }}\"\n",
+        )],
+    },
+    Case {
+        name: "saml_zero_lifetime",
+        file_name: "demo.yaml",
+        edits: &[(
+            OAUTH2_AUTH,
+            "  mode: two_step\n  credentials:\n    user_name: {title: User name}\n    private_key: {title: Private key, secret: true}\n  assertion:\n    type: saml2\n    issuer: www.example.com\n    audience: www.example.com\n    recipient: https://{{ subdomain }}.example.com/oauth/token\n    name_id: \"{{ user_name }}\"\n    signing_key: \"{{ private_key }}\"\n    lifetime_seconds: 0\n  token_request:\n    url: https://{{ subdomain }}.example.com/oauth/token\n    params:\n      grant_type: urn:ietf:params:oauth:grant-type:saml2-bearer\n      assertion: \"{{ assertion }}\"\n",
+        )],
+    },
+    Case {
+        name: "saml_blank_attribute_name",
+        file_name: "demo.yaml",
+        edits: &[(
+            OAUTH2_AUTH,
+            "  mode: two_step\n  credentials:\n    user_name: {title: User name}\n    private_key: {title: Private key, secret: true}\n  assertion:\n    type: saml2\n    issuer: www.example.com\n    audience: www.example.com\n    recipient: https://{{ subdomain }}.example.com/oauth/token\n    name_id: \"{{ user_name }}\"\n    attributes:\n      \" \": \"true\"\n    signing_key: \"{{ private_key }}\"\n    lifetime_seconds: 600\n  token_request:\n    url: https://{{ subdomain }}.example.com/oauth/token\n    params:\n      grant_type: urn:ietf:params:oauth:grant-type:saml2-bearer\n      assertion: \"{{ assertion }}\"\n",
+        )],
+    },
+    Case {
         name: "param_name_not_standard",
         file_name: "demo.yaml",
         edits: &[(

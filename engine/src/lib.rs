@@ -22,6 +22,7 @@ mod oauth2_flow;
 mod password_grant;
 mod post_connection;
 mod redact;
+mod saml;
 mod secret;
 mod sign;
 mod signature;

@@ -30,13 +30,15 @@ impl Engine {
     /// Sends `token_request` and then each of `settings.steps`, and reads
     /// the token from the last reply. The reply to request `n` becomes the
     /// variable `step<n>` of every later request. A failure names the
-    /// request's number in the chain.
+    /// request's number in the chain. No error quotes `secrets`, the
+    /// values that the requests send besides the entered ones.
     pub(crate) async fn send_chain(
         &self,
         provider: &Provider,
         settings: &TwoStep,
         vars: &Value,
         fields: &BTreeMap<String, Secret>,
+        secrets: Vec<String>,
     ) -> Result<TokenGrant, EngineError> {
         let requests: Vec<(String, &TokenRequest)> =
             std::iter::once(("auth.token_request".to_owned(), &settings.token_request))
@@ -52,7 +54,7 @@ impl Engine {
             vars: vars.clone(),
             replies: Vec::new(),
             first_url: None,
-            secrets: Vec::new(),
+            secrets,
             log_label: "two_step",
         };
         self.continue_chain(provider, &requests, &settings.token_response, start, fields)

@@ -13,6 +13,7 @@ use url::Url;
 
 use crate::cookies::capture_cookies;
 use crate::redact::redact;
+use crate::saml::add_signed_assertion;
 use crate::template::{
     config_variables, render, variable_paths, with_random_token, with_request_time,
 };
@@ -43,13 +44,16 @@ impl Engine {
     ) -> Result<TokenGrant, EngineError> {
         let settings = two_step_settings(provider)?;
         // One random value and one time serve every request of the flow.
+        let now = Utc::now();
         let vars = with_random_token(&config_variables(provider, config));
-        let mut vars = with_request_time(&vars, Utc::now());
+        let mut vars = with_request_time(&vars, now);
         if let Value::Object(object) = &mut vars {
             for (name, value) in fields {
                 object.insert(name.clone(), Value::String(value.expose().to_owned()));
             }
         }
+        let assertion = add_signed_assertion(provider, settings, &mut vars, now)?;
+        let assertion: Vec<&str> = assertion.iter().map(Secret::expose).collect();
 
         let refresh = previous.and_then(|token| {
             let refresh_token = token.refresh_token.as_ref()?;
@@ -63,7 +67,8 @@ impl Engine {
                 object.insert("access_token".to_owned(), text(&token.access_token));
                 object.insert("refresh_token".to_owned(), text(refresh_token));
             }
-            let secrets = [token.access_token.expose(), refresh_token.expose()];
+            let mut secrets = vec![token.access_token.expose(), refresh_token.expose()];
+            secrets.extend(&assertion);
             let sent = SentRequest {
                 field: "auth.refresh_request",
                 request,
@@ -87,7 +92,10 @@ impl Engine {
             }
         }
         if !settings.steps.is_empty() {
-            return self.send_chain(provider, settings, &vars, fields).await;
+            let assertion = assertion.iter().map(|text| text.to_string()).collect();
+            return self
+                .send_chain(provider, settings, &vars, fields, assertion)
+                .await;
         }
         let sent = SentRequest {
             field: "auth.token_request",
@@ -95,7 +103,7 @@ impl Engine {
             vars: &vars,
             previous_refresh_token: None,
         };
-        self.send_request(provider, settings, sent, fields, &[])
+        self.send_request(provider, settings, sent, fields, &assertion)
             .await
     }
 

@@ -194,11 +194,16 @@ pub fn wrap(
     }
 }
 
-/// Maps a failed first token request: a rejection with HTTP 4xx is the
-/// caller's fault (400 `invalid_credentials`, quoting the provider's
-/// reply), anything else is the provider's.
+/// Maps a failed first token request. A rejection with HTTP 4xx, or an
+/// entered value that the engine cannot use such as a signing key that
+/// does not parse, is the caller's fault: 400 `invalid_credentials`, which
+/// quotes a rejecting provider's reply. Any other failure is the
+/// provider's.
 fn token_request_error(error: &EngineError, integration: &str) -> ApiError {
     match error {
+        EngineError::InvalidCredential(_) | EngineError::MissingCredential(_) => {
+            ApiError::engine(error)
+        }
         EngineError::CredentialsRejected { status, .. } if *status < 500 => {
             ApiError::invalid_credentials(format!(
                 "the credentials of integration `{integration}` were not accepted: {error}"

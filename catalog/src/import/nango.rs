@@ -85,6 +85,9 @@ mod nango_xml;
 #[path = "nango_admin_consent.rs"]
 mod nango_admin_consent;
 
+#[path = "nango_saml.rs"]
+mod nango_saml;
+
 /// The Nango modes that map onto a Latchkey mode.
 const MODES: [(&str, &str); 13] = [
     ("OAUTH2", "oauth2"),
@@ -370,6 +373,7 @@ fn check_known_keys(entry: &Mapping, mode: &str) -> Result<(), Reason> {
             || (key == "auth" && auth_is_default(entry))
             || (oauth1 && nango_oauth1::OAUTH1_KEYS.contains(&key))
             || (two_step && nango_two_step::TWO_STEP_KEYS.contains(&key))
+            || (two_step && nango_saml::applies(entry) && nango_saml::SAML_KEYS.contains(&key))
             || (session && key == "token_url")
             || (app && nango_app::APP_KEYS.contains(&key))
             || (key == "require_client_certificate" && mode == "oauth2_client_credentials")

@@ -52,9 +52,12 @@ pub(super) fn signing_mode(entry: &Mapping) -> Result<Option<&'static str>, Reas
     if let Some(assertion) = mapping(entry, "assertion") {
         return match string(assertion, "type") {
             Some("jwt") => Ok(Some("jwt")),
+            // A SAML assertion is part of the `two_step` mode; see
+            // nango_saml.rs.
+            Some("saml") if nango_mode == "TWO_STEP" => Ok(None),
             Some("saml") => Err(Reason::new(
-                "SAML 2.0 bearer assertion",
-                "`assertion.type` is `saml`: the token request carries a signed SAML 2.0 assertion (RFC 7522), and Latchkey signs only JWTs",
+                "SAML 2.0 bearer assertion outside TWO_STEP",
+                format!("`assertion.type` is `saml` in auth mode {nango_mode}, and Latchkey signs SAML 2.0 assertions only for the token request of TWO_STEP entries"),
             )),
             _ => Err(Reason::no_equivalent("assertion")),
         };
@@ -1445,7 +1448,7 @@ headers:
     fn unconvertible_signing_entries_name_reason() {
         let (_, reasons) = import();
         let cases = [
-            ("saml", "`assertion.type` is `saml`"),
+            ("saml", "`assertion.issuer` is missing"),
             (
                 "aws-other-host",
                 "the host of `${awsSigV4(...)}` is not the host of `proxy.base_url`",

@@ -63,6 +63,9 @@ impl Builder<'_> {
     pub(super) fn two_step(&mut self, auth: &mut Mapping) -> Result<(), Reason> {
         let entry = self.entry;
         auth.insert("credentials".into(), Value::Mapping(self.entered_fields()?));
+        if super::nango_saml::applies(entry) {
+            self.saml_assertion(auth)?;
+        }
 
         let body_format = body_format(entry)?;
         let url = string(entry, "token_url")
@@ -223,6 +226,11 @@ impl Builder<'_> {
                 ));
             }
             if definition.get("automated").and_then(Value::as_bool) == Some(true) {
+                // Nango fills `assertion` with the signed SAML assertion,
+                // which the engine builds as `{{ assertion }}`.
+                if key == crate::ASSERTION_VARIABLE && super::nango_saml::applies(self.entry) {
+                    continue;
+                }
                 return Err(Reason::new(
                     "credential field that Nango fills itself",
                     format!("credential field `{key}` is automated, so Nango's connect step fills it in a way the catalog does not describe"),
@@ -238,6 +246,9 @@ impl Builder<'_> {
                 ));
             }
             fields.insert(key.into(), Value::Mapping(entered_field(key, definition)?));
+        }
+        if super::nango_saml::applies(self.entry) {
+            self.assertion_option_fields(&mut fields)?;
         }
         Ok(fields)
     }
