@@ -120,9 +120,25 @@ impl Engine {
                 .send_jwt_steps(provider, jwt, fields, config, exchange)
                 .await;
         }
+        let secrets = exchange_secrets(fields, &signed.assertion);
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
         parse_token_reply(&provider.name, &jwt.token_response, &reply, now, None)
-            .map_err(|error| error.redact_quoted(&[signed.assertion.expose()]))
+            .map_err(|error| error.redact_quoted(&secrets))
     }
+}
+
+/// Lists the values that a quoted exchange reply must not show: every
+/// entered value and the signed assertion, because a provider may echo
+/// any of them in its `error_description`.
+pub(crate) fn exchange_secrets(
+    fields: &BTreeMap<String, Secret>,
+    assertion: &Secret,
+) -> Vec<String> {
+    fields
+        .values()
+        .chain([assertion])
+        .map(|value| value.expose().to_owned())
+        .collect()
 }
 
 /// Builds the form body of the token request: the grant's own parameters,

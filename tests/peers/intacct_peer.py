@@ -17,6 +17,9 @@ POST /gateway   an XML request (Content-Type application/xml).
     The user ids ada and grace are accepted. Wrong user credentials get HTTP 200 with an authentication status of
     failure, and the error description repeats the entered user id and
     password, so that the test can check that Latchkey redacts an echo.
+    For the user id echo-references, the description writes the
+    password's XML-significant characters as decimal character references
+    (`&#60;`) in place of `&lt;` and the like.
     A body that is not well-formed XML gets HTTP 400 with an XML error.
     An API call is <request><control>... <operation><authentication>
     <sessionid>ID</sessionid>; a live session gets HTTP 200 and a result
@@ -41,6 +44,8 @@ SENDER_PASSWORD = "sender<&>pw"
 USER_IDS = ("ada", "grace")
 COMPANY_ID = "company-42"
 USER_PASSWORD = "user<pw>&'\""
+# The user id whose failed login echoes the password with character references.
+ECHO_REFERENCES_USER = "echo-references"
 
 CONTROL_ORDER = [
     "senderid",
@@ -57,12 +62,15 @@ SESSIONS = {}  # session id -> expiry as time.monotonic()
 LOGINS = []
 
 
-def failure(where, description):
+def failure(where, description, description_xml=None):
     """Returns an Intacct-style failure document, with the failure in the
-    control block or in the authentication block."""
+    control block or in the authentication block. `description_xml`, when
+    given, is written unchanged in place of the escaped description."""
+    if description_xml is None:
+        description_xml = escape(description)
     error = (
         "<errormessage><error><errorno>XL03000006</errorno>"
-        f"<description2>{escape(description)}</description2>"
+        f"<description2>{description_xml}</description2>"
         "</error></errormessage>"
     )
     if where == "control":
@@ -77,6 +85,11 @@ def failure(where, description):
         "<operation><authentication><status>failure</status></authentication>"
         f"{error}</operation></response>"
     )
+
+
+def character_references(value):
+    """Escapes `value` as XML text with decimal character references."""
+    return "".join(f"&#{ord(c)};" if c in "<>&'\"" else c for c in value)
 
 
 def text(root, path):
@@ -163,7 +176,13 @@ class Handler(BaseHTTPRequestHandler):
                 f"Sign-in information is incorrect for user {parsed['userid']} "
                 f"with password {parsed['user_password']}"
             )
-            self.reply(200, failure("authentication", description))
+            description_xml = None
+            if parsed["userid"] == ECHO_REFERENCES_USER:
+                description_xml = (
+                    f"Sign-in information is incorrect for user {ECHO_REFERENCES_USER} "
+                    f"with password {character_references(parsed['user_password'])}"
+                )
+            self.reply(200, failure("authentication", description, description_xml))
             return
         session = secrets.token_hex(12) + ".."
         with LOCK:
