@@ -230,6 +230,7 @@ async fn xml_login_request_bytes_exact() {
     assert_eq!(logins.len(), 1, "{logins:?}");
     let login = &logins[0];
     assert_eq!(login["content_type"], "application/xml");
+    assert_eq!(login["accept"], "application/xml");
     let parsed = &login["parsed"];
     // The peer's XML parser read the entered passwords back as text.
     assert_eq!(parsed["sender_password"], SENDER_PASSWORD);

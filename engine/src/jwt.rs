@@ -106,9 +106,13 @@ impl Engine {
             )
             .body(body.into_bytes())
             .map_err(|err| EngineError::Transport(format!("invalid token request: {err}")))?;
-        let reply = TokenTransport::new(&self.http, &provider.name, "jwt-bearer", &url)
-            .send(request)
-            .await?;
+        let mut transport = TokenTransport::new(&self.http, &provider.name, "jwt-bearer", &url);
+        // With `steps`, the exchange reply is JSON and the last step's reply
+        // is the one that `token_response` reads.
+        if jwt.steps.is_empty() {
+            transport = transport.reading(&jwt.token_response);
+        }
+        let reply = transport.send(request).await?;
         if !jwt.steps.is_empty() {
             let exchange = Exchange {
                 url: &url,

@@ -100,7 +100,13 @@ impl Engine {
             }
 
             let obtained_at = Utc::now();
-            let reply = TokenTransport::new(&self.http, &provider.name, log_label, &url)
+            let mut transport = TokenTransport::new(&self.http, &provider.name, log_label, &url);
+            // Only the last reply is read with `token_response`, because the
+            // earlier ones must be JSON objects.
+            if number == last {
+                transport = transport.reading(token_response);
+            }
+            let reply = transport
                 .send(http_request)
                 .await
                 .map_err(|error| in_step(error, number))?;

@@ -25,7 +25,8 @@ POST /gateway   an XML request (Content-Type application/xml).
     <sessionid>ID</sessionid>; a live session gets HTTP 200 and a result
     that names whether an Authorization header came with the request.
 GET /logins     JSON list of the login requests received: the body as text,
-                the Content-Type, and the values the parser read.
+                the Content-Type and Accept headers, and the values the
+                parser read.
 """
 
 import datetime
@@ -154,6 +155,7 @@ class Handler(BaseHTTPRequestHandler):
                 {
                     "body": raw.decode("utf-8", "replace"),
                     "content_type": self.headers.get("Content-Type"),
+                    "accept": self.headers.get("Accept"),
                     "parsed": parsed,
                 }
             )
