@@ -25,6 +25,8 @@ use support::provider_file;
 const ACCESS_KEY_ID: &str = "AKIAINTEGRATION0001";
 const SECRET_ACCESS_KEY: &str = "integration/secret+key/0123456789";
 const ROLE_ARN: &str = "arn:aws:iam::123456789012:role/LatchkeyReader";
+/// A role that the peer grants with keys that have already expired.
+const EXPIRED_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/ExpiredKeys";
 const REGION: &str = "eu-west-3";
 const SERVICE: &str = "execute-api";
 /// Lifetime of the keys of the renewal peer: the renewal margin is capped
@@ -54,6 +56,7 @@ impl StsPeer {
             .args(["--access-key-id", ACCESS_KEY_ID])
             .args(["--secret-access-key", SECRET_ACCESS_KEY])
             .args(["--role-arn", ROLE_ARN])
+            .args(["--expired-role-arn", EXPIRED_ROLE_ARN])
             .args(["--region", REGION, "--service", SERVICE])
             .args(["--lifetime", &lifetime_seconds.to_string()])
             .stdout(Stdio::null());
@@ -380,6 +383,26 @@ async fn unreachable_sts_returns_502() {
     );
     assert!(reply.error_message().contains("/sts"), "{}", reply.text);
     assert_not_stored(&api, &key, &id, "closed port").await;
+}
+
+#[tokio::test]
+async fn expired_keys_not_stored() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let key = integration(&api, "sts-assume-test", integration_config()).await;
+
+    let (reply, id) = connect(&api, &key, EXPIRED_ROLE_ARN).await;
+
+    assert_error(
+        &reply,
+        StatusCode::BAD_GATEWAY,
+        "sts_request_failed",
+        "expired keys",
+    );
+    let message = reply.error_message();
+    assert!(message.contains("has Expiration"), "{message}");
+    assert!(message.contains("which is already past"), "{message}");
+    assert_not_stored(&api, &key, &id, "expired keys").await;
 }
 
 #[tokio::test]

@@ -50,6 +50,9 @@ const INTEGRATION_KEY_ES256: &str = "test-jwt-integration-key";
 const STEP_CHAIN_RS256: &str = "test-jwt-step-chain";
 /// Like `STEP_CHAIN_RS256`, but the second request is rejected.
 const REJECTED_STEP_RS256: &str = "test-jwt-rejected-step";
+/// Like `STEP_CHAIN_RS256`, but the second request's URL reads an
+/// `instance_url` that the exchange reply lacks.
+const MISSING_STEP_URL_RS256: &str = "test-jwt-missing-step-url";
 
 struct Env {
     peer: JwtPeer,
@@ -228,6 +231,14 @@ fn env() -> &'static Env {
             (
                 REJECTED_STEP_RS256,
                 step_chain_auth(&peer, "/api/step-token-rejected"),
+                TENANT_CONFIG,
+            ),
+            (
+                MISSING_STEP_URL_RS256,
+                step_chain_auth(&peer, "/api/step-token").replace(
+                    &format!("{}/api/step-token", peer.base_url),
+                    "{{ step1.instance_url }}/api/step-token",
+                ),
                 TENANT_CONFIG,
             ),
         ];
@@ -441,7 +452,7 @@ async fn rejected_assertion_quotes_provider() {
         "client_email": "robot@example.iam.gserviceaccount.com",
         "private_key": env().peer.key("rsa.pem"),
     });
-    let (_, reply) = import(&api, &key, credentials, json!({})).await;
+    let (_, reply) = import(&api, &key, credentials.clone(), json!({})).await;
 
     assert_error(
         &reply,
@@ -452,6 +463,45 @@ async fn rejected_assertion_quotes_provider() {
     let message = reply.error_message();
     assert!(message.contains("invalid_grant"), "{message}");
     assert!(message.contains("Invalid JWT"), "{message}");
+    // The peer quotes the assertion, the entered email and the entered key.
+    assert!(
+        message.contains("Assertion [redacted] from [redacted]"),
+        "{message}"
+    );
+    assert!(message.contains("signature by [redacted]"), "{message}");
+    assert_no_entered_values(&message, &credentials);
+    assert!(
+        !message.contains("eyJ"),
+        "the assertion is quoted: {message}"
+    );
+
+    let logs = env().latchkey.server.logs();
+    let warnings: Vec<&str> = logs
+        .lines()
+        .filter(|line| line.contains("obtaining the JWT token failed"))
+        .filter(|line| line.contains("Invalid JWT"))
+        .collect();
+    assert!(!warnings.is_empty(), "no warning logged:\n{logs}");
+    for warning in warnings {
+        assert!(warning.contains("[redacted]"), "{warning}");
+    }
+    assert_no_entered_values(&logs, &credentials);
+}
+
+/// Fails when `text` shows an entered value of `credentials`, or any base64
+/// line of a PEM key. The PEM armor lines are left out, because error
+/// messages name them.
+fn assert_no_entered_values(text: &str, credentials: &Value) {
+    for (key, value) in credentials.as_object().unwrap() {
+        let value = value.as_str().unwrap();
+        assert!(!text.contains(value), "`{key}` is shown: {text}");
+        let key_lines = value
+            .lines()
+            .filter(|line| line.len() > 20 && !line.starts_with("-----"));
+        for line in key_lines {
+            assert!(!text.contains(line), "a line of `{key}` is shown: {text}");
+        }
+    }
 }
 
 #[tokio::test]
@@ -885,6 +935,32 @@ async fn rejected_step_names_request() {
     assert!(
         !message.contains("ya29."),
         "the access token leaked: {message}"
+    );
+    let stored = api.connection_reply(&key, &id, None).await;
+    assert_eq!(stored.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn step_url_missing_from_reply_is_502() {
+    let api = api();
+    let key = api.integration_of(MISSING_STEP_URL_RS256).await;
+
+    let (id, reply) = import_chain(&api, &key).await;
+
+    assert_error(
+        &reply,
+        StatusCode::BAD_GATEWAY,
+        "oauth_exchange_failed",
+        "step URL missing from the reply",
+    );
+    let message = reply.error_message();
+    assert!(
+        message.contains("request 2 of the token request chain cannot use"),
+        "{message}"
+    );
+    assert!(
+        message.contains("undefined variable `step1.instance_url`"),
+        "{message}"
     );
     let stored = api.connection_reply(&key, &id, None).await;
     assert_eq!(stored.status, StatusCode::NOT_FOUND);

@@ -67,6 +67,13 @@ fn env() -> &'static Env {
             "test-chain-probe",
             &chain_provider("test-chain-probe", &probe),
         );
+        for (name, reply) in [
+            ("test-chain-missing", "missing"),
+            ("test-chain-plain-http", "plain-http"),
+        ] {
+            let info = format!("{base}/chain/info?reply={reply}");
+            catalog.write(name, &chain_provider(name, &info));
+        }
         catalog.write("test-cc-integration", &integration_client_provider(base));
         catalog.write("test-cookies", &cookie_provider(base));
         for (name, days) in [("test-dated", 7), ("test-dated-wrong", 6)] {
@@ -308,6 +315,19 @@ fn json_credentials() -> Value {
 }
 
 /// Sends `GET /proxy{path}` for the connection and returns the reply.
+/// Posts a `TWO_STEP` connection of `USERNAME` with `password`.
+async fn post_login(api: &Api, key: &str, id: &str, password: &str) -> support::latchkey::Reply {
+    api.post(
+        "/connections",
+        &json!({
+            "provider_config_key": key,
+            "connection_id": id,
+            "credentials": {"type": "TWO_STEP", "username": USERNAME, "password": password},
+        }),
+    )
+    .await
+}
+
 async fn proxy_get(api: &Api, key: &str, id: &str, path: &str) -> support::latchkey::Reply {
     send(api.proxy(Method::GET, path, key, id)).await
 }
@@ -661,16 +681,7 @@ async fn login_chain_runs_again_on_expiry() {
     let first_token = credential(&created, "token");
 
     // Posting the same id again is refused before any login goes out.
-    let again = api
-        .post(
-            "/connections",
-            &json!({
-                "provider_config_key": key,
-                "connection_id": id,
-                "credentials": {"type": "TWO_STEP", "username": USERNAME, "password": PASSWORD},
-            }),
-        )
-        .await;
+    let again = post_login(&api, &key, &id, PASSWORD).await;
     assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
     assert_eq!(again.json()["error"]["code"], "duplicate_connection");
     assert_eq!(counts().await, (info + 1, identity + 1, chain + 1));
@@ -690,6 +701,48 @@ async fn login_chain_runs_again_on_expiry() {
 }
 
 #[tokio::test]
+async fn unusable_chain_reply_is_502() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    // (provider, expected message part)
+    let cases = [
+        (
+            "test-chain-missing",
+            "undefined variable `step1.IdentityServiceUrl`",
+        ),
+        (
+            "test-chain-plain-http",
+            "which is rejected because it does not use https",
+        ),
+    ];
+    for (provider, expected) in cases {
+        let key = integration(&api, provider).await;
+        let id = format!("chain-{}", random_hex(6));
+
+        let reply = post_login(&api, &key, &id, PASSWORD).await;
+
+        assert_error(
+            &reply,
+            StatusCode::BAD_GATEWAY,
+            "oauth_exchange_failed",
+            provider,
+        );
+        let message = reply.error_message();
+        assert!(
+            message.contains("request 2 of the token request chain cannot use"),
+            "{provider}: {message}"
+        );
+        assert!(
+            message.contains("`auth.steps.0.url`"),
+            "{provider}: {message}"
+        );
+        assert!(message.contains(expected), "{provider}: {message}");
+        let stored = api.connection_reply(&key, &id, None).await;
+        assert_eq!(stored.status, StatusCode::NOT_FOUND, "{}", stored.text);
+    }
+}
+
+#[tokio::test]
 async fn login_chain_failure_names_step() {
     let env = env();
     let api = env.latchkey.server.api();
@@ -697,16 +750,7 @@ async fn login_chain_failure_names_step() {
     let id = format!("chain-{}", random_hex(6));
     let wrong_password = format!("wrong-{}", random_hex(6));
 
-    let reply = api
-        .post(
-            "/connections",
-            &json!({
-                "provider_config_key": key,
-                "connection_id": id,
-                "credentials": {"type": "TWO_STEP", "username": USERNAME, "password": wrong_password},
-            }),
-        )
-        .await;
+    let reply = post_login(&api, &key, &id, &wrong_password).await;
 
     assert_error(
         &reply,

@@ -230,6 +230,7 @@ async fn xml_login_request_bytes_exact() {
     assert_eq!(logins.len(), 1, "{logins:?}");
     let login = &logins[0];
     assert_eq!(login["content_type"], "application/xml");
+    assert_eq!(login["accept"], "application/xml");
     let parsed = &login["parsed"];
     // The peer's XML parser read the entered passwords back as text.
     assert_eq!(parsed["sender_password"], SENDER_PASSWORD);
@@ -332,4 +333,31 @@ async fn xml_login_failure_redacted() {
         !logs.contains(&wrong_password),
         "the password reached the logs"
     );
+}
+
+#[tokio::test]
+async fn character_reference_echo_redacted() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let key = api.integration_of("test-xml-login").await;
+    let id = format!("conn-{}", random_hex(6));
+    let wrong_password = format!("wrong<{}>&'\"", random_hex(6));
+
+    // The peer echoes the password as `wrong&#60;...&#62;&#38;&#39;&#34;`.
+    let reply = connect(env, &key, &id, "echo-references", &wrong_password).await;
+
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "invalid_credentials",
+        "echo with character references",
+    );
+    let message = reply.error_message();
+    assert!(
+        message.contains("Sign-in information is incorrect"),
+        "{message}"
+    );
+    assert!(message.contains("[redacted]"), "{message}");
+    assert!(!message.contains("wrong"), "{message}");
+    assert!(!message.contains("&#60;"), "{message}");
 }

@@ -119,6 +119,7 @@ impl Engine {
         let obtained_at = Utc::now();
         let reply =
             TokenTransport::new(&self.http, &provider.name, "client_credentials", &token_url)
+                .reading(&oauth2.token_response)
                 .send(request)
                 .await?;
         parse_token_reply(

@@ -88,6 +88,7 @@ impl Engine {
             .body(Vec::new())
             .map_err(|err| EngineError::Transport(format!("invalid token request: {err}")))?;
         let reply = TokenTransport::new(&self.http, &provider.name, "app-installation", &url)
+            .reading(&settings.token_response)
             .send(request)
             .await?;
         if (400..500).contains(&reply.status) {
@@ -136,6 +137,7 @@ impl Engine {
             .body(body.into_bytes())
             .map_err(|err| EngineError::Transport(format!("invalid token request: {err}")))?;
         let reply = TokenTransport::new(&self.http, &provider.name, "authorization_code", &url)
+            .reading(&settings.user_token_response)
             .send(request)
             .await?;
         parse_token_reply(

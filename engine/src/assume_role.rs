@@ -9,7 +9,7 @@
 //! `AccessKeyId`, `SecretAccessKey`, `SessionToken` and `Expiration`; a
 //! failure is an `ErrorResponse` whose `Error` carries `Code` and `Message`.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use http::header::{ACCEPT, CONTENT_TYPE};
 use http::HeaderValue;
 use latchkey_catalog::{AssumeRole, Auth, AwsSigV4, Provider};
@@ -75,7 +75,7 @@ impl Engine {
         tracing::debug!(provider = %provider.name, %endpoint, "sending STS AssumeRole");
         let (status, body) = self.send_sts(provider, &endpoint, request).await?;
         tracing::info!(provider = %provider.name, %endpoint, status, "STS AssumeRole finished");
-        parse_reply(provider, status, &body, call.secret_access_key)
+        parse_reply(provider, status, &body, call.secret_access_key, Utc::now())
     }
 
     async fn send_sts(
@@ -232,13 +232,16 @@ struct StsError {
     message: Option<String>,
 }
 
-/// Reads the STS reply. Neither the success body nor the parse error of
-/// one is quoted, because a success body contains the temporary keys.
+/// Reads the STS reply, received at `received_at`. Neither the success
+/// body nor the parse error of one is quoted, because a success body
+/// contains the temporary keys. Keys whose `Expiration` is not after
+/// `received_at` are rejected, because no request could use them.
 fn parse_reply(
     provider: &Provider,
     status: u16,
     body: &[u8],
     signing_secret: &Secret,
+    received_at: DateTime<Utc>,
 ) -> Result<AssumedRoleKeys, EngineError> {
     let text = String::from_utf8_lossy(body);
     if !(200..300).contains(&status) {
@@ -268,6 +271,13 @@ fn parse_reply(
             ))
         })?
         .with_timezone(&Utc);
+    if expires_at <= received_at {
+        return Err(invalid(format!(
+            "has Expiration {:?}, which is already past at {}; check the clocks of STS and of this host",
+            credentials.expiration.trim(),
+            received_at.to_rfc3339_opts(SecondsFormat::Secs, true)
+        )));
+    }
     let values = [
         ("AccessKeyId", &credentials.access_key_id),
         ("SecretAccessKey", &credentials.secret_access_key),
@@ -465,11 +475,23 @@ proxy:
   </ResponseMetadata>
 </AssumeRoleResponse>"#;
 
+    /// The time the tests receive `SUCCESS`, an hour before its expiration.
+    fn before_expiration() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap()
+    }
+
     #[test]
     fn success_reply_parsed() {
         let provider = provider(PROVIDER);
 
-        let keys = parse_reply(&provider, 200, SUCCESS.as_bytes(), &Secret::new(SECRET)).unwrap();
+        let keys = parse_reply(
+            &provider,
+            200,
+            SUCCESS.as_bytes(),
+            &Secret::new(SECRET),
+            before_expiration(),
+        )
+        .unwrap();
 
         assert_eq!(keys.access_key_id, "ASIAIOSFODNN7EXAMPLE");
         assert_eq!(keys.secret_access_key.expose(), "temporary/secret+key");
@@ -546,11 +568,31 @@ proxy:
                 "has Expiration \"tomorrow\"",
                 false,
             ),
+            (
+                "past expiration",
+                200,
+                SUCCESS.replace("2026-01-02T04:04:05Z", "2020-01-01T00:00:00Z"),
+                "has Expiration \"2020-01-01T00:00:00Z\", which is already past at 2026-01-02T03:04:05Z",
+                false,
+            ),
+            (
+                "expiration at receipt",
+                200,
+                SUCCESS.replace("2026-01-02T04:04:05Z", "2026-01-02T03:04:05Z"),
+                "has Expiration \"2026-01-02T03:04:05Z\", which is already past",
+                false,
+            ),
         ];
         let provider = provider(PROVIDER);
         for (name, status, body, message, temporary) in cases {
-            let error =
-                parse_reply(&provider, status, body.as_bytes(), &Secret::new(SECRET)).unwrap_err();
+            let error = parse_reply(
+                &provider,
+                status,
+                body.as_bytes(),
+                &Secret::new(SECRET),
+                before_expiration(),
+            )
+            .unwrap_err();
 
             let text = error.to_string();
             assert!(text.contains(message), "{name}: {text}");

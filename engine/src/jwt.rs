@@ -106,9 +106,13 @@ impl Engine {
             )
             .body(body.into_bytes())
             .map_err(|err| EngineError::Transport(format!("invalid token request: {err}")))?;
-        let reply = TokenTransport::new(&self.http, &provider.name, "jwt-bearer", &url)
-            .send(request)
-            .await?;
+        let mut transport = TokenTransport::new(&self.http, &provider.name, "jwt-bearer", &url);
+        // With `steps`, the exchange reply is JSON and the last step's reply
+        // is the one that `token_response` reads.
+        if jwt.steps.is_empty() {
+            transport = transport.reading(&jwt.token_response);
+        }
+        let reply = transport.send(request).await?;
         if !jwt.steps.is_empty() {
             let exchange = Exchange {
                 url: &url,
@@ -120,9 +124,25 @@ impl Engine {
                 .send_jwt_steps(provider, jwt, fields, config, exchange)
                 .await;
         }
+        let secrets = exchange_secrets(fields, &signed.assertion);
+        let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
         parse_token_reply(&provider.name, &jwt.token_response, &reply, now, None)
-            .map_err(|error| error.redact_quoted(&[signed.assertion.expose()]))
+            .map_err(|error| error.redact_quoted(&secrets))
     }
+}
+
+/// Lists the values that a quoted exchange reply must not show: every
+/// entered value and the signed assertion, because a provider may echo
+/// any of them in its `error_description`.
+pub(crate) fn exchange_secrets(
+    fields: &BTreeMap<String, Secret>,
+    assertion: &Secret,
+) -> Vec<String> {
+    fields
+        .values()
+        .chain([assertion])
+        .map(|value| value.expose().to_owned())
+        .collect()
 }
 
 /// Builds the form body of the token request: the grant's own parameters,

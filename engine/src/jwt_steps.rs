@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use latchkey_catalog::{step_variable, Jwt, Provider, TokenRequest, TokenResponse};
 use url::Url;
 
-use crate::jwt::assertion_variables;
+use crate::jwt::{assertion_variables, exchange_secrets};
 use crate::token_response::{parse_token_reply, RawReply};
 use crate::token_steps::{step_reply, ChainStart};
 use crate::{ConnectionConfig, Engine, EngineError, Secret, TokenGrant};
@@ -43,6 +43,8 @@ impl Engine {
         exchange: Exchange<'_>,
     ) -> Result<TokenGrant, EngineError> {
         let assertion = exchange.assertion.expose().to_owned();
+        let secrets = exchange_secrets(fields, exchange.assertion);
+        let quoted: Vec<&str> = secrets.iter().map(String::as_str).collect();
         parse_token_reply(
             &provider.name,
             &TokenResponse::default(),
@@ -50,12 +52,7 @@ impl Engine {
             exchange.sent_at,
             None,
         )
-        .map_err(|error| error.redact_quoted(&[assertion.as_str()]))?;
-        let mut secrets: Vec<String> = fields
-            .values()
-            .map(|value| value.expose().to_owned())
-            .collect();
-        secrets.push(assertion.clone());
+        .map_err(|error| error.redact_quoted(&quoted))?;
         let step1 = step_reply(provider, 1, exchange.reply, &secrets)?;
 
         let mut vars = assertion_variables(provider, fields, config);
@@ -72,6 +69,7 @@ impl Engine {
             vars,
             replies: vec![step1],
             first_url: Some(exchange.url.clone()),
+            last_status: Some(exchange.reply.status),
             secrets: vec![assertion],
             log_label: "jwt-steps",
         };
@@ -93,6 +91,13 @@ mod tests {
     const FIRST_TOKEN: &str = "first-access-token-1234";
 
     fn provider(base_url: &str) -> Provider {
+        provider_with_step_url(
+            base_url,
+            &format!("{base_url}/api/{{{{ tenant }}}}/apiToken"),
+        )
+    }
+
+    fn provider_with_step_url(base_url: &str, step_url: &str) -> Provider {
         provider_from_yaml(&format!(
             r#"
 name: jwt-chain
@@ -112,7 +117,7 @@ auth:
   lifetime_seconds: 300
   token_url: "{base_url}/oauth2/{{{{ tenant }}}}/token"
   steps:
-    - url: "{base_url}/api/{{{{ tenant }}}}/apiToken"
+    - url: "{step_url}"
       method: GET
       params:
         client: "{{{{ credentials.client_id }}}}"
@@ -263,6 +268,49 @@ proxy:
         assert_eq!(code, "invalid_grant");
         assert_eq!(*status, 400);
         assert_eq!(server.requests().len(), 1, "the step was sent");
+    }
+
+    #[tokio::test]
+    async fn unusable_step_url_is_invalid_reply() {
+        // (case, exchange reply, expected message part)
+        let cases = [
+            (
+                "plain http on another host",
+                json!({"access_token": FIRST_TOKEN, "next_url": "http://localhost:9"}),
+                "points to `http://localhost:9`, which is rejected because it does not use https",
+            ),
+            (
+                "member missing",
+                json!({"access_token": FIRST_TOKEN}),
+                "undefined variable `step1.next_url`",
+            ),
+        ];
+        for (case, reply, expected) in cases {
+            let server = TestServer::start(vec![CannedReply::json(200, reply)]).await;
+            let provider =
+                provider_with_step_url(&server.base_url, "{{ step1.next_url }}/apiToken");
+
+            let error = Engine::new(reqwest::Client::new())
+                .jwt_token(&provider, &fields(), &config(), Utc::now())
+                .await
+                .unwrap_err();
+
+            let EngineError::InvalidResponse {
+                status, message, ..
+            } = &error
+            else {
+                panic!("{case}: unexpected error: {error:?}");
+            };
+            assert_eq!(*status, 200, "{case}");
+            assert!(
+                message.contains("request 2 of the token request chain cannot use"),
+                "{case}: {message}"
+            );
+            assert!(message.contains("`auth.steps.0.url`"), "{case}: {message}");
+            assert!(message.contains(expected), "{case}: {message}");
+            assert!(!message.contains(FIRST_TOKEN), "{case}: {message}");
+            assert_eq!(server.requests().len(), 1, "{case}: the step was sent");
+        }
     }
 
     #[tokio::test]

@@ -207,6 +207,7 @@ impl Engine {
         secrets.extend(pkce_verifier.map(Secret::expose));
         let reply =
             TokenTransport::new(&self.http, &provider.name, "authorization_code", &token_url)
+                .reading(&oauth2.token_response)
                 .send(request)
                 .await?;
         parse_token_reply(
@@ -287,6 +288,7 @@ impl Engine {
             token.access_token.expose(),
         ];
         let reply = TokenTransport::new(&self.http, &provider.name, "refresh_token", &token_url)
+            .reading(&oauth2.token_response)
             .send(request)
             .await?;
         parse_token_reply(
@@ -410,6 +412,7 @@ impl Engine {
         let http = self.client_for(provider, settings.require_client_certificate, identity)?;
         let obtained_at = Utc::now();
         let reply = TokenTransport::new(&http, &provider.name, "client_credentials", &token_url)
+            .reading(&settings.token_response)
             .send(request)
             .await?;
         let mut secrets = vec![client_secret.expose()];

@@ -54,6 +54,7 @@ impl Engine {
             vars: vars.clone(),
             replies: Vec::new(),
             first_url: None,
+            last_status: None,
             secrets,
             log_label: "two_step",
         };
@@ -76,6 +77,7 @@ impl Engine {
             mut vars,
             mut replies,
             mut first_url,
+            mut last_status,
             secrets: earlier_secrets,
             log_label,
         } = start;
@@ -83,22 +85,33 @@ impl Engine {
 
         for (field, request) in requests {
             let number = replies.len() + 1;
-            let (url, http_request) = build_request(provider, field, request, &vars)?;
+            let mut secrets = chain_secrets(fields, &replies);
+            secrets.extend(earlier_secrets.iter().cloned());
+            let unusable = |error| {
+                let error = unusable_reply(provider, field, request, number, last_status, error);
+                redact_chain(error, &secrets)
+            };
+            let (url, http_request) =
+                build_request(provider, field, request, &vars).map_err(unusable)?;
             match &first_url {
                 None => first_url = Some(url.clone()),
                 Some(first) if uses_step_reply(request) => {
-                    check_step_host(provider, field, first, &url)?;
+                    check_step_host(provider, field, first, &url).map_err(unusable)?;
                 }
                 Some(_) => {}
             }
 
             let obtained_at = Utc::now();
-            let reply = TokenTransport::new(&self.http, &provider.name, log_label, &url)
+            let mut transport = TokenTransport::new(&self.http, &provider.name, log_label, &url);
+            // Only the last reply is read with `token_response`, because the
+            // earlier ones must be JSON objects.
+            if number == last {
+                transport = transport.reading(token_response);
+            }
+            let reply = transport
                 .send(http_request)
                 .await
                 .map_err(|error| in_step(error, number))?;
-            let mut secrets = chain_secrets(fields, &replies);
-            secrets.extend(earlier_secrets.iter().cloned());
             if !(200..300).contains(&reply.status) {
                 let mut error = rejected(provider, &reply, secrets.iter().map(String::as_str));
                 if let EngineError::CredentialsRejected { step, .. } = &mut error {
@@ -122,6 +135,7 @@ impl Engine {
                 map.insert(step_variable(number), object.clone());
             }
             replies.push(object);
+            last_status = Some(reply.status);
         }
         Err(EngineError::Unsupported(format!(
             "provider `{}` has no request left in its token request chain",
@@ -140,6 +154,9 @@ pub(crate) struct ChainStart {
     /// The URL of the chain's first request, against which a URL taken
     /// from a reply is checked.
     pub first_url: Option<Url>,
+    /// The HTTP status of the latest of `replies`, or `None` when there
+    /// is no earlier reply.
+    pub last_status: Option<u16>,
     /// Values that earlier requests sent and that no error may quote, such
     /// as a signed JWT assertion.
     pub secrets: Vec<String>,
@@ -194,10 +211,110 @@ pub(crate) fn render_request_url(
 
 /// Checks whether the URL of `request` reads a `step<n>` variable.
 fn uses_step_reply(request: &TokenRequest) -> bool {
-    variable_paths(&request.url).iter().any(|path| {
+    reads_step_reply(&request.url)
+}
+
+/// Checks whether `template` reads a `step<n>` variable.
+fn reads_step_reply(template: &str) -> bool {
+    variable_paths(template).iter().any(|path| {
         let root = path.split('.').next().unwrap_or(path);
         step_number(root).is_some()
     })
+}
+
+/// Reports a template error of request `number` as an invalid provider
+/// reply when the failing template reads an earlier reply (`step<n>`):
+/// the reply lacks a member that the template reads, or gave a URL that
+/// the chain rejects. The definition cannot be fixed for such a reply,
+/// so it is the provider's error, not a `template_error` of the server.
+/// Other errors, and errors of a request without an earlier reply, are
+/// returned unchanged.
+///
+/// NOTE: a template that reads a reply and also a connection-config value
+/// that is missing is reported as an invalid reply too. The message still
+/// names the undefined variable.
+fn unusable_reply(
+    provider: &Provider,
+    field: &str,
+    request: &TokenRequest,
+    number: usize,
+    last_status: Option<u16>,
+    error: EngineError,
+) -> EngineError {
+    let (
+        Some(status),
+        EngineError::Template {
+            field: failed,
+            message,
+            ..
+        },
+    ) = (last_status, &error)
+    else {
+        return error;
+    };
+    let reads_reply = templates_of_field(field, request, failed)
+        .into_iter()
+        .any(reads_step_reply);
+    if !reads_reply {
+        return error;
+    }
+    EngineError::InvalidResponse {
+        status,
+        message: format!(
+            "provider `{}` sent a reply that request {number} of the token request chain cannot use: field `{failed}`: {message}",
+            provider.name
+        ),
+        body_start: String::new(),
+    }
+}
+
+/// Lists the templates of `request` (at `field` of the definition) that
+/// the error field `failed` names: the URL with its fallbacks, one
+/// parameter or one header, or every template of the request when
+/// `failed` names the request as a whole.
+fn templates_of_field<'a>(field: &str, request: &'a TokenRequest, failed: &str) -> Vec<&'a str> {
+    let url = || {
+        std::iter::once(request.url.as_str())
+            .chain(request.url_fallbacks.iter().map(String::as_str))
+    };
+    let params = |key: Option<&str>| {
+        let mut templates = Vec::new();
+        for (name, value) in &request.params {
+            if key.is_none_or(|key| key == name || key.starts_with(&format!("{name}."))) {
+                collect_templates(value, &mut templates);
+            }
+        }
+        templates
+    };
+    let rest = failed.strip_prefix(field).unwrap_or_default();
+    if rest == ".url" {
+        return url().collect();
+    }
+    if let Some(key) = rest.strip_prefix(".params.") {
+        return params(Some(key));
+    }
+    if let Some(name) = rest.strip_prefix(".headers.") {
+        return request
+            .headers
+            .get(name)
+            .map(String::as_str)
+            .into_iter()
+            .collect();
+    }
+    let mut templates: Vec<&str> = url().collect();
+    templates.extend(params(None));
+    templates.extend(request.headers.values().map(String::as_str));
+    templates
+}
+
+/// Collects every string inside a parameter value, each a template.
+fn collect_templates<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+    match value {
+        Value::String(text) => out.push(text),
+        Value::Array(items) => items.iter().for_each(|item| collect_templates(item, out)),
+        Value::Object(map) => map.values().for_each(|item| collect_templates(item, out)),
+        _ => {}
+    }
 }
 
 /// Checks the host of a step URL taken from a provider's reply: it must be

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use http::header::{ACCEPT, CONTENT_TYPE};
 use http::HeaderValue;
+use latchkey_catalog::{TokenBody, TokenResponse};
 use url::Url;
 
 use crate::token_response::RawReply;
@@ -33,6 +34,7 @@ pub(crate) struct TokenTransport {
     provider: Arc<str>,
     grant_type: &'static str,
     endpoint: Arc<str>,
+    accept: &'static str,
 }
 
 impl TokenTransport {
@@ -47,16 +49,28 @@ impl TokenTransport {
             provider: provider.into(),
             grant_type,
             endpoint: endpoint_for_logs(token_url).into(),
+            accept: "application/json",
         }
     }
 
-    /// Sends `request` with `Accept: application/json` and returns the raw
-    /// reply, which [`crate::token_response::parse_token_reply`] reads with
-    /// the definition's paths.
+    /// Sets the `Accept` header to the media type that `token_response`
+    /// reads: `application/xml` for `body: xml`, else `application/json`.
+    pub(crate) fn reading(mut self, token_response: &TokenResponse) -> TokenTransport {
+        self.accept = match token_response.body {
+            TokenBody::Xml => "application/xml",
+            TokenBody::Object | TokenBody::Token => "application/json",
+        };
+        self
+    }
+
+    /// Sends `request` with `Accept: application/json`, or the media type
+    /// that [`TokenTransport::reading`] set, and returns the raw reply,
+    /// which [`crate::token_response::parse_token_reply`] reads with the
+    /// definition's paths.
     pub(crate) async fn send(self, mut request: HttpRequest) -> Result<RawReply, EngineError> {
         request
             .headers_mut()
-            .insert(ACCEPT, HeaderValue::from_static("application/json"));
+            .insert(ACCEPT, HeaderValue::from_static(self.accept));
         tracing::debug!(
             provider = &*self.provider,
             grant_type = self.grant_type,

@@ -119,6 +119,7 @@ impl Engine {
         let (url, http_request) = build_request(provider, sent.field, sent.request, sent.vars)?;
         let obtained_at = Utc::now();
         let reply = TokenTransport::new(&self.http, &provider.name, "two_step", &url)
+            .reading(&settings.token_response)
             .send(http_request)
             .await?;
         let secrets: Vec<&str> = fields

@@ -17,12 +17,16 @@ POST /gateway   an XML request (Content-Type application/xml).
     The user ids ada and grace are accepted. Wrong user credentials get HTTP 200 with an authentication status of
     failure, and the error description repeats the entered user id and
     password, so that the test can check that Latchkey redacts an echo.
+    For the user id echo-references, the description writes the
+    password's XML-significant characters as decimal character references
+    (`&#60;`) in place of `&lt;` and the like.
     A body that is not well-formed XML gets HTTP 400 with an XML error.
     An API call is <request><control>... <operation><authentication>
     <sessionid>ID</sessionid>; a live session gets HTTP 200 and a result
     that names whether an Authorization header came with the request.
 GET /logins     JSON list of the login requests received: the body as text,
-                the Content-Type, and the values the parser read.
+                the Content-Type and Accept headers, and the values the
+                parser read.
 """
 
 import datetime
@@ -41,6 +45,8 @@ SENDER_PASSWORD = "sender<&>pw"
 USER_IDS = ("ada", "grace")
 COMPANY_ID = "company-42"
 USER_PASSWORD = "user<pw>&'\""
+# The user id whose failed login echoes the password with character references.
+ECHO_REFERENCES_USER = "echo-references"
 
 CONTROL_ORDER = [
     "senderid",
@@ -57,12 +63,15 @@ SESSIONS = {}  # session id -> expiry as time.monotonic()
 LOGINS = []
 
 
-def failure(where, description):
+def failure(where, description, description_xml=None):
     """Returns an Intacct-style failure document, with the failure in the
-    control block or in the authentication block."""
+    control block or in the authentication block. `description_xml`, when
+    given, is written unchanged in place of the escaped description."""
+    if description_xml is None:
+        description_xml = escape(description)
     error = (
         "<errormessage><error><errorno>XL03000006</errorno>"
-        f"<description2>{escape(description)}</description2>"
+        f"<description2>{description_xml}</description2>"
         "</error></errormessage>"
     )
     if where == "control":
@@ -77,6 +86,11 @@ def failure(where, description):
         "<operation><authentication><status>failure</status></authentication>"
         f"{error}</operation></response>"
     )
+
+
+def character_references(value):
+    """Escapes `value` as XML text with decimal character references."""
+    return "".join(f"&#{ord(c)};" if c in "<>&'\"" else c for c in value)
 
 
 def text(root, path):
@@ -141,6 +155,7 @@ class Handler(BaseHTTPRequestHandler):
                 {
                     "body": raw.decode("utf-8", "replace"),
                     "content_type": self.headers.get("Content-Type"),
+                    "accept": self.headers.get("Accept"),
                     "parsed": parsed,
                 }
             )
@@ -163,7 +178,13 @@ class Handler(BaseHTTPRequestHandler):
                 f"Sign-in information is incorrect for user {parsed['userid']} "
                 f"with password {parsed['user_password']}"
             )
-            self.reply(200, failure("authentication", description))
+            description_xml = None
+            if parsed["userid"] == ECHO_REFERENCES_USER:
+                description_xml = (
+                    f"Sign-in information is incorrect for user {ECHO_REFERENCES_USER} "
+                    f"with password {character_references(parsed['user_password'])}"
+                )
+            self.reply(200, failure("authentication", description, description_xml))
             return
         session = secrets.token_hex(12) + ".."
         with LOCK:

@@ -14,7 +14,10 @@ Routes:
                        RS256 assertion, or the client credentials grant
                        with an RS256, PS256 or ES256 client assertion
                        (RFC 7523 section 2.2), replying like Google's
-                       token endpoint
+                       token endpoint. A rejected assertion's
+                       `error_description` quotes the assertion, its
+                       issuer and the RSA private key, to check that the
+                       caller redacts them
   POST /PREFIX/oauth2/token
                        the same, for a token URL with a per-connection
                        path; the assertion's `aud` may name this URL
@@ -80,6 +83,8 @@ class State:
                 serialization.NoEncryption(),
             )
             (key_dir / name).write_bytes(pem)
+            if name == "rsa.pem":
+                self.rsa_pem = pem.decode()
         (key_dir / "hmac.hex").write_text(self.hmac_secret.hex())
         (key_dir / "rsa.jwk").write_text(json.dumps(private_jwk(rsa_key)))
         spki = rsa_key.public_key().public_bytes(
@@ -109,6 +114,14 @@ class State:
             audience=audiences,
             options={"require": REQUIRED_CLAIMS},
         )
+
+
+def unverified_issuer(assertion):
+    """The `iss` claim of an assertion, without checking its signature."""
+    try:
+        return jwt.decode(assertion, options={"verify_signature": False}).get("iss")
+    except jwt.PyJWTError:
+        return None
 
 
 def private_jwk(key):
@@ -186,8 +199,13 @@ class Handler(BaseHTTPRequestHandler):
             header, claims = self.state.verify(assertion, algorithms, endpoint)
         except jwt.PyJWTError as error:
             self.state.count("assertions_rejected")
-            return self.reply(400, {"error": "invalid_grant",
-                                    "error_description": f"Invalid JWT: {error}"})
+            # Quote the request as some providers do: the assertion, its
+            # issuer and the RSA key that the test enters, so the test can
+            # check that Latchkey redacts them.
+            issuer = unverified_issuer(assertion)
+            description = (f"Invalid JWT: {error}. Assertion {assertion} from {issuer}, "
+                           f"expected a signature by {self.state.rsa_pem}")
+            return self.reply(400, {"error": "invalid_grant", "error_description": description})
         access_token = "ya29." + secrets.token_urlsafe(24)
         with self.state.lock:
             # The form without the JWT, in the order it was sent.

@@ -6,6 +6,8 @@ SigV4Auth and the integration's keys given on the command line, then
 returns an `AssumeRoleResponse` with new temporary keys that expire
 `--lifetime` seconds later. A bad signature, an unknown access key or a
 role other than `--role-arn` gets STS's XML `ErrorResponse` with HTTP 403.
+The role `--expired-role-arn` gets keys whose `Expiration` is an hour ago,
+as a reply that no request can use.
 
 `/aws/...` checks SigV4 for `--service` with the temporary keys issued
 last, including `X-Amz-Security-Token`, and rejects expired keys.
@@ -114,7 +116,8 @@ class State:
     def assume_role(self, params):
         if params.get("Action") != "AssumeRole" or params.get("Version") != "2011-06-15":
             raise Rejected("InvalidAction", f"unsupported Action/Version {params.get('Action')}/{params.get('Version')}", 400)
-        if params.get("RoleArn") != self.args.role_arn:
+        expired = self.args.expired_role_arn is not None and params.get("RoleArn") == self.args.expired_role_arn
+        if params.get("RoleArn") != self.args.role_arn and not expired:
             raise Rejected(
                 "AccessDenied",
                 f"User: arn:aws:iam::000000000000:user/latchkey is not authorized to perform: sts:AssumeRole on resource: {params.get('RoleArn')}",
@@ -125,7 +128,8 @@ class State:
         access_key_id = "ASIA" + secrets.token_hex(8).upper()
         secret = secrets.token_urlsafe(30)
         token = secrets.token_urlsafe(60)
-        expires = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=self.args.lifetime)
+        lifetime = -3600 if expired else self.args.lifetime
+        expires = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(seconds=lifetime)
         with self.lock:
             self.issued[access_key_id] = (secret, token, expires)
             self.calls.append(params)
@@ -213,7 +217,9 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--access-key-id", required=True, help="the integration's key that calls STS")
     parser.add_argument("--secret-access-key", required=True)
-    parser.add_argument("--role-arn", required=True, help="the only role AssumeRole grants")
+    parser.add_argument("--role-arn", required=True, help="the role AssumeRole grants")
+    parser.add_argument("--expired-role-arn",
+                        help="a role AssumeRole grants with keys that expired an hour ago")
     parser.add_argument("--region", required=True)
     parser.add_argument("--service", required=True, help="service of the /aws/ API")
     parser.add_argument("--lifetime", type=int, default=3600, help="seconds until issued keys expire")

@@ -24,6 +24,9 @@ Token endpoints (the credentials they accept are the constants below):
                        With a query it names /chain/uncounted instead, whose
                        step 2 is alike but not counted in /stats, so that a
                        test can leave the counts of another test alone.
+                       The query reply=missing leaves IdentityServiceUrl out,
+                       and reply=plain-http names http://localhost:<port>,
+                       another origin, as unusable replies.
   GET /chain/identity/.well-known/openid-configuration
                        step 2: replies {"token_endpoint": "<this server>/chain/token"}.
   POST /chain/token    step 3: form body grant_type=password&username&password
@@ -259,6 +262,12 @@ class Handler(BaseHTTPRequestHandler):
             # adds one does not change the counts another test checks.
             counted = self.path == "/chain/info"
             service = "/chain/identity" if counted else "/chain/uncounted"
+            query = self.path.partition("?")[2]
+            if query == "reply=missing":
+                return self.chain_step(None, {"ServiceName": "identity"})
+            if query == "reply=plain-http":
+                port = self.server.server_address[1]
+                return self.chain_step(None, {"IdentityServiceUrl": f"http://localhost:{port}{service}"})
             return self.chain_step(
                 "info" if counted else None, {"IdentityServiceUrl": self.origin() + service}
             )
