@@ -13,7 +13,9 @@ use std::sync::OnceLock;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use support::latchkey::{send, Api, CatalogDir, CatalogServer};
+use support::latchkey::{
+    assert_error, post_json, send, Api, CatalogDir, CatalogServer, Keys, Latchkey, ServerConfig,
+};
 use support::peers::Httpbin;
 use support::{httpbin_provider, random_hex, unused_oauth2_auth};
 
@@ -71,6 +73,16 @@ fn env() -> &'static Env {
                 CHOSEN_KEY_FIELDS,
             ),
         );
+        catalog.write(
+            "test-httpbin-open-key",
+            &support::provider_file(
+                "test-httpbin-open-key",
+                "Test httpbin open key name",
+                CHOSEN_KEY_AUTH,
+                base,
+                OPEN_KEY_FIELDS,
+            ),
+        );
         catalog.write("confluence", &confluence_stand_in(base));
         let latchkey = CatalogServer::start(catalog, &[]);
         Env { httpbin, latchkey }
@@ -95,9 +107,17 @@ const CHOSEN_KEY_FIELDS: &str = r#"connection_config:
   keyName:
     title: Key name
     pattern: "[A-Za-z0-9!#$%&'*+.^_`|~-]+"
-    excluded_pattern: "(?i)host|content-length|transfer-encoding|connection|te|upgrade"
+    excluded_pattern: "(?i)host|content-length|transfer-encoding|connection|te|upgrade|keep-alive|proxy-connection|proxy-authorization|proxy-authenticate|trailer|expect"
     integration_default: true
   valueTemplate: {title: Value template, pattern: '.*\$\{apiKey\}.*', default: "${apiKey}", integration_default: true}
+"#;
+
+/// The fields of [`CHOSEN_KEY_AUTH`] with no `pattern` on `keyName`, so
+/// that only the engine's check of the name rejects a value.
+const OPEN_KEY_FIELDS: &str = r#"connection_config:
+  keyPlacement: {title: Key placement, pattern: "header|query", default: header}
+  keyName: {title: Key name}
+  valueTemplate: {title: Value template, default: "${apiKey}"}
 "#;
 
 /// Replaces the built-in `confluence` provider with one whose API is httpbin's
@@ -949,4 +969,158 @@ async fn walkthrough_creates_confluence_page() {
         !echoed.contains(&api.secret_key),
         "the secret key reached the upstream: {echoed}"
     );
+}
+
+/// A connection-config value that the proxy could not use as the key's
+/// header or query name is rejected when the connection is created, naming
+/// the key and the value, and nothing is stored.
+#[tokio::test]
+async fn key_name_checked_on_create() {
+    let env = env();
+    let api = env.latchkey.server.api();
+    let key = format!("open-{}", random_hex(4));
+    api.create_integration(&json!({"unique_key": key, "provider": "test-httpbin-open-key"}))
+        .await;
+    // (placement, name, expected text of the value)
+    let cases = [
+        ("header", "Host", "`Host`"),
+        ("header", "proxy-authorization", "`proxy-authorization`"),
+        ("header", "Expect", "`Expect`"),
+        ("header", "X-A\r\nEvil: 1", "`X-A\\r\\nEvil: 1`"),
+        ("header", "a b", "`a b`"),
+        ("header", "", "``"),
+        ("query", "a&b=c", "`a&b=c`"),
+    ];
+    for (placement, name, shown) in cases {
+        let id = format!("conn-{}", random_hex(6));
+        let reply = api
+            .post(
+                "/connections",
+                &json!({
+                    "provider_config_key": key,
+                    "connection_id": id,
+                    "connection_config": {"keyPlacement": placement, "keyName": name},
+                    "credentials": {"type": "API_KEY", "apiKey": "key-secret-1"},
+                }),
+            )
+            .await;
+        let case = format!("{name:?}");
+        assert_error(
+            &reply,
+            StatusCode::BAD_REQUEST,
+            "invalid_connection_config",
+            &case,
+        );
+        let message = reply.error_message();
+        assert!(
+            message.contains(&format!("field `keyName` has the value {shown}")),
+            "{name:?}: {message}"
+        );
+        assert!(message.contains("set `keyName` to another"), "{message}");
+        assert!(!message.contains("key-secret-1"), "{message}");
+        let stored = api
+            .get(&format!("/connections/{id}?provider_config_key={key}"))
+            .await;
+        assert_eq!(
+            stored.status,
+            StatusCode::NOT_FOUND,
+            "{name:?}: {}",
+            stored.text
+        );
+    }
+
+    // The connect page's key route runs the same check.
+    let user = format!("user-{}", random_hex(6));
+    let token = api.connect_session(&user, None).await;
+    let reply = post_json(
+        &env.latchkey.server.base_url,
+        &format!("/connect/{key}/api-key"),
+        Some(&token),
+        &json!({"api_key": "key-secret-1", "connection_config": {"keyName": "Host"}}),
+    )
+    .await;
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "invalid_connection_config",
+        "Host",
+    );
+    assert!(
+        reply
+            .error_message()
+            .contains("field `keyName` has the value `Host`"),
+        "{}",
+        reply.text
+    );
+    assert!(api.connections_of(&user).await.is_empty());
+}
+
+/// A stored name that the provider file later puts in a header, where the
+/// proxy cannot use it, fails each proxied request with 400
+/// `invalid_connection_config` instead of a server error.
+#[tokio::test]
+async fn stored_key_name_rejected_as_client_error() {
+    let env = env();
+    let base = &env.httpbin.base_url;
+    let place = |location: &str| {
+        format!(
+            "  mode: api_key\n  inject:\n    location: {location}\n    name: \"{{{{ keyName }}}}\"\n    value: \"{{{{ api_key }}}}\""
+        )
+    };
+    let fields = "connection_config:\n  keyName: {title: Key name}\n";
+    let catalog = CatalogDir::new();
+    let write = |location: &str| {
+        catalog.write(
+            "test-stored-name",
+            &support::provider_file(
+                "test-stored-name",
+                "Stored name",
+                &place(location),
+                base,
+                fields,
+            ),
+        );
+    };
+    write("query");
+    let data = tempfile::TempDir::new().unwrap();
+    let port = support::free_port();
+    let config = || ServerConfig::new(port, data.path(), &[catalog.path()]).keys(Keys::generated());
+
+    let first = Latchkey::start(config());
+    let api = first.api();
+    api.create_integration(&json!({"unique_key": "stored", "provider": "test-stored-name"}))
+        .await;
+    api.create_connection(&json!({
+        "provider_config_key": "stored",
+        "connection_id": "c1",
+        "connection_config": {"keyName": "Host"},
+        "credentials": {"type": "API_KEY", "apiKey": "key-secret-2"},
+    }))
+    .await;
+    let reply = send(api.proxy(Method::GET, "/anything", "stored", "c1")).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(
+        reply.json()["args"]["Host"],
+        "key-secret-2",
+        "{}",
+        reply.text
+    );
+    first.stop();
+
+    write("header");
+    let second = Latchkey::start(config());
+    let reply = send(second.api().proxy(Method::GET, "/anything", "stored", "c1")).await;
+    assert_error(
+        &reply,
+        StatusCode::BAD_REQUEST,
+        "invalid_connection_config",
+        "Host",
+    );
+    let message = reply.error_message();
+    assert!(
+        message.contains("field `keyName` has the value `Host`"),
+        "{message}"
+    );
+    assert!(!message.contains("key-secret-2"), "{message}");
+    second.stop();
 }

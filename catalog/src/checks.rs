@@ -71,6 +71,8 @@ pub(crate) fn check(provider: &Provider, expected_name: Option<&str>) -> Vec<Pro
         check_name(provider, expected, &mut problems);
     }
     check_config_fields(provider, &patterns, &mut problems);
+    check_place_conditions(provider, &patterns, &mut problems);
+    crate::reserved_headers::check_header_names(provider, &mut problems);
     check_excluded_patterns(provider, &mut problems);
     check_templates(provider, &fields, &templates, &mut problems);
     check_jwt_credential_keys(provider, &fields, &mut problems);
@@ -293,6 +295,7 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
             check_token_body(&two_step.token_response, problems);
             crate::xml_body::check_xml_login(two_step, problems);
             crate::saml::check_assertion(two_step, problems);
+            crate::xml_body::check_caller_placed_token(provider, two_step, problems);
             &two_step.token_response.connection_config
         }
         Auth::ApiKey(_)
@@ -392,6 +395,46 @@ fn check_inject_places(provider: &Provider, problems: &mut Vec<Problem>) {
                 Some("write the JSON body path as literal text".to_owned()),
             ));
         }
+    }
+}
+
+/// Rejects a place's `when.equals` that the field's `pattern` rejects,
+/// because the connection-config check then never lets the field hold it
+/// and the place is never used.
+fn check_place_conditions(
+    provider: &Provider,
+    patterns: &ConfigPatterns<'_>,
+    problems: &mut Vec<Problem>,
+) {
+    let Some(inject) = explicit_inject(&provider.auth) else {
+        return;
+    };
+    for place in inject.places() {
+        let Some(condition) = place.when else {
+            continue;
+        };
+        let Some(regex) = patterns.regex(&condition.field) else {
+            continue;
+        };
+        if regex.is_match(&condition.equals) {
+            continue;
+        }
+        let pattern = provider.connection_config[&condition.field]
+            .pattern
+            .as_deref()
+            .unwrap_or_default();
+        problems.push(Problem::new(
+            Code::InvalidValue,
+            format!("{}/when/equals", place.pointer()),
+            format!(
+                "`when.equals` is `{}`, which the pattern `{pattern}` of connection-config field `{}` does not match, so this place is never used",
+                condition.equals, condition.field
+            ),
+            Some(format!(
+                "change `equals` to a value that the whole pattern matches, or widen the pattern of `{}`",
+                condition.field
+            )),
+        ));
     }
 }
 
@@ -1060,7 +1103,7 @@ fn template_leaves<'a>(pointer: &str, value: &'a serde_json::Value) -> Vec<(Stri
     }
 }
 
-fn explicit_inject(auth: &Auth) -> Option<&Inject> {
+pub(crate) fn explicit_inject(auth: &Auth) -> Option<&Inject> {
     match auth {
         Auth::Oauth2(oauth) => oauth.inject.as_ref(),
         Auth::Oauth2ClientCredentials(cc) => cc.inject.as_ref(),

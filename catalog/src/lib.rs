@@ -34,6 +34,7 @@ mod password_grant;
 mod patterns;
 mod positions;
 mod post_connection;
+mod reserved_headers;
 mod saml;
 mod schema;
 mod signing;
@@ -57,6 +58,9 @@ pub use model::*;
 pub use password_grant::PasswordGrant;
 pub use post_connection::{
     PostConnectionMethod, PostConnectionStep, ResponseSelection, WHOLE_RESPONSE_PATH,
+};
+pub use reserved_headers::{
+    reserved_header, reserved_headers_pattern, RESERVED_HEADERS, RESERVED_HEADER_REASON,
 };
 pub use saml::{AssertionType, SamlAssertion, ASSERTION_VARIABLE};
 pub use schema::PROVIDER_SCHEMA;

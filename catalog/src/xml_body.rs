@@ -12,9 +12,9 @@
 
 use serde_json::Value;
 
-use crate::checks::Problem;
+use crate::checks::{compile_template, Problem};
 use crate::diagnostic::Code;
-use crate::model::TokenBodyFormat;
+use crate::model::{Provider, TokenBodyFormat};
 use crate::positions::escape_pointer;
 use crate::two_step::{TokenRequest, TokenRequestMethod, TwoStep};
 
@@ -33,6 +33,51 @@ pub fn is_xml_name(name: &str) -> bool {
     (first.is_ascii_alphabetic() || first == '_')
         && characters.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':'))
 }
+
+/// Reports a `proxy.headers`, `proxy.query` or `proxy.body` template that
+/// reads `access_token`, although `caller_places_token: true` means that the
+/// proxy attaches no token.
+pub(crate) fn check_caller_placed_token(
+    provider: &Provider,
+    two_step: &TwoStep,
+    problems: &mut Vec<Problem>,
+) {
+    if !two_step.caller_places_token {
+        return;
+    }
+    let proxy = &provider.proxy;
+    let maps = [
+        ("headers", &proxy.headers),
+        ("query", &proxy.query),
+        ("body", &proxy.body),
+    ];
+    for (map, templates) in maps {
+        for (name, template) in templates {
+            let reads_token = compile_template(template)
+                .is_ok_and(|variables| variables.contains(TOKEN_VARIABLE));
+            if !reads_token {
+                continue;
+            }
+            problems.push(
+                Problem::new(
+                    Code::InvalidValue,
+                    format!("/proxy/{map}/{}", escape_pointer(name)),
+                    format!(
+                        "`proxy.{map}.{name}` reads `{TOKEN_VARIABLE}`, but `caller_places_token: true` means that the proxy attaches no token"
+                    ),
+                    Some(format!(
+                        "remove `proxy.{map}.{name}` so that the caller writes the token itself, or remove `caller_places_token` and place the token with `inject`"
+                    )),
+                )
+                .at_variable(TOKEN_VARIABLE),
+            );
+        }
+    }
+}
+
+/// The template variable of the token that a `two_step` or `session` login
+/// returns.
+const TOKEN_VARIABLE: &str = "access_token";
 
 /// Reports XML token requests that cannot be built, and an `inject` beside
 /// `caller_places_token`.

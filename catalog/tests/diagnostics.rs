@@ -465,6 +465,42 @@ const CASES: &[Case] = &[
             "  mode: signature\n  algorithm: hmac_sha256\n  string_to_sign: \"{{ timestamp }}\"\n  encoding: hex\n  headers:\n    \"Bad Header\": \"{{ signature }}\"\n",
         )],
     },
+    Case {
+        name: "reserved_header_names",
+        file_name: "demo.yaml",
+        edits: &[
+            (
+                OAUTH2_AUTH,
+                "  mode: api_key\n  inject:\n    name: Content-Length\n    value: \"{{ api_key }}\"\n    additional:\n      - name: EXPECT\n        value: \"{{ api_key }}\"\n      - location: query\n        name: host\n        value: \"{{ api_key }}\"\n",
+            ),
+            (
+                "  base_url: https://{{ subdomain }}.example.com/api\n",
+                "  base_url: https://{{ subdomain }}.example.com/api\n  headers:\n    Host: \"{{ subdomain }}.example.com\"\n    Proxy-Authorization: Basic eDp5\n    X-Plain: ok\n",
+            ),
+        ],
+    },
+    Case {
+        name: "when_equals_outside_pattern",
+        file_name: "demo.yaml",
+        edits: &[(
+            OAUTH2_AUTH,
+            "  mode: api_key\n  inject:\n    name: X-Api-Key\n    value: \"{{ api_key }}\"\n    when: {field: subdomain, equals: Header}\n    additional:\n      - location: query\n        name: key\n        value: \"{{ api_key }}\"\n        when: {field: subdomain, equals: query}\n",
+        )],
+    },
+    Case {
+        name: "caller_placed_token_in_proxy",
+        file_name: "demo.yaml",
+        edits: &[
+            (
+                OAUTH2_AUTH,
+                "  mode: two_step\n  credentials:\n    password: {title: Password, secret: true}\n  token_request:\n    url: https://{{ subdomain }}.example.com/login\n    params:\n      password: \"{{ password }}\"\n  token_response: {access_token: token}\n  caller_places_token: true\n",
+            ),
+            (
+                "  base_url: https://{{ subdomain }}.example.com/api\n",
+                "  base_url: https://{{ subdomain }}.example.com/api\n  headers:\n    X-Session: \"Session {{ access_token }}\"\n  query:\n    session: \"{{ access_token }}\"\n  body:\n    auth.password: \"{{ password }}\"\n",
+            ),
+        ],
+    },
 ];
 
 fn apply(edits: &[(&str, &str)]) -> String {

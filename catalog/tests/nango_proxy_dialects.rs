@@ -226,6 +226,34 @@ token-header:
         headers:
             x-shop-access-token: ${accessToken}
             accept: application/json
+host-key:
+    display_name: Host key
+    auth_mode: API_KEY
+    proxy:
+        base_url: https://api.host-key.test
+        headers:
+            host: ${apiKey}
+static-length:
+    display_name: Static length
+    auth_mode: API_KEY
+    proxy:
+        base_url: https://api.static-length.test
+        headers:
+            Content-Length: "5"
+            x-api-key: ${apiKey}
+verified-expect:
+    display_name: Verified expect
+    auth_mode: API_KEY
+    proxy:
+        base_url: https://api.verified-expect.test
+        headers:
+            x-api-key: ${apiKey}
+        verification:
+            method: GET
+            endpoints:
+                - /me
+            headers:
+                Expect: 100-continue
 dotted-body:
     display_name: Dotted body
     auth_mode: API_KEY
@@ -586,4 +614,44 @@ fn placeholder_example_means_host_path() {
         serde_json::json!("host_port_path")
     );
     assert_eq!(field.example, None, "a placeholder is not a value");
+}
+
+#[test]
+fn reserved_header_entries_listed() {
+    let (dir, report) = import();
+    // (entry, field that sets the header, header)
+    let cases = [
+        ("host-key", "proxy.headers.host", "host"),
+        (
+            "static-length",
+            "proxy.headers.Content-Length",
+            "Content-Length",
+        ),
+        (
+            "verified-expect",
+            "proxy.verification.headers.Expect",
+            "Expect",
+        ),
+    ];
+    for (name, field, header) in cases {
+        let entry = report
+            .not_converted
+            .iter()
+            .find(|entry| entry.name == name)
+            .unwrap_or_else(|| panic!("{name} was converted"));
+        assert_eq!(
+            entry.reason.kind, "header that only the HTTP client sets",
+            "{name}"
+        );
+        let expected = format!("`{field}` sets the header `{header}`, which frames the request");
+        assert!(
+            entry.reason.message.contains(&expected),
+            "{name}: {}",
+            entry.reason.message
+        );
+        assert!(
+            !dir.path().join(format!("out/{name}.yaml")).exists(),
+            "{name}"
+        );
+    }
 }

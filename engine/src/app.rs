@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use http::header::{AUTHORIZATION, CONTENT_TYPE};
-use http::{HeaderName, HeaderValue, Method, Request};
+use http::{HeaderValue, Method, Request};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use latchkey_catalog::{App, Auth, Provider};
 use serde::{Deserialize, Serialize};
@@ -68,13 +68,11 @@ impl Engine {
             .uri(url.as_str())
             .header(AUTHORIZATION, bearer(&jwt)?);
         for (name, value) in &settings.token_request_headers {
-            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|err| {
-                EngineError::template(
-                    &provider.name,
-                    "auth.token_request_headers",
-                    err.to_string(),
-                )
-            })?;
+            let name = crate::inject::header_name(
+                &provider.name,
+                &format!("auth.token_request_headers.{name}"),
+                name,
+            )?;
             let value = HeaderValue::from_str(value).map_err(|err| {
                 EngineError::template(
                     &provider.name,

@@ -87,6 +87,11 @@ pub enum EngineError {
     /// that is not valid PEM. The message names the field, never the value.
     #[error("{0}")]
     InvalidCredential(String),
+    /// A stored connection-config value cannot be used where the provider
+    /// file puts it, such as a header name that is not an HTTP token. The
+    /// message names the key, the value and the fix.
+    #[error("{0}")]
+    InvalidConnectionConfig(String),
     /// MCP discovery or dynamic client registration failed: metadata
     /// missing or rejected, or the registration refused. The message names
     /// the URL and the server's response.

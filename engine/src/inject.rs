@@ -1,7 +1,7 @@
 //! The headers and query parameters a proxied request carries.
 
 use http::{HeaderName, HeaderValue};
-use latchkey_catalog::{AppToken, Auth, InjectLocation, Provider};
+use latchkey_catalog::{AppToken, Auth, InjectLocation, Place, Provider};
 use serde_json::Value;
 
 use crate::template::{
@@ -147,10 +147,7 @@ impl Injection {
             {
                 continue;
             }
-            let place = match place_ref.additional_index {
-                None => "auth.inject".to_owned(),
-                Some(index) => format!("auth.inject.additional[{index}]"),
-            };
+            let place = place_field(place_ref);
             let location = place_ref.location;
             let name = &place_name(provider, &place, location, place_ref.name, config)?;
             let field = format!("{place}.value");
@@ -173,20 +170,21 @@ impl Injection {
     }
 }
 
-/// Headers that frame the request or route it, which no credential place
-/// may set from the connection config.
-const FRAMING_HEADERS: [&str; 6] = [
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "te",
-    "upgrade",
-];
+/// Returns the field of a credential place in error messages, such as
+/// `auth.inject.additional[0]`.
+fn place_field(place_ref: Place<'_>) -> String {
+    match place_ref.additional_index {
+        None => "auth.inject".to_owned(),
+        Some(index) => format!("auth.inject.additional[{index}]"),
+    }
+}
 
 /// Returns the name of a credential place: its literal name, or the value
-/// of the connection-config key that `{{ KEY }}` names, which must be an
-/// HTTP token and, for a header, not one that frames the request.
+/// of the connection-config key that `{{ KEY }}` names. A value that is not
+/// an HTTP token, or that names a header of
+/// [`latchkey_catalog::RESERVED_HEADERS`] for a header place, is an
+/// [`EngineError::InvalidConnectionConfig`], because the stored value is at
+/// fault rather than the provider file.
 fn place_name(
     provider: &Provider,
     place: &str,
@@ -204,32 +202,70 @@ fn place_name(
         name,
         &config_variables(provider, config),
     )?;
+    let kind = match location {
+        InjectLocation::Header => "header",
+        _ => "query parameter",
+    };
     let is_token = !rendered.is_empty()
         && rendered
             .bytes()
             .all(|byte| byte.is_ascii_alphanumeric() || b"!#$%&'*+.^_`|~-".contains(&byte));
-    if !is_token {
-        return Err(EngineError::template(
-            &provider.name,
-            &field,
-            format!(
-                "connection-config key `{key}` gives the name `{}`, but a header or query name must be letters, digits and !#$%&'*+.^_`|~- only",
-                rendered.escape_debug()
-            ),
-        ));
-    }
-    if location == InjectLocation::Header
-        && FRAMING_HEADERS
-            .iter()
-            .any(|framing| rendered.eq_ignore_ascii_case(framing))
+    let problem = if !is_token {
+        Some(format!(
+            "but a {kind} name may contain only letters, digits and !#$%&'*+.^_`|~-, and at least one of them"
+        ))
+    } else if location == InjectLocation::Header
+        && latchkey_catalog::reserved_header(&rendered).is_some()
     {
-        return Err(EngineError::template(
-            &provider.name,
-            &field,
-            format!("connection-config key `{key}` names the header `{rendered}`, which frames the request and cannot carry a credential"),
-        ));
+        Some(format!(
+            "which names a header that {}",
+            latchkey_catalog::RESERVED_HEADER_REASON
+        ))
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(EngineError::InvalidConnectionConfig(format!(
+            "provider `{}`, field `{field}`: connection config field `{key}` has the value `{}`, {problem}; set `{key}` to another {kind} name",
+            provider.name,
+            rendered.escape_debug()
+        ))),
+        None => Ok(rendered),
     }
-    Ok(rendered)
+}
+
+/// Checks the names that the credential places of `provider` read from
+/// `config` (`{{ KEY }}`) as the proxy does before each request, for the
+/// places whose `when` holds. A place whose key `config` does not set is
+/// skipped, because the config check reports a missing required field.
+pub fn check_place_names(
+    provider: &Provider,
+    config: &ConnectionConfig,
+) -> Result<(), EngineError> {
+    if !provider.auth.injects_credential() || provider.auth.signs_requests() {
+        return Ok(());
+    }
+    let with_defaults = config_variables(provider, config);
+    let config_text = |key: &str| with_defaults.get(key).and_then(Value::as_str);
+    for place_ref in provider.auth.inject().places() {
+        let Some(key) = latchkey_catalog::name_variable(place_ref.name) else {
+            continue;
+        };
+        let selected = place_ref
+            .when
+            .is_none_or(|condition| condition.holds(config_text));
+        if !selected || with_defaults.get(key).is_none() {
+            continue;
+        }
+        place_name(
+            provider,
+            &place_field(place_ref),
+            place_ref.location,
+            place_ref.name,
+            config,
+        )?;
+    }
+    Ok(())
 }
 
 /// The template variable of the path of a proxied request below the base
@@ -384,13 +420,7 @@ pub(crate) fn header(
     name: &str,
     value: &str,
 ) -> Result<(HeaderName, HeaderValue), EngineError> {
-    let header_name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-        EngineError::template(
-            provider,
-            field,
-            format!("`{name}` is not a valid header name"),
-        )
-    })?;
+    let header_name = header_name(provider, field, name)?;
     if let Some(problem) = header_value_problem(value) {
         return Err(EngineError::template(
             provider,
@@ -409,6 +439,33 @@ pub(crate) fn header(
         )
     })?;
     Ok((header_name, header_value))
+}
+
+/// Parses a header name that a provider file writes, rejecting a name of
+/// [`latchkey_catalog::RESERVED_HEADERS`] as the catalog checks do, for a
+/// catalog loaded without them.
+pub(crate) fn header_name(
+    provider: &str,
+    field: &str,
+    name: &str,
+) -> Result<HeaderName, EngineError> {
+    if latchkey_catalog::reserved_header(name).is_some() {
+        return Err(EngineError::template(
+            provider,
+            field,
+            format!(
+                "`{name}` is a header that {}; remove it from the provider file",
+                latchkey_catalog::RESERVED_HEADER_REASON
+            ),
+        ));
+    }
+    HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+        EngineError::template(
+            provider,
+            field,
+            format!("`{name}` is not a valid header name"),
+        )
+    })
 }
 
 /// Names the first kind of character that a header value may not contain
@@ -565,21 +622,98 @@ proxy:
         let credentials = Credentials::ApiKey {
             api_key: Secret::new("k-1"),
         };
-        for (name, expected) in [
-            ("Host", "frames the request"),
-            ("content-length", "frames the request"),
-            ("X Key", "must be letters, digits"),
-        ] {
+        // (placement, name, expected cause)
+        let cases = [
+            ("header", "Host", "names a header that frames the request"),
+            ("header", "content-length", "names a header that frames"),
+            ("header", "Expect", "names a header that frames"),
+            (
+                "header",
+                "Proxy-Authorization",
+                "names a header that frames",
+            ),
+            ("header", "keep-alive", "names a header that frames"),
+            ("header", "X Key", "may contain only letters, digits"),
+            ("header", "", "may contain only letters, digits"),
+            (
+                "header",
+                "X-A\r\nEvil: 1",
+                "may contain only letters, digits",
+            ),
+            ("query", "a&b=c", "may contain only letters, digits"),
+        ];
+        for (placement, name, expected) in cases {
             let config = config(&[
-                ("keyPlacement", "header"),
+                ("keyPlacement", placement),
                 ("keyName", name),
                 ("valueTemplate", "${apiKey}"),
             ]);
-            let error = Injection::for_request(&provider, &credentials, &config, None)
-                .unwrap_err()
-                .to_string();
-            assert!(error.contains(expected), "{name}: {error}");
-            assert!(!error.contains("k-1"), "{error}");
+            let error = Injection::for_request(&provider, &credentials, &config, None).unwrap_err();
+            assert!(
+                matches!(error, EngineError::InvalidConnectionConfig(_)),
+                "{name}: {error:?}"
+            );
+            let text = error.to_string();
+            assert!(text.contains(expected), "{name}: {text}");
+            let value = format!("has the value `{}`", name.escape_debug());
+            assert!(text.contains(&value), "{name}: {text}");
+            assert!(text.contains("set `keyName` to another"), "{name}: {text}");
+            assert!(!text.contains("k-1"), "{text}");
+
+            let checked = check_place_names(&provider, &config).unwrap_err();
+            assert_eq!(checked.to_string(), text, "{name}");
+        }
+    }
+
+    #[test]
+    fn place_names_checked_for_selected_place() {
+        let provider = provider_from_yaml(CHOSEN_PLACE);
+        // `Host` is a valid query name, and the header place is not used.
+        let query = config(&[
+            ("keyPlacement", "query"),
+            ("keyName", "Host"),
+            ("valueTemplate", "${apiKey}"),
+        ]);
+        check_place_names(&provider, &query).unwrap();
+        let unset = config(&[("keyPlacement", "header"), ("valueTemplate", "${apiKey}")]);
+        check_place_names(&provider, &unset).unwrap();
+    }
+
+    #[test]
+    fn reserved_literal_header_rejected_at_send() {
+        let credentials = Credentials::ApiKey {
+            api_key: Secret::new("k-1"),
+        };
+        // The catalog checks reject these files, so each is changed after
+        // parsing, as a catalog loaded without the checks would be.
+        let mut in_proxy_headers = provider_from_yaml(SHOPIFY);
+        in_proxy_headers
+            .proxy
+            .headers
+            .insert("Content-Length".to_owned(), "5".to_owned());
+        let mut as_credential = provider_from_yaml(SHOPIFY);
+        if let Auth::ApiKey(api_key) = &mut as_credential.auth {
+            api_key.inject.as_mut().unwrap().name = "Transfer-Encoding".to_owned();
+        }
+        let cases = [
+            (
+                in_proxy_headers,
+                "proxy.headers.Content-Length",
+                "Content-Length",
+            ),
+            (as_credential, "auth.inject.value", "Transfer-Encoding"),
+        ];
+        for (provider, field, name) in cases {
+            let error =
+                Injection::for_request(&provider, &credentials, &config(&[("shop", "acme")]), None)
+                    .unwrap_err();
+            let text = error.to_string();
+            assert!(text.contains(&format!("field `{field}`")), "{text}");
+            assert!(
+                text.contains(&format!("`{name}` is a header that frames")),
+                "{text}"
+            );
+            assert!(!text.contains("k-1"), "{text}");
         }
     }
 

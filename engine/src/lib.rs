@@ -48,7 +48,7 @@ pub use credentials::{
 };
 pub use error::{EngineError, ProviderErrorKind};
 pub use http::HeaderValue;
-pub use inject::Injection;
+pub use inject::{check_place_names, Injection};
 pub use json_body::{merge_json_body, JsonBodyError, MergedBody};
 pub use jwt::{
     check_entered_values, check_signing_key_field, sign_assertion, JwtCredentials, SignedAssertion,

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use chrono::Utc;
-use http::header::{HeaderName, HeaderValue, CONTENT_TYPE};
+use http::header::{HeaderValue, CONTENT_TYPE};
 use latchkey_catalog::{
     Auth, Provider, TokenBodyFormat, TokenRequest, TokenRequestMethod, TwoStep,
 };
@@ -236,13 +236,7 @@ pub(crate) fn build_request(
     for (header_name, template) in &request.headers {
         let header_field = format!("{field}.headers.{header_name}");
         let value = render(name, &header_field, template, vars)?;
-        let parsed_name = HeaderName::from_bytes(header_name.as_bytes()).map_err(|_| {
-            EngineError::template(
-                name,
-                &header_field,
-                format!("`{header_name}` is not a valid header name"),
-            )
-        })?;
+        let parsed_name = crate::inject::header_name(name, &header_field, header_name)?;
         let mut parsed_value = HeaderValue::from_str(&value).map_err(|_| {
             EngineError::template(
                 name,

@@ -57,6 +57,8 @@ pub fn validate(
         config.insert(name.clone(), Value::String(value));
     }
     check_base_url(provider, &config)?;
+    latchkey_engine::check_place_names(provider, &config)
+        .map_err(|error| ApiError::invalid_connection_config(error.to_string()))?;
     Ok(config)
 }
 

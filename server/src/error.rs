@@ -249,6 +249,10 @@ impl ApiError {
                 "mcp_discovery_failed",
                 error.to_string(),
             ),
+            // A value stored before the connection-config check covered it.
+            EngineError::InvalidConnectionConfig(_) => {
+                ApiError::invalid_connection_config(error.to_string())
+            }
             _ => ApiError::new(StatusCode::BAD_GATEWAY, "engine_error", error.to_string()),
         }
     }

@@ -128,6 +128,16 @@ impl Reason {
         )
     }
 
+    fn reserved_header(field: &str, name: &str) -> Reason {
+        Reason::new(
+            "header that only the HTTP client sets",
+            format!(
+                "`{field}` sets the header `{name}`, which {}",
+                crate::RESERVED_HEADER_REASON
+            ),
+        )
+    }
+
     fn malformed(message: &str) -> Reason {
         Reason::new("unexpected entry shape", message)
     }

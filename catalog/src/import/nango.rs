@@ -1351,6 +1351,9 @@ impl<'a> Builder<'a> {
                     continue;
                 }
                 let field = format!("proxy.{key}.{name}");
+                if location == "header" {
+                    check_header_name(&field, name)?;
+                }
                 if value.contains("||") {
                     return Err(Reason::fallback(&field));
                 }
@@ -1535,6 +1538,9 @@ impl<'a> Builder<'a> {
             if nango_signing::set_by_mode(self.mode, key, name) {
                 continue;
             }
+            if key == "headers" {
+                check_header_name(&field, name)?;
+            }
             if self.mode == "two_step" {
                 if let Some(value) = self.two_step_static_value(&field, &value)? {
                     values.insert(name.into(), value.into());
@@ -1594,6 +1600,7 @@ impl<'a> Builder<'a> {
                 return Ok(None);
             }
             let field = format!("proxy.verification.headers.{name}");
+            check_header_name(&field, name)?;
             let value = broker_identity(value);
             headers.insert(name.into(), self.template(&field, &value)?.into());
         }
@@ -2215,6 +2222,15 @@ fn accepts_hostile(regex: &Regex, starts_url: bool) -> bool {
         &["a/b", "a\\b", "a@b", "a?b", "a#b", "a:1", "a b", "..", "."]
     };
     hostile.iter().any(|value| regex.is_match(value))
+}
+
+/// Rejects an entry that sets a header of [`crate::RESERVED_HEADERS`],
+/// which no provider file may name.
+fn check_header_name(field: &str, name: &str) -> Result<(), Reason> {
+    match crate::reserved_header(name) {
+        Some(_) => Err(Reason::reserved_header(field, name)),
+        None => Ok(()),
+    }
 }
 
 fn retry(proxy: &Mapping) -> Option<Mapping> {

@@ -84,10 +84,6 @@ pub(super) fn as_connection_fields(entry: &Mapping) -> Mapping {
     entry
 }
 
-/// Header names that frame or route the request, which the engine never
-/// lets a connection-config value name; the field rejects them up front.
-const FRAMING_HEADERS: &str = "(?i)host|content-length|transfer-encoding|connection|te|upgrade";
-
 /// Returns the pattern that replaces Nango's for a key: a name must be an
 /// HTTP token, and Nango's unanchored `valueTemplate` pattern requires only
 /// that the value contain the placeholder somewhere.
@@ -101,11 +97,15 @@ fn own_pattern(key: &Value) -> Option<&'static str> {
 
 /// Makes the converted `keyName` field required, because no template but
 /// the place's name reads it and the converter takes such a field for a
-/// value that only callers read, and has it reject the framing headers.
+/// value that only callers read, and has it reject the header names that
+/// the engine never lets a connection-config value name.
 pub(super) fn finish_key_name(connection_config: &mut Mapping) {
     if let Some(Value::Mapping(field)) = connection_config.get_mut("keyName") {
         field.remove("optional");
-        field.insert("excluded_pattern".into(), FRAMING_HEADERS.into());
+        field.insert(
+            "excluded_pattern".into(),
+            crate::reserved_headers_pattern().into(),
+        );
     }
 }
 
@@ -152,6 +152,23 @@ mod tests {
             converted["proxy"]["base_url"].as_str(),
             Some("${connectionConfig.baseUrl}")
         );
+    }
+
+    #[test]
+    fn key_name_excludes_reserved_headers() {
+        let mut fields: Mapping =
+            serde_yaml::from_str("keyName: {type: string, optional: true}").unwrap();
+        finish_key_name(&mut fields);
+        let excluded = fields["keyName"]["excluded_pattern"].as_str().unwrap();
+        let regex = crate::patterns::whole_value_regex(excluded).unwrap();
+        for name in crate::RESERVED_HEADERS {
+            assert!(regex.is_match(&name.to_ascii_uppercase()), "{name}");
+        }
+        assert!(!regex.is_match("X-Api-Key"));
+        assert!(!fields["keyName"]
+            .as_mapping()
+            .unwrap()
+            .contains_key("optional"));
     }
 
     #[test]
