@@ -517,7 +517,7 @@ async fn invalid_values_return_400() {
             "/connections",
             json!({ "provider_config_key": keyed, "credentials": { "type": "API_KEY", "api_key": "pk_not_secret" } }),
             "invalid_credentials",
-            "api_key",
+            "`credentials.apiKey`",
         ),
         (
             "/connections",
@@ -720,8 +720,6 @@ fn builtin_server() -> &'static Latchkey {
     SERVER.get_or_init(|| Latchkey::start_fresh(free_port(), &[], &[]))
 }
 
-const ATLASSIAN_SITE: &str = "1324a887-45db-1bf4-1e99-ef0ff456d421";
-
 /// Query parameters as (name, value) pairs.
 type Pairs = &'static [(&'static str, &'static str)];
 
@@ -746,7 +744,6 @@ async fn builtin_authorization_urls() {
     let api = server.api();
     let atlassian: Pairs = &[("audience", "api.atlassian.com"), ("prompt", "consent")];
     let google: Pairs = &[("access_type", "offline"), ("prompt", "consent")];
-    let site = json!({ "cloudId": ATLASSIAN_SITE });
 
     let case = |provider, scopes, config, host, path, scope, extra| UrlCase {
         provider,
@@ -761,10 +758,10 @@ async fn builtin_authorization_urls() {
     // expected `scope`, extra parameters)
     #[rustfmt::skip]
     let cases = [
-        case("confluence", "read:confluence-content.all,write:confluence-content", Some(site.clone()),
+        case("confluence", "read:confluence-content.all,write:confluence-content", None,
             "auth.atlassian.com", "/authorize",
             "offline_access read:confluence-content.all write:confluence-content", atlassian),
-        case("jira", "read:jira-work,write:jira-work", Some(site.clone()),
+        case("jira", "read:jira-work,write:jira-work", None,
             "auth.atlassian.com", "/authorize",
             "offline_access read:jira-work write:jira-work", atlassian),
         case("google", "openid,https://www.googleapis.com/auth/drive.readonly", None,
