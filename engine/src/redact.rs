@@ -77,7 +77,7 @@ pub(crate) fn redact_excerpt<'a>(
 }
 
 /// Returns `secret` as written, JSON-escaped, form-encoded,
-/// percent-encoded, HTML-escaped (a login page that shows the form again
+/// percent-encoded (with upper- or lowercase hex digits), HTML-escaped (a login page that shows the form again
 /// escapes it so) and XML-escaped, which may repeat. The XML forms are
 /// those of an XML login body (`&apos;` and `&quot;` too), of XML text
 /// that escapes only `&`, `<` and `>`, and of decimal and hexadecimal
@@ -98,11 +98,16 @@ fn encoded_forms(secret: &str) -> Vec<String> {
         .replace('>', "&gt;");
     let html = xml_text.replace('"', "&quot;").replace('\'', "&#39;");
     let xml = xml_text.replace('"', "&quot;").replace('\'', "&apos;");
+    // Some encoders write the hex digits of `%XX` in lowercase.
+    let lowercase_form = lowercase_percent_escapes(&form);
+    let lowercase_percent = lowercase_percent_escapes(&percent);
     let mut forms = vec![
         secret.to_owned(),
         json_escaped,
         form,
+        lowercase_form,
         percent.into_owned(),
+        lowercase_percent,
         html,
         xml,
         xml_text,
@@ -110,6 +115,24 @@ fn encoded_forms(secret: &str) -> Vec<String> {
     forms.extend(character_reference_forms(secret));
     forms.extend(json_unicode_escape_forms(secret));
     forms
+}
+
+/// Returns `encoded` with the two hex digits after each `%` in lowercase.
+fn lowercase_percent_escapes(encoded: &str) -> String {
+    let mut result = String::with_capacity(encoded.len());
+    let mut digits_left = 0;
+    for c in encoded.chars() {
+        if digits_left > 0 {
+            result.push(c.to_ascii_lowercase());
+            digits_left -= 1;
+        } else {
+            result.push(c);
+            if c == '%' {
+                digits_left = 2;
+            }
+        }
+    }
+    result
 }
 
 /// The characters that XML escaping replaces.
@@ -208,6 +231,7 @@ mod tests {
                 &[r#"My"Pa$$word\1"#], r#"{"echo":{"password":"[redacted]"}}"#),
             ("form-encoded value", "client_secret=c%24e+cret&code=abc", &["c$e cret"], "client_secret=[redacted]&code=abc"),
             ("percent-encoded value", "redirect?secret=c%24e%20cret", &["c$e cret"], "redirect?secret=[redacted]"),
+            ("lowercase percent escapes", "redirect?secret=Hunter2%3cx%3e&a=b+c%3cd", &["Hunter2<x>", "b c<d"], "redirect?secret=[redacted]&a=[redacted]"),
             ("HTML-escaped value", r#"<input value="Pa&amp;ss&lt;w&gt;&quot;rd">"#, &[r#"Pa&ss<w>"rd"#], r#"<input value="[redacted]">"#),
             ("XML-escaped value", "<password>P&apos;a&amp;ss&lt;w&gt;&quot;d</password>", &[r#"P'a&ss<w>"d"#], "<password>[redacted]</password>"),
             ("XML text escaping", r#"<error>P'a&amp;ss&lt;w&gt;"d</error>"#, &[r#"P'a&ss<w>"d"#], "<error>[redacted]</error>"),
