@@ -77,8 +77,9 @@ pub(crate) fn redact_excerpt<'a>(
 }
 
 /// Returns `secret` as written, JSON-escaped, form-encoded,
-/// percent-encoded (with upper- or lowercase hex digits), HTML-escaped (a login page that shows the form again
-/// escapes it so) and XML-escaped, which may repeat. The XML forms are
+/// percent-encoded (with upper- or lowercase hex digits), HTML-escaped (a
+/// login page that shows the form again escapes it so) and XML-escaped,
+/// which may repeat. The XML forms are
 /// those of an XML login body (`&apos;` and `&quot;` too), of XML text
 /// that escapes only `&`, `<` and `>`, and of decimal and hexadecimal
 /// character references, as an XML gateway may echo any of them. The JSON
