@@ -180,7 +180,10 @@ fn render(
     Ok(out)
 }
 
+/// Writes one labelled line. The value may quote a provider file, so its
+/// control characters are escaped.
 fn line(out: &mut String, label: &str, value: &str) {
+    let value = latchkey_catalog::escape_controls(value);
     let text = format!("{:<20} {value}", format!("{label}:"));
     let _ = writeln!(out, "{}", text.trim_end());
 }
@@ -909,7 +912,8 @@ fn render_config(
             ),
             ValueSource::Unset => "(missing, optional)".to_owned(),
         };
-        let _ = writeln!(out, "  {key} ({}): {shown}", field.title);
+        let entry = format!("  {key} ({}): {shown}", field.title);
+        let _ = writeln!(out, "{}", latchkey_catalog::escape_controls(&entry));
     }
 }
 
@@ -1076,6 +1080,27 @@ proxy:
             "{output}"
         );
         assert!(!output.contains("Authorization"), "{output}");
+    }
+
+    #[test]
+    fn control_characters_escaped() {
+        let source = "name: hostile\ndisplay_name: \"A\\e]0;title\\a\\u202eB\"\nauth:\n  mode: api_key\n  inject: {name: X-Key, value: \"{{ api_key }}\"}\nconnection_config:\n  region: {title: \"R\\r\\nfake: line\", default: \"eu\\e[31m\", optional: true}\nproxy:\n  base_url: https://api.example.com\n";
+        let provider = latchkey_catalog::parse_provider("hostile.yaml", source).unwrap();
+        let (config, sources) = connection_config(&provider, &[]).unwrap();
+
+        let output = render(&provider, &config, &sources).unwrap();
+
+        let hidden = |c: char| c.is_control() && c != '\n';
+        assert!(!output.chars().any(hidden), "{output:?}");
+        assert!(!output.contains('\u{202e}'), "{output:?}");
+        assert!(
+            output.contains("A\\u{1b}]0;title\\u{7}\\u{202e}B"),
+            "{output}"
+        );
+        assert!(
+            !output.lines().any(|line| line.starts_with("fake")),
+            "{output}"
+        );
     }
 
     #[test]

@@ -384,18 +384,29 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-/// Writes each control character of `text` as its Rust escape (`\r`,
-/// `\u{1b}`), so that a value quoted from a provider file cannot move the
-/// cursor, colour the terminal or start a line that looks like a
-/// diagnostic of its own. Other characters are kept.
+/// Writes each control character of `text`, each Unicode line or
+/// paragraph separator and each bidirectional-text control as its Rust
+/// escape (`\r`, `\u{1b}`, `\u{202e}`), so that a value quoted from a
+/// provider file cannot move the cursor, colour the terminal, reorder what
+/// is shown or start a line that looks like output of its own. Other
+/// characters are kept.
 pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
+    fn is_hidden(c: char) -> bool {
+        c.is_control()
+            || matches!(
+                c,
+                '\u{200e}' | '\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+            )
+    }
+    if !text.chars().any(is_hidden) {
         return std::borrow::Cow::Borrowed(text);
     }
     let mut escaped = String::with_capacity(text.len() + 8);
     for c in text.chars() {
         if c.is_control() {
             escaped.extend(c.escape_debug());
+        } else if is_hidden(c) {
+            escaped.extend(c.escape_unicode());
         } else {
             escaped.push(c);
         }
@@ -496,6 +507,10 @@ mod tests {
         ] {
             assert!(text.contains(part), "missing {part:?} in {text}");
         }
+        assert_eq!(
+            escape_controls("a\u{202e}b\u{2028}c\u{85}"),
+            "a\\u{202e}b\\u{2028}c\\u{85}"
+        );
         // The JSON form keeps the values and escapes them its own way.
         let json: serde_json::Value = serde_json::from_str(&diagnostic.to_json_line()).unwrap();
         assert_eq!(json["path"], "x\r\ny");

