@@ -337,6 +337,29 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
                 problem.at_key = true;
                 problems.push(problem);
             }
+            // The callback's query comes from the end user's browser, so it
+            // must not decide a value that the integration sets.
+            let set_by_integration = provider
+                .connection_config
+                .get(key)
+                .is_some_and(|field| field.integration_default);
+            if set_by_integration {
+                let mut problem = Problem::new(
+                    Code::InvalidValue,
+                    format!("/auth/callback_connection_config/{}", escape_pointer(key)),
+                    format!(
+                        "`{key}` is captured from the callback, which the end user's browser \
+                         carries, but its field has `integration_default: true`, so the \
+                         browser could replace the integration's value"
+                    ),
+                    Some(format!(
+                        "remove `integration_default` from field `{key}`, or stop capturing it \
+                         from the callback"
+                    )),
+                );
+                problem.at_key = true;
+                problems.push(problem);
+            }
         }
     }
 }
@@ -2198,6 +2221,15 @@ mod tests {
             [(
                 "permissive-url-pattern".to_owned(),
                 "connection_config.server.pattern".to_owned()
+            )]
+        );
+
+        let integration_set = listed.replace("automated: true", "integration_default: true");
+        assert_eq!(
+            diagnostics(&integration_set),
+            [(
+                "invalid-value".to_owned(),
+                "auth.callback_connection_config.server".to_owned()
             )]
         );
     }
