@@ -294,7 +294,7 @@ fn check_auth_details(provider: &Provider, problems: &mut Vec<Problem>) {
             check_credential_fields(provider, two_step, problems);
             check_token_body(&two_step.token_response, problems);
             crate::xml_body::check_xml_login(two_step, problems);
-            crate::saml::check_assertion(two_step, problems);
+            crate::saml::check_assertion(two_step, &provider.connection_config, problems);
             crate::xml_body::check_caller_placed_token(provider, two_step, problems);
             &two_step.token_response.connection_config
         }

@@ -74,15 +74,63 @@ pub(crate) fn check_header_names(provider: &Provider, problems: &mut Vec<Problem
             }
         }
     }
+    if let Some(inject) = explicit_inject(&provider.auth) {
+        for place in inject.places() {
+            if place.location == InjectLocation::Header {
+                let pointer = format!("{}/value", place.pointer());
+                problems.extend(line_break_problem(&pointer, place.value));
+            }
+        }
+    }
     for (pointer, headers) in header_maps(provider) {
-        for name in headers.keys() {
+        for (name, value) in headers {
             let pointer = format!("{pointer}/{}", escape_pointer(name));
             if let Some(mut problem) = reserved_name_problem(&pointer, name) {
                 problem.at_key = true;
                 problems.push(problem);
+            } else if !is_header_token(name) {
+                let mut problem = Problem::new(
+                    Code::InvalidKey,
+                    pointer.clone(),
+                    format!(
+                        "{:?} is not a valid HTTP header name",
+                        crate::escape_controls(name)
+                    ),
+                    Some(
+                        "use only letters, digits and `!#$%&'*+-.^_`|~`, with no spaces or colon"
+                            .to_owned(),
+                    ),
+                );
+                problem.at_key = true;
+                problems.push(problem);
             }
+            problems.extend(line_break_problem(&pointer, value));
         }
     }
+}
+
+/// Checks that `name` is an HTTP field name: one or more token characters
+/// (RFC 9110, section 5.6.2).
+fn is_header_token(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Returns the problem of a header value template with a line break
+/// written in it, which no request can carry.
+fn line_break_problem(pointer: &str, template: &str) -> Option<Problem> {
+    if !template.contains(['\r', '\n']) {
+        return None;
+    }
+    Some(Problem::new(
+        Code::InvalidValue,
+        pointer.to_owned(),
+        "the header value contains a line break (CR or LF), which no HTTP request can carry"
+            .to_owned(),
+        Some("write the value on one line".to_owned()),
+    ))
 }
 
 /// Returns the problem of a header name on the reserved list, or `None`.
@@ -166,5 +214,67 @@ mod tests {
         }
         assert!(!pattern.is_match("x-host"));
         assert!(!pattern.is_match("tea"));
+    }
+
+    #[test]
+    fn header_names_and_values_checked() {
+        let provider = |headers: &str, inject_value: &str| {
+            format!(
+                "name: p\ndisplay_name: P\nauth:\n  mode: api_key\n  inject: {{name: X-Key, value: \"{inject_value}\"}}\nproxy:\n  base_url: https://p.example\n  headers: {headers}\n"
+            )
+        };
+        let located = |source: String| -> Vec<(String, String)> {
+            match crate::parse_provider("p.yaml", &source) {
+                Ok(_) => Vec::new(),
+                Err(diagnostics) => diagnostics
+                    .into_iter()
+                    .map(|d| (d.code.to_string(), d.path.unwrap_or_default()))
+                    .collect(),
+            }
+        };
+        let key = "{{ api_key }}";
+        assert_eq!(located(provider("{X-Ok: \"1\"}", key)), []);
+
+        let cases = [
+            (
+                "{\" Host\": \"1\"}",
+                key,
+                "invalid-key",
+                "proxy.headers. Host",
+            ),
+            (
+                "{\"Host:\": \"1\"}",
+                key,
+                "invalid-key",
+                "proxy.headers.Host:",
+            ),
+            ("{\"\": \"1\"}", key, "invalid-key", "proxy.headers."),
+            (
+                "{\"X-A\\r\\nEvil\": \"1\"}",
+                key,
+                "invalid-key",
+                "proxy.headers.X-A\r\nEvil",
+            ),
+            (
+                "{X-Ok: \"a\\r\\nX-Evil: 1\"}",
+                key,
+                "invalid-value",
+                "proxy.headers.X-Ok",
+            ),
+            (
+                "{X-Ok: \"1\"}",
+                "{{ api_key }}\\r\\nX-Evil: 1",
+                "invalid-value",
+                "auth.inject.value",
+            ),
+        ];
+        for (headers, inject_value, code, path) in cases {
+            let found = located(provider(headers, inject_value));
+            assert_eq!(
+                found,
+                [(code.to_owned(), path.to_owned())],
+                "{headers} {inject_value}"
+            );
+        }
     }
 }

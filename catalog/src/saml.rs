@@ -101,14 +101,31 @@ pub(crate) fn is_signed_assertion(two_step: &TwoStep, pointer: &str, variable: &
     two_step.assertion.is_some() && in_request && variable == ASSERTION_VARIABLE
 }
 
-/// Reports an assertion that cannot be built: a credential field that the
-/// signed assertion's variable would hide, and blank attribute names or
-/// names with a control character. The schema rejects a zero
-/// `lifetime_seconds`.
-pub(crate) fn check_assertion(two_step: &TwoStep, problems: &mut Vec<Problem>) {
+/// Reports an assertion that cannot be built: a credential or
+/// connection-config field that the signed assertion's variable would
+/// hide, a template with a control character that XML cannot carry, a
+/// constant signing key, and blank attribute names or names with a control
+/// character. The schema bounds `lifetime_seconds`.
+pub(crate) fn check_assertion(
+    two_step: &TwoStep,
+    connection_config: &std::collections::BTreeMap<String, crate::model::ConfigField>,
+    problems: &mut Vec<Problem>,
+) {
     let Some(assertion) = &two_step.assertion else {
         return;
     };
+    if connection_config.contains_key(ASSERTION_VARIABLE) {
+        let mut problem = Problem::new(
+            Code::InvalidKey,
+            "/connection_config/assertion".to_owned(),
+            "connection-config field `assertion` has the name of the signed assertion's template \
+             variable, so the token request could never read it"
+                .to_owned(),
+            Some("rename the field, or remove `auth.assertion`".to_owned()),
+        );
+        problem.at_key = true;
+        problems.push(problem);
+    }
     if two_step.credentials.contains_key(ASSERTION_VARIABLE) {
         problems.push(Problem::new(
             Code::InvalidKey,
@@ -116,6 +133,33 @@ pub(crate) fn check_assertion(two_step: &TwoStep, problems: &mut Vec<Problem>) {
             "credential field `assertion` has the name of the signed assertion's template variable"
                 .to_owned(),
             Some("rename the field, or remove `auth.assertion`".to_owned()),
+        ));
+    }
+    for (pointer, text) in assertion_templates(assertion) {
+        // XML 1.0 allows no control character but tab, LF and CR.
+        if text
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+        {
+            problems.push(Problem::new(
+                Code::InvalidValue,
+                pointer,
+                "the template contains a control character, which XML 1.0 cannot carry".to_owned(),
+                Some("remove the control character".to_owned()),
+            ));
+        }
+    }
+    let key_variables = crate::checks::compile_template(&assertion.signing_key).unwrap_or_default();
+    if key_variables.is_empty() {
+        problems.push(Problem::new(
+            Code::InvalidValue,
+            "/auth/assertion/signing_key".to_owned(),
+            "`signing_key` is a constant, but each connection signs with its own private key"
+                .to_owned(),
+            Some(
+                "read the key from a secret credential field, such as `{{ privateKey }}`"
+                    .to_owned(),
+            ),
         ));
     }
     for name in assertion.attributes.keys() {
@@ -130,5 +174,30 @@ pub(crate) fn check_assertion(two_step: &TwoStep, problems: &mut Vec<Problem>) {
                 Some("name the attribute as the provider expects it".to_owned()),
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn config_field_named_assertion_rejected() {
+        let source = "name: p\ndisplay_name: P\nauth:\n  mode: two_step\n  credentials:\n    user_name: {title: User name}\n    private_key: {title: Private key, secret: true}\n  assertion:\n    type: saml2\n    issuer: www.example.com\n    audience: www.example.com\n    recipient: https://p.example/token\n    name_id: \"{{ user_name }}\"\n    signing_key: \"{{ private_key }}\"\n    lifetime_seconds: 600\n  token_request:\n    url: https://p.example/token\n    params: {assertion: \"{{ assertion }}\"}\nconnection_config:\n  assertion: {title: Assertion, optional: true}\nproxy:\n  base_url: https://p.example\n";
+
+        let diagnostics = crate::parse_provider("p.yaml", source).expect_err("rejected");
+
+        let paths: Vec<_> = diagnostics.iter().map(|d| d.path.as_deref()).collect();
+        assert!(
+            paths.contains(&Some("connection_config.assertion")),
+            "{diagnostics:?}"
+        );
+        let found = diagnostics
+            .iter()
+            .find(|d| d.path.as_deref() == Some("connection_config.assertion"))
+            .unwrap();
+        assert!(
+            found.message.contains("could never read it"),
+            "{}",
+            found.message
+        );
     }
 }

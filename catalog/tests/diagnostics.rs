@@ -434,6 +434,22 @@ const CASES: &[Case] = &[
         )],
     },
     Case {
+        name: "saml_constant_signing_key",
+        file_name: "demo.yaml",
+        edits: &[(
+            OAUTH2_AUTH,
+            "  mode: two_step\n  credentials:\n    user_name: {title: User name}\n    private_key: {title: Private key, secret: true}\n  assertion:\n    type: saml2\n    issuer: www.example.com\n    audience: www.example.com\n    recipient: https://{{ subdomain }}.example.com/oauth/token\n    name_id: \"{{ user_name }}\"\n    signing_key: not-a-key\n    lifetime_seconds: 600\n  token_request:\n    url: https://{{ subdomain }}.example.com/oauth/token\n    params:\n      grant_type: urn:ietf:params:oauth:grant-type:saml2-bearer\n      assertion: \"{{ assertion }}\"\n",
+        )],
+    },
+    Case {
+        name: "saml_control_character",
+        file_name: "demo.yaml",
+        edits: &[(
+            OAUTH2_AUTH,
+            "  mode: two_step\n  credentials:\n    user_name: {title: User name}\n    private_key: {title: Private key, secret: true}\n  assertion:\n    type: saml2\n    issuer: www.example.com\n    audience: \"www\\u0001example.com\"\n    recipient: https://{{ subdomain }}.example.com/oauth/token\n    name_id: \"{{ user_name }}\"\n    signing_key: \"{{ private_key }}\"\n    lifetime_seconds: 600\n  token_request:\n    url: https://{{ subdomain }}.example.com/oauth/token\n    params:\n      grant_type: urn:ietf:params:oauth:grant-type:saml2-bearer\n      assertion: \"{{ assertion }}\"\n",
+        )],
+    },
+    Case {
         name: "param_name_not_standard",
         file_name: "demo.yaml",
         edits: &[(

@@ -73,6 +73,14 @@ impl Builder<'_> {
         assertion.insert("recipient".into(), recipient.into());
         let name_id = self.saml_text(nango, "nameIdentifier")?;
         assertion.insert("name_id".into(), name_id.into());
+        let present = nango
+            .get("attributes")
+            .is_some_and(|value| !value.is_null());
+        if present && mapping(nango, "attributes").is_none() {
+            return Err(Reason::malformed(
+                "`assertion.attributes` is not a mapping of attribute names to values",
+            ));
+        }
         let mut attributes = Mapping::new();
         for (name, value) in mapping(nango, "attributes").into_iter().flatten() {
             let name = name.as_str().ok_or_else(|| {
@@ -324,6 +332,31 @@ undeclared-option:
         assertion: { type: string, title: '', automated: true }
     assertion_option:
         privateKey: { type: string, title: Key }
+attribute-list:
+    display_name: Attribute List
+    auth_mode: TWO_STEP
+    token_url: https://saml.example/token
+    token_params:
+        assertion: ${credentials.assertion}
+    assertion:
+        type: saml
+        key: ${assertionOption.privateKey}
+        issuer: issuer
+        lifetimeInSeconds: 600
+        audiences: audience
+        attributes: [api_key]
+        sessionIndex: ${random}
+        nameIdentifier: ${assertionOption.userName}
+        recipient: https://saml.example/token
+    proxy:
+        base_url: https://saml.example
+    token_response:
+        token: access_token
+    credentials:
+        assertion: { type: string, title: '', automated: true }
+    assertion_option:
+        privateKey: { type: string, title: Key }
+        userName: { type: string, title: User }
 saml-api-key:
     display_name: SAML API Key
     auth_mode: API_KEY
@@ -407,6 +440,10 @@ lifetime_seconds: 600
         let cases = [
             ("fixed-session-index", "`session-1` is not `${random}`"),
             ("several-audiences", "lists several audiences"),
+            (
+                "attribute-list",
+                "`assertion.attributes` is not a mapping of attribute names to values",
+            ),
             (
                 "undeclared-option",
                 "field `userName` is declared under neither `credentials` nor `assertion_option`",
