@@ -820,7 +820,7 @@ async fn integration_key_errors_rejected() {
         (
             "key that is not PEM",
             json!({"privateKey": "notpem"}),
-            "`integration_config.privateKey` is invalid: field `credentials.privateKey` of provider",
+            "`integration_config.privateKey` is invalid: the value of provider `test-jwt-integration-key` is not a PEM PKCS#8 P-256 private key (`-----BEGIN PRIVATE KEY-----`): the text is not a PEM block of that kind of key",
         ),
         (
             "RSA key for an ES256 signature",

@@ -393,6 +393,27 @@ async fn proxy_leaves_key_to_caller_when_told() {
         .map(|(name, _)| name)
         .collect();
     assert!(carrying.is_empty(), "headers carry the key: {carrying:?}");
+
+    // The key goes into no header, so only control characters are refused.
+    connect(
+        &api,
+        "test-httpbin-caller-key",
+        json!({ "type": "API_KEY", "apiKey": "ключ-1" }),
+    )
+    .await;
+    let body = json!({
+        "provider_config_key": connection.key,
+        "connection_id": format!("ctl-{}", random_hex(4)),
+        "credentials": { "type": "API_KEY", "apiKey": "k\u{1b}[31m" },
+    });
+    let reply = api.post("/connections", &body).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
+    let message = reply.error_message();
+    assert!(
+        message.contains("`credentials.apiKey` contains a control character at position 2"),
+        "{message}"
+    );
+    assert!(!message.contains("HTTP header"), "{message}");
 }
 
 /// The integration's `integration_config` chooses the key's place, name

@@ -458,13 +458,13 @@ fn signing_key(provider: &Provider, jwt: &Jwt, vars: &Value) -> Result<EncodingK
         JwtAlgorithm::RS256 | JwtAlgorithm::PS256 => EncodingKey::from_rsa_pem(pem_text(&text).as_bytes()).map_err(|err| {
             invalid(
                 "a PEM RSA private key (`-----BEGIN PRIVATE KEY-----` or `-----BEGIN RSA PRIVATE KEY-----`)",
-                err.to_string(),
+                pem_problem(&err),
             )
         }),
         JwtAlgorithm::ES256 => EncodingKey::from_ec_pem(pem_text(&text).as_bytes()).map_err(|err| {
             invalid(
                 "a PEM PKCS#8 P-256 private key (`-----BEGIN PRIVATE KEY-----`)",
-                err.to_string(),
+                pem_problem(&err),
             )
         }),
         JwtAlgorithm::HS256 => match jwt.hmac_key_encoding {
@@ -473,6 +473,17 @@ fn signing_key(provider: &Provider, jwt: &Jwt, vars: &Value) -> Result<EncodingK
                 .map(|bytes| EncodingKey::from_secret(&bytes))
                 .map_err(|err| invalid("a hexadecimal secret", err.to_string())),
         },
+    }
+}
+
+/// Describes why a PEM key did not load, in words rather than the name of
+/// the library's error variant.
+fn pem_problem(error: &jsonwebtoken::errors::Error) -> String {
+    match error.kind() {
+        jsonwebtoken::errors::ErrorKind::InvalidKeyFormat => {
+            "the text is not a PEM block of that kind of key".to_owned()
+        }
+        _ => error.to_string(),
     }
 }
 

@@ -56,7 +56,14 @@ pub fn parse(
             // A private key that every connection signs with is checked
             // now, not at the first connection.
             latchkey_engine::check_signing_key_field(provider, &key, &text).map_err(|error| {
-                ApiError::invalid_body(format!("`integration_config.{key}` is invalid: {error}"))
+                // The engine names the entered field; here the value came
+                // from `integration_config`.
+                let message = error.to_string().replacen(
+                    &format!("field `credentials.{key}`"),
+                    "the value",
+                    1,
+                );
+                ApiError::invalid_body(format!("`integration_config.{key}` is invalid: {message}"))
             })?;
         }
         crate::assume_role::check_sts_mode(&key, &text)?;

@@ -716,7 +716,7 @@ pub(super) fn api_key_credentials(
     field: &str,
     api_key: String,
 ) -> Result<Credentials, ApiError> {
-    check_api_key(provider, settings.key_pattern.as_deref(), field, &api_key)?;
+    check_api_key(provider, settings, field, &api_key)?;
     Ok(Credentials::ApiKey {
         api_key: Secret::new(api_key),
     })
@@ -780,7 +780,7 @@ pub(super) fn basic_credentials(
 
 fn check_api_key(
     provider: &Provider,
-    pattern: Option<&str>,
+    settings: &ApiKeySettings,
     field: &str,
     api_key: &str,
 ) -> Result<(), ApiError> {
@@ -790,8 +790,18 @@ fn check_api_key(
         )));
     }
     check_credential_size(field, api_key)?;
-    check_header_credential(field, api_key)?;
-    let Some(pattern) = pattern else {
+    if !settings.caller_places_key {
+        check_header_credential(field, api_key)?;
+    } else if let Some(position) = api_key.chars().position(char::is_control) {
+        // The caller places this key wherever it needs, so only control
+        // characters, which no key contains, are refused.
+        return Err(ApiError::invalid_credentials(format!(
+            "`{field}` contains a control character at position {}; enter the key as the \
+             provider shows it",
+            position + 1
+        )));
+    }
+    let Some(pattern) = settings.key_pattern.as_deref() else {
         return Ok(());
     };
     let regex = Regex::new(pattern).map_err(|error| {
