@@ -251,12 +251,32 @@ fn render_auth(
                 latchkey_catalog::TokenRequestMethod::Post => "POST",
                 latchkey_catalog::TokenRequestMethod::Get => "GET",
             };
-            line(out, "token request", &format!("{method} {}", request.url));
+            // A URL that reads entered fields cannot render from the
+            // connection config alone, so it is shown as written.
+            let shown_url = |field: &str, template: &str| {
+                url_field(provider, field, template, config).unwrap_or_else(|_| template.to_owned())
+            };
+            let token_url = shown_url("auth.token_request.url", &request.url);
+            line(out, "token request", &format!("{method} {token_url}"));
             let renewal = match &two_step.refresh_request {
-                Some(refresh) => format!("refresh request to {}", refresh.url),
+                Some(refresh) => format!(
+                    "refresh request to {}",
+                    shown_url("auth.refresh_request.url", &refresh.url)
+                ),
                 None => "the token request, sent again".to_owned(),
             };
             line(out, "renewal", &renewal);
+            if let Some(assertion) = &two_step.assertion {
+                line(
+                    out,
+                    "SAML assertion",
+                    &format!(
+                        "signed with {} for each token request (RSA-SHA256), valid {} seconds, \
+                         read as {{{{ assertion }}}}",
+                        assertion.signing_key, assertion.lifetime_seconds
+                    ),
+                );
+            }
         }
         Auth::Signature(signature) => {
             line(out, "algorithm", &format!("{:?}", signature.algorithm));
@@ -1101,6 +1121,26 @@ proxy:
             !output.lines().any(|line| line.starts_with("fake")),
             "{output}"
         );
+    }
+
+    #[test]
+    fn saml_login_rendered() {
+        let output = show(
+            "sap-success-factors",
+            &[
+                ("apiServer", "api4.successfactors.com"),
+                ("companyId", "ACME"),
+            ],
+        )
+        .unwrap();
+
+        let expected = [
+            "token request:       POST https://api4.successfactors.com/oauth/token\n",
+            "SAML assertion:      signed with {{ privateKey }} for each token request",
+        ];
+        for part in expected {
+            assert!(output.contains(part), "missing {part:?} in:\n{output}");
+        }
     }
 
     #[test]
