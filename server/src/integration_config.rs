@@ -117,7 +117,7 @@ fn accepted_keys(provider: &Provider) -> String {
 }
 
 /// Returns `given` with the integration's connection-config values added
-/// for the keys that `given` lacks or sets to null. The result still goes
+/// for the keys that `given` lacks, sets to null or leaves empty. The result still goes
 /// through [`connection_config::validate`].
 pub fn with_defaults(
     provider: &Provider,
@@ -130,7 +130,13 @@ pub fn with_defaults(
         .iter()
         .filter(|(key, _)| provider.connection_config.contains_key(*key));
     for (key, value) in values {
-        let missing = matches!(config.get(key), None | Some(Value::Null));
+        // An empty value counts as absent, as it does for entered fields
+        // and for the connect page's form.
+        let missing = match config.get(key) {
+            None | Some(Value::Null) => true,
+            Some(Value::String(text)) => text.is_empty(),
+            Some(_) => false,
+        };
         if missing {
             config.insert(key.clone(), Value::String(value.clone()));
         }

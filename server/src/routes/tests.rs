@@ -1335,7 +1335,14 @@ async fn end_user_cannot_override_integration_values() {
     let list = send(&h.router, "GET", "/connections", Some(SECRET), None).await;
     assert_eq!(list.json()["connections"], json!([]));
 
-    let connected = send_raw(&h.router, &uri, Some(JSON), r#"{"api_key":"sk_1"}"#).await;
+    // An empty value is no value, as in the HTML form.
+    let connected = send_raw(
+        &h.router,
+        &uri,
+        Some(JSON),
+        r#"{"api_key":"sk_1","connection_config":{"workspace":""}}"#,
+    )
+    .await;
     assert_eq!(connected.status, StatusCode::CREATED, "{}", connected.body);
     let list = send(&h.router, "GET", "/connections", Some(SECRET), None).await;
     let id = list.json()["connections"][0]["connection_id"]
