@@ -140,9 +140,10 @@ fn lowercase_percent_escapes(encoded: &str) -> String {
 const XML_SIGNIFICANT: [char; 5] = ['&', '<', '>', '"', '\''];
 
 /// Returns `secret` with each XML-significant character written as a
-/// decimal (`&#60;`), an uppercase hexadecimal (`&#x3C;`) and a lowercase
-/// hexadecimal (`&#x3c;`) character reference.
-fn character_reference_forms(secret: &str) -> [String; 3] {
+/// decimal (`&#60;`), a zero-padded decimal (`&#060;`), an uppercase
+/// hexadecimal (`&#x3C;`) and a lowercase hexadecimal (`&#x3c;`) character
+/// reference.
+fn character_reference_forms(secret: &str) -> [String; 4] {
     let reference = |format: fn(u32) -> String| -> String {
         secret
             .chars()
@@ -157,6 +158,7 @@ fn character_reference_forms(secret: &str) -> [String; 3] {
     };
     [
         reference(|code| format!("&#{code};")),
+        reference(|code| format!("&#{code:03};")),
         reference(|code| format!("&#x{code:X};")),
         reference(|code| format!("&#x{code:x};")),
     ]
@@ -241,6 +243,7 @@ mod tests {
             ("empty value ignored", "nothing here", &[""], "nothing here"),
             ("multibyte text kept", "überschrift ü-key", &["ü-key"], "überschrift [redacted]"),
             ("decimal references", "bad Hunter2&#60;x&#62;&#38;&#34;&#39;", &[r#"Hunter2<x>&"'"#], "bad [redacted]"),
+            ("zero-padded references", "bad Hunter2&#060;x&#062;&#038;", &["Hunter2<x>&"], "bad [redacted]"),
             ("uppercase hex references", "bad Hunter2&#x3C;x&#x3E;&#x26;", &["Hunter2<x>&"], "bad [redacted]"),
             ("lowercase hex references", "bad Hunter2&#x3c;x&#x3e;", &["Hunter2<x>"], "bad [redacted]"),
             ("JSON HTML-safe escapes", r#"{"echo":"Hunter2\u003cx\u003e\u0026"}"#, &["Hunter2<x>&"], r#"{"echo":"[redacted]"}"#),
