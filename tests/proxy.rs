@@ -115,8 +115,8 @@ const CHOSEN_KEY_FIELDS: &str = r#"connection_config:
 /// The fields of [`CHOSEN_KEY_AUTH`] with no `pattern` on `keyName`, so
 /// that only the engine's check of the name rejects a value.
 const OPEN_KEY_FIELDS: &str = r#"connection_config:
-  keyPlacement: {title: Key placement, pattern: "header|query", default: header}
-  keyName: {title: Key name}
+  keyPlacement: {title: Key placement, pattern: "header|query", default: header, integration_default: true}
+  keyName: {title: Key name, integration_default: true}
   valueTemplate: {title: Value template, default: "${apiKey}"}
 "#;
 
@@ -514,6 +514,33 @@ async fn chosen_key_place_checked_on_save() {
         );
         assert_eq!(reply.error_code(), "invalid_body", "{}", reply.text);
         assert!(reply.error_message().contains(named), "{}", reply.text);
+        let listed = api.get(&format!("/integrations/{key}")).await;
+        assert_eq!(listed.status, StatusCode::NOT_FOUND, "{}", listed.text);
+    }
+
+    // Without a pattern on the field, the proxy's own name check decides.
+    for (integration_config, shown) in [
+        (json!({"keyName": "Host"}), "`Host`"),
+        (
+            json!({"keyName": "a&b=c", "keyPlacement": "query"}),
+            "`a&b=c`",
+        ),
+    ] {
+        let key = format!("open-bad-{}", random_hex(4));
+        let body = json!({
+            "unique_key": key,
+            "provider": "test-httpbin-open-key",
+            "integration_config": integration_config,
+        });
+        let reply = api.post("/integrations", &body).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
+        assert_eq!(reply.error_code(), "invalid_body", "{}", reply.text);
+        let message = reply.error_message();
+        assert!(
+            message.starts_with("`integration_config` is invalid"),
+            "{message}"
+        );
+        assert!(message.contains(shown), "{message}");
         let listed = api.get(&format!("/integrations/{key}")).await;
         assert_eq!(listed.status, StatusCode::NOT_FOUND, "{}", listed.text);
     }

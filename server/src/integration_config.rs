@@ -75,6 +75,16 @@ pub fn parse(
         })?;
         values.insert(key, text);
     }
+    // A value that names a credential header or query parameter is checked
+    // now, as a connection's would be, not at the first connection.
+    let config: ConnectionConfig = values
+        .iter()
+        .filter(|(key, _)| provider.connection_config.contains_key(*key))
+        .map(|(key, value)| (key.clone(), Value::String(value.clone())))
+        .collect();
+    latchkey_engine::check_place_names(provider, &config).map_err(|error| {
+        ApiError::invalid_body(format!("`integration_config` is invalid: {error}"))
+    })?;
     Ok(values)
 }
 
