@@ -196,12 +196,21 @@ fn place_name(
         return Ok(name.to_owned());
     };
     let field = format!("{place}.name");
-    let rendered = render(
-        &provider.name,
-        &field,
-        name,
-        &config_variables(provider, config),
-    )?;
+    let vars = config_variables(provider, config);
+    // An optional field left unset names nothing; that is the
+    // connection's value missing, not a broken definition.
+    if vars.get(key).is_none_or(Value::is_null) {
+        return Err(EngineError::InvalidConnectionConfig(format!(
+            "provider `{}`: `{field}` takes the {} name from connection-config value `{key}`, \
+             which this connection does not set; set `{key}` on the connection",
+            provider.name,
+            match location {
+                InjectLocation::Header => "header",
+                _ => "query parameter",
+            }
+        )));
+    }
+    let rendered = render(&provider.name, &field, name, &vars)?;
     let kind = match location {
         InjectLocation::Header => "header",
         _ => "query parameter",
@@ -677,6 +686,26 @@ proxy:
         check_place_names(&provider, &query).unwrap();
         let unset = config(&[("keyPlacement", "header"), ("valueTemplate", "${apiKey}")]);
         check_place_names(&provider, &unset).unwrap();
+
+        // At send time the unset name is the connection's problem.
+        let error = place_name(
+            &provider,
+            "auth.inject",
+            InjectLocation::Header,
+            "{{ keyName }}",
+            &unset,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(error, EngineError::InvalidConnectionConfig(_)),
+            "{error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("set `keyName` on the connection"),
+            "{error}"
+        );
     }
 
     #[test]
