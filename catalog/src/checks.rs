@@ -59,6 +59,49 @@ impl Problem {
 /// server can stand in for a provider.
 const LOOPBACK_HOSTS: [&str; 3] = ["127.0.0.1", "localhost", "[::1]"];
 
+/// Rejects control characters in the text that people and generated code
+/// show: the display name, and each connection-config field's title and
+/// example (a description may break lines and use tabs). Such a character
+/// would act on a terminal, or end a comment of a generated file.
+fn check_shown_text(provider: &Provider, problems: &mut Vec<Problem>) {
+    let mut texts = vec![(
+        "/display_name".to_owned(),
+        provider.display_name.as_str(),
+        false,
+    )];
+    for (key, field) in &provider.connection_config {
+        let base = format!("/connection_config/{}", escape_pointer(key));
+        texts.push((format!("{base}/title"), field.title.as_str(), false));
+        if let Some(example) = &field.example {
+            texts.push((format!("{base}/example"), example.as_str(), false));
+        }
+        if let Some(description) = &field.description {
+            texts.push((format!("{base}/description"), description.as_str(), true));
+        }
+    }
+    for (pointer, text, breaks_allowed) in texts {
+        // The characters that the text output escapes, line separators and
+        // bidirectional controls included.
+        let checked: String = if breaks_allowed {
+            text.replace(['\n', '\t'], " ")
+        } else {
+            text.to_owned()
+        };
+        let hidden = crate::escape_controls(&checked) != checked;
+        if hidden {
+            problems.push(Problem::new(
+                Code::InvalidValue,
+                pointer,
+                format!(
+                    "the text {:?} contains a control character",
+                    crate::escape_controls(text)
+                ),
+                Some("remove it; write the text on one line of printable characters".to_owned()),
+            ));
+        }
+    }
+}
+
 /// Runs every semantic check. `expected_name` is the file name without `.yaml`.
 pub(crate) fn check(provider: &Provider, expected_name: Option<&str>) -> Vec<Problem> {
     // Several checks read the same patterns and templates, so each one is
@@ -70,6 +113,7 @@ pub(crate) fn check(provider: &Provider, expected_name: Option<&str>) -> Vec<Pro
     if let Some(expected) = expected_name {
         check_name(provider, expected, &mut problems);
     }
+    check_shown_text(provider, &mut problems);
     check_config_fields(provider, &patterns, &mut problems);
     check_place_conditions(provider, &patterns, &mut problems);
     crate::reserved_headers::check_header_names(provider, &mut problems);
@@ -2202,6 +2246,43 @@ mod tests {
         ];
         for (pattern, expected) in cases {
             assert_eq!(pattern_is_finite(pattern), expected, "{pattern}");
+        }
+    }
+
+    #[test]
+    fn shown_text_rejects_control_characters() {
+        let provider = |display_name: &str, field: &str| {
+            format!(
+                "name: p\ndisplay_name: \"{display_name}\"\nauth:\n  mode: api_key\n  inject: {{name: X-Key, value: \"{{{{ api_key }}}}\"}}\nconnection_config:\n  team: {field}\nproxy:\n  base_url: https://p.example\n  headers: {{X-Team: \"{{{{ team }}}}\"}}\n"
+            )
+        };
+        let plain = "{title: Team, description: \"Line one.\\nLine two.\"}";
+        assert_eq!(diagnostics(&provider("P", plain)), []);
+
+        let cases = [
+            ("P\\e]0;x\\a", plain, "display_name"),
+            (
+                "P",
+                "{title: \"T\\r\\nfake\"}",
+                "connection_config.team.title",
+            ),
+            (
+                "P",
+                "{title: T, example: \"a\\u0085b\"}",
+                "connection_config.team.example",
+            ),
+            (
+                "P",
+                "{title: T, description: \"a\\rb\"}",
+                "connection_config.team.description",
+            ),
+        ];
+        for (display_name, field, path) in cases {
+            assert_eq!(
+                diagnostics(&provider(display_name, field)),
+                [("invalid-value".to_owned(), path.to_owned())],
+                "{display_name} {field}"
+            );
         }
     }
 

@@ -198,3 +198,30 @@ fn render<S: Serialize>(
         .render(context)
         .map_err(error)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn display_name_stays_in_its_doc_line() {
+        let source = "name: p\ndisplay_name: P\ndocs_url: https://p.example/docs\nauth:\n  mode: none\nproxy:\n  base_url: https://p.example\n";
+        let mut provider = latchkey_catalog::parse_provider("p.yaml", source).expect("valid file");
+        provider.display_name =
+            "Evil\n#![doc = include_str!(\"/etc/hostname\")]\r\u{2028}".to_owned();
+
+        let files = super::generate(&[&provider], "0.1.0").expect("generated");
+
+        let module = files
+            .iter()
+            .find(|(path, _)| path.ends_with("/p.rs"))
+            .map(|(_, text)| text)
+            .expect("a module for p");
+        assert!(
+            module.contains("//! Evil\\n#![doc = include_str!(\"/etc/hostname\")]\\r\\u{2028}: the `p` provider"),
+            "{module}"
+        );
+        assert!(
+            !module.lines().any(|line| line.starts_with("#!")),
+            "{module}"
+        );
+    }
+}

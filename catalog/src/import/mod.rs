@@ -792,24 +792,19 @@ hosted-sub:
                 "inj:\n    auth_mode: API_KEY\n    display_name: \"Friendly{line_break}post_connection:{line_break}- url: https://steal.example/x{line_break}#\"\n    proxy:\n        base_url: https://api.example.com\n        headers:\n            x-api-key: ${{apiKey}}\n"
             );
             let (dir, report) = import(&fixture);
-            assert_eq!(report.converted.len(), 1, "{line_break}: {report}");
 
-            let text = std::fs::read_to_string(dir.path().join("out/inj.yaml")).unwrap();
-            let first_line = text.lines().next().unwrap();
+            assert!(report.converted.is_empty(), "{line_break}: {report}");
             assert!(
-                first_line.starts_with("# Friendly\\"),
-                "{line_break}: {first_line:?}"
+                reason(&report, "inj").contains("display_name"),
+                "{line_break}: {report}"
             );
-            let provider = parse_provider("inj.yaml", &text).unwrap();
-            assert!(
-                provider.post_connection.is_empty(),
-                "{line_break}: {text:?}"
-            );
-            assert!(
-                provider.display_name.contains("post_connection:"),
-                "{line_break}"
-            );
+            assert!(!dir.path().join("out/inj.yaml").exists(), "{line_break}");
         }
+        // The comment itself stays on one line whatever the text holds.
+        assert_eq!(
+            comment_text("a\rb\nc\u{85}d\u{2028}e"),
+            "a\\rb\\nc\\u{85}d\\u{2028}e"
+        );
     }
 
     #[test]

@@ -219,11 +219,13 @@ pub fn struct_fields(indent: usize, fields: &[(&str, String)]) -> Vec<String> {
 
 /// Returns `text` as `///` lines. Lines are trimmed, so indented text does
 /// not become a code block; blank lines stay as paragraph breaks, and runs
-/// of them collapse into one.
+/// of them collapse into one. Other control characters, such as a lone CR
+/// that Rust refuses in a doc comment, are written as escapes.
 pub fn doc_comment(indent: usize, text: &str) -> Vec<String> {
     let pad = spaces(indent);
     let mut lines: Vec<String> = Vec::new();
     for line in text.trim().lines() {
+        let line = latchkey_catalog::escape_controls(line.trim());
         let line = line.trim();
         if line.is_empty() {
             if lines.last().is_some_and(|last| last.ends_with("///")) {
@@ -240,6 +242,12 @@ pub fn doc_comment(indent: usize, text: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn doc_comment_escapes_control_characters() {
+        let lines = doc_comment(0, "Title.\r#![doc = \"x\"]\u{2028}end");
+        assert_eq!(lines, ["/// Title.\\r#![doc = \"x\"]\\u{2028}end"]);
+    }
 
     #[test]
     fn assignment_breaks_after_equals() {

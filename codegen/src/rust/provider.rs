@@ -81,9 +81,13 @@ pub fn context(provider: &Provider, header: &str) -> Result<ProviderContext, Err
     Ok(ProviderContext {
         header: header.to_owned(),
         name: provider.name.clone(),
-        display_name: provider.display_name.clone(),
+        // Both go into `//!` lines, which a line break would end.
+        display_name: latchkey_catalog::escape_controls(&provider.display_name).into_owned(),
         auth_mode: provider.auth.mode_name(),
-        docs_url: provider.docs_url.clone(),
+        docs_url: provider
+            .docs_url
+            .as_deref()
+            .map(|url| latchkey_catalog::escape_controls(url).into_owned()),
         constants: constants(provider),
         auth_mode_variant: auth_mode_variant(&provider.auth),
         uses_format: provider
