@@ -118,18 +118,28 @@ fn is_header_token(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-/// Returns the problem of a header value template with a line break
-/// written in it, which no request can carry.
+/// Returns the problem of a header value template with a line break or
+/// another control character but tab written in it, which no request can
+/// carry.
 fn line_break_problem(pointer: &str, template: &str) -> Option<Problem> {
-    if !template.contains(['\r', '\n']) {
+    let (message, help) = if template.contains(['\r', '\n']) {
+        (
+            "the header value contains a line break (CR or LF), which no HTTP request can carry",
+            "write the value on one line",
+        )
+    } else if template.chars().any(|c| c.is_control() && c != '\t') {
+        (
+            "the header value contains a control character, which no HTTP request can carry",
+            "remove the control character",
+        )
+    } else {
         return None;
-    }
+    };
     Some(Problem::new(
         Code::InvalidValue,
         pointer.to_owned(),
-        "the header value contains a line break (CR or LF), which no HTTP request can carry"
-            .to_owned(),
-        Some("write the value on one line".to_owned()),
+        message.to_owned(),
+        Some(help.to_owned()),
     ))
 }
 
@@ -266,6 +276,12 @@ mod tests {
                 "{{ api_key }}\\r\\nX-Evil: 1",
                 "invalid-value",
                 "auth.inject.value",
+            ),
+            (
+                "{X-Ok: \"a\\u0085b\\u0001\"}",
+                key,
+                "invalid-value",
+                "proxy.headers.X-Ok",
             ),
         ];
         for (headers, inject_value, code, path) in cases {
