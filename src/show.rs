@@ -1104,8 +1104,14 @@ proxy:
 
     #[test]
     fn control_characters_escaped() {
-        let source = "name: hostile\ndisplay_name: \"A\\e]0;title\\a\\u202eB\"\nauth:\n  mode: api_key\n  inject: {name: X-Key, value: \"{{ api_key }}\"}\nconnection_config:\n  region: {title: \"R\\r\\nfake: line\", default: \"eu\\e[31m\", optional: true}\nproxy:\n  base_url: https://api.example.com\n";
-        let provider = latchkey_catalog::parse_provider("hostile.yaml", source).unwrap();
+        // Validation rejects these texts in a display name and a title, so
+        // they are set after parsing; a default may still hold them.
+        let source = "name: hostile\ndisplay_name: H\nauth:\n  mode: api_key\n  inject: {name: X-Key, value: \"{{ api_key }}\"}\nconnection_config:\n  region: {title: R, default: \"eu\\e[31m\", optional: true}\nproxy:\n  base_url: https://api.example.com\n";
+        let mut provider = latchkey_catalog::parse_provider("hostile.yaml", source).unwrap();
+        provider.display_name = "A\u{1b}]0;title\u{7}\u{202e}B".to_owned();
+        if let Some(region) = provider.connection_config.get_mut("region") {
+            region.title = "R\r\nfake: line".to_owned();
+        }
         let (config, sources) = connection_config(&provider, &[]).unwrap();
 
         let output = render(&provider, &config, &sources).unwrap();
