@@ -51,8 +51,10 @@ pub fn reserved_headers_pattern() -> String {
 
 /// Reports every header name of `provider` that [`reserved_header`]
 /// rejects: a literal credential header name, and the keys of each header
-/// map of a request that Latchkey sends. A `{{ KEY }}` name is the engine's
-/// to check, against the connection config.
+/// map of a request that Latchkey sends. A key of those maps must also be
+/// an HTTP token, and no header value template may have a control
+/// character but tab written in it. A `{{ KEY }}` name is the engine's to
+/// check, against the connection config.
 pub(crate) fn check_header_names(provider: &Provider, problems: &mut Vec<Problem>) {
     if let Some(inject) = explicit_inject(&provider.auth) {
         for place in inject.places() {
