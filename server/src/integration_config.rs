@@ -140,14 +140,7 @@ pub fn with_defaults(
         .iter()
         .filter(|(key, _)| provider.connection_config.contains_key(*key));
     for (key, value) in values {
-        // An empty value counts as absent, as it does for entered fields
-        // and for the connect page's form.
-        let missing = match config.get(key) {
-            None | Some(Value::Null) => true,
-            Some(Value::String(text)) => text.is_empty(),
-            Some(_) => false,
-        };
-        if missing {
+        if is_unset(config.get(key)) {
             config.insert(key.clone(), Value::String(value.clone()));
         }
     }
@@ -155,23 +148,30 @@ pub fn with_defaults(
     config
 }
 
-/// Rejects a value that a browser sent for a key that is not the end
-/// user's to choose. Such a key is a field whose value the integration
-/// sets, or an `automated` field, which Latchkey fills itself. `config`
-/// holds the browser's connection-config values and `entered` its entered
-/// credential fields. The application, with the secret key, may still set
-/// them.
-pub fn check_browser_values<'a>(
+/// Returns whether a connection gives no value: the key is absent, null or
+/// an empty string, as an HTML form sends a field left blank.
+fn is_unset(value: Option<&Value>) -> bool {
+    match value {
+        None | Some(Value::Null) => true,
+        Some(Value::String(text)) => text.is_empty(),
+        Some(_) => false,
+    }
+}
+
+/// Builds the connection config of values that a browser sent: the
+/// connect page, or a front end with a connect session. A value for a key
+/// that is not the end user's to choose is rejected. Such a key is a field
+/// whose value the integration sets, or an `automated` field, which
+/// Latchkey fills itself. `entered` contains the browser's entered
+/// credential fields. The integration's values then fill the gaps, and the
+/// result is validated. The application, with the secret key, may still
+/// set those keys through `POST /connections`.
+pub fn browser_connection_config<'a>(
     provider: &Provider,
     integration: &IntegrationRecord,
     config: &ConnectionConfig,
     entered: impl IntoIterator<Item = (&'a String, &'a Value)>,
-) -> Result<(), ApiError> {
-    let is_set = |value: &Value| match value {
-        Value::Null => false,
-        Value::String(text) => !text.is_empty(),
-        _ => true,
-    };
+) -> Result<ConnectionConfig, ApiError> {
     let fixed = |key: &str, field: &ConfigField| {
         if field.integration_default && integration.integration_config.contains_key(key) {
             Some("the integration sets it")
@@ -190,7 +190,7 @@ pub fn check_browser_values<'a>(
         Some((key, value, field, "credential field"))
     });
     for (key, value, field, section) in connection_fields.chain(entered_fields) {
-        if !is_set(value) {
+        if is_unset(Some(value)) {
             continue;
         }
         if let Some(reason) = fixed(key, field) {
@@ -203,7 +203,7 @@ pub fn check_browser_values<'a>(
             });
         }
     }
-    Ok(())
+    connection_config::validate(provider, &with_defaults(provider, integration, config))
 }
 
 /// Adds the integration's values of entered fields to `given`, the fields
@@ -223,12 +223,7 @@ pub fn add_entered_defaults(
         .iter()
         .filter(|(key, _)| fields.contains_key(*key));
     for (key, value) in values {
-        let missing = match given.get(key) {
-            None | Some(Value::Null) => true,
-            Some(Value::String(text)) => text.is_empty(),
-            Some(_) => false,
-        };
-        if missing {
+        if is_unset(given.get(key)) {
             given.insert(key.clone(), Value::String(value.clone()));
         }
     }

@@ -240,19 +240,13 @@ async fn store_entry(
         }
         ModeSettings::AssumedRole => {
             let entry = parse_entry(format, mode, &body)?;
-            crate::integration_config::check_browser_values(
+            let role_arn = entered_role_arn(provider, entry.credentials)?;
+            let config = crate::integration_config::browser_connection_config(
                 provider,
                 &integration,
                 &entry.connection_config,
                 [],
             )?;
-            let role_arn = entered_role_arn(provider, entry.credentials)?;
-            let input_config = crate::integration_config::with_defaults(
-                provider,
-                &integration,
-                &entry.connection_config,
-            );
-            let config = connection_config::validate(provider, &input_config)?;
             let credentials = crate::assume_role::first_keys(
                 state,
                 provider,
@@ -266,19 +260,13 @@ async fn store_entry(
         }
         settings => {
             let entry = parse_entry(format, mode, &body)?;
-            crate::integration_config::check_browser_values(
+            let credentials = entry_credentials(provider, mode, settings, entry.credentials)?;
+            let config = crate::integration_config::browser_connection_config(
                 provider,
                 &integration,
                 &entry.connection_config,
                 [],
             )?;
-            let credentials = entry_credentials(provider, mode, settings, entry.credentials)?;
-            let input_config = crate::integration_config::with_defaults(
-                provider,
-                &integration,
-                &entry.connection_config,
-            );
-            let config = connection_config::validate(provider, &input_config)?;
             (config, credentials)
         }
     };

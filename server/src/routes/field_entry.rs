@@ -55,10 +55,12 @@ pub(super) async fn entered_credentials(
         }
         BodyFormat::Unsupported => return Err(unsupported_body()),
     };
-    crate::integration_config::check_browser_values(provider, integration, &input_config, &fields)?;
-    let input_config =
-        crate::integration_config::with_defaults(provider, integration, &input_config);
-    let mut config = connection_config::validate(provider, &input_config)?;
+    let mut config = crate::integration_config::browser_connection_config(
+        provider,
+        integration,
+        &input_config,
+        &fields,
+    )?;
     let credentials = match &provider.auth {
         Auth::TwoStep(settings) | Auth::Session(settings) => {
             let mut fields = fields;

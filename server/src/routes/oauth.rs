@@ -114,10 +114,12 @@ async fn start_authorization(
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_str())),
     )?;
-    crate::integration_config::check_browser_values(provider, &integration, &input_config, [])?;
-    let input_config =
-        crate::integration_config::with_defaults(provider, &integration, &input_config);
-    let config = connection_config::validate(provider, &input_config)?;
+    let config = crate::integration_config::browser_connection_config(
+        provider,
+        &integration,
+        &input_config,
+        [],
+    )?;
 
     let redirect_uri = state.settings.redirect_uri();
     if let (Auth::App(settings), Some(app_link)) = (&provider.auth, app_link) {

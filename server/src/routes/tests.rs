@@ -1906,7 +1906,7 @@ async fn empty_oauth2_access_token_rejected() {
 }
 
 #[tokio::test]
-async fn key_and_basic_imports_name_fields_and_reject_unknown_ones() {
+async fn key_imports_reject_unknown_fields() {
     let h = harness().await;
     h.create_every_mode().await;
     let config = json!({"workspace": "acme"});
