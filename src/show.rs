@@ -290,27 +290,24 @@ fn render_auth(
             }
         }
         Auth::AwsSigv4(aws) => {
-            // As the signer does, with each field's default when the
-            // config lacks a value; a template that still cannot render is
-            // shown as written.
-            let mut vars = serde_json::Map::new();
-            for (key, field) in &provider.connection_config {
-                if let Some(default) = &field.default {
-                    vars.insert(key.clone(), serde_json::Value::String(default.clone()));
-                }
-            }
-            vars.extend(
-                config
-                    .iter()
-                    .map(|(key, value)| (key.clone(), value.clone())),
-            );
-            let vars = serde_json::Value::Object(vars);
-            let shown = |field: &str, template: &str| {
+            // The signer's variables: each field's default where the config
+            // lacks a value. A template that still cannot render is shown as
+            // written.
+            let vars = latchkey_engine::config_variables(provider, config);
+            let rendered_or_template = |field: &str, template: &str| {
                 latchkey_engine::render(&provider.name, field, template, &vars)
                     .unwrap_or_else(|_| template.to_owned())
             };
-            line(out, "service", &shown("auth.service", &aws.service));
-            line(out, "region", &shown("auth.region", &aws.region));
+            line(
+                out,
+                "service",
+                &rendered_or_template("auth.service", &aws.service),
+            );
+            line(
+                out,
+                "region",
+                &rendered_or_template("auth.region", &aws.region),
+            );
             if let Some(assume_role) = &aws.assume_role {
                 let template = assume_role.sts_url_template();
                 let sts_url = url_field(provider, "auth.assume_role.sts_url", template, config)
@@ -848,7 +845,7 @@ fn render_static<N: std::fmt::Display>(
     query: &[(String, String)],
     body: &[(String, String)],
 ) {
-    let shown =
+    let displayed =
         |templates: &std::collections::BTreeMap<String, String>, name: &str, value: &str| {
             templates
                 .iter()
@@ -860,15 +857,15 @@ fn render_static<N: std::fmt::Display>(
     for (name, value) in headers {
         let name = name.to_string();
         let value = value.to_str().unwrap_or("<not visible ASCII>");
-        let value = shown(&proxy.headers, &name, value);
+        let value = displayed(&proxy.headers, &name, value);
         line(out, "static header", &format!("{name}: {value}"));
     }
     for (name, value) in query {
-        let value = shown(&proxy.query, name, value);
+        let value = displayed(&proxy.query, name, value);
         line(out, "static query", &format!("{name}={value}"));
     }
     for (path, value) in body {
-        let value = shown(&proxy.body, path, value);
+        let value = displayed(&proxy.body, path, value);
         line(out, "static JSON body member", &format!("{path}: {value}"));
     }
 }

@@ -62,7 +62,7 @@ pub use post_connection::PostConnectionValues;
 pub use secret::Secret;
 pub use sign::{sign_request, SigningContext};
 pub use signature::{check_ed25519_private_key, ED25519_KEY_HELP};
-pub use template::{base_url, render};
+pub use template::{base_url, config_variables, render};
 
 /// Runs token requests for every provider over one shared HTTP client.
 #[derive(Clone)]

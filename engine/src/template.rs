@@ -222,7 +222,7 @@ pub(crate) fn variable_paths(template: &str) -> Vec<String> {
 
 /// Template variables from a connection config: the `default` of every
 /// connection-config field the config lacks, then the config itself.
-pub(crate) fn config_variables(provider: &Provider, config: &ConnectionConfig) -> Value {
+pub fn config_variables(provider: &Provider, config: &ConnectionConfig) -> Value {
     let mut variables = serde_json::Map::new();
     for (key, field) in &provider.connection_config {
         if let Some(default) = &field.default {
