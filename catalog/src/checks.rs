@@ -505,8 +505,8 @@ fn check_place_conditions(
     }
 }
 
-/// An `api_key` provider says where the proxy puts the key, or that the
-/// proxy adds none; the schema requires one of the two, and both at once
+/// An `api_key` provider states where the proxy puts the key, or that the
+/// proxy adds none. The schema requires one of the two, and both at once
 /// contradict each other.
 fn check_key_placement(api_key: &crate::ApiKey, problems: &mut Vec<Problem>) {
     if api_key.inject.is_some() && api_key.caller_places_key {
@@ -860,8 +860,8 @@ fn template_fields(provider: &Provider) -> Vec<TemplateField<'_>> {
                 client_id: oauth,
             });
         }
-        // A name from the connection config sees no credential, so that no
-        // key ends up in a header name, which is not marked sensitive.
+        // A name from the connection config may not read a credential,
+        // because a header name is not marked sensitive.
         for place in inject.places() {
             if crate::model::name_variable(place.name).is_some() {
                 push_one(

@@ -386,10 +386,9 @@ impl fmt::Display for Diagnostic {
 
 /// Writes each control character of `text`, each Unicode line or
 /// paragraph separator and each bidirectional-text control as its Rust
-/// escape (`\r`, `\u{1b}`, `\u{202e}`), so that a value quoted from a
-/// provider file cannot move the cursor, colour the terminal, reorder what
-/// is shown or start a line that looks like output of its own. Other
-/// characters are kept.
+/// escape (`\r`, `\u{1b}`, `\u{202e}`). A value quoted from a provider
+/// file then cannot move the cursor, colour the terminal, reorder the text
+/// or fake a line of output. Other characters are kept.
 pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
     fn is_hidden(c: char) -> bool {
         c.is_control()

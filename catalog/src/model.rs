@@ -141,10 +141,10 @@ impl Auth {
         })
     }
 
-    /// Returns whether proxied requests carry a credential at all. The
-    /// `none` mode carries none, and neither does an `api_key` provider
-    /// with `caller_places_key` or a `two_step` or `session` definition
-    /// with `caller_places_token`; their `inject` is never rendered.
+    /// Returns whether proxied requests carry a credential at all. Mode
+    /// `none` adds none. Neither does an `api_key` provider with
+    /// `caller_places_key`, nor a `two_step` or `session` definition with
+    /// `caller_places_token`, so their `inject` is never rendered.
     pub fn injects_credential(&self) -> bool {
         match self {
             Auth::None(_) => false,
@@ -629,8 +629,8 @@ pub struct PlaceCondition {
 }
 
 impl PlaceCondition {
-    /// Returns whether a connection config holds the value that selects
-    /// the place; `value_of` looks a key up as text.
+    /// Returns whether a connection config contains the value that selects
+    /// the place. `value_of` looks a key up as text.
     pub fn holds<'a>(&self, value_of: impl Fn(&str) -> Option<&'a str>) -> bool {
         value_of(&self.field) == Some(self.equals.as_str())
     }
@@ -669,7 +669,7 @@ pub struct Place<'a> {
 }
 
 impl Place<'_> {
-    /// The JSON pointer of the place in a provider file, such as
+    /// Returns the JSON pointer of the place in a provider file, such as
     /// `/auth/inject` or `/auth/inject/additional/0`.
     pub fn pointer(&self) -> String {
         match self.additional_index {

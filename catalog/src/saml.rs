@@ -17,7 +17,7 @@ pub const ASSERTION_VARIABLE: &str = "assertion";
 
 /// A SAML 2.0 assertion that the engine builds and signs anew for every
 /// token request. Every string except `lifetime_seconds` is a template that
-/// sees the connection config and the entered credential fields.
+/// reads the connection config and the entered credential fields.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SamlAssertion {
@@ -101,11 +101,10 @@ pub(crate) fn is_signed_assertion(two_step: &TwoStep, pointer: &str, variable: &
     two_step.assertion.is_some() && in_request && variable == ASSERTION_VARIABLE
 }
 
-/// Reports an assertion that cannot be built: a credential or
-/// connection-config field that the signed assertion's variable would
-/// hide, a template with a control character that XML cannot carry, a
-/// constant signing key, and blank attribute names or names with a control
-/// character. The schema bounds `lifetime_seconds`.
+/// Reports an assertion that cannot be built. That is a field named like
+/// the assertion's variable, a template with a control character that XML
+/// cannot carry, a constant signing key, or a blank attribute name or one
+/// with a control character. The schema bounds `lifetime_seconds`.
 pub(crate) fn check_assertion(
     two_step: &TwoStep,
     connection_config: &std::collections::BTreeMap<String, crate::model::ConfigField>,

@@ -196,25 +196,23 @@ fn place_name(
         return Ok(name.to_owned());
     };
     let field = format!("{place}.name");
-    let vars = config_variables(provider, config);
-    // An optional field left unset names nothing; that is the
-    // connection's value missing, not a broken definition.
-    if vars.get(key).is_none_or(Value::is_null) {
-        return Err(EngineError::InvalidConnectionConfig(format!(
-            "provider `{}`: `{field}` takes the {} name from connection-config value `{key}`, \
-             which this connection does not set; set `{key}` on the connection",
-            provider.name,
-            match location {
-                InjectLocation::Header => "header",
-                _ => "query parameter",
-            }
-        )));
-    }
-    let rendered = render(&provider.name, &field, name, &vars)?;
     let kind = match location {
         InjectLocation::Header => "header",
         _ => "query parameter",
     };
+    let vars = config_variables(provider, config);
+
+    // An optional field left unset names nothing. The connection lacks a
+    // value, and the definition is not broken.
+    if vars.get(key).is_none_or(Value::is_null) {
+        return Err(EngineError::InvalidConnectionConfig(format!(
+            "provider `{}`: `{field}` takes the {kind} name from connection-config value \
+             `{key}`, which this connection does not set; set `{key}` on the connection",
+            provider.name
+        )));
+    }
+
+    let rendered = render(&provider.name, &field, name, &vars)?;
     let is_token = !rendered.is_empty()
         && rendered
             .bytes()
@@ -233,6 +231,7 @@ fn place_name(
     } else {
         None
     };
+
     match problem {
         Some(problem) => Err(EngineError::InvalidConnectionConfig(format!(
             "provider `{}`, field `{field}`: connection config field `{key}` has the value `{}`, {problem}; set `{key}` to another {kind} name",

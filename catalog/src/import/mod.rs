@@ -354,7 +354,7 @@ fn convert_entry(
         yaml.insert_str(at, &format!("{indent}# {}\n", comment_text(comment)));
     }
     let text = header + &yaml;
-    // The comments must not change what the file says: text that ended a
+    // The comments must not change the file's content. Text that ended a
     // comment early would add keys of its own, such as a post-connection
     // step that sends each new credential elsewhere.
     let written: Value = serde_yaml::from_str(&text).map_err(|error| {
@@ -370,10 +370,9 @@ fn convert_entry(
     Ok((converted.mode, text))
 }
 
-/// Returns `text` for one YAML comment line: every character that YAML
-/// reads as a line break (CR, LF, NEL, U+2028, U+2029) and every other
-/// control character is written as its Rust escape, so the comment cannot
-/// end early and the rest of the text cannot become keys of the file.
+/// Returns `text` for one YAML comment line. Each character that YAML reads
+/// as a line break (CR, LF, NEL, U+2028, U+2029) or that is another control
+/// character becomes its Rust escape, so no text can end the comment early.
 fn comment_text(text: &str) -> String {
     crate::escape_controls(text).into_owned()
 }
