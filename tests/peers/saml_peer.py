@@ -67,6 +67,9 @@ class State:
         self.issued = {}
         self.stats = {"token_requests": 0, "tokens_issued": 0, "assertions_rejected": 0,
                       "api_calls": 0}
+        # Token requests by `company_id`, so that a test counts only its own
+        # while other tests share the peer.
+        self.requests_by_company = {}
 
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -195,7 +198,8 @@ class Handler(BaseHTTPRequestHandler):
         path = urllib.parse.urlsplit(self.path).path
         if path == "/stats":
             with self.state.lock:
-                return self.reply(200, dict(self.state.stats))
+                return self.reply(200, dict(self.state.stats,
+                                            requests_by_company=dict(self.state.requests_by_company)))
         if path == "/api/whoami":
             return self.whoami()
         self.reply(404, {"error": "not_found"})
@@ -210,6 +214,10 @@ class Handler(BaseHTTPRequestHandler):
         self.state.count("token_requests")
         length = int(self.headers.get("Content-Length", "0"))
         form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
+        company = form.get("company_id", "")
+        with self.state.lock:
+            counts = self.state.requests_by_company
+            counts[company] = counts.get(company, 0) + 1
         if form.get("grant_type") != SAML2_BEARER:
             self.state.count("assertions_rejected")
             return self.reply(400, {"error": "unsupported_grant_type",
